@@ -1,0 +1,11 @@
+"""audit-heka: ship Linux kernel audit events to Heka as framed protobuf messages.
+
+The package is split in two on purpose. Everything that parses, assembles,
+interprets, encodes and frames is sans-IO (pure functions and small classes
+over bytes and strings, time passed in as ``now``); only ``netlink.source``,
+``outputs``, ``spool`` and ``cli`` touch sockets, files, clocks and signals.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
