@@ -1,0 +1,226 @@
+"""Heka stream framing: frame, sign, and a streaming unframer.
+
+A frame is ``0x1E | len(header) | Header pb | 0x1F | Message pb``
+(heka ``message/message.go``). The header carries the message length and,
+when signed, an HMAC of the *message bytes only*. Heka drops a frame with a
+bad signature or an unknown signer without a word, so a misconfigured key is
+invisible on the wire; the :class:`Unframer` counts every such case instead,
+which is what ``audit-heka listen`` is for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from google.protobuf.message import DecodeError as _PbDecodeError
+
+from audit_heka.heka import message_pb2
+from audit_heka.heka.errors import FramingError, MessageTooLarge
+
+RECORD_SEPARATOR = 0x1E
+UNIT_SEPARATOR = 0x1F
+MAX_HEADER_SIZE = 255
+#: Heka's default ``max_message_size`` (hekad global option, 0.10).
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
+#: hekad refuses a max_message_size of 1024 or less (cmd/hekad/main.go).
+MIN_MAX_MESSAGE_SIZE = 1025
+
+HashName = Literal["md5", "sha1"]
+_DIGESTS = {"md5": hashlib.md5, "sha1": hashlib.sha1}
+_HASH_BY_HEADER = {message_pb2.Header.MD5: "md5", message_pb2.Header.SHA1: "sha1"}
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """An HMAC signing identity, as Heka's ``[x.signer.NAME_VERSION] hmac_key``."""
+
+    name: str
+    version: int
+    key: bytes
+    hash: HashName = "md5"
+
+    @property
+    def lookup_key(self) -> str:
+        """The name Heka looks a signer up by: ``"<signer>_<version>"``."""
+        return f"{self.name}_{self.version}"
+
+    @classmethod
+    def parse(cls, spec: str, hash: HashName = "md5") -> Signer:
+        """Parse ``SIGNER:VERSION=KEY`` (the CLI form of ``--hmac-key``)."""
+        ident, sep, key = spec.partition("=")
+        name, colon, version = ident.rpartition(":")
+        if not sep or not colon or not name or not version.isdigit():
+            raise ValueError(f"expected SIGNER:VERSION=KEY, got {spec!r}")
+        return cls(name, int(version), key.encode(), hash)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _header(message: bytes, signer: Signer | None) -> bytes:
+    # message_length first: Hindsight's reader requires the header to begin with tag 0x08.
+    header = b"\x08" + _varint(len(message))
+    if signer is None:
+        return header
+    digest = hmac.new(signer.key, message, _DIGESTS[signer.hash]).digest()
+    name = signer.name.encode()
+    # MD5 is the default hash function: like Heka's Go client, leave it unset.
+    if signer.hash == "sha1":
+        header += b"\x18\x01"
+    header += b"\x22" + _varint(len(name)) + name + b"\x28" + _varint(signer.version)
+    return header + b"\x32" + _varint(len(digest)) + digest
+
+
+def frame(
+    message: bytes,
+    signer: Signer | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+) -> bytes:
+    """Wrap an encoded message in Heka's stream framing, signed if ``signer``.
+
+    Raises :class:`MessageTooLarge` rather than emit a frame Heka would drop.
+    """
+    if len(message) > max_message_size:
+        raise MessageTooLarge(len(message), max_message_size)
+    header = _header(message, signer)
+    if len(header) > MAX_HEADER_SIZE:
+        raise FramingError(f"header of {len(header)} bytes exceeds {MAX_HEADER_SIZE}")
+    return b"\x1e" + bytes((len(header),)) + header + b"\x1f" + message
+
+
+@dataclass(frozen=True, slots=True)
+class Unframed:
+    """A message taken out of the stream, with the signer that vouched for it."""
+
+    message: bytes
+    signer: str | None = None
+
+
+#: Names of the errors :class:`Unframer` counts.
+ERRORS = (
+    "garbage_bytes",  # bytes skipped outside any frame
+    "bad_header",  # a 0x1E whose header is not a valid Heka header
+    "oversize",  # a header announcing more than max_message_size
+    "bad_hmac",  # signature does not match the message
+    "unknown_signer",  # signed by a signer/version we have no key for
+    "unsigned",  # no signature while one is required
+    "truncated",  # the stream ended inside a frame
+)
+
+
+class Unframer:
+    """Turn a byte stream, fed in any chunking, into messages.
+
+    It finds frames the way Heka's HekaFramingSplitter does: scan to the next
+    0x1E; if what follows is not a valid header (no 0x1F where the length
+    byte says, a header that does not parse, an oversize length), skip that
+    one byte and scan again. Frames that are complete but fail verification
+    are consumed whole. Every skipped byte and dropped frame is counted in
+    :attr:`errors`; nothing raises.
+    """
+
+    def __init__(
+        self,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        signers: Mapping[str, Signer] | None = None,
+        require_signature: bool = False,
+    ) -> None:
+        self.max_message_size = max_message_size
+        self.signers = dict(signers or {})
+        self.require_signature = require_signature
+        self.errors: Counter[str] = Counter()
+        self._buf = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for the rest of a frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Unframed]:
+        """Add ``data`` to the stream; return every message it completes."""
+        self._buf += data
+        out: list[Unframed] = []
+        buf = self._buf
+        pos = 0
+        while True:
+            start = buf.find(RECORD_SEPARATOR, pos)
+            if start < 0:
+                self.errors["garbage_bytes"] += len(buf) - pos
+                pos = len(buf)
+                break
+            if start > pos:
+                self.errors["garbage_bytes"] += start - pos
+            pos = start
+            if len(buf) - start < 2:
+                break
+            header_end = start + buf[start + 1] + 3
+            if len(buf) < header_end:
+                break
+            header = self._parse_header(bytes(buf[start + 2 : header_end - 1]), buf[header_end - 1])
+            if header is None:
+                self.errors["garbage_bytes"] += 1
+                pos = start + 1
+                continue
+            frame_end = header_end + header.message_length
+            if len(buf) < frame_end:
+                break
+            message = bytes(buf[header_end:frame_end])
+            pos = frame_end
+            unframed = self._verify(header, message)
+            if unframed is not None:
+                out.append(unframed)
+        del buf[:pos]
+        return out
+
+    def close(self) -> int:
+        """End of stream: count and drop an incomplete trailing frame; return its size."""
+        left = len(self._buf)
+        if left:
+            self.errors["truncated"] += 1
+            self._buf.clear()
+        return left
+
+    def _parse_header(self, data: bytes, terminator: int) -> message_pb2.Header | None:
+        if terminator != UNIT_SEPARATOR:
+            return None
+        header = message_pb2.Header()
+        try:
+            header.ParseFromString(data)
+        except (_PbDecodeError, ValueError):
+            self.errors["bad_header"] += 1
+            return None
+        if not header.HasField("message_length"):
+            self.errors["bad_header"] += 1
+            return None
+        if header.message_length > self.max_message_size:
+            self.errors["oversize"] += 1
+            return None
+        return header
+
+    def _verify(self, header: message_pb2.Header, message: bytes) -> Unframed | None:
+        if not header.HasField("hmac"):
+            if self.require_signature:
+                self.errors["unsigned"] += 1
+                return None
+            return Unframed(message)
+        signer = self.signers.get(f"{header.hmac_signer}_{header.hmac_key_version}")
+        if signer is None:
+            self.errors["unknown_signer"] += 1
+            return None
+        hash_name = _HASH_BY_HEADER.get(header.hmac_hash_function, "md5")
+        expected = hmac.new(signer.key, message, _DIGESTS[hash_name]).digest()
+        if not hmac.compare_digest(expected, header.hmac):
+            self.errors["bad_hmac"] += 1
+            return None
+        return Unframed(message, header.hmac_signer)
