@@ -36,7 +36,8 @@ def require(condition: bool, reason: str) -> None:
 
 
 def require_tool(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    sbin = Path("/usr/sbin") / name
+    path = shutil.which(name) or (str(sbin) if sbin.exists() else None)
     require(path is not None, f"{name} is not installed")
     assert path is not None
     return path
@@ -104,7 +105,7 @@ def audit_kernel() -> Iterator[AuditState]:
     require(os.geteuid() == 0, "kernel audit tests need root")
     require_tool("auditctl")
     probe = subprocess.run(["auditctl", "-s"], capture_output=True, text=True)
-    require(probe.returncode == 0, f"the kernel has no usable audit support: {probe.stderr.strip()}")
+    require(probe.returncode == 0, f"no usable kernel audit support: {probe.stderr.strip()}")
     KERNEL_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with KERNEL_LOCK.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
