@@ -1,0 +1,252 @@
+"""Capture REAL audit logs from the live kernel, for tests that need a corpus.
+
+Why: hand-written audit lines only test what their author believed the kernel
+writes. The interpretation agreement tests (ausearch/auparse) and the replay
+tests run on logs that the kernel and a real ``auditd`` produced on this
+machine, in RAW and ENRICHED format, from a workload that covers the hard
+cases (long/spaced/quoted/non-ASCII execve arguments split into aN[i] chunks
+and across several EXECVE records, failing opens, connects over
+inet/inet6/unix/abstract sockets, chmod/chown, a watch, user messages).
+
+The caller must own the kernel's audit state (the ``audit_kernel`` lock and
+restore logic from tests/conftest.py; tests/kernel/conftest.py wraps this in a
+session fixture). ``auditd -n`` runs in the foreground with a temporary config
+directory and is stopped with SIGTERM; the auditd service is never touched.
+
+Only the workload's processes are audited by the syscall rules: the workload
+first sets its own loginuid to WORKLOAD_AUID, and every rule filters on it, so
+concurrent activity on the machine does not flood the corpus.
+
+This file is also the workload itself: ``python capture.py --workload DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+WORKLOAD_AUID = 4242
+END_MARKER = "audit-heka-capture-end"
+LONG_PLAIN = "x" * 10000  # > 7500 bytes: logged as a4_len + a4[i] chunks (quoted)
+LONG_SPACED = "a b " * 2600  # > 7500 bytes with spaces: hex chunks
+SMALL_ARGS = ("hello world", 'say "hi"', "héllo wörld ✓", "plain", "")
+FILLER = tuple(f"fill{i:02d}-" + "y" * 600 for i in range(20))  # spread over EXECVE records
+EXEC_ARGV = ("/bin/true", *SMALL_ARGS, LONG_PLAIN, LONG_SPACED, *FILLER)
+USER_MESSAGES = ("audit-heka test message", "op=fake acct=\"root\" res=success")
+
+
+@dataclass(frozen=True)
+class CapturedLog:
+    """A log file written by auditd during the workload, and what the workload did."""
+
+    path: Path
+    log_format: str  # "RAW" or "ENRICHED"
+    with_node: bool  # auditd's name_format wrote node= prefixes
+    workdir: Path  # the workload's temporary directory (watched dir, sockets, files)
+    exec_argv: tuple[str, ...]
+    user_messages: tuple[str, ...]
+    auid: int
+
+
+def _auditd_conf(workdir: Path, log_file: Path, log_format: str, with_node: bool) -> str:
+    plugins = workdir / "plugins.d"
+    plugins.mkdir(exist_ok=True)
+    return "\n".join(
+        [
+            "local_events = yes",
+            "write_logs = yes",
+            f"log_file = {log_file}",
+            "log_group = root",
+            f"log_format = {log_format}",
+            "flush = INCREMENTAL_ASYNC",
+            "freq = 1",
+            "max_log_file = 0",
+            "num_logs = 0",
+            "max_log_file_action = IGNORE",
+            "priority_boost = 0",
+            f"name_format = {'HOSTNAME' if with_node else 'NONE'}",
+            "space_left = 2",
+            "space_left_action = IGNORE",
+            "admin_space_left = 1",
+            "admin_space_left_action = IGNORE",
+            "disk_full_action = IGNORE",
+            "disk_error_action = IGNORE",
+            "verify_email = no",
+            "q_depth = 2000",
+            "overflow_action = IGNORE",
+            "max_restarts = 0",
+            f"plugin_dir = {plugins}",
+            "end_of_event_timeout = 2",
+            "",
+        ]
+    )
+
+
+def _auditctl(*args: str) -> None:
+    done = subprocess.run(["auditctl", *args], check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"auditctl {' '.join(args)} failed: {done.stderr.strip()}")
+
+
+def _kernel_pid() -> int:
+    out = subprocess.run(["auditctl", "-s"], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "pid":
+            return int(parts[1])
+    return 0
+
+
+def _rules(workdir: Path) -> list[list[str]]:
+    auid = f"auid={WORKLOAD_AUID}"
+    watched = workdir / "watched"
+    return [
+        ["-a", "always,exit", "-F", "arch=b64", "-S", "execve,execveat", "-F", auid, "-k", "exec"],
+        ["-a", "always,exit", "-F", "arch=b64", "-S", "open,openat", "-F", "exit=-ENOENT",
+         "-F", auid, "-k", "failopen"],
+        ["-a", "always,exit", "-F", "arch=b64", "-S", "open,openat", "-F", "exit=-EACCES",
+         "-F", auid, "-k", "failopen"],
+        ["-a", "always,exit", "-F", "arch=b64", "-S", "connect", "-F", auid, "-k", "conn"],
+        ["-a", "always,exit", "-F", "arch=b64", "-S", "chmod,fchmod,fchmodat",
+         "-S", "chown,fchown,fchownat,lchown", "-F", auid, "-k", "perm", "-k", "attr"],
+        ["-w", str(watched), "-p", "rwa", "-k", "watch"],
+    ]
+
+
+def capture(workdir: Path, log_format: str = "RAW", with_node: bool = False,
+            timeout: float = 30.0) -> CapturedLog:
+    """Run auditd + the workload once; return the log it wrote.
+
+    The caller holds the kernel (lock, snapshot, restore). Rules added here are
+    removed here too (``auditctl -D``), and auditd unregisters itself on SIGTERM.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "watched").mkdir(exist_ok=True)
+    confdir = workdir / "etc"
+    confdir.mkdir(exist_ok=True)
+    log_file = workdir / "audit.log"
+    conf = confdir / "auditd.conf"
+    conf.write_text(_auditd_conf(workdir, log_file, log_format, with_node))
+    conf.chmod(0o640)
+    stderr = (workdir / "auditd.stderr").open("wb")
+    auditd = subprocess.Popen(
+        ["auditd", "-n", "-s", "nochange", "-c", str(confdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while _kernel_pid() != auditd.pid:
+            if auditd.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"auditd did not register: {(workdir / 'auditd.stderr').read_text()}"
+                )
+            time.sleep(0.05)
+        _auditctl("-e", "1")
+        for rule in _rules(workdir):
+            _auditctl(*rule)
+        subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--workload", str(workdir)],
+            check=True,
+            timeout=timeout,
+        )
+        _auditctl("-m", END_MARKER)
+        while END_MARKER not in log_file.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("auditd did not write the end marker in time")
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(RuntimeError):
+            _auditctl("-D")
+        auditd.send_signal(signal.SIGTERM)
+        try:
+            auditd.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            auditd.kill()
+            auditd.wait()
+        stderr.close()
+    return CapturedLog(
+        path=log_file,
+        log_format=log_format,
+        with_node=with_node,
+        workdir=workdir,
+        exec_argv=EXEC_ARGV,
+        user_messages=USER_MESSAGES,
+        auid=WORKLOAD_AUID,
+    )
+
+
+# ---------------------------------------------------------------- the workload
+
+
+def _connect(family: int, address: tuple[str, int] | str) -> None:
+    with socket.socket(family, socket.SOCK_STREAM) as s, contextlib.suppress(OSError):
+        s.settimeout(1)
+        s.connect(address)
+
+
+def workload(workdir: Path) -> None:
+    """What the audited process does (runs as a child, under WORKLOAD_AUID)."""
+    Path("/proc/self/loginuid").write_text(str(WORKLOAD_AUID))
+    # execve: long, spaced, quoted, non-ASCII, empty arguments over several EXECVE records.
+    subprocess.run(list(EXEC_ARGV), check=True)
+    # A failing execve (ENOENT) and an exec through a path with a space.
+    with contextlib.suppress(OSError):
+        subprocess.run([str(workdir / "no such program")], check=False)
+    # Failing opens: ENOENT as root, EACCES as nobody.
+    for name in ("missing-file", "missing dir/with space", "nön-ascii"):
+        with contextlib.suppress(OSError):
+            (workdir / name).open()
+    secret = workdir / "secret"
+    secret.write_text("s")
+    secret.chmod(0o600)
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                secret.open()
+            except PermissionError:
+                code = 0
+        finally:
+            os._exit(code)
+    os.waitpid(child, 0)
+    # Connects over inet, inet6, unix (path) and unix (abstract).
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    _connect(socket.AF_INET, listener.getsockname())
+    listener.close()
+    _connect(socket.AF_INET6, ("::1", 9))
+    unix_path = str(workdir / "sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(unix_path)
+    server.listen(1)
+    _connect(socket.AF_UNIX, unix_path)
+    server.close()
+    _connect(socket.AF_UNIX, "\0audit-heka-abstract")
+    # chmod / chown, inside the watched directory (so the watch fires too).
+    target = workdir / "watched" / "file"
+    target.write_text("watched\n")
+    target.chmod(0o640)
+    os.chown(target, 1, 1)
+    target.read_text()
+    # User messages (AUDIT_USER via auditctl -m).
+    for text in USER_MESSAGES:
+        subprocess.run(["auditctl", "-m", text], check=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--workload":
+        workload(Path(sys.argv[2]))
+    else:
+        sys.exit("usage: capture.py --workload DIR")
