@@ -156,7 +156,8 @@ class Unframer:
         while True:
             start = buf.find(RECORD_SEPARATOR, pos)
             if start < 0:
-                self.errors["garbage_bytes"] += len(buf) - pos
+                if len(buf) > pos:
+                    self.errors["garbage_bytes"] += len(buf) - pos
                 pos = len(buf)
                 break
             if start > pos:

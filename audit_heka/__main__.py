@@ -1,0 +1,7 @@
+"""``python -m audit_heka`` runs the command line."""
+
+from __future__ import annotations
+
+from audit_heka.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""``audit-heka decode``: print a file of framed Heka messages as JSON lines (like heka-cat)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from typing import BinaryIO
+
+import click
+
+from audit_heka.cli.heka_options import check_max_message_size, parse_signers
+from audit_heka.cli.listen import report_errors
+from audit_heka.heka.errors import DecodeError
+from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, Unframer
+from audit_heka.heka.message import decode_message, message_to_json
+
+
+@click.command()
+@click.argument("source", type=click.File("rb"))
+@click.option(
+    "--hmac-key", "signers", multiple=True, metavar="SIGNER:VERSION=KEY", callback=parse_signers
+)
+@click.option("--require-signature", is_flag=True)
+@click.option(
+    "--max-message-size",
+    default=DEFAULT_MAX_MESSAGE_SIZE,
+    show_default=True,
+    callback=check_max_message_size,
+)
+def decode(
+    source: BinaryIO,
+    signers: tuple[Signer, ...],
+    require_signature: bool,
+    max_message_size: int,
+) -> None:
+    """Decode SOURCE (a file of framed messages, or - for stdin) to JSON lines.
+
+    Exits 1 when anything in the file could not be decoded (counts on stderr).
+    """
+    unframer = Unframer(max_message_size, {s.lookup_key: s for s in signers}, require_signature)
+    errors: Counter[str] = Counter()
+    count = 0
+    while chunk := source.read(1 << 20):
+        for unframed in unframer.feed(chunk):
+            try:
+                msg = decode_message(unframed.message)
+            except DecodeError:
+                errors["undecodable"] += 1
+                continue
+            obj = message_to_json(msg)
+            if unframed.signer is not None:
+                obj["Signer"] = unframed.signer
+            sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            count += 1
+    unframer.close()
+    errors.update(unframer.errors)
+    report_errors("audit-heka decode", errors, Counter())
+    click.echo(f"audit-heka decode: {count} messages", err=True)
+    if errors:
+        sys.exit(1)
