@@ -18,3 +18,8 @@ def main() -> None:
 
 
 # Sub-commands: one module each, registered below (keep this list sorted).
+from audit_heka.cli.decode import decode  # noqa: E402
+from audit_heka.cli.listen import listen  # noqa: E402
+
+main.add_command(decode)
+main.add_command(listen)
