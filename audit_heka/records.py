@@ -1,0 +1,269 @@
+"""One audit record, parsed from any of the text dialects users have.
+
+The same record reaches us in three shapes, and the rest of the pipeline must
+not care which:
+
+* the kernel's netlink text: ``audit(SEC.MSEC:SERIAL): BODY`` with the numeric
+  type carried separately in the netlink header (:func:`parse_kernel`);
+* auditd log lines: ``[node=HOST ]type=NAME msg=audit(SEC.MSEC:SERIAL): BODY``
+  where NAME may be ``UNKNOWN[1234]`` (:func:`parse_line`);
+* ENRICHED log lines, which append ``\\x1d`` and auditd's own interpretation
+  (``AUID="unset" UID="root" SADDR={ ... }``) to BODY.
+
+BODY is a list of ``key=value`` pairs, possibly preceded by free text (AVC:
+``avc:  denied  { read } for  pid=...``). Values are written as the kernel
+wrote them: ``"quoted"``, unquoted (numbers, ``(null)``, ``?``), uppercase hex
+for untrusted strings, ``'...'`` for user-space ``msg=`` and ``{ ... }`` for
+ENRICHED socket addresses. We keep every value exactly as written (quotes
+included) because only the interpreter can tell a quoted string from hex, and
+the Payload must reproduce the original text.
+
+User-space records (USER_*, and ``auditctl -m``) wrap their own key=value list
+in ``msg='...'``; those inner pairs are flattened after the outer ones so that
+``op``, ``acct``, ``exe``, ``res`` ... are ordinary fields. ``msg`` itself is
+kept only when its text is not a key=value list.
+
+This is the hot path, so it is a ``str.find`` loop, not a regex per field.
+Bad input never raises: the parse functions return a :class:`ParseError`
+carrying the raw text and a reason, which callers count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS, MSG_TYPES
+
+ENRICHED_SEPARATOR = "\x1d"
+# A kernel record is at most AUDIT_MESSAGE_TEXT_MAX (8560) + header; auditd's
+# ENRICHED form adds interpretations. Anything far beyond is not a record.
+MAX_RECORD_LENGTH = 65536
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One audit record. ``fields`` hold raw values as written (quotes kept)."""
+
+    type: int  # message type number; 0 if a log named a type we do not know
+    type_name: str  # "SYSCALL", "UNKNOWN[1338]", ... as the source named it
+    seconds: int
+    milliseconds: int
+    serial: int
+    node: str | None  # node= prefix of auditd logs (name_format), else None
+    fields: Pairs  # (key, raw value) in record order; inner msg='' pairs after outer
+    enriched: Pairs  # ENRICHED section pairs (key as written, e.g. "UID")
+    free_text: str  # text that is not key=value (AVC "avc:  denied  { read } for")
+    text: str  # the body after "audit(...): ", ENRICHED section included
+
+    @property
+    def timestamp_ns(self) -> int:
+        return self.seconds * 1_000_000_000 + self.milliseconds * 1_000_000
+
+    def log_line(self) -> str:
+        """The record in auditd log form (what Payload and file logs carry)."""
+        prefix = f"node={self.node} " if self.node is not None else ""
+        return (
+            f"{prefix}type={self.type_name} "
+            f"msg=audit({self.seconds}.{self.milliseconds:03d}:{self.serial}): {self.text}"
+        )
+
+    def get(self, key: str) -> str | None:
+        """The first raw value of ``key``, or None."""
+        for k, v in self.fields:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """A line that is not an audit record; ``reason`` is a counter name."""
+
+    reason: str
+    text: str
+
+
+class _Malformed(Exception):
+    """Internal control flow of the parser; never escapes this module."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def type_name_for(number: int) -> str:
+    """The name auditd would write for a type number."""
+    name = MSG_TYPES.get(number)
+    return name if name is not None else f"UNKNOWN[{number}]"
+
+
+def type_number_for(name: str) -> int:
+    """The number for a logged type name; UNKNOWN[n] gives n; unknown names 0."""
+    number = MSG_TYPE_NUMBERS.get(name)
+    if number is not None:
+        return number
+    if name.startswith("UNKNOWN[") and name.endswith("]"):
+        digits = name[8:-1]
+        if digits.isascii() and digits.isdigit():
+            return int(digits)
+    return 0
+
+
+def _digits(s: str) -> bool:
+    return s.isascii() and s.isdigit()
+
+
+def _stamp(s: str, start: int) -> tuple[int, int, int, str]:
+    """Parse ``audit(SEC.MSEC:SERIAL): BODY`` at s[start:]; return time, serial, body."""
+    if not s.startswith("audit(", start):
+        raise _Malformed("bad_header")
+    dot = s.find(".", start + 6)
+    colon = s.find(":", dot + 1) if dot != -1 else -1
+    close = s.find(")", colon + 1) if colon != -1 else -1
+    if close == -1:
+        raise _Malformed("bad_header")
+    sec, msec, serial = s[start + 6 : dot], s[dot + 1 : colon], s[colon + 1 : close]
+    if not (_digits(sec) and _digits(msec) and _digits(serial)) or len(msec) > 3:
+        raise _Malformed("bad_header")
+    rest = close + 1
+    if s.startswith(": ", rest):
+        body = s[rest + 2 :]
+    elif s.startswith(":", rest) and len(s) == rest + 1:
+        body = ""
+    else:
+        raise _Malformed("bad_header")
+    return int(sec), int(msec), int(serial), body
+
+
+def _pairs(s: str) -> tuple[list[tuple[str, str]], str]:
+    """Split a body into (key, raw value) pairs and the free text around them."""
+    pairs: list[tuple[str, str]] = []
+    extra: list[str] = []
+    lead_end = -1  # where the free text before the first pair ends
+    n = len(s)
+    i = 0
+    find = s.find
+    while i < n:
+        if s[i] == " ":
+            i += 1
+            continue
+        sp = find(" ", i)
+        if sp == -1:
+            sp = n
+        eq = find("=", i, sp)
+        if eq <= i:  # no "=" in this word (or it starts with one): free text
+            if lead_end == -1:
+                i = sp
+                continue
+            extra.append(s[i:sp])
+            i = sp
+            continue
+        if lead_end == -1:
+            lead_end = i
+        key = s[i:eq]
+        j = eq + 1
+        c = s[j] if j < n else ""
+        if c == '"':
+            end = find('"', j + 1)
+            if end == -1:
+                raise _Malformed("unterminated_quote")
+            i = end + 1
+        elif c == "'":
+            end = s.rfind("'", j + 1)
+            if end == -1:
+                raise _Malformed("unterminated_quote")
+            i = end + 1
+        elif c == "{":
+            end = find("}", j + 1)
+            if end == -1:
+                raise _Malformed("unterminated_brace")
+            i = end + 1
+        else:
+            i = sp
+        pairs.append((key, s[j:i]))
+    lead = s.strip() if lead_end == -1 else s[:lead_end].strip()
+    if extra:
+        lead = " ".join([lead, *extra]) if lead else " ".join(extra)
+    return pairs, lead
+
+
+def _body(body: str) -> tuple[Pairs, Pairs, str]:
+    """Fields, ENRICHED pairs and free text of a record body."""
+    sep = body.find(ENRICHED_SEPARATOR)
+    if sep == -1:
+        raw, enriched_text = body, ""
+    else:
+        raw, enriched_text = body[:sep], body[sep + 1 :]
+    pairs, free = _pairs(raw)
+    # User-space records: msg='k=v k=v' -> the inner pairs become fields.
+    for index, (key, value) in enumerate(pairs):
+        if key == "msg" and len(value) >= 2 and value[0] == "'" and value[-1] == "'":
+            try:
+                inner, inner_free = _pairs(value[1:-1])
+            except _Malformed:
+                break  # not a k=v list after all: keep msg as written
+            if inner:
+                pairs = pairs[:index] + pairs[index + 1 :] + inner
+                if inner_free:
+                    free = f"{free} {inner_free}" if free else inner_free
+            break
+    enriched: Pairs = ()
+    if enriched_text:
+        enriched_pairs, _ = _pairs(enriched_text)
+        enriched = tuple(enriched_pairs)
+    return tuple(pairs), enriched, free
+
+
+def _check(text: str) -> str | None:
+    if len(text) > MAX_RECORD_LENGTH:
+        return "too_long"
+    if "\x00" in text:
+        return "binary"
+    return None
+
+
+def parse_kernel(msg_type: int, text: str) -> Record | ParseError:
+    """Parse the netlink payload of one record (``audit(...): BODY``)."""
+    problem = _check(text)
+    if problem is not None:
+        return ParseError(problem, text)
+    try:
+        sec, msec, serial, body = _stamp(text, 0)
+        fields, enriched, free = _body(body)
+    except _Malformed as e:
+        return ParseError(e.reason, text)
+    return Record(msg_type, type_name_for(msg_type), sec, msec, serial, None,
+                  fields, enriched, free, body)
+
+
+def parse_line(line: str) -> Record | ParseError:
+    """Parse one auditd log line (RAW or ENRICHED, with or without node=)."""
+    text = line.rstrip("\r\n")
+    problem = _check(text)
+    if problem is not None:
+        return ParseError(problem, text)
+    try:
+        node: str | None = None
+        start = 0
+        if text.startswith("node="):
+            sp = text.find(" ")
+            if sp == -1:
+                raise _Malformed("bad_header")
+            node = text[5:sp]
+            start = sp + 1
+        if not text.startswith("type=", start):
+            raise _Malformed("bad_header")
+        sp = text.find(" ", start + 5)
+        if sp == -1 or not text.startswith("msg=", sp + 1):
+            raise _Malformed("bad_header")
+        name = text[start + 5 : sp]
+        if not name:
+            raise _Malformed("bad_header")
+        sec, msec, serial, body = _stamp(text, sp + 5)
+        fields, enriched, free = _body(body)
+    except _Malformed as e:
+        return ParseError(e.reason, text)
+    return Record(type_number_for(name), name, sec, msec, serial, node,
+                  fields, enriched, free, body)
