@@ -1,0 +1,60 @@
+"""Privilege drop: run it in a child and read the child's /proc/self/status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import require
+
+from audit_heka.privileges import (
+    CAP_AUDIT_CONTROL,
+    CAP_AUDIT_READ,
+    PrivilegeError,
+    plan_drop,
+)
+
+CHILD = """
+import json, sys
+from audit_heka.privileges import plan_drop, drop_privileges
+drop_privileges(plan_drop(sys.argv[1], multicast=sys.argv[2] == "1"))
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({k: status[k].split() for k in
+      ("Uid", "Gid", "Groups", "CapEff", "CapPrm", "CapInh", "CapBnd", "NoNewPrivs")}))
+"""
+
+
+def test_plan() -> None:
+    plan = plan_drop("nobody", multicast=True)
+    assert plan.keep == {CAP_AUDIT_CONTROL, CAP_AUDIT_READ}
+    assert plan.mask == (1 << 30) | (1 << 37)
+    assert plan_drop("nobody", multicast=False).mask == 1 << 30
+    with pytest.raises(PrivilegeError, match="unknown user"):
+        plan_drop("no-such-user-audit-heka", multicast=False)
+
+
+@pytest.mark.parametrize("multicast", [False, True])
+def test_drop_keeps_only_audit_capabilities(multicast: bool) -> None:
+    require(os.geteuid() == 0, "dropping privileges needs root")
+
+
+    r = subprocess.run(
+        [sys.executable, "-c", CHILD, "nobody", "1" if multicast else "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status = json.loads(r.stdout)
+    nobody = 65534
+    assert status["Uid"] == [str(nobody)] * 4
+    assert status["Gid"] == [str(nobody)] * 4
+    assert status["Groups"] == []
+    expected = (1 << CAP_AUDIT_CONTROL) | ((1 << CAP_AUDIT_READ) if multicast else 0)
+    assert int(status["CapEff"][0], 16) == expected
+    assert int(status["CapPrm"][0], 16) == expected
+    assert int(status["CapInh"][0], 16) == 0
+    assert int(status["CapBnd"][0], 16) == expected
+    assert status["NoNewPrivs"] == ["1"]
