@@ -1,0 +1,36 @@
+"""Health reports as Heka messages."""
+
+from __future__ import annotations
+
+from audit_heka.health import HEALTH_TYPE, health_message
+from audit_heka.heka.message import ValueType, decode_message, encode_message
+
+
+def test_health_message_carries_every_counter_typed() -> None:
+    msg = health_message(
+        {"events": 10, "kernel_lost": 0},
+        timestamp_ns=5,
+        uuid=bytes(16),
+        hostname="h",
+        pid=1,
+    )
+    back = decode_message(encode_message(msg))
+    assert back.type == HEALTH_TYPE
+    assert back.severity == 6
+    events = back.field("events")
+    assert events is not None
+    assert events.value_type is ValueType.INTEGER
+    assert events.values == (10,)
+    report = back.field("report")
+    assert report is not None
+    assert report.values == ("periodic",)
+
+
+def test_growing_loss_raises_severity() -> None:
+    kw = {"timestamp_ns": 1, "uuid": bytes(16), "hostname": "h", "pid": 1}
+    assert health_message({"kernel_lost": 3}, previous={"kernel_lost": 3}, **kw).severity == 6
+    assert health_message({"kernel_lost": 4}, previous={"kernel_lost": 3}, **kw).severity == 4
+    assert health_message({"events": 9}, previous={"events": 3}, **kw).severity == 6
+    final = health_message({"spool_dropped_oldest": 1}, final=True, **kw)
+    assert final.severity == 4
+    assert final.field("report") is not None
