@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_heka.health import HEALTH_TYPE, health_message
-from audit_heka.heka.message import ValueType, decode_message, encode_message
+from audit_heka.heka.message import Message, ValueType, decode_message, encode_message
 
 
 def test_health_message_carries_every_counter_typed() -> None:
@@ -26,11 +26,18 @@ def test_health_message_carries_every_counter_typed() -> None:
     assert report.values == ("periodic",)
 
 
+def _report(
+    now: dict[str, int], before: dict[str, int] | None = None, final: bool = False
+) -> Message:
+    return health_message(
+        now, timestamp_ns=1, uuid=bytes(16), hostname="h", pid=1, previous=before, final=final
+    )
+
+
 def test_growing_loss_raises_severity() -> None:
-    kw = {"timestamp_ns": 1, "uuid": bytes(16), "hostname": "h", "pid": 1}
-    assert health_message({"kernel_lost": 3}, previous={"kernel_lost": 3}, **kw).severity == 6
-    assert health_message({"kernel_lost": 4}, previous={"kernel_lost": 3}, **kw).severity == 4
-    assert health_message({"events": 9}, previous={"events": 3}, **kw).severity == 6
-    final = health_message({"spool_dropped_oldest": 1}, final=True, **kw)
+    assert _report({"kernel_lost": 3}, {"kernel_lost": 3}).severity == 6
+    assert _report({"kernel_lost": 4}, {"kernel_lost": 3}).severity == 4
+    assert _report({"events": 9}, {"events": 3}).severity == 6
+    final = _report({"spool_dropped_oldest": 1}, final=True)
     assert final.severity == 4
     assert final.field("report") is not None
