@@ -1,0 +1,221 @@
+"""Group records into events: all records of one (node, serial, time).
+
+The kernel writes an event as several records that share
+``audit(SEC.MSEC:SERIAL)``: SYSCALL, aux records, CWD, PATH..., PROCTITLE, and
+on the netlink stream an EOE ("end of event"). Records of different events can
+interleave (several CPUs), and some events never get an EOE: records logged
+without a syscall context have a serial of their own, and auditd does not
+write EOE lines to its log files. So an event is complete when
+
+* an EOE arrives for it (EOE only ends events; it is not kept in them);
+* its record is of a type that always stands alone -- the ones the kernel
+  logs with no syscall context, hence never followed by a record of the same
+  serial: user-space messages (USER 1005, 1100-1299, 2100-2999) and KERNEL
+  2000. (auparse also closes on LOGIN 1006 and MAC_UNLBL_* 1406-1419, but the
+  kernel logs those inside a syscall, so a SYSCALL record with the same serial
+  follows; closing there would split the event -- which newer audit-userspace
+  fixed for LOGIN);
+* in log mode (``live=False``: files have no EOE), its PROCTITLE arrives --
+  normally the last record of a syscall event;
+* no record arrived for it for ``timeout`` seconds of ``now``. ``now`` is a
+  parameter, not a clock: replay passes event time (auparse's EOE_TIMEOUT of
+  2 s of event time), the live source passes a monotonic clock;
+* or more than ``max_in_flight`` events are pending: the least recently
+  updated one is flushed (counted in ``overflowed``).
+
+No record is ever dropped or duplicated: a record that arrives for an event
+already completed (after a timeout, an overflow, or a record after PROCTITLE)
+starts a new *part* of that event (``Event.part`` 1, 2, ...; counted in
+``late_records``) so that the message built from it gets a uuid of its own.
+
+On the live stream the assembler also counts serial gaps as possible losses:
+serials are allocated in order, so a serial that never shows up (within a
+window, since events of different CPUs interleave) is an event the kernel
+lost or filtered.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from audit_heka.records import Record
+
+EOE = 1320
+PROCTITLE = 1327
+EOE_TIMEOUT = 2.0  # auditd's end_of_event_timeout default (seconds)
+DEFAULT_MAX_IN_FLIGHT = 4096
+CLOSED_MEMORY = 8192  # completed keys remembered to place late records
+GAP_WINDOW = 4096  # serials below the highest seen by more than this are settled
+SERIAL_SPACE = 1 << 32
+
+Key = tuple[str | None, int, int, int]  # node, serial, seconds, milliseconds
+
+
+def stands_alone(msg_type: int) -> bool:
+    """Types the kernel logs without a syscall context: never more records."""
+    return msg_type == 1005 or 1100 <= msg_type <= 1299 or msg_type == 2000 or (
+        2100 <= msg_type <= 2999
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """All records of one audit event, in arrival order (EOE not included)."""
+
+    node: str | None
+    serial: int
+    seconds: int
+    milliseconds: int
+    records: tuple[Record, ...]
+    part: int = 0  # > 0 only for records that arrived after the event was completed
+
+    @property
+    def timestamp_ns(self) -> int:
+        return self.seconds * 1_000_000_000 + self.milliseconds * 1_000_000
+
+
+@dataclass(slots=True)
+class _Pending:
+    records: list[Record] = field(default_factory=list)
+    last_seen: float = 0.0
+    part: int = 0
+
+
+class Assembler:
+    """Records in (any interleaving), events out. Sans-IO: time is ``now``."""
+
+    def __init__(
+        self,
+        *,
+        live: bool = False,
+        timeout: float = EOE_TIMEOUT,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        track_gaps: bool | None = None,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.live = live
+        self.timeout = timeout
+        self.max_in_flight = max_in_flight
+        self.track_gaps = live if track_gaps is None else track_gaps
+        self._pending: OrderedDict[Key, _Pending] = OrderedDict()
+        self._closed: OrderedDict[Key, int] = OrderedDict()  # key -> next part number
+        # Counters (read by status/health reporting).
+        self.records_in = 0
+        self.events_out = 0
+        self.completed_by_eoe = 0
+        self.completed_alone = 0  # stand-alone types, and PROCTITLE in log mode
+        self.timed_out = 0
+        self.overflowed = 0
+        self.flushed = 0  # pending at flush() (end of input)
+        self.late_records = 0  # records that arrived after their event was completed
+        self.orphan_eoe = 0  # EOE for no known event
+        self.serial_gaps = 0  # serials never seen (live): possible losses
+        self._highest_serial: int | None = None
+        self._missing: OrderedDict[int, None] = OrderedDict()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    # ------------------------------------------------------------------ input
+
+    def add(self, record: Record, now: float) -> list[Event]:
+        """Take one record; return the events it (and the passing of time) completed."""
+        out = self.expire(now)
+        key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
+        if self.track_gaps:
+            self._see_serial(record.serial)
+        if record.type == EOE:
+            pending = self._pending.pop(key, None)
+            if pending is None:
+                if key not in self._closed:
+                    self.orphan_eoe += 1
+                return out
+            self.completed_by_eoe += 1
+            out.append(self._close(key, pending))
+            return out
+        self.records_in += 1
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = _Pending()
+            part = self._closed.get(key)
+            if part is not None:
+                pending.part = part
+                self.late_records += 1
+            self._pending[key] = pending
+        else:
+            if pending.part:
+                self.late_records += 1
+            self._pending.move_to_end(key)
+        pending.records.append(record)
+        pending.last_seen = now
+        if stands_alone(record.type) or (not self.live and record.type == PROCTITLE):
+            del self._pending[key]
+            self.completed_alone += 1
+            out.append(self._close(key, pending))
+        elif len(self._pending) > self.max_in_flight:
+            oldest, victim = self._pending.popitem(last=False)
+            self.overflowed += 1
+            out.append(self._close(oldest, victim))
+        return out
+
+    def expire(self, now: float) -> list[Event]:
+        """Complete the events that saw no record for ``timeout`` seconds of ``now``."""
+        out: list[Event] = []
+        limit = now - self.timeout
+        while self._pending:
+            key, pending = next(iter(self._pending.items()))
+            if pending.last_seen > limit:
+                break
+            del self._pending[key]
+            self.timed_out += 1
+            out.append(self._close(key, pending))
+        return out
+
+    def flush(self) -> list[Event]:
+        """Complete every pending event (end of input, shutdown, idle follow)."""
+        out: list[Event] = []
+        while self._pending:
+            key, pending = self._pending.popitem(last=False)
+            self.flushed += 1
+            out.append(self._close(key, pending))
+        return out
+
+    def reset_serials(self) -> None:
+        """Forget the serial history (a new kernel connection or boot)."""
+        self._highest_serial = None
+        self._missing.clear()
+
+    # --------------------------------------------------------------- internals
+
+    def _close(self, key: Key, pending: _Pending) -> Event:
+        self._closed[key] = pending.part + 1
+        self._closed.move_to_end(key)
+        if len(self._closed) > CLOSED_MEMORY:
+            self._closed.popitem(last=False)
+        self.events_out += 1
+        node, serial, seconds, milliseconds = key
+        return Event(node, serial, seconds, milliseconds, tuple(pending.records), pending.part)
+
+    def _see_serial(self, serial: int) -> None:
+        highest = self._highest_serial
+        if highest is None:
+            self._highest_serial = serial
+            return
+        ahead = (serial - highest) % SERIAL_SPACE  # wrap-around aware distance
+        if ahead == 0:
+            return
+        if ahead < SERIAL_SPACE // 2:  # a newer serial
+            if ahead > 1:
+                skipped = min(ahead - 1, GAP_WINDOW)
+                self.serial_gaps += ahead - 1
+                for missing in range(serial - skipped, serial):
+                    self._missing[missing % SERIAL_SPACE] = None
+                while len(self._missing) > GAP_WINDOW:
+                    self._missing.popitem(last=False)
+            self._highest_serial = serial
+        elif serial in self._missing:  # a late serial we had counted as missing
+            del self._missing[serial]
+            self.serial_gaps -= 1
