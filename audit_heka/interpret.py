@@ -1,0 +1,790 @@
+"""What `ausearch -i` prints for each field of an audit event, computed without I/O.
+
+Why a reimplementation: operators already read `ausearch -i` and index its words; the Heka
+message carries the same text in `<key>_i` fields so that searches keep working without
+libauparse on the receiving side. Every decision below mirrors libauparse 3.0.9 (Debian 12),
+the version the agreement tests compare against, including its quirks (C `strtoul` parsing,
+hex strings cut at the first NUL, `unknown-...(...)` texts). The value tables are generated
+from that library by scripts/gen_interpret_tables.py; the user and group names are handed in
+(see accounts.py) so the interpreter itself never touches the file system.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from audit_heka.tables.errnos import EXIT_TEXTS
+from audit_heka.tables.fieldtypes import FIELD_TYPES
+from audit_heka.tables.syscalls import ARCHES, SYSCALLS
+from audit_heka.tables.valuenames import (
+    ARCH_NAMES,
+    ARG_KINDS,
+    CAPABILITIES,
+    ENUMS,
+    FIELD_UNKNOWN,
+    FIELD_VALUES,
+    FILE_TYPES,
+    FLAGS,
+    LISTS,
+    SECCOMP_ACTIONS,
+    SIGNALS,
+    UNKNOWN,
+)
+
+Interpreted = dict[str, str | list[str]]
+
+# Record types whose fields auparse types differently from the name-based table.
+SYSCALL = 1300
+PATH = 1302
+MQ_OPEN = 1312
+EXECVE = 1309
+KERN_MODULE = 1330
+NETFILTER_PKT = 1324
+USER_TTY = 1124
+ADD_GROUP = 1116
+DEL_GROUP = 1117
+GRP_MGMT = 1132
+AVC = 1400
+CRYPTO_KEY_USER = 2404
+
+UNSET32 = 0xFFFFFFFF
+ULONG_MAX = (1 << 64) - 1
+O_CREAT = 0o100
+F_SETFD = 2
+F_SETOWN = 8
+FD_CLOEXEC = 1
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+SOCKOPT_LEVELS = {0: "ipoptname", 1: "sockoptname", 6: "tcpoptname", 17: "udpoptname",
+                  41: "ip6optname", 263: "pktoptname"}
+SCHED_RESET_ON_FORK = 0x40000000
+ADDR_NO_RANDOMIZE = 0x0040000
+SECCOMP_RET_ACTION = 0x7FFF0000
+CAP_LAST_CAP = max(CAPABILITIES)
+SOCK_FAMILY_NAMES = ENUMS["socket_domain"]
+MAX_ERRNO_TEXT = 4095
+
+
+class RecordLike(Protocol):
+    """What the interpreter reads of audit_heka.records.Record."""
+
+    @property
+    def type(self) -> int: ...
+    @property
+    def fields(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def enriched(self) -> tuple[tuple[str, str], ...]: ...
+
+
+class ConversionError(ValueError):
+    """A number libc's strtoul/strtol would refuse (ERANGE); auparse prints it as such."""
+
+
+def strtoul(text: str, base: int) -> int:
+    """C strtoul: leading space, sign, longest digit prefix; 0 when there is none.
+
+    Negative numbers wrap modulo 2**64 as in C; values past ULONG_MAX raise ConversionError.
+    """
+    s = text.lstrip(" \t\n\v\f\r")
+    negative = False
+    if s[:1] in ("+", "-"):
+        negative = s[0] == "-"
+        s = s[1:]
+    if base == 16 and s[:2].lower() == "0x" and len(s) > 2 and _digit(s[2], 16):
+        s = s[2:]
+    value = 0
+    for ch in s:
+        d = _digit(ch, base)
+        if d is None:
+            break
+        value = value * base + d
+    if value > ULONG_MAX:
+        raise ConversionError(text)
+    return (-value) & ULONG_MAX if negative else value
+
+
+def strtol(text: str, base: int) -> int:
+    """C strtol (64-bit long), ERANGE as ConversionError."""
+    s = text.lstrip(" \t\n\v\f\r")
+    sign = -1 if s[:1] == "-" else 1
+    magnitude = strtoul(s.lstrip("+-") if s[:1] in "+-" else s, base) if s else 0
+    value = sign * magnitude
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ConversionError(text)
+    return value
+
+
+def _digit(ch: str, base: int) -> int | None:
+    if "0" <= ch <= "9":
+        d = ord(ch) - 48
+    elif "a" <= ch.lower() <= "z":
+        d = ord(ch.lower()) - 87
+    else:
+        return None
+    return d if d < base else None
+
+
+def _int32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def unhex(text: str) -> bytes | None:
+    """Auparse's au_unescape: the leading hex digits as bytes, a missing nibble as 0.
+
+    None when there are fewer than two digits (auparse then prints the value as it is).
+    """
+    end = 0
+    while end < len(text) and text[end] in "0123456789abcdefABCDEF":
+        end += 1
+    digits = text[:end]
+    if len(digits) < 2:
+        return None
+    if len(digits) % 2:
+        digits += "0"
+    return bytes.fromhex(digits)
+
+
+def _cstr(data: bytes) -> bytes:
+    """A C string ends at its first NUL."""
+    nul = data.find(b"\0")
+    return data if nul < 0 else data[:nul]
+
+
+def tty_escape(data: bytes) -> str:
+    """AUPARSE_ESC_TTY, the default of ausearch: control bytes (< 32) become \\ooo."""
+    out = bytearray()
+    for b in data:
+        if b < 32:
+            out += f"\\{b:03o}".encode()
+        else:
+            out.append(b)
+    return out.decode("utf-8", "backslashreplace")
+
+
+def escaped(raw: str) -> bytes:
+    """The bytes of a string field: quoted text, hex, `00`+hex (abstract socket), or raw."""
+    if raw.startswith('"'):
+        end = raw.find('"', 1)
+        return b" " if end < 0 else raw[1:end].encode("utf-8", "surrogateescape")
+    if raw.startswith("("):
+        return raw.encode()  # "(null)" from the kernel
+    data = unhex(raw.removeprefix("00"))
+    if data is None:
+        return raw.encode("utf-8", "surrogateescape")
+    return _cstr(data)
+
+
+def proctitle(raw: str) -> bytes:
+    """proctitle: like other strings, but the NUL separators of argv become spaces."""
+    if raw.startswith('"'):
+        return escaped(raw)
+    data = unhex(raw)
+    if data is None:
+        return raw.encode("utf-8", "surrogateescape")
+    return data[: len(raw) // 2].replace(b"\0", b" ")
+
+
+def _conv(raw: str) -> str:
+    return f"conversion error({raw})"
+
+
+class Interpreter:
+    """Field interpretations for the records of one event, as `ausearch -i` shows them.
+
+    `users`/`groups` map ids to names (the originating host's, for a local daemon the
+    local /etc/passwd and /etc/group); `machine` is the host architecture auparse falls
+    back to for a syscall number without a known arch.
+    """
+
+    def __init__(self, users: Mapping[int, str], groups: Mapping[int, str],
+                 machine: str | None = None) -> None:
+        self.users = users
+        self.groups = groups
+        self.machine = machine if machine is not None else platform.machine()
+
+    # ----- public -------------------------------------------------------------------
+
+    def interpret(self, records: Sequence[RecordLike]) -> list[Interpreted]:
+        return [self.record(r) for r in records]
+
+    def record(self, record: RecordLike) -> Interpreted:
+        """One record's interpretations: only keys whose type has an interpretation."""
+        ctx = _Context.of(record, self.machine)
+        enriched = dict(reversed(record.enriched))
+        out: Interpreted = {}
+        for name, raw in record.fields:
+            kind = field_type(record.type, name, raw)
+            if kind is None:
+                continue
+            resolved = enriched.get(name.upper())
+            if resolved is not None and name not in out:
+                # ENRICHED logs carry the originating host's names; auparse prefers them.
+                out[name] = _unquote(resolved)
+                continue
+            if kind == "ESCAPED_KEY":
+                parts = self.key_parts(raw)
+                previous = out.get(name)
+                if isinstance(previous, list):
+                    previous.extend(parts)
+                else:
+                    out[name] = parts
+                continue
+            if name in out:
+                continue  # auparse's find_field and the message scheme see the first one
+            text = self.value(kind, raw, ctx)
+            if text is not None:
+                out[name] = text
+        return out
+
+    def argv(self, records: Sequence[RecordLike]) -> list[str]:
+        """EXECVE arguments reassembled from aN, aN_len and aN[i] across EXECVE records."""
+        whole: dict[int, str] = {}
+        chunks: dict[int, dict[int, str]] = {}
+        argc = 0
+        for record in records:
+            if record.type != EXECVE:
+                continue
+            for name, raw in record.fields:
+                if name == "argc":
+                    argc = max(argc, _int_or(raw, 0))
+                    continue
+                if not name.startswith("a") or name.endswith("_len"):
+                    continue
+                index, _, chunk = name[1:].partition("[")
+                if not index.isdigit():
+                    continue
+                if chunk:
+                    number = chunk.rstrip("]")
+                    if number.isdigit():
+                        chunks.setdefault(int(index), {})[int(number)] = raw
+                else:
+                    whole[int(index)] = raw
+        count = max([argc, *(i + 1 for i in whole), *(i + 1 for i in chunks)])
+        out: list[str] = []
+        for i in range(count):
+            if i in chunks:
+                data = b"".join(_argbytes(chunks[i][n]) for n in sorted(chunks[i]))
+            elif i in whole:
+                data = _argbytes(whole[i])
+            else:
+                data = b""
+            out.append(data.decode("utf-8", "backslashreplace"))
+        return out
+
+    def key_parts(self, raw: str) -> list[str]:
+        """`key`: several rule keys joined by 0x01, one interpretation per key."""
+        data = escaped(raw)
+        return [tty_escape(part) for part in data.split(b"\x01")]
+
+    # ----- per type -------------------------------------------------------------------
+
+    def value(self, kind: str, raw: str, ctx: _Context) -> str | None:
+        """The text for one field of type `kind` (an AUPARSE_TYPE_* name)."""
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            return None
+        try:
+            return handler(self, raw, ctx)
+        except ConversionError:
+            return _conv(raw) + (" " if kind == "ARCH" else "")
+
+    def uid(self, raw: str, base: int = 10) -> str:
+        value = strtoul(raw, base) & UNSET32
+        if value == UNSET32:
+            return "unset"
+        name = self.users.get(value)
+        return name if name is not None else f"unknown({_int32(value)})"
+
+    def gid(self, raw: str, base: int = 10) -> str:
+        value = strtoul(raw, base) & UNSET32
+        if value == UNSET32:
+            return "unset"
+        name = self.groups.get(value)
+        return name if name is not None else f"unknown({_int32(value)})"
+
+    def syscall(self, raw: str, ctx: _Context) -> str:
+        number = _int32(strtoul(raw, 10))
+        machine = ctx.machine or self.machine
+        name = SYSCALLS.get(machine, {}).get(number)
+        return name if name is not None else f"unknown-syscall({number})"
+
+    def arg(self, index: int, raw: str, ctx: _Context) -> str:
+        if ctx.machine is None or ctx.sysname is None:
+            return f"0x{raw}"
+        kinds = ARG_KINDS.get(ctx.machine, {}).get(ctx.sysname)
+        kind = kinds[index] if kinds else None
+        if kind == "contextual":
+            kind = _contextual(ctx, index, raw)
+        if kind is None:
+            return f"0x{raw}"
+        return self.arg_kind(kind, raw)
+
+    def arg_kind(self, kind: str, raw: str) -> str:
+        """One decoder of syscall arguments (values are hex)."""
+        if kind == "uid":
+            return self.uid(raw, 16)
+        if kind == "gid":
+            return self.gid(raw, 16)
+        if kind == "fd_cloexec":
+            return "FD_CLOEXEC"
+        special = _ARG_SPECIAL.get(kind)
+        if special is not None:
+            return special(raw)
+        if kind in FLAGS:
+            return _flags(kind, raw)
+        if kind in ENUMS:
+            return _enum(kind, raw)
+        return f"0x{raw}"
+
+
+class _Context:
+    """The event facts some fields need: the record's arch, syscall name, a0 and a1."""
+
+    __slots__ = ("a0", "a1", "machine", "sysname")
+
+    def __init__(self, machine: str | None, sysname: str | None, a0: int, a1: int) -> None:
+        self.machine = machine
+        self.sysname = sysname
+        self.a0 = a0
+        self.a1 = a1
+
+    @classmethod
+    def of(cls, record: RecordLike, host: str) -> _Context:
+        values = dict(reversed(record.fields))
+        machine: str | None = None
+        arch = values.get("arch")
+        if arch is not None:
+            try:
+                machine = ARCHES.get(strtoul(arch, 16) & UNSET32)
+            except ConversionError:
+                machine = None
+        sysname = None
+        raw = values.get("syscall")
+        if raw is not None and machine is not None:
+            try:
+                sysname = SYSCALLS.get(machine, {}).get(_int32(strtoul(raw, 10)))
+            except ConversionError:
+                sysname = None
+        return cls(machine, sysname, _hex_or(values.get("a0")), _hex_or(values.get("a1")))
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _hex_or(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        return strtoul(raw, 16)
+    except ConversionError:
+        return 0
+
+
+def _int_or(raw: str, default: int) -> int:
+    return int(raw) if raw.isdigit() else default
+
+
+def _argbytes(raw: str) -> bytes:
+    if raw.startswith('"'):
+        return raw[1:-1].encode("utf-8", "surrogateescape") if raw.endswith('"') and len(
+            raw) > 1 else raw[1:].encode("utf-8", "surrogateescape")
+    if raw == "(null)":
+        return b""
+    data = unhex(raw)
+    return data if data is not None else raw.encode("utf-8", "surrogateescape")
+
+
+def field_type(rtype: int, name: str, raw: str) -> str | None:
+    """Auparse's type for a field, with its per-record-type corrections; None: raw only."""
+    if rtype == EXECVE and name.startswith("a") and name != "argc" and "_len" not in name:
+        return "ESCAPED"
+    if rtype == AVC and name == "saddr":
+        return None
+    if rtype == USER_TTY and name == "msg":
+        return "ESCAPED"
+    if rtype == NETFILTER_PKT and name == "saddr":
+        return "ADDR"
+    if name == "acct":
+        if raw.startswith('"') or all(c in "0123456789abcdefABCDEF" for c in raw):
+            return "ESCAPED"
+        return None
+    if rtype == PATH and name == "flags":
+        return "FLAGS"
+    if rtype == MQ_OPEN and name == "mode":
+        return "MODE_SHORT"
+    if rtype == CRYPTO_KEY_USER and name == "fp":
+        return None
+    if name == "id" and rtype in (ADD_GROUP, GRP_MGMT, DEL_GROUP):
+        return "GID"
+    if rtype == KERN_MODULE and name == "name":
+        return "ESCAPED"
+    kind = FIELD_TYPES.get(name)
+    if kind is None or kind not in _HANDLERS:
+        return None
+    return kind
+
+
+def _contextual(ctx: _Context, index: int, raw: str) -> str | None:
+    """Decoders that depend on another argument (auparse's print_a1/print_a2 logic)."""
+    name = ctx.sysname or ""
+    if name.startswith("fcntl") and index == 2:
+        if ctx.a1 == F_SETOWN:
+            return "uid"
+        if ctx.a1 == F_SETFD and _hex_or(raw) == FD_CLOEXEC:
+            return "fd_cloexec"
+        return None
+    if name == "prctl" and index == 1:
+        if ctx.a0 in (PR_CAPBSET_READ, PR_CAPBSET_DROP):
+            return "capability_hex"
+        if ctx.a0 == PR_SET_PDEATHSIG:
+            return "signal"
+        return None
+    if name in ("open", "mq_open") and index == 2:
+        return "mode_short" if ctx.a1 & O_CREAT else None
+    if name in ("setsockopt", "getsockopt") and index == 2:
+        return SOCKOPT_LEVELS.get(ctx.a1)
+    return None
+
+
+# ----- value decoders (pure functions of the raw text) ----------------------------------
+
+
+def _enum(kind: str, raw: str) -> str:
+    value = strtoul(raw, 16)
+    if kind in ("socket_type", "seek"):
+        value &= 0xFF
+    name = ENUMS[kind].get(value)
+    if name is not None:
+        return name
+    return UNKNOWN[kind].format(x=raw, d=_int32(value))
+
+
+def _flags(kind: str, raw: str) -> str:
+    value = strtoul(raw, 16)
+    names = [name for bit, name in FLAGS[kind] if bit & value]
+    return "|".join(names) if names else f"0x{raw}"
+
+
+def _open_flags(raw: str) -> str:
+    value = strtoul(raw, 16)
+    names = ["O_RDONLY"] if value & 3 == 0 else []
+    names += [name for bit, name in FLAGS["open_flags"] if bit & value]
+    return "|".join(names)
+
+
+def _access(raw: str) -> str:
+    value = strtoul(raw, 16)
+    if value & 0xF == 0:
+        return "F_OK"
+    return _flags("access", raw)
+
+
+def _prot(raw: str, mmap: bool) -> str:
+    value = strtoul(raw, 16)
+    if value & 7 == 0:
+        return "PROT_NONE"
+    table = FLAGS["prot_mmap"][: 4 if mmap else 3]
+    names = [name for bit, name in table if bit & value]
+    return "|".join(names) if names else f"0x{raw}"
+
+
+def _mmap(raw: str) -> str:
+    value = strtoul(raw, 16)
+    names = ["MAP_FILE"] if value & 0xF == 0 else []
+    names += [name for bit, name in FLAGS["mmap"] if bit & value]
+    return "|".join(names) if names else f"0x{raw}"
+
+
+def _clone(raw: str) -> str:
+    value = strtoul(raw, 16) & UNSET32
+    names = [name for bit, name in FLAGS["clone"] if bit & value]
+    sig = value & 0xFF
+    if 0 < sig < 32 and sig in SIGNALS:
+        names.append(SIGNALS[sig])
+    return "|".join(names) if names else f"0x{value:x}"
+
+
+def _dirfd(raw: str) -> str:
+    return "AT_FDCWD" if strtoul(raw, 16) & UNSET32 == 0xFFFFFF9C else f"0x{raw}"
+
+
+def _signal_hex(raw: str) -> str:
+    value = _int32(strtoul(raw, 16))
+    name = SIGNALS.get(value)
+    return name if name is not None else UNKNOWN["signal"].format(x=raw, d=value)
+
+
+def _capability_hex(raw: str) -> str:
+    value = _int32(strtoul(raw, 16))
+    name = CAPABILITIES.get(value)
+    return name if name is not None else UNKNOWN["capability_hex"].format(x=raw, d=value)
+
+
+def mode_short_text(value: int) -> str:
+    specials = [n for bit, n in ((0o4000, "suid"), (0o2000, "sgid"), (0o1000, "sticky"))
+                if value & bit]
+    perms = f"0{value & 0o777:03o}"
+    return ",".join([*specials, perms])
+
+
+def mode_text(value: int) -> str:
+    parts = [FILE_TYPES[value & 0o170000]]
+    parts += [n for bit, n in ((0o4000, "suid"), (0o2000, "sgid"), (0o1000, "sticky"))
+              if value & bit]
+    parts.append(f"{value & 0o777:03o}")
+    return ",".join(parts)
+
+
+def _personality(raw: str) -> str:
+    value = _int32(strtoul(raw, 16))
+    name = ENUMS["personality"].get(value & ~ADDR_NO_RANDOMIZE)
+    if name is None:
+        return UNKNOWN["personality"].format(x=raw, d=value)
+    return f"{name}|~ADDR_NO_RANDOMIZE" if value & ADDR_NO_RANDOMIZE else name
+
+
+def _sched(raw: str) -> str:
+    value = strtoul(raw, 16)
+    name = ENUMS["sched"].get(value & 0xF)
+    if name is None:
+        return UNKNOWN["sched"].format(x=raw, d=value)
+    return f"{name}|SCHED_RESET_ON_FORK" if value & SCHED_RESET_ON_FORK else name
+
+
+def _sock_level(raw: str) -> str:
+    value = _int32(strtoul(raw, 16))
+    if value == 1:
+        return "SOL_SOCKET"
+    proto = FIELD_VALUES["proto"].get(str(value)) if 0 <= value < 256 else None
+    if proto is not None:
+        return proto
+    return f"unknown-sockopt-level(0x{raw})"
+
+
+def _shmflags(raw: str) -> str:
+    value = strtoul(raw, 16) & UNSET32
+    names = [n for bit, n in ((0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL")) if value & bit]
+    names += [n for bit, n in ((0o4000, "SHM_HUGETLB"), (0o10000, "SHM_NORESERVE"))
+              if value & bit]
+    names.append(mode_short_text(value & 0o777))
+    return "|".join(names)
+
+
+_ARG_SPECIAL: dict[str, Callable[[str], str]] = {
+    "open_flags": _open_flags,
+    "access": _access,
+    "prot_mmap": lambda raw: _prot(raw, True),
+    "prot": lambda raw: _prot(raw, False),
+    "mmap": _mmap,
+    "clone": _clone,
+    "dirfd": _dirfd,
+    "signal": _signal_hex,
+    "capability_hex": _capability_hex,
+    "mode_short": lambda raw: mode_short_text(strtoul(raw, 16) & UNSET32),
+    "mode": lambda raw: mode_text(strtoul(raw, 16) & UNSET32),
+    "personality": _personality,
+    "sched": _sched,
+    "sock_level": _sock_level,
+    "shmflags": _shmflags,
+}
+
+
+# ----- field-type handlers --------------------------------------------------------------
+
+
+def _exit(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = strtol(raw, 10)
+    if value >= 0:
+        return raw
+    text = EXIT_TEXTS.get(-value)
+    return text if text is not None else f"(null)(Unknown error {-value})"
+
+
+def _arch(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = strtoul(raw, 16) & UNSET32
+    name = ARCH_NAMES.get(value)
+    return name if name is not None else f"unknown-elf-type({raw})"
+
+
+def _perm(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = strtol(raw, 10) or 0xF
+    names = [n for bit, n in ((4, "read"), (2, "write"), (1, "exec"), (8, "attr"))
+             if value & bit]
+    return ",".join(names)
+
+
+def _success(_: Interpreter, raw: str, ctx: _Context) -> str:
+    if not raw[:1].isdigit():
+        return raw
+    return {0: "no", 1: "yes"}.get(_int32(strtoul(raw, 10)), "unset")
+
+
+def _cap_bitmap(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = strtoul(raw, 16)
+    names = [CAPABILITIES[i] for i in range(CAP_LAST_CAP + 1)
+             if value >> i & 1 and i in CAPABILITIES]
+    return ",".join(names) if names else "none"
+
+
+def _capability(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = _int32(strtoul(raw, 10))
+    name = CAPABILITIES.get(value)
+    return name if name is not None else f"unknown-capability({raw})"
+
+
+def _signal(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = _int32(strtoul(raw, 10))
+    name = SIGNALS.get(value)
+    return name if name is not None else f"unknown-signal({raw})"
+
+
+def _list(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = _int32(strtoul(raw, 10))
+    name = LISTS.get(value)
+    return name if name is not None else f"unknown-list({raw})"
+
+
+def _session(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return "unset" if raw == "4294967295" else raw
+
+
+def _seccomp(_: Interpreter, raw: str, ctx: _Context) -> str:
+    value = strtoul(raw, 16)
+    name = SECCOMP_ACTIONS.get((value & SECCOMP_RET_ACTION) >> 16)
+    return name if name is not None else f"unknown-seccomp-code({raw})"
+
+
+def _field_value(field: str) -> Callable[[Interpreter, str, _Context], str]:
+    def handler(_: Interpreter, raw: str, ctx: _Context) -> str:
+        text = FIELD_VALUES[field].get(raw)
+        return text if text is not None else FIELD_UNKNOWN[field].format(raw=raw)
+
+    return handler
+
+
+def sockaddr(raw: str) -> str:
+    """A SOCKADDR record's saddr, in auparse's `{ saddr_fam=... }` form."""
+    data = unhex(raw)
+    if data is None:
+        return f"malformed-host({raw})"
+    size = len(raw) // 2
+    if size < 2:
+        return f"malformed-host({raw})"
+    family = int.from_bytes(data[:2], "little")
+    name = SOCK_FAMILY_NAMES.get(family)
+    if name is None:
+        return f"unknown-family({family})"
+    if family == 1:  # AF_LOCAL
+        path = data[2:]
+        text = tty_escape(_cstr(path[1:109] if path[:1] == b"\0" else path))
+        return f"{{ saddr_fam={name} path={text} }}"
+    if family == 2:  # AF_INET
+        if size < 16:
+            return f"{{ saddr_fam={name} sockaddr len too short }}"
+        port = int.from_bytes(data[2:4], "big")
+        host = ".".join(str(b) for b in data[4:8])
+        return f"{{ saddr_fam={name} laddr={host} lport={port} }}"
+    if family == 10:  # AF_INET6
+        if size < 24:
+            return f"{{ saddr_fam={name} sockaddr6 len too short }}"
+        port = int.from_bytes(data[2:4], "big")
+        return f"{{ saddr_fam={name} laddr={_inet6(data[8:24])} lport={port} }}"
+    if family == 16:  # AF_NETLINK
+        pid = int.from_bytes(data[4:8], "little") if size >= 8 else 0
+        return f"{{ saddr_fam={name} nlnk-fam={family} nlnk-pid={pid} }}"
+    return f"{{ saddr_fam={name} }}"
+
+
+def _inet6(addr: bytes) -> str:
+    """RFC 5952 text as glibc's inet_ntop writes it (IPv4-mapped/compatible included)."""
+    import ipaddress  # noqa: PLC0415 - only needed for inet6 addresses
+
+    ip = ipaddress.IPv6Address(addr)
+    if ip.ipv4_mapped is not None:
+        return f"::ffff:{ip.ipv4_mapped}"
+    return ip.compressed
+
+
+def _sockaddr(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return sockaddr(raw)
+
+
+def _escaped(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return tty_escape(escaped(raw))
+
+
+def _proctitle(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return tty_escape(proctitle(raw))
+
+
+def _mode(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return mode_text(strtoul(raw, 8) & UNSET32)
+
+
+def _mode_short(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return mode_short_text(strtoul(raw, 8) & UNSET32)
+
+
+def _promisc(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return "no" if strtol(raw, 10) == 0 else "yes"
+
+
+def _mmap_field(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return _mmap(raw)
+
+
+def _oflag(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return _open_flags(raw)
+
+
+def _raw(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return raw
+
+
+_HANDLERS: dict[str, Callable[[Interpreter, str, _Context], str | None]] = {
+    "UID": lambda self, raw, ctx: self.uid(raw),
+    "GID": lambda self, raw, ctx: self.gid(raw),
+    "SYSCALL": lambda self, raw, ctx: self.syscall(raw, ctx),
+    "ARCH": _arch,
+    "EXIT": _exit,
+    "ESCAPED": _escaped,
+    "ESCAPED_FILE": _escaped,
+    "ESCAPED_KEY": _escaped,
+    "PROCTITLE": _proctitle,
+    "PERM": _perm,
+    "MODE": _mode,
+    "MODE_SHORT": _mode_short,
+    "SOCKADDR": _sockaddr,
+    "PROMISC": _promisc,
+    "CAPABILITY": _capability,
+    "CAP_BITMAP": _cap_bitmap,
+    "SUCCESS": _success,
+    "SESSION": _session,
+    "SIGNAL": _signal,
+    "LIST": _list,
+    "SECCOMP": _seccomp,
+    "OFLAG": _oflag,
+    "MMAP": _mmap_field,
+    "ADDR": _raw,
+    "MAC_LABEL": _raw,
+    "A0": lambda self, raw, ctx: self.arg(0, raw, ctx),
+    "A1": lambda self, raw, ctx: self.arg(1, raw, ctx),
+    "A2": lambda self, raw, ctx: self.arg(2, raw, ctx),
+    "A3": lambda self, raw, ctx: self.arg(3, raw, ctx),
+    "NFPROTO": _field_value("family"),
+    "ICMPTYPE": _field_value("icmptype"),
+    "PROTOCOL": _field_value("proto"),
+    "HOOK": _field_value("hook"),
+    "NETACTION": _field_value("action"),
+    "NLMCGRP": _field_value("nl-mcgrp"),
+    "FANOTIFY": _field_value("resp"),
+    "PERSONALITY": _field_value("per"),
+    "MACPROTO": _field_value("macproto"),
+}
