@@ -55,7 +55,7 @@ _I32 = struct.Struct("=i")
 _U32 = struct.Struct("=I")
 
 
-class audit_msg(nlmsg):  # pyroute2 names message classes after the C structs
+class audit_msg(nlmsg):  # type: ignore[misc]  # pyroute2 names message classes after the C structs
     """Any audit control message: a netlink header and an opaque payload.
 
     The payload is decoded by the sans-IO codecs (status.py, rules.py), which

@@ -176,7 +176,7 @@ class Rule:
     fields: tuple[RuleField, ...] = ()
 
     @property
-    def list(self) -> int:
+    def filter_list(self) -> int:
         return self.flags & ~AUDIT_FILTER_PREPEND
 
     def syscalls(self) -> list[int]:
@@ -793,7 +793,7 @@ def is_watch(rule: Rule) -> bool:
         return False
     if fids - {Field.PERM, Field.FILTERKEY, Field.DIR, Field.WATCH}:
         return False
-    if rule.list in (Filter.USER, Filter.TASK, Filter.EXCLUDE):
+    if rule.filter_list in (Filter.USER, Filter.TASK, Filter.EXCLUDE):
         return True
     return all(w == 0xFFFFFFFF for w in rule.mask[: AUDIT_BITMASK_SIZE - 1])
 
@@ -816,7 +816,7 @@ class Formatter:
         if not watch:
             out.append(
                 f"-a {ACTION_PRINT_NAMES.get(rule.action, str(rule.action))},"
-                f"{LIST_PRINT_NAMES.get(rule.list, str(rule.list))}"
+                f"{LIST_PRINT_NAMES.get(rule.filter_list, str(rule.filter_list))}"
             )
             for f in rule.fields:
                 if f.field == Field.ARCH:
@@ -833,7 +833,7 @@ class Formatter:
         return "".join(out)
 
     def _syscalls(self, rule: Rule) -> str:
-        if rule.list in _NO_SYSCALL_LISTS:
+        if rule.filter_list in _NO_SYSCALL_LISTS:
             return ""
         if all(w == 0xFFFFFFFF for w in rule.mask[: AUDIT_BITMASK_SIZE - 1]):
             return " -S all"
@@ -916,7 +916,7 @@ def kernel_form(rule: Rule) -> Rule:
     """
     mask = list(rule.mask)
     mask[-1] &= (1 << (32 - AUDIT_SYSCALL_CLASSES)) - 1
-    return replace(rule, flags=rule.list, mask=tuple(mask))
+    return replace(rule, flags=rule.filter_list, mask=tuple(mask))
 
 
 def canonical(rules: Sequence[Rule]) -> list[Rule]:
