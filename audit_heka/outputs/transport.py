@@ -1,0 +1,96 @@
+"""The interface every transport implements, and the factory from a target.
+
+The delivery loop runs each transport in its own thread with blocking calls
+bounded by timeouts, so a transport is a small object: ``connect``, ``send``
+a whole frame or raise, report ``unacked_bytes`` (what was sent but may
+still be lost if the connection dies now), ``abort`` from another thread to
+unblock a stuck ``send`` at shutdown, and ``close``.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from audit_heka.heka.framing import Signer
+from audit_heka.outputs.file import FileTransport, FsyncPolicy
+from audit_heka.outputs.stdout import JsonLinesTransport
+from audit_heka.outputs.target import Target, TargetKind
+from audit_heka.outputs.tcp import TcpTransport
+from audit_heka.outputs.tls import TlsOptions, TlsTransport
+from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM, UdpTransport
+
+
+class Transport(Protocol):
+    """A way to move frames to one receiver."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_frame(self) -> int | None:
+        """Largest frame this transport can carry whole (None: no limit)."""
+        ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    #: Counted problems of the transport itself (e.g. ``malformed`` frames).
+    errors: collections.Counter[str]
+
+    def connect(self) -> None:
+        """Open the connection (bounded by the transport's timeout); raises OSError."""
+
+    def send(self, frame: bytes) -> None:
+        """Write the whole frame or raise OSError (the connection is then unusable)."""
+
+    def unacked_bytes(self) -> int:
+        """Bytes sent that the far side has not acknowledged (0 when it cannot say)."""
+        ...
+
+    def alive(self) -> bool:
+        """False if the far side is known to have gone away (checked without blocking)."""
+        ...
+
+    def tick(self) -> None:
+        """Periodic work while idle (e.g. a timed fsync)."""
+
+    def abort(self) -> None:
+        """Unblock a ``send`` running in another thread (shutdown)."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransportOptions:
+    """Per-run transport settings (from the ``run`` command line)."""
+
+    connect_timeout: float = 5.0
+    send_timeout: float = 10.0
+    max_datagram: int = DEFAULT_MAX_DATAGRAM
+    tls: TlsOptions = field(default_factory=TlsOptions)
+    fsync: FsyncPolicy = field(default_factory=FsyncPolicy)
+    signers: Mapping[str, Signer] = field(default_factory=dict)
+    stdout: TextIO | None = None
+
+
+def open_transport(target: Target, options: TransportOptions) -> Transport:
+    """The transport for ``target`` (not yet connected)."""
+    if target.kind is TargetKind.TCP:
+        return TcpTransport(target.host, target.port, options.connect_timeout, options.send_timeout)
+    if target.kind is TargetKind.TLS:
+        return TlsTransport(
+            target.host,
+            target.port,
+            options.tls,
+            options.connect_timeout,
+            options.send_timeout,
+        )
+    if target.kind is TargetKind.UDP:
+        return UdpTransport(target.host, target.port, options.max_datagram)
+    if target.kind is TargetKind.FILE:
+        return FileTransport(Path(target.path), options.fsync)
+    return JsonLinesTransport(options.stdout, options.signers)
