@@ -1,0 +1,141 @@
+"""The sans-IO pipeline: text lines or kernel records -> events -> Heka messages -> frames.
+
+Why a module of its own: ``replay`` (audit.log files) and ``run`` (the live
+kernel) differ only at their edges -- where the text comes from and where the
+frames go. Everything between is here, with the counters that ``status`` and
+the health messages report: malformed records by reason, assembler outcomes,
+scheme bends and oversize messages. Nothing here reads a file, a socket or a
+clock; time comes in as ``now``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import replace
+
+from audit_heka.events import Assembler, Event
+from audit_heka.heka.errors import MessageTooLarge
+from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
+from audit_heka.heka.message import Message, encode_message
+from audit_heka.records import ParseError, Record, parse_kernel, parse_line
+from audit_heka.schema import MessageBuilder
+
+ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
+
+
+class Pipeline:
+    """Records in, Heka messages out. One instance per source."""
+
+    def __init__(self, builder: MessageBuilder, assembler: Assembler) -> None:
+        self.builder = builder
+        self.assembler = assembler
+        self.lines = 0
+        self.blank_lines = 0
+        self.records = 0
+        self.messages = 0
+        self.parse_errors: Counter[str] = Counter()
+        self.error_samples: deque[ParseError] = deque(maxlen=ERROR_SAMPLES)
+
+    # ------------------------------------------------------------------ input
+
+    def feed_line(self, line: str, now: float | None = None) -> list[Message]:
+        """One auditd log line. ``now`` defaults to the record's event time (replay)."""
+        self.lines += 1
+        if not line.strip():
+            self.blank_lines += 1
+            return []
+        return self._take(parse_line(line), now)
+
+    def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Message]:
+        """One record from the netlink stream (``now``: a monotonic clock)."""
+        self.lines += 1
+        return self._take(parse_kernel(msg_type, text), now)
+
+    def feed_record(self, record: Record, now: float) -> list[Message]:
+        self.records += 1
+        return self._build(self.assembler.add(record, now))
+
+    def tick(self, now: float) -> list[Message]:
+        """Let time pass with no input (events without an EOE time out)."""
+        return self._build(self.assembler.expire(now))
+
+    def finish(self) -> list[Message]:
+        """End of input: every pending event is complete."""
+        return self._build(self.assembler.flush())
+
+    # --------------------------------------------------------------- internals
+
+    def _take(self, parsed: Record | ParseError, now: float | None) -> list[Message]:
+        if isinstance(parsed, ParseError):
+            self.parse_errors[parsed.reason] += 1
+            self.error_samples.append(parsed)
+            return []
+        if now is None:
+            now = parsed.seconds + parsed.milliseconds / 1000.0
+        return self.feed_record(parsed, now)
+
+    def _build(self, events: list[Event]) -> list[Message]:
+        if not events:
+            return []
+        out = [self.builder.build(e) for e in events]
+        self.messages += len(out)
+        return out
+
+    def counters(self) -> dict[str, int]:
+        """Every counter, flat, for status output and health messages."""
+        a = self.assembler
+        c = self.builder.counters
+        flat = {
+            "lines": self.lines,
+            "blank_lines": self.blank_lines,
+            "records": self.records,
+            "messages": self.messages,
+            "malformed_records": sum(self.parse_errors.values()),
+            "events_in_flight": a.in_flight,
+            "events_completed_by_eoe": a.completed_by_eoe,
+            "events_completed_alone": a.completed_alone,
+            "events_timed_out": a.timed_out,
+            "events_overflowed": a.overflowed,
+            "events_flushed": a.flushed,
+            "late_records": a.late_records,
+            "orphan_eoe": a.orphan_eoe,
+            "serial_gaps": a.serial_gaps,
+            "malformed_integer": c.malformed_integer,
+            "aligned_fill": c.aligned_fill,
+            "duplicate_key": c.duplicate_key,
+        }
+        for reason, count in sorted(self.parse_errors.items()):
+            flat[f"malformed_records.{reason}"] = count
+        return flat
+
+
+class Framer:
+    """Message -> framed bytes, counting the ones too large for Heka.
+
+    A message over Heka's ``max_message_size`` would be dropped by Heka, so it
+    is never emitted. First the Payload (a copy of what the fields already
+    hold) is left out and the message retried (``payload_dropped``); if it is
+    still too large it is refused and counted (``oversize``).
+    """
+
+    def __init__(self, signer: Signer | None = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self.signer = signer
+        self.max_message_size = max_message_size
+        self.frames = 0
+        self.payload_dropped = 0
+        self.oversize = 0
+
+    def frame(self, message: Message) -> bytes | None:
+        """The frame, or None (counted in ``oversize``) when the message is too large."""
+        encoded = encode_message(message)
+        if len(encoded) > self.max_message_size and message.payload is not None:
+            encoded = encode_message(replace(message, payload=None))
+            self.payload_dropped += 1
+        try:
+            data = frame(encoded, self.signer, self.max_message_size)
+        except MessageTooLarge:
+            self.oversize += 1
+            return None
+        self.frames += 1
+        return data
