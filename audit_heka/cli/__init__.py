@@ -23,3 +23,8 @@ from audit_heka.cli.listen import listen  # noqa: E402
 
 main.add_command(decode)
 main.add_command(listen)
+from audit_heka.cli.rules import rules  # noqa: E402
+from audit_heka.cli.status import status  # noqa: E402
+
+main.add_command(rules)
+main.add_command(status)

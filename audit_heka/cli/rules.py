@@ -1,0 +1,101 @@
+"""``audit-heka rules``: load, list, delete and check audit rules.
+
+Why our own loader: it speaks auditctl's rule syntax, prints exactly what
+``auditctl -l`` prints, and makes loading a file all-or-nothing (auditctl
+stops half way), with errors as ``file:line: message`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from audit_heka.netlink.control import AuditControl, AuditError
+from audit_heka.netlink.rulefile import apply, matching, read_sources
+from audit_heka.netlink.rules import RuleEnv, RuleError, format_rules
+from audit_heka.netlink.status import StatusError
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group()
+def rules() -> None:
+    """Kernel audit rules in auditctl syntax."""
+
+
+@rules.command("load")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--continue", "keep_going", is_flag=True,
+              help="Keep going after a bad or refused line (default: all-or-nothing per file).")
+def load(paths: tuple[str, ...], keep_going: bool) -> None:
+    """Load rules from FILEs or rules.d DIRs (augenrules order)."""
+    failed = False
+    try:
+        with AuditControl() as ctl:
+            status = ctl.get_status()
+            env = RuleEnv.system(status.feature_bitmap or 0)
+            for parsed in read_sources(paths, env):
+                for err in parsed.errors:
+                    click.echo(f"error: {err}", err=True)
+                if parsed.errors and not keep_going:
+                    failed = True
+                    click.echo("error: nothing loaded from this file (use --continue to load"
+                               " the good lines)", err=True)
+                    continue
+                before = {k: v for k, v in ctl.get_status().as_dict().items() if v is not None}
+                result = apply(ctl, parsed.commands, keep_going=keep_going,
+                               status_before=before)
+                for msg in result.failures:
+                    click.echo(f"error: {msg}", err=True)
+                if result.rolled_back:
+                    click.echo("error: the kernel refused a line; the rules from this file were"
+                               " rolled back", err=True)
+                failed = failed or bool(result.failures) or bool(parsed.errors)
+    except (AuditError, StatusError, RuleError) as exc:
+        raise _fail(exc) from None
+    if failed:
+        raise SystemExit(1)
+
+
+@rules.command("list")
+@click.option("-k", "--key", default=None, help="Only rules whose key contains KEY.")
+def list_(key: str | None) -> None:
+    """Print the kernel's rules as `auditctl -l` does."""
+    try:
+        with AuditControl() as ctl:
+            found = matching(ctl.list_rules(), key)
+    except (AuditError, RuleError) as exc:
+        raise _fail(exc) from None
+    env = RuleEnv.system()
+    for line in format_rules(found, env.machine):
+        click.echo(line)
+
+
+@rules.command("delete-all")
+@click.option("-k", "--key", default=None, help="Only rules whose key contains KEY.")
+def delete_all(key: str | None) -> None:
+    """Delete all rules (like `auditctl -D`)."""
+    try:
+        with AuditControl() as ctl:
+            count = ctl.delete_all(key)
+    except (AuditError, RuleError) as exc:
+        raise _fail(exc) from None
+    click.echo(f"deleted {count} rule{'s' if count != 1 else ''}")
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def check(paths: tuple[str, ...]) -> None:
+    """Parse and encode FILEs/DIRs without touching the kernel."""
+    env = RuleEnv.system()
+    bad = 0
+    total = 0
+    for parsed in read_sources(paths, env):
+        total += len(parsed.commands)
+        for err in parsed.errors:
+            click.echo(f"error: {err}", err=True)
+        bad += len(parsed.errors)
+    click.echo(f"{total} line{'s' if total != 1 else ''} ok, {bad} error{'s' if bad != 1 else ''}")
+    if bad:
+        raise SystemExit(1)
