@@ -28,3 +28,6 @@ from audit_heka.cli.status import status  # noqa: E402
 
 main.add_command(rules)
 main.add_command(status)
+from audit_heka.cli.replay import replay  # noqa: E402
+
+main.add_command(replay)
