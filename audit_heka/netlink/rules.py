@@ -600,6 +600,12 @@ class _Builder:
             raise RuleError(f"-S is not allowed on the {LIST_PRINT_NAMES[lst]} list")
         if not self.syscall_added and lst != Filter.TASK and not self.watch:
             self.mask = list(ALL_MASK)
+        for k in self.keys:
+            # auditctl adds keys as "key=VALUE" through its -F parser, which
+            # looks for "!=" ">=" "<=" "&=" before "=": such keys mis-split.
+            if _split_pair(f"key={k}")[:2] != ("key", Op.EQUAL):
+                raise RuleError(f"key {k!r} contains an operator (!= >= <= &=), which auditctl"
+                                " cannot load")
         if self.keys:
             if not (self.syscall_added or self.perm_added or self.exe_added
                     or self.fstype_added):
