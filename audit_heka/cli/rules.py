@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from audit_heka.netlink.control import AuditControl, AuditError
-from audit_heka.netlink.rulefile import apply, matching, read_sources
+from audit_heka.netlink.rulefile import load_sources, matching, read_sources
 from audit_heka.netlink.rules import RuleEnv, RuleError, format_rules
 from audit_heka.netlink.status import StatusError
 
@@ -30,31 +30,15 @@ def rules() -> None:
               help="Keep going after a bad or refused line (default: all-or-nothing per file).")
 def load(paths: tuple[str, ...], keep_going: bool) -> None:
     """Load rules from FILEs or rules.d DIRs (augenrules order)."""
-    failed = False
     try:
         with AuditControl() as ctl:
-            status = ctl.get_status()
-            env = RuleEnv.system(status.feature_bitmap or 0)
-            for parsed in read_sources(paths, env):
-                for err in parsed.errors:
-                    click.echo(f"error: {err}", err=True)
-                if parsed.errors and not keep_going:
-                    failed = True
-                    click.echo("error: nothing loaded from this file (use --continue to load"
-                               " the good lines)", err=True)
-                    continue
-                before = {k: v for k, v in ctl.get_status().as_dict().items() if v is not None}
-                result = apply(ctl, parsed.commands, keep_going=keep_going,
-                               status_before=before)
-                for msg in result.failures:
-                    click.echo(f"error: {msg}", err=True)
-                if result.rolled_back:
-                    click.echo("error: the kernel refused a line; the rules from this file were"
-                               " rolled back", err=True)
-                failed = failed or bool(result.failures) or bool(parsed.errors)
+            env = RuleEnv.system(ctl.get_status().feature_bitmap or 0)
+            errors = load_sources(ctl, paths, env, keep_going=keep_going)
     except (AuditError, StatusError, RuleError) as exc:
         raise _fail(exc) from None
-    if failed:
+    for message in errors:
+        click.echo(f"error: {message}", err=True)
+    if errors:
         raise SystemExit(1)
 
 

@@ -31,6 +31,7 @@ from audit_heka.netlink.rules import (
     parse_line,
     rule_has_key,
 )
+from audit_heka.netlink.status import AuditStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,8 @@ class RuleControl(Protocol):
 
     def reset_lost(self) -> int: ...
 
+    def get_status(self) -> AuditStatus: ...
+
     def set_loginuid_immutable(self) -> None: ...
 
 
@@ -228,3 +231,33 @@ def _rollback(
 
 def matching(rules: Iterable[Rule], key: str | None) -> list[Rule]:
     return [r for r in rules if key is None or rule_has_key(r, key)]
+
+
+def load_sources(
+    ctl: RuleControl,
+    paths: Iterable[str | Path],
+    env: RuleEnv,
+    *,
+    keep_going: bool = False,
+) -> list[str]:
+    """Load rule files/dirs in order, each all-or-nothing unless ``keep_going``.
+
+    Shared by ``rules load`` and the daemon (``run --rules``, SIGHUP). Returns
+    the error messages (``file:line: ...``); an empty list means everything
+    was loaded.
+    """
+    errors: list[str] = []
+    for parsed in read_sources(paths, env):
+        errors += [str(err) for err in parsed.errors]
+        if parsed.errors and not keep_going:
+            errors.append(
+                f"{parsed.errors[0].source}: nothing loaded from this file "
+                "(use --continue to load the good lines)"
+            )
+            continue
+        before = {k: v for k, v in ctl.get_status().as_dict().items() if v is not None}
+        result = apply(ctl, parsed.commands, keep_going=keep_going, status_before=before)
+        errors += result.failures
+        if result.rolled_back:
+            errors.append("the kernel refused a line; the rules from this file were rolled back")
+    return errors
