@@ -103,11 +103,15 @@ def follow_lines(path: str, stop_after_idle: float | None = None) -> Iterator[st
         except FileNotFoundError:
             st = None
         if st is not None and (st.st_dev, st.st_ino) != inode:
-            if partial:
-                yield _decode(partial)
-                partial = b""
+            # Rotated: what was appended to the old file since our last read
+            # (auditd's final writes) comes first, then the new file.
+            rest = partial + stream.read()
             stream.close()
             stream = None
+            partial = b""
+            for raw in rest.split(b"\n"):
+                if raw:
+                    yield _decode(raw)
             continue
         if st is not None and st.st_size < stream.tell():
             stream.seek(0)

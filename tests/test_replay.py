@@ -1,0 +1,178 @@
+"""pipeline.py and ``audit-heka replay`` on synthetic logs (no kernel needed)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from audit_heka.cli import main
+from audit_heka.events import Assembler
+from audit_heka.heka.framing import Unframer
+from audit_heka.heka.message import Message, decode_message
+from audit_heka.interpret import Interpreter
+from audit_heka.pipeline import Framer, Pipeline
+from audit_heka.schema import MessageBuilder
+
+# The module, not the click command that audit_heka.cli exports under the same name.
+replay_module = importlib.import_module("audit_heka.cli.replay")
+
+
+def ev(serial: int, sec: int = 1700000000, extra: str = "") -> list[str]:
+    h = f"msg=audit({sec}.{serial % 1000:03d}:{serial})"
+    return [
+        f"type=SYSCALL {h}: arch=c000003e syscall=2 success=yes exit=3 a0=1 a1=0 a2=0 a3=0 "
+        f'items=1 ppid=1 pid={100 + serial} auid=0 uid=0 comm="cat" exe="/bin/cat" key=(null)'
+        + extra,
+        f'type=CWD {h}: cwd="/"',
+        f'type=PATH {h}: item=0 name="/etc/f{serial}" inode=1 mode=0100644 ouid=0 ogid=0',
+        f"type=PROCTITLE {h}: proctitle=636174",
+    ]
+
+
+def pipeline() -> Pipeline:
+    builder = MessageBuilder(Interpreter({0: "root"}, {0: "root"}), hostname="h")
+    return Pipeline(builder, Assembler(live=False))
+
+
+def test_pipeline_counts_and_builds() -> None:
+    p = pipeline()
+    out: list[Message] = []
+    lines = [*ev(1), "", "garbage line", "type=CWD msg=audit(1.000:9): cwd=\"/x", *ev(2)]
+    for line in lines:
+        out += p.feed_line(line + "\n")
+    out += p.finish()
+    serials = [m.field("serial") for m in out]
+    assert [s.values for s in serials if s is not None] == [(1,), (2,)]
+    c = p.counters()
+    assert c["lines"] == len(lines) and c["blank_lines"] == 1
+    assert c["records"] == 8 and c["messages"] == 2
+    assert c["malformed_records"] == 2
+    assert c["malformed_records.bad_header"] == 1
+    assert c["malformed_records.unterminated_quote"] == 1
+    assert [e.reason for e in p.error_samples] == ["bad_header", "unterminated_quote"]
+
+
+def test_pipeline_kernel_records_and_tick() -> None:
+    p = Pipeline(MessageBuilder(Interpreter({}, {}), hostname="h"), Assembler(live=True))
+    assert p.feed_kernel(1300, "audit(5.000:1): arch=c000003e syscall=1 pid=2", now=0.0) == []
+    assert p.feed_kernel(1327, "audit(5.000:1): proctitle=6361", now=0.1) == []
+    (msg,) = p.feed_kernel(1320, "audit(5.000:1): ", now=0.2)
+    assert msg.field("record_types") is not None
+    assert p.feed_kernel(1400, "audit(6.000:2): avc:  denied  { read } for pid=1", now=1.0) == []
+    (late,) = p.tick(10.0)
+    assert late.severity == 4
+
+
+def test_framer_drops_payload_then_refuses() -> None:
+    p = pipeline()
+    # Two records of ~40 KB each: ~80 KB of fields, over 64 KiB even without Payload.
+    big = " " + " ".join(f"x{i}=" + "A" * 100 for i in range(400))
+    lines = ev(1, extra=big)
+    lines[2] += big.replace(" x", " y")
+    msgs: list[Message] = []
+    for line in lines:
+        msgs += p.feed_line(line)
+    assert p.counters()["malformed_records"] == 0
+    framer = Framer()
+    assert framer.frame(msgs[0]) is None  # too big even without Payload
+    assert framer.oversize == 1
+    small = Framer(max_message_size=2000)
+    frame = small.frame(pipeline_msg())
+    assert frame is not None and small.payload_dropped == 1
+    (unframed,) = Unframer(max_message_size=2000).feed(frame)
+    assert decode_message(unframed.message).payload is None
+
+
+def pipeline_msg() -> Message:
+    p = pipeline()
+    out: list[Message] = []
+    for line in ev(3, extra=" note=" + "B" * 600):
+        out += p.feed_line(line)
+    return out[0]
+
+
+def run_replay(args: list[str], stdin: str | None = None) -> tuple[int, list[dict[str, Any]], str]:
+    result = CliRunner().invoke(main, ["replay", *args], input=stdin)
+    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    return result.exit_code, lines, result.stderr
+
+
+def test_replay_files_in_order_and_stdin(tmp_path: Path) -> None:
+    old, new = tmp_path / "audit.log.1", tmp_path / "audit.log"
+    old.write_text("\n".join(ev(1) + ev(2)) + "\n")
+    new.write_text("\n".join(ev(3)) + "\n")
+    code, out, err = run_replay([str(old), str(new), "--hostname", "box"])
+    assert code == 0, err
+    assert [m["Fields"]["serial"] for m in out] == [1, 2, 3]
+    assert all(m["Hostname"] == "box" for m in out)
+    assert "3 events" in err
+    code, out, _ = run_replay(["-", "--no-payload", "--type", "t"], stdin="\n".join(ev(4)))
+    assert code == 0 and [m["Fields"]["serial"] for m in out] == [4]
+    assert out[0]["Type"] == "t" and "Payload" not in out[0]
+
+
+def test_replay_malformed_exits_1_with_counts(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_bytes(("\n".join(ev(1)) + "\n").encode() + b"\xff\xfe binary \x00 junk\n"
+                    + b"type=SYSCALL msg=audit(17000\n")
+    code, out, err = run_replay([str(log)])
+    assert code == 1
+    assert len(out) == 1
+    assert "malformed_records: 2" in err
+    assert "malformed_records.bad_header: 1" in err and "malformed_records.binary: 1" in err
+
+
+def test_replay_to_file_target(tmp_path: Path) -> None:
+    log, frames = tmp_path / "audit.log", tmp_path / "out.heka"
+    log.write_text("\n".join(ev(1) + ev(2)) + "\n")
+    for _ in range(2):  # appended
+        code, _, err = run_replay([str(log), "--target", f"file:{frames}"])
+        assert code == 0, err
+    unframed = Unframer().feed(frames.read_bytes())
+    serials = [decode_message(u.message).field("serial") for u in unframed]
+    assert [s.values for s in serials if s] == [(1,), (2,), (1,), (2,)]
+
+
+def test_replay_bad_target_is_a_clear_error(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(ev(1)) + "\n")
+    code, _, err = run_replay([str(log), "--target", "nonsense:::"])
+    assert code == 2 and "invalid target" in err
+
+
+def test_follow_across_rotation_and_truncation(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay_module, "POLL_INTERVAL", 0.02)
+    monkeypatch.setattr(replay_module, "IDLE_FLUSH", 0.3)
+    path = tmp_path / "audit.log"
+    path.write_text(ev(1)[0] + "\n" + ev(1)[1][:10])  # ends in a partial line
+
+    def writer() -> None:
+        time.sleep(0.1)
+        with path.open("a") as f:
+            f.write(ev(1)[1][10:] + "\n")
+        time.sleep(0.1)
+        path.rename(tmp_path / "audit.log.1")  # rotation: a new inode
+        with (tmp_path / "audit.log.1").open("a") as f:
+            f.write("written after rotation to the old file\n")
+        path.write_text("rotated-1\n")
+        time.sleep(0.6)  # idle: the follower reports None
+        with path.open("r+") as f:  # truncation
+            f.truncate(0)
+        time.sleep(0.1)
+        path.write_text("after-truncate\n")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    got = list(replay_module.follow_lines(str(path), stop_after_idle=1.2))
+    thread.join()
+    assert got[:4] == [ev(1)[0], ev(1)[1], "written after rotation to the old file", "rotated-1"]
+    assert None in got  # the idle report, so pending events get shipped
+    assert [x for x in got if x is not None][4:] == ["after-truncate"]
