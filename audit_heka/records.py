@@ -137,8 +137,44 @@ def _stamp(s: str, start: int) -> tuple[int, int, int, str]:
     return int(sec), int(msec), int(serial), body
 
 
+def _pairs_fast(s: str) -> list[tuple[str, str]] | None:
+    """The common case -- only ``key=value`` words, no value with a space -- by split().
+
+    Kernel records are nearly always like this (the kernel hex-encodes any
+    string with a space). Returns None for anything else (free text, quoted
+    values with spaces, ``'...'``, ``{ ... }``), which :func:`_pairs_exact`
+    handles; both give the same result where this one answers (a property test
+    checks it).
+    """
+    pairs: list[tuple[str, str]] = []
+    append = pairs.append
+    for word in s.split(" "):
+        if not word:
+            continue
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            return None
+        if value:
+            c = value[0]
+            if c == '"':
+                if len(value) < 2 or value[-1] != '"' or '"' in value[1:-1]:
+                    return None
+            elif c in "'{":
+                return None
+        append((key, value))
+    return pairs
+
+
 def _pairs(s: str) -> tuple[list[tuple[str, str]], str]:
     """Split a body into (key, raw value) pairs and the free text around them."""
+    fast = _pairs_fast(s)
+    if fast is not None:
+        return fast, ""
+    return _pairs_exact(s)
+
+
+def _pairs_exact(s: str) -> tuple[list[tuple[str, str]], str]:
+    """The general tokenizer: quoted values with spaces, free text, msg='', { }."""
     pairs: list[tuple[str, str]] = []
     extra: list[str] = []
     lead_end = -1  # where the free text before the first pair ends

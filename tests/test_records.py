@@ -10,6 +10,9 @@ from audit_heka.records import (
     MAX_RECORD_LENGTH,
     ParseError,
     Record,
+    _Malformed,
+    _pairs_exact,
+    _pairs_fast,
     parse_kernel,
     parse_line,
     type_name_for,
@@ -204,3 +207,17 @@ def test_pairs_round_trip(pairs: list[tuple[str, str]]) -> None:
     r = ok(parse_kernel(1300, f"audit(1.000:1): {body}"))
     assert list(r.fields) == pairs
     assert r.free_text == ""
+
+
+@given(st.lists(st.sampled_from(['k=v', 'a="x"', 'b="x y"', "m='p=q r'", 'free', '"', '=',
+                                 'c=', 'd="q"r', 'e={ s=t }', "'", 'f=g=h', '{', 'h="', '']),
+                max_size=10))
+def test_fast_and_exact_tokenizers_agree(words: list[str]) -> None:
+    body = " ".join(words)
+    fast = _pairs_fast(body)
+    try:
+        exact: tuple[list[tuple[str, str]], str] | None = _pairs_exact(body)
+    except _Malformed:
+        exact = None
+    if fast is not None:
+        assert exact == (fast, "")
