@@ -657,9 +657,9 @@ class DiskSpool:
             return
         if record.seq < self._rel_seq or record.segment not in self._sizes:
             return
+        self._released_unsaved += record.seq + 1 - self._rel_seq
         self._rel_seq = record.seq + 1
         self._rel_pos = (record.segment, record.next_offset)
-        self._released_unsaved += 1
         index = self._segments.index(record.segment)
         if record.next_offset >= self._sizes[record.segment] and index + 1 < len(self._segments):
             self._rel_pos = (self._segments[index + 1], 0)
