@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka import spool as spool_module
 from audit_heka.spool import (
     DiskSpool,
     FullAction,
@@ -222,12 +221,12 @@ def test_enospc_falls_back_to_memory_then_back_to_disk(
     def full(fd: int, data: bytes) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(spool_module.os, "write", full)
+    monkeypatch.setattr("audit_heka.spool.os.write", full)
     for f in frames(5, 5):
         assert s.append(f)
     assert s.counters["spool_errors"] == 1
     assert s.counters["spool_memory_mode"] == 1
-    monkeypatch.setattr(spool_module.os, "write", real_write)
+    monkeypatch.setattr("audit_heka.spool.os.write", real_write)
     assert drain(s) == frames(10)  # disk records first, then memory, in order
     now[0] = 2.0
     s.append(b"back on disk")
