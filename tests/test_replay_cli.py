@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit_heka.cli import main
 from audit_heka.events import Assembler
@@ -176,3 +178,37 @@ def test_follow_across_rotation_and_truncation(tmp_path: Path,
     assert got[:4] == [ev(1)[0], ev(1)[1], "written after rotation to the old file", "rotated-1"]
     assert None in got  # the idle report, so pending events get shipped
     assert [x for x in got if x is not None][4:] == ["after-truncate"]
+
+
+def test_bad_hex_and_odd_values_go_through() -> None:
+    h = "msg=audit(1700000000.001:9)"
+    lines = [
+        f"type=SYSCALL {h}: arch=zz syscall=x success=maybe exit=- a0=GG items=? pid=1 "
+        "auid=unset uid=-5 comm=4G exe=ABC key=0",
+        f"type=EXECVE {h}: argc=x a0=ZZ a1_len=q a1[0]=123 a1[x]=1 a2=\"ok\"",
+        f"type=PATH {h}: item=0 name=0 mode=99999999999999999999 ouid=abc",
+        f"type=SOCKADDR {h}: saddr=0",
+        f"type=PROCTITLE {h}: proctitle=F",
+    ]
+    p = pipeline()
+    out: list[Message] = []
+    for line in lines:
+        out += p.feed_line(line)
+    (msg,) = out + p.finish()
+    assert msg.field("record_types") is not None
+    assert Framer().frame(msg) is not None
+    assert p.builder.counters.malformed_integer >= 4
+
+
+@given(st.lists(st.text(max_size=120), max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_pipeline_never_raises(bodies: list[str]) -> None:
+    p = pipeline()
+    framer = Framer()
+    names = ["SYSCALL", "EXECVE", "PATH", "USER_CMD", "AVC", "SOCKADDR", "PROCTITLE", "CWD"]
+    for i, body in enumerate(bodies):
+        for line in (body, f"type={names[i % len(names)]} msg=audit(1.000:{i % 3}): {body}"):
+            for m in p.feed_line(line):
+                framer.frame(m)
+    for m in p.finish():
+        framer.frame(m)
