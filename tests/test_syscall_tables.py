@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import require
 
 from audit_heka.tables import syscalls
 
@@ -15,8 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_tables_are_current() -> None:
-    if shutil.which("ausyscall") is None:
-        pytest.skip("ausyscall (auditd) is not installed; cannot regenerate")
+    require(shutil.which("ausyscall") is not None, "ausyscall (auditd) is not installed")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen_syscalls.py"), "--check"],
         capture_output=True,

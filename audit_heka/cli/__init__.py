@@ -20,14 +20,10 @@ def main() -> None:
 # Sub-commands: one module each, registered below (keep this list sorted).
 from audit_heka.cli.decode import decode  # noqa: E402
 from audit_heka.cli.listen import listen  # noqa: E402
-
-main.add_command(decode)
-main.add_command(listen)
+from audit_heka.cli.replay import replay  # noqa: E402
 from audit_heka.cli.rules import rules  # noqa: E402
+from audit_heka.cli.run import run  # noqa: E402
 from audit_heka.cli.status import status  # noqa: E402
 
-main.add_command(rules)
-main.add_command(status)
-from audit_heka.cli.replay import replay  # noqa: E402
-
-main.add_command(replay)
+for command in (decode, listen, replay, rules, run, status):
+    main.add_command(command)

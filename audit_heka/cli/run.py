@@ -1,0 +1,244 @@
+"""``audit-heka run``: the daemon, live kernel events to Heka."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from audit_heka.cli.heka_options import check_max_message_size, parse_signers
+from audit_heka.daemon import (
+    DEFAULT_BACKLOG_LIMIT,
+    DEFAULT_STATUS_FILE,
+    Daemon,
+    DaemonError,
+    RunConfig,
+)
+from audit_heka.delivery import DeliveryConfig
+from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
+from audit_heka.netlink.control import AuditError
+from audit_heka.netlink.source import SourceError
+from audit_heka.outputs.file import FsyncPolicy
+from audit_heka.outputs.target import Target, TargetError, parse_target
+from audit_heka.outputs.tls import TlsOptions
+from audit_heka.outputs.transport import TransportOptions
+from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
+from audit_heka.privileges import PrivilegeError
+from audit_heka.schema import DEFAULT_MESSAGE_TYPE
+from audit_heka.spool import DEFAULT_MAX_BYTES, FullAction, SpoolError
+
+
+def parse_targets(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[Target, ...]:
+    try:
+        return tuple(parse_target(v) for v in values)
+    except TargetError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def parse_fsync(ctx: click.Context, param: click.Parameter, value: str) -> FsyncPolicy:
+    try:
+        return FsyncPolicy.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def run_options(f: click.decorators.FC) -> click.decorators.FC:
+    """The options of ``run`` (shared with ``demo``, which runs the same daemon)."""
+    options = [
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            default=("-",),
+            show_default=True,
+            callback=parse_targets,
+            help="host:port or tcp://host:port (Heka TcpInput), udp://host:port, "
+            "tls://host:port, file:PATH, or - (JSON lines). Repeatable.",
+        ),
+        click.option(
+            "--rules",
+            multiple=True,
+            type=click.Path(exists=True, path_type=Path),
+            help="Rule file or rules.d directory (auditctl syntax) to load. Repeatable.",
+        ),
+        click.option(
+            "--keep-rules",
+            is_flag=True,
+            help="Leave the loaded rules in the kernel on exit (default: restore the old rules).",
+        ),
+        click.option(
+            "--multicast",
+            is_flag=True,
+            help="Read the multicast group beside auditd instead of becoming the audit daemon.",
+        ),
+        click.option(
+            "--backlog-limit",
+            type=click.IntRange(min=0),
+            default=DEFAULT_BACKLOG_LIMIT,
+            show_default=True,
+            help="Kernel backlog limit while we run (the kernel's default, 64, loses events).",
+        ),
+        click.option(
+            "--backlog-wait-time",
+            type=click.IntRange(min=0),
+            help="Kernel backlog_wait_time in jiffies (default: leave as is).",
+        ),
+        click.option(
+            "--hmac-key",
+            "hmac_keys",
+            multiple=True,
+            metavar="SIGNER:VERSION=KEY",
+            callback=parse_signers,
+            help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key).",
+        ),
+        click.option("--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5"),
+        click.option(
+            "--spool",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Directory of the disk spool (at-least-once delivery across restarts).",
+        ),
+        click.option("--spool-max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES),
+        click.option(
+            "--spool-full",
+            type=click.Choice([a.value for a in FullAction]),
+            default=FullAction.BLOCK.value,
+            show_default=True,
+        ),
+        click.option("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True),
+        click.option("--payload/--no-payload", default=True, show_default=True),
+        click.option("--hostname", default=None, help="Hostname in messages (default: this host)."),
+        click.option(
+            "--max-message-size",
+            default=DEFAULT_MAX_MESSAGE_SIZE,
+            show_default=True,
+            callback=check_max_message_size,
+        ),
+        click.option(
+            "--udp-max-datagram",
+            type=click.IntRange(min=64, max=65507),
+            default=DEFAULT_MAX_DATAGRAM,
+            show_default=True,
+            help="Larger frames are counted and not sent over UDP (Heka's buffer is 8 KiB).",
+        ),
+        click.option("--ca", type=click.Path(exists=True, dir_okay=False)),
+        click.option("--cert", type=click.Path(exists=True, dir_okay=False)),
+        click.option("--key", type=click.Path(exists=True, dir_okay=False)),
+        click.option(
+            "--fsync",
+            default="never",
+            show_default=True,
+            callback=parse_fsync,
+            help="file: targets: never, every:N frames, interval:SECONDS.",
+        ),
+        click.option("--health-interval", type=click.FloatRange(min=0.1), default=60.0),
+        click.option(
+            "--status-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=DEFAULT_STATUS_FILE,
+            show_default=True,
+        ),
+        click.option("--user", help="Drop to this user after start-up, keeping audit caps."),
+        click.option("-v", "--verbose", is_flag=True, help="Log at debug level."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def build_config(
+    targets: tuple[Target, ...],
+    rules: tuple[Path, ...],
+    keep_rules: bool,
+    multicast: bool,
+    backlog_limit: int,
+    backlog_wait_time: int | None,
+    hmac_keys: tuple[Signer, ...],
+    hmac_hash: str,
+    spool: Path | None,
+    spool_max_bytes: int,
+    spool_full: str,
+    message_type: str,
+    payload: bool,
+    hostname: str | None,
+    max_message_size: int,
+    udp_max_datagram: int,
+    ca: str | None,
+    cert: str | None,
+    key: str | None,
+    fsync: FsyncPolicy,
+    health_interval: float,
+    status_file: Path,
+    user: str | None,
+) -> RunConfig:
+    """Turn the options into a :class:`RunConfig` (pure)."""
+    if len(hmac_keys) > 1:
+        raise click.BadParameter("give one signing key", param_hint="--hmac-key")
+    signer = None
+    if hmac_keys:
+        k = hmac_keys[0]
+        signer = Signer(k.name, k.version, k.key, "sha1" if hmac_hash == "sha1" else "md5")
+    transport = TransportOptions(
+        max_datagram=udp_max_datagram,
+        tls=TlsOptions(ca=ca, cert=cert, key=key),
+        fsync=fsync,
+        signers={signer.lookup_key: signer} if signer else {},
+    )
+    delivery = DeliveryConfig(
+        spool_dir=spool,
+        spool_max_bytes=spool_max_bytes,
+        spool_full=FullAction(spool_full),
+        transport=transport,
+    )
+    return RunConfig(
+        targets=targets,
+        delivery=delivery,
+        rules=rules,
+        keep_rules=keep_rules,
+        signer=signer,
+        multicast=multicast,
+        backlog_limit=backlog_limit,
+        backlog_wait_time=backlog_wait_time,
+        message_type=message_type,
+        payload=payload,
+        hostname=hostname or socket.gethostname(),
+        max_message_size=max_message_size,
+        health_interval=health_interval,
+        status_file=status_file,
+        user=user,
+    )
+
+
+def start(config: RunConfig) -> None:
+    """Run the daemon; turn every start-up failure into a one-line message."""
+    try:
+        if config.status_file is not None:
+            config.status_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        code = Daemon(config).run()
+    except (DaemonError, SourceError, AuditError, SpoolError, PrivilegeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+    sys.exit(code)
+
+
+@click.command()
+@run_options
+def run(verbose: bool, **options: object) -> None:
+    """Become the audit daemon (or read the multicast group) and ship every event.
+
+    Every event goes to every target through a spool; losses of any kind are
+    counted, logged, reported in health messages (Type audit_heka_health) and
+    shown by `audit-heka status`. SIGTERM/SIGINT stop cleanly, SIGHUP reloads
+    the rules.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="audit-heka: %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    start(build_config(**options))  # type: ignore[arg-type]
