@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from audit_heka.events import Event
-from audit_heka.heka.message import Field, Message
+from audit_heka.heka.message import Field, Message, ValueType
 from audit_heka.records import Record
 
 # Fixed forever: changing it changes every uuid and breaks receivers' de-duplication.
@@ -77,6 +77,11 @@ SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # th
 # Field names the event itself uses; a record key with one of these names is
 # prefixed like a collision.
 EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv"})
+
+
+_SERIAL = "serial"
+# One record of a type group: its keys (raw values) and its interpretations.
+_Member = tuple[dict[str, str], dict[str, str | list[str]]]
 
 
 class InterpreterLike(Protocol):
@@ -192,101 +197,111 @@ class MessageBuilder:
 
     def _fields(self, event: Event) -> list[Field]:
         records = event.records
-        out: list[Field] = [Field.integer("serial", event.serial)]
+        out: list[Field] = [Field(_SERIAL, ValueType.INTEGER, (event.serial,))]
         if records:
-            out.append(Field.string("type", records[0].type_name))
-            out.append(Field.string("record_types", *(r.type_name for r in records)))
+            out.append(Field("type", ValueType.STRING, (records[0].type_name,)))
+            out.append(Field("record_types", ValueType.STRING,
+                             tuple(r.type_name for r in records)))
         if event.node is not None:
-            out.append(Field.string("node", event.node))
+            out.append(Field("node", ValueType.STRING, (event.node,)))
         interpreted = self.interpreter.interpret(records)
         # Records grouped by type, in order of first appearance. All EXECVE
         # records of an event form one logical record (arguments span them).
-        groups: dict[str, list[tuple[list[tuple[str, str]], dict[str, str | list[str]]]]] = {}
+        groups: dict[str, list[_Member]] = {}
         for record, interp in zip(records, interpreted, strict=True):
             pairs = self._pairs(record)
-            group = groups.setdefault(record.type_name, [])
-            if record.type == EXECVE and group:
+            group = groups.get(record.type_name)
+            if group is None:
+                groups[record.type_name] = [(pairs, interp)]
+            elif record.type == EXECVE:
                 first_pairs, first_interp = group[0]
-                seen = {k for k, _ in first_pairs}
-                first_pairs.extend((k, v) for k, v in pairs if k not in seen)
-                for k, v in interp.items():
-                    first_interp.setdefault(k, v)
-                continue
-            group.append((pairs, dict(interp)))
+                for k, v in pairs.items():
+                    first_pairs.setdefault(k, v)
+                if interp:
+                    group[0] = (first_pairs, {**interp, **first_interp})
+            else:
+                group.append((pairs, interp))
         used = set(EVENT_FIELDS)
         execve_names = {r.type_name for r in records if r.type == EXECVE}
         for type_name, members in groups.items():
-            keys: list[str] = []
-            for pairs, _ in members:
-                for k, _v in pairs:
-                    if k not in keys:
-                        keys.append(k)
+            if len(members) == 1:
+                keys: list[str] = list(members[0][0])
+            else:
+                keys = list(dict.fromkeys(k for pairs, _ in members for k in pairs))
             prefix = type_name.lower() + "_"
-            names: dict[str, str] = {}
-            for k in keys:
-                names[k] = prefix + k if k in used else k
+            names = {k: prefix + k if k in used else k for k in keys}
             used.update(names.values())
             execve = type_name in execve_names
             for k in keys:
-                out.extend(self._key_fields(names[k], k, members))
+                if len(members) == 1:
+                    self._single(out, names[k], k, members[0])
+                else:
+                    self._aligned(out, names[k], k, members)
                 if execve and k == "argc":
                     out.append(Field.string("argv", *self.interpreter.argv(records)))
             if execve and "argc" not in keys:
                 out.append(Field.string("argv", *self.interpreter.argv(records)))
         return out
 
-    def _pairs(self, record: Record) -> list[tuple[str, str]]:
-        pairs: list[tuple[str, str]] = []
-        seen: set[str] = set()
+    def _pairs(self, record: Record) -> dict[str, str]:
+        """The record's keys (first occurrence wins), msgdata first, EXECVE aN* left out."""
+        pairs: dict[str, str] = {}
         if record.free_text:
-            pairs.append(("msgdata", record.free_text))
-            seen.add("msgdata")
+            pairs["msgdata"] = record.free_text
         execve = record.type == EXECVE
         for k, v in record.fields:
             if execve and _is_execve_arg(k):
                 continue
-            if k in seen:
+            if k in pairs:
                 self.counters.duplicate_key += 1
                 continue
-            seen.add(k)
-            pairs.append((k, v))
+            pairs[k] = v
         return pairs
 
-    def _key_fields(
-        self,
-        name: str,
-        key: str,
-        members: list[tuple[list[tuple[str, str]], dict[str, str | list[str]]]],
-    ) -> list[Field]:
-        raw: list[str | None] = []
-        for pairs, _ in members:
-            raw.append(next((v for k, v in pairs if k == key), None))
-        out: list[Field] = []
-        values = [unquote(v) if v is not None else None for v in raw]
+    def _count_malformed(self, key: str) -> None:
+        self.counters.malformed_integer += 1
+        self.counters.by_key[key] = self.counters.by_key.get(key, 0) + 1
+
+    def _single(self, out: list[Field], name: str, key: str, member: _Member) -> None:
+        """A key of a record type that occurs once: single values."""
+        pairs, interp = member
+        value = unquote(pairs[key])
+        if key in INTEGER_KEYS:
+            number = _decimal(value)
+            if number is not None:
+                out.append(Field(name, ValueType.INTEGER, (number,)))
+            else:
+                self._count_malformed(key)
+                out.append(Field(name, ValueType.STRING, (value,)))
+        else:
+            out.append(Field(name, ValueType.STRING, (value,)))
+        text = interp.get(key)
+        if text is not None:
+            parts = tuple(text) if isinstance(text, list) else (text,)
+            out.append(Field(name + "_i", ValueType.STRING, parts))
+
+    def _aligned(self, out: list[Field], name: str, key: str, members: list[_Member]) -> None:
+        """A key of a repeated record type: arrays aligned on its records."""
+        values = [unquote(v) if (v := pairs.get(key)) is not None else None
+                  for pairs, _ in members]
+        done = False
         if key in INTEGER_KEYS:
             numbers = [_decimal(v) if v is not None else None for v in values]
+            for v, n in zip(values, numbers, strict=True):
+                if v is not None and n is None:
+                    self._count_malformed(key)
             if all(n is not None for n in numbers):
-                out.append(Field.integer(name, *(n for n in numbers if n is not None)))
-            else:
-                for v, n in zip(values, numbers, strict=True):
-                    if v is not None and n is None:
-                        self.counters.malformed_integer += 1
-                        self.counters.by_key[key] = self.counters.by_key.get(key, 0) + 1
-        if not out:
-            out.append(Field.string(name, *self._filled(values)))
+                out.append(Field(name, ValueType.INTEGER,
+                                 tuple(n for n in numbers if n is not None)))
+                done = True
+        if not done:
+            out.append(Field(name, ValueType.STRING, self._filled(values)))
         interps = [interp.get(key) for _, interp in members]
         if any(i is not None for i in interps):
-            if len(members) == 1:
-                only = interps[0]
-                assert only is not None
-                parts = only if isinstance(only, list) else [only]
-                out.append(Field.string(name + "_i", *parts))
-            else:
-                flat = [" ".join(i) if isinstance(i, list) else i for i in interps]
-                out.append(Field.string(name + "_i", *self._filled(flat)))
-        return out
+            flat = [" ".join(i) if isinstance(i, list) else i for i in interps]
+            out.append(Field(name + "_i", ValueType.STRING, self._filled(flat)))
 
-    def _filled(self, values: Sequence[str | None]) -> list[str]:
+    def _filled(self, values: Sequence[str | None]) -> tuple[str, ...]:
         out: list[str] = []
         for v in values:
             if v is None:
@@ -294,7 +309,7 @@ class MessageBuilder:
                 out.append("")
             else:
                 out.append(v)
-        return out
+        return tuple(out)
 
 
 def _first_pid(records: Sequence[Record]) -> int | None:
