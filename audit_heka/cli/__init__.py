@@ -19,11 +19,12 @@ def main() -> None:
 
 # Sub-commands: one module each, registered below (keep this list sorted).
 from audit_heka.cli.decode import decode  # noqa: E402
+from audit_heka.cli.demo import demo  # noqa: E402
 from audit_heka.cli.listen import listen  # noqa: E402
 from audit_heka.cli.replay import replay  # noqa: E402
 from audit_heka.cli.rules import rules  # noqa: E402
 from audit_heka.cli.run import run  # noqa: E402
 from audit_heka.cli.status import status  # noqa: E402
 
-for command in (decode, listen, replay, rules, run, status):
+for command in (decode, demo, listen, replay, rules, run, status):
     main.add_command(command)
