@@ -5919,8 +5919,22 @@ local function sha1(msg)
     return concat(out)
 end
 
+-- "4A" / "4a" -> "J": gsub with a table replaces in C, without a Lua call per
+-- byte (instruction_limit counts Lua instructions; long EXECVE arguments are
+-- tens of kilobytes of hex).
+local HEX_PAIRS = {}
+do
+    local digits = "0123456789ABCDEFabcdef"
+    for i = 1, #digits do
+        for j = 1, #digits do
+            local pair = sub(digits, i, i) .. sub(digits, j, j)
+            HEX_PAIRS[pair] = char(tonumber(pair, 16))
+        end
+    end
+end
+
 local function from_hex(hex)
-    return (gsub(hex, "%x%x", function(h) return char(tonumber(h, 16)) end))
+    return (gsub(hex, "%x%x", HEX_PAIRS))
 end
 
 local NAMESPACE = from_hex(G.NAMESPACE_HEX)
@@ -6912,6 +6926,18 @@ local function interpret_value(kind, raw, ctx)
     error(text, 0)
 end
 
+local function is_execve_arg(key)
+    if #key < 2 or sub(key, 1, 1) ~= "a" or not find(key, "^[0-9]", 2) then return false end
+    local rest = sub(key, 2)
+    if sub(rest, -4) == "_len" then
+        rest = sub(rest, 1, -5)
+    elseif sub(rest, -1) == "]" then
+        local br = find(rest, "[", 1, true)
+        if br then rest = sub(rest, 1, br - 1) end
+    end
+    return all_digits(rest)
+end
+
 -- {key -> text | {parts}} for one record.
 local function interpret_record(record)
     local ctx = context_of(record)
@@ -6920,10 +6946,13 @@ local function interpret_record(record)
         if enriched[kv[1]] == nil then enriched[kv[1]] = kv[2] end
     end
     local out = {}
+    local execve = record.type == T_EXECVE
     for _, kv in ipairs(record.fields) do
         local name, raw = kv[1], kv[2]
-        local kind = field_type(record.type, name, raw)
-        if kind ~= nil then
+        -- EXECVE's aN/aN_len/aN[i] become `argv` and are never fields, so their
+        -- (costly, for long arguments) interpretation is skipped.
+        local kind = not (execve and is_execve_arg(name)) and field_type(record.type, name, raw)
+        if kind then
             local resolved = enriched[upper(name)]
             if resolved ~= nil and out[name] == nil then
                 out[name] = pyunquote_dq(resolved)
@@ -7013,18 +7042,6 @@ local function unquote(raw)
     local c = sub(raw, 1, 1)
     if #raw >= 2 and (c == '"' or c == "'") and sub(raw, -1) == c then return sub(raw, 2, -2) end
     return raw
-end
-
-local function is_execve_arg(key)
-    if #key < 2 or sub(key, 1, 1) ~= "a" or not find(key, "^[0-9]", 2) then return false end
-    local rest = sub(key, 2)
-    if sub(rest, -4) == "_len" then
-        rest = sub(rest, 1, -5)
-    elseif sub(rest, -1) == "]" then
-        local br = find(rest, "[", 1, true)
-        if br then rest = sub(rest, 1, br - 1) end
-    end
-    return all_digits(rest)
 end
 
 local function parse_hex_int(text)
