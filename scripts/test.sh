@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export AUDIT_HEKA_REQUIRE_KERNEL="${AUDIT_HEKA_REQUIRE_KERNEL:-1}"
 .venv/bin/ruff check .
-.venv/bin/mypy --strict audit_heka scripts
+.venv/bin/mypy --strict audit_heka scripts tests
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 status=$?

@@ -151,8 +151,6 @@ class RuleControl(Protocol):
 
     def reset_lost(self) -> int: ...
 
-    def get_status(self) -> AuditStatus: ...
-
     def set_loginuid_immutable(self) -> None: ...
 
 
@@ -233,8 +231,15 @@ def matching(rules: Iterable[Rule], key: str | None) -> list[Rule]:
     return [r for r in rules if key is None or rule_has_key(r, key)]
 
 
+
+class RuleLoader(RuleControl, Protocol):
+    """A RuleControl that can also read the status (to undo a failed file)."""
+
+    def get_status(self) -> AuditStatus: ...
+
+
 def load_sources(
-    ctl: RuleControl,
+    ctl: RuleLoader,
     paths: Iterable[str | Path],
     env: RuleEnv,
     *,
