@@ -6721,14 +6721,25 @@ local function inet6(data)
     return concat(hex, ":")
 end
 
-local function le16(data, i) return (byte(data, i) or 0) + (byte(data, i + 1) or 0) * 256 end
+-- Python's int.from_bytes(data[i:j], order) and bytes slicing: a hex string
+-- shorter than its declared size gives fewer bytes, never an error.
+local function from_bytes(data, i, j, little)
+    local v, m = 0, 1
+    local last = math.min(j, #data)
+    if little then
+        for k = i, last do v = v + byte(data, k) * m; m = m * 256 end
+    else
+        for k = i, last do v = v * 256 + byte(data, k) end
+    end
+    return v
+end
 
 local function sockaddr(raw)
     local data = unhex(raw)
     if data == nil then return "malformed-host(" .. raw .. ")" end
     local size = floor(#raw / 2)
     if size < 2 then return "malformed-host(" .. raw .. ")" end
-    local family = le16(data, 1)
+    local family = from_bytes(data, 1, 2, true)
     local name = G.ENUMS.socket_domain[family]
     if name == nil then return format("unknown-family(%d)", family) end
     if family == 1 then
@@ -6737,16 +6748,20 @@ local function sockaddr(raw)
         return format("{ saddr_fam=%s path=%s }", name, tty_escape(cstr(path)))
     elseif family == 2 then
         if size < 16 then return format("{ saddr_fam=%s sockaddr len too short }", name) end
-        local port = byte(data, 3) * 256 + byte(data, 4)
-        return format("{ saddr_fam=%s laddr=%d.%d.%d.%d lport=%d }", name, byte(data, 5),
-                      byte(data, 6), byte(data, 7), byte(data, 8), port)
+        local octets = {}
+        for k = 5, math.min(8, #data) do octets[#octets + 1] = tostring(byte(data, k)) end
+        return format("{ saddr_fam=%s laddr=%s lport=%d }", name, concat(octets, "."),
+                      from_bytes(data, 3, 4, false))
     elseif family == 10 then
-        if size < 24 then return format("{ saddr_fam=%s sockaddr6 len too short }", name) end
-        local port = byte(data, 3) * 256 + byte(data, 4)
-        return format("{ saddr_fam=%s laddr=%s lport=%d }", name, inet6(sub(data, 9, 24)), port)
+        -- (size counts hex characters, data only the leading hex digits: a
+        -- damaged value can be shorter than an address.)
+        if size < 24 or #data < 24 then
+            return format("{ saddr_fam=%s sockaddr6 len too short }", name)
+        end
+        return format("{ saddr_fam=%s laddr=%s lport=%d }", name, inet6(sub(data, 9, 24)),
+                      from_bytes(data, 3, 4, false))
     elseif family == 16 then
-        local pid = 0
-        if size >= 8 then pid = le16(data, 5) + le16(data, 7) * 65536 end
+        local pid = size >= 8 and from_bytes(data, 5, 8, true) or 0
         return format("{ saddr_fam=%s nlnk-fam=%d nlnk-pid=%d }", name, family, pid)
     end
     return format("{ saddr_fam=%s }", name)
@@ -7314,12 +7329,15 @@ end
 -- call); the test harness does, at end of input, to take the events still
 -- pending -- what `audit-heka replay` ships when its input ends.
 function flush_events()
-    local events = {}
-    while pending.n > 0 do
-        local key, p = pending:first()
-        pending:pop(key)
-        events[#events + 1] = close_event(key, p)
-    end
-    ship(events)
+    local ok, err = pcall(function()
+        local events = {}
+        while pending.n > 0 do
+            local key, p = pending:first()
+            pending:pop(key)
+            events[#events + 1] = close_event(key, p)
+        end
+        ship(events)
+    end)
+    if not ok then return -1, "audit_decoder internal error: " .. tostring(err) end
     return 0
 end

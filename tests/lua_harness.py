@@ -72,11 +72,13 @@ def run_decoder(input_path: Path, config: dict[str, Any] | None = None,
         config_path = f.name
     try:
         done = subprocess.run([LUA, str(HARNESS), str(decoder), config_path, str(input_path),
-                               hostname], capture_output=True, text=True, timeout=120)
+                               hostname], capture_output=True, timeout=120)
     finally:
         Path(config_path).unlink()
-    run = Run(stderr=done.stderr)
-    for line in done.stdout.splitlines():
+    # Error texts quote the input line, which need not be UTF-8.
+    stdout = done.stdout.decode("utf-8", "replace")
+    run = Run(stderr=done.stderr.decode("utf-8", "replace"))
+    for line in stdout.splitlines():
         obj = json.loads(line)
         inject = obj.get("inject") or []
         run.calls.append(Call(
@@ -86,7 +88,7 @@ def run_decoder(input_path: Path, config: dict[str, Any] | None = None,
             fatal=obj.get("fatal"),
         ))
     if done.returncode not in (0, 2):
-        raise RuntimeError(f"harness failed ({done.returncode}): {done.stderr}{done.stdout}")
+        raise RuntimeError(f"harness failed ({done.returncode}): {run.stderr}{stdout}")
     return run
 
 

@@ -251,7 +251,13 @@ for line in data:gmatch("([^\n]*)\n") do
                Hostname = hostname}
     call(n, env.process_message)
 end
-local tail = data:match("([^\n]+)$")
+-- A last line without "\n" (found without an unanchored "$" pattern, which
+-- would be quadratic on long lines).
+local last_nl = 0
+for i = #data, 1, -1 do
+    if data:byte(i) == 10 then last_nl = i; break end
+end
+local tail = last_nl < #data and data:sub(last_nl + 1) or nil
 if tail then
     n = n + 1
     current = {Payload = tail, Type = "logfile", Logger = "AuditLogInput", Hostname = hostname}
