@@ -137,7 +137,7 @@ def test_corpus_equals_replay_field_for_field(tmp_path: Path) -> None:
     python = _replay(log)
     assert len(python) == 11
     assert _compare(lua, python) == []
-    by_serial = {}
+    by_serial: dict[int, list[dict[str, Any]]] = {}
     for m in lua:
         by_serial.setdefault(m["Fields"]["serial"], []).append(m)
     # Spot checks that the corpus exercises what it claims to.
@@ -206,9 +206,9 @@ def test_malformed_lines_fail_alone_and_the_decoder_goes_on(tmp_path: Path) -> N
     assert [c for c in run.calls if c.fatal] == []
     calls = [c for c in run.calls if c.n != "flush"]
     for i, (_, reason) in enumerate(MALFORMED):
-        bad, good = calls[2 * i], calls[2 * i + 1]
-        assert bad.rc == -1 and bad.err is not None and reason in bad.err, bad
-        assert bad.messages == []
+        failed, good = calls[2 * i], calls[2 * i + 1]
+        assert failed.rc == -1 and failed.err is not None and reason in failed.err, failed
+        assert failed.messages == []
         assert good.rc == 0 and len(good.messages) == 1
     assert _compare(run.json_messages(), _replay(log)) == []
 
