@@ -27,8 +27,9 @@ from pathlib import Path
 from types import FrameType
 
 from audit_heka.accounts import read_groups, read_users
+from audit_heka.auditlog import AuditLogWriter
 from audit_heka.delivery import Delivery, DeliveryConfig
-from audit_heka.events import Assembler
+from audit_heka.events import Assembler, Event
 from audit_heka.health import health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.heka.message import Message
@@ -56,11 +57,21 @@ class DaemonError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class LogTarget:
+    """``--target log:PATH``: records in auditd's log format, rotated like auditd's."""
+
+    path: Path
+    max_bytes: int = 8 * 1024 * 1024
+    num_logs: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class RunConfig:
     """Everything ``audit-heka run`` was told (from the CLI and the config file)."""
 
     targets: tuple[Target, ...]
     delivery: DeliveryConfig
+    logs: tuple[LogTarget, ...] = ()
     rules: tuple[Path, ...] = ()
     keep_rules: bool = False
     signer: Signer | None = None
@@ -90,6 +101,8 @@ class _Books:
     rule_reloads: int = 0
     rule_reload_errors: int = 0
     health_messages: int = 0
+    log_events: int = 0  # events written to log: targets
+    log_write_errors: int = 0  # events a log: target could not write (disk full, ...)
 
 
 def write_status_file(path: Path, data: dict[str, object]) -> None:
@@ -177,6 +190,10 @@ class Daemon:
             # before anything new, and a bad target fails before we touch the kernel.
             self._delivery = Delivery.open(config.targets, config.delivery)
             stack.callback(self._close_delivery)
+            for target in config.logs:
+                writer = AuditLogWriter(target.path, target.max_bytes, target.num_logs)
+                stack.callback(writer.close)
+                self.pipeline.event_sinks.append(self._log_sink(writer))
             self._source = AuditSource(mode, settings=settings)
             self._source.open()
             stack.callback(self._source.close)
@@ -258,6 +275,22 @@ class Daemon:
         self._write_status()
 
     # ---------------------------------------------------------------- shipping
+
+    def _log_sink(self, writer: AuditLogWriter) -> Callable[[Event], None]:
+        def write(event: Event) -> None:
+            try:
+                writer.write_event(event)
+            except OSError as exc:
+                self.books.log_write_errors += 1
+                if self.books.log_write_errors in (1, 10, 100) or not (
+                    self.books.log_write_errors % 1000
+                ):
+                    log.error("%s: event %d not written: %s (%d so far)", writer.path,
+                              event.serial, exc.strerror, self.books.log_write_errors)
+            else:
+                self.books.log_events += 1
+
+        return write
 
     def _ship(self, messages: list[Message]) -> None:
         assert self._delivery is not None
@@ -359,6 +392,8 @@ class Daemon:
         out["rule_reloads"] = books.rule_reloads
         out["rule_reload_errors"] = books.rule_reload_errors
         out["health_messages"] = books.health_messages
+        out["log_events"] = books.log_events
+        out["log_write_errors"] = books.log_write_errors
         if self._delivery is not None:
             for name, value in self._delivery.counters().items():
                 out[f"delivery_{name}"] = value
@@ -373,7 +408,8 @@ class Daemon:
             "started": self.started,
             "updated": time.time(),
             "mode": "multicast" if self.config.multicast else "unicast",
-            "targets": [str(t) for t in self.config.targets],
+            "targets": [str(t) for t in self.config.targets]
+            + [f"log:{t.path}" for t in self.config.logs],
             "counters": self.counters(),
         }
         if self._delivery is not None:

@@ -11,6 +11,7 @@ from that library by scripts/gen_interpret_tables.py; the user and group names a
 
 from __future__ import annotations
 
+import ipaddress
 import platform
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
@@ -674,7 +675,8 @@ def sockaddr(raw: str) -> str:
     data = unhex(raw)
     if data is None:
         return f"malformed-host({raw})"
-    size = len(raw) // 2
+    # auparse sizes the address by its hex text; never slice past what decoded.
+    size = min(len(raw) // 2, len(data))
     if size < 2:
         return f"malformed-host({raw})"
     family = int.from_bytes(data[:2], "little")
@@ -704,8 +706,6 @@ def sockaddr(raw: str) -> str:
 
 def _inet6(addr: bytes) -> str:
     """RFC 5952 text as glibc's inet_ntop writes it (IPv4-mapped/compatible included)."""
-    import ipaddress  # noqa: PLC0415 - only needed for inet6 addresses
-
     ip = ipaddress.IPv6Address(addr)
     if ip.ipv4_mapped is not None:
         return f"::ffff:{ip.ipv4_mapped}"

@@ -11,6 +11,7 @@ clock; time comes in as ``now``.
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import replace
 
 from audit_heka.events import Assembler, Event
@@ -29,6 +30,9 @@ class Pipeline:
     def __init__(self, builder: MessageBuilder, assembler: Assembler) -> None:
         self.builder = builder
         self.assembler = assembler
+        #: Called with every completed event before it becomes a message (the
+        #: ``log:`` output writes records, not Heka messages).
+        self.event_sinks: list[Callable[[Event], None]] = []
         self.lines = 0
         self.blank_lines = 0
         self.records = 0
@@ -77,6 +81,9 @@ class Pipeline:
     def _build(self, events: list[Event]) -> list[Message]:
         if not events:
             return []
+        for sink in self.event_sinks:
+            for event in events:
+                sink(event)
         out = [self.builder.build(e) for e in events]
         self.messages += len(out)
         return out

@@ -120,15 +120,22 @@ def _rules(workdir: Path) -> list[list[str]]:
     ]
 
 
-def capture(workdir: Path, log_format: str = "RAW", with_node: bool = False,
-            timeout: float = 30.0) -> CapturedLog:
-    """Run auditd + the workload once; return the log it wrote.
+def run_auditd(
+    workdir: Path,
+    rules: list[list[str]],
+    workload: list[str],
+    log_format: str = "RAW",
+    with_node: bool = False,
+    timeout: float = 30.0,
+) -> Path:
+    """Run ``auditd -n`` with ``rules`` while ``workload`` runs; return the log.
 
     The caller holds the kernel (lock, snapshot, restore). Rules added here are
     removed here too (``auditctl -D``), and auditd unregisters itself on SIGTERM.
+    The log is complete when this returns: a user message sent after the
+    workload is waited for in the file.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "watched").mkdir(exist_ok=True)
     confdir = workdir / "etc"
     confdir.mkdir(exist_ok=True)
     log_file = workdir / "audit.log"
@@ -150,13 +157,9 @@ def capture(workdir: Path, log_format: str = "RAW", with_node: bool = False,
                 )
             time.sleep(0.05)
         _auditctl("-e", "1")
-        for rule in _rules(workdir):
+        for rule in rules:
             _auditctl(*rule)
-        subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--workload", str(workdir)],
-            check=True,
-            timeout=timeout,
-        )
+        subprocess.run(workload, check=True, timeout=timeout)
         _auditctl("-m", END_MARKER)
         while END_MARKER not in log_file.read_text(errors="replace"):
             if time.monotonic() > deadline:
@@ -172,6 +175,21 @@ def capture(workdir: Path, log_format: str = "RAW", with_node: bool = False,
             auditd.kill()
             auditd.wait()
         stderr.close()
+    return log_file
+
+
+def capture(workdir: Path, log_format: str = "RAW", with_node: bool = False,
+            timeout: float = 30.0) -> CapturedLog:
+    """Run auditd + the workload once; return the log it wrote."""
+    (workdir / "watched").mkdir(parents=True, exist_ok=True)
+    log_file = run_auditd(
+        workdir,
+        _rules(workdir),
+        [sys.executable, str(Path(__file__).resolve()), "--workload", str(workdir)],
+        log_format,
+        with_node,
+        timeout,
+    )
     return CapturedLog(
         path=log_file,
         log_format=log_format,

@@ -231,12 +231,7 @@ def test_random_damage_never_raises_or_returns_positive(tmp_path: Path) -> None:
     assert [c for c in run.calls if c.fatal] == []
     assert {c.rc for c in run.calls} <= {0, -1}
     assert not [c.err for c in run.calls if c.err and "internal error" in c.err]
-    # Damaged socket addresses can crash the Python path (see the xfail below);
-    # the comparison leaves SOCKADDR-damaged lines out until that is fixed.
-    kept = [line for line in lines if "saddr=" not in line]
-    kept_log = _write(tmp_path / "kept.log", kept)
-    kept_run = run_decoder(kept_log, {"hostname": HOST, **ACCOUNTS})
-    assert _compare(kept_run.json_messages(), _replay(kept_log)) == []
+    assert _compare(run.json_messages(), _replay(log)) == []
 
 
 SHORT_INET6 = ("type=SOCKADDR msg=audit(1.000:1): "
@@ -251,14 +246,10 @@ def test_short_inet6_sockaddr_is_len_too_short(tmp_path: Path) -> None:
     assert message["Fields"]["saddr_i"] == "{ saddr_fam=inet6 sockaddr6 len too short }"
 
 
-@pytest.mark.xfail(strict=True, reason="audit_heka.interpret.sockaddr raises AddressValueError "
-                   "(a traceback in replay) when an inet6 saddr has fewer hex digits than its "
-                   "length; reported to the lead. Lua prints '{ saddr_fam=inet6 sockaddr6 len "
-                   "too short }'.")
 def test_short_inet6_sockaddr_equals_replay(tmp_path: Path) -> None:
     log = _write(tmp_path / "audit.log", [SHORT_INET6])
     python = _replay(log)
-    assert len(python) == 1  # replay crashes today: no output
+    assert len(python) == 1
     assert _compare(run_decoder(log, {"hostname": HOST}).json_messages(), python) == []
 
 

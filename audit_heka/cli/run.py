@@ -15,6 +15,7 @@ from audit_heka.daemon import (
     DEFAULT_STATUS_FILE,
     Daemon,
     DaemonError,
+    LogTarget,
     RunConfig,
 )
 from audit_heka.delivery import DeliveryConfig
@@ -33,11 +34,20 @@ from audit_heka.spool import DEFAULT_MAX_BYTES, FullAction, SpoolError
 
 def parse_targets(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> tuple[Target, ...]:
-    try:
-        return tuple(parse_target(v) for v in values)
-    except TargetError as exc:
-        raise click.BadParameter(str(exc)) from None
+) -> tuple[Target | Path, ...]:
+    """Heka targets, and ``log:PATH`` (records in auditd's log format) as a Path."""
+    out: list[Target | Path] = []
+    for value in values:
+        if value.startswith("log:"):
+            if not value[4:]:
+                raise click.BadParameter("log: needs a path, e.g. log:/var/log/audit/audit.log")
+            out.append(Path(value[4:]))
+            continue
+        try:
+            out.append(parse_target(value))
+        except TargetError as exc:
+            raise click.BadParameter(f"{exc}, or log:PATH") from None
+    return tuple(out)
 
 
 def parse_fsync(ctx: click.Context, param: click.Parameter, value: str) -> FsyncPolicy:
@@ -58,7 +68,22 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             show_default=True,
             callback=parse_targets,
             help="host:port or tcp://host:port (Heka TcpInput), udp://host:port, "
-            "tls://host:port, file:PATH, or - (JSON lines). Repeatable.",
+            "tls://host:port, file:PATH, - (JSON lines), or log:PATH (auditd's log "
+            "format, for Heka's LogstreamerInput + lua/audit_decoder.lua). Repeatable.",
+        ),
+        click.option(
+            "--log-max-bytes",
+            type=click.IntRange(min=0),
+            default=8 * 1024 * 1024,
+            show_default=True,
+            help="log: targets rotate at this size (0: never), like auditd's max_log_file.",
+        ),
+        click.option(
+            "--log-num-logs",
+            type=click.IntRange(min=1),
+            default=5,
+            show_default=True,
+            help="log: files kept, the live one included, like auditd's num_logs.",
         ),
         click.option(
             "--rules",
@@ -151,7 +176,9 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
 
 
 def build_config(
-    targets: tuple[Target, ...],
+    targets: tuple[Target | Path, ...],
+    log_max_bytes: int,
+    log_num_logs: int,
     rules: tuple[Path, ...],
     keep_rules: bool,
     multicast: bool,
@@ -195,7 +222,10 @@ def build_config(
         transport=transport,
     )
     return RunConfig(
-        targets=targets,
+        targets=tuple(t for t in targets if isinstance(t, Target)),
+        logs=tuple(
+            LogTarget(t, log_max_bytes, log_num_logs) for t in targets if isinstance(t, Path)
+        ),
         delivery=delivery,
         rules=rules,
         keep_rules=keep_rules,
