@@ -46,6 +46,7 @@ from pathlib import Path
 from audit_heka.backoff import Backoff
 from audit_heka.outputs.target import Target
 from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
+from audit_heka.private_files import UnsafePathError, ensure_private_dir
 from audit_heka.spool import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MEMORY_BYTES,
@@ -54,6 +55,7 @@ from audit_heka.spool import (
     FullAction,
     MemorySpool,
     Spool,
+    SpoolError,
     SpoolRecord,
     record_size,
 )
@@ -100,6 +102,9 @@ class DeliveryConfig:
     #: Idle wake-up period of the workers (settling acks, timed fsync).
     poll_interval: float = 0.05
     transport: TransportOptions = field(default_factory=TransportOptions)
+    #: uids that may own the spool directories (None: our euid). ``run --user``
+    #: adds the user it drops to, so a restart accepts the directory it chowned.
+    spool_owners: frozenset[int] | None = None
 
 
 def spool_dir_name(target: Target) -> str:
@@ -353,6 +358,15 @@ class Delivery:
         message; spool I/O failures are not raised but counted (memory mode).
         """
         workers: list[TargetWorker] = []
+        if config.spool_dir is not None:
+            try:
+                # The operator may point --spool at a symlink; what it points to
+                # must still be private. I/O errors are the spool's to degrade on.
+                ensure_private_dir(config.spool_dir, config.spool_owners, follow=True)
+            except UnsafePathError as exc:
+                raise SpoolError(f"spool: {exc}") from None
+            except OSError:
+                pass
         try:
             for target in targets:
                 transport = open_transport(target, config.transport)
@@ -365,6 +379,7 @@ class Delivery:
                         segment_bytes=config.segment_bytes,
                         memory_bytes=config.memory_bytes,
                         clock=clock,
+                        owners=config.spool_owners,
                     )
                 else:
                     spool = MemorySpool(config.memory_bytes, config.spool_full)

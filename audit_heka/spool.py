@@ -7,7 +7,11 @@ written to a connected receiver, see ``delivery``). A crash, a receiver
 restart or an audit-heka restart therefore only causes duplicates (harmless:
 uuids are deterministic), never loss.
 
-Layout of a spool directory (created 0700, files 0600):
+Layout of a spool directory (created 0700, files 0600). The directory must be
+private: a symlink, a directory owned by another user, or one that others
+may write to is refused (``SpoolError``), and every file in it is opened with
+``O_NOFOLLOW`` (see ``private_files``), so a planted symlink is never
+written through:
 
 ``<first-seq, 20 digits>.seg``
     Segment files (a few MiB each) of records::
@@ -57,10 +61,18 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from audit_heka.private_files import (
+    UnsafePathError,
+    create_exclusive,
+    ensure_private_dir,
+    file_problem,
+    open_private,
+)
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +290,13 @@ class MemorySpool:
         self._used = 0
 
 
+def _read_private(path: Path) -> bytes:
+    """The whole of a spool file, never through a symlink."""
+    fd = open_private(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
 def _segment_name(first_seq: int) -> str:
     return f"{first_seq:020d}{SEGMENT_SUFFIX}"
 
@@ -295,6 +314,7 @@ class DiskSpool:
         cursor_every: int = 256,
         retry_disk_after: float = 5.0,
         clock: Callable[[], float] | None = None,
+        owners: Iterable[int] | None = None,
     ) -> None:
         if max_bytes < MIN_MAX_BYTES:
             raise ValueError(f"spool max_bytes must be at least {MIN_MAX_BYTES}")
@@ -306,6 +326,8 @@ class DiskSpool:
         self.cursor_every = cursor_every
         self.retry_disk_after = retry_disk_after
         self._clock = clock
+        #: uids allowed to own the directory (default: our euid); see private_files.
+        self._owners = None if owners is None else frozenset(owners)
         self._counters: collections.Counter[str] = collections.Counter()
         self._mem = MemorySpool(memory_bytes, full_action, counters=self._counters)
         self._disk_ok = False
@@ -329,6 +351,10 @@ class DiskSpool:
         except SpoolError:
             self._release_lock()
             raise
+        except UnsafePathError as exc:
+            # Someone else could control what is in there: refuse, do not degrade.
+            self._release_lock()
+            raise SpoolError(f"spool: {exc}") from None
         except OSError as exc:
             self._release_lock()
             self._segments, self._sizes = [], {}
@@ -336,10 +362,10 @@ class DiskSpool:
 
     # ----------------------------------------------------------------- set-up
     def _open(self) -> None:
-        if not self.directory.exists():
-            self.directory.mkdir(mode=0o700, parents=True)
-            self.directory.chmod(0o700)
-        self._lock_fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        # A private directory (ours, 0700, not a symlink) and files opened
+        # with O_NOFOLLOW: a planted symlink is refused, never written through.
+        ensure_private_dir(self.directory, self._owners)
+        self._lock_fd = open_private(self.directory / "lock", os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -349,8 +375,12 @@ class DiskSpool:
         for path in self.directory.iterdir():
             if path.name.endswith(SEGMENT_SUFFIX) and path.name[: -len(SEGMENT_SUFFIX)].isdigit():
                 first = int(path.name[: -len(SEGMENT_SUFFIX)])
+                st = path.lstat()
+                problem = file_problem(st)
+                if problem is not None:
+                    raise UnsafePathError(f"{path} {problem}")
                 self._segments.append(first)
-                self._sizes[first] = path.stat().st_size
+                self._sizes[first] = st.st_size
         self._segments.sort()
         self._load_cursor()
         # Segments wholly before the release point were released before a crash.
@@ -367,7 +397,7 @@ class DiskSpool:
         first = self._segments[0] if self._segments else 0
         self._rel_seq, self._rel_pos = first, (first, 0)
         try:
-            data = path.read_bytes()
+            data = _read_private(path)
         except FileNotFoundError:
             return
         body, crc_bytes = data[:-4], data[-4:]
@@ -392,7 +422,7 @@ class DiskSpool:
     def _recover_tail(self) -> None:
         last = self._segments[-1]
         start = self._rel_pos[1] if self._rel_pos[0] == last else 0
-        data = (self.directory / _segment_name(last)).read_bytes()
+        data = _read_private(self.directory / _segment_name(last))
         end, last_seq = valid_end(data, start)
         if end < len(data):
             self._counters["corrupt"] += 1
@@ -444,7 +474,7 @@ class DiskSpool:
                 self._segments, self._sizes = [], {}
                 self._open()
             probe = self.directory / "probe.tmp"
-            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = create_exclusive(probe)
             try:
                 os.write(fd, b"\0" * 4096)
             finally:
@@ -525,10 +555,8 @@ class DiskSpool:
         self._close_write()
         previous = self._segments[-1] if self._segments else None
         name = previous if previous is not None and self._sizes[previous] == 0 else first_seq
-        self._wfd = os.open(
-            self.directory / _segment_name(name),
-            os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-            0o600,
+        self._wfd = open_private(
+            self.directory / _segment_name(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND
         )
         if name not in self._sizes:
             self._segments.append(name)
@@ -590,7 +618,7 @@ class DiskSpool:
         if self._rfd_seg != seg:
             if self._rfd >= 0:
                 os.close(self._rfd)
-            self._rfd = os.open(self.directory / _segment_name(seg), os.O_RDONLY)
+            self._rfd = open_private(self.directory / _segment_name(seg), os.O_RDONLY)
             self._rfd_seg = seg
         self._rbuf = os.pread(self._rfd, max(size, READ_CHUNK), offset)
         self._rbuf_at = (seg, offset)
@@ -681,7 +709,7 @@ class DiskSpool:
         data = body + struct.pack("<I", zlib.crc32(body))
         tmp = self.directory / "cursor.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = create_exclusive(tmp)
             try:
                 os.write(fd, data)
             finally:
