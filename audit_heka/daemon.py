@@ -40,6 +40,7 @@ from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
 from audit_heka.netlink.source import AuditSource, SourceMode
 from audit_heka.outputs.target import Target
 from audit_heka.pipeline import Framer, Pipeline
+from audit_heka.private_files import create_exclusive, hand_over
 from audit_heka.privileges import drop_privileges, plan_drop
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
 
@@ -106,9 +107,14 @@ class _Books:
 
 
 def write_status_file(path: Path, data: dict[str, object]) -> None:
-    """Replace ``path`` atomically with ``data`` as JSON, mode 0600."""
+    """Replace ``path`` atomically with ``data`` as JSON, mode 0600.
+
+    The temporary is created afresh (``O_EXCL``, never through a symlink or
+    a planted hard link) and renamed over ``path``: a rename replaces a
+    symlink at ``path`` instead of writing through it.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    fd = create_exclusive(tmp)
     with os.fdopen(fd, "w") as out:
         json.dump(data, out, indent=1, sort_keys=True)
     tmp.replace(path)
@@ -219,19 +225,20 @@ class Daemon:
     def _drop_privileges(self) -> None:
         assert self.config.user is not None
         plan = plan_drop(self.config.user, multicast=self.config.multicast)
-        for path in self._owned_paths():
-            with contextlib.suppress(FileNotFoundError):
-                for entry in [path, *path.rglob("*")]:
-                    os.chown(entry, plan.uid, plan.gid, follow_symlinks=False)
+        # The dropped daemon still rotates spool segments, the status file and
+        # log: files, so their (private) directories become the user's.
+        config = self.config
+        if config.delivery.spool_dir is not None and config.delivery.spool_dir.is_dir():
+            hand_over(config.delivery.spool_dir.resolve(), plan.uid, plan.gid, recursive=True)
+        if config.status_file is not None:
+            hand_over(config.status_file.parent, plan.uid, plan.gid, recursive=False,
+                      files=[config.status_file])
+        for target in config.logs:
+            rotated = [target.path.with_name(f"{target.path.name}.{i}")
+                       for i in range(1, target.num_logs)]
+            hand_over(target.path.parent, plan.uid, plan.gid, recursive=False,
+                      files=[target.path, *rotated])
         drop_privileges(plan)
-
-    def _owned_paths(self) -> list[Path]:
-        paths = []
-        if self.config.delivery.spool_dir is not None:
-            paths.append(self.config.delivery.spool_dir)
-        if self.config.status_file is not None:
-            paths.append(self.config.status_file.parent)
-        return paths
 
     def _loop(self, control: AuditControl) -> None:
         assert self._source is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pwd
 import socket
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from audit_heka.outputs.target import Target, TargetError, parse_target
 from audit_heka.outputs.tls import TlsOptions
 from audit_heka.outputs.transport import TransportOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
+from audit_heka.private_files import UnsafePathError, default_owners, ensure_private_dir
 from audit_heka.privileges import PrivilegeError
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE
 from audit_heka.spool import DEFAULT_MAX_BYTES, FullAction, SpoolError
@@ -215,7 +217,14 @@ def build_config(
         fsync=fsync,
         signers={signer.lookup_key: signer} if signer else {},
     )
+    owners = None
+    if user is not None:
+        try:
+            owners = default_owners([pwd.getpwnam(user).pw_uid])
+        except KeyError:
+            raise click.BadParameter(f"unknown user {user!r}", param_hint="--user") from None
     delivery = DeliveryConfig(
+        spool_owners=owners,
         spool_dir=spool,
         spool_max_bytes=spool_max_bytes,
         spool_full=FullAction(spool_full),
@@ -247,9 +256,17 @@ def start(config: RunConfig) -> None:
     """Run the daemon; turn every start-up failure into a one-line message."""
     try:
         if config.status_file is not None:
-            config.status_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ensure_private_dir(config.status_file.parent, config.delivery.spool_owners)
         code = Daemon(config).run()
-    except (DaemonError, SourceError, AuditError, SpoolError, PrivilegeError, ValueError) as exc:
+    except (
+        DaemonError,
+        SourceError,
+        AuditError,
+        SpoolError,
+        PrivilegeError,
+        UnsafePathError,
+        ValueError,
+    ) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from None
