@@ -352,8 +352,15 @@ class Daemon:
         self.books.kernel_backlog = status.backlog
 
     def _load_rules(self, control: AuditControl, *, initial: bool) -> None:
+        # A reload *replaces* the rules: the files say what is in force, so a
+        # file without a leading -D does not fail on its own rules (EEXIST).
+        # If it fails, the rules in force before the reload are put back.
+        in_force: list[Rule] | None = None
         try:
             env = RuleEnv.system(control.get_status().feature_bitmap or 0)
+            if not initial:
+                in_force = control.list_rules()
+                control.delete_all()
             errors = load_sources(control, self.config.rules, env)
         except (AuditError, RuleError, OSError) as exc:
             errors = [str(exc)]
@@ -365,6 +372,14 @@ class Daemon:
             if initial:
                 raise DaemonError("the rules could not be loaded; nothing was changed")
             self.books.rule_reload_errors += 1
+            if in_force is not None:
+                try:
+                    control.delete_all()
+                    for rule in in_force:
+                        control.add_rule(rule)
+                except (AuditError, OSError) as exc:
+                    log.error("could not put the previous rules back: %s", exc)
+                    return
             log.error("rules reload failed; the previous rules stay in force")
 
     def _restore_rules(self) -> None:
