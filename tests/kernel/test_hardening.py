@@ -16,11 +16,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from test_run import Daemon, Marker, Receiver, cli, free_port
 
 from audit_heka.privileges import CAP_AUDIT_CONTROL, CAP_AUDIT_READ
+
+# pytest puts tests/kernel on sys.path (the module is ``test_run``); mypy names
+# modules by their path under tests/ (``kernel.test_run``). Same file.
+if TYPE_CHECKING:
+    from kernel.test_run import Daemon, Marker, Receiver, cli, free_port
+else:
+    from test_run import Daemon, Marker, Receiver, cli, free_port
 
 pytestmark = pytest.mark.kernel
 
