@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import require_tool
+from audit_state import require_tool
 
 PROTO_DIR = Path(__file__).resolve().parent.parent / "proto"
 

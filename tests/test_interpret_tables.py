@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import require
+from audit_state import require
 
 from audit_heka.tables.errnos import EXIT_TEXTS
 from audit_heka.tables.fieldtypes import FIELD_TYPES

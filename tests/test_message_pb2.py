@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import require_tool
+from audit_state import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import require
+from audit_state import require
 
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS, MSG_TYPES
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
+from audit_state import require_tool
 from heka_receivers import TcpReceiver, UdpReceiver, make_frame
 
 from audit_heka.heka.framing import Unframer

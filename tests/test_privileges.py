@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import require
+from audit_state import require
 
 from audit_heka.privileges import (
     CAP_AUDIT_CONTROL,

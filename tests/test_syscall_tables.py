@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import require
+from audit_state import require
 
 from audit_heka.tables import syscalls
 

@@ -16,8 +16,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from audit_state import require_tool
 from capture import CapturedLog
-from conftest import require_tool
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.interpret import Interpreter

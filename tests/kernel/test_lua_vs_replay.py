@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_state import require, require_tool
 from capture import CapturedLog
-from conftest import require, require_tool
 from lua_harness import heka_json, run_decoder, strict_diff
 
 from audit_heka.accounts import read_groups, read_users

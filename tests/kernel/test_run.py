@@ -500,7 +500,7 @@ def test_log_target_through_lua_equals_protobuf(audit_kernel: object, tmp_path: 
     """The seed's set-up with audit-heka in auditd's place: the same events
     written as framed protobuf (file:) and as an audit log (log:) decode to the
     same messages, the latter through the bundled Lua decoder."""
-    from conftest import require_tool  # noqa: PLC0415 - kernel conftest re-export
+    from audit_state import require_tool  # noqa: PLC0415
     from lua_harness import run_decoder, strict_diff  # noqa: PLC0415
 
     require_tool("lua5.1")
