@@ -307,9 +307,23 @@ def test_udp_end_to_end(audit_kernel: object, tmp_path: Path) -> None:
         marker.wait()
         got = receiver.wait_for(marker.names(), timeout=30)
         counters = daemon.counters()
+        shown = subprocess.run(
+            cli("status", "--json", "--status-file", str(daemon.status_file)),
+            capture_output=True, text=True, check=True,
+        )
+        text = subprocess.run(
+            cli("status", "--status-file", str(daemon.status_file)),
+            capture_output=True, text=True, check=True,
+        ).stdout
     receiver.kill()
     assert set(got) == marker.names()
     assert counters["delivery_oversize"] == 0
+    status = json.loads(shown.stdout)
+    assert status["pid"] == daemon.proc.pid
+    assert status["daemon"]["running"] is True
+    assert status["daemon"]["counters"]["messages"] >= 300
+    assert f"daemon.pid {daemon.proc.pid} running" in text
+    assert "daemon.kernel_lost 0" in text
 
 
 def test_oversize_udp_datagrams_are_counted_not_sent(audit_kernel: object, tmp_path: Path) -> None:
