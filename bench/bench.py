@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,16 +151,14 @@ def offline(runs: int = 5) -> list[OfflineResult]:
         with contextlib.suppress(FileNotFoundError):
             out.unlink()
 
-        def replay_once() -> list[str]:
-            with contextlib.suppress(FileNotFoundError):
-                out.unlink()
-            return [PYTHON, "-m", "audit_heka", "replay", str(log), "--target", f"file:{out}"]
-
+        replay = [PYTHON, "-m", "audit_heka", "replay", str(log), "--target", f"file:{out}"]
         times = []
         for _ in range(runs):
-            cmd = replay_once()
+            with contextlib.suppress(FileNotFoundError):
+                out.unlink()  # the file target appends
             start = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(replay, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
             times.append(time.perf_counter() - start)
         decoded = subprocess.run([PYTHON, "-m", "audit_heka", "decode", str(out)],
                                  capture_output=True, text=True, check=True)
@@ -216,6 +214,28 @@ def _wait_registered(pid: int, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def _wait_drained(timeout: float = 600) -> None:
+    """Wait until the consumer has taken everything the storm queued in the kernel.
+
+    A consumer slower than the storm is still reading the kernel's backlog when
+    the storm ends; stopping it then would count its backlog as lost. Drained:
+    the kernel's backlog stayed empty for two seconds (then one more second for
+    the consumer's own pipeline to write out what it read last).
+    """
+    deadline = time.monotonic() + timeout
+    empty_since: float | None = None
+    while time.monotonic() < deadline:
+        if kernel_status().get("backlog", 0) == 0:
+            empty_since = empty_since or time.monotonic()
+            if time.monotonic() - empty_since >= 2:
+                time.sleep(1)
+                return
+        else:
+            empty_since = None
+        time.sleep(0.2)
+    raise RuntimeError("the consumer did not drain the kernel backlog in time")
+
+
 def live_consumer(
     name: str,
     start: Callable[[Path], subprocess.Popen[bytes]],
@@ -234,7 +254,7 @@ def live_consumer(
                 sh("auditctl", *rule)
             before = kernel_status()
             storm = _storm(seconds)
-            time.sleep(3)  # let the consumer drain the kernel queue
+            _wait_drained()
             after = kernel_status()
             cpu = proc_cpu_seconds(consumer.pid)
             rss = proc_peak_rss_kib(consumer.pid)
@@ -369,7 +389,8 @@ def write_results(off: list[OfflineResult], lv: list[LiveResult],
         "",
         "## Offline: `audit-heka replay LOG --target file:` vs `ausearch -i -if LOG`",
         "",
-        "| log | records | events | ausearch -i (s, median) | replay (s, median) | ratio | target |",
+        "| log | records | events | ausearch -i (s, median) | replay (s, median) | ratio "
+        "| target |",
         "|---|---|---|---|---|---|---|",
     ]
     targets = {"log-10k": "≤ 1.0", "log-250k": "≤ 0.1"}
@@ -386,10 +407,10 @@ def write_results(off: list[OfflineResult], lv: list[LiveResult],
         "backlog_wait_time_actual | CPU s | CPU s / 100k events | peak RSS MiB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in lv:
-        lines.append(f"| {r.consumer} | {r.storm_rate:.0f} | {r.storm_calls} | {r.events} | "
-                     f"{r.kernel_lost} | {r.backlog_wait_actual} | {r.cpu_s:.2f} | "
-                     f"{r.cpu_per_100k:.2f} | {r.peak_rss_mib:.1f} |")
+    for lr in lv:
+        lines.append(f"| {lr.consumer} | {lr.storm_rate:.0f} | {lr.storm_calls} | {lr.events} | "
+                     f"{lr.kernel_lost} | {lr.backlog_wait_actual} | {lr.cpu_s:.2f} | "
+                     f"{lr.cpu_per_100k:.2f} | {lr.peak_rss_mib:.1f} |")
     if len(lv) == 2:
         a, h = lv
         lines += ["", f"Ratios audit-heka / auditd: storm rate {h.storm_rate / a.storm_rate:.2f}, "
@@ -404,6 +425,34 @@ def write_results(off: list[OfflineResult], lv: list[LiveResult],
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 
+def save(section: str, data: object) -> None:
+    record = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "commit": git_commit(), "data": data}
+    (WORK / f"{section}.json").write_text(json.dumps(record, indent=1))
+
+
+def load(section: str) -> list:  # type: ignore[type-arg]
+    path = WORK / f"{section}.json"
+    if not path.exists():
+        return []
+    data: list = json.loads(path.read_text())["data"]  # type: ignore[type-arg]
+    return data
+
+
+def section_when(section: str) -> str:
+    path = WORK / f"{section}.json"
+    if not path.exists():
+        return "not run"
+    record = json.loads(path.read_text())
+    return f"run {record['when']} at commit {record['commit']}"
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                          capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "unknown"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["all", "offline", "live", "memory"])
@@ -413,9 +462,19 @@ def main() -> int:
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("the benchmarks use the kernel's audit subsystem: run them as root")
-    off = offline(args.runs) if args.what in ("all", "offline") else []
-    lv = live(args.seconds) if args.what in ("all", "live") else []
-    mem = memory(args.minutes) if args.what in ("all", "memory") else []
+    # Each section's figures are kept in bench/work/*.json, so that one section
+    # can be rerun (the memory run takes 10 minutes) and RESULTS.md still shows
+    # every figure, each from its section's last run.
+    WORK.mkdir(parents=True, exist_ok=True)
+    if args.what in ("all", "offline"):
+        save("offline", [asdict(r) for r in offline(args.runs)])
+    if args.what in ("all", "live"):
+        save("live", [asdict(r) for r in live(args.seconds)])
+    if args.what in ("all", "memory"):
+        save("memory", memory(args.minutes))
+    off = [OfflineResult(**r) for r in load("offline")]
+    lv = [LiveResult(**r) for r in load("live")]
+    mem = [(float(t), int(k)) for t, k in load("memory")]
     write_results(off, lv, mem)
     print((BENCH / "RESULTS.md").read_text())
     return 0
