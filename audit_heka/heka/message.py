@@ -227,19 +227,35 @@ def decode_message(data: bytes) -> Message:
         except ValueError:
             raise DecodeError(f"Fields[{f.name}] has unknown value_type {f.value_type}") from None
         values = tuple(getattr(f, _VALUE_ATTR[vt]))
-        fields.append(Field(f.name, vt, values, f.representation))
+        if vt is ValueType.STRING:
+            values = tuple(_text(v) for v in values)
+        fields.append(Field(_text(f.name), vt, values, _text(f.representation)))
     return Message(
         uuid=pb.uuid,
         timestamp=pb.timestamp,
-        type=pb.type if pb.HasField("type") else None,
-        logger=pb.logger if pb.HasField("logger") else None,
+        type=_text(pb.type) if pb.HasField("type") else None,
+        logger=_text(pb.logger) if pb.HasField("logger") else None,
         severity=pb.severity if pb.HasField("severity") else None,
-        payload=pb.payload if pb.HasField("payload") else None,
-        env_version=pb.env_version if pb.HasField("env_version") else None,
+        payload=_text(pb.payload) if pb.HasField("payload") else None,
+        env_version=_text(pb.env_version) if pb.HasField("env_version") else None,
         pid=pb.pid if pb.HasField("pid") else None,
-        hostname=pb.hostname if pb.HasField("hostname") else None,
+        hostname=_text(pb.hostname) if pb.HasField("hostname") else None,
         fields=tuple(fields),
     )
+
+
+def _text(value: object) -> str:
+    """A proto2 string as text, whatever its bytes.
+
+    proto2 does not promise UTF-8, and Heka's Go decoder takes any bytes; the
+    upb backend then hands back ``bytes`` instead of ``str``, which broke
+    ``listen``'s JSON output on a hostile peer (found by fuzz/fuzz_unframer.py).
+    Invalid sequences become U+FFFD, as in the replay reader.
+    """
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    assert isinstance(value, str)
+    return value
 
 
 # --- the JSON form (listen, decode, the "-" target) -----------------------

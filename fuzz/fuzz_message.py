@@ -1,0 +1,52 @@
+"""Fuzz the message builder and the Heka encoder over assembled events.
+
+The input is an assembler scenario (see fuzz_assembler). Every event becomes
+a Heka message (MessageBuilder), is encoded, framed as the pipeline frames it
+(Payload dropped, then refused, past max_message_size -- both counted) and
+read back through the Unframer and decode_message. Checked: nothing raises
+(an EncodeError would be an event the daemon cannot ship); the decoded
+message equals the built one; no frame exceeds Heka's limit; every event is
+either framed or counted as oversize.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fuzz.harness import instrumented, run
+
+with instrumented(__name__ == "__main__"):
+    from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Unframer
+    from audit_heka.heka.message import decode_message
+    from audit_heka.interpret import Interpreter
+    from audit_heka.pipeline import Framer
+    from audit_heka.schema import MessageBuilder
+
+from fuzz.fuzz_assembler import play, scenario
+from fuzz.fuzz_interpret import GROUPS, USERS
+
+
+def one_input(data: bytes) -> None:
+    assembler, lines = scenario(data)
+    builder = MessageBuilder(Interpreter(USERS, GROUPS, machine="x86_64"), hostname="fuzz-host")
+    framer = Framer()
+    unframer = Unframer()
+    events = play(assembler, lines).events
+    for event in events:
+        message = builder.build(event)
+        frame = framer.frame(message)
+        if frame is None:
+            continue
+        assert len(frame) <= DEFAULT_MAX_MESSAGE_SIZE + 258
+        (unframed,) = unframer.feed(frame)
+        decoded = decode_message(unframed.message)
+        if decoded.payload is None and message.payload is not None:
+            message = replace(message, payload=None)
+        assert decoded == message, (decoded, message)
+    assert framer.frames + framer.oversize == len(events)
+    assert not unframer.errors and unframer.buffered == 0
+    assert builder.counters.malformed_integer >= 0
+
+
+if __name__ == "__main__":
+    run(one_input)
