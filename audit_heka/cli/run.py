@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from audit_heka.cli.heka_options import check_max_message_size, parse_signers
+from audit_heka.config import DEFAULT_CONFIG_FILE, ConfigError, read_config
 from audit_heka.daemon import (
     DEFAULT_BACKLOG_LIMIT,
     DEFAULT_STATUS_FILE,
@@ -273,7 +274,27 @@ def start(config: RunConfig) -> None:
     sys.exit(code)
 
 
+def load_config_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """Eager ``--config``: the file's options become the defaults, so the command line wins."""
+    path = value if value is not None else DEFAULT_CONFIG_FILE
+    try:
+        values = read_config(path, ctx.command, explicit=value is not None)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    return path
+
+
 @click.command()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=load_config_file,
+    help=f"TOML file of run's options (default {DEFAULT_CONFIG_FILE}, if it exists); "
+    "the command line wins over it.",
+)
 @run_options
 def run(verbose: bool, **options: object) -> None:
     """Become the audit daemon (or read the multicast group) and ship every event.
