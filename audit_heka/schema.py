@@ -18,7 +18,7 @@ EXECVE arguments become one ``argv`` array.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -171,11 +171,15 @@ class MessageBuilder:
         hostname: str,
         message_type: str = DEFAULT_MESSAGE_TYPE,
         payload: bool = True,
+        enricher: Callable[[Event], Sequence[Field]] | None = None,
     ) -> None:
         self.interpreter = interpreter
         self.hostname = hostname
         self.message_type = message_type
         self.payload = payload
+        #: Optional extra fields appended after the record fields (``run
+        #: --enrich``: audit_heka.enrich, which reads /proc; None keeps this pure).
+        self.enricher = enricher
         self.counters = SchemaCounters()
 
     def build(self, event: Event) -> Message:
@@ -190,7 +194,9 @@ class MessageBuilder:
             payload="\n".join(r.log_line() for r in records) if self.payload else None,
             pid=_first_pid(records),
             hostname=host,
-            fields=tuple(self._fields(event)),
+            fields=tuple(self._fields(event))
+            if self.enricher is None
+            else (*self._fields(event), *self.enricher(event)),
         )
 
     # ----------------------------------------------------------------- fields
