@@ -29,6 +29,7 @@ from types import FrameType
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.auditlog import AuditLogWriter
 from audit_heka.delivery import Delivery, DeliveryConfig
+from audit_heka.enrich import Enricher, LiveProcFS
 from audit_heka.events import Assembler, Event
 from audit_heka.health import health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
@@ -89,6 +90,7 @@ class RunConfig:
     status_file: Path | None = None
     user: str | None = None
     flush_timeout: float = 5.0
+    enrich: bool = False
 
 
 @dataclass
@@ -129,11 +131,13 @@ class Daemon:
         self.books = _Books()
         self.started = time.time()
         interpreter = Interpreter(read_users(), read_groups())
+        self.enricher = Enricher(LiveProcFS()) if config.enrich else None
         builder = MessageBuilder(
             interpreter,
             hostname=config.hostname,
             message_type=config.message_type,
             payload=config.payload,
+            enricher=self.enricher,
         )
         self.pipeline = Pipeline(builder, Assembler(live=True))
         self.framer = Framer(config.signer, config.max_message_size)
@@ -416,6 +420,8 @@ class Daemon:
         out["health_messages"] = books.health_messages
         out["log_events"] = books.log_events
         out["log_write_errors"] = books.log_write_errors
+        if self.enricher is not None:
+            out.update(self.enricher.counters)
         if self._delivery is not None:
             for name, value in self._delivery.counters().items():
                 out[f"delivery_{name}"] = value

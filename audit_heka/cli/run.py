@@ -139,6 +139,13 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
         ),
         click.option("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True),
         click.option("--payload/--no-payload", default=True, show_default=True),
+        click.option(
+            "--enrich/--no-enrich",
+            default=False,
+            show_default=True,
+            help="Add ppid_exe, container_id, container_runtime, pod_uid from /proc "
+            "(while the process exists; see docs/fields.md).",
+        ),
         click.option("--hostname", default=None, help="Hostname in messages (default: this host)."),
         click.option(
             "--max-message-size",
@@ -194,6 +201,7 @@ def build_config(
     spool_full: str,
     message_type: str,
     payload: bool,
+    enrich: bool,
     hostname: str | None,
     max_message_size: int,
     udp_max_datagram: int,
@@ -245,6 +253,7 @@ def build_config(
         backlog_wait_time=backlog_wait_time,
         message_type=message_type,
         payload=payload,
+        enrich=enrich,
         hostname=hostname or socket.gethostname(),
         max_message_size=max_message_size,
         health_interval=health_interval,

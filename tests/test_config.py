@@ -1,0 +1,164 @@
+"""The configuration file: names, types, line-numbered errors, CLI precedence, the example."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from audit_heka.cli import run as run_module
+from audit_heka.cli.run import run
+from audit_heka.config import ConfigError, option_names, parse_config, read_config
+from audit_heka.daemon import RunConfig
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "packaging" / "audit-heka.toml"
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, run)
+    return [str(p) for p in info.value.problems]
+
+
+def test_names_with_dashes_underscores_and_parameter_names() -> None:
+    values = parse_config(
+        'target = ["127.0.0.1:5565", "udp://h:1"]\n'
+        "spool-max-bytes = 4096\n"
+        "log_num_logs = 3\n"
+        'type = "audit"\n'
+        "payload = false\n"
+        "health-interval = 2\n",
+        run,
+    )
+    assert values == {
+        "targets": ["127.0.0.1:5565", "udp://h:1"],
+        "spool_max_bytes": 4096,
+        "log_num_logs": 3,
+        "message_type": "audit",
+        "payload": False,
+        "health_interval": 2,
+    }
+    assert parse_config('targets = "file:/x"\n', run) == {"targets": ["file:/x"]}
+
+
+def test_every_error_with_its_line() -> None:
+    got = problems(
+        "# comment\n"
+        'target = [\n  "127.0.0.1:1",\n  "ftp://x",\n]\n'
+        "tagret = 1\n"
+        "backlog-limit = -5\n"
+        'spool-full = "sometimes"\n'
+        "multicast = 1\n"
+        "max-message-size = 100\n"
+        "health-interval = true\n"
+        'hostname = ["a"]\n'
+        "[section]\nx = 1\n"
+    )
+    assert got[0].startswith("audit-heka.toml:2: target: ") and "accepted:" in got[0]
+    assert got[1] == "audit-heka.toml:6: unknown option 'tagret' (did you mean 'target'?)"
+    assert got[2].startswith("audit-heka.toml:7: backlog-limit: -5 is not in the range")
+    assert got[3].startswith("audit-heka.toml:8: spool-full: 'sometimes' is not one of")
+    assert got[4] == "audit-heka.toml:9: multicast: expected a boolean (true/false), got int (1)"
+    assert got[5] == "audit-heka.toml:10: max-message-size: must be at least 1025 (as in hekad)"
+    assert got[6].startswith("audit-heka.toml:11: health-interval: expected a number, got bool")
+    assert got[7] == "audit-heka.toml:12: hostname: expected a string, got a list"
+    assert got[8].startswith("audit-heka.toml:13: unknown section [section]")
+    assert len(got) == 9
+
+
+def test_same_option_twice_and_toml_syntax() -> None:
+    assert problems("spool-max-bytes = 5000\nspool_max_bytes = 6000\n") == [
+        "audit-heka.toml:2: 'spool_max_bytes' is the same option as 'spool-max-bytes'"
+    ]
+    (syntax,) = problems('target = "a"\nuser = \n')
+    assert re.match(r"audit-heka\.toml:2: not valid TOML: ", syntax), syntax
+    assert "config" not in {n for p in run.params for n in option_names(p) if p.name != "config"}
+    assert problems("config = 'x'\n") == ["audit-heka.toml:1: unknown option 'config'"]
+
+
+def test_read_config_missing_default_is_empty_explicit_is_error(tmp_path: Path) -> None:
+    assert read_config(tmp_path / "none.toml", run, explicit=False) == {}
+    with pytest.raises(ConfigError, match=r"none\.toml: no such file"):
+        read_config(tmp_path / "none.toml", run, explicit=True)
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"user = '\xff'\n")
+    with pytest.raises(ConfigError, match="cannot read: not UTF-8"):
+        read_config(bad, run, explicit=True)
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
+    """Run `run` up to the daemon's start, keeping the RunConfig it built."""
+    seen: list[RunConfig] = []
+    monkeypatch.setattr(run_module, "start", seen.append)
+    return seen
+
+
+def test_cli_wins_over_the_file(tmp_path: Path, captured: list[RunConfig]) -> None:
+    conf = tmp_path / "a.toml"
+    conf.write_text(
+        'target = ["udp://127.0.0.1:9"]\ntype = "from_file"\nbacklog-limit = 100\n'
+        "payload = false\n"
+    )
+    result = CliRunner().invoke(
+        run, ["--config", str(conf), "--type", "from_cli", "--payload"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    (config,) = captured
+    assert config.message_type == "from_cli"
+    assert config.payload is True
+    assert config.backlog_limit == 100
+    assert [str(t) for t in config.targets] == ["udp://127.0.0.1:9"]
+    captured.clear()
+    result = CliRunner().invoke(run, ["--config", str(conf), "--target", "file:/x"])
+    assert [str(t) for t in captured[0].targets] == ["file:/x"]
+
+
+def test_cli_reports_every_problem_and_exits_non_zero(
+    tmp_path: Path, captured: list[RunConfig]
+) -> None:
+    conf = tmp_path / "audit-heka.toml"
+    conf.write_text('target = "127.0.0.1:1"\n\ntagret = "x"\nspool-full = 3\n')
+    result = CliRunner().invoke(run, ["--config", str(conf)])
+    assert result.exit_code == 1 and not captured
+    assert f"{conf}:3: unknown option 'tagret'" in result.output
+    assert f"{conf}:4: spool-full: expected a string, got int (3)" in result.output
+    missing = CliRunner().invoke(run, ["--config", str(tmp_path / "nope.toml")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_missing_default_file_is_fine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: list[RunConfig]
+) -> None:
+    monkeypatch.setattr(run_module, "DEFAULT_CONFIG_FILE", tmp_path / "absent.toml")
+    assert CliRunner().invoke(run, []).exit_code == 0 and len(captured) == 1
+    present = tmp_path / "present.toml"
+    present.write_text('type = "default_file"\n')
+    monkeypatch.setattr(run_module, "DEFAULT_CONFIG_FILE", present)
+    assert CliRunner().invoke(run, []).exit_code == 0
+    assert captured[-1].message_type == "default_file"
+
+
+def uncommented_example(tmp_path: Path) -> str:
+    """The shipped example with every option line enabled (files it names made real)."""
+    lines = []
+    for line in EXAMPLE.read_text().splitlines():
+        enabled = re.match(r"#[a-z][a-z0-9_-]* = ", line) is not None
+        lines.append(line[1:] if enabled else line)
+    text = "\n".join(lines) + "\n"
+    for name in ("ca.pem", "client.pem", "client.key"):
+        (tmp_path / name).write_text("")
+        text = text.replace(f"/etc/audit-heka/{name}", str(tmp_path / name))
+    (tmp_path / "rules.d").mkdir()
+    return text.replace("/etc/audit/rules.d", str(tmp_path / "rules.d"))
+
+
+def test_the_example_names_every_option_and_is_valid(tmp_path: Path) -> None:
+    values = parse_config(uncommented_example(tmp_path), run)
+    options = {
+        p.name for p in run.params if isinstance(p, click.Option) and p.name != "config"
+    }
+    assert set(values) == options, f"not in packaging/audit-heka.toml: {options - set(values)}"
