@@ -89,6 +89,11 @@ def strtoul(text: str, base: int) -> int:
 
     Negative numbers wrap modulo 2**64 as in C; values past ULONG_MAX raise ConversionError.
     """
+    if text.isascii() and (text.isdigit() if base == 10 else _all_hex(text, base)):
+        value = int(text, base)  # the common case: nothing but digits
+        if value > ULONG_MAX:
+            raise ConversionError(text)
+        return value
     s = text.lstrip(" \t\n\v\f\r")
     negative = False
     if s[:1] in ("+", "-"):
@@ -116,6 +121,14 @@ def strtol(text: str, base: int) -> int:
     if not -(1 << 63) <= value < (1 << 63):
         raise ConversionError(text)
     return value
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _all_hex(text: str, base: int) -> bool:
+    """Only hex digits (base 16) -- what int(text, 16) reads exactly as strtoul does."""
+    return base == 16 and bool(text) and _HEX_DIGITS.issuperset(text)
 
 
 def _digit(ch: str, base: int) -> int | None:
@@ -206,6 +219,12 @@ class Interpreter:
         self.users = users
         self.groups = groups
         self.machine = machine if machine is not None else platform.machine()
+        # Memos (bounded: cleared when full, so memory stays flat). Audit values
+        # repeat a lot -- the same uids, exe, comm, cwd, key, proctitle -- and
+        # their texts depend only on (kind, raw) for every kind but the
+        # context ones; a field's kind depends only on (record type, name).
+        self._kinds: dict[tuple[int, str], str | None] = {}
+        self._texts: dict[tuple[str, str], str | None] = {}
 
     # ----- public -------------------------------------------------------------------
 
@@ -214,18 +233,29 @@ class Interpreter:
 
     def record(self, record: RecordLike) -> Interpreted:
         """One record's interpretations: only keys whose type has an interpretation."""
-        ctx = _Context.of(record, self.machine)
-        enriched = dict(reversed(record.enriched))
+        rtype = record.type
+        ctx: _Context | None = None  # built on first need: only SYSCALL records need it
+        enriched = dict(reversed(record.enriched)) if record.enriched else None
+        kinds = self._kinds
+        texts = self._texts
         out: Interpreted = {}
         for name, raw in record.fields:
-            kind = field_type(record.type, name, raw)
+            if name == "acct":  # the only name whose kind depends on its value
+                kind = field_type(rtype, name, raw)
+            else:
+                kind = kinds.get((rtype, name), _UNKNOWN_KIND)
+                if kind is _UNKNOWN_KIND:
+                    if len(kinds) >= MEMO_SIZE:
+                        kinds.clear()
+                    kind = kinds[(rtype, name)] = field_type(rtype, name, raw)
             if kind is None:
                 continue
-            resolved = enriched.get(name.upper())
-            if resolved is not None and name not in out:
-                # ENRICHED logs carry the originating host's names; auparse prefers them.
-                out[name] = _unquote(resolved)
-                continue
+            if enriched is not None:
+                resolved = enriched.get(name.upper())
+                if resolved is not None and name not in out:
+                    # ENRICHED logs carry the originating host's names; auparse prefers them.
+                    out[name] = _unquote(resolved)
+                    continue
             if kind == "ESCAPED_KEY":
                 parts = self.key_parts(raw)
                 previous = out.get(name)
@@ -236,7 +266,16 @@ class Interpreter:
                 continue
             if name in out:
                 continue  # auparse's find_field and the message scheme see the first one
-            text = self.value(kind, raw, ctx)
+            if kind in _CONTEXT_KINDS:
+                if ctx is None:
+                    ctx = _Context.of(record, self.machine)
+                text = self.value(kind, raw, ctx)
+            else:
+                text = texts.get((kind, raw), _UNKNOWN_KIND)
+                if text is _UNKNOWN_KIND:
+                    if len(texts) >= MEMO_SIZE:
+                        texts.clear()
+                    text = texts[(kind, raw)] = self.value(kind, raw, _NO_CONTEXT)
             if text is not None:
                 out[name] = text
         return out
@@ -371,6 +410,13 @@ class _Context:
             except ConversionError:
                 sysname = None
         return cls(machine, sysname, _hex_or(values.get("a0")), _hex_or(values.get("a1")))
+
+
+MEMO_SIZE = 16384  # entries per Interpreter memo
+_UNKNOWN_KIND = "\0not memoised"  # a sentinel no kind or text can equal
+# Field kinds whose text depends on other fields of the record (arch, syscall, a0, a1).
+_CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
+_NO_CONTEXT = _Context(None, None, 0, 0)
 
 
 def _unquote(value: str) -> str:

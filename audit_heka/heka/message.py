@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import struct
 import uuid as uuid_module
 from dataclasses import dataclass
@@ -165,6 +166,31 @@ def _encode_field(field: Field) -> bytes:
     return b"".join(out)
 
 
+# Most fields of audit events repeat from event to event (uid=0, syscall=257,
+# comm, exe, cwd, key, their interpretations...), so the encoded form of a
+# field is memoised. Only STRING and INTEGER fields: their equal values always
+# encode alike (True == 1 encodes as 1), unlike doubles (0.0 == -0.0). The
+# bound keeps memory flat whatever the values.
+FIELD_CACHE_SIZE = 8192
+_MEMOISED_TYPES = (ValueType.STRING, ValueType.INTEGER)
+
+
+@functools.lru_cache(maxsize=FIELD_CACHE_SIZE)
+def _memoised_entry(name: str, value_type: ValueType, values: FieldValues,
+                    representation: str) -> bytes:
+    # Keyed by the plain tuple (compared in C), not by the dataclass.
+    field = Field(name, value_type, values, representation)
+    return _length_delimited(b"\x52", _encode_field(field))
+
+
+def _field_entry(field: Field) -> bytes:
+    """One ``Message.fields`` entry: tag, length and the encoded Field."""
+    if field.value_type in _MEMOISED_TYPES:
+        return _memoised_entry(field.name, field.value_type, field.values,
+                               field.representation)
+    return _length_delimited(b"\x52", _encode_field(field))
+
+
 def _encode_str(key: bytes, value: str) -> bytes:
     return _length_delimited(key, value.encode("utf-8", "surrogateescape"))
 
@@ -191,8 +217,7 @@ def encode_message(msg: Message) -> bytes:
         out += (b"\x40", _varint(msg.pid))
     if msg.hostname is not None:
         out.append(_encode_str(b"\x4a", msg.hostname))
-    for field in msg.fields:
-        out.append(_length_delimited(b"\x52", _encode_field(field)))
+    out += map(_field_entry, msg.fields)
     return b"".join(out)
 
 
