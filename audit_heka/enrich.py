@@ -39,6 +39,14 @@ from audit_heka.heka.message import Field
 
 DEFAULT_CACHE_SIZE = 4096
 
+COUNTERS = (
+    "enriched",
+    "enrich_cache_hits",
+    "enrich_cache_misses",
+    "enrich_gone",
+    "enrich_pid_reused",
+)
+
 #: Fields added to the message, in this order (documented in docs/fields.md).
 ENRICH_FIELDS = ("ppid_exe", "container_id", "container_runtime", "pod_uid")
 
@@ -128,7 +136,8 @@ class Enricher:
         self.proc = proc
         self.cache_size = max(1, cache_size)
         self._cache: OrderedDict[tuple[int, int], _Info] = OrderedDict()
-        self.counters: Counter[str] = Counter()
+        # Every counter present from the start, so status and health show zeros.
+        self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self._boot = proc.boot_time()
         self._hz = proc.ticks_per_second() or 100
 

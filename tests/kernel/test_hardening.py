@@ -8,10 +8,13 @@ the user's, private, and accepted again at the next start.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -165,3 +168,95 @@ def test_status_directory_shared_with_others_is_refused(reachable_dir: Path) -> 
         capture_output=True, text=True, timeout=60,
     )
     assert r.returncode != 0 and "world-writable" in r.stderr and "Traceback" not in r.stderr
+
+
+# --- enrichment and the configuration file, end to end -------------------------
+
+CONTAINER_ID = "c0ffee" + "ab" * 29
+WORKLOAD = """
+import os, sys
+sys.stdin.readline()
+for i in range(int(sys.argv[1])):
+    try:
+        os.open(f"/nonexistent/audit-heka-enrich/{i}", os.O_RDONLY)
+    except FileNotFoundError:
+        pass
+print("done", flush=True)
+sys.stdin.readline()  # stay alive until the events are shipped
+"""
+
+
+def fake_container_cgroup() -> Path | None:
+    """A cgroup named like Docker's (``docker-ID.scope``) in a writable hierarchy."""
+    for hierarchy in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        base = Path(hierarchy)
+        if not (base / "cgroup.procs").exists():
+            continue
+        group = base / "audit-heka-test" / f"docker-{CONTAINER_ID}.scope"
+        try:
+            group.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        return group
+    return None
+
+
+def test_enrichment_and_config_file_end_to_end(audit_kernel: object, tmp_path: Path) -> None:
+    from audit_state import require  # noqa: PLC0415 - tests/ helpers
+
+    group = fake_container_cgroup()
+    require(group is not None, "no writable cgroup hierarchy to fake a container in")
+    assert group is not None
+    workload = subprocess.Popen(
+        [sys.executable, "-c", WORKLOAD, "20"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert workload.stdin is not None and workload.stdout is not None
+    out = tmp_path / "out.heka"
+    try:
+        (group / "cgroup.procs").write_text(str(workload.pid))
+        rules = tmp_path / "w.rules"
+        rules.write_text(
+            "-a always,exit -F arch=b64 -S open,openat -F exit=-ENOENT "
+            f"-F pid={workload.pid} -k enrich\n"
+        )
+        conf = tmp_path / "audit-heka.toml"
+        conf.write_text(
+            f'target = ["file:{out}"]\n'
+            f'rules = ["{rules}"]\n'
+            "enrich = true\n"
+            'type = "from_the_file"\n'
+        )
+        daemon = Daemon(tmp_path, "--config", str(conf), "--type", "from_the_cli")
+        try:
+            workload.stdin.write("go\n")
+            workload.stdin.flush()
+            assert workload.stdout.readline().strip() == "done"
+            daemon.wait_for("enriched", 20, timeout=30)
+            counters = daemon.counters()
+        finally:
+            assert daemon.stop() == 0, "".join(daemon.errors)
+    finally:
+        workload.stdin.write("exit\n")
+        workload.stdin.close()
+        workload.wait(10)
+        workload.stdout.close()
+        with contextlib.suppress(OSError):
+            group.rmdir()
+            group.parent.rmdir()
+    decoded = subprocess.run(cli("decode", str(out)), capture_output=True, text=True, check=True)
+    events = [
+        m for m in map(json.loads, decoded.stdout.splitlines())
+        if m["Fields"].get("key") == "enrich" and m["Fields"].get("type") == "SYSCALL"
+    ]
+    assert len(events) == 20, counters
+    parent_exe = str(Path("/proc/self/exe").readlink())
+    for message in events:
+        assert message["Type"] == "from_the_cli"  # the command line wins over the file
+        fields = message["Fields"]
+        assert fields["pid"] == workload.pid
+        assert fields["container_id"] == CONTAINER_ID
+        assert fields["container_runtime"] == "docker"
+        assert fields["ppid_exe"] == parent_exe
+        assert "pod_uid" not in fields
+    assert counters["enrich_pid_reused"] == 0
