@@ -80,6 +80,8 @@ EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "nod
 
 
 _SERIAL = "serial"
+MEMO_SIZE = 16384  # entries of the single-value field memo (cleared when full)
+_SingleKey = tuple[str, str, str, str | None]  # name, key, raw value, interpretation
 # One record of a type group: its keys (raw values) and its interpretations.
 _Member = tuple[dict[str, str], dict[str, str | list[str]]]
 
@@ -181,6 +183,8 @@ class MessageBuilder:
         #: --enrich``: audit_heka.enrich, which reads /proc; None keeps this pure).
         self.enricher = enricher
         self.counters = SchemaCounters()
+        # (name, key, raw, text) -> (fields, was a malformed integer); see _single.
+        self._single_memo: dict[_SingleKey, tuple[tuple[Field, ...], bool]] = {}
 
     def build(self, event: Event) -> Message:
         records = event.records
@@ -269,9 +273,34 @@ class MessageBuilder:
         self.counters.by_key[key] = self.counters.by_key.get(key, 0) + 1
 
     def _single(self, out: list[Field], name: str, key: str, member: _Member) -> None:
-        """A key of a record type that occurs once: single values."""
+        """A key of a record type that occurs once: single values.
+
+        Memoised (bounded): most keys of audit events carry the same values
+        event after event, and their fields depend only on these inputs.
+        """
         pairs, interp = member
-        value = unquote(pairs[key])
+        raw = pairs[key]
+        text = interp.get(key)
+        if isinstance(text, list):
+            self._single_fields(out, name, key, raw, text)
+            return
+        memo_key = (name, key, raw, text)
+        hit = self._single_memo.get(memo_key)
+        if hit is None:
+            fields: list[Field] = []
+            malformed = self.counters.malformed_integer
+            self._single_fields(fields, name, key, raw, text)
+            hit = (tuple(fields), self.counters.malformed_integer != malformed)
+            if len(self._single_memo) >= MEMO_SIZE:
+                self._single_memo.clear()
+            self._single_memo[memo_key] = hit
+        elif hit[1]:
+            self._count_malformed(key)
+        out += hit[0]
+
+    def _single_fields(self, out: list[Field], name: str, key: str, raw: str,
+                       text: str | list[str] | None) -> None:
+        value = unquote(raw)
         if key in INTEGER_KEYS:
             number = _decimal(value)
             if number is not None:
@@ -281,7 +310,6 @@ class MessageBuilder:
                 out.append(Field(name, ValueType.STRING, (value,)))
         else:
             out.append(Field(name, ValueType.STRING, (value,)))
-        text = interp.get(key)
         if text is not None:
             parts = tuple(text) if isinstance(text, list) else (text,)
             out.append(Field(name + "_i", ValueType.STRING, parts))
