@@ -82,6 +82,9 @@ EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "nod
 _SERIAL = "serial"
 MEMO_SIZE = 16384  # entries of the single-value field memo (cleared when full)
 _SingleKey = tuple[str, str, str, str | None]  # name, key, raw value, interpretation
+PLAN_MEMO_SIZE = 1024  # event shapes remembered (cleared when full)
+_Shape = tuple[tuple[str, ...], ...]  # per record: type name, then its keys
+_Plan = tuple[tuple[str, str, tuple[int, ...]], ...]  # field name, key, record indexes
 # One record of a type group: its keys (raw values) and its interpretations.
 _Member = tuple[dict[str, str], dict[str, str | list[str]]]
 
@@ -185,6 +188,7 @@ class MessageBuilder:
         self.counters = SchemaCounters()
         # (name, key, raw, text) -> (fields, was a malformed integer); see _single.
         self._single_memo: dict[_SingleKey, tuple[tuple[Field, ...], bool]] = {}
+        self._plans: dict[_Shape, _Plan] = {}  # see _planned
 
     def build(self, event: Event) -> Message:
         records = event.records
@@ -215,6 +219,9 @@ class MessageBuilder:
         if event.node is not None:
             out.append(Field("node", ValueType.STRING, (event.node,)))
         interpreted = self.interpreter.interpret(records)
+        if all(r.type != EXECVE for r in records):
+            self._planned(out, records, interpreted)
+            return out
         # Records grouped by type, in order of first appearance. All EXECVE
         # records of an event form one logical record (arguments span them).
         groups: dict[str, list[_Member]] = {}
@@ -252,6 +259,31 @@ class MessageBuilder:
             if execve and "argc" not in keys:
                 out.append(Field.string("argv", *self.interpreter.argv(records)))
         return out
+
+    def _planned(self, out: list[Field], records: Sequence[Record],
+                 interpreted: Sequence[dict[str, str | list[str]]]) -> None:
+        """The fields of an event without EXECVE records, by a memoised plan.
+
+        Which key of which record becomes which field (grouping, aligned arrays,
+        collision prefixes) depends only on the event's shape -- its records'
+        types and keys -- and events of one kind share a shape. So the plan is
+        computed once per shape (the same rules as the general path above,
+        which EXECVE events keep: their records merge) and replayed.
+        """
+        members = [(self._pairs(r), i) for r, i in zip(records, interpreted, strict=True)]
+        shape = tuple((r.type_name, *pairs) for r, (pairs, _) in zip(records, members,
+                                                                     strict=True))
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = _plan(shape)
+            if len(self._plans) >= PLAN_MEMO_SIZE:
+                self._plans.clear()
+            self._plans[shape] = plan
+        for name, key, indexes in plan:
+            if len(indexes) == 1:
+                self._single(out, name, key, members[indexes[0]])
+            else:
+                self._aligned(out, name, key, [members[i] for i in indexes])
 
     def _pairs(self, record: Record) -> dict[str, str]:
         """The record's keys (first occurrence wins), msgdata first, EXECVE aN* left out."""
@@ -344,6 +376,23 @@ class MessageBuilder:
             else:
                 out.append(v)
         return tuple(out)
+
+
+def _plan(shape: _Shape) -> _Plan:
+    """(field name, key, indexes of the records holding it) for an event's shape."""
+    groups: dict[str, list[int]] = {}
+    for index, (type_name, *_keys) in enumerate(shape):
+        groups.setdefault(type_name, []).append(index)
+    used = set(EVENT_FIELDS)
+    plan: list[tuple[str, str, tuple[int, ...]]] = []
+    for type_name, indexes in groups.items():
+        keys = list(dict.fromkeys(k for i in indexes for k in shape[i][1:]))
+        prefix = type_name.lower() + "_"
+        names = {k: prefix + k if k in used else k for k in keys}
+        used.update(names.values())
+        for k in keys:
+            plan.append((names[k], k, tuple(indexes)))
+    return tuple(plan)
 
 
 def _first_pid(records: Sequence[Record]) -> int | None:
