@@ -152,6 +152,13 @@ def hand_over(
         problem = f"is not private (mode {stat.S_IMODE(st.st_mode):04o}, want 0700)"
     if problem is not None:
         raise UnsafePathError(f"{path} {problem}: cannot hand it to uid {uid}")
+    for parent in path.absolute().parents:
+        if not traversable(parent.stat(), uid, gid):
+            raise UnsafePathError(
+                f"{path}: uid {uid} could not reach it after the drop ({parent} is "
+                f"mode {stat.S_IMODE(parent.stat().st_mode):04o}); choose a directory "
+                "whose parents others may traverse"
+            )
     os.chown(path, uid, gid, follow_symlinks=False)
     entries: list[Path] = [*files]
     if recursive:
@@ -162,3 +169,12 @@ def hand_over(
             mode = entry.lstat().st_mode
             if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
                 os.chown(entry, uid, gid, follow_symlinks=False)
+
+
+def traversable(st: os.stat_result, uid: int, gid: int) -> bool:
+    """Whether ``uid``/``gid`` (without capabilities) may search a directory with ``st``."""
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == gid:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)

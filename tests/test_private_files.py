@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -192,9 +195,21 @@ def test_open_private_refuses_symlinks_and_fifos(tmp_path: Path) -> None:
         open_private(tmp_path / "fifo", os.O_RDONLY)
 
 
-def test_hand_over_only_private_directories(tmp_path: Path) -> None:
+@pytest.fixture
+def reachable() -> Iterator[Path]:
+    """A directory `nobody` can traverse (pytest's tmp_path is under a 0700 root dir)."""
+    base = Path(tempfile.mkdtemp(prefix="audit-heka-pf-", dir="/tmp"))
+    base.chmod(0o711)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_hand_over_only_private_directories(reachable: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("chown needs root")
+    tmp_path = reachable
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     with pytest.raises(UnsafePathError, match="not private"):
@@ -211,3 +226,14 @@ def test_hand_over_only_private_directories(tmp_path: Path) -> None:
     assert {p.stat(follow_symlinks=False).st_uid for p in [private, private / "sub",
                                                            private / "sub" / "seg"]} == {NOBODY}
     assert victim.stat().st_uid == 0, "a symlink's target was chowned"
+
+
+def test_hand_over_refuses_a_directory_the_user_cannot_reach(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    closed = tmp_path / "closed"  # like /var/lib/audit-heka (0700 root) around a spool
+    (closed / "spool").mkdir(parents=True, mode=0o700)
+    closed.chmod(0o700)
+    with pytest.raises(UnsafePathError, match="could not reach it"):
+        hand_over(closed / "spool", NOBODY, NOBODY, recursive=True)
+    assert (closed / "spool").stat().st_uid == 0
