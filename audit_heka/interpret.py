@@ -67,6 +67,10 @@ SECCOMP_RET_ACTION = 0x7FFF0000
 CAP_LAST_CAP = max(CAPABILITIES)
 SOCK_FAMILY_NAMES = ENUMS["socket_domain"]
 MAX_ERRNO_TEXT = 4095
+# argv never has more entries than this, whatever argc or aN say (a hostile argc=4294967295
+# made a 4-billion-entry list; found by tests/test_fuzz.py). A real execve cannot pass more:
+# ARG_MAX is 2 MiB under the default 8 MiB stack limit, and each argument costs a pointer.
+MAX_ARGV = 1 << 18
 
 
 class RecordLike(Protocol):
@@ -89,7 +93,9 @@ def strtoul(text: str, base: int) -> int:
 
     Negative numbers wrap modulo 2**64 as in C; values past ULONG_MAX raise ConversionError.
     """
-    if text.isascii() and (text.isdigit() if base == 10 else _all_hex(text, base)):
+    # len: int() refuses > 4300 decimal digits (ValueError); longer texts take the loop.
+    if text.isascii() and len(text) <= 64 and (
+            text.isdigit() if base == 10 else _all_hex(text, base)):
         value = int(text, base)  # the common case: nothing but digits
         if value > ULONG_MAX:
             raise ConversionError(text)
@@ -107,8 +113,8 @@ def strtoul(text: str, base: int) -> int:
         if d is None:
             break
         value = value * base + d
-    if value > ULONG_MAX:
-        raise ConversionError(text)
+        if value > ULONG_MAX:  # ERANGE already: stop before a huge number costs time
+            raise ConversionError(text)
     return (-value) & ULONG_MAX if negative else value
 
 
@@ -134,7 +140,7 @@ def _all_hex(text: str, base: int) -> bool:
 def _digit(ch: str, base: int) -> int | None:
     if "0" <= ch <= "9":
         d = ord(ch) - 48
-    elif "a" <= ch.lower() <= "z":
+    elif ch.isascii() and "a" <= ch.lower() <= "z":  # "İ".lower() is 2 characters
         d = ord(ch.lower()) - 87
     else:
         return None
@@ -294,16 +300,17 @@ class Interpreter:
                     continue
                 if not name.startswith("a") or name.endswith("_len"):
                     continue
-                index, _, chunk = name[1:].partition("[")
-                if not index.isdigit():
+                text, _, chunk = name[1:].partition("[")
+                index = _argv_index(text)
+                if index is None:
                     continue
                 if chunk:
-                    number = chunk.rstrip("]")
-                    if number.isdigit():
-                        chunks.setdefault(int(index), {})[int(number)] = raw
+                    number = _argv_index(chunk.rstrip("]"))
+                    if number is not None:
+                        chunks.setdefault(index, {})[number] = raw
                 else:
-                    whole[int(index)] = raw
-        count = max([argc, *(i + 1 for i in whole), *(i + 1 for i in chunks)])
+                    whole[index] = raw
+        count = min(MAX_ARGV, max([argc, *(i + 1 for i in whole), *(i + 1 for i in chunks)]))
         out: list[str] = []
         for i in range(count):
             if i in chunks:
@@ -435,7 +442,17 @@ def _hex_or(raw: str | None) -> int:
 
 
 def _int_or(raw: str, default: int) -> int:
-    return int(raw) if raw.isdigit() else default
+    # isascii: "²".isdigit() is True but int() refuses it; len: int()'s digit limit.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else default
+
+
+def _argv_index(text: str) -> int | None:
+    """An argument (or chunk) number of EXECVE, if it is one argv can hold."""
+    if text.isascii() and text.isdigit() and len(text) <= 7:
+        value = int(text)
+        if value < MAX_ARGV:
+            return value
+    return None
 
 
 def _argbytes(raw: str) -> bytes:

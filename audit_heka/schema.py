@@ -124,7 +124,8 @@ def unquote(raw: str) -> str:
 
 def _decimal(text: str) -> int | None:
     digits = text[1:] if text.startswith("-") else text
-    if not digits or not digits.isascii() or not digits.isdigit():
+    # len: no int64 has more than 19 digits, and int() refuses > 4300 (ValueError).
+    if not digits or len(digits) > 19 or not digits.isascii() or not digits.isdigit():
         return None
     value = int(text)
     return value if _INT64_MIN <= value <= _INT64_MAX else None
