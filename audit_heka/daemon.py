@@ -252,10 +252,14 @@ class Daemon:
         next_poll = now + self.config.kernel_poll_interval
         next_health = now + self.config.health_interval
         while not self._stop:
+            # Events of one read are shipped together (one lock round with the
+            # delivery threads per batch, not per event).
+            batch: list[Message] = []
             for raw in self._source.read(timeout=0.25):
-                self._ship(self.pipeline.feed_kernel(raw.type, raw.text, self.clock()))
+                batch += self.pipeline.feed_kernel(raw.type, raw.text, self.clock())
                 if self.stopping:
                     break
+            self._ship(batch)
             now = self.clock()
             if now >= next_tick:
                 self._ship(self.pipeline.tick(now))
@@ -305,11 +309,18 @@ class Daemon:
 
     def _ship(self, messages: list[Message]) -> None:
         assert self._delivery is not None
+        frames = []
         for msg in messages:
             data = self.framer.frame(msg)
             if data is None:
                 log.warning("event %s refused: larger than max_message_size", msg.uuid.hex())
                 continue
+            frames.append(data)
+        if not frames:
+            return
+        taken = self._delivery.submit_many(frames)
+        for index in range(taken, len(frames)):
+            data = frames[index]
             if self._delivery.submit(data):
                 continue
             # Spool full under `block`: hold the frame, stop reading the kernel.
@@ -317,9 +328,12 @@ class Daemon:
             while not self._delivery.submit(data):
                 self._delivery.wait_for_room(0.5)
                 if self._stop:
-                    log.error("stopping with a full spool: one frame could not be spooled")
                     break
             self.books.blocked_seconds += self.clock() - paused
+            if self._stop:
+                log.error("stopping with a full spool: %d frames could not be spooled",
+                          len(frames) - index)
+                return
 
     def _send_health(self, *, final: bool) -> None:
         counters = self.counters()

@@ -192,11 +192,12 @@ class TargetWorker:
             return False
         return True
 
-    def append(self, frame: bytes) -> None:
+    def append(self, frame: bytes, *, notify: bool = True) -> None:
         """Spool the frame (hold ``cond``); the full policy applies inside the spool."""
         if self.spool.append(frame):
             self._counters["submitted"] += 1
-        self._cond.notify()
+        if notify:
+            self._cond.notify()
 
     def counters(self) -> dict[str, int]:
         with self._lock:
@@ -414,6 +415,39 @@ class Delivery:
             for worker in able:
                 worker.append(frame)
         return True
+
+    def submit_many(self, frames: list[bytes]) -> int:
+        """Spool ``frames`` in order, as ``submit`` would one by one; return how
+        many were taken (fewer only when a ``block`` spool filled up: the caller
+        holds the rest).
+
+        Why: the per-frame lock round trip with the delivery threads (and the
+        wake-up of each worker per frame) was a tenth of the daemon's time
+        under a storm; a batch takes each target's lock once.
+        """
+        taken = 0
+        with contextlib.ExitStack() as stack:
+            for worker in self.workers:
+                stack.enter_context(worker.cond)
+            try:
+                for frame in frames:
+                    able = []
+                    for worker in self.workers:
+                        if worker.fits(frame):
+                            able.append(worker)
+                        else:
+                            worker.count_oversize(frame)
+                    for worker in able:
+                        if not worker.accepts(frame):
+                            worker.room.clear()
+                            return taken
+                    for worker in able:
+                        worker.append(frame, notify=False)
+                    taken += 1
+            finally:
+                for worker in self.workers:
+                    worker.cond.notify()
+        return taken
 
     def wait_for_room(self, timeout: float) -> None:
         """Sleep until a spool released something or ``timeout`` passed (for ``block``)."""
