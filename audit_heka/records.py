@@ -245,7 +245,8 @@ def _body(body: str) -> tuple[Pairs, Pairs, str]:
         raw, enriched_text = body[:sep], body[sep + 1 :]
     pairs, free = _pairs(raw)
     # User-space records: msg='k=v k=v' -> the inner pairs become fields.
-    for index, (key, value) in enumerate(pairs):
+    # (Kernel records have none: the scan is skipped when the text cannot hold one.)
+    for index, (key, value) in enumerate(pairs if "msg='" in raw else ()):
         if key == "msg" and len(value) >= 2 and value[0] == "'" and value[-1] == "'":
             try:
                 inner, inner_free = _pairs(value[1:-1])
