@@ -9,8 +9,10 @@ the sans-IO :class:`~audit_heka.heka.framing.Unframer`.
 
 from __future__ import annotations
 
+import errno
 import selectors
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,11 @@ from audit_heka.heka.message import Message, decode_message
 #: A connection beyond this many is accepted and closed at once (and counted):
 #: a peer opening thousands of sockets must not exhaust our descriptors.
 MAX_CONNECTIONS = 1024
+#: Out of descriptors (EMFILE/ENFILE), accept() fails while the listening
+#: socket stays readable: without a pause the loop would spin at 100% CPU.
+#: Accepting resumes after this long, or as soon as a connection closes.
+ACCEPT_PAUSE = 0.5
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _RECV_SIZE = 256 * 1024
 
 
@@ -90,6 +97,7 @@ class Listener:
         self._selector.register(self._sock, selectors.EVENT_READ)
         self._peers: dict[socket.socket, _Peer] = {}
         self._udp_unframer = self._new_unframer()
+        self._accept_paused_until: float | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -102,6 +110,12 @@ class Listener:
 
     def poll(self, timeout: float, on_message: Callable[[Message, str | None], None]) -> None:
         """Wait up to ``timeout`` seconds and hand every complete message to ``on_message``."""
+        if self._accept_paused_until is not None:
+            left = self._accept_paused_until - time.monotonic()
+            if left <= 0:
+                self._resume_accept()
+            else:
+                timeout = min(timeout, left)
         for key, _ in self._selector.select(timeout):
             sock = key.fileobj
             assert isinstance(sock, socket.socket)
@@ -119,8 +133,11 @@ class Listener:
                 conn, addr = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
+            except OSError as exc:
                 self.stats.errors["accept_failed"] += 1
+                if exc.errno in _RESOURCE_ERRNOS and self._accept_paused_until is None:
+                    self._selector.unregister(self._sock)
+                    self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE
                 return
             if len(self._peers) >= MAX_CONNECTIONS:
                 self.stats.errors["connections_refused"] += 1
@@ -148,8 +165,14 @@ class Listener:
             self._selector.unregister(conn)
             conn.close()
             del self._peers[conn]
+            self._resume_accept()  # a descriptor is free again
             return
         self._deliver(peer.unframer, data, on_message)
+
+    def _resume_accept(self) -> None:
+        if self._accept_paused_until is not None:
+            self._accept_paused_until = None
+            self._selector.register(self._sock, selectors.EVENT_READ)
 
     def _read_datagrams(self, on_message: Callable[[Message, str | None], None]) -> None:
         while True:

@@ -1,0 +1,246 @@
+"""`audit-heka listen` against hostile peers: garbage, stalls, a 4 GB frame, 1,000 connections.
+
+The listener runs as the real CLI in a child process; its memory is read from
+/proc/PID/status (VmRSS) while peers misbehave, and a well-behaved sender must
+still get through. Every dropped byte/frame must show up as a counter on
+stderr, and the listener must never die.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+
+from audit_heka.heka.framing import frame
+from audit_heka.heka.message import Field, Message, encode_message
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "audit_heka", *args]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def good_frame(n: int) -> bytes:
+    msg = Message(
+        uuid=n.to_bytes(16, "big"),
+        timestamp=1_700_000_000_000_000_000 + n,
+        type="audit_log",
+        logger="audit-heka",
+        fields=(Field.string("name", f"good-{n}"),),
+    )
+    return frame(encode_message(msg))
+
+
+class Listen:
+    """``audit-heka listen`` as a child: its JSON lines and stderr collected."""
+
+    def __init__(self, *args: str, fd_limit: int | None = None) -> None:
+        self.proc = subprocess.Popen(
+            cli("listen", "--address", "127.0.0.1:0", *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if fd_limit is not None:
+            resource.prlimit(self.proc.pid, resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+        assert self.proc.stderr is not None and self.proc.stdout is not None
+        first = self.proc.stderr.readline()
+        self.port = int(first.rsplit(":", 1)[1])
+        self.lines: list[dict[str, object]] = []
+        self.errors: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._read_out, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(json.loads(line))
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        with self.proc.stderr:
+            self.errors.extend(self.proc.stderr)
+
+    def names(self) -> set[str]:
+        out = set()
+        for m in list(self.lines):
+            fields = m["Fields"]
+            assert isinstance(fields, dict)
+            out.add(str(fields["name"]))
+        return out
+
+    def wait_names(self, names: set[str], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not names <= self.names():
+            assert self.proc.poll() is None, "the listener died: " + "".join(self.errors)
+            assert time.monotonic() < deadline, f"missing {names - self.names()}"
+            time.sleep(0.05)
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(20) == 0
+        for t in self._threads:
+            t.join(10)
+        return "".join(self.errors)
+
+
+@contextmanager
+def listening(*args: str, fd_limit: int | None = None) -> Iterator[Listen]:
+    listener = Listen(*args, fd_limit=fd_limit)
+    try:
+        yield listener
+    finally:
+        if listener.proc.poll() is None:
+            listener.proc.kill()
+            listener.proc.wait(10)
+
+
+def test_garbage_stall_and_4gb_frame_leave_a_good_sender_served() -> None:
+    rng = random.Random(8)
+    with listening() as listener, ExitStack() as stack:
+        before = rss_kib(listener.proc.pid)
+        # A stalled peer: half a header, then silence (kept open throughout).
+        staller = stack.enter_context(listener.connect())
+        staller.sendall(b"\x1e\x05\x08")
+        # A frame whose header announces 4 GB, followed by 8 MB of its "body".
+        huge = stack.enter_context(listener.connect())
+        header = b"\x08\xff\xff\xff\xff\x0f"  # message_length = 0xFFFFFFFF
+        huge.sendall(b"\x1e" + bytes((len(header),)) + header + b"\x1f")
+        for _ in range(32):
+            huge.sendall(rng.randbytes(256 * 1024))
+        # Garbage: 8 MB of random bytes (0x1E and all) on another connection.
+        with listener.connect() as garbage:
+            for _ in range(32):
+                garbage.sendall(rng.randbytes(256 * 1024))
+        # A frame announcing 64 KiB + 1 (just above max_message_size), then a good one.
+        with listener.connect() as over:
+            header = b"\x08\x81\x80\x04"  # 65537
+            over.sendall(b"\x1e" + bytes((len(header),)) + header + b"\x1f" + b"x" * 65537)
+            over.sendall(good_frame(1))
+        with listener.connect() as good:
+            good.sendall(good_frame(2) + good_frame(3))
+        listener.wait_names({"good-1", "good-2", "good-3"})
+        grown = rss_kib(listener.proc.pid) - before
+        print(f"listener RSS grew by {grown} KiB after 16 MB of hostile input")
+        assert grown < 32 * 1024, f"listener RSS grew by {grown} KiB"
+        huge.close()
+        staller.close()
+        stderr = listener.stop()
+    assert "Traceback" not in stderr
+    assert "garbage_bytes +" in stderr
+    assert "oversize +" in stderr
+    final = stderr.strip().splitlines()[-1]
+    assert final.startswith("audit-heka listen: 3 messages, 5 connections, errors:"), final
+    assert "truncated=" in final  # the staller's half header, counted at close
+
+
+def raise_fd_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {wanted}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def test_a_thousand_connections() -> None:
+    raise_fd_limit(4096)
+    with listening() as listener, ExitStack() as stack:
+        before = rss_kib(listener.proc.pid)
+        conns = [stack.enter_context(listener.connect()) for _ in range(1000)]
+        # every one of them sends half a frame and stalls ...
+        for conn in conns:
+            conn.sendall(good_frame(0)[:20])
+        # ... and a good sender still gets through
+        with listener.connect() as good:
+            good.sendall(good_frame(1))
+        listener.wait_names({"good-1"})
+        # half of them finish their frame: every one is delivered
+        for conn in conns[:500]:
+            conn.sendall(good_frame(0)[20:])
+        deadline = time.monotonic() + 20
+        while len(listener.lines) < 501:
+            assert time.monotonic() < deadline, len(listener.lines)
+            time.sleep(0.05)
+        grown = rss_kib(listener.proc.pid) - before
+        print(f"listener RSS grew by {grown} KiB with 1000 open connections")
+        assert grown < 64 * 1024
+        for conn in conns:
+            conn.close()
+        stderr = listener.stop()
+    assert "Traceback" not in stderr
+    final = stderr.strip().splitlines()[-1]
+    assert "501 messages, 1001 connections" in final and "truncated=500" in final, final
+
+
+def test_more_connections_than_the_limit_are_refused_and_counted() -> None:
+    raise_fd_limit(4096)
+    from audit_heka.listener import MAX_CONNECTIONS  # noqa: PLC0415
+
+    with listening() as listener, ExitStack() as stack:
+        conns = [stack.enter_context(listener.connect()) for _ in range(MAX_CONNECTIONS + 50)]
+        deadline = time.monotonic() + 20
+        while "connections_refused" not in "".join(listener.errors):
+            assert time.monotonic() < deadline, "".join(listener.errors)
+            time.sleep(0.1)
+        for conn in conns:
+            conn.close()
+        time.sleep(0.5)
+        with listener.connect() as good:  # room again once they are gone
+            good.sendall(good_frame(7))
+        listener.wait_names({"good-7"})
+        stderr = listener.stop()
+    assert "connections_refused +" in stderr and "Traceback" not in stderr
+
+
+def test_descriptor_exhaustion_does_not_spin_or_die() -> None:
+    """The listener's own fd limit is hit: accept fails, is counted, no spin, it recovers."""
+    raise_fd_limit(4096)
+    with listening(fd_limit=64) as listener:
+        conns = [listener.connect() for _ in range(120)]
+        time.sleep(1.0)
+        ticks_before = _cpu_ticks(listener.proc.pid)
+        time.sleep(1.0)
+        busy = (_cpu_ticks(listener.proc.pid) - ticks_before) / os.sysconf("SC_CLK_TCK")
+        assert listener.proc.poll() is None
+        for conn in conns:
+            conn.close()
+        with listener.connect() as good:
+            good.sendall(good_frame(9))
+        listener.wait_names({"good-9"})
+        stderr = listener.stop()
+    assert busy < 0.3, f"listener busy {busy:.2f} s of 1 s while out of descriptors"
+    assert "Traceback" not in stderr
+    assert "accept_failed +" in stderr, stderr[-2000:]
+    assert stderr.count("accept_failed +") < 20, "accept failures reported in a loop"
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
