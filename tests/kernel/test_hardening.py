@@ -28,9 +28,9 @@ from audit_heka.privileges import CAP_AUDIT_CONTROL, CAP_AUDIT_READ
 # pytest puts tests/kernel on sys.path (the module is ``test_run``); mypy names
 # modules by their path under tests/ (``kernel.test_run``). Same file.
 if TYPE_CHECKING:
-    from kernel.test_run import Daemon, Marker, Receiver, cli, free_port
+    from kernel.test_run import MARKER_DIR, Daemon, Marker, Receiver, TlsReceiver, cli, free_port
 else:
-    from test_run import Daemon, Marker, Receiver, cli, free_port
+    from test_run import MARKER_DIR, Daemon, Marker, Receiver, TlsReceiver, cli, free_port
 
 pytestmark = pytest.mark.kernel
 
@@ -260,3 +260,54 @@ def test_enrichment_and_config_file_end_to_end(audit_kernel: object, tmp_path: P
         assert fields["ppid_exe"] == parent_exe
         assert "pod_uid" not in fields
     assert counters["enrich_pid_reused"] == 0
+
+
+# --- TLS: verification on by default, a self-signed receiver only with --ca ------
+
+
+def test_self_signed_receiver_refused_unless_the_config_names_it(
+    audit_kernel: object, tmp_path: Path
+) -> None:
+    from audit_state import require_tool  # noqa: PLC0415 - tests/ helpers
+
+    openssl = require_tool("openssl")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )
+    receiver = TlsReceiver(tmp_path)
+    refused = Marker("selfsigned-refused", 10)
+    rules = tmp_path / "m.rules"
+    rules.write_text(refused.rule())
+    daemon = Daemon(tmp_path, "--target", f"tls://127.0.0.1:{receiver.port}",
+                    "--rules", str(rules))
+    try:
+        refused.go()
+        refused.wait()
+        daemon.wait_for("delivery_connect_errors", 1, timeout=30)
+        time.sleep(0.5)
+        counters = daemon.counters()
+    finally:
+        assert daemon.stop() == 0
+    assert counters["delivery_sent"] == 0
+    assert not any(n.startswith(f"{MARKER_DIR}/selfsigned") for n in receiver.names)
+    assert "certificate verify failed" in "".join(daemon.errors)
+
+    accepted = Marker("selfsigned-ok", 10)
+    rules.write_text(accepted.rule())
+    conf = tmp_path / "tls.toml"
+    conf.write_text(f'ca = "{tmp_path / "server.pem"}"\n')
+    daemon = Daemon(tmp_path, "--config", str(conf),
+                    "--target", f"tls://127.0.0.1:{receiver.port}", "--rules", str(rules))
+    try:
+        accepted.go()
+        accepted.wait()
+        deadline = time.monotonic() + 30
+        while not accepted.names() <= set(receiver.names):
+            assert time.monotonic() < deadline, receiver.names
+            time.sleep(0.1)
+    finally:
+        assert daemon.stop() == 0
+    receiver.close()
