@@ -4,6 +4,7 @@
     python bench/bench.py offline    # replay vs ausearch -i on the captured logs
     python bench/bench.py live       # syscall storm: auditd -n vs audit-heka run
     python bench/bench.py memory --minutes 10
+    python bench/bench.py report     # rewrite RESULTS.md from the saved figures
 
 Everything that touches the kernel holds the same lock as the tests
 (/run/audit-heka-test.lock) and puts the audit state back as it found it.
@@ -389,6 +390,8 @@ def write_results(off: list[OfflineResult], lv: list[LiveResult],
         "",
         "## Offline: `audit-heka replay LOG --target file:` vs `ausearch -i -if LOG`",
         "",
+        f"Section {section_when('offline')}.",
+        "",
         "| log | records | events | ausearch -i (s, median) | replay (s, median) | ratio "
         "| target |",
         "|---|---|---|---|---|---|---|",
@@ -401,7 +404,8 @@ def write_results(off: list[OfflineResult], lv: list[LiveResult],
         "",
         "## Live: syscall storm (failing open, one rule), auditd -n (RAW) vs audit-heka run",
         "",
-        f"Same backlog limit for both ({BACKLOG_LIMIT}); storm duration as run.",
+        f"Section {section_when('live')}. Same backlog limit for both ({BACKLOG_LIMIT}); "
+        "each consumer ran until the kernel backlog had drained.",
         "",
         "| consumer | storm calls/s | storm calls | events received | kernel lost | "
         "backlog_wait_time_actual | CPU s | CPU s / 100k events | peak RSS MiB |",
@@ -418,11 +422,48 @@ def write_results(off: list[OfflineResult], lv: list[LiveResult],
     if mem:
         rss = [kib / 1024 for _, kib in mem]
         lines += ["", "## Memory: `run` with a dead receiver under a storm", "",
+                  f"Section {section_when('memory')}.", "",
                   f"{len(mem)} samples over {mem[-1][0] / 60:.1f} min: RSS min {min(rss):.1f} MiB, "
                   f"max {max(rss):.1f} MiB, last {rss[-1]:.1f} MiB.", "",
                   "| t (s) | RSS (MiB) |", "|---|---|"]
         lines += [f"| {t:.0f} | {kib / 1024:.1f} |" for t, kib in mem[:: max(1, len(mem) // 20)]]
+    lines += ["", *targets_table(off, lv, mem)]
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().rstrip()]
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+def targets_table(off: list[OfflineResult], lv: list[LiveResult],
+                  mem: list[tuple[float, int]]) -> list[str]:
+    """Issue 7's targets, each with the measured figure and whether it is met."""
+    rows: list[tuple[str, str, str, bool]] = []
+    for r in off:
+        limit = 1.0 if r.log == "log-10k" else 0.1
+        rows.append((f"offline {r.log}: replay / ausearch -i wall time", f"≤ {limit}",
+                     f"{r.ratio:.2f}", r.ratio <= limit))
+    if len(lv) == 2:
+        a, h = lv
+        rate = h.storm_rate / a.storm_rate
+        cpu = h.cpu_per_100k / max(a.cpu_per_100k, 1e-9)
+        rows += [
+            ("live: storm rate vs auditd's", "≥ 1.0", f"{rate:.2f}", rate >= 1.0),
+            ("live: kernel lost", "0", str(h.kernel_lost), h.kernel_lost == 0),
+            ("live: events received / storm calls", "1.0",
+             f"{h.events / max(h.storm_calls, 1):.2f}", h.events == h.storm_calls),
+            ("live: CPU per event vs auditd's", "≤ 1.5", f"{cpu:.2f}", cpu <= 1.5),
+            ("live: peak RSS (MiB)", "≤ 64", f"{h.peak_rss_mib:.1f}", h.peak_rss_mib <= 64),
+        ]
+    if mem:
+        rss = [kib / 1024 for _, kib in mem]
+        later = rss[len(rss) // 2 :]
+        growth = max(later) - min(later)
+        rows.append(("memory: RSS growth over the second half of the run (MiB)", "flat (≤ 2)",
+                     f"{growth:.1f}", growth <= 2))
+    out = ["## Targets (issue 7)", "", "| target | goal | measured | met |", "|---|---|---|---|"]
+    out += [f"| {name} | {goal} | {got} | {'yes' if ok else '**no**'} |"
+            for name, goal, got, ok in rows]
+    return out
 
 
 def save(section: str, data: object) -> None:
@@ -455,7 +496,8 @@ def git_commit() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["all", "offline", "live", "memory"])
+    parser.add_argument("what", choices=["all", "offline", "live", "memory", "report"],
+                        help="report: rewrite RESULTS.md from the saved figures only")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--minutes", type=float, default=10)
