@@ -306,6 +306,7 @@ def test_udp_end_to_end(audit_kernel: object, tmp_path: Path) -> None:
         marker.go()
         marker.wait()
         got = receiver.wait_for(marker.names(), timeout=30)
+        daemon.wait_for("messages", 300)  # the status file is refreshed once a second
         counters = daemon.counters()
         shown = subprocess.run(
             cli("status", "--json", "--status-file", str(daemon.status_file)),
