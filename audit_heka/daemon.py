@@ -28,7 +28,7 @@ from types import FrameType
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.auditlog import AuditLogWriter
-from audit_heka.delivery import Delivery, DeliveryConfig
+from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
 from audit_heka.enrich import Enricher, LiveProcFS
 from audit_heka.events import Assembler, Event
 from audit_heka.health import health_message
@@ -38,7 +38,7 @@ from audit_heka.interpret import Interpreter
 from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.rulefile import load_sources
 from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
-from audit_heka.netlink.source import AuditSource, SourceMode
+from audit_heka.netlink.source import AuditSource, SourceError, SourceMode, SourceStats
 from audit_heka.outputs.target import Target
 from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.private_files import create_exclusive, hand_over
@@ -104,6 +104,7 @@ class _Books:
     rule_reloads: int = 0
     rule_reload_errors: int = 0
     health_messages: int = 0
+    dropped_at_stop: int = 0  # frames a full `block` spool could not take at shutdown
     log_events: int = 0  # events written to log: targets
     log_write_errors: int = 0  # events a log: target could not write (disk full, ...)
 
@@ -177,10 +178,6 @@ class Daemon:
         """Ask the main loop to finish (thread-safe: it only sets a flag)."""
         self._stop = True
 
-    @property
-    def stopping(self) -> bool:
-        """Whether a stop was asked for (by a signal or :meth:`stop`)."""
-        return self._stop
 
     # --------------------------------------------------------------------- run
 
@@ -257,8 +254,6 @@ class Daemon:
             batch: list[Message] = []
             for raw in self._source.read(timeout=0.25):
                 batch += self.pipeline.feed_kernel(raw.type, raw.text, self.clock())
-                if self.stopping:
-                    break
             self._ship(batch)
             now = self.clock()
             if now >= next_tick:
@@ -278,6 +273,16 @@ class Daemon:
                 next_status = now + self.config.status_interval
 
     def _finish(self) -> None:
+        # Stop the kernel sending, then ship everything it had already queued
+        # on our socket: a stop must not throw away a full receive buffer.
+        assert self._source is not None
+        try:
+            self._source.stop_receiving()
+        except (SourceError, OSError) as exc:
+            log.error("could not hand the audit pid back: %s", exc)
+        while raws := self._source.read(timeout=0):
+            now = self.clock()
+            self._ship([m for r in raws for m in self.pipeline.feed_kernel(r.type, r.text, now)])
         self._ship(self.pipeline.finish())
         with contextlib.suppress(AuditError, OSError), AuditControl() as control:
             self._poll_kernel(control)
@@ -331,6 +336,7 @@ class Daemon:
                     break
             self.books.blocked_seconds += self.clock() - paused
             if self._stop:
+                self.books.dropped_at_stop += len(frames) - index
                 log.error("stopping with a full spool: %d frames could not be spooled",
                           len(frames) - index)
                 return
@@ -419,11 +425,10 @@ class Daemon:
         out["oversize"] = self.framer.oversize
         out["payload_dropped"] = self.framer.payload_dropped
         out["frames"] = self.framer.frames
-        if self._source is not None:
-            stats = self._source.stats
-            out["netlink_records"] = stats.records
-            out["netlink_overruns"] = stats.enobufs
-            out["netlink_malformed"] = stats.malformed
+        stats = self._source.stats if self._source is not None else SourceStats()
+        out["netlink_records"] = stats.records
+        out["netlink_overruns"] = stats.enobufs
+        out["netlink_malformed"] = stats.malformed
         books = self.books
         out["kernel_lost"] = books.kernel_lost
         out["kernel_backlog_wait_jiffies"] = books.kernel_backlog_wait
@@ -432,13 +437,14 @@ class Daemon:
         out["rule_reloads"] = books.rule_reloads
         out["rule_reload_errors"] = books.rule_reload_errors
         out["health_messages"] = books.health_messages
+        out["dropped_at_stop"] = books.dropped_at_stop
         out["log_events"] = books.log_events
         out["log_write_errors"] = books.log_write_errors
         if self.enricher is not None:
             out.update(self.enricher.counters)
-        if self._delivery is not None:
-            for name, value in self._delivery.counters().items():
-                out[f"delivery_{name}"] = value
+        delivered = self._delivery.counters() if self._delivery is not None else {}
+        for name in COUNTER_NAMES:
+            out[f"delivery_{name}"] = delivered.get(name, 0)
         return out
 
     def _write_status(self) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from audit_heka.health import HEALTH_TYPE, health_message
+from audit_heka.daemon import Daemon, RunConfig
+from audit_heka.delivery import DeliveryConfig
+from audit_heka.health import HEALTH_TYPE, LOSS_COUNTERS, health_message
 from audit_heka.heka.message import Message, ValueType, decode_message, encode_message
 
 
@@ -38,6 +40,12 @@ def test_growing_loss_raises_severity() -> None:
     assert _report({"kernel_lost": 3}, {"kernel_lost": 3}).severity == 6
     assert _report({"kernel_lost": 4}, {"kernel_lost": 3}).severity == 4
     assert _report({"events": 9}, {"events": 3}).severity == 6
-    final = _report({"spool_dropped_oldest": 1}, final=True)
+    final = _report({"delivery_spool_drops_oldest": 1}, final=True)
     assert final.severity == 4
     assert final.field("report") is not None
+
+
+def test_loss_counters_are_counters_the_daemon_reports() -> None:
+    """A loss counter misnamed here would never raise the severity."""
+    daemon = Daemon(RunConfig(targets=(), delivery=DeliveryConfig()))
+    assert set(LOSS_COUNTERS) <= set(daemon.counters())

@@ -285,6 +285,22 @@ class AuditSource:
         finally:
             ctl.close()
 
+    def stop_receiving(self) -> None:
+        """Hand the pid back but keep the socket, so what is queued can still be read.
+
+        A daemon that is told to stop calls this first, then ``read(0)`` until
+        it returns nothing: records the kernel had already sent (up to a full
+        receive buffer) are shipped instead of dying with the socket. After
+        this the kernel sends nothing new to us (it holds or logs records per
+        its own failure policy, as for any stopped auditd).
+        """
+        if self._sock is None or not self._registered:
+            return
+        try:
+            self._set_pid(0)
+        finally:
+            self._registered = False
+
     def close(self) -> None:
         """Hand the pid back and restore changed settings; safe to call twice.
 

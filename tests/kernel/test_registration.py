@@ -72,11 +72,22 @@ def test_unicast_multicast_and_refusal(audit_kernel: object) -> None:
                 got += mc.read(0.2)
         multicast_events = events_of_true(got)
         assert multicast_events, [r.type for r in got]
+        # The daemon child reads on its own schedule: wait until it has printed
+        # the same events before stopping it (else the test races its reads).
+        early: list[str] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            line = child.stdout.readline()
+            early.append(line)
+            seen = [RawRecord(*json.loads(x)) for x in early if x.startswith("[")]
+            if set(multicast_events) <= set(events_of_true(seen)):
+                break
     finally:
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=10)
     assert child.returncode == 128 + signal.SIGTERM, err
-    unicast = [RawRecord(*json.loads(line)) for line in out.splitlines() if line.startswith("[")]
+    lines = [*early, *out.splitlines()]
+    unicast = [RawRecord(*json.loads(line)) for line in lines if line.startswith("[")]
     unicast_events = events_of_true(unicast)
     assert set(multicast_events) <= set(unicast_events)
     serial = next(iter(unicast_events))
