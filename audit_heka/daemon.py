@@ -31,7 +31,7 @@ from audit_heka.auditlog import AuditLogWriter
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
 from audit_heka.enrich import Enricher, LiveProcFS
 from audit_heka.events import Assembler, Event
-from audit_heka.health import health_message
+from audit_heka.health import LOSS_COUNTERS, health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.heka.message import Message
 from audit_heka.interpret import Interpreter
@@ -147,6 +147,7 @@ class Daemon:
         self._rules_before: list[Rule] | None = None
         self._kernel_base: tuple[int, int] | None = None
         self._last_health: dict[str, int] = {}
+        self._logged_losses: dict[str, int] = {}
         self._delivery: Delivery | None = None
         self._source: AuditSource | None = None
 
@@ -264,6 +265,7 @@ class Daemon:
                 self._load_rules(control, initial=False)
             if now >= next_poll:
                 self._poll_kernel(control)
+                self._log_losses()
                 next_poll = now + self.config.kernel_poll_interval
             if now >= next_health:
                 self._send_health(final=False)
@@ -374,6 +376,16 @@ class Daemon:
         self.books.kernel_lost = max(0, lost - self._kernel_base[0])
         self.books.kernel_backlog_wait = max(0, waited - self._kernel_base[1])
         self.books.kernel_backlog = status.backlog
+
+    def _log_losses(self) -> None:
+        """Log every loss counter that grew since the last look (kernel_lost logs itself)."""
+        counters = self.counters()
+        for name in LOSS_COUNTERS:
+            grew = counters.get(name, 0) - self._logged_losses.get(name, 0)
+            if grew > 0 and name != "kernel_lost":
+                log.warning("%s +%d (total %d): audit events may be missing",
+                            name, grew, counters[name])
+            self._logged_losses[name] = counters.get(name, 0)
 
     def _load_rules(self, control: AuditControl, *, initial: bool) -> None:
         # A reload *replaces* the rules: the files say what is in force, so a

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from audit_heka.daemon import Daemon, RunConfig
 from audit_heka.delivery import DeliveryConfig
 from audit_heka.health import HEALTH_TYPE, LOSS_COUNTERS, health_message
@@ -49,3 +53,14 @@ def test_loss_counters_are_counters_the_daemon_reports() -> None:
     """A loss counter misnamed here would never raise the severity."""
     daemon = Daemon(RunConfig(targets=(), delivery=DeliveryConfig()))
     assert set(LOSS_COUNTERS) <= set(daemon.counters())
+
+
+def test_growing_losses_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    daemon = Daemon(RunConfig(targets=(), delivery=DeliveryConfig()))
+    daemon.pipeline.assembler.serial_gaps = 5
+    with caplog.at_level(logging.WARNING, logger="audit_heka.daemon"):
+        daemon._log_losses()
+        daemon._log_losses()  # nothing new: nothing logged
+    assert [r.getMessage() for r in caplog.records] == [
+        "serial_gaps +5 (total 5): audit events may be missing"
+    ]
