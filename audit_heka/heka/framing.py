@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 
 from audit_heka.heka import message_pb2
 from audit_heka.heka.errors import FramingError, MessageTooLarge
+from audit_heka.heka.message import varint
 
 RECORD_SEPARATOR = 0x1E
 UNIT_SEPARATOR = 0x1F
@@ -59,18 +60,9 @@ class Signer:
         return cls(name, int(version), key.encode(), hash)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _header(message: bytes, signer: Signer | None) -> bytes:
     # message_length first: Hindsight's reader requires the header to begin with tag 0x08.
-    header = b"\x08" + _varint(len(message))
+    header = b"\x08" + varint(len(message))
     if signer is None:
         return header
     digest = hmac.new(signer.key, message, _DIGESTS[signer.hash]).digest()
@@ -78,8 +70,8 @@ def _header(message: bytes, signer: Signer | None) -> bytes:
     # MD5 is the default hash function: like Heka's Go client, leave it unset.
     if signer.hash == "sha1":
         header += b"\x18\x01"
-    header += b"\x22" + _varint(len(name)) + name + b"\x28" + _varint(signer.version)
-    return header + b"\x32" + _varint(len(digest)) + digest
+    header += b"\x22" + varint(len(name)) + name + b"\x28" + varint(signer.version)
+    return header + b"\x32" + varint(len(digest)) + digest
 
 
 def frame(

@@ -107,8 +107,8 @@ class Message:
 # --- encoding -------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    """Protobuf base-128 varint; negative numbers as 64-bit two's complement."""
+def varint(value: int) -> bytes:
+    """Protobuf base-128 varint, negatives as 64-bit two's complement (framing uses it too)."""
     if 0 <= value < 0x80:
         return _SMALL_VARINTS[value]
     if value < 0:
@@ -125,7 +125,7 @@ _SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))
 
 
 def _length_delimited(key: bytes, data: bytes) -> bytes:
-    return key + _varint(len(data)) + data
+    return key + varint(len(data)) + data
 
 
 def _check_int(name: str, value: int, low: int, high: int) -> None:
@@ -135,26 +135,26 @@ def _check_int(name: str, value: int, low: int, high: int) -> None:
 
 def _encode_field(field: Field) -> bytes:
     name = field.name.encode()
-    out = [b"\x0a", _varint(len(name)), name, b"\x10", _SMALL_VARINTS[field.value_type]]
+    out = [b"\x0a", varint(len(name)), name, b"\x10", _SMALL_VARINTS[field.value_type]]
     if field.representation:
         rep = field.representation.encode()
-        out += (b"\x1a", _varint(len(rep)), rep)
+        out += (b"\x1a", varint(len(rep)), rep)
     vt = field.value_type
     values = field.values
     if vt is ValueType.STRING:
         for s in values:
             assert isinstance(s, str)
             data = s.encode("utf-8", "surrogateescape")
-            out += (b"\x22", _varint(len(data)), data)
+            out += (b"\x22", varint(len(data)), data)
     elif vt is ValueType.BYTES:
         for b in values:
             assert isinstance(b, bytes)
-            out += (b"\x2a", _varint(len(b)), b)
+            out += (b"\x2a", varint(len(b)), b)
     elif values:
         if vt is ValueType.INTEGER:
             for i in values:
                 _check_int(f"Fields[{field.name}]", int(i), _INT64_MIN, _INT64_MAX)
-            packed = b"".join(_varint(int(i)) for i in values)
+            packed = b"".join(varint(int(i)) for i in values)
             key = b"\x32"
         elif vt is ValueType.DOUBLE:
             packed = struct.pack(f"<{len(values)}d", *values)
@@ -162,7 +162,7 @@ def _encode_field(field: Field) -> bytes:
         else:
             packed = bytes(1 if v else 0 for v in values)
             key = b"\x42"
-        out += (key, _varint(len(packed)), packed)
+        out += (key, varint(len(packed)), packed)
     return b"".join(out)
 
 
@@ -200,21 +200,21 @@ def encode_message(msg: Message) -> bytes:
     if len(msg.uuid) != UUID_SIZE:
         raise EncodeError(f"uuid must be {UUID_SIZE} bytes, got {len(msg.uuid)}")
     _check_int("timestamp", msg.timestamp, _INT64_MIN, _INT64_MAX)
-    out = [b"\x0a\x10", msg.uuid, b"\x10", _varint(msg.timestamp)]
+    out = [b"\x0a\x10", msg.uuid, b"\x10", varint(msg.timestamp)]
     if msg.type is not None:
         out.append(_encode_str(b"\x1a", msg.type))
     if msg.logger is not None:
         out.append(_encode_str(b"\x22", msg.logger))
     if msg.severity is not None:
         _check_int("severity", msg.severity, _INT32_MIN, _INT32_MAX)
-        out += (b"\x28", _varint(msg.severity))
+        out += (b"\x28", varint(msg.severity))
     if msg.payload is not None:
         out.append(_encode_str(b"\x32", msg.payload))
     if msg.env_version is not None:
         out.append(_encode_str(b"\x3a", msg.env_version))
     if msg.pid is not None:
         _check_int("pid", msg.pid, _INT32_MIN, _INT32_MAX)
-        out += (b"\x40", _varint(msg.pid))
+        out += (b"\x40", varint(msg.pid))
     if msg.hostname is not None:
         out.append(_encode_str(b"\x4a", msg.hostname))
     out += map(_field_entry, msg.fields)
