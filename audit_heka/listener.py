@@ -24,6 +24,9 @@ from audit_heka.heka.message import Message, decode_message
 #: A connection beyond this many is accepted and closed at once (and counted):
 #: a peer opening thousands of sockets must not exhaust our descriptors.
 MAX_CONNECTIONS = 1024
+#: When every slot is taken, a peer silent for this long makes room for the
+#: newcomer: otherwise 1,024 idle sockets would lock every sender out.
+IDLE_EVICT = 10.0
 #: Out of descriptors (EMFILE/ENFILE), accept() fails while the listening
 #: socket stays readable: without a pause the loop would spin at 100% CPU.
 #: Accepting resumes after this long, or as soon as a connection closes.
@@ -55,6 +58,7 @@ def parse_address(text: str, default_port: int = 5565) -> tuple[str, int]:
 class _Peer:
     address: str
     unframer: Unframer
+    last_active: float = 0.0
 
 
 @dataclass
@@ -77,8 +81,10 @@ class Listener:
         signers: Mapping[str, Signer] | None = None,
         require_signature: bool = False,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        idle_evict: float = IDLE_EVICT,
     ) -> None:
         self.udp = udp
+        self.idle_evict = idle_evict
         self.stats = ListenerStats()
         self._signers = dict(signers or {})
         self._require_signature = require_signature
@@ -139,14 +145,31 @@ class Listener:
                     self._selector.unregister(self._sock)
                     self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE
                 return
-            if len(self._peers) >= MAX_CONNECTIONS:
+            now = time.monotonic()
+            if len(self._peers) >= MAX_CONNECTIONS and not self._evict_idle(now):
                 self.stats.errors["connections_refused"] += 1
                 conn.close()
                 continue
             conn.setblocking(False)
             self.stats.connections += 1
-            self._peers[conn] = _Peer(f"{addr[0]}:{addr[1]}", self._new_unframer())
+            self._peers[conn] = _Peer(f"{addr[0]}:{addr[1]}", self._new_unframer(), now)
             self._selector.register(conn, selectors.EVENT_READ)
+
+    def _evict_idle(self, now: float) -> bool:
+        """Close the longest-silent peer if it has been silent ``idle_evict`` seconds."""
+        conn, peer = min(self._peers.items(), key=lambda item: item[1].last_active)
+        if now - peer.last_active < self.idle_evict:
+            return False
+        self.stats.errors["connections_evicted"] += 1
+        self._drop(conn, peer)
+        return True
+
+    def _drop(self, conn: socket.socket, peer: _Peer) -> None:
+        peer.unframer.close()
+        self._absorb(peer.unframer)
+        self._selector.unregister(conn)
+        conn.close()
+        del self._peers[conn]
 
     def _read_stream(
         self, conn: socket.socket, on_message: Callable[[Message, str | None], None]
@@ -160,13 +183,10 @@ class Listener:
             self.stats.errors["connection_reset"] += 1
             data = b""
         if not data:
-            peer.unframer.close()
-            self._absorb(peer.unframer)
-            self._selector.unregister(conn)
-            conn.close()
-            del self._peers[conn]
+            self._drop(conn, peer)
             self._resume_accept()  # a descriptor is free again
             return
+        peer.last_active = time.monotonic()
         self._deliver(peer.unframer, data, on_message)
 
     def _resume_accept(self) -> None:

@@ -244,3 +244,33 @@ def test_descriptor_exhaustion_does_not_spin_or_die() -> None:
 def _cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_idle_peers_make_room_for_a_sender_when_every_slot_is_taken() -> None:
+    """1,024 silent sockets must not lock a real sender out: the longest-idle goes."""
+    raise_fd_limit(4096)
+    from audit_heka.heka.framing import frame  # noqa: PLC0415
+    from audit_heka.heka.message import Message, encode_message  # noqa: PLC0415
+    from audit_heka.listener import MAX_CONNECTIONS, Listener  # noqa: PLC0415
+
+    listener = Listener(("127.0.0.1", 0), idle_evict=0.5)
+    got: list[int] = []
+    with ExitStack() as stack:
+        idle = []
+        for i in range(MAX_CONNECTIONS):
+            idle.append(stack.enter_context(socket.create_connection(listener.address)))
+            if i % 64 == 63:  # same thread: accept before the listen backlog fills
+                listener.poll(0, lambda m, s: None)
+        while listener.stats.connections < MAX_CONNECTIONS:
+            listener.poll(0.05, lambda m, s: None)
+        time.sleep(0.6)
+        sender = stack.enter_context(socket.create_connection(listener.address))
+        sender.sendall(frame(encode_message(Message(bytes(16), 42))))
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            listener.poll(0.05, lambda m, s: got.append(m.timestamp))
+        assert len(idle) == MAX_CONNECTIONS
+    listener.close()
+    assert got == [42]
+    assert listener.stats.errors["connections_evicted"] == 1
+    assert listener.stats.errors["connections_refused"] == 0
