@@ -399,22 +399,7 @@ class Delivery:
         All or nothing: under ``block`` a frame is spooled for every target or
         for none, so a retry never duplicates it on one target and not another.
         """
-        able = []
-        for worker in self.workers:
-            if worker.fits(frame):
-                able.append(worker)
-            else:
-                worker.count_oversize(frame)
-        with contextlib.ExitStack() as stack:
-            for worker in able:
-                stack.enter_context(worker.cond)
-            for worker in able:
-                if not worker.accepts(frame):
-                    worker.room.clear()
-                    return False
-            for worker in able:
-                worker.append(frame)
-        return True
+        return self.submit_many([frame]) == 1
 
     def submit_many(self, frames: list[bytes]) -> int:
         """Spool ``frames`` in order, as ``submit`` would one by one; return how
