@@ -8,12 +8,15 @@ from hypothesis import strategies as st
 
 from audit_heka.journal.format import (
     BadLine,
+    Cursor,
     JournalLine,
     LineBuilder,
     build_line,
     escape,
+    format_cursor,
     needs_escape,
     node_prefix,
+    parse_cursor,
     parse_line,
     split_lines,
     type_name,
@@ -148,3 +151,11 @@ def test_split_anywhere(texts: list[bytes], cut: int) -> None:
     assert used + used2 == len(stream)
     got = [p.text for p in map(parse_line, first + second) if isinstance(p, JournalLine)]
     assert got == texts
+
+
+def test_cursor_line() -> None:
+    cursor = Cursor(2049, 131, 8192)
+    assert format_cursor(cursor) == b"v1 2049 131 8192\n"
+    assert parse_cursor(format_cursor(cursor)) == cursor
+    for bad in (b"", b"v2 1 2 3\n", b"v1 1 2\n", b"v1 1 2 -3\n", b"v1 a b c\n"):
+        assert parse_cursor(bad) is None

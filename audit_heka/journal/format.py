@@ -183,3 +183,30 @@ def parse_line(line: bytes) -> JournalLine | BadLine:
     if not name or b" " in name:
         return BadLine("bad_type", line)
     return JournalLine(node, name, unescape(rest[msg + 5 :]))
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """The shipper's position: the journal file holding the first record not
+    yet acknowledged by every target (by identity, so renames by rotation do
+    not move it) and the offset of that record's line start in it."""
+
+    dev: int
+    ino: int
+    offset: int
+
+
+CURSOR_FILE = "cursor"
+
+
+def format_cursor(cursor: Cursor) -> bytes:
+    """The cursor file's one line: ``v1 <st_dev> <st_ino> <offset>\\n``."""
+    return b"v1 %d %d %d\n" % (cursor.dev, cursor.ino, cursor.offset)
+
+
+def parse_cursor(data: bytes) -> Cursor | None:
+    """The cursor in a cursor file's content, or None when it is not one."""
+    parts = data.split()
+    if len(parts) != 4 or parts[0] != b"v1" or not all(p.isdigit() for p in parts[1:]):
+        return None
+    return Cursor(int(parts[1]), int(parts[2]), int(parts[3]))
