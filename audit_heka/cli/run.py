@@ -32,7 +32,6 @@ from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
 from audit_heka.private_files import UnsafePathError, default_owners, ensure_private_dir
 from audit_heka.privileges import PrivilegeError
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE
-from audit_heka.spool import DEFAULT_MAX_BYTES, FullAction, SpoolError
 
 
 def parse_targets(
@@ -125,18 +124,6 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key).",
         ),
         click.option("--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5"),
-        click.option(
-            "--spool",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Directory of the disk spool (at-least-once delivery across restarts).",
-        ),
-        click.option("--spool-max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES),
-        click.option(
-            "--spool-full",
-            type=click.Choice([a.value for a in FullAction]),
-            default=FullAction.BLOCK.value,
-            show_default=True,
-        ),
         click.option("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True),
         click.option("--payload/--no-payload", default=True, show_default=True),
         click.option(
@@ -196,9 +183,6 @@ def build_config(
     backlog_wait_time: int | None,
     hmac_keys: tuple[Signer, ...],
     hmac_hash: str,
-    spool: Path | None,
-    spool_max_bytes: int,
-    spool_full: str,
     message_type: str,
     payload: bool,
     enrich: bool,
@@ -226,19 +210,12 @@ def build_config(
         fsync=fsync,
         signers={signer.lookup_key: signer} if signer else {},
     )
-    owners = None
     if user is not None:
         try:
-            owners = default_owners([pwd.getpwnam(user).pw_uid])
+            pwd.getpwnam(user)
         except KeyError:
             raise click.BadParameter(f"unknown user {user!r}", param_hint="--user") from None
-    delivery = DeliveryConfig(
-        spool_owners=owners,
-        spool_dir=spool,
-        spool_max_bytes=spool_max_bytes,
-        spool_full=FullAction(spool_full),
-        transport=transport,
-    )
+    delivery = DeliveryConfig(transport=transport)
     return RunConfig(
         targets=tuple(t for t in targets if isinstance(t, Target)),
         logs=tuple(
@@ -266,13 +243,15 @@ def start(config: RunConfig) -> None:
     """Run the daemon; turn every start-up failure into a one-line message."""
     try:
         if config.status_file is not None:
-            ensure_private_dir(config.status_file.parent, config.delivery.spool_owners)
+            owners = None
+            if config.user is not None:
+                owners = default_owners([pwd.getpwnam(config.user).pw_uid])
+            ensure_private_dir(config.status_file.parent, owners)
         code = Daemon(config).run()
     except (
         DaemonError,
         SourceError,
         AuditError,
-        SpoolError,
         PrivilegeError,
         UnsafePathError,
         ValueError,
@@ -308,7 +287,7 @@ def load_config_file(ctx: click.Context, param: click.Parameter, value: Path | N
 def run(verbose: bool, **options: object) -> None:
     """Become the audit daemon (or read the multicast group) and ship every event.
 
-    Every event goes to every target through a spool; losses of any kind are
+    Every event goes to every target; losses of any kind are
     counted, logged, reported in health messages (Type audit_heka_health) and
     shown by `audit-heka status`. SIGTERM/SIGINT stop cleanly, SIGHUP reloads
     the rules.
