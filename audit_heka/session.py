@@ -71,15 +71,11 @@ class Session:
     ) -> None:
         self.builder = builder
         self.assembler = assembler
-        self.signer = signer
-        self.max_message_size = max_message_size
+        self.framer = Framer(signer, max_message_size)
         self.lines = 0
         self.blank_lines = 0
         self.records = 0
         self.messages = 0
-        self.frames = 0
-        self.payload_dropped = 0
-        self.oversize = 0
         self.build_errors = 0
         self.parse_errors: Counter[str] = Counter()
         self.error_samples: deque[ParseError] = deque(maxlen=ERROR_SAMPLES)
@@ -141,7 +137,7 @@ class Session:
         Same rules as for events: the Payload goes first if too large, then
         the message is refused (``oversize``).
         """
-        return self._frame(message)
+        return self.framer.frame(message)
 
     # --------------------------------------------------------------- internals
 
@@ -160,7 +156,8 @@ class Session:
         for event in events:
             message = self._build(event)
             self.messages += 1
-            out.append(Shipment(event, message, self._frame(message), self._position(event)))
+            out.append(Shipment(event, message, self.framer.frame(message),
+                                self._position(event)))
         return out
 
     def _position(self, event: Event) -> int | None:
@@ -208,19 +205,6 @@ class Session:
             ),
         )
 
-    def _frame(self, message: Message) -> bytes | None:
-        encoded = encode_message(message)
-        if len(encoded) > self.max_message_size and message.payload is not None:
-            encoded = encode_message(replace(message, payload=None))
-            self.payload_dropped += 1
-        try:
-            data = frame(encoded, self.signer, self.max_message_size)
-        except MessageTooLarge:
-            self.oversize += 1
-            return None
-        self.frames += 1
-        return data
-
     # -------------------------------------------------------------- reporting
 
     def counters(self) -> dict[str, int]:
@@ -232,9 +216,9 @@ class Session:
             "blank_lines": self.blank_lines,
             "records": self.records,
             "messages": self.messages,
-            "frames": self.frames,
-            "payload_dropped": self.payload_dropped,
-            "oversize": self.oversize,
+            "frames": self.framer.frames,
+            "payload_dropped": self.framer.payload_dropped,
+            "oversize": self.framer.oversize,
             "build_errors": self.build_errors,
             "malformed_records": sum(self.parse_errors.values()),
             "events_in_flight": a.in_flight,
@@ -253,3 +237,35 @@ class Session:
         for reason, count in sorted(self.parse_errors.items()):
             flat[f"malformed_records.{reason}"] = count
         return flat
+
+
+class Framer:
+    """Message -> framed bytes, counting the ones too large for Heka.
+
+    A message over Heka's ``max_message_size`` would be dropped by Heka, so it
+    is never emitted. First the Payload (a copy of what the fields already
+    hold) is left out and the message retried (``payload_dropped``); if it is
+    still too large it is refused and counted (``oversize``).
+    """
+
+    def __init__(self, signer: Signer | None = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self.signer = signer
+        self.max_message_size = max_message_size
+        self.frames = 0
+        self.payload_dropped = 0
+        self.oversize = 0
+
+    def frame(self, message: Message) -> bytes | None:
+        """The frame, or None (counted in ``oversize``) when the message is too large."""
+        encoded = encode_message(message)
+        if len(encoded) > self.max_message_size and message.payload is not None:
+            encoded = encode_message(replace(message, payload=None))
+            self.payload_dropped += 1
+        try:
+            data = frame(encoded, self.signer, self.max_message_size)
+        except MessageTooLarge:
+            self.oversize += 1
+            return None
+        self.frames += 1
+        return data

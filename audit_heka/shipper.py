@@ -56,6 +56,7 @@ from audit_heka.health import health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.interpret import Interpreter
 from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
+from audit_heka.journal.follower import COUNTER_NAMES as JOURNAL_COUNTERS
 from audit_heka.journal.follower import Inotify, JournalFollower, journal_files
 from audit_heka.journal.format import Cursor
 from audit_heka.outputs.file import FsyncPolicy
@@ -415,6 +416,7 @@ class Shipper:
     # --------------------------------------------------------------- reporting
     def counters(self) -> dict[str, int]:
         out = dict(self.session.counters())
+        out.update(dict.fromkeys(JOURNAL_COUNTERS, 0))
         if self.follower is not None:
             out.update(self.follower.counters)
         out.update(self.books)

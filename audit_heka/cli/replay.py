@@ -200,7 +200,7 @@ def replay(
     finally:
         transport.close()
     _report(session)
-    if session.parse_errors or session.oversize:
+    if session.parse_errors or session.framer.oversize:
         sys.exit(1)
 
 
@@ -208,16 +208,16 @@ def _report(session: Session) -> None:
     counters = session.counters()
     click.echo(
         f"audit-heka replay: {counters['lines']} lines, {counters['records']} records, "
-        f"{counters['messages']} events, {session.frames} sent",
+        f"{counters['messages']} events, {session.framer.frames} sent",
         err=True,
     )
     problems = {k: v for k, v in counters.items()
                 if v and k.startswith(("malformed", "late_records", "aligned_fill",
                                        "build_errors"))}
-    if session.payload_dropped:
-        problems["payload_dropped_for_size"] = session.payload_dropped
-    if session.oversize:
-        problems["oversize"] = session.oversize
+    if session.framer.payload_dropped:
+        problems["payload_dropped_for_size"] = session.framer.payload_dropped
+    if session.framer.oversize:
+        problems["oversize"] = session.framer.oversize
     for key, value in sorted(problems.items()):
         click.echo(f"audit-heka replay: {key}: {value}", err=True)
     for sample in session.error_samples:

@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 ACTIVE_NAME = "audit.log"
 READ_CHUNK = 1 << 20
 
+#: The follower's counters (meanings in audit_heka.counters).
+COUNTER_NAMES = ("journal_lines", "journal_bytes", "journal_files", "journal_lost_files",
+                 "journal_partial_lines")
+
 IN_MODIFY = 0x00000002
 IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_FROM = 0x00000040
@@ -147,13 +151,7 @@ class JournalFollower:
     def __init__(self, directory: Path, cursor: Cursor | None = None, *,
                  warmup: int = 0) -> None:
         self.directory = directory
-        self.counters: dict[str, int] = {
-            "journal_lines": 0,
-            "journal_bytes": 0,
-            "journal_files": 0,
-            "journal_lost_files": 0,
-            "journal_partial_lines": 0,
-        }
+        self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._fd = -1
         self._segment: _Segment | None = None
         self._segments: deque[_Segment] = deque(maxlen=256)
