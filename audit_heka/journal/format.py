@@ -49,6 +49,11 @@ def _unescape_match(m: re.Match[bytes]) -> bytes:
     return bytes((int(m.group(1), 16),))
 
 
+#: ``find_unsafe(text)`` is not None when ``text`` needs :func:`escape` (the
+#: reader's hot path calls the compiled search directly).
+find_unsafe = _NEEDS_ESCAPE.search
+
+
 def needs_escape(text: bytes) -> bool:
     """True when ``text`` holds a control byte or ``\\x``: the slow path."""
     return _NEEDS_ESCAPE.search(text) is not None

@@ -30,37 +30,29 @@ import os
 import select
 import signal
 import socket
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Protocol
 
-from audit_heka.netlink.status import AuditStatus, encode_status_set
-from audit_heka.netlink.uapi import (
-    AUDIT_NLGRP_READLOG,
-    NETLINK_AUDIT,
-    NLMSG_DONE,
-    NLMSG_ERROR,
-    NLMSG_HDRLEN,
-    MsgType,
+from audit_heka.netlink.recv import (
+    DEFAULT_RCVBUF,
+    NLM_F_ACK,
+    NLM_F_REQUEST,
+    NOT_RECORDS,
+    RECV_BUFFER,
+    TYPE,
+    SourceError,
+    await_ack,
+    open_socket,
+    record_text,
+    request,
 )
+from audit_heka.netlink.status import AuditStatus, encode_status_set
+from audit_heka.netlink.uapi import NLMSG_HDRLEN, MsgType
 
-#: Large enough for any record (AUDIT_MESSAGE_TEXT_MAX 8560 + header) with room.
-RECV_BUFFER = 65536
-#: Default socket receive buffer: bursts of tens of thousands of records fit.
-DEFAULT_RCVBUF = 32 * 1024 * 1024
-
-_NLMSGHDR = struct.Struct("=IHHII")
-_TYPE = struct.Struct("=4xH")
-_ERRCODE = struct.Struct("=i")
-_NLM_F_REQUEST = 0x1
-_NLM_F_ACK = 0x4
-_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-#: Netlink control types and AUDIT_REPLACE (a liveness probe from the kernel
-#: when someone else tries to register) are not records.
-_NOT_RECORDS = frozenset({1, NLMSG_ERROR, NLMSG_DONE, 4, int(MsgType.REPLACE)})
+__all__ = ["DEFAULT_RCVBUF", "RECV_BUFFER", "SourceError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +79,6 @@ class SourceStats:
 class SourceMode(enum.Enum):
     UNICAST = "unicast"
     MULTICAST = "multicast"
-
-
-class SourceError(Exception):
-    """The source could not be set up; the message says why and what to do."""
 
 
 class RegistrationRefused(SourceError):
@@ -172,22 +160,10 @@ class AuditSource:
     def open(self) -> None:
         if self._sock is not None:
             return
+        sock = open_socket(
+            multicast=self.mode is SourceMode.MULTICAST, rcvbuf=self.rcvbuf
+        )
         try:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
-        except OSError as exc:
-            raise SourceError(f"cannot open an audit netlink socket: {exc.strerror}") from None
-        try:
-            self._set_rcvbuf(sock)
-            if self.mode is SourceMode.MULTICAST:
-                try:
-                    sock.bind((0, 1 << (AUDIT_NLGRP_READLOG - 1)))
-                except OSError as exc:
-                    raise SourceError(
-                        "cannot join the audit multicast group (needs CAP_AUDIT_READ): "
-                        f"{exc.strerror}"
-                    ) from None
-            else:
-                sock.bind((0, 0))
             self._sock = sock
             if self.mode is SourceMode.UNICAST:
                 self._register()
@@ -196,12 +172,6 @@ class AuditSource:
             self.close()
             sock.close()
             raise
-
-    def _set_rcvbuf(self, sock: socket.socket) -> None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, self.rcvbuf)
-        except OSError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
 
     def _register(self) -> None:
         ctl = self._control()
@@ -249,27 +219,10 @@ class AuditSource:
         socket's port as the daemon's, so this cannot go through another
         socket. Returns the NLMSG_ERROR code (0 = ok, negative errno)."""
         assert self._sock is not None
-        payload = encode_status_set(pid=pid)
         seq = next(self._seq)
-        hdr = _NLMSGHDR.pack(
-            NLMSG_HDRLEN + len(payload), MsgType.SET, _NLM_F_REQUEST | _NLM_F_ACK, seq, 0
-        )
-        self._sock.send(hdr + payload)
-        # Wait for the ACK. When unregistering, records can still be queued
-        # ahead of it: keep them for read() instead of dropping them.
-        for _ in range(1000):
-            ready, _w, _x = select.select([self._sock], [], [], 5.0)
-            if not ready:
-                return -errno.ETIMEDOUT
-            n = self._sock.recv_into(self._buf)
-            if n < NLMSG_HDRLEN:
-                continue
-            _len, mtype, _flags, rseq, _pid = _NLMSGHDR.unpack_from(self._buf)
-            if mtype == NLMSG_ERROR and rseq == seq and n >= NLMSG_HDRLEN + 4:
-                (code,) = _ERRCODE.unpack_from(self._buf, NLMSG_HDRLEN)
-                return int(code)
-            self._take(n, self._pending)
-        return -errno.EPROTO
+        request(self._sock, MsgType.SET, encode_status_set(pid=pid), seq, NLM_F_REQUEST | NLM_F_ACK)
+        # Records can be queued ahead of the ACK: keep them for read().
+        return await_ack(self._sock, self._buf, seq, lambda n: self._take(n, self._pending))
 
     def _apply_settings(self) -> None:
         if not self.settings:
@@ -344,11 +297,11 @@ class AuditSource:
         if n < NLMSG_HDRLEN:
             self.stats.malformed += 1
             return
-        (mtype,) = _TYPE.unpack_from(self._buf)
-        if mtype in _NOT_RECORDS:
+        (mtype,) = TYPE.unpack_from(self._buf)
+        if mtype in NOT_RECORDS:
             self.stats.control += 1
             return
-        data = bytes(self._view[NLMSG_HDRLEN:n]).rstrip(b"\0")
+        data = record_text(self._view, n)
         self.stats.records += 1
         self.stats.bytes += n
         out.append(RawRecord(mtype, data.decode("utf-8", "backslashreplace")))

@@ -1,0 +1,402 @@
+"""The journal writer: append-only auditd-format files, rotated and bounded (the I/O edge).
+
+The reader appends complete lines to :attr:`JournalWriter.buffer` (a
+bytearray; one ``+=`` per record, no call) and calls :meth:`flush` when the
+buffer passes :attr:`JournalWriter.buffer_limit` or the socket is idle, so at
+light load a record is in the file within a millisecond and under a storm
+the writes are large.
+
+Files (auditd's naming and rotation): ``audit.log`` is active; rotation
+renames ``audit.log.N-1`` -> ``audit.log.N`` ... ``audit.log`` ->
+``audit.log.1`` and opens a new ``audit.log``. The shipper follows files by
+identity (st_dev, st_ino), so renames never move its cursor. What to delete
+and when to stop is decided by :class:`~audit_heka.journal.policy.JournalPolicy`.
+
+Never a torn line: a write cut short (disk full, quota) is truncated back
+to its last complete line and the rest stays in the buffer, so a follower
+never reads half a record and nothing is written twice. At open, a torn
+tail left by a crash (power loss mid-write) is truncated the same way.
+
+Flush policy (auditd's ``flush``/``freq``): ``none`` (write(2) only; the
+kernel writes back), ``incremental`` (fdatasync every ``freq`` records),
+``data`` (O_DSYNC: each write is on disk when it returns), ``sync``
+(O_SYNC: data and metadata).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit_heka.journal.format import CURSOR_FILE, Cursor, parse_cursor
+from audit_heka.journal.policy import FullAction, JournalFile, JournalPolicy, Plan
+from audit_heka.private_files import UnsafePathError, ensure_private_dir, open_private
+
+ACTIVE_NAME = "audit.log"
+#: Large writes: one write(2) per 256 KiB under a storm.
+DEFAULT_BUFFER_LIMIT = 256 * 1024
+#: A full disk is retried this often (seconds) while blocked.
+DISK_RETRY = 0.5
+#: A full journal re-reads the cursor this often (seconds) while blocked.
+CURSOR_RETRY = 0.05
+_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class FlushPolicy(enum.Enum):
+    """``--flush``, as auditd's ``flush``."""
+
+    NONE = "none"
+    INCREMENTAL = "incremental"
+    DATA = "data"
+    SYNC = "sync"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """Where the journal lives and how it is bounded and flushed."""
+
+    directory: Path
+    file_bytes: int = 8 * 1024 * 1024
+    max_bytes: int = 1024 * 1024 * 1024
+    full: FullAction = FullAction.BLOCK
+    flush: FlushPolicy = FlushPolicy.INCREMENTAL
+    freq: int = 1000
+    owners: frozenset[int] | None = None
+
+
+@dataclass(slots=True)
+class JournalCounters:
+    """Every loss and every pause, counted (reader.status shows them)."""
+
+    bytes_written: int = 0
+    writes: int = 0
+    rotations: int = 0
+    files_deleted: int = 0
+    records_dropped: int = 0  # records given up: drop-oldest, or a full disk with nothing to free
+    write_errors: int = 0  # failed write(2)/fsync calls (disk full, quota, I/O error)
+    disk_full: int = 0  # of which ENOSPC/EDQUOT
+    blocks: int = 0  # times the writer stopped the reader
+    blocked_seconds: float = 0.0
+    torn_bytes_repaired: int = 0  # partial lines truncated (a cut write, or a crash's tail)
+    syncs: int = 0
+
+
+def rotated_name(index: int) -> str:
+    """``audit.log`` for 0, ``audit.log.N`` for N (auditd's naming)."""
+    return ACTIVE_NAME if index == 0 else f"{ACTIVE_NAME}.{index}"
+
+
+def count_lines(path: Path, start: int) -> int:
+    """Records (lines) in ``path`` from byte ``start``: what deleting it gives up."""
+    count = 0
+    try:
+        with path.open("rb") as f:
+            f.seek(start)
+            while chunk := f.read(1 << 20):
+                count += chunk.count(b"\n")
+    except OSError:
+        return count
+    return count
+
+
+class JournalWriter:
+    """Appends lines to the journal; rotates, bounds and flushes it.
+
+    ``log`` receives one-line messages for the operator (start/end of a
+    block, disk full, records given up). ``now`` is passed in by the caller
+    where time matters (blocked time, retries).
+    """
+
+    def __init__(
+        self,
+        config: JournalConfig,
+        log: Callable[[str], None],
+        *,
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    ) -> None:
+        self.config = config
+        self.policy = JournalPolicy(config.file_bytes, config.max_bytes, config.full)
+        self.log = log
+        self.buffer = bytearray()
+        self.buffer_limit = buffer_limit
+        self.counters = JournalCounters()
+        #: Why the reader must not read now ("journal full", "disk full"), or None.
+        self.blocked: str | None = None
+        self._blocked_since = 0.0
+        self._in_block = False
+        self._retry_at = 0.0
+        self._dir = config.directory
+        self._fd = -1
+        #: Newest first; [0] is the active file. Only this writer creates or deletes files.
+        self._files: list[JournalFile] = []
+        self._unsynced_records = 0
+        self._disk_full_logged = False
+        self._dropped_logged = 0
+        self._room_made = False
+
+    # ------------------------------------------------------------------ files
+
+    def open(self) -> None:
+        """Create/check the private directory, take stock of the files, open
+        ``audit.log`` for appending (repairing a torn tail)."""
+        ensure_private_dir(self._dir, self.config.owners)
+        files: list[JournalFile] = []
+        index = 1
+        while True:
+            try:
+                st = (self._dir / rotated_name(index)).lstat()
+            except FileNotFoundError:
+                break
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafePathError(f"{self._dir / rotated_name(index)} is not a regular file")
+            files.append(JournalFile(st.st_dev, st.st_ino, st.st_size))
+            index += 1
+        self._open_active()
+        self._files = [self._files[0], *files]
+
+    def _open_active(self) -> None:
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: to check the tail at open
+        if self.config.flush is FlushPolicy.DATA:
+            flags |= os.O_DSYNC
+        elif self.config.flush is FlushPolicy.SYNC:
+            flags |= os.O_SYNC
+        fd = open_private(self._dir / ACTIVE_NAME, flags)
+        st = os.fstat(fd)
+        size = st.st_size
+        if size:
+            size = self._repair_tail(fd, size)
+        self._fd = fd
+        active = JournalFile(st.st_dev, st.st_ino, size)
+        if self._files:
+            self._files[0] = active
+        else:
+            self._files.append(active)
+
+    def _repair_tail(self, fd: int, size: int) -> int:
+        """Truncate a partial last line (a crash mid-write); return the new size."""
+        start = max(0, size - 65536)
+        tail = os.pread(fd, size - start, start)
+        if tail.endswith(b"\n"):
+            return size
+        keep = start + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+        if keep == 0 and start > 0:
+            return size  # one line longer than 64 KiB: not ours to judge; leave it
+        os.ftruncate(fd, keep)
+        self.counters.torn_bytes_repaired += size - keep
+        self.log(f"journal: truncated a torn last line ({size - keep} bytes) in {ACTIVE_NAME}")
+        return keep
+
+    def close(self) -> None:
+        """Write what is buffered (best effort), sync if asked, close."""
+        if self._fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            if self.config.flush is not FlushPolicy.NONE:
+                os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+
+    @property
+    def files(self) -> list[JournalFile]:
+        """The journal files, newest first (for status)."""
+        return list(self._files)
+
+    def read_cursor(self) -> Cursor | None:
+        """The shipper's cursor (None when it has not written one or it is unreadable)."""
+        try:
+            fd = open_private(self._dir / CURSOR_FILE, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            return parse_cursor(os.read(fd, 256))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    # ----------------------------------------------------------------- writes
+
+    def flush(self, now: float) -> None:
+        """Write the buffer to the files (rotating as needed), unless blocked.
+
+        Returns with data still buffered when a rotation is blocked or the
+        disk is full; :attr:`blocked` then says why, and the next call after
+        :meth:`next_retry` tries again.
+        """
+        if self.blocked is not None:
+            if now < self._retry_at:
+                return
+            self.blocked = None  # try again; _block() sets it back if still stuck
+        self._write_buffer(now)
+        if self.blocked is None and self._in_block:
+            self._in_block = False
+            waited = now - self._blocked_since
+            self.counters.blocked_seconds += waited
+            self.log(f"journal: no longer blocked after {waited:.1f} s; reading the kernel again")
+
+    def _write_buffer(self, now: float) -> None:
+        buf = self.buffer
+        while buf and self.blocked is None:
+            active = self._files[0]
+            room = self.policy.room(active.size)
+            if len(buf) <= room:
+                cut = len(buf)
+            else:
+                cut = buf.rfind(b"\n", 0, room) + 1
+                if cut == 0:
+                    if active.size:
+                        self._rotate(now)
+                        continue
+                    cut = buf.find(b"\n") + 1 or len(buf)  # a line longer than a file
+            if self._write(cut, now) < cut:
+                if self._room_made:  # a shipped (or, drop-oldest, any) old file went: retry
+                    self._room_made = False
+                    continue
+                return
+            if buf and self.policy.room(self._files[0].size) == 0:
+                self._rotate(now)
+
+    def next_retry(self) -> float:
+        """When the next retry is due (only meaningful while blocked)."""
+        return self._retry_at
+
+    def _write(self, cut: int, now: float) -> int:
+        """write(2) ``buffer[:cut]``; returns the bytes kept in the file (whole lines)."""
+        view = memoryview(self.buffer)
+        done = 0
+        error: OSError | None = None
+        try:
+            while done < cut:
+                done += os.write(self._fd, view[done:cut])
+        except OSError as exc:
+            error = exc.with_traceback(None)  # its frames may hold slices of the buffer
+        finally:
+            view.release()
+        keep = done
+        if error is not None and done:
+            keep = self.buffer.rfind(b"\n", 0, done) + 1
+            if keep != done:
+                os.ftruncate(self._fd, self._files[0].size + keep)
+                self.counters.torn_bytes_repaired += done - keep
+        if keep:
+            records = self.buffer.count(b"\n", 0, keep)
+            del self.buffer[:keep]
+            active = self._files[0]
+            self._files[0] = JournalFile(active.dev, active.ino, active.size + keep)
+            self.counters.bytes_written += keep
+            self.counters.writes += 1
+            self._after_write(records)
+        if error is not None:
+            self._write_failed(error, now)
+        elif self._disk_full_logged:
+            self._disk_full_logged = False
+            self.log("journal: writing again (the disk has room)")
+        return keep
+
+    def _after_write(self, records: int) -> None:
+        if self.config.flush is not FlushPolicy.INCREMENTAL:
+            return
+        self._unsynced_records += records
+        if self._unsynced_records >= self.config.freq:
+            self._unsynced_records = 0
+            try:
+                os.fdatasync(self._fd)
+                self.counters.syncs += 1
+            except OSError as exc:
+                self.counters.write_errors += 1
+                self.log(f"journal: fdatasync failed: {exc.strerror}")
+
+    def _write_failed(self, exc: OSError, now: float) -> None:
+        self.counters.write_errors += 1
+        space = exc.errno in _SPACE_ERRNOS
+        if space:
+            self.counters.disk_full += 1
+        what = "disk full" if space else f"write error ({exc.strerror})"
+        if not self._disk_full_logged:
+            self._disk_full_logged = True
+            self.log(
+                f"journal: {what} in {self._dir}: {len(self.buffer)} bytes wait "
+                f"(--journal-full {self.config.full.value})"
+            )
+        plan = self.policy.plan_make_room(self._files, self.read_cursor())
+        if not plan.blocked:
+            self._remove(plan)
+            self._room_made = True
+            return
+        if self.config.full is FullAction.DROP_OLDEST:
+            # Nothing older to give up: what waits is the oldest record we can
+            # still give up without touching the file a follower reads.
+            dropped = self.buffer.count(b"\n")
+            self.buffer.clear()
+            self._drop(dropped, "the disk is full and no older journal file is left")
+            return
+        self._block("disk full", now, DISK_RETRY)
+
+    def _rotate(self, now: float) -> bool:
+        """Make ``audit.log`` a rotated file and open a new one; False if blocked."""
+        plan = self.policy.plan_rotation(self._files, self.read_cursor())
+        self._remove(plan)
+        if plan.blocked:
+            self._block("journal full", now, CURSOR_RETRY)
+            return False
+        if self.config.flush is not FlushPolicy.NONE:
+            with contextlib.suppress(OSError):
+                os.fdatasync(self._fd)
+        for index in range(len(self._files) - 1, -1, -1):
+            (self._dir / rotated_name(index)).rename(self._dir / rotated_name(index + 1))
+        os.close(self._fd)
+        self._fd = -1
+        self._files.insert(0, JournalFile(0, 0, 0))
+        self._open_active()
+        self.counters.rotations += 1
+        return True
+
+    def _remove(self, plan: Plan) -> None:
+        for removal in plan.removals:  # oldest first, always the last in the list
+            assert removal.index == len(self._files) - 1
+            path = self._dir / rotated_name(removal.index)
+            if removal.unshipped_from is not None:
+                given_up = count_lines(path, removal.unshipped_from)
+                if given_up:
+                    self._drop(given_up, f"{path.name} deleted before it was shipped")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            self._files.pop()
+            self.counters.files_deleted += 1
+
+    def _drop(self, records: int, why: str) -> None:
+        before = self.counters.records_dropped
+        self.counters.records_dropped += records
+        if before and self.counters.records_dropped < 2 * self._dropped_logged:
+            return  # logged again each time the total doubles: visible, not a flood
+        self._dropped_logged = self.counters.records_dropped
+        self.log(
+            f"journal: {records} records given up ({why}; --journal-full drop-oldest); "
+            f"{self.counters.records_dropped} so far"
+        )
+
+    # --------------------------------------------------------------- blocking
+
+    def _block(self, why: str, now: float, retry: float) -> None:
+        self.blocked = why
+        self._retry_at = now + retry
+        if self._in_block:
+            return
+        self._in_block = True
+        self._blocked_since = now
+        self.counters.blocks += 1
+        until = "the shipper catches up" if why == "journal full" else "the disk has room"
+        self.log(
+            f"journal: {why}: reading the kernel stops until {until} (--journal-full block)"
+        )
+
+    def blocked_for(self, now: float) -> float:
+        """Seconds blocked so far, this block and previous ones (for status)."""
+        current = now - self._blocked_since if self._in_block else 0.0
+        return self.counters.blocked_seconds + current

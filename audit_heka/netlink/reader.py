@@ -1,0 +1,447 @@
+"""The reader: drain the kernel's audit socket into the journal, nothing else.
+
+``python -m audit_heka.netlink.reader --config RUN.JSON [--ready-fd N]``
+
+Why a process of its own (../shared/design.md §7): while the daemon is slow
+the kernel makes every audited task wait (backlog_wait_time) and then loses
+records. This process does only what must keep up with the kernel -- recv,
+escape the rare control byte, append to a large buffer, write(2) it -- and
+so waits on nothing but the disk. Parsing, interpreting, encoding and
+sending happen in the shipper, which follows the journal.
+
+Bytes in, bytes out: no record object, no decoding. Per datagram: one
+``recv_into``, one header unpack, one slice, one regex scan (the fast path
+writes the text as is), three ``bytearray +=``.
+
+Counted (reader.status in the journal directory, rewritten about once a
+second, also while blocked): records, bytes, netlink overruns (ENOBUFS:
+the socket's buffer overflowed, records lost between kernel and us),
+malformed datagrams, the kernel's own ``lost`` and backlog (from AUDIT_GET
+replies on this same socket), and the journal writer's counters.
+
+SIGTERM/SIGINT: hand the audit pid back (records that arrive meanwhile are
+kept), drain what the socket still holds into the journal, write it, exit 0.
+The supervisor owns every other kernel setting (rules, enabled, backlog).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from audit_heka.journal.format import LineBuilder, find_unsafe
+from audit_heka.journal.format import escape as escape_text
+from audit_heka.journal.policy import FullAction
+from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
+from audit_heka.netlink.recv import (
+    AUDIT_GET,
+    DEFAULT_RCVBUF,
+    NLM_F_ACK,
+    NLM_F_REQUEST,
+    NLMSGHDR,
+    NOT_RECORDS,
+    RECV_BUFFER,
+    SourceError,
+    await_ack,
+    open_socket,
+    request,
+)
+from audit_heka.netlink.status import StatusError, decode_status, encode_status_set
+from audit_heka.netlink.uapi import NLMSG_HDRLEN, MsgType
+from audit_heka.private_files import create_exclusive
+
+if TYPE_CHECKING:
+    from typing import Any
+
+STATUS_NAME = "reader.status"
+#: Seconds between status files and AUDIT_GET polls of the kernel's counters.
+STATUS_INTERVAL = 1.0
+#: How long a stop may wait for a blocked journal before giving records up (counted).
+STOP_GRACE = 5.0
+EXIT_USAGE = 2
+EXIT_SETUP = 3
+
+
+def log(message: str) -> None:
+    """One line on stderr (the supervisor's, hence journald's); no logging import."""
+    sys.stderr.write(f"audit-heka reader: {message}\n")
+    sys.stderr.flush()
+
+
+class Reader:
+    """One run of the reader. ``run()`` returns the exit status."""
+
+    def __init__(self, conf: dict[str, Any], ready_fd: int | None = None) -> None:
+        self.conf = conf
+        self.multicast = bool(conf.get("multicast", False))
+        self.ready_fd = ready_fd
+        journal = JournalConfig(
+            directory=Path(conf["journal_dir"]),
+            file_bytes=int(conf["journal_file_bytes"]),
+            max_bytes=int(conf["journal_max_bytes"]),
+            full=FullAction(conf.get("journal_full", "block")),
+            flush=FlushPolicy(conf.get("flush", "incremental")),
+            freq=int(conf.get("freq", 1000)),
+            owners=frozenset(conf["owners"]) if conf.get("owners") else None,
+        )
+        self.writer = JournalWriter(journal, log)
+        self.builder = LineBuilder(conf.get("node"))
+        self.status_path = journal.directory / STATUS_NAME
+        self.sock: socket.socket | None = None
+        self.buf = bytearray(RECV_BUFFER)
+        self.seq = 0
+        self.registered = False
+        self.stop = False
+        self.started = time.time()
+        # counters
+        self.records = 0
+        self.bytes = 0
+        self.overruns = 0
+        self.malformed = 0
+        self.control = 0
+        self.dropped_at_stop = 0
+        self.kernel_lost_base: int | None = None
+        self.kernel_lost = 0
+        self.kernel_backlog = 0
+        self._rate_mark = (time.monotonic(), 0)
+        self.rate = 0.0
+        self._wake_r, self._wake_w = socket.socketpair()
+
+    # ----------------------------------------------------------------- set-up
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        self.stop = True
+
+    def _signals(self) -> None:
+        for sock in (self._wake_r, self._wake_w):
+            sock.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's business
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _set_pid(self, pid: int) -> int:
+        assert self.sock is not None
+        seq = self._next_seq()
+        request(self.sock, MsgType.SET, encode_status_set(pid=pid), seq, NLM_F_REQUEST | NLM_F_ACK)
+        return await_ack(self.sock, self.buf, seq, self._take)
+
+    def _register(self) -> None:
+        code = self._set_pid(os.getpid())
+        if code == -errno.EEXIST:
+            raise SourceError(
+                "another audit daemon is registered (see `audit-heka status`); stop it "
+                "first, or read beside it with --multicast"
+            )
+        if code:
+            raise SourceError(f"registering as the audit daemon failed: {os.strerror(-code)}")
+        self.registered = True
+
+    def _unregister(self) -> None:
+        if not self.registered:
+            return
+        self.registered = False
+        try:
+            code = self._set_pid(0)
+        except OSError as exc:
+            log(f"could not hand the audit pid back: {exc.strerror}")
+            return
+        if code:
+            log(f"could not hand the audit pid back: {os.strerror(-code)}")
+
+    def _ready(self) -> None:
+        if self.ready_fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.write(self.ready_fd, b"1")
+            os.close(self.ready_fd)
+        self.ready_fd = None
+
+    # --------------------------------------------------------------- the loop
+
+    def run(self) -> int:
+        self._signals()
+        try:
+            self.writer.open()
+            self.sock = open_socket(
+                multicast=self.multicast, rcvbuf=int(self.conf.get("rcvbuf") or DEFAULT_RCVBUF)
+            )
+            if not self.multicast:
+                self._register()
+        except (SourceError, OSError, ValueError) as exc:
+            log(f"cannot start: {exc}")
+            self._close()
+            return EXIT_SETUP
+        mode = "multicast" if self.multicast else f"unicast, audit pid {os.getpid()}"
+        log(f"reading the kernel ({mode}) into {self.writer.config.directory}")
+        self._ready()
+        try:
+            self._loop()
+            self._finish()
+        finally:
+            self._close()
+        return 0
+
+    def _loop(self) -> None:
+        sock = self.sock
+        assert sock is not None
+        writer = self.writer
+        wake = self._wake_r
+        fds = [sock, wake]
+        next_status = 0.0
+        while not self.stop:
+            now = time.monotonic()
+            if now >= next_status:
+                self._poll_kernel()
+                self._write_status(now)
+                next_status = now + STATUS_INTERVAL
+            if writer.blocked is not None:
+                # Do not read: the kernel's backlog throttles the audited tasks.
+                timeout = max(0.0, min(writer.next_retry(), next_status) - now)
+                ready, _w, _x = select.select([wake], [], [], timeout)
+                if ready:
+                    self._drain_wake()
+                writer.flush(time.monotonic())
+                continue
+            idle = self._drain(writer.buffer_limit)
+            writer.flush(time.monotonic())
+            if idle:
+                timeout = max(0.0, next_status - time.monotonic())
+                ready, _w, _x = select.select(fds, [], [], timeout)
+                if wake in ready:
+                    self._drain_wake()
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _drain(self, limit: int) -> bool:
+        """Receive until the socket is empty (True) or the buffer holds ``limit`` bytes.
+
+        The hot path: locals only, no call per record beyond the C ones.
+        """
+        sock = self.sock
+        assert sock is not None
+        recv_into = sock.recv_into
+        buf = self.buf
+        view = memoryview(buf)
+        out = self.writer.buffer
+        unpack = NLMSGHDR.unpack_from
+        prefixes: dict[int, bytes] = {}
+        prefix_for = self.builder.prefix
+        search = find_unsafe
+        not_records = NOT_RECORDS
+        flags = socket.MSG_DONTWAIT
+        records = 0
+        nbytes = 0
+        idle = False
+        try:
+            while len(out) < limit:
+                try:
+                    n = recv_into(buf, RECV_BUFFER, flags)
+                except BlockingIOError:
+                    idle = True
+                    break
+                except InterruptedError:
+                    continue
+                except OSError as exc:
+                    if exc.errno == errno.ENOBUFS:
+                        self.overruns += 1
+                        continue
+                    raise
+                if n < NLMSG_HDRLEN:
+                    self.malformed += 1
+                    continue
+                mtype = unpack(buf)[1]
+                if mtype in not_records:
+                    self._control(mtype, n)
+                    continue
+                text = bytes(view[NLMSG_HDRLEN:n])
+                if text[-1:] == b"\0":
+                    text = text.rstrip(b"\0")
+                prefix = prefixes.get(mtype)
+                if prefix is None:
+                    prefix = prefixes[mtype] = prefix_for(mtype)
+                out += prefix
+                out += text if search(text) is None else escape_text(text)
+                out += b"\n"
+                records += 1
+                nbytes += n
+        finally:
+            view.release()
+            self.records += records
+            self.bytes += nbytes
+        return idle
+
+    def _take(self, n: int) -> None:
+        """One datagram left in ``buf`` by a set-up exchange: journal it too."""
+        if n < NLMSG_HDRLEN:
+            self.malformed += 1
+            return
+        mtype = NLMSGHDR.unpack_from(self.buf)[1]
+        if mtype in NOT_RECORDS:
+            self._control(mtype, n)
+            return
+        text = bytes(memoryview(self.buf)[NLMSG_HDRLEN:n]).rstrip(b"\0")
+        self.writer.buffer += self.builder.line(mtype, text)
+        self.records += 1
+        self.bytes += n
+
+    def _control(self, mtype: int, n: int) -> None:
+        self.control += 1
+        if mtype != AUDIT_GET:
+            return
+        try:
+            status = decode_status(bytes(self.buf[NLMSG_HDRLEN:n]))
+        except StatusError:
+            return
+        if self.kernel_lost_base is None:
+            self.kernel_lost_base = status.lost
+        grew = status.lost - self.kernel_lost_base - self.kernel_lost
+        if grew > 0:
+            log(f"the kernel lost {grew} audit records (backlog {status.backlog})")
+        self.kernel_lost = max(0, status.lost - self.kernel_lost_base)
+        self.kernel_backlog = status.backlog
+
+    def _poll_kernel(self) -> None:
+        """Ask for the kernel's counters; the reply arrives among the records."""
+        if self.sock is None:
+            return
+        # Without CAP_AUDIT_CONTROL (multicast) this fails: lost stays unknown.
+        with contextlib.suppress(OSError):
+            request(self.sock, AUDIT_GET, b"", self._next_seq(), NLM_F_REQUEST)
+
+    def _finish(self) -> None:
+        """The stop: pid back first, then everything the socket still holds."""
+        self._unregister()
+        while not self._drain(1 << 62):
+            pass
+        deadline = time.monotonic() + STOP_GRACE
+        while self.writer.buffer:
+            now = time.monotonic()
+            self.writer.flush(now)
+            if not self.writer.buffer or now >= deadline:
+                break
+            time.sleep(max(0.0, min(self.writer.next_retry(), deadline) - now))
+        if self.writer.buffer:
+            self.dropped_at_stop = self.writer.buffer.count(b"\n")
+            self.writer.buffer.clear()
+            log(
+                f"stopping: {self.dropped_at_stop} records could not be journaled "
+                f"({self.writer.blocked}) and are lost"
+            )
+        self._write_status(time.monotonic())
+        log(f"stopped: {self.records} records journaled")
+
+    def _close(self) -> None:
+        if self.sock is not None:
+            if self.registered:
+                self._unregister()
+            self.sock.close()
+            self.sock = None
+        self.writer.close()
+
+    # ----------------------------------------------------------------- status
+
+    def counters(self) -> dict[str, int | float]:
+        """Every counter of the reader and its journal writer."""
+        j = self.writer.counters
+        return {
+            "records": self.records,
+            "bytes": self.bytes,
+            "netlink_overruns": self.overruns,
+            "netlink_malformed": self.malformed,
+            "netlink_control": self.control,
+            "kernel_lost": self.kernel_lost,
+            "kernel_backlog": self.kernel_backlog,
+            "journal_bytes_written": j.bytes_written,
+            "journal_writes": j.writes,
+            "journal_rotations": j.rotations,
+            "journal_files_deleted": j.files_deleted,
+            "journal_dropped": j.records_dropped,
+            "journal_write_errors": j.write_errors,
+            "journal_disk_full": j.disk_full,
+            "journal_blocks": j.blocks,
+            "journal_blocked_seconds": round(self.writer.blocked_for(time.monotonic()), 3),
+            "journal_torn_bytes_repaired": j.torn_bytes_repaired,
+            "journal_syncs": j.syncs,
+            "dropped_at_stop": self.dropped_at_stop,
+        }
+
+    def _write_status(self, now: float) -> None:
+        mark_time, mark_records = self._rate_mark
+        if now > mark_time:
+            self.rate = (self.records - mark_records) / (now - mark_time)
+        self._rate_mark = (now, self.records)
+        doc = {
+            "pid": os.getpid(),
+            "started": self.started,
+            "updated": time.time(),
+            "mode": "multicast" if self.multicast else "unicast",
+            "registered": self.registered,
+            "blocked": self.writer.blocked,
+            "records_per_second": round(self.rate, 1),
+            "counters": self.counters(),
+            "files": [
+                {"dev": f.dev, "ino": f.ino, "size": f.size} for f in self.writer.files
+            ],
+        }
+        tmp = self.status_path.with_name(f".{STATUS_NAME}.{os.getpid()}")
+        try:
+            fd = create_exclusive(tmp)
+            with os.fdopen(fd, "w") as out:
+                json.dump(doc, out)
+            tmp.replace(self.status_path)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # counted by the writer
+                log(f"cannot write {self.status_path}: {exc.strerror}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    config: str | None = None
+    ready_fd: int | None = None
+    it = iter(args)
+    for arg in it:
+        if arg == "--config":
+            config = next(it, None)
+        elif arg == "--ready-fd":
+            value = next(it, "")
+            ready_fd = int(value) if value.isdigit() else None
+        else:
+            log(f"unknown argument {arg!r}")
+            return EXIT_USAGE
+    if config is None:
+        log("usage: python -m audit_heka.netlink.reader --config RUN.JSON [--ready-fd N]")
+        return EXIT_USAGE
+    try:
+        conf = json.loads(Path(config).read_text())
+    except (OSError, ValueError) as exc:
+        log(f"cannot read {config}: {exc}")
+        return EXIT_USAGE
+    try:
+        reader = Reader(conf, ready_fd)
+    except (KeyError, ValueError, TypeError) as exc:
+        log(f"bad configuration in {config}: {exc}")
+        return EXIT_USAGE
+    return reader.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
