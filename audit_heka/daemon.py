@@ -5,7 +5,7 @@ protocol logic. The main loop is single-threaded and driven by the netlink
 socket (``AuditSource.read`` with a short timeout), so timers (event
 time-outs, kernel status polls, health reports, the status file) run
 between reads. Delivery runs in its own worker threads behind a bounded
-spool; when a spool is full under ``--spool-full block`` the loop stops
+bounded queue per target; when a queue is full the loop stops
 reading the kernel, which then applies its own backlog policy (it makes
 audited tasks wait up to backlog_wait_time, then counts ``lost``) — the
 kernel's counter is polled and reported, so even that loss is visible.
@@ -30,20 +30,19 @@ from audit_heka.accounts import read_groups, read_users
 from audit_heka.auditlog import AuditLogWriter
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
 from audit_heka.enrich import Enricher, LiveProcFS
-from audit_heka.events import Assembler, Event
+from audit_heka.events import Assembler
 from audit_heka.health import LOSS_COUNTERS, health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
-from audit_heka.heka.message import Message
 from audit_heka.interpret import Interpreter
 from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.rulefile import load_sources
 from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
 from audit_heka.netlink.source import AuditSource, SourceError, SourceMode, SourceStats
 from audit_heka.outputs.target import Target
-from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.private_files import create_exclusive, hand_over
 from audit_heka.privileges import drop_privileges, plan_drop
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
+from audit_heka.session import Session, Shipment
 
 log = logging.getLogger("audit_heka.daemon")
 
@@ -100,11 +99,11 @@ class _Books:
     kernel_lost: int = 0  # growth of the kernel's lost counter since start
     kernel_backlog_wait: int = 0  # growth of backlog_wait_time_actual (jiffies)
     kernel_backlog: int = 0  # the kernel's queue length at the last poll
-    blocked_seconds: float = 0.0  # time the source was paused by a full spool
+    blocked_seconds: float = 0.0  # time the source was paused by full delivery queues
     rule_reloads: int = 0
     rule_reload_errors: int = 0
     health_messages: int = 0
-    dropped_at_stop: int = 0  # frames a full `block` spool could not take at shutdown
+    dropped_at_stop: int = 0  # frames full delivery queues could not take at shutdown
     log_events: int = 0  # events written to log: targets
     log_write_errors: int = 0  # events a log: target could not write (disk full, ...)
 
@@ -140,8 +139,9 @@ class Daemon:
             payload=config.payload,
             enricher=self.enricher,
         )
-        self.pipeline = Pipeline(builder, Assembler(live=True))
-        self.framer = Framer(config.signer, config.max_message_size)
+        self.session = Session(builder, Assembler(live=True), signer=config.signer,
+                               max_message_size=config.max_message_size)
+        self._log_writers: list[AuditLogWriter] = []
         self._stop = False
         self._reload = False
         self._rules_before: list[Rule] | None = None
@@ -194,14 +194,13 @@ class Daemon:
             if config.backlog_wait_time is not None:
                 settings["backlog_wait_time"] = config.backlog_wait_time
         with self._signals(), contextlib.ExitStack() as stack:
-            # Delivery first: frames left in the spool by a previous run go out
-            # before anything new, and a bad target fails before we touch the kernel.
+            # Delivery first: a bad target fails before we touch the kernel.
             self._delivery = Delivery.open(config.targets, config.delivery)
             stack.callback(self._close_delivery)
             for target in config.logs:
                 writer = AuditLogWriter(target.path, target.max_bytes, target.num_logs)
                 stack.callback(writer.close)
-                self.pipeline.event_sinks.append(self._log_sink(writer))
+                self._log_writers.append(writer)
             self._source = AuditSource(mode, settings=settings)
             self._source.open()
             stack.callback(self._source.close)
@@ -227,11 +226,9 @@ class Daemon:
     def _drop_privileges(self) -> None:
         assert self.config.user is not None
         plan = plan_drop(self.config.user, multicast=self.config.multicast)
-        # The dropped daemon still rotates spool segments, the status file and
+        # The dropped daemon still writes the status file and
         # log: files, so their (private) directories become the user's.
         config = self.config
-        if config.delivery.spool_dir is not None and config.delivery.spool_dir.is_dir():
-            hand_over(config.delivery.spool_dir.resolve(), plan.uid, plan.gid, recursive=True)
         if config.status_file is not None:
             hand_over(config.status_file.parent, plan.uid, plan.gid, recursive=False,
                       files=[config.status_file])
@@ -252,13 +249,13 @@ class Daemon:
         while not self._stop:
             # Events of one read are shipped together (one lock round with the
             # delivery threads per batch, not per event).
-            batch: list[Message] = []
+            batch: list[Shipment] = []
             for raw in self._source.read(timeout=0.25):
-                batch += self.pipeline.feed_kernel(raw.type, raw.text, self.clock())
+                batch += self.session.feed_kernel(raw.type, raw.text, self.clock())
             self._ship(batch)
             now = self.clock()
             if now >= next_tick:
-                self._ship(self.pipeline.tick(now))
+                self._ship(self.session.expire(now))
                 next_tick = now + 0.5
             if self._reload:
                 self._reload = False
@@ -284,8 +281,8 @@ class Daemon:
             log.error("could not hand the audit pid back: %s", exc)
         while raws := self._source.read(timeout=0):
             now = self.clock()
-            self._ship([m for r in raws for m in self.pipeline.feed_kernel(r.type, r.text, now)])
-        self._ship(self.pipeline.finish())
+            self._ship([m for r in raws for m in self.session.feed_kernel(r.type, r.text, now)])
+        self._ship(self.session.finish())
         with contextlib.suppress(AuditError, OSError), AuditControl() as control:
             self._poll_kernel(control)
         self._send_health(final=True)
@@ -298,31 +295,33 @@ class Daemon:
 
     # ---------------------------------------------------------------- shipping
 
-    def _log_sink(self, writer: AuditLogWriter) -> Callable[[Event], None]:
-        def write(event: Event) -> None:
+    def _write_logs(self, item: Shipment) -> None:
+        for writer in self._log_writers:
             try:
-                writer.write_event(event)
+                writer.write_event(item.event)
             except OSError as exc:
                 self.books.log_write_errors += 1
                 if self.books.log_write_errors in (1, 10, 100) or not (
                     self.books.log_write_errors % 1000
                 ):
                     log.error("%s: event %d not written: %s (%d so far)", writer.path,
-                              event.serial, exc.strerror, self.books.log_write_errors)
+                              item.event.serial, exc.strerror, self.books.log_write_errors)
             else:
                 self.books.log_events += 1
 
-        return write
-
-    def _ship(self, messages: list[Message]) -> None:
-        assert self._delivery is not None
+    def _ship(self, shipments: list[Shipment]) -> None:
         frames = []
-        for msg in messages:
-            data = self.framer.frame(msg)
-            if data is None:
-                log.warning("event %s refused: larger than max_message_size", msg.uuid.hex())
+        for item in shipments:
+            self._write_logs(item)
+            if item.frame is None:
+                log.warning("event %s refused: larger than max_message_size",
+                            item.message.uuid.hex())
                 continue
-            frames.append(data)
+            frames.append(item.frame)
+        self._send(frames)
+
+    def _send(self, frames: list[bytes]) -> None:
+        assert self._delivery is not None
         if not frames:
             return
         taken = self._delivery.submit_many(frames)
@@ -330,7 +329,7 @@ class Daemon:
             data = frames[index]
             if self._delivery.submit(data):
                 continue
-            # Spool full under `block`: hold the frame, stop reading the kernel.
+            # A target's queue is full: hold the frame, stop reading the kernel.
             paused = self.clock()
             while not self._delivery.submit(data):
                 self._delivery.wait_for_room(0.5)
@@ -339,7 +338,7 @@ class Daemon:
             self.books.blocked_seconds += self.clock() - paused
             if self._stop:
                 self.books.dropped_at_stop += len(frames) - index
-                log.error("stopping with a full spool: %d frames could not be spooled",
+                log.error("stopping with full delivery queues: %d frames not queued",
                           len(frames) - index)
                 return
 
@@ -356,7 +355,9 @@ class Daemon:
         )
         self._last_health = counters
         self.books.health_messages += 1
-        self._ship([msg])
+        data = self.session.frame_message(msg)
+        if data is not None:
+            self._send([data])
 
     # ------------------------------------------------------------------ kernel
 
@@ -433,10 +434,7 @@ class Daemon:
 
     def counters(self) -> dict[str, int]:
         """Every counter: pipeline, framing, source, kernel, delivery."""
-        out = dict(self.pipeline.counters())
-        out["oversize"] = self.framer.oversize
-        out["payload_dropped"] = self.framer.payload_dropped
-        out["frames"] = self.framer.frames
+        out = dict(self.session.counters())
         stats = self._source.stats if self._source is not None else SourceStats()
         out["netlink_records"] = stats.records
         out["netlink_overruns"] = stats.enobufs

@@ -1,100 +1,56 @@
-"""Delivery: from "a framed Heka message" to "it reached the receiver", losing nothing silently.
+"""Delivery: the thin I/O loop that drives each target's :class:`DeliveryState`.
 
-Each target gets a spool (on disk under ``spool_dir/<target>``, or a bounded
-memory queue without one) and a worker thread. ``Delivery.submit`` appends
-the frame to every target's spool *before* anything is sent; the worker reads
-the spool in order, writes frames whole, and *releases* them only when they
-are safely over:
+All reliability decisions (what is in flight, what is done, what goes again
+after a broken connection) are in the pure :mod:`audit_heka.delivery_state`;
+this module only moves bytes and reads clocks. Each target gets a worker
+thread: TLS handshakes, connects and fsyncs block by nature, and the caller
+(the shipper) must never wait on a slow receiver except by choice, when a
+target's bounded queue is full -- then it stops reading the journal, which
+keeps everything (the journal is the one durable store; there is no spool).
 
-* stream targets (tcp, tls): when the receiver's TCP has acknowledged the
-  bytes (SIOCOUTQ) **and** ``hold`` seconds have passed since the write. Heka
-  has no application acknowledgement; a receiver killed with frames still
-  unread in its socket buffer loses them, so the last ``hold`` seconds of
-  acknowledged frames stay re-sendable. After any connection loss the worker
-  reconnects (exponential backoff with jitter) and resends everything not
-  released, from the oldest, frame by frame: the receiver's splitter drops a
-  partial frame, so a frame cut by a disconnect arrives whole later.
-  Duplicates are harmless (deterministic uuids) and counted as ``resent``.
-* file: when fsync-ed according to the fsync policy (immediately with
-  ``never``).
-* udp, stdout: when the kernel accepted the write.
+Frames carry a ``token`` (the journal position of the event's first record);
+:meth:`Delivery.lowest_token` is the oldest token some target has not done
+yet, which the shipper's cursor never passes.
 
-Workers use blocking calls bounded by timeouts; ``close`` drains for at most
-``flush_timeout`` seconds, then aborts stuck sends (socket shutdown) so
-shutdown is bounded even against a receiver that accepts nothing. Whatever
-was not released stays in the disk spool and goes first at the next start.
-
-Threads rather than a select loop: TLS handshakes, connects and fsyncs are
-blocking by nature, and the daemon's main loop must never wait on a slow
-receiver. The only shared state is each target's spool, behind that
-target's lock.
+When is a frame done (see delivery_state): stream targets (tcp, tls) once
+the receiver's TCP acknowledged its bytes (SIOCOUTQ) and ``hold`` seconds
+passed; file once fsync-ed per the fsync policy; udp and stdout once the
+kernel took the write.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from audit_heka.backoff import Backoff
+from audit_heka.delivery_state import COUNTER_NAMES as STATE_COUNTERS
+from audit_heka.delivery_state import DEFAULT_MAX_BYTES, DeliveryState
 from audit_heka.outputs.target import Target
 from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
-from audit_heka.private_files import UnsafePathError, ensure_private_dir
-from audit_heka.spool import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MEMORY_BYTES,
-    DEFAULT_SEGMENT_BYTES,
-    DiskSpool,
-    FullAction,
-    MemorySpool,
-    Spool,
-    SpoolError,
-    SpoolRecord,
-    record_size,
-)
 
 log = logging.getLogger(__name__)
 
 #: Every counter ``Delivery.counters`` reports (all present, 0 when nothing happened).
 COUNTER_NAMES = (
-    "submitted",  # frames handed to submit() and accepted for this target
-    "sent",  # frames written whole to the transport (resends included)
-    "resent",  # frames written again after a reconnect (duplicates on the far side)
-    "released",  # frames released from the spool (delivered per the rules above)
+    *STATE_COUNTERS,
     "send_errors",  # connections lost while sending or found closed before sending
     "connect_errors",  # failed connection attempts
     "reconnects",  # successful connections after the first
-    "oversize",  # frames larger than the target can carry (UDP datagram size): not sent
-    "spool_full",  # submit() refused under --spool-full block
-    "spool_drops_oldest",  # frames dropped by --spool-full drop-oldest
-    "spool_drops_newest",  # frames dropped by --spool-full drop-newest
-    "spool_errors",  # spool I/O errors (unwritable, ENOSPC, ...)
-    "spool_memory_mode",  # 1 while the spool runs in memory because the disk failed
-    "corrupt",  # damaged spool records or cursor found (torn write, bad block)
     "malformed",  # frames the stdout target could not decode
 )
-
-#: At most this many written-but-unreleased frames are tracked per target;
-#: beyond it the worker waits for acknowledgements before sending more.
-MAX_IN_FLIGHT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
-    """Delivery settings; the ``run`` command fills it from its options."""
+    """Delivery settings; the shipper fills it from run.json."""
 
-    spool_dir: Path | None = None
-    spool_max_bytes: int = DEFAULT_MAX_BYTES
-    spool_full: FullAction = FullAction.BLOCK
-    segment_bytes: int = DEFAULT_SEGMENT_BYTES
-    memory_bytes: int = DEFAULT_MEMORY_BYTES
+    #: Bytes of frames each target may hold not yet done (then the caller waits).
+    max_bytes: int = DEFAULT_MAX_BYTES
     #: Seconds an acknowledged frame stays re-sendable (stream targets).
     hold: float = 1.0
     backoff_base: float = 0.1
@@ -102,126 +58,84 @@ class DeliveryConfig:
     #: Idle wake-up period of the workers (settling acks, timed fsync).
     poll_interval: float = 0.05
     transport: TransportOptions = field(default_factory=TransportOptions)
-    #: uids that may own the spool directories (None: our euid). ``run --user``
-    #: adds the user it drops to, so a restart accepts the directory it chowned.
-    spool_owners: frozenset[int] | None = None
-
-
-def spool_dir_name(target: Target) -> str:
-    """A stable directory name per target, so a restart finds its own spool."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", str(target)).strip("_") or "stdout"
-
-
-@dataclass(frozen=True, slots=True)
-class _InFlight:
-    record: SpoolRecord  # without its frame bytes (memory stays bounded)
-    end: int  # bytes written on this connection once this frame was
-    written_at: float
 
 
 class TargetWorker:
-    """One target: its spool, its transport, its thread."""
+    """One target: its delivery state, its transport, its thread."""
 
     def __init__(
         self,
         target: Target,
         transport: Transport,
-        spool: Spool,
         config: DeliveryConfig,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self.target = target
         self.transport = transport
-        self.spool = spool
         self.config = config
-        self.hold = config.hold if target.is_stream else 0.0
+        self.state = DeliveryState(hold=config.hold if target.is_stream else 0.0,
+                                   max_bytes=config.max_bytes)
         self._clock = clock
         self._backoff = Backoff(config.backoff_base, config.backoff_cap, rng or random.Random())
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        self.cond = threading.Condition()
         self._stop = threading.Event()
         self._draining = threading.Event()
-        self._done = threading.Event()
-        self._counters: collections.Counter[str] = collections.Counter(
-            dict.fromkeys(COUNTER_NAMES, 0)
-        )
-        self._in_flight: collections.deque[_InFlight] = collections.deque()
-        self._written = 0
-        self._max_sent_seq = -1
+        self._errors: dict[str, int] = dict.fromkeys(
+            ("send_errors", "connect_errors", "reconnects"), 0)
         self._retry_at = 0.0
         self._ever_connected = False
-        self._last_error = ""
-        #: Set whenever frames are released (wakes a source blocked on a full spool).
+        self.last_error = ""
+        #: Set whenever frames are done (wakes a caller waiting for room).
         self.room = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run,
-            name=f"delivery {transport.name}",
-            daemon=True,
-        )
+        #: Called (in this worker's thread) after frames are done.
+        self.on_done: Callable[[], None] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"delivery {transport.name}",
+                                        daemon=True)
 
-    # ----------------------------------------------------------- main thread
+    # ----------------------------------------------------------- caller side
     def start(self) -> None:
         self._thread.start()
 
-    def fits(self, frame: bytes) -> bool:
-        """Whether the frame can be carried at all (else it is counted oversize)."""
-        limit = self.transport.max_frame
-        return limit is None or len(frame) <= limit
-
-    def count_oversize(self, frame: bytes) -> None:
-        self._counters["oversize"] += 1
-        log.error(
-            "%s: frame of %d bytes exceeds the datagram size %s: not sent",
-            self.transport.name,
-            len(frame),
-            self.transport.max_frame,
-        )
-
-    @property
-    def cond(self) -> threading.Condition:
-        """The lock guarding this target's spool (``submit`` holds every target's)."""
-        return self._cond
-
-    def accepts(self, frame: bytes) -> bool:
-        """Under ``block``: whether the frame fits now (else counted). Hold ``cond``."""
-        if self.spool.full_action is FullAction.BLOCK and not self.spool.has_room(
-            record_size(frame),
-        ):
-            self.spool.counters["spool_full"] += 1
-            return False
-        return True
-
-    def append(self, frame: bytes, *, notify: bool = True) -> None:
-        """Spool the frame (hold ``cond``); the full policy applies inside the spool."""
-        if self.spool.append(frame):
-            self._counters["submitted"] += 1
-        if notify:
-            self._cond.notify()
-
     def counters(self) -> dict[str, int]:
-        with self._lock:
-            out = dict(self._counters)
-            for name, value in self.spool.counters.items():
-                out[name] = out.get(name, 0) + value
-            for name, value in self.transport.errors.items():
-                out[name] = out.get(name, 0) + value
+        with self.cond:
+            out = dict(self.state.counters)
+            out.update(self._errors)
+        for name, value in self.transport.errors.items():
+            out[name] = out.get(name, 0) + value
+        return out
+
+    def status(self) -> dict[str, object]:
+        """State for ``shipper.status``: connected, pending frames, last error."""
+        with self.cond:
+            return {
+                "connected": self.transport.connected,
+                "pending": self.state.pending,
+                "pending_bytes": self.state.pending_bytes,
+                "in_flight": self.state.in_flight,
+                "last_error": self.last_error,
+                **self.counters_locked(),
+            }
+
+    def counters_locked(self) -> dict[str, int]:
+        out = dict(self.state.counters)
+        out.update(self._errors)
         return out
 
     def pending(self) -> bool:
-        with self._lock:
-            return self.spool.pending()
+        with self.cond:
+            return self.state.pending > 0
 
     def begin_drain(self) -> None:
         self._draining.set()
-        with self._cond:
-            self._cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
 
     def stop(self) -> None:
         self._stop.set()
         self.transport.abort()
-        with self._cond:
-            self._cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
 
     def join(self, timeout: float) -> bool:
         self._thread.join(max(0.0, timeout))
@@ -241,9 +155,7 @@ class TargetWorker:
                 self._step()
         except Exception:  # a bug must not kill delivery silently
             log.exception("%s: delivery worker failed", self.transport.name)
-            self._counters["send_errors"] += 1
-        finally:
-            self._done.set()
+            self._errors["send_errors"] += 1
 
     def _connect(self) -> bool:
         wait = self._retry_at - self._clock()
@@ -253,93 +165,71 @@ class TargetWorker:
         try:
             self.transport.connect()
         except (OSError, ValueError) as exc:
-            self._counters["connect_errors"] += 1
+            self._errors["connect_errors"] += 1
             message = f"{self.transport.name}: cannot connect: {exc}"
-            if message != self._last_error:
+            if message != self.last_error:
                 log.warning("%s (retrying with backoff)", message)
-                self._last_error = message
+                self.last_error = message
             self._retry_at = self._clock() + self._backoff.next_delay()
             return False
         if self._ever_connected:
-            self._counters["reconnects"] += 1
+            self._errors["reconnects"] += 1
         self._ever_connected = True
-        self._last_error = ""
-        with self._lock:
-            self.spool.rewind()
-            self._in_flight.clear()
-            self._written = 0
+        self.last_error = ""
+        with self.cond:
+            self.state.on_connected()
         return True
 
     def _lost(self, why: str) -> None:
         self.transport.close()
         if self._stop.is_set():
             return
-        self._counters["send_errors"] += 1
-        log.warning("%s: %s; will resend unreleased frames", self.transport.name, why)
-        with self._lock:
-            self.spool.rewind()
-            self._in_flight.clear()
-            self._written = 0
+        self._errors["send_errors"] += 1
+        self.last_error = f"{self.transport.name}: {why}"
+        log.warning("%s: %s; will resend what was not acknowledged", self.transport.name, why)
+        with self.cond:
+            self.state.on_connection_lost()
         self._retry_at = self._clock() + self._backoff.next_delay()
 
+    def _settle(self) -> None:
+        """Tell the state what the far side acknowledged (hold ``cond``)."""
+        if not self.state.in_flight or not self.transport.connected:
+            return
+        acked = self.state.written - self.transport.unacked_bytes()
+        if self.state.on_acked(acked, self._clock()):
+            self._backoff.reset()
+            self.room.set()
+            if self.on_done is not None:
+                self.on_done()
+
     def _step(self) -> None:
-        with self._cond:
+        with self.cond:
             self._settle()
-            record = None
-            if len(self._in_flight) < MAX_IN_FLIGHT:
-                record = self.spool.read_next()
-            if record is None:
+            data = self.state.next_frame()
+            if data is None:
                 self.transport.tick()
                 self._settle()
-                if not self._draining.is_set() or self._in_flight:
-                    self._cond.wait(self.config.poll_interval)
+                if not self._draining.is_set() or self.state.in_flight:
+                    self.cond.wait(self.config.poll_interval)
                 return
-        now = self._clock()
-        light = SpoolRecord(record.seq, b"", record.segment, record.next_offset)
-        if not self.fits(record.frame):
-            self.count_oversize(record.frame)
-            self._in_flight.append(_InFlight(light, self._written, float("-inf")))
-            return
+            limit = self.transport.max_frame
+            if limit is not None and len(data) > limit:
+                self.state.on_refused()
+                log.error("%s: frame of %d bytes exceeds the datagram size %d: not sent",
+                          self.transport.name, len(data), limit)
+                return
         try:
-            self.transport.send(record.frame)
+            self.transport.send(data)
         except OSError as exc:
             self._lost(f"send failed: {exc}")
             return
-        self._written += len(record.frame)
-        self._counters["sent"] += 1
-        if record.seq <= self._max_sent_seq:
-            self._counters["resent"] += 1
-        else:
-            self._max_sent_seq = record.seq
-        self._in_flight.append(_InFlight(light, self._written, now))
-
-    def _settle(self) -> None:
-        """Release the frames that are safely over (call with the lock held)."""
-        if not self._in_flight or not self.transport.connected:
-            return
-        acked_upto = self._written - self.transport.unacked_bytes()
-        now = self._clock()
-        last = None
-        while self._in_flight:
-            head = self._in_flight[0]
-            if head.end > acked_upto or now - head.written_at < self.hold:
-                break
-            last = self._in_flight.popleft()
-            self._counters["released"] += 1
-        if last is not None:
-            self.spool.release(last.record)
-            self._backoff.reset()
-            self.room.set()
+        with self.cond:
+            self.state.on_sent(self._clock())
 
 
 class Delivery:
-    """Every target of a run. Drive it from the daemon's main loop:
-
-    ``submit(frame)`` for each framed message (False: a spool is full under
-    ``block``; keep the frame, stop reading the source, retry after
-    ``wait_for_room``), ``counters()`` for the health message and status,
-    ``close(flush_timeout)`` at exit.
-    """
+    """Every target of a shipper. ``submit`` frames with their tokens,
+    ``lowest_token`` for the cursor, ``close`` to drain and stop."""
 
     def __init__(self, workers: Sequence[TargetWorker]) -> None:
         self.workers = list(workers)
@@ -352,114 +242,86 @@ class Delivery:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> Delivery:
-        """Open spools and transports and start one worker per target.
+        """Open the transports (not connected yet) and start one worker per target.
 
-        Raises ``ValueError`` (bad TLS files, bad options) or
-        ``spool.SpoolError`` (spool in use by another process) with a clear
-        message; spool I/O failures are not raised but counted (memory mode).
+        Raises ``ValueError`` (bad TLS files, bad options) with a clear message.
         """
-        workers: list[TargetWorker] = []
-        if config.spool_dir is not None:
-            try:
-                # The operator may point --spool at a symlink; what it points to
-                # must still be private. I/O errors are the spool's to degrade on.
-                ensure_private_dir(config.spool_dir, config.spool_owners, follow=True)
-            except UnsafePathError as exc:
-                raise SpoolError(f"spool: {exc}") from None
-            except OSError:
-                pass
-        try:
-            for target in targets:
-                transport = open_transport(target, config.transport)
-                spool: Spool
-                if config.spool_dir is not None:
-                    spool = DiskSpool(
-                        config.spool_dir / spool_dir_name(target),
-                        max_bytes=config.spool_max_bytes,
-                        full_action=config.spool_full,
-                        segment_bytes=config.segment_bytes,
-                        memory_bytes=config.memory_bytes,
-                        clock=clock,
-                        owners=config.spool_owners,
-                    )
-                else:
-                    spool = MemorySpool(config.memory_bytes, config.spool_full)
-                workers.append(TargetWorker(target, transport, spool, config, clock, rng))
-        except BaseException:
-            for worker in workers:
-                worker.spool.close()
-            raise
+        workers = [TargetWorker(t, open_transport(t, config.transport), config, clock, rng)
+                   for t in targets]
         for worker in workers:
             worker.start()
         return cls(workers)
 
-    def submit(self, frame: bytes) -> bool:
-        """Spool ``frame`` for every target; False if refused (``block`` and full).
+    def submit(self, frame: bytes, token: int | None = None) -> bool:
+        """Queue ``frame`` for every target; False (nothing queued) if one is full."""
+        return self.submit_many([(frame, token)]) == 1
 
-        All or nothing: under ``block`` a frame is spooled for every target or
-        for none, so a retry never duplicates it on one target and not another.
-        """
-        return self.submit_many([frame]) == 1
+    def submit_many(self, frames: Sequence[bytes | tuple[bytes, int | None]]) -> int:
+        """Queue frames in order, all or nothing per frame; return how many were
+        taken (fewer when a target's queue filled up: the caller keeps the rest).
 
-    def submit_many(self, frames: list[bytes]) -> int:
-        """Spool ``frames`` in order, as ``submit`` would one by one; return how
-        many were taken (fewer only when a ``block`` spool filled up: the caller
-        holds the rest).
-
-        Why: the per-frame lock round trip with the delivery threads (and the
-        wake-up of each worker per frame) was a tenth of the daemon's time
-        under a storm; a batch takes each target's lock once.
+        One lock round per target per batch, not per frame.
         """
         taken = 0
-        with contextlib.ExitStack() as stack:
-            for worker in self.workers:
-                stack.enter_context(worker.cond)
-            try:
-                for frame in frames:
-                    able = []
+        for worker in self.workers:
+            worker.cond.acquire()
+        try:
+            for item in frames:
+                data, token = (item, None) if isinstance(item, bytes) else item
+                if not all(w.state.has_room(len(data)) for w in self.workers):
                     for worker in self.workers:
-                        if worker.fits(frame):
-                            able.append(worker)
-                        else:
-                            worker.count_oversize(frame)
-                    for worker in able:
-                        if not worker.accepts(frame):
-                            worker.room.clear()
-                            return taken
-                    for worker in able:
-                        worker.append(frame, notify=False)
-                    taken += 1
-            finally:
+                        worker.room.clear()
+                    break
                 for worker in self.workers:
-                    worker.cond.notify()
+                    worker.state.push(data, token)
+                taken += 1
+        finally:
+            for worker in self.workers:
+                worker.cond.notify()
+                worker.cond.release()
         return taken
 
     def wait_for_room(self, timeout: float) -> None:
-        """Sleep until a spool released something or ``timeout`` passed (for ``block``)."""
+        """Sleep until a target finished frames or ``timeout`` passed."""
         deadline = time.monotonic() + timeout
         for worker in self.workers:
             worker.room.wait(max(0.0, deadline - time.monotonic()))
 
+    def lowest_token(self) -> int | None:
+        """The oldest token not done by every target (None: all done)."""
+        lowest: int | None = None
+        for worker in self.workers:
+            with worker.cond:
+                token = worker.state.lowest_token()
+            if token is not None and (lowest is None or token < lowest):
+                lowest = token
+        return lowest
+
     def pending(self) -> bool:
-        """Whether any target still has unreleased frames."""
+        """Whether any target still has frames not done."""
         return any(worker.pending() for worker in self.workers)
 
     def counters(self) -> dict[str, int]:
         """Counters summed over the targets (names: ``COUNTER_NAMES``)."""
-        total: collections.Counter[str] = collections.Counter(dict.fromkeys(COUNTER_NAMES, 0))
+        total = dict.fromkeys(COUNTER_NAMES, 0)
         for worker in self.workers:
-            total.update(worker.counters())
-        return dict(total)
+            for name, value in worker.counters().items():
+                total[name] = total.get(name, 0) + value
+        return total
 
     def target_counters(self) -> dict[str, dict[str, int]]:
         """Counters per target, keyed by the target's canonical string."""
         return {str(worker.target): worker.counters() for worker in self.workers}
 
+    def target_status(self) -> dict[str, dict[str, object]]:
+        """State and counters per target (``shipper.status``)."""
+        return {str(worker.target): worker.status() for worker in self.workers}
+
     def close(self, flush_timeout: float = 5.0) -> None:
         """Send what can be sent within ``flush_timeout`` seconds, then stop.
 
-        Bounded: after the deadline stuck sends are aborted; unreleased frames
-        stay in the disk spool for the next start.
+        Bounded: after the deadline stuck sends are aborted. What was not
+        done is still in the journal, after the cursor, for the next start.
         """
         deadline = time.monotonic() + flush_timeout
         for worker in self.workers:
@@ -472,6 +334,5 @@ class Delivery:
             if not worker.join(worker.config.transport.connect_timeout + 1.0):
                 log.error("%s: delivery worker did not stop", worker.transport.name)
         for worker in self.workers:
-            with worker._lock:
+            with worker.cond:
                 worker.transport.close()
-                worker.spool.close()

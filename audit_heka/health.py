@@ -11,23 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from audit_heka.counters import LOSS_COUNTERS
 from audit_heka.heka.message import Field, Message
 
-HEALTH_TYPE = "audit_heka_health"
+__all__ = ["HEALTH_TYPE", "LOSS_COUNTERS", "health_message"]
 
-#: Counters whose growth means an audit event may be missing (Severity 4).
-LOSS_COUNTERS = (
-    "kernel_lost",  # the kernel's own lost counter, delta since start
-    "serial_gaps",  # serials the assembler never saw on the live stream
-    "netlink_overruns",  # ENOBUFS on the audit socket
-    "malformed_records",  # records that could not be parsed
-    "oversize",  # events larger than max_message_size: refused
-    "delivery_oversize",  # frames a target cannot carry (UDP datagram size)
-    "delivery_spool_drops_oldest",
-    "delivery_spool_drops_newest",
-    "log_write_errors",  # events a log: target could not write
-    "dropped_at_stop",  # frames a full `block` spool could not take at shutdown
-)
+HEALTH_TYPE = "audit_heka_health"
 
 
 def health_message(

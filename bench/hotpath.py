@@ -23,24 +23,21 @@ sys.path.insert(0, str(ROOT))
 from audit_heka.accounts import read_groups, read_users  # noqa: E402
 from audit_heka.events import Assembler  # noqa: E402
 from audit_heka.interpret import Interpreter  # noqa: E402
-from audit_heka.pipeline import Framer, Pipeline  # noqa: E402
 from audit_heka.schema import MessageBuilder  # noqa: E402
+from audit_heka.session import Session  # noqa: E402
 
 
 def run(lines: list[str]) -> tuple[int, int]:
     builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="bench")
-    pipeline = Pipeline(builder, Assembler(live=False))
-    framer = Framer()
+    session = Session(builder, Assembler(live=False))
     events = size = 0
     for line in lines:
-        for message in pipeline.feed_line(line):
-            data = framer.frame(message)
+        for item in session.feed(line):
             events += 1
-            size += len(data or b"")
-    for message in pipeline.finish():
-        data = framer.frame(message)
+            size += len(item.frame or b"")
+    for item in session.finish():
         events += 1
-        size += len(data or b"")
+        size += len(item.frame or b"")
     return events, size
 
 

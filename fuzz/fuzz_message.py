@@ -1,7 +1,7 @@
 """Fuzz the message builder and the Heka encoder over assembled events.
 
 The input is an assembler scenario (see fuzz_assembler). Every event becomes
-a Heka message (MessageBuilder), is encoded, framed as the pipeline frames it
+a Heka message (MessageBuilder), is encoded, framed as the session frames it
 (Payload dropped, then refused, past max_message_size -- both counted) and
 read back through the Unframer and decode_message. Checked: nothing raises
 (an EncodeError would be an event the daemon cannot ship); the decoded
@@ -19,8 +19,8 @@ with instrumented(__name__ == "__main__"):
     from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Unframer
     from audit_heka.heka.message import decode_message
     from audit_heka.interpret import Interpreter
-    from audit_heka.pipeline import Framer
     from audit_heka.schema import MessageBuilder
+    from audit_heka.session import Framer
 
 from fuzz.fuzz_assembler import play, scenario
 from fuzz.fuzz_interpret import GROUPS, USERS

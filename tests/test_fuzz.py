@@ -27,13 +27,18 @@ if str(ROOT) not in sys.path:  # fuzz/ is a top-level package beside audit_heka/
 
 from audit_heka.events import Event  # noqa: E402
 from audit_heka.heka.framing import Signer, Unframer, frame  # noqa: E402
-from audit_heka.heka.message import decode_message, encode_message, message_to_json  # noqa: E402
+from audit_heka.heka.message import (  # noqa: E402
+    Message,
+    decode_message,
+    encode_message,
+    message_to_json,
+)
 from audit_heka.interpret import MAX_ARGV, Interpreter  # noqa: E402
 from audit_heka.netlink.rulefile import version_key  # noqa: E402
 from audit_heka.netlink.rules import RULE_DATA_SIZE  # noqa: E402
-from audit_heka.pipeline import Framer, Pipeline  # noqa: E402
 from audit_heka.records import MAX_RECORD_LENGTH, ParseError, Record, parse_line  # noqa: E402
 from audit_heka.schema import MessageBuilder  # noqa: E402
+from audit_heka.session import Framer, Session  # noqa: E402
 from fuzz import (  # noqa: E402
     fuzz_assembler,
     fuzz_decode,
@@ -299,9 +304,26 @@ def test_decode_mutated_messages(message: bytes, flips: list[tuple[int, int]], c
 # ---------------------------------------------- findings (regressions, named)
 
 
-def _pipeline() -> tuple[Pipeline, Framer]:
+class _Messages:
+    """The session's shipments as messages (these findings are about building)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.parse_errors = session.parse_errors
+
+    def feed_line(self, line: str) -> list[Message]:
+        return [s.message for s in self.session.feed(line)]
+
+    def finish(self) -> list[Message]:
+        return [s.message for s in self.session.finish()]
+
+    def counters(self) -> dict[str, int]:
+        return self.session.counters()
+
+
+def _pipeline() -> tuple[_Messages, Framer]:
     builder = MessageBuilder(Interpreter({0: "root"}, {0: "root"}, "x86_64"), hostname="h")
-    return Pipeline(builder, fuzz_assembler.options(0x0E)), Framer()
+    return _Messages(Session(builder, fuzz_assembler.options(0x0E))), Framer()
 
 
 @pytest.mark.parametrize("stamp", ["17956027683.28:98556", "1.280:99999999999999999999",

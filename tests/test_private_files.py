@@ -1,4 +1,4 @@
-"""Spool and status files: private directories, 0600 files, planted symlinks never followed."""
+"""Status and private files: private directories, 0600 files, planted symlinks never followed."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 from audit_heka.daemon import write_status_file
-from audit_heka.delivery import Delivery, DeliveryConfig
-from audit_heka.outputs.target import parse_target
 from audit_heka.private_files import (
     UnsafePathError,
     dir_problem,
@@ -21,7 +19,6 @@ from audit_heka.private_files import (
     hand_over,
     open_private,
 )
-from audit_heka.spool import DiskSpool, SpoolError
 
 NOBODY = 65534
 
@@ -45,117 +42,6 @@ def test_dir_problem_is_pure(tmp_path: Path) -> None:
     assert dir_problem(link.lstat(), {me}) == "is a symbolic link"
     (tmp_path / "f").write_text("")
     assert dir_problem((tmp_path / "f").lstat(), {me}) == "is not a directory"
-
-
-def test_spool_files_are_0600_in_a_0700_directory(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path / "a" / "spool", max_bytes=1 << 20)
-    spool.append(b"frame")
-    record = spool.read_next()
-    assert record is not None
-    spool.release(record)
-    spool.close()
-    directory = tmp_path / "a" / "spool"
-    assert mode(directory) == 0o700
-    names = sorted(p.name for p in directory.iterdir())
-    assert "lock" in names and "cursor" in names and any(n.endswith(".seg") for n in names)
-    for path in directory.iterdir():
-        assert mode(path) == 0o600, path
-
-
-@pytest.mark.parametrize("bits", [0o777, 0o1777, 0o770, 0o702])
-def test_spool_refuses_a_writable_directory(tmp_path: Path, bits: int) -> None:
-    directory = tmp_path / "spool"
-    directory.mkdir()
-    directory.chmod(bits)
-    with pytest.raises(SpoolError, match=r"writable \(mode \d{4}\): refusing"):
-        DiskSpool(directory, max_bytes=1 << 20)
-    assert not (directory / "lock").exists()
-
-
-def test_spool_refuses_a_directory_owned_by_another_user(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("chown to another user needs root")
-    directory = tmp_path / "spool"
-    directory.mkdir(mode=0o700)
-    os.chown(directory, NOBODY, NOBODY)
-    with pytest.raises(SpoolError, match=f"owned by uid {NOBODY}"):
-        DiskSpool(directory, max_bytes=1 << 20)
-    # ... unless that user is the one `run --user` drops to.
-    DiskSpool(directory, max_bytes=1 << 20, owners={0, NOBODY}).close()
-
-
-def test_spool_refuses_a_symlinked_directory(tmp_path: Path) -> None:
-    real = tmp_path / "real"
-    real.mkdir(mode=0o700)
-    (tmp_path / "spool").symlink_to(real)
-    with pytest.raises(SpoolError, match="symbolic link"):
-        DiskSpool(tmp_path / "spool", max_bytes=1 << 20)
-
-
-@pytest.mark.parametrize("name", ["lock", "cursor", "00000000000000000000.seg"])
-def test_planted_symlink_in_the_spool_is_refused_not_followed(tmp_path: Path, name: str) -> None:
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"precious")
-    directory = tmp_path / "spool"
-    directory.mkdir(mode=0o700)
-    (directory / name).symlink_to(victim)
-    with pytest.raises(SpoolError, match="symbolic link"):
-        spool = DiskSpool(directory, max_bytes=1 << 20)
-        spool.append(b"x" * 100)
-        spool.close()
-    assert victim.read_bytes() == b"precious"
-
-
-def test_planted_symlinks_at_temporaries_are_replaced_not_written(tmp_path: Path) -> None:
-    """cursor.tmp and probe.tmp are written at run time: unlinked and recreated, never followed."""
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"precious")
-    directory = tmp_path / "spool"
-    spool = DiskSpool(directory, max_bytes=1 << 20, cursor_every=1)
-    (directory / "cursor.tmp").symlink_to(victim)
-    for i in range(5):
-        spool.append(b"frame %d" % i)
-    while (record := spool.read_next()) is not None:
-        spool.release(record)
-    spool.close()
-    assert victim.read_bytes() == b"precious"
-    assert not (directory / "cursor.tmp").is_symlink()
-    assert (directory / "cursor").stat().st_size > 0
-
-
-def test_planted_segment_symlink_at_run_time_degrades_not_follows(tmp_path: Path) -> None:
-    """A symlink appearing where the next segment goes: counted, memory mode, victim intact."""
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"precious")
-    directory = tmp_path / "spool"
-    spool = DiskSpool(directory, max_bytes=64 * 1024, segment_bytes=1024)
-    spool.append(b"a" * 600)
-    # the next append rotates to a segment named after seq 1
-    (directory / "00000000000000000001.seg").symlink_to(victim)
-    assert spool.append(b"b" * 600)
-    assert spool.counters["spool_memory_mode"] == 1
-    spool.close()
-    assert victim.read_bytes() == b"precious"
-
-
-def test_delivery_refuses_a_world_writable_spool_root(tmp_path: Path) -> None:
-    root = tmp_path / "spool"
-    root.mkdir()
-    root.chmod(0o777)
-    config = DeliveryConfig(spool_dir=root)
-    with pytest.raises(SpoolError, match="world-writable"):
-        Delivery.open([parse_target(f"file:{tmp_path / 'out'}")], config)
-
-
-def test_delivery_accepts_an_operator_symlink_to_a_private_root(tmp_path: Path) -> None:
-    real = tmp_path / "real"
-    real.mkdir(mode=0o700)
-    (tmp_path / "spool").symlink_to(real)
-    delivery = Delivery.open(
-        [parse_target(f"file:{tmp_path / 'out'}")], DeliveryConfig(spool_dir=tmp_path / "spool")
-    )
-    delivery.close(1.0)
-    assert any(real.iterdir())
 
 
 def test_status_file_never_written_through_a_symlink(tmp_path: Path) -> None:

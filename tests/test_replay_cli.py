@@ -1,4 +1,4 @@
-"""pipeline.py and ``audit-heka replay`` on synthetic logs (no kernel needed)."""
+"""session.py and ``audit-heka replay`` on synthetic logs (no kernel needed)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from audit_heka.events import Assembler
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
 from audit_heka.interpret import Interpreter
-from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.schema import MessageBuilder
+from audit_heka.session import Framer, Session, Shipment
 
 # The module, not the click command that audit_heka.cli exports under the same name.
 replay_module = importlib.import_module("audit_heka.cli.replay")
@@ -38,9 +38,13 @@ def ev(serial: int, sec: int = 1700000000, extra: str = "") -> list[str]:
     ]
 
 
-def pipeline() -> Pipeline:
+def pipeline() -> Session:
     builder = MessageBuilder(Interpreter({0: "root"}, {0: "root"}), hostname="h")
-    return Pipeline(builder, Assembler(live=False))
+    return Session(builder, Assembler(live=False))
+
+
+def messages(shipments: list[Shipment]) -> list[Message]:
+    return [s.message for s in shipments]
 
 
 def test_pipeline_counts_and_builds() -> None:
@@ -48,8 +52,8 @@ def test_pipeline_counts_and_builds() -> None:
     out: list[Message] = []
     lines = [*ev(1), "", "garbage line", "type=CWD msg=audit(1.000:9): cwd=\"/x", *ev(2)]
     for line in lines:
-        out += p.feed_line(line + "\n")
-    out += p.finish()
+        out += messages(p.feed(line + "\n"))
+    out += messages(p.finish())
     serials = [m.field("serial") for m in out]
     assert [s.values for s in serials if s is not None] == [(1,), (2,)]
     c = p.counters()
@@ -62,13 +66,15 @@ def test_pipeline_counts_and_builds() -> None:
 
 
 def test_pipeline_kernel_records_and_tick() -> None:
-    p = Pipeline(MessageBuilder(Interpreter({}, {}), hostname="h"), Assembler(live=True))
+    p = Session(MessageBuilder(Interpreter({}, {}), hostname="h"), Assembler(live=True))
     assert p.feed_kernel(1300, "audit(5.000:1): arch=c000003e syscall=1 pid=2", now=0.0) == []
     assert p.feed_kernel(1327, "audit(5.000:1): proctitle=6361", now=0.1) == []
-    (msg,) = p.feed_kernel(1320, "audit(5.000:1): ", now=0.2)
+    (msg,) = messages(p.feed_kernel(1320, "audit(5.000:1): ", now=0.2))
     assert msg.field("record_types") is not None
     assert p.feed_kernel(1400, "audit(6.000:2): avc:  denied  { read } for pid=1", now=1.0) == []
-    (late,) = p.tick(10.0)
+    assert p.next_deadline() == 1.0 + p.assembler.timeout
+    (late,) = messages(p.expire(10.0))
+    assert p.next_deadline() is None
     assert late.severity == 4
 
 
@@ -80,7 +86,7 @@ def test_framer_drops_payload_then_refuses() -> None:
     lines[2] += big.replace(" x", " y")
     msgs: list[Message] = []
     for line in lines:
-        msgs += p.feed_line(line)
+        msgs += messages(p.feed(line))
     assert p.counters()["malformed_records"] == 0
     framer = Framer()
     assert framer.frame(msgs[0]) is None  # too big even without Payload
@@ -96,7 +102,7 @@ def pipeline_msg() -> Message:
     p = pipeline()
     out: list[Message] = []
     for line in ev(3, extra=" note=" + "B" * 600):
-        out += p.feed_line(line)
+        out += messages(p.feed(line))
     return out[0]
 
 
@@ -193,8 +199,8 @@ def test_bad_hex_and_odd_values_go_through() -> None:
     p = pipeline()
     out: list[Message] = []
     for line in lines:
-        out += p.feed_line(line)
-    (msg,) = out + p.finish()
+        out += messages(p.feed(line))
+    (msg,) = out + messages(p.finish())
     assert msg.field("record_types") is not None
     assert Framer().frame(msg) is not None
     assert p.builder.counters.malformed_integer >= 4
@@ -208,7 +214,7 @@ def test_pipeline_never_raises(bodies: list[str]) -> None:
     names = ["SYSCALL", "EXECVE", "PATH", "USER_CMD", "AVC", "SOCKADDR", "PROCTITLE", "CWD"]
     for i, body in enumerate(bodies):
         for line in (body, f"type={names[i % len(names)]} msg=audit(1.000:{i % 3}): {body}"):
-            for m in p.feed_line(line):
+            for m in messages(p.feed(line)):
                 framer.frame(m)
-    for m in p.finish():
+    for m in messages(p.finish()):
         framer.frame(m)

@@ -3,13 +3,13 @@
 This is an I/O edge only: it reads lines (files in the given order, ``-`` for
 stdin, ``--follow`` to keep tailing the last file across rotation) and writes
 frames to a target. Parsing, assembling, interpreting, encoding and framing
-are the sans-IO :class:`audit_heka.pipeline.Pipeline` and ``Framer`` that
-``run`` uses too.
+are the sans-IO :class:`audit_heka.session.Session` that the shipper uses
+too.
 
 Targets come from ``audit_heka.outputs``: :func:`open_target` is the one seam
 between replay and the transports (``-`` JSON lines, ``file:PATH``,
 ``host:port``/``tcp://``, ``udp://``, ``tls://``). Replay sends directly, without
-the daemon's spool: a broken connection ends the replay with an error (rerun
+the shipper's delivery loop: a broken connection ends the replay with an error (rerun
 it; deterministic uuids make the repeats harmless).
 """
 
@@ -27,12 +27,11 @@ import click
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.events import Assembler
-from audit_heka.heka.message import Message
 from audit_heka.interpret import Interpreter
 from audit_heka.outputs.target import TargetError, parse_target
 from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
-from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
+from audit_heka.session import Session, Shipment
 
 POLL_INTERVAL = 0.25  # seconds between checks of a followed file at EOF
 IDLE_FLUSH = 2.0  # seconds without new lines before pending events are shipped (follow)
@@ -179,49 +178,48 @@ def replay(
     interpreter = Interpreter(read_users(passwd), read_groups(group_file))
     builder = MessageBuilder(interpreter, hostname=hostname or socket.gethostname(),
                              message_type=message_type, payload=payload)
-    pipeline = Pipeline(builder, Assembler(live=False))
-    framer = Framer()
+    session = Session(builder, Assembler(live=False))
     transport = open_target(target_text)
 
-    def ship(messages: list[Message]) -> None:
-        for message in messages:
-            data = framer.frame(message)
-            if data is not None:
-                transport.send(data)
+    def ship(shipments: list[Shipment]) -> None:
+        for item in shipments:
+            if item.frame is not None:
+                transport.send(item.frame)
 
     try:
         for line in _sources(files, follow):
             if line is None:
-                ship(pipeline.finish())
+                ship(session.finish())
             else:
-                ship(pipeline.feed_line(line))
-        ship(pipeline.finish())
+                ship(session.feed(line))
+        ship(session.finish())
     except OSError as e:
         raise click.ClickException(f"target {target_text}: {e}") from e
     except KeyboardInterrupt:
-        ship(pipeline.finish())
+        ship(session.finish())
     finally:
         transport.close()
-    _report(pipeline, framer)
-    if pipeline.parse_errors or framer.oversize:
+    _report(session)
+    if session.parse_errors or session.framer.oversize:
         sys.exit(1)
 
 
-def _report(pipeline: Pipeline, framer: Framer) -> None:
-    counters = pipeline.counters()
+def _report(session: Session) -> None:
+    counters = session.counters()
     click.echo(
         f"audit-heka replay: {counters['lines']} lines, {counters['records']} records, "
-        f"{counters['messages']} events, {framer.frames} sent",
+        f"{counters['messages']} events, {session.framer.frames} sent",
         err=True,
     )
     problems = {k: v for k, v in counters.items()
-                if v and k.startswith(("malformed", "late_records", "aligned_fill"))}
-    if framer.payload_dropped:
-        problems["payload_dropped_for_size"] = framer.payload_dropped
-    if framer.oversize:
-        problems["oversize"] = framer.oversize
+                if v and k.startswith(("malformed", "late_records", "aligned_fill",
+                                       "build_errors"))}
+    if session.framer.payload_dropped:
+        problems["payload_dropped_for_size"] = session.framer.payload_dropped
+    if session.framer.oversize:
+        problems["oversize"] = session.framer.oversize
     for key, value in sorted(problems.items()):
         click.echo(f"audit-heka replay: {key}: {value}", err=True)
-    for sample in pipeline.error_samples:
+    for sample in session.error_samples:
         click.echo(f"audit-heka replay: malformed ({sample.reason}): {sample.text[:200]!r}",
                    err=True)

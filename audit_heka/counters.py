@@ -1,0 +1,107 @@
+"""The one registry of counter names: what each counts, and which mean loss.
+
+Why a registry: the counters travel in three places (``shipper.status`` /
+``audit-heka status``, the health messages, the logs) and are produced by
+several modules (session, delivery, journal follower, reader). One table
+names each counter once, says what it means for an operator, and marks the
+*loss* counters -- the ones whose growth means an audit event may be
+missing -- so health severity and loss logging cannot drift apart. Each loss
+is counted once, at the place that sees it, under exactly one cause:
+
+* ``kernel_lost``: the kernel's own ``lost`` (backlog overflow, rate limit);
+* ``serial_gaps``: serials the shipper never saw (lost before the journal,
+  e.g. netlink overruns this kernel does not count in ``lost``);
+* ``netlink_overruns``: ENOBUFS on the reader's audit socket;
+* ``journal_dropped_records``: records given up by ``--journal-full drop-oldest``;
+* ``delivery_failed`` per target: frames a target could never carry.
+
+Pure data and two helpers; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CounterInfo:
+    """One counter: who keeps it, whether its growth means loss, what it means."""
+
+    source: str  # "session", "delivery", "journal", "reader", "kernel", "shipper"
+    loss: bool
+    meaning: str
+
+
+COUNTERS: Mapping[str, CounterInfo] = {
+    # --- the kernel and the reader (kept by the reader / supervisor)
+    "kernel_lost": CounterInfo("kernel", True, "growth of the kernel's lost counter since start"),
+    "kernel_backlog": CounterInfo("kernel", False, "the kernel's queue length at the last poll"),
+    "netlink_overruns": CounterInfo("reader", True, "ENOBUFS on the audit socket (records lost)"),
+    "journal_dropped_records": CounterInfo(
+        "reader", True, "records given up by --journal-full drop-oldest"),
+    # --- the journal as the shipper follows it
+    "journal_lines": CounterInfo("journal", False, "journal lines read by the shipper"),
+    "journal_bytes": CounterInfo("journal", False, "journal bytes read by the shipper"),
+    "journal_files": CounterInfo("journal", False, "journal files followed (rotations + 1)"),
+    "journal_lost_files": CounterInfo(
+        "journal", True, "journal files deleted before the shipper reached their end"),
+    "journal_partial_lines": CounterInfo(
+        "journal", True, "unterminated lines at the end of a rotated-away file"),
+    # --- the session (parse, assemble, build, frame)
+    "lines": CounterInfo("session", False, "lines fed to the session"),
+    "blank_lines": CounterInfo("session", False, "empty lines (skipped)"),
+    "records": CounterInfo("session", False, "records parsed"),
+    "messages": CounterInfo("session", False, "Heka messages built (one per event)"),
+    "frames": CounterInfo("session", False, "messages framed"),
+    "payload_dropped": CounterInfo(
+        "session", False, "messages sent without Payload to fit max_message_size"),
+    "oversize": CounterInfo("session", True, "events larger than max_message_size: refused"),
+    "build_errors": CounterInfo(
+        "session", False, "events that failed to build: shipped raw with an error field"),
+    "malformed_records": CounterInfo("session", True, "lines that could not be parsed"),
+    "events_in_flight": CounterInfo("session", False, "events waiting for more records"),
+    "events_completed_by_eoe": CounterInfo("session", False, "events ended by an EOE record"),
+    "events_completed_alone": CounterInfo("session", False, "stand-alone records"),
+    "events_timed_out": CounterInfo("session", False, "events ended by the time-out"),
+    "events_overflowed": CounterInfo("session", False, "events flushed: too many in flight"),
+    "events_flushed": CounterInfo("session", False, "events flushed at end of input"),
+    "late_records": CounterInfo("session", False, "records after their event was completed"),
+    "orphan_eoe": CounterInfo("session", False, "EOE records for no known event"),
+    "serial_gaps": CounterInfo("session", True, "serials never seen: events lost upstream"),
+    "malformed_integer": CounterInfo("session", False, "integer fields that are not int64"),
+    "aligned_fill": CounterInfo("session", False, "empty values filled in repeated records"),
+    "duplicate_key": CounterInfo("session", False, "keys repeated inside one record"),
+    # --- delivery, per target and summed (prefixed delivery_ when summed)
+    "delivery_queued": CounterInfo("delivery", False, "frames queued for the target"),
+    "delivery_sent": CounterInfo("delivery", False, "frames written whole (resends included)"),
+    "delivery_resent": CounterInfo("delivery", False, "frames written again after a reconnect"),
+    "delivery_acked": CounterInfo("delivery", False, "frames acknowledged (done with)"),
+    "delivery_send_errors": CounterInfo("delivery", False, "connections lost while sending"),
+    "delivery_connect_errors": CounterInfo("delivery", False, "failed connection attempts"),
+    "delivery_reconnects": CounterInfo("delivery", False, "connections after the first"),
+    "delivery_failed": CounterInfo(
+        "delivery", True, "frames the target can never carry (UDP datagram size): not sent"),
+    "delivery_malformed": CounterInfo("delivery", False, "frames stdout could not decode"),
+    # --- the shipper's own
+    "log_events": CounterInfo("shipper", False, "events written to log: targets"),
+    "log_write_errors": CounterInfo("shipper", True, "events a log: target could not write"),
+    "health_messages": CounterInfo("shipper", False, "health messages sent"),
+    "cursor_writes": CounterInfo("shipper", False, "cursor persisted"),
+    "cursor_errors": CounterInfo("shipper", False, "cursor writes that failed"),
+    "blocked_ms": CounterInfo("shipper", False, "time the shipper waited on full delivery queues"),
+}
+
+#: Counters whose growth means an audit event may be missing (health Severity 4).
+LOSS_COUNTERS: tuple[str, ...] = tuple(name for name, info in COUNTERS.items() if info.loss)
+
+
+def describe(name: str) -> str:
+    """What a counter means (``malformed_records.REASON`` inherits its parent's)."""
+    info = COUNTERS.get(name) or COUNTERS.get(name.partition(".")[0])
+    return info.meaning if info is not None else ""
+
+
+def losses(counters: Mapping[str, int]) -> dict[str, int]:
+    """The loss counters among ``counters`` that are non-zero."""
+    return {name: counters[name] for name in LOSS_COUNTERS if counters.get(name, 0)}

@@ -1,0 +1,60 @@
+"""The shipper's cursor file: read it, replace it atomically (I/O edge).
+
+The line format is :mod:`audit_heka.journal.format`'s (``v1 DEV INO OFFSET``);
+this module only moves it to and from disk. A cursor is replaced the safe
+way -- a fresh temporary (``O_EXCL``, never through a planted link), fsync,
+rename over the old one, fsync of the directory -- so a crash at any point
+leaves either the old cursor or the new one, never half a line. The reader
+reads the same file to learn what it may not delete.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from audit_heka.journal.format import CURSOR_FILE, Cursor, format_cursor, parse_cursor
+from audit_heka.private_files import create_exclusive, open_private
+
+
+class CursorError(ValueError):
+    """The cursor file exists but does not hold a cursor (it is then ignored, counted)."""
+
+
+def read_cursor(directory: Path) -> Cursor | None:
+    """The cursor in ``directory`` (None when there is none yet).
+
+    Raises :class:`CursorError` for a file that is not a cursor: the caller
+    decides (the shipper logs it and starts from the oldest journal file, so
+    nothing is skipped).
+    """
+    try:
+        fd = open_private(directory / CURSOR_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        data = os.read(fd, 256)
+    finally:
+        os.close(fd)
+    cursor = parse_cursor(data)
+    if cursor is None:
+        raise CursorError(f"{directory / CURSOR_FILE}: not a cursor: {data[:80]!r}")
+    return cursor
+
+
+def write_cursor(directory: Path, cursor: Cursor) -> None:
+    """Replace the cursor in ``directory`` atomically and durably."""
+    path = directory / CURSOR_FILE
+    tmp = directory / f".{CURSOR_FILE}.{os.getpid()}"
+    fd = create_exclusive(tmp)  # unlinks a leftover of a crash first
+    try:
+        os.write(fd, format_cursor(cursor))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

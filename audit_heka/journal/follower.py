@@ -1,0 +1,336 @@
+"""Follow the journal: lines in order, across rotation, from a cursor (I/O edge).
+
+The reader appends to ``audit.log`` and rotates the way auditd does
+(``audit.log`` -> ``audit.log.1`` -> ... ; the oldest is deleted). The
+follower holds the file it is reading open and knows it by identity
+(``st_dev``, ``st_ino``), never by name: a rename by rotation does not move
+it, and a deleted file can still be read to its end through the open
+descriptor. At the end of a file that is no longer ``audit.log`` it goes on
+with the oldest file it has not read yet.
+
+Positions: every line gets an integer *journal position* that only grows
+(the offset of the line start in its file plus a base per file), so the
+shipper can compare "where is the oldest record not yet acknowledged" across
+files; :meth:`JournalFollower.cursor_at` turns a position back into the
+persisted :class:`~audit_heka.journal.format.Cursor` (file identity, offset).
+
+Waking up: an inotify watch on the journal directory (ctypes: ``IN_MODIFY``,
+``IN_CREATE``, ``IN_MOVED_TO``, ``IN_CLOSE_WRITE``), so the shipper sleeps in
+``poll`` until the reader writes, with no sleep-polling. Work is bounded:
+:meth:`JournalFollower.read` returns at most about ``max_bytes`` of lines.
+Lines are split on ``b"\\n"`` only and unescaped with the journal codec.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import re
+import select
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit_heka.journal.format import Cursor, split_lines, unescape
+from audit_heka.private_files import open_private
+
+log = logging.getLogger(__name__)
+
+ACTIVE_NAME = "audit.log"
+READ_CHUNK = 1 << 20
+
+#: The follower's counters (meanings in audit_heka.counters).
+COUNTER_NAMES = ("journal_lines", "journal_bytes", "journal_files", "journal_lost_files",
+                 "journal_partial_lines")
+
+IN_MODIFY = 0x00000002
+IN_CLOSE_WRITE = 0x00000008
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_NONBLOCK = os.O_NONBLOCK
+IN_CLOEXEC = os.O_CLOEXEC
+WATCH_MASK = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_DELETE
+
+
+class Inotify:
+    """A minimal inotify directory watch (libc through ctypes): wake-ups only."""
+
+    def __init__(self, directory: Path, mask: int = WATCH_MASK) -> None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+        self.fd: int = fd
+        wd = libc.inotify_add_watch(fd, os.fsencode(directory), mask)
+        if wd < 0:
+            err = ctypes.get_errno()
+            os.close(fd)
+            raise OSError(err, f"inotify_add_watch {directory}: {os.strerror(err)}")
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def drain(self) -> int:
+        """Consume the queued events; return how many bytes of them there were."""
+        total = 0
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return total
+            if not data:
+                return total
+            total += len(data)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Sleep until an event arrives or ``timeout`` seconds pass; True if woken."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+        try:
+            ready = poller.poll(ms)
+        except InterruptedError:
+            return False
+        if ready:
+            self.drain()
+            return True
+        return False
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@dataclass(slots=True)
+class _Segment:
+    """One journal file as followed: its identity and where its offset 0 sits."""
+
+    dev: int
+    ino: int
+    base: int  # journal position of offset 0
+
+
+_ROTATED = re.compile(r"^" + re.escape(ACTIVE_NAME) + r"\.([1-9][0-9]{0,5})$")
+
+
+def journal_files(directory: Path) -> list[tuple[Path, os.stat_result]]:
+    """The journal's files, oldest first (``audit.log.N`` ... ``audit.log.1``, ``audit.log``)."""
+    found: list[tuple[int, Path, os.stat_result]] = []
+    try:
+        names = [entry.name for entry in directory.iterdir()]
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if name == ACTIVE_NAME:
+            index = 0
+        else:
+            match = _ROTATED.match(name)
+            if match is None:
+                continue
+            index = int(match.group(1))
+        path = directory / name
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        found.append((index, path, st))
+    found.sort(key=lambda item: -item[0])
+    return [(path, st) for _, path, st in found]
+
+
+class JournalFollower:
+    """Lines of the journal in order, from a cursor, across rotation."""
+
+    def __init__(self, directory: Path, cursor: Cursor | None = None, *,
+                 warmup: int = 0) -> None:
+        self.directory = directory
+        self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
+        self._fd = -1
+        self._segment: _Segment | None = None
+        self._segments: deque[_Segment] = deque(maxlen=256)
+        self._offset = 0  # bytes of the current file consumed into _buf
+        self._buf = bytearray()
+        self._buf_offset = 0  # file offset of _buf[0]
+        self._done: set[tuple[int, int]] = set()  # identities read to their end
+        self._next_base = 0
+        #: The position of the cursor given at start (lines before it are re-read
+        #: only as context: the caller does not ship what comes from them).
+        self.start_position = 0
+        self._open_start(cursor, warmup)
+
+    # --------------------------------------------------------------- opening
+    def _open_start(self, cursor: Cursor | None, warmup: int) -> None:
+        files = journal_files(self.directory)
+        if cursor is not None:
+            for path, st in files:
+                if (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino) and self._open(path, st):
+                    # Files older than the cursor's are done.
+                    for older, ost in files:
+                        if older == path:
+                            break
+                        self._done.add((ost.st_dev, ost.st_ino))
+                    offset = min(cursor.offset, st.st_size)
+                    self._seek(max(0, offset - warmup))
+                    self.start_position = self._position(offset)
+                    return
+            log.warning("journal: the cursor's file (dev %d ino %d) is gone: starting at "
+                        "the oldest journal file", cursor.dev, cursor.ino)
+            self.counters["journal_lost_files"] += 1
+        self._open_next()
+
+    def _open(self, path: Path, st: os.stat_result) -> bool:
+        try:
+            fd = open_private(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+            os.close(fd)  # renamed between listing and opening: list again
+            return False
+        os.set_blocking(fd, True)
+        self._close_file()
+        self._fd = fd
+        self._segment = _Segment(opened.st_dev, opened.st_ino, self._next_base)
+        self._segments.append(self._segment)
+        self._offset = 0
+        self._buf.clear()
+        self._buf_offset = 0
+        self.counters["journal_files"] += 1
+        return True
+
+    def _seek(self, offset: int) -> None:
+        """Start reading at ``offset``, at a line start (skip a partial line first)."""
+        if offset == 0:
+            return
+        os.lseek(self._fd, offset - 1, os.SEEK_SET)
+        # Read from offset-1: if that byte is a newline, offset starts a line.
+        self._offset = offset - 1
+        self._buf_offset = offset - 1
+        self._fill()
+        newline = self._buf.find(b"\n")
+        while newline < 0 and self._fill():
+            newline = self._buf.find(b"\n")
+        skip = len(self._buf) if newline < 0 else newline + 1
+        del self._buf[:skip]
+        self._buf_offset += skip
+
+    def _open_next(self) -> bool:
+        """Open the oldest journal file not read yet (False: none)."""
+        for _ in range(3):  # a rotation between listing and opening: list again
+            for path, st in journal_files(self.directory):
+                if (st.st_dev, st.st_ino) in self._done:
+                    continue
+                if self._open(path, st):
+                    return True
+                break
+        return False
+
+    def _close_file(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def close(self) -> None:
+        self._close_file()
+
+    # ---------------------------------------------------------------- reading
+    def _position(self, offset: int) -> int:
+        assert self._segment is not None
+        return self._segment.base + offset
+
+    def _fill(self) -> bool:
+        """Read one chunk into the buffer; False at end of file."""
+        try:
+            data = os.read(self._fd, READ_CHUNK)
+        except InterruptedError:
+            return True
+        if not data:
+            return False
+        self._buf += data
+        self._offset += len(data)
+        self.counters["journal_bytes"] += len(data)
+        return True
+
+    def _rotated_away(self) -> bool:
+        """Whether the current file is no longer the active ``audit.log``."""
+        assert self._segment is not None
+        try:
+            st = os.lstat(self.directory / ACTIVE_NAME)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != (self._segment.dev, self._segment.ino)
+
+    def read(self, max_bytes: int = READ_CHUNK) -> tuple[list[tuple[int, bytes]], bool]:
+        """Up to about ``max_bytes`` of complete lines as (position, unescaped line).
+
+        The second value is True when the journal is read to its end (wait
+        for a wake-up before calling again), False when more is there now.
+        """
+        out: list[tuple[int, bytes]] = []
+        taken = 0
+        while taken < max_bytes:
+            if self._fd < 0 and not self._open_next():
+                return out, True
+            if not self._buf or self._buf.find(b"\n") < 0:
+                if self._fill():
+                    continue
+                # End of this file: is it finished (rotated away)?
+                if not self._rotated_away():
+                    return out, True
+                if self._fill():  # written just before the rotation
+                    continue
+                self._finish_file(out)
+                continue
+            lines, consumed = split_lines(self._buf)
+            start = self._buf_offset
+            for line in lines:
+                out.append((self._position(start), unescape(line)))
+                start += len(line) + 1
+            del self._buf[:consumed]
+            self._buf_offset += consumed
+            taken += consumed
+            self.counters["journal_lines"] += len(lines)
+        return out, False
+
+    def _finish_file(self, out: list[tuple[int, bytes]]) -> None:
+        assert self._segment is not None
+        if self._buf:
+            # A torn last line (the writer died mid-write): passed on as it is,
+            # counted; the parser counts it malformed if it is not a record.
+            self.counters["journal_partial_lines"] += 1
+            out.append((self._position(self._buf_offset), unescape(bytes(self._buf))))
+            self._buf_offset += len(self._buf)
+            self._buf.clear()
+        self._done.add((self._segment.dev, self._segment.ino))
+        self._next_base = self._segment.base + self._offset
+        self._close_file()
+        self._open_next()  # nothing newer yet: read() tries again
+
+    # -------------------------------------------------------------- positions
+    @property
+    def position(self) -> int:
+        """The position of the first line not yet returned."""
+        if self._segment is None:
+            return self._next_base
+        if self._fd < 0:
+            return self._next_base
+        return self._position(self._buf_offset)
+
+    def cursor_at(self, position: int) -> Cursor | None:
+        """The cursor (file identity, offset) of a journal position."""
+        for segment in reversed(self._segments):
+            if segment.base <= position:
+                return Cursor(segment.dev, segment.ino, position - segment.base)
+        return None
+
+    def segments(self) -> Iterator[tuple[int, int, int]]:
+        """(dev, ino, base) of the files followed so far (status, tests)."""
+        for segment in self._segments:
+            yield segment.dev, segment.ino, segment.base

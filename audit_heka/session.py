@@ -1,0 +1,271 @@
+"""The session: one sans-IO object from record text to Heka frames.
+
+Why one object: ``replay`` (audit.log files) and the shipper (the journal)
+differ only at their edges -- where lines come from and where frames go.
+Everything between (parse -> assemble -> interpret/build -> encode -> frame)
+is here, h11-style: the caller feeds input with ``now`` and gets back what is
+ready (:class:`Shipment`), asks :meth:`Session.next_deadline` when time alone
+would complete something, and calls :meth:`Session.expire` then. No
+callbacks into the caller, no file, socket or clock: the session returns
+values and the I/O loop decides what to do with them.
+
+Positions: a caller that needs to know which input a frame came from (the
+shipper's cursor: "the first record not yet acknowledged by every target")
+passes an increasing integer ``position`` with each line. Every shipment
+carries the lowest position of its records, and :meth:`Session.lowest_pending`
+says the lowest position of records still waiting in the assembler, so the
+caller never moves its cursor past a record whose event has not gone out.
+
+Why at the package root rather than in ``core/``: the pure modules
+(records, events, interpret, schema) are still at the root and other
+branches change them in parallel; moving them all is one later step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from audit_heka.events import EOE, Assembler, Event
+from audit_heka.heka.errors import MessageTooLarge
+from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
+from audit_heka.heka.message import Field, Message, encode_message
+from audit_heka.records import ParseError, Record, parse_kernel, parse_line
+from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
+
+log = logging.getLogger(__name__)
+
+ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
+
+Key = tuple[str | None, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """One completed event, built and framed.
+
+    ``frame`` is None when the message is larger than ``max_message_size``
+    even without its Payload (counted in ``oversize``): the event is done but
+    nothing is sent. ``position`` is the lowest input position among the
+    event's records (None when the caller gave none).
+    """
+
+    event: Event
+    message: Message
+    frame: bytes | None
+    position: int | None
+
+
+class Session:
+    """Lines (or kernel records) in, shipments out. One instance per source."""
+
+    def __init__(
+        self,
+        builder: MessageBuilder,
+        assembler: Assembler,
+        *,
+        signer: Signer | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        self.builder = builder
+        self.assembler = assembler
+        self.framer = Framer(signer, max_message_size)
+        self.lines = 0
+        self.blank_lines = 0
+        self.records = 0
+        self.messages = 0
+        self.build_errors = 0
+        self.parse_errors: Counter[str] = Counter()
+        self.error_samples: deque[ParseError] = deque(maxlen=ERROR_SAMPLES)
+        # Positions of the records waiting in the assembler, per event key, in
+        # arrival order (an event takes the first len(event.records) of them).
+        self._positions: dict[Key, deque[int]] = {}
+        self._last_now: float | None = None
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, line: str, now: float | None = None,
+             position: int | None = None) -> list[Shipment]:
+        """One auditd log line. ``now`` defaults to the record's event time (replay)."""
+        self.lines += 1
+        if not line.strip():
+            self.blank_lines += 1
+            return []
+        return self._take(parse_line(line), now, position)
+
+    def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
+        """One record from the netlink stream (``now``: a monotonic clock)."""
+        self.lines += 1
+        return self._take(parse_kernel(msg_type, text), now, None)
+
+    def feed_record(self, record: Record, now: float,
+                    position: int | None = None) -> list[Shipment]:
+        """One parsed record."""
+        self.records += 1
+        self._last_now = now
+        if position is not None and record.type != EOE:
+            key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
+            self._positions.setdefault(key, deque()).append(position)
+        return self._ship(self.assembler.add(record, now))
+
+    def next_deadline(self) -> float | None:
+        """The ``now`` at which :meth:`expire` would complete an event (None: never)."""
+        # While input flows, every add() expires what is due; so only the
+        # idle case matters, where nothing pending was seen after ``_last_now``.
+        if not self.assembler.in_flight or self._last_now is None:
+            return None
+        return self._last_now + self.assembler.timeout
+
+    def expire(self, now: float) -> list[Shipment]:
+        """Let time pass with no input (events without an EOE time out)."""
+        return self._ship(self.assembler.expire(now))
+
+    def finish(self) -> list[Shipment]:
+        """End of input: every pending event is complete."""
+        return self._ship(self.assembler.flush())
+
+    def lowest_pending(self) -> int | None:
+        """The lowest position of a record still waiting in the assembler."""
+        lowest = [q[0] for q in self._positions.values() if q]
+        return min(lowest) if lowest else None
+
+    def frame_message(self, message: Message) -> bytes | None:
+        """Frame a message that does not come from the input (health reports).
+
+        Same rules as for events: the Payload goes first if too large, then
+        the message is refused (``oversize``).
+        """
+        return self.framer.frame(message)
+
+    # --------------------------------------------------------------- internals
+
+    def _take(self, parsed: Record | ParseError, now: float | None,
+              position: int | None) -> list[Shipment]:
+        if isinstance(parsed, ParseError):
+            self.parse_errors[parsed.reason] += 1
+            self.error_samples.append(parsed)
+            return []
+        if now is None:
+            now = parsed.seconds + parsed.milliseconds / 1000.0
+        return self.feed_record(parsed, now, position)
+
+    def _ship(self, events: Sequence[Event]) -> list[Shipment]:
+        out = []
+        for event in events:
+            message = self._build(event)
+            self.messages += 1
+            out.append(Shipment(event, message, self.framer.frame(message),
+                                self._position(event)))
+        return out
+
+    def _position(self, event: Event) -> int | None:
+        key: Key = (event.node, event.serial, event.seconds, event.milliseconds)
+        queue = self._positions.get(key)
+        if not queue:
+            return None
+        lowest = queue[0]
+        for _ in range(min(len(event.records), len(queue))):
+            lowest = min(lowest, queue.popleft())
+        if not queue:
+            del self._positions[key]
+        return lowest
+
+    def _build(self, event: Event) -> Message:
+        """The event's message; one that cannot be built goes out raw, never lost.
+
+        An exception while interpreting one event (a bug, a record shape
+        nobody foresaw) must not stop the stream nor, on a restart from the
+        same journal, stop it again at the same record: the event is shipped
+        with its records in Payload and an ``error`` field, and counted.
+        """
+        try:
+            return self.builder.build(event)
+        except Exception as exc:  # one event must not stop the stream
+            self.build_errors += 1
+            if self.build_errors in (1, 10, 100) or not self.build_errors % 1000:
+                log.exception("event %d could not be built; shipped raw (%d so far)",
+                              event.serial, self.build_errors)
+            return self._raw_message(event, exc)
+
+    def _raw_message(self, event: Event, exc: Exception) -> Message:
+        host = event.node if event.node is not None else self.builder.hostname
+        return Message(
+            uuid=event_uuid(host, event.seconds, event.milliseconds, event.serial, event.part),
+            timestamp=event.timestamp_ns,
+            type=self.builder.message_type,
+            logger=LOGGER,
+            severity=4,
+            payload="\n".join(r.log_line() for r in event.records),
+            hostname=host,
+            fields=(
+                Field.string("error", f"{type(exc).__name__}: {exc}"[:1000]),
+                Field.integer("serial", event.serial),
+            ),
+        )
+
+    # -------------------------------------------------------------- reporting
+
+    def counters(self) -> dict[str, int]:
+        """Every counter, flat, for status output and health messages."""
+        a = self.assembler
+        c = self.builder.counters
+        flat = {
+            "lines": self.lines,
+            "blank_lines": self.blank_lines,
+            "records": self.records,
+            "messages": self.messages,
+            "frames": self.framer.frames,
+            "payload_dropped": self.framer.payload_dropped,
+            "oversize": self.framer.oversize,
+            "build_errors": self.build_errors,
+            "malformed_records": sum(self.parse_errors.values()),
+            "events_in_flight": a.in_flight,
+            "events_completed_by_eoe": a.completed_by_eoe,
+            "events_completed_alone": a.completed_alone,
+            "events_timed_out": a.timed_out,
+            "events_overflowed": a.overflowed,
+            "events_flushed": a.flushed,
+            "late_records": a.late_records,
+            "orphan_eoe": a.orphan_eoe,
+            "serial_gaps": a.serial_gaps,
+            "malformed_integer": c.malformed_integer,
+            "aligned_fill": c.aligned_fill,
+            "duplicate_key": c.duplicate_key,
+        }
+        for reason, count in sorted(self.parse_errors.items()):
+            flat[f"malformed_records.{reason}"] = count
+        return flat
+
+
+class Framer:
+    """Message -> framed bytes, counting the ones too large for Heka.
+
+    A message over Heka's ``max_message_size`` would be dropped by Heka, so it
+    is never emitted. First the Payload (a copy of what the fields already
+    hold) is left out and the message retried (``payload_dropped``); if it is
+    still too large it is refused and counted (``oversize``).
+    """
+
+    def __init__(self, signer: Signer | None = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self.signer = signer
+        self.max_message_size = max_message_size
+        self.frames = 0
+        self.payload_dropped = 0
+        self.oversize = 0
+
+    def frame(self, message: Message) -> bytes | None:
+        """The frame, or None (counted in ``oversize``) when the message is too large."""
+        encoded = encode_message(message)
+        if len(encoded) > self.max_message_size and message.payload is not None:
+            encoded = encode_message(replace(message, payload=None))
+            self.payload_dropped += 1
+        try:
+            data = frame(encoded, self.signer, self.max_message_size)
+        except MessageTooLarge:
+            self.oversize += 1
+            return None
+        self.frames += 1
+        return data

@@ -1,0 +1,532 @@
+"""The shipper: follow the journal, turn records into frames, deliver, move the cursor.
+
+``python -m audit_heka.shipper --config STATE_DIR/run.json`` -- started (and
+restarted) by the supervisor. The journal is the one durable store: the
+shipper keeps no spool. It remembers only a cursor, the journal position of
+the first record not yet acknowledged by every target, and after any restart
+it re-derives the frames from there; they are byte-identical to the first
+delivery because every uuid is a function of the event (host, time, serial).
+
+The loop is single-threaded (the targets' own workers move bytes):
+
+    follower.read()  -> lines (bounded per round)
+    session.feed()   -> shipments (event, frame, position of its first record)
+    delivery.submit  -> queued per target, or held when a target is full
+                        (then the shipper stops reading: the journal keeps it)
+    cursor           = min(oldest position not done by every target,
+                           oldest position waiting in the assembler,
+                           the follower's next line)
+
+and sleeps in inotify (the reader's writes wake it) or until the session's
+next deadline, the next status or health report. SIGTERM: read what the
+journal holds, complete pending events, deliver within ``drain_seconds``,
+persist the cursor, exit 0.
+
+Resuming: the follower starts ``WARMUP_BYTES`` before the cursor so that an
+event whose records interleave with the cursor's event is assembled whole;
+every event whose first record lies before the cursor was acknowledged by
+every target already and is not sent again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from audit_heka.accounts import read_groups, read_users
+from audit_heka.auditlog import AuditLogWriter
+from audit_heka.counters import LOSS_COUNTERS
+from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
+from audit_heka.delivery_state import DEFAULT_MAX_BYTES
+from audit_heka.enrich import Enricher, LiveProcFS
+from audit_heka.events import Assembler
+from audit_heka.health import health_message
+from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
+from audit_heka.interpret import Interpreter
+from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
+from audit_heka.journal.follower import COUNTER_NAMES as JOURNAL_COUNTERS
+from audit_heka.journal.follower import Inotify, JournalFollower, journal_files
+from audit_heka.journal.format import Cursor
+from audit_heka.outputs.file import FsyncPolicy
+from audit_heka.outputs.target import Target, parse_target
+from audit_heka.outputs.tls import TlsOptions
+from audit_heka.outputs.transport import TransportOptions
+from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
+from audit_heka.private_files import create_exclusive
+from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
+from audit_heka.session import Session, Shipment
+
+log = logging.getLogger("audit_heka.shipper")
+
+#: Bytes of journal read per round: bounds the work between two looks at the
+#: clock, the cursor and the signals.
+ROUND_BYTES = 256 * 1024
+#: Bytes re-read before the cursor at start (context for interleaved events).
+WARMUP_BYTES = 256 * 1024
+STATUS_NAME = "shipper.status"
+
+
+class ShipperError(Exception):
+    """The shipper cannot start (the message says why, for the operator)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogTarget:
+    """``log:PATH``: events in auditd's log format, rotated like auditd's."""
+
+    path: Path
+    max_bytes: int = 8 * 1024 * 1024
+    num_logs: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ShipperConfig:
+    """What the shipper needs of run.json (the rest is the reader's)."""
+
+    journal_dir: Path
+    state_dir: Path
+    targets: tuple[Target, ...] = ()
+    logs: tuple[LogTarget, ...] = ()
+    hostname: str = field(default_factory=socket.gethostname)
+    message_type: str = DEFAULT_MESSAGE_TYPE
+    payload: bool = True
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    signer: Signer | None = None
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    health_interval: float = 60.0
+    status_interval: float = 1.0
+    cursor_interval: float = 0.2
+    drain_seconds: float = 5.0
+    enrich: bool = False
+
+
+def _get(data: Mapping[str, Any], *names: str, default: Any = None) -> Any:
+    for name in names:
+        if name in data and data[name] is not None:
+            return data[name]
+    return default
+
+
+def config_from_json(data: Mapping[str, Any]) -> ShipperConfig:
+    """The shipper's settings from run.json (keys as ``run``'s options, dashes or
+    underscores); raises ShipperError naming a bad value."""
+    norm = {str(k).replace("-", "_"): v for k, v in data.items()}
+    try:
+        journal_dir = Path(_get(norm, "journal_dir", default="/var/lib/audit-heka/journal"))
+        state_dir = Path(_get(norm, "state_dir", default=str(journal_dir)))
+        targets: list[Target] = []
+        logs: list[LogTarget] = []
+        log_max = int(_get(norm, "log_max_bytes", default=8 * 1024 * 1024))
+        log_num = int(_get(norm, "log_num_logs", default=5))
+        raw_targets = _get(norm, "targets", "target", default=["-"])
+        if isinstance(raw_targets, str):
+            raw_targets = [raw_targets]
+        for text in raw_targets:
+            if text.startswith("log:"):
+                logs.append(LogTarget(Path(text[4:]), log_max, log_num))
+            else:
+                targets.append(parse_target(text))
+        signer = None
+        keys = _get(norm, "hmac_keys", "hmac_key", default=[])
+        if isinstance(keys, str):
+            keys = [keys]
+        if len(keys) > 1:
+            raise ShipperError("give one signing key (hmac_key)")
+        if keys:
+            parsed = Signer.parse(keys[0])
+            sha1 = _get(norm, "hmac_hash", default="md5") == "sha1"
+            signer = Signer(parsed.name, parsed.version, parsed.key, "sha1" if sha1 else "md5")
+        transport = TransportOptions(
+            max_datagram=int(_get(norm, "udp_max_datagram", default=DEFAULT_MAX_DATAGRAM)),
+            tls=TlsOptions(ca=_get(norm, "ca"), cert=_get(norm, "cert"), key=_get(norm, "key"),
+                           server_name=_get(norm, "server_name"),
+                           insecure=bool(_get(norm, "insecure", default=False))),
+            fsync=FsyncPolicy.parse(str(_get(norm, "fsync", default="never"))),
+            signers={signer.lookup_key: signer} if signer else {},
+        )
+        delivery = DeliveryConfig(
+            max_bytes=int(_get(norm, "delivery_max_bytes", default=DEFAULT_MAX_BYTES)),
+            hold=float(_get(norm, "delivery_hold", default=1.0)),
+            transport=transport,
+        )
+        return ShipperConfig(
+            journal_dir=journal_dir,
+            state_dir=state_dir,
+            targets=tuple(targets),
+            logs=tuple(logs),
+            hostname=_get(norm, "hostname", default=None) or socket.gethostname(),
+            message_type=_get(norm, "message_type", "type", default=DEFAULT_MESSAGE_TYPE),
+            payload=bool(_get(norm, "payload", default=True)),
+            max_message_size=int(_get(norm, "max_message_size",
+                                      default=DEFAULT_MAX_MESSAGE_SIZE)),
+            signer=signer,
+            delivery=delivery,
+            health_interval=float(_get(norm, "health_interval", default=60.0)),
+            status_interval=float(_get(norm, "status_interval", default=1.0)),
+            drain_seconds=float(_get(norm, "drain_seconds", default=5.0)),
+            enrich=bool(_get(norm, "enrich", default=False)),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ShipperError(f"run.json: {exc}") from None
+
+
+def write_json_atomic(path: Path, data: Mapping[str, object]) -> None:
+    """Replace ``path`` with ``data`` as JSON (mode 0600, O_EXCL temporary, rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = create_exclusive(tmp)
+    with os.fdopen(fd, "w") as out:
+        json.dump(data, out, indent=1, sort_keys=True)
+    tmp.replace(path)
+
+
+class Shipper:
+    """One run of the shipper. Construct, then :meth:`run`."""
+
+    def __init__(self, config: ShipperConfig) -> None:
+        self.config = config
+        self.started = time.time()
+        enricher = Enricher(LiveProcFS()) if config.enrich else None
+        builder = MessageBuilder(
+            Interpreter(read_users(), read_groups()),
+            hostname=config.hostname,
+            message_type=config.message_type,
+            payload=config.payload,
+            enricher=enricher,
+        )
+        self.session = Session(builder, Assembler(live=True), signer=config.signer,
+                               max_message_size=config.max_message_size)
+        self.books: dict[str, int] = {
+            "log_events": 0, "log_write_errors": 0, "health_messages": 0,
+            "cursor_writes": 0, "cursor_errors": 0, "blocked_ms": 0, "line_errors": 0,
+            "resumed_skipped": 0,
+        }
+        self._stop = False
+        self._held: list[tuple[bytes, int | None]] = []
+        self._stamps: dict[int, int] = {}  # token -> event time (ns), for the lag's age
+        self._cursor: Cursor | None = None
+        self._cursor_position = -1
+        self._last_health: dict[str, int] = {}
+        self._logged_losses: dict[str, int] = {}
+        self._logs: list[AuditLogWriter] = []
+        self.delivery: Delivery | None = None
+        self.follower: JournalFollower | None = None
+
+    # ----------------------------------------------------------------- signals
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop = True
+
+    def stop(self) -> None:
+        self._stop = True
+
+    # --------------------------------------------------------------------- run
+    def run(self) -> int:
+        config = self.config
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_stop)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # rules are the supervisor's
+        try:
+            cursor = read_cursor(config.journal_dir)
+        except CursorError as exc:
+            log.error("%s; starting at the oldest journal file", exc)
+            cursor = None
+        self._cursor = cursor
+        inotify = Inotify(config.journal_dir)
+        self.follower = JournalFollower(config.journal_dir, cursor, warmup=WARMUP_BYTES)
+        self.delivery = Delivery.open(config.targets, config.delivery)
+        for target in config.logs:
+            self._logs.append(AuditLogWriter(target.path, target.max_bytes, target.num_logs))
+        log.info("shipper running (pid %d), journal %s from %s -> %s", os.getpid(),
+                 config.journal_dir, cursor or "the start",
+                 ", ".join([str(t) for t in config.targets]
+                           + [f"log:{t.path}" for t in config.logs]))
+        try:
+            self._loop(inotify)
+            self._drain()
+        finally:
+            inotify.close()
+            self.follower.close()
+            for writer in self._logs:
+                writer.close()
+        return 0
+
+    def _loop(self, inotify: Inotify) -> None:
+        assert self.follower is not None
+        now = time.monotonic()
+        next_status = now
+        next_cursor = now + self.config.cursor_interval
+        next_health = now + self.config.health_interval
+        while not self._stop:
+            caught_up = self._round()
+            now = time.monotonic()
+            deadline = self.session.next_deadline()
+            if deadline is not None and now >= deadline:
+                self._take(self.session.expire(now))
+                deadline = self.session.next_deadline()
+            if now >= next_cursor:
+                self._save_cursor()
+                next_cursor = now + self.config.cursor_interval
+            if now >= next_status:
+                self._write_status()
+                self._log_losses()
+                next_status = now + self.config.status_interval
+            if now >= next_health:
+                self._send_health(final=False)
+                next_health = now + self.config.health_interval
+            if self._held:
+                self._wait_for_room(0.05)
+            elif caught_up:
+                wake = min(x for x in (deadline, next_status, next_health, next_cursor)
+                           if x is not None)
+                inotify.wait(max(0.0, wake - time.monotonic()))
+
+    def _round(self) -> bool:
+        """One bounded round of reading and shipping; True when at the journal's end."""
+        assert self.follower is not None
+        if self._held and not self._submit_held():
+            return False
+        lines, at_end = self.follower.read(ROUND_BYTES)
+        now = time.monotonic()
+        for position, raw in lines:
+            try:
+                shipments = self.session.feed(raw.decode("utf-8", "backslashreplace"),
+                                              now, position)
+            except Exception:  # one line must never stop the shipper
+                self.books["line_errors"] += 1
+                log.exception("journal line at position %d could not be processed: %r",
+                              position, raw[:200])
+                continue
+            self._take(shipments)
+        self._submit_held()
+        return at_end
+
+    def _take(self, shipments: Sequence[Shipment]) -> None:
+        """Shipments to log: targets and into the held list (submitted in order)."""
+        start = self.follower.start_position if self.follower is not None else 0
+        for item in shipments:
+            if item.position is not None and item.position < start:
+                # Acknowledged by every target before the restart.
+                self.books["resumed_skipped"] += 1
+                continue
+            for writer in self._logs:
+                self._write_log(writer, item)
+            if item.frame is None:
+                log.warning("event %s refused: larger than max_message_size",
+                            item.message.uuid.hex())
+                continue
+            if item.position is not None:
+                self._stamps[item.position] = item.event.timestamp_ns
+            self._held.append((item.frame, item.position))
+
+    def _write_log(self, writer: AuditLogWriter, item: Shipment) -> None:
+        try:
+            writer.write_event(item.event)
+        except OSError as exc:
+            self.books["log_write_errors"] += 1
+            count = self.books["log_write_errors"]
+            if count in (1, 10, 100) or not count % 1000:
+                log.error("%s: event %d not written: %s (%d so far)", writer.path,
+                          item.event.serial, exc.strerror, count)
+        else:
+            self.books["log_events"] += 1
+
+    def _submit_held(self) -> bool:
+        """Queue the held frames; False when a target is full (some remain held)."""
+        assert self.delivery is not None
+        if not self._held:
+            return True
+        taken = self.delivery.submit_many(self._held)
+        del self._held[:taken]
+        return not self._held
+
+    def _wait_for_room(self, timeout: float) -> None:
+        assert self.delivery is not None
+        began = time.monotonic()
+        self.delivery.wait_for_room(timeout)
+        self.books["blocked_ms"] += int((time.monotonic() - began) * 1000)
+
+    # ------------------------------------------------------------------ cursor
+    def cursor_position(self) -> int:
+        """The position of the first record not yet done by every target."""
+        assert self.follower is not None and self.delivery is not None
+        candidates = [self.follower.position]
+        for value in (self.delivery.lowest_token(), self.session.lowest_pending()):
+            if value is not None:
+                candidates.append(value)
+        candidates += [token for _, token in self._held if token is not None]
+        return max(min(candidates), self.follower.start_position)
+
+    def _save_cursor(self) -> None:
+        assert self.follower is not None
+        position = self.cursor_position()
+        if position == self._cursor_position:
+            return
+        cursor = self.follower.cursor_at(position)
+        if cursor is None or cursor == self._cursor:
+            return
+        try:
+            write_cursor(self.config.journal_dir, cursor)
+        except OSError as exc:
+            self.books["cursor_errors"] += 1
+            log.error("cannot write the cursor: %s", exc)
+            return
+        self.books["cursor_writes"] += 1
+        self._cursor = cursor
+        self._cursor_position = position
+        for token in [t for t in self._stamps if t < position]:
+            del self._stamps[token]
+
+    # ------------------------------------------------------------------- drain
+    def _drain(self) -> None:
+        """SIGTERM: ship what the journal holds within drain_seconds, save the cursor."""
+        assert self.follower is not None and self.delivery is not None
+        deadline = time.monotonic() + self.config.drain_seconds
+        while time.monotonic() < deadline:
+            at_end = self._round()
+            if self._held:
+                self._wait_for_room(min(0.05, max(0.0, deadline - time.monotonic())))
+            elif at_end:
+                break
+        if not self._held:
+            self._take(self.session.finish())
+            while self._held and time.monotonic() < deadline:
+                if not self._submit_held():
+                    self._wait_for_room(min(0.05, max(0.0, deadline - time.monotonic())))
+        self._send_health(final=True)
+        self._submit_held()
+        self.delivery.close(max(0.0, deadline - time.monotonic()))
+        self._save_cursor()
+        self._write_status()
+        left = self.delivery.pending() or bool(self._held)
+        log.info("shipper stopped; cursor %s%s", self._cursor,
+                 " (frames not acknowledged stay in the journal for the next start)"
+                 if left else "")
+
+    # --------------------------------------------------------------- reporting
+    def counters(self) -> dict[str, int]:
+        out = dict(self.session.counters())
+        out.update(dict.fromkeys(JOURNAL_COUNTERS, 0))
+        if self.follower is not None:
+            out.update(self.follower.counters)
+        out.update(self.books)
+        delivered = self.delivery.counters() if self.delivery is not None else {}
+        for name in COUNTER_NAMES:
+            out[f"delivery_{name}"] = delivered.get(name, 0)
+        return out
+
+    def _lag(self) -> dict[str, object]:
+        assert self.follower is not None
+        position = self.cursor_position()
+        oldest = min((t for p, t in self._stamps.items() if p >= position), default=None)
+        behind = self._journal_bytes_after(self.follower.cursor_at(position))
+        return {
+            "unshipped_frames": len(self._held) + self._most_pending(),
+            "events_in_flight": self.session.assembler.in_flight,
+            "journal_bytes_behind": behind,
+            "oldest_unshipped_age": None if oldest is None
+            else max(0.0, time.time() - oldest / 1e9),
+        }
+
+    def _journal_bytes_after(self, cursor: Cursor | None) -> int:
+        """Journal bytes from the cursor to the end (what is not yet done)."""
+        total = 0
+        seen = cursor is None
+        for _path, st in journal_files(self.config.journal_dir):
+            if seen:
+                total += st.st_size
+            elif cursor is not None and (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino):
+                seen = True
+                total += max(0, st.st_size - cursor.offset)
+        return total
+
+    def _most_pending(self) -> int:
+        if self.delivery is None:
+            return 0
+        return max((w.state.pending for w in self.delivery.workers), default=0)
+
+    def _target_status(self) -> dict[str, dict[str, object]]:
+        return self.delivery.target_status() if self.delivery is not None else {}
+
+    def _write_status(self) -> None:
+        data: dict[str, object] = {
+            "pid": os.getpid(),
+            "started": self.started,
+            "updated": time.time(),
+            "cursor": None if self._cursor is None else
+            {"dev": self._cursor.dev, "ino": self._cursor.ino, "offset": self._cursor.offset},
+            "counters": self.counters(),
+            "lag": self._lag(),
+            "targets": self._target_status(),
+            "logs": [str(t.path) for t in self.config.logs],
+        }
+        try:
+            write_json_atomic(self.config.state_dir / STATUS_NAME, data)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.config.state_dir / STATUS_NAME, exc)
+
+    def _log_losses(self) -> None:
+        counters = self.counters()
+        for name in LOSS_COUNTERS:
+            grew = counters.get(name, 0) - self._logged_losses.get(name, 0)
+            if grew > 0:
+                log.warning("%s +%d (total %d): audit events may be missing",
+                            name, grew, counters[name])
+            self._logged_losses[name] = counters.get(name, 0)
+
+    def _send_health(self, *, final: bool) -> None:
+        counters = self.counters()
+        message = health_message(
+            counters,
+            timestamp_ns=time.time_ns(),
+            uuid=uuid.uuid4().bytes,
+            hostname=self.config.hostname,
+            pid=os.getpid(),
+            final=final,
+            previous=self._last_health,
+        )
+        self._last_health = counters
+        self.books["health_messages"] += 1
+        data = self.session.frame_message(message)
+        if data is not None:
+            self._held.append((data, None))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m audit_heka.shipper",
+                                     description="Follow the journal and ship its events.")
+    parser.add_argument("--config", required=True, type=Path, help="run.json written by run")
+    args = parser.parse_args(argv)
+    try:
+        data = json.loads(args.config.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"audit-heka shipper: cannot read {args.config}: {exc}", file=sys.stderr)
+        return 2
+    level = str(data.get("log_level") or "INFO").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                        format="audit-heka shipper: %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    try:
+        config = config_from_json(data)
+        return Shipper(config).run()
+    except (ShipperError, ValueError) as exc:
+        print(f"audit-heka shipper: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"audit-heka shipper: {exc.filename or ''}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

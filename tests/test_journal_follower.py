@@ -1,0 +1,190 @@
+"""Following the journal: order, rotation by identity, cursors, wake-ups (no sockets)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
+from audit_heka.journal.follower import ACTIVE_NAME, Inotify, JournalFollower, journal_files
+from audit_heka.journal.format import Cursor, LineBuilder
+from audit_heka.journal.policy import FullAction
+from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
+from audit_heka.private_files import UnsafePathError
+
+
+def record(serial: int, body: bytes = b"pid=1 uid=0") -> bytes:
+    return LineBuilder().line(1300, b"audit(1700000000.%03d:%d): " % (serial % 1000, serial) + body)
+
+
+def read_all(follower: JournalFollower) -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    while True:
+        lines, at_end = follower.read(4096)
+        out += lines
+        if at_end and not lines:
+            return out
+
+
+def writer(directory: Path, file_bytes: int = 1 << 20) -> JournalWriter:
+    w = JournalWriter(JournalConfig(directory, file_bytes=file_bytes, max_bytes=64 * file_bytes,
+                                    full=FullAction.DROP_OLDEST, flush=FlushPolicy.NONE),
+                      log=lambda _: None)
+    w.open()
+    return w
+
+
+def test_lines_in_order_unescaped_split_on_newline_only(tmp_path: Path) -> None:
+    w = writer(tmp_path)
+    hostile = b"msg='x\ntype=USER_LOGIN msg=audit(1.000:1): forged \x1c\x1d\x1e \\x41'"
+    w.buffer += record(1) + LineBuilder().line(1100, b"audit(1700000000.002:2): " + hostile)
+    w.buffer += record(3)
+    w.flush(0.0)
+    follower = JournalFollower(tmp_path)
+    lines = read_all(follower)
+    assert [line for _, line in lines] == [
+        record(1)[:-1],
+        b"type=USER_AUTH msg=audit(1700000000.002:2): " + hostile,
+        record(3)[:-1],
+    ]
+    assert [p for p, _ in lines] == [0, len(record(1)), os.path.getsize(tmp_path / ACTIVE_NAME)
+                                     - len(record(3))]
+    assert follower.position == os.path.getsize(tmp_path / ACTIVE_NAME)
+    assert follower.counters["journal_lines"] == 3
+
+
+def test_a_partial_line_waits_for_its_end(tmp_path: Path) -> None:
+    (tmp_path / ACTIVE_NAME).write_bytes(record(1) + record(2)[:10])
+    follower = JournalFollower(tmp_path)
+    assert [p for p, _ in read_all(follower)] == [0]
+    assert follower.position == len(record(1))  # the cursor never passes a partial line
+    with (tmp_path / ACTIVE_NAME).open("ab") as f:
+        f.write(record(2)[10:])
+    assert read_all(follower) == [(len(record(1)), record(2)[:-1])]
+
+
+def test_follows_rotation_by_identity_without_loss_or_repeat(tmp_path: Path) -> None:
+    w = writer(tmp_path, file_bytes=2000)
+    follower = JournalFollower(tmp_path)
+    got: list[bytes] = []
+    for serial in range(1, 301):
+        w.buffer += record(serial)
+        if serial % 7 == 0:
+            w.flush(0.0)
+        if serial % 23 == 0:
+            got += [line for _, line in read_all(follower)]
+    w.flush(0.0)
+    got += [line for _, line in read_all(follower)]
+    assert got == [record(s)[:-1] for s in range(1, 301)]
+    assert w.counters.rotations >= 5
+    assert follower.counters["journal_files"] == w.counters.rotations + 1
+    w.close()
+
+
+def test_positions_map_back_to_cursors_across_files(tmp_path: Path) -> None:
+    w = writer(tmp_path, file_bytes=1000)
+    for serial in range(1, 60):
+        w.buffer += record(serial)
+    w.flush(0.0)
+    follower = JournalFollower(tmp_path)
+    lines = read_all(follower)
+    files = {(st.st_dev, st.st_ino): path for path, st in journal_files(tmp_path)}
+    for position, line in lines:
+        cursor = follower.cursor_at(position)
+        assert cursor is not None
+        with files[(cursor.dev, cursor.ino)].open("rb") as f:
+            f.seek(cursor.offset)
+            assert f.readline()[:-1] == line
+    assert len({follower.cursor_at(p).ino for p, _ in lines}) > 1  # type: ignore[union-attr]
+
+
+def test_resumes_at_a_cursor_with_warmup_context(tmp_path: Path) -> None:
+    w = writer(tmp_path, file_bytes=1500)
+    for serial in range(1, 60):
+        w.buffer += record(serial)
+    w.flush(0.0)
+    first = JournalFollower(tmp_path)
+    lines = read_all(first)
+    position, line = lines[30]
+    cursor = first.cursor_at(position)
+    assert cursor is not None
+    again = JournalFollower(tmp_path, cursor, warmup=200)
+    resumed = read_all(again)
+    # Positions are the follower's own; the cursor's maps back to the same spot.
+    assert again.cursor_at(again.start_position) == cursor
+    # Lines before the cursor come only as context (positions < start_position) ...
+    before = [x for x in resumed if x[0] < again.start_position]
+    assert 0 < len(before) <= 200 // len(record(1)) + 1
+    # ... and from the cursor on, exactly the rest of the journal.
+    assert [x[1] for x in resumed if x[0] >= again.start_position] == [x[1] for x in lines[30:]]
+    assert read_all(JournalFollower(tmp_path, cursor))[0][1] == line
+
+
+def test_a_vanished_cursor_file_starts_at_the_oldest_file_counted(tmp_path: Path) -> None:
+    (tmp_path / ACTIVE_NAME).write_bytes(record(1))
+    follower = JournalFollower(tmp_path, Cursor(1, 1, 5))
+    assert follower.counters["journal_lost_files"] == 1
+    assert [line for _, line in read_all(follower)] == [record(1)[:-1]]
+
+
+def test_a_file_deleted_under_the_follower_is_read_to_its_end(tmp_path: Path) -> None:
+    (tmp_path / ACTIVE_NAME).write_bytes(record(1))
+    follower = JournalFollower(tmp_path)
+    assert len(read_all(follower)) == 1
+    with (tmp_path / ACTIVE_NAME).open("ab") as f:
+        f.write(record(2) + record(3)[:5])  # the last line torn (a crash mid-write)
+    (tmp_path / ACTIVE_NAME).unlink()
+    (tmp_path / ACTIVE_NAME).write_bytes(record(4))
+    got = [line for _, line in read_all(follower)]
+    assert got == [record(2)[:-1], record(3)[:5], record(4)[:-1]]
+    assert follower.counters["journal_partial_lines"] == 1
+
+
+def test_inotify_wakes_on_a_write_and_sleeps_otherwise(tmp_path: Path) -> None:
+    (tmp_path / ACTIVE_NAME).write_bytes(b"")
+    notify = Inotify(tmp_path)
+    try:
+        notify.drain()
+        began = time.monotonic()
+        assert not notify.wait(0.2)
+        assert time.monotonic() - began >= 0.19
+
+        def later() -> None:
+            time.sleep(0.1)
+            with (tmp_path / ACTIVE_NAME).open("ab") as f:
+                f.write(record(1))
+
+        thread = threading.Thread(target=later)
+        began = time.monotonic()
+        thread.start()
+        assert notify.wait(5.0)
+        woke = time.monotonic() - began
+        thread.join()
+        assert woke < 1.0
+    finally:
+        notify.close()
+
+
+def test_cursor_is_written_atomically_0600_and_never_through_a_link(tmp_path: Path) -> None:
+    assert read_cursor(tmp_path) is None
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / f".cursor.{os.getpid()}").symlink_to(victim)  # planted at the temporary
+    write_cursor(tmp_path, Cursor(1, 2, 3))
+    assert victim.read_bytes() == b"precious"
+    assert read_cursor(tmp_path) == Cursor(1, 2, 3)
+    assert stat.S_IMODE((tmp_path / "cursor").stat().st_mode) == 0o600
+    write_cursor(tmp_path, Cursor(1, 2, 4))
+    assert (tmp_path / "cursor").read_bytes() == b"v1 1 2 4\n"
+    (tmp_path / "cursor").write_bytes(b"garbage")
+    with pytest.raises(CursorError):
+        read_cursor(tmp_path)
+    (tmp_path / "cursor").unlink()
+    (tmp_path / "cursor").symlink_to(victim)
+    with pytest.raises(UnsafePathError):
+        read_cursor(tmp_path)
