@@ -45,10 +45,10 @@ from audit_heka.netlink.recv import DEFAULT_RCVBUF
 from audit_heka.netlink.rulefile import load_sources
 from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
 from audit_heka.private_files import (
-    create_exclusive,
     default_owners,
     ensure_private_dir,
     hand_over,
+    write_private_json,
 )
 
 log = logging.getLogger("audit_heka.supervisor")
@@ -241,15 +241,6 @@ class Child:
         return self.proc.pid if self.proc is not None else None
 
 
-def write_json_file(path: Path, data: Mapping[str, object]) -> None:
-    """Replace ``path`` atomically with ``data`` as JSON, mode 0600 (no symlink followed)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = create_exclusive(tmp)
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out, indent=1, sort_keys=True)
-    tmp.replace(path)
-
-
 def read_json_file(path: Path) -> dict[str, Any] | None:
     """A child's status document, or None (missing, partial, not an object)."""
     try:
@@ -392,7 +383,7 @@ class Supervisor:
         ensure_private_dir(self.config.journal_dir, owners)
         if process.status_file is not None:
             ensure_private_dir(process.status_file.parent, owners)
-        write_json_file(self._run_json, self.config.run_json(owners))
+        write_private_json(self._run_json, self.config.run_json(owners))
         if plan_uid is not None:
             uid, gid = plan_uid
             hand_over(self.config.journal_dir, uid, gid, recursive=True)
@@ -615,7 +606,8 @@ class Supervisor:
         """The merged status document (the status file's content)."""
         journal_dir = self.config.journal_dir
         reader = read_json_file(journal_dir / "reader.status")
-        shipper = read_json_file(journal_dir / "shipper.status")
+        shipper = read_json_file(journal_dir / "shipper.status") or read_json_file(
+            self.config.process.state_dir / "shipper.status")
         counters = merge_status(reader, shipper)
         counters["reader_restarts"] = self.reader.restarts
         counters["shipper_restarts"] = self.shipper.restarts
@@ -652,6 +644,6 @@ class Supervisor:
         if path is None:
             return
         try:
-            write_json_file(path, self.status())
+            write_private_json(path, self.status())
         except OSError as exc:
             log.warning("cannot write the status file %s: %s", path, exc)

@@ -57,7 +57,7 @@ from audit_heka.netlink.recv import (
 )
 from audit_heka.netlink.status import StatusError, decode_status, encode_status_set
 from audit_heka.netlink.uapi import NLMSG_HDRLEN, MsgType
-from audit_heka.private_files import create_exclusive
+from audit_heka.private_files import write_private_json
 
 if TYPE_CHECKING:
     from typing import Any
@@ -418,12 +418,8 @@ class Reader:
                 {"dev": f.dev, "ino": f.ino, "size": f.size} for f in self.writer.files
             ],
         }
-        tmp = self.status_path.with_name(f".{STATUS_NAME}.{os.getpid()}")
         try:
-            fd = create_exclusive(tmp)
-            with os.fdopen(fd, "w") as out:
-                json.dump(doc, out)
-            tmp.replace(self.status_path)
+            write_private_json(self.status_path, doc, indent=None)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # counted by the writer
                 log(f"cannot write {self.status_path}: {exc.strerror}")
