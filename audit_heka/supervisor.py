@@ -161,6 +161,10 @@ class RunConfig:
         doc["user"] = self.process.user
         doc["owners"] = sorted(owners) if owners else None
         doc["log_level"] = "DEBUG" if self.process.verbose else "INFO"
+        # The children's status files go beside ours (a tmpfs under systemd):
+        # they must stay writable when the journal's filesystem is full.
+        status_dir = self.process.status_file.parent if self.process.status_file else None
+        doc["status_dir"] = str(status_dir or self.journal_dir)
         return doc
 
 
@@ -605,9 +609,10 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """The merged status document (the status file's content)."""
         journal_dir = self.config.journal_dir
-        reader = read_json_file(journal_dir / "reader.status")
-        shipper = read_json_file(journal_dir / "shipper.status") or read_json_file(
-            self.config.process.state_dir / "shipper.status")
+        places = [Path(str(self.config.run_json()["status_dir"])), journal_dir,
+                  self.config.process.state_dir]
+        reader = next(filter(None, (read_json_file(p / "reader.status") for p in places)), None)
+        shipper = next(filter(None, (read_json_file(p / "shipper.status") for p in places)), None)
         counters = merge_status(reader, shipper)
         counters["reader_restarts"] = self.reader.restarts
         counters["shipper_restarts"] = self.shipper.restarts
