@@ -44,6 +44,7 @@ from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.recv import DEFAULT_RCVBUF
 from audit_heka.netlink.rulefile import load_sources
 from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
+from audit_heka.netlink.source import holder_message, process_name
 from audit_heka.private_files import (
     default_owners,
     ensure_private_dir,
@@ -67,6 +68,15 @@ READY_TIMEOUT = 15.0
 READER_STOP_TIMEOUT = 30.0
 #: A child that lived this long before dying restarts without backoff.
 STABLE_SECONDS = 30.0
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, e.g. a killed reader not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
 
 
 class SupervisorError(Exception):
@@ -332,6 +342,7 @@ class Supervisor:
             self._prepare_dirs()
             with AuditControl() as control:
                 if not config.kernel.multicast:
+                    self._refuse_live_holder(control)
                     self._apply_settings(control, self._settings(enabled=False))
                     stack.callback(self._restore_settings)
             self._start_reader(wait_ready=True)
@@ -530,6 +541,14 @@ class Supervisor:
                 self._ready_r = None
 
     # ----------------------------------------------------------------- kernel
+
+    def _refuse_live_holder(self, control: AuditControl) -> None:
+        """Another live process is the audit daemon: refuse before touching anything.
+
+        (A dead holder is fine: the kernel lets a new daemon replace it.)"""
+        holder = control.get_status().pid
+        if holder and holder != os.getpid() and process_alive(holder):
+            raise SupervisorError(holder_message(holder, process_name(holder) or "?"))
 
     def _apply_settings(self, control: AuditControl, settings: Mapping[str, int]) -> None:
         """AUDIT_SET what differs, remembering the old values for the exit."""
