@@ -403,8 +403,8 @@ class Supervisor:
         write_private_json(self._run_json, self.config.run_json(owners))
         if plan_uid is not None:
             uid, gid = plan_uid
-            hand_over(self.config.journal_dir, uid, gid, recursive=True)
             hand_over(process.state_dir, uid, gid, recursive=False, files=[self._run_json])
+            hand_over(self.config.journal_dir, uid, gid, recursive=True)
             if process.status_file is not None:  # the children write their status there
                 hand_over(process.status_file.parent, uid, gid, recursive=False)
 

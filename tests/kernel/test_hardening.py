@@ -72,7 +72,8 @@ def test_run_as_nobody_keeps_only_audit_control_and_still_works(
     rules.chmod(0o644)
     receiver = Receiver(free_port())
     daemon = Daemon(
-        state,
+        reachable_dir,
+        "--state-dir", str(state),
         "--user", "nobody",
         "--target", f"127.0.0.1:{receiver.port}",
         "--rules", str(rules),
@@ -155,7 +156,7 @@ def test_run_as_nobody_keeps_only_audit_control_and_still_works(
 def test_run_as_nobody_multicast_keeps_audit_read(
     audit_kernel: object, reachable_dir: Path
 ) -> None:
-    daemon = Daemon(reachable_dir / "state", "--user", "nobody", "--multicast", "--target", "-")
+    daemon = Daemon(reachable_dir, "--user", "nobody", "--multicast", "--target", "-")
     try:
         status = proc_status(daemon.status()["children"]["reader"]["pid"])
         expected = (1 << CAP_AUDIT_CONTROL) | (1 << CAP_AUDIT_READ)
