@@ -64,7 +64,7 @@ class Listener:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.messages += 1
-            if b'"key": "storm"' in line:
+            if b'"key": "storm"' in line and b'"type": "SYSCALL"' in line:
                 self.storm_messages += 1
                 self.uuids.add(line[10:46])
 
