@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -102,8 +104,6 @@ def test_ack_deadline_follows_the_oldest_in_flight() -> None:
 def test_every_frame_is_done_exactly_once_whatever_happens(ops: list[str], seed: int) -> None:
     """Any interleaving of pushes, sends, partial acks and losses, then a clean
     connection: every pushed token comes out of on_acked exactly once, in order."""
-    import random
-
     rng = random.Random(seed)
     state = DeliveryState(hold=0.0)
     pushed: list[int] = []
