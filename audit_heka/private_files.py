@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -131,6 +132,22 @@ def create_exclusive(path: Path, mode: int = FILE_MODE) -> int:
     """
     path.unlink(missing_ok=True)
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+
+
+def write_private_json(path: Path, data: Mapping[str, object], *, indent: int | None = 1) -> None:
+    """Replace ``path`` atomically with ``data`` as JSON, mode 0600.
+
+    The temporary is created afresh (:func:`create_exclusive`: never through
+    a symlink or a planted hard link) and renamed over ``path``: a rename
+    replaces a symlink at ``path`` instead of writing through it. Status
+    files and run.json are written this way; readers see the old or the new
+    document, never half of one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = create_exclusive(tmp)
+    with os.fdopen(fd, "w") as out:
+        json.dump(data, out, indent=indent, sort_keys=True)
+    tmp.replace(path)
 
 
 def hand_over(

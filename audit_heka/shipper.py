@@ -64,7 +64,7 @@ from audit_heka.outputs.target import Target, parse_target
 from audit_heka.outputs.tls import TlsOptions
 from audit_heka.outputs.transport import TransportOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
-from audit_heka.private_files import create_exclusive
+from audit_heka.private_files import write_private_json
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
 from audit_heka.session import Session, Shipment
 
@@ -180,15 +180,6 @@ def config_from_json(data: Mapping[str, Any]) -> ShipperConfig:
         )
     except (ValueError, TypeError) as exc:
         raise ShipperError(f"run.json: {exc}") from None
-
-
-def write_json_atomic(path: Path, data: Mapping[str, object]) -> None:
-    """Replace ``path`` with ``data`` as JSON (mode 0600, O_EXCL temporary, rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = create_exclusive(tmp)
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out, indent=1, sort_keys=True)
-    tmp.replace(path)
 
 
 class Shipper:
@@ -471,7 +462,7 @@ class Shipper:
             "logs": [str(t.path) for t in self.config.logs],
         }
         try:
-            write_json_atomic(self.config.state_dir / STATUS_NAME, data)
+            write_private_json(self.config.state_dir / STATUS_NAME, data)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.config.state_dir / STATUS_NAME, exc)
 

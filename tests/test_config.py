@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from audit_heka.cli import run as run_module
 from audit_heka.cli.run import run
 from audit_heka.config import ConfigError, option_names, parse_config, read_config
-from audit_heka.daemon import RunConfig
+from audit_heka.supervisor import RunConfig
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "packaging" / "audit-heka.toml"
 
@@ -26,7 +26,7 @@ def problems(text: str) -> list[str]:
 def test_names_with_dashes_underscores_and_parameter_names() -> None:
     values = parse_config(
         'target = ["127.0.0.1:5565", "udp://h:1"]\n'
-        "spool-max-bytes = 4096\n"
+        "journal-max-bytes = 4096\n"
         "log_num_logs = 3\n"
         'type = "audit"\n'
         "payload = false\n"
@@ -35,7 +35,7 @@ def test_names_with_dashes_underscores_and_parameter_names() -> None:
     )
     assert values == {
         "targets": ["127.0.0.1:5565", "udp://h:1"],
-        "spool_max_bytes": 4096,
+        "journal_max_bytes": 4096,
         "log_num_logs": 3,
         "message_type": "audit",
         "payload": False,
@@ -50,7 +50,7 @@ def test_every_error_with_its_line() -> None:
         'target = [\n  "127.0.0.1:1",\n  "ftp://x",\n]\n'
         "tagret = 1\n"
         "backlog-limit = -5\n"
-        'spool-full = "sometimes"\n'
+        'journal-full = "sometimes"\n'
         "multicast = 1\n"
         "max-message-size = 100\n"
         "health-interval = true\n"
@@ -60,7 +60,7 @@ def test_every_error_with_its_line() -> None:
     assert got[0].startswith("audit-heka.toml:2: target: ") and "accepted:" in got[0]
     assert got[1] == "audit-heka.toml:6: unknown option 'tagret' (did you mean 'target'?)"
     assert got[2].startswith("audit-heka.toml:7: backlog-limit: -5 is not in the range")
-    assert got[3].startswith("audit-heka.toml:8: spool-full: 'sometimes' is not one of")
+    assert got[3].startswith("audit-heka.toml:8: journal-full: 'sometimes' is not one of")
     assert got[4] == "audit-heka.toml:9: multicast: expected a boolean (true/false), got int (1)"
     assert got[5] == "audit-heka.toml:10: max-message-size: must be at least 1025 (as in hekad)"
     assert got[6].startswith("audit-heka.toml:11: health-interval: expected a number, got bool")
@@ -70,8 +70,8 @@ def test_every_error_with_its_line() -> None:
 
 
 def test_same_option_twice_and_toml_syntax() -> None:
-    assert problems("spool-max-bytes = 5000\nspool_max_bytes = 6000\n") == [
-        "audit-heka.toml:2: 'spool_max_bytes' is the same option as 'spool-max-bytes'"
+    assert problems("journal-max-bytes = 5000\njournal_max_bytes = 6000\n") == [
+        "audit-heka.toml:2: 'journal_max_bytes' is the same option as 'journal-max-bytes'"
     ]
     (syntax,) = problems('target = "a"\nuser = \n')
     assert re.match(r"audit-heka\.toml:2: not valid TOML: ", syntax), syntax
@@ -108,24 +108,24 @@ def test_cli_wins_over_the_file(tmp_path: Path, captured: list[RunConfig]) -> No
     )
     assert result.exit_code == 0, result.output
     (config,) = captured
-    assert config.message_type == "from_cli"
-    assert config.payload is True
-    assert config.backlog_limit == 100
-    assert [str(t) for t in config.targets] == ["udp://127.0.0.1:9"]
+    assert config.ship.message_type == "from_cli"
+    assert config.ship.payload is True
+    assert config.kernel.backlog_limit == 100
+    assert list(config.ship.targets) == ["udp://127.0.0.1:9"]
     captured.clear()
     result = CliRunner().invoke(run, ["--config", str(conf), "--target", "file:/x"])
-    assert [str(t) for t in captured[0].targets] == ["file:/x"]
+    assert list(captured[0].ship.targets) == ["file:/x"]
 
 
 def test_cli_reports_every_problem_and_exits_non_zero(
     tmp_path: Path, captured: list[RunConfig]
 ) -> None:
     conf = tmp_path / "audit-heka.toml"
-    conf.write_text('target = "127.0.0.1:1"\n\ntagret = "x"\nspool-full = 3\n')
+    conf.write_text('target = "127.0.0.1:1"\n\ntagret = "x"\njournal-full = 3\n')
     result = CliRunner().invoke(run, ["--config", str(conf)])
     assert result.exit_code == 1 and not captured
     assert f"{conf}:3: unknown option 'tagret'" in result.output
-    assert f"{conf}:4: spool-full: expected a string, got int (3)" in result.output
+    assert f"{conf}:4: journal-full: expected a string, got int (3)" in result.output
     missing = CliRunner().invoke(run, ["--config", str(tmp_path / "nope.toml")])
     assert missing.exit_code == 1 and "no such file" in missing.output
 
@@ -139,7 +139,7 @@ def test_missing_default_file_is_fine(
     present.write_text('type = "default_file"\n')
     monkeypatch.setattr(run_module, "DEFAULT_CONFIG_FILE", present)
     assert CliRunner().invoke(run, []).exit_code == 0
-    assert captured[-1].message_type == "default_file"
+    assert captured[-1].ship.message_type == "default_file"
 
 
 def uncommented_example(tmp_path: Path) -> str:

@@ -71,7 +71,7 @@ def test_unit_sandbox_still_lets_the_daemon_work() -> None:
     }.items():
         assert s[key] == [value], key
     # the status file's default directory is the RuntimeDirectory
-    from audit_heka.daemon import DEFAULT_STATUS_FILE  # noqa: PLC0415
+    from audit_heka.supervisor import DEFAULT_STATUS_FILE  # noqa: PLC0415
 
     assert DEFAULT_STATUS_FILE.parent == Path("/run") / s["RuntimeDirectory"][0]
     assert re.fullmatch(

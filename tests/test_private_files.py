@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka.daemon import write_status_file
 from audit_heka.private_files import (
     UnsafePathError,
     dir_problem,
     ensure_private_dir,
     hand_over,
     open_private,
+    write_private_json,
 )
 
 NOBODY = 65534
@@ -50,7 +50,7 @@ def test_status_file_never_written_through_a_symlink(tmp_path: Path) -> None:
     status = tmp_path / "status.json"
     status.symlink_to(victim)
     (tmp_path / f".status.json.{os.getpid()}").symlink_to(victim)
-    write_status_file(status, {"pid": 1})
+    write_private_json(status, {"pid": 1})
     assert victim.read_text() == "precious"
     assert not status.is_symlink() and mode(status) == 0o600
     assert '"pid": 1' in status.read_text()
@@ -60,7 +60,7 @@ def test_status_file_never_truncates_a_planted_hard_link(tmp_path: Path) -> None
     victim = tmp_path / "victim"
     victim.write_text("precious")
     os.link(victim, tmp_path / f".status.json.{os.getpid()}")
-    write_status_file(tmp_path / "status.json", {"pid": 1})
+    write_private_json(tmp_path / "status.json", {"pid": 1})
     assert victim.read_text() == "precious"
 
 

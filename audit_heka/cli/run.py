@@ -1,260 +1,216 @@
-"""``audit-heka run``: the daemon, live kernel events to Heka."""
+"""``audit-heka run``: the daemon (a supervisor of the reader and the shipper)."""
 
 from __future__ import annotations
 
 import logging
 import pwd
-import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from audit_heka.cli.heka_options import check_max_message_size, parse_signers
+from audit_heka.cli.heka_options import check_max_message_size
 from audit_heka.config import DEFAULT_CONFIG_FILE, ConfigError, read_config
-from audit_heka.daemon import (
-    DEFAULT_BACKLOG_LIMIT,
-    DEFAULT_STATUS_FILE,
-    Daemon,
-    DaemonError,
-    LogTarget,
-    RunConfig,
-)
-from audit_heka.delivery import DeliveryConfig
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
+from audit_heka.journal.policy import FullAction, JournalPolicy
+from audit_heka.journal.writer import FlushPolicy
 from audit_heka.netlink.control import AuditError
-from audit_heka.netlink.source import SourceError
+from audit_heka.netlink.recv import DEFAULT_RCVBUF, SourceError
 from audit_heka.outputs.file import FsyncPolicy
-from audit_heka.outputs.target import Target, TargetError, parse_target
-from audit_heka.outputs.tls import TlsOptions
-from audit_heka.outputs.transport import TransportOptions
+from audit_heka.outputs.target import TargetError, parse_target
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
-from audit_heka.private_files import UnsafePathError, default_owners, ensure_private_dir
+from audit_heka.private_files import UnsafePathError
 from audit_heka.privileges import PrivilegeError
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE
+from audit_heka.supervisor import (
+    DEFAULT_BACKLOG_LIMIT,
+    DEFAULT_STATE_DIR,
+    DEFAULT_STATUS_FILE,
+    RunConfig,
+    Supervisor,
+    SupervisorError,
+    options_to_config,
+)
+
+MIB = 1024 * 1024
 
 
-def parse_targets(
+def check_targets(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> tuple[Target | Path, ...]:
-    """Heka targets, and ``log:PATH`` (records in auditd's log format) as a Path."""
-    out: list[Target | Path] = []
+) -> tuple[str, ...]:
+    """Heka targets and ``log:PATH``, checked here, passed on as written (run.json)."""
     for value in values:
         if value.startswith("log:"):
             if not value[4:]:
                 raise click.BadParameter("log: needs a path, e.g. log:/var/log/audit/audit.log")
-            out.append(Path(value[4:]))
             continue
         try:
-            out.append(parse_target(value))
+            parse_target(value)
         except TargetError as exc:
             raise click.BadParameter(f"{exc}, or log:PATH") from None
-    return tuple(out)
+    return values
 
 
-def parse_fsync(ctx: click.Context, param: click.Parameter, value: str) -> FsyncPolicy:
+def check_signers(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``SIGNER:VERSION=KEY`` values, checked, passed on as written."""
+    for value in values:
+        try:
+            Signer.parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return values
+
+
+def check_fsync(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:
-        return FsyncPolicy.parse(value)
+        FsyncPolicy.parse(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _options() -> list[Callable[[Any], Any]]:
+    o = click.option
+    return [
+        # --- where events go
+        o("--target", "targets", multiple=True, default=("-",), show_default=True,
+          callback=check_targets,
+          help="host:port or tcp://host:port (Heka TcpInput), udp://host:port, "
+          "tls://host:port, file:PATH, - (JSON lines), or log:PATH (auditd's log "
+          "format, for Heka's LogstreamerInput + lua/audit_decoder.lua). Repeatable."),
+        o("--log-max-bytes", type=click.IntRange(min=0), default=8 * MIB, show_default=True,
+          help="log: targets rotate at this size (0: never), like auditd's max_log_file."),
+        o("--log-num-logs", type=click.IntRange(min=1), default=5, show_default=True,
+          help="log: files kept, the live one included, like auditd's num_logs."),
+        # --- the kernel
+        o("--rules", multiple=True, type=click.Path(exists=True, path_type=Path),
+          help="Rule file or rules.d directory (auditctl syntax) to load. Repeatable."),
+        o("--keep-rules", is_flag=True,
+          help="Leave the loaded rules in the kernel on exit (default: restore the old rules)."),
+        o("--multicast", is_flag=True,
+          help="Read the multicast group beside auditd instead of becoming the audit daemon."),
+        o("--backlog-limit", type=click.IntRange(min=0), default=DEFAULT_BACKLOG_LIMIT,
+          show_default=True,
+          help="Kernel backlog limit while we run (the kernel's default, 64, loses events)."),
+        o("--backlog-wait-time", type=click.IntRange(min=0),
+          help="Kernel backlog_wait_time in jiffies (default: leave as is)."),
+        o("--rcvbuf", type=click.IntRange(min=65536), default=DEFAULT_RCVBUF, show_default=True,
+          help="The reader's socket receive buffer (bytes): how big a burst waits in the "
+          "kernel while the reader writes."),
+        # --- the journal
+        o("--journal-dir", type=click.Path(file_okay=False, path_type=Path),
+          help="The journal: the kernel's records in auditd's log format, the one durable "
+          "store between reader and shipper (default: STATE_DIR/journal; private, 0700)."),
+        o("--journal-max-bytes", type=click.IntRange(min=2), default=1024 * MIB,
+          show_default=True,
+          help="The journal files together stay under this (auditd's num_logs x max_log_file)."),
+        o("--journal-file-bytes", type=click.IntRange(min=1), default=8 * MIB,
+          show_default=True,
+          help="Rotate the journal's audit.log at this size (auditd's max_log_file)."),
+        o("--journal-full", type=click.Choice([a.value for a in FullAction]),
+          default=FullAction.BLOCK.value, show_default=True,
+          help="When the shipper lags by --journal-max-bytes, or the disk is full: block "
+          "(stop reading the kernel, whose backlog then throttles audited tasks) or "
+          "drop-oldest (give up the oldest unshipped records, counted)."),
+        o("--flush", type=click.Choice([p.value for p in FlushPolicy]),
+          default=FlushPolicy.INCREMENTAL.value, show_default=True,
+          help="Journal durability, as auditd's flush: none (write only), incremental "
+          "(fdatasync every --freq records), data (O_DSYNC), sync (O_SYNC)."),
+        o("--freq", type=click.IntRange(min=1), default=1000, show_default=True,
+          help="Records between fdatasync calls with --flush incremental (auditd's freq)."),
+        o("--node", help="Write node=NAME before each journal line, as auditd's name_format."),
+        # --- signing
+        o("--hmac-key", "hmac_keys", multiple=True, metavar="SIGNER:VERSION=KEY",
+          callback=check_signers,
+          help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key)."),
+        o("--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5", show_default=True,
+          help="HMAC hash of --hmac-key (Heka's hmac_hash)."),
+        # --- messages
+        o("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True,
+          help="Heka message Type."),
+        o("--payload/--no-payload", default=True, show_default=True,
+          help="Put the raw records in the message Payload."),
+        o("--enrich/--no-enrich", default=False, show_default=True,
+          help="Add ppid_exe, container_id, container_runtime, pod_uid from /proc "
+          "(while the process exists; see docs/fields.md)."),
+        o("--hostname", default=None, help="Hostname in messages (default: this host)."),
+        o("--max-message-size", default=DEFAULT_MAX_MESSAGE_SIZE, show_default=True,
+          callback=check_max_message_size, help="Heka's max_message_size."),
+        o("--udp-max-datagram", type=click.IntRange(min=64, max=65507),
+          default=DEFAULT_MAX_DATAGRAM, show_default=True,
+          help="Larger frames are counted and not sent over UDP (Heka's buffer is 8 KiB)."),
+        o("--ca", type=click.Path(exists=True, dir_okay=False),
+          help="CA bundle to verify tls:// receivers (default: the system's)."),
+        o("--cert", type=click.Path(exists=True, dir_okay=False),
+          help="Client certificate for tls:// receivers that ask for one."),
+        o("--key", type=click.Path(exists=True, dir_okay=False),
+          help="Key of --cert."),
+        o("--fsync", default="never", show_default=True, callback=check_fsync,
+          help="file: targets: never, every:N frames, interval:SECONDS."),
+        o("--health-interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+          help="Seconds between health messages (Type audit_heka_health)."),
+        o("--drain-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+          help="At a stop, how long the shipper may keep delivering what the journal "
+          "holds (the rest is delivered at the next start)."),
+        # --- the process
+        o("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+          default=DEFAULT_STATE_DIR, show_default=True,
+          help="Private directory for run.json (and the journal by default)."),
+        o("--status-file", type=click.Path(dir_okay=False, path_type=Path),
+          default=DEFAULT_STATUS_FILE, show_default=True,
+          help="Where `audit-heka status` finds the running daemon's counters."),
+        o("--user", help="Run the reader and shipper as this user (the reader keeps the "
+          "audit capabilities)."),
+        o("-v", "--verbose", is_flag=True, help="Log at debug level."),
+    ]
 
 
 def run_options(f: click.decorators.FC) -> click.decorators.FC:
-    """The options of ``run`` (shared with ``demo``, which runs the same daemon)."""
-    options = [
-        click.option(
-            "--target",
-            "targets",
-            multiple=True,
-            default=("-",),
-            show_default=True,
-            callback=parse_targets,
-            help="host:port or tcp://host:port (Heka TcpInput), udp://host:port, "
-            "tls://host:port, file:PATH, - (JSON lines), or log:PATH (auditd's log "
-            "format, for Heka's LogstreamerInput + lua/audit_decoder.lua). Repeatable.",
-        ),
-        click.option(
-            "--log-max-bytes",
-            type=click.IntRange(min=0),
-            default=8 * 1024 * 1024,
-            show_default=True,
-            help="log: targets rotate at this size (0: never), like auditd's max_log_file.",
-        ),
-        click.option(
-            "--log-num-logs",
-            type=click.IntRange(min=1),
-            default=5,
-            show_default=True,
-            help="log: files kept, the live one included, like auditd's num_logs.",
-        ),
-        click.option(
-            "--rules",
-            multiple=True,
-            type=click.Path(exists=True, path_type=Path),
-            help="Rule file or rules.d directory (auditctl syntax) to load. Repeatable.",
-        ),
-        click.option(
-            "--keep-rules",
-            is_flag=True,
-            help="Leave the loaded rules in the kernel on exit (default: restore the old rules).",
-        ),
-        click.option(
-            "--multicast",
-            is_flag=True,
-            help="Read the multicast group beside auditd instead of becoming the audit daemon.",
-        ),
-        click.option(
-            "--backlog-limit",
-            type=click.IntRange(min=0),
-            default=DEFAULT_BACKLOG_LIMIT,
-            show_default=True,
-            help="Kernel backlog limit while we run (the kernel's default, 64, loses events).",
-        ),
-        click.option(
-            "--backlog-wait-time",
-            type=click.IntRange(min=0),
-            help="Kernel backlog_wait_time in jiffies (default: leave as is).",
-        ),
-        click.option(
-            "--hmac-key",
-            "hmac_keys",
-            multiple=True,
-            metavar="SIGNER:VERSION=KEY",
-            callback=parse_signers,
-            help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key).",
-        ),
-        click.option("--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5"),
-        click.option("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True),
-        click.option("--payload/--no-payload", default=True, show_default=True),
-        click.option(
-            "--enrich/--no-enrich",
-            default=False,
-            show_default=True,
-            help="Add ppid_exe, container_id, container_runtime, pod_uid from /proc "
-            "(while the process exists; see docs/fields.md).",
-        ),
-        click.option("--hostname", default=None, help="Hostname in messages (default: this host)."),
-        click.option(
-            "--max-message-size",
-            default=DEFAULT_MAX_MESSAGE_SIZE,
-            show_default=True,
-            callback=check_max_message_size,
-        ),
-        click.option(
-            "--udp-max-datagram",
-            type=click.IntRange(min=64, max=65507),
-            default=DEFAULT_MAX_DATAGRAM,
-            show_default=True,
-            help="Larger frames are counted and not sent over UDP (Heka's buffer is 8 KiB).",
-        ),
-        click.option("--ca", type=click.Path(exists=True, dir_okay=False)),
-        click.option("--cert", type=click.Path(exists=True, dir_okay=False)),
-        click.option("--key", type=click.Path(exists=True, dir_okay=False)),
-        click.option(
-            "--fsync",
-            default="never",
-            show_default=True,
-            callback=parse_fsync,
-            help="file: targets: never, every:N frames, interval:SECONDS.",
-        ),
-        click.option("--health-interval", type=click.FloatRange(min=0.1), default=60.0),
-        click.option(
-            "--status-file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_STATUS_FILE,
-            show_default=True,
-        ),
-        click.option("--user", help="Drop to this user after start-up, keeping audit caps."),
-        click.option("-v", "--verbose", is_flag=True, help="Log at debug level."),
-    ]
-    for option in reversed(options):
+    """The options of ``run`` (the config file takes the same names)."""
+    for option in reversed(_options()):
         f = option(f)
     return f
 
 
-def build_config(
-    targets: tuple[Target | Path, ...],
-    log_max_bytes: int,
-    log_num_logs: int,
-    rules: tuple[Path, ...],
-    keep_rules: bool,
-    multicast: bool,
-    backlog_limit: int,
-    backlog_wait_time: int | None,
-    hmac_keys: tuple[Signer, ...],
-    hmac_hash: str,
-    message_type: str,
-    payload: bool,
-    enrich: bool,
-    hostname: str | None,
-    max_message_size: int,
-    udp_max_datagram: int,
-    ca: str | None,
-    cert: str | None,
-    key: str | None,
-    fsync: FsyncPolicy,
-    health_interval: float,
-    status_file: Path,
-    user: str | None,
-) -> RunConfig:
-    """Turn the options into a :class:`RunConfig` (pure)."""
-    if len(hmac_keys) > 1:
+def build_config(**options: Any) -> RunConfig:
+    """Check the options together and group them into a :class:`RunConfig` (pure)."""
+    keys = options.pop("hmac_keys")
+    if len(keys) > 1:
         raise click.BadParameter("give one signing key", param_hint="--hmac-key")
-    signer = None
-    if hmac_keys:
-        k = hmac_keys[0]
-        signer = Signer(k.name, k.version, k.key, "sha1" if hmac_hash == "sha1" else "md5")
-    transport = TransportOptions(
-        max_datagram=udp_max_datagram,
-        tls=TlsOptions(ca=ca, cert=cert, key=key),
-        fsync=fsync,
-        signers={signer.lookup_key: signer} if signer else {},
-    )
-    if user is not None:
+    options["hmac_key"] = keys[0] if keys else None
+    options["rules"] = tuple(options["rules"])
+    options["targets"] = tuple(options["targets"])
+    try:
+        JournalPolicy(options["journal_file_bytes"], options["journal_max_bytes"],
+                      FullAction(options["journal_full"]))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--journal-max-bytes") from None
+    if options["node"] is not None:
+        from audit_heka.journal.format import node_prefix  # noqa: PLC0415
+
         try:
-            pwd.getpwnam(user)
+            node_prefix(options["node"])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--node") from None
+    if options["user"] is not None:
+        try:
+            pwd.getpwnam(options["user"])
         except KeyError:
-            raise click.BadParameter(f"unknown user {user!r}", param_hint="--user") from None
-    delivery = DeliveryConfig(transport=transport)
-    return RunConfig(
-        targets=tuple(t for t in targets if isinstance(t, Target)),
-        logs=tuple(
-            LogTarget(t, log_max_bytes, log_num_logs) for t in targets if isinstance(t, Path)
-        ),
-        delivery=delivery,
-        rules=rules,
-        keep_rules=keep_rules,
-        signer=signer,
-        multicast=multicast,
-        backlog_limit=backlog_limit,
-        backlog_wait_time=backlog_wait_time,
-        message_type=message_type,
-        payload=payload,
-        enrich=enrich,
-        hostname=hostname or socket.gethostname(),
-        max_message_size=max_message_size,
-        health_interval=health_interval,
-        status_file=status_file,
-        user=user,
-    )
+            raise click.BadParameter(
+                f"unknown user {options['user']!r}", param_hint="--user") from None
+    return options_to_config(options)
 
 
 def start(config: RunConfig) -> None:
-    """Run the daemon; turn every start-up failure into a one-line message."""
+    """Run the supervisor; turn every start-up failure into a one-line message."""
     try:
-        if config.status_file is not None:
-            owners = None
-            if config.user is not None:
-                owners = default_owners([pwd.getpwnam(config.user).pw_uid])
-            ensure_private_dir(config.status_file.parent, owners)
-        code = Daemon(config).run()
+        code = Supervisor(config).run()
     except (
-        DaemonError,
-        SourceError,
-        AuditError,
-        PrivilegeError,
-        UnsafePathError,
-        ValueError,
+        SupervisorError, SourceError, AuditError, PrivilegeError, UnsafePathError, ValueError,
     ) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
@@ -284,17 +240,19 @@ def load_config_file(ctx: click.Context, param: click.Parameter, value: Path | N
     "the command line wins over it.",
 )
 @run_options
-def run(verbose: bool, **options: object) -> None:
+def run(**options: Any) -> None:
     """Become the audit daemon (or read the multicast group) and ship every event.
 
-    Every event goes to every target; losses of any kind are
-    counted, logged, reported in health messages (Type audit_heka_health) and
-    shown by `audit-heka status`. SIGTERM/SIGINT stop cleanly, SIGHUP reloads
-    the rules.
+    A reader process drains the kernel into the journal (auditd's log format);
+    a shipper process follows the journal and delivers every event to every
+    target. Losses of any kind are counted, logged, reported in health
+    messages (Type audit_heka_health) and shown by `audit-heka status`.
+    SIGTERM/SIGINT stop cleanly (the journal keeps what is not yet delivered),
+    SIGHUP reloads the rules.
     """
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if options["verbose"] else logging.INFO,
         format="audit-heka: %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    start(build_config(**options))  # type: ignore[arg-type]
+    start(build_config(**options))

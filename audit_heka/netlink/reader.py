@@ -57,7 +57,7 @@ from audit_heka.netlink.recv import (
 )
 from audit_heka.netlink.status import StatusError, decode_status, encode_status_set
 from audit_heka.netlink.uapi import NLMSG_HDRLEN, MsgType
-from audit_heka.private_files import create_exclusive
+from audit_heka.private_files import write_private_json
 
 if TYPE_CHECKING:
     from typing import Any
@@ -162,6 +162,20 @@ class Reader:
         if code:
             log(f"could not hand the audit pid back: {os.strerror(-code)}")
 
+    def _drop(self, user: str) -> None:
+        """--user: become that user, keeping CAP_AUDIT_CONTROL (the pid goes back at
+        the stop) and, multicast, CAP_AUDIT_READ. The journal directory is its."""
+        from audit_heka.privileges import (  # noqa: PLC0415 - only with --user
+            PrivilegeError,
+            drop_privileges,
+            plan_drop,
+        )
+
+        try:
+            drop_privileges(plan_drop(user, multicast=self.multicast))
+        except PrivilegeError as exc:
+            raise ValueError(str(exc)) from None
+
     def _ready(self) -> None:
         if self.ready_fd is None:
             return
@@ -181,6 +195,8 @@ class Reader:
             )
             if not self.multicast:
                 self._register()
+            if self.conf.get("user"):
+                self._drop(str(self.conf["user"]))
         except (SourceError, OSError, ValueError) as exc:
             log(f"cannot start: {exc}")
             self._close()
@@ -363,8 +379,8 @@ class Reader:
         """Every counter of the reader and its journal writer."""
         j = self.writer.counters
         return {
-            "records": self.records,
-            "bytes": self.bytes,
+            "netlink_records": self.records,
+            "netlink_bytes": self.bytes,
             "netlink_overruns": self.overruns,
             "netlink_malformed": self.malformed,
             "netlink_control": self.control,
@@ -374,7 +390,7 @@ class Reader:
             "journal_writes": j.writes,
             "journal_rotations": j.rotations,
             "journal_files_deleted": j.files_deleted,
-            "journal_dropped": j.records_dropped,
+            "journal_dropped_records": j.records_dropped,
             "journal_write_errors": j.write_errors,
             "journal_disk_full": j.disk_full,
             "journal_blocks": j.blocks,
@@ -402,12 +418,8 @@ class Reader:
                 {"dev": f.dev, "ino": f.ino, "size": f.size} for f in self.writer.files
             ],
         }
-        tmp = self.status_path.with_name(f".{STATUS_NAME}.{os.getpid()}")
         try:
-            fd = create_exclusive(tmp)
-            with os.fdopen(fd, "w") as out:
-                json.dump(doc, out)
-            tmp.replace(self.status_path)
+            write_private_json(self.status_path, doc, indent=None)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # counted by the writer
                 log(f"cannot write {self.status_path}: {exc.strerror}")
