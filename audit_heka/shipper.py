@@ -243,6 +243,7 @@ class Shipper:
                  ", ".join([str(t) for t in config.targets]
                            + [f"log:{t.path}" for t in config.logs]))
         try:
+            self._save_cursor()  # at once: the reader waits for a cursor before deleting
             self._loop(inotify)
             self._drain()
         finally:
