@@ -59,6 +59,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "oversize": CounterInfo("session", True, "events larger than max_message_size: refused"),
     "build_errors": CounterInfo(
         "session", False, "events that failed to build: shipped raw with an error field"),
+    "shipped_raw": CounterInfo(
+        "session", False, "events shipped raw after the shipper died at their position"),
     "malformed_records": CounterInfo("session", True, "lines that could not be parsed"),
     "events_in_flight": CounterInfo("session", False, "events waiting for more records"),
     "events_completed_by_eoe": CounterInfo("session", False, "events ended by an EOE record"),
@@ -89,6 +91,11 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "health_messages": CounterInfo("shipper", False, "health messages sent"),
     "cursor_writes": CounterInfo("shipper", False, "cursor persisted"),
     "cursor_errors": CounterInfo("shipper", False, "cursor writes that failed"),
+    "line_errors": CounterInfo("shipper", True, "journal lines that raised while processed"),
+    "resumed_skipped": CounterInfo(
+        "shipper", False, "events before the cursor re-read at start (already delivered)"),
+    "crashes_at_cursor": CounterInfo(
+        "shipper", False, "unclean exits in a row without the cursor moving"),
     "blocked_ms": CounterInfo("shipper", False, "time the shipper waited on full delivery queues"),
 }
 

@@ -76,6 +76,10 @@ ROUND_BYTES = 256 * 1024
 #: Bytes re-read before the cursor at start (context for interleaved events).
 WARMUP_BYTES = 256 * 1024
 STATUS_NAME = "shipper.status"
+#: After this many unclean exits in a row at one cursor, the next round is
+#: shipped raw (uninterpreted): a record that kills the process cannot make a
+#: crash loop that ships nothing.
+CRASH_LIMIT = 2
 
 
 class ShipperError(Exception):
@@ -201,9 +205,10 @@ class Shipper:
         self.books: dict[str, int] = {
             "log_events": 0, "log_write_errors": 0, "health_messages": 0,
             "cursor_writes": 0, "cursor_errors": 0, "blocked_ms": 0, "line_errors": 0,
-            "resumed_skipped": 0,
+            "resumed_skipped": 0, "crashes_at_cursor": 0,
         }
         self._stop = False
+        self._state = "running"
         self._held: list[tuple[bytes, int | None]] = []
         self._stamps: dict[int, int] = {}  # token -> event time (ns), for the lag's age
         self._cursor: Cursor | None = None
@@ -235,6 +240,7 @@ class Shipper:
         self._cursor = cursor
         inotify = Inotify(config.journal_dir)
         self.follower = JournalFollower(config.journal_dir, cursor, warmup=WARMUP_BYTES)
+        self._check_crash_loop(cursor)
         self.delivery = Delivery.open(config.targets, config.delivery)
         for target in config.logs:
             self._logs.append(AuditLogWriter(target.path, target.max_bytes, target.num_logs))
@@ -244,14 +250,40 @@ class Shipper:
                            + [f"log:{t.path}" for t in config.logs]))
         try:
             self._save_cursor()  # at once: the reader waits for a cursor before deleting
+            self._write_status()  # at once: a crash loop is seen even if each run is short
             self._loop(inotify)
             self._drain()
+            self._state = "stopped"
+            self._write_status()
         finally:
             inotify.close()
             self.follower.close()
             for writer in self._logs:
                 writer.close()
         return 0
+
+    def _check_crash_loop(self, cursor: Cursor | None) -> None:
+        """Count unclean exits at this cursor (from the last status); past
+        CRASH_LIMIT, ship the first round after the cursor raw."""
+        assert self.follower is not None
+        try:
+            previous = json.loads((self.config.state_dir / STATUS_NAME).read_text())
+        except (OSError, ValueError):
+            return
+        if not isinstance(previous, dict) or previous.get("state") != "running":
+            return
+        same = cursor is not None and previous.get("cursor") == {
+            "dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
+        if not same:
+            return
+        crashes = int(previous.get("counters", {}).get("crashes_at_cursor", 0)) + 1
+        self.books["crashes_at_cursor"] = crashes
+        log.warning("the last shipper did not stop cleanly at cursor %s (%d time(s) in a row)",
+                    cursor, crashes)
+        if crashes >= CRASH_LIMIT:
+            self.session.raw_below = self.follower.start_position + ROUND_BYTES
+            log.error("shipping the events of the next %d journal bytes raw (uninterpreted) "
+                      "so that one record cannot stop the shipper for good", ROUND_BYTES)
 
     def _loop(self, inotify: Inotify) -> None:
         assert self.follower is not None
@@ -453,6 +485,7 @@ class Shipper:
     def _write_status(self) -> None:
         data: dict[str, object] = {
             "pid": os.getpid(),
+            "state": self._state,
             "started": self.started,
             "updated": time.time(),
             "cursor": None if self._cursor is None else

@@ -28,13 +28,15 @@ import pytest
 from heka_receivers import TcpReceiver, UdpReceiver
 from test_outputs import pki, server_context  # noqa: F401 - pki is a fixture
 
+from audit_heka.health import HEALTH_TYPE
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import decode_message
-from audit_heka.journal.cursor import read_cursor
-from audit_heka.journal.format import LineBuilder
+from audit_heka.journal.cursor import read_cursor, write_cursor
+from audit_heka.journal.format import Cursor, LineBuilder
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
 from audit_heka.schema import event_uuid
+from audit_heka.shipper import CRASH_LIMIT
 
 HOST = "shipper-test"
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,3 +277,46 @@ def test_a_target_that_stays_down_holds_the_cursor(tmp_path: Path, journal: Jour
         stop(proc)
     up.kill()
     down.kill()
+
+
+def test_a_crash_loop_at_one_cursor_ships_the_next_round_raw(tmp_path: Path,
+                                                              journal: Journal) -> None:
+    """A record that kills the shipper (not a Python exception: those are caught
+    per line and per event) would make the supervisor restart it into the same
+    death forever. After CRASH_LIMIT unclean exits at one cursor, the events
+    right after it go out raw, with an error field, and the cursor moves on."""
+    journal.write(5)
+    active = (tmp_path / "journal" / "audit.log").stat()
+    cursor = Cursor(active.st_dev, active.st_ino, 0)
+    write_cursor(tmp_path / "journal", cursor)
+    status = {"state": "running", "cursor": {"dev": cursor.dev, "ino": cursor.ino, "offset": 0},
+              "counters": {"crashes_at_cursor": CRASH_LIMIT - 1}}
+    (tmp_path / "shipper.status").write_text(json.dumps(status))
+    receiver = TcpReceiver()
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
+    try:
+        assert wait_for(receiver, range(1, 6), 20) == set()
+        time.sleep(1.2)
+        after = json.loads((tmp_path / "shipper.status").read_text())
+    finally:
+        err = stop(proc)
+    receiver.kill()
+    events = [decode_message(m) for m in receiver.messages]
+    fields = [m.field("error") for m in events if m.type != HEALTH_TYPE]
+    assert len(fields) == 5
+    assert all(f is not None and "shipped raw" in str(f.values[0]) for f in fields)
+    assert after["counters"]["crashes_at_cursor"] == CRASH_LIMIT
+    assert after["counters"]["shipped_raw"] == 5
+    assert "did not stop cleanly" in err
+    assert json.loads((tmp_path / "shipper.status").read_text())["state"] == "stopped"
+    # A clean stop ends the series: the next start interprets as usual.
+    receiver = TcpReceiver()
+    journal.write(1)
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
+    try:
+        assert wait_for(receiver, range(6, 7), 20) == set()
+    finally:
+        stop(proc)
+    receiver.kill()
+    events = [decode_message(m) for m in receiver.messages]
+    assert all(m.field("error") is None for m in events if m.type != HEALTH_TYPE)
