@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from audit_heka.counters import COUNTERS
-from audit_heka.daemon import Daemon, RunConfig
-from audit_heka.delivery import DeliveryConfig
 from audit_heka.health import HEALTH_TYPE, LOSS_COUNTERS, health_message
 from audit_heka.heka.message import Message, ValueType, decode_message, encode_message
 from audit_heka.shipper import Shipper, ShipperConfig
@@ -62,12 +60,13 @@ def test_loss_counters_are_counters_the_shipper_reports(tmp_path: Path) -> None:
             "delivery_failed"} <= set(LOSS_COUNTERS)
 
 
-def test_growing_losses_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    daemon = Daemon(RunConfig(targets=(), delivery=DeliveryConfig()))
-    daemon.session.assembler.serial_gaps = 5
-    with caplog.at_level(logging.WARNING, logger="audit_heka.daemon"):
-        daemon._log_losses()
-        daemon._log_losses()  # nothing new: nothing logged
+def test_growing_losses_are_logged_once(caplog: pytest.LogCaptureFixture,
+                                        tmp_path: Path) -> None:
+    shipper = Shipper(ShipperConfig(journal_dir=tmp_path, state_dir=tmp_path))
+    shipper.session.assembler.serial_gaps = 5
+    with caplog.at_level(logging.WARNING, logger="audit_heka.shipper"):
+        shipper._log_losses()
+        shipper._log_losses()  # nothing new: nothing logged
     assert [r.getMessage() for r in caplog.records] == [
         "serial_gaps +5 (total 5): audit events may be missing"
     ]

@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from test_run import Marker, Receiver, free_port, is_marker_event, running
+from kernel.test_run import Marker, Receiver, free_port, is_marker_event, running
 
 pytestmark = pytest.mark.kernel
 
