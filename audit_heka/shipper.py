@@ -216,6 +216,7 @@ class Shipper:
         self._last_health: dict[str, int] = {}
         self._logged_losses: dict[str, int] = {}
         self._logs: list[AuditLogWriter] = []
+        self._log_resume: Cursor | None = None
         self.delivery: Delivery | None = None
         self.follower: JournalFollower | None = None
 
@@ -240,10 +241,12 @@ class Shipper:
         self._cursor = cursor
         inotify = Inotify(config.journal_dir)
         self.follower = JournalFollower(config.journal_dir, cursor, warmup=WARMUP_BYTES)
-        self._check_crash_loop(cursor)
         self.delivery = Delivery.open(config.targets, config.delivery)
         for target in config.logs:
             self._logs.append(AuditLogWriter(target.path, target.max_bytes, target.num_logs))
+        previous = self._previous_status()
+        self._check_crash_loop(cursor, previous)
+        self._log_resume = self._previous_log_cursor(previous)
         log.info("shipper running (pid %d), journal %s from %s -> %s", os.getpid(),
                  config.journal_dir, cursor or "the start",
                  ", ".join([str(t) for t in config.targets]
@@ -262,15 +265,31 @@ class Shipper:
                 writer.close()
         return 0
 
-    def _check_crash_loop(self, cursor: Cursor | None) -> None:
-        """Count unclean exits at this cursor (from the last status); past
-        CRASH_LIMIT, ship the first round after the cursor raw."""
-        assert self.follower is not None
+    def _previous_status(self) -> dict[str, Any]:
+        """The last run's shipper.status ({} when there is none or it is unreadable)."""
         try:
             previous = json.loads((self.config.state_dir / STATUS_NAME).read_text())
         except (OSError, ValueError):
-            return
-        if not isinstance(previous, dict) or previous.get("state") != "running":
+            return {}
+        return previous if isinstance(previous, dict) else {}
+
+    def _previous_log_cursor(self, previous: Mapping[str, Any]) -> Cursor | None:
+        """The last run's log high-water mark, if log: targets and its file remain."""
+        mark = previous.get("log_cursor")
+        if not self._logs or not isinstance(mark, dict):
+            return None
+        try:
+            cursor = Cursor(int(mark["dev"]), int(mark["ino"]), int(mark["offset"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        present = {(st.st_dev, st.st_ino) for _, st in journal_files(self.config.journal_dir)}
+        return cursor if (cursor.dev, cursor.ino) in present else None
+
+    def _check_crash_loop(self, cursor: Cursor | None, previous: Mapping[str, Any]) -> None:
+        """Count unclean exits at this cursor (from the last status); past
+        CRASH_LIMIT, ship the first round after the cursor raw."""
+        assert self.follower is not None
+        if previous.get("state") != "running":
             return
         same = cursor is not None and previous.get("cursor") == {
             "dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
@@ -343,8 +362,9 @@ class Shipper:
                 # Acknowledged by every target before the restart.
                 self.books["resumed_skipped"] += 1
                 continue
-            for writer in self._logs:
-                self._write_log(writer, item)
+            if self._logs and self._log_wanted(item.position):
+                for writer in self._logs:
+                    self._write_log(writer, item)
             if item.frame is None:
                 log.warning("event %s refused: larger than max_message_size",
                             item.message.uuid.hex())
@@ -352,6 +372,32 @@ class Shipper:
             if item.position is not None:
                 self._stamps[item.position] = item.event.timestamp_ns
             self._held.append((item.frame, item.position))
+
+    def _log_wanted(self, position: int | None) -> bool:
+        """Whether a log: copy of the event at ``position`` is still to be written.
+
+        ``log:`` targets are written at once, not acknowledged, so after a
+        restart the events between the cursor and the last run's log high-water
+        mark (``log_cursor`` in its status) are already in the copy: skip them.
+        """
+        resume = self._log_resume
+        if resume is None or position is None or self.follower is None:
+            return True
+        at = self.follower.position_of(resume)
+        if at is None:
+            return False  # still in a file older than the mark's
+        if self.follower.position >= at and position >= at:
+            self._log_resume = None
+        return position >= at
+
+    def _log_done_position(self) -> int:
+        """Every event below this position is in the log: copies."""
+        assert self.follower is not None
+        candidates = [self.follower.position]
+        pending = self.session.lowest_pending()
+        if pending is not None:
+            candidates.append(pending)
+        return max(min(candidates), self.follower.start_position)
 
     def _write_log(self, writer: AuditLogWriter, item: Shipment) -> None:
         try:
@@ -488,8 +534,8 @@ class Shipper:
             "state": self._state,
             "started": self.started,
             "updated": time.time(),
-            "cursor": None if self._cursor is None else
-            {"dev": self._cursor.dev, "ino": self._cursor.ino, "offset": self._cursor.offset},
+            "cursor": _cursor_json(self._cursor),
+            "log_cursor": _cursor_json(self._log_cursor()),
             "counters": self.counters(),
             "lag": self._lag(),
             "targets": self._target_status(),
@@ -499,6 +545,13 @@ class Shipper:
             write_private_json(self.config.state_dir / STATUS_NAME, data)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.config.state_dir / STATUS_NAME, exc)
+
+    def _log_cursor(self) -> Cursor | None:
+        if not self._logs or self.follower is None:
+            return None
+        if self._log_resume is not None:
+            return self._log_resume  # not past the last run's mark yet
+        return self.follower.cursor_at(self._log_done_position())
 
     def _log_losses(self) -> None:
         counters = self.counters()
@@ -525,6 +578,12 @@ class Shipper:
         data = self.session.frame_message(message)
         if data is not None:
             self._held.append((data, None))
+
+
+def _cursor_json(cursor: Cursor | None) -> dict[str, int] | None:
+    if cursor is None:
+        return None
+    return {"dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

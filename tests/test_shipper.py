@@ -320,3 +320,41 @@ def test_a_crash_loop_at_one_cursor_ships_the_next_round_raw(tmp_path: Path,
     receiver.kill()
     events = [decode_message(m) for m in receiver.messages]
     assert all(m.field("error") is None for m in events if m.type != HEALTH_TYPE)
+
+
+def test_log_copies_are_not_written_twice_across_a_restart(tmp_path: Path,
+                                                           journal: Journal) -> None:
+    """A target that is down holds the cursor back; the log: copy, written at once,
+    must not get the same events again when the shipper restarts."""
+    down = TcpReceiver()
+    port = down.port
+    down.kill()
+    log = tmp_path / "copy" / "audit.log"
+    log.parent.mkdir(mode=0o700)
+    config = run_json(tmp_path, [f"127.0.0.1:{port}", f"log:{log}"], drain_seconds=1)
+    journal.write(100)
+    proc = start(config)
+    deadline = time.monotonic() + 20
+    while not log.exists() or log.read_bytes().count(b"type=EOE ") < 100:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.5)  # a status with the log mark
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    journal.write(50)
+    receiver = TcpReceiver(port=port)
+    proc = start(config)
+    try:
+        assert wait_for(receiver, range(1, 151), 20) == set()  # the target gets it all
+        deadline = time.monotonic() + 10
+        while log.read_bytes().count(b"type=EOE ") < 150 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop(proc)
+    receiver.kill()
+    copied = log.read_bytes()
+    serials = [int(line.split(b":")[1].split(b")")[0])
+               for line in copied.splitlines() if line.startswith(b"type=EOE ")]
+    assert sorted(serials) == list(range(1, 151))  # each event once

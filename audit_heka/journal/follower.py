@@ -330,6 +330,13 @@ class JournalFollower:
                 return Cursor(segment.dev, segment.ino, position - segment.base)
         return None
 
+    def position_of(self, cursor: Cursor) -> int | None:
+        """The position of ``cursor`` if its file has been opened (else None)."""
+        for segment in self._segments:
+            if (segment.dev, segment.ino) == (cursor.dev, cursor.ino):
+                return segment.base + cursor.offset
+        return None
+
     def segments(self) -> Iterator[tuple[int, int, int]]:
         """(dev, ino, base) of the files followed so far (status, tests)."""
         for segment in self._segments:
