@@ -330,7 +330,10 @@ class Shipper:
             if self._held:
                 self._wait_for_room(0.05)
             elif caught_up:
-                wake = min(x for x in (deadline, next_status, next_health, next_cursor)
+                # Idle: sleep until the reader writes (inotify) or a timer is due;
+                # the cursor's timer only while it has somewhere to move.
+                cursor_due = next_cursor if self._cursor_moved() else None
+                wake = min(x for x in (deadline, next_status, next_health, cursor_due)
                            if x is not None)
                 inotify.wait(max(0.0, wake - time.monotonic()))
 
@@ -437,13 +440,20 @@ class Shipper:
         candidates += [token for _, token in self._held if token is not None]
         return max(min(candidates), self.follower.start_position)
 
+    def _cursor_moved(self) -> bool:
+        """Whether the persisted cursor is behind where it could be."""
+        return self.cursor_position() != self._cursor_position
+
     def _save_cursor(self) -> None:
         assert self.follower is not None
         position = self.cursor_position()
         if position == self._cursor_position:
             return
         cursor = self.follower.cursor_at(position)
-        if cursor is None or cursor == self._cursor:
+        if cursor is None:
+            return  # no journal file yet
+        if cursor == self._cursor:
+            self._cursor_position = position
             return
         try:
             write_cursor(self.config.journal_dir, cursor)
