@@ -46,6 +46,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "journal_files": CounterInfo("journal", False, "journal files followed (rotations + 1)"),
     "journal_lost_files": CounterInfo(
         "journal", True, "journal files deleted before the shipper reached their end"),
+    "journal_unsafe_files": CounterInfo(
+        "journal", True, "journal names that are not our regular files (symlinks): not read"),
     "journal_partial_lines": CounterInfo(
         "journal", True, "unterminated lines at the end of a rotated-away file"),
     # --- the session (parse, assemble, build, frame)

@@ -188,3 +188,16 @@ def test_cursor_is_written_atomically_0600_and_never_through_a_link(tmp_path: Pa
     (tmp_path / "cursor").symlink_to(victim)
     with pytest.raises(UnsafePathError):
         read_cursor(tmp_path)
+
+
+def test_a_planted_symlink_in_the_journal_is_counted_never_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"type=USER msg=audit(1.000:1): forged\n")
+    journal = tmp_path / "journal"
+    journal.mkdir(mode=0o700)
+    (journal / f"{ACTIVE_NAME}.2").symlink_to(victim)
+    (journal / f"{ACTIVE_NAME}.1").write_bytes(record(1))
+    (journal / ACTIVE_NAME).write_bytes(record(2))
+    follower = JournalFollower(journal)
+    assert [line for _, line in read_all(follower)] == [record(1)[:-1], record(2)[:-1]]
+    assert follower.counters["journal_unsafe_files"] == 1

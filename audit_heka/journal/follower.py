@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit_heka.journal.format import Cursor, split_lines, unescape
-from audit_heka.private_files import open_private
+from audit_heka.private_files import UnsafePathError, open_private
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ READ_CHUNK = 1 << 20
 
 #: The follower's counters (meanings in audit_heka.counters).
 COUNTER_NAMES = ("journal_lines", "journal_bytes", "journal_files", "journal_lost_files",
-                 "journal_partial_lines")
+                 "journal_partial_lines", "journal_unsafe_files")
 
 IN_MODIFY = 0x00000002
 IN_CLOSE_WRITE = 0x00000008
@@ -189,6 +189,13 @@ class JournalFollower:
         try:
             fd = open_private(path, os.O_RDONLY)
         except FileNotFoundError:
+            return False
+        except UnsafePathError as exc:
+            # Not a regular file of ours (a planted symlink, a FIFO): never read
+            # through it; counted, logged, and passed over.
+            log.error("journal: %s", exc)
+            self.counters["journal_unsafe_files"] += 1
+            self._done.add((st.st_dev, st.st_ino))
             return False
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
