@@ -24,10 +24,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 from heka_receivers import TcpReceiver, UdpReceiver
 from test_outputs import pki, server_context  # noqa: F401 - pki is a fixture
 
+from audit_heka.cli.run import build_config, run_options
 from audit_heka.health import HEALTH_TYPE
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import decode_message
@@ -36,7 +39,7 @@ from audit_heka.journal.format import Cursor, LineBuilder
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
 from audit_heka.schema import event_uuid
-from audit_heka.shipper import CRASH_LIMIT
+from audit_heka.shipper import CRASH_LIMIT, config_from_json
 
 HOST = "shipper-test"
 ROOT = Path(__file__).resolve().parent.parent
@@ -358,3 +361,32 @@ def test_log_copies_are_not_written_twice_across_a_restart(tmp_path: Path,
     serials = [int(line.split(b":")[1].split(b")")[0])
                for line in copied.splitlines() if line.startswith(b"type=EOE ")]
     assert sorted(serials) == list(range(1, 151))  # each event once
+
+
+def test_the_supervisors_run_json_is_what_the_shipper_reads(tmp_path: Path) -> None:
+    """The two sides of run.json, written by `run`'s option parsing, read here."""
+    captured: dict[str, object] = {}
+
+    @click.command()
+    @run_options
+    def fake(**options: object) -> None:
+        captured["doc"] = build_config(**options).run_json()
+
+    result = CliRunner().invoke(fake, [
+        "--target", "tls://heka.example:5565", "--target", "udp://127.0.0.1:5566",
+        "--target", f"log:{tmp_path / 'copy.log'}", "--hmac-key", "sig:2=secret",
+        "--hmac-hash", "sha1", "--type", "audit_t", "--no-payload", "--hostname", "hh",
+        "--state-dir", str(tmp_path), "--drain-seconds", "7", "--fsync", "every:10",
+    ])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(json.dumps(captured["doc"]))  # what the file holds
+    config = config_from_json(doc)
+    assert [str(t) for t in config.targets] == ["tls://heka.example:5565",
+                                                "udp://127.0.0.1:5566"]
+    assert [t.path for t in config.logs] == [tmp_path / "copy.log"]
+    assert config.signer is not None and config.signer.name == "sig"
+    assert config.signer.version == 2 and config.signer.hash == "sha1"
+    assert (config.message_type, config.payload, config.hostname) == ("audit_t", False, "hh")
+    assert config.drain_seconds == 7 and config.state_dir == tmp_path
+    assert config.journal_dir == tmp_path / "journal"
+    assert config.delivery.transport.fsync.frames == 10
