@@ -44,6 +44,7 @@ from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.recv import DEFAULT_RCVBUF
 from audit_heka.netlink.rulefile import load_sources
 from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
+from audit_heka.netlink.source import holder_message, process_name
 from audit_heka.private_files import (
     default_owners,
     ensure_private_dir,
@@ -67,6 +68,15 @@ READY_TIMEOUT = 15.0
 READER_STOP_TIMEOUT = 30.0
 #: A child that lived this long before dying restarts without backoff.
 STABLE_SECONDS = 30.0
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, e.g. a killed reader not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
 
 
 class SupervisorError(Exception):
@@ -161,6 +171,10 @@ class RunConfig:
         doc["user"] = self.process.user
         doc["owners"] = sorted(owners) if owners else None
         doc["log_level"] = "DEBUG" if self.process.verbose else "INFO"
+        # The children's status files go beside ours (a tmpfs under systemd):
+        # they must stay writable when the journal's filesystem is full.
+        status_dir = self.process.status_file.parent if self.process.status_file else None
+        doc["status_dir"] = str(status_dir or self.journal_dir)
         return doc
 
 
@@ -328,6 +342,7 @@ class Supervisor:
             self._prepare_dirs()
             with AuditControl() as control:
                 if not config.kernel.multicast:
+                    self._refuse_live_holder(control)
                     self._apply_settings(control, self._settings(enabled=False))
                     stack.callback(self._restore_settings)
             self._start_reader(wait_ready=True)
@@ -527,6 +542,14 @@ class Supervisor:
 
     # ----------------------------------------------------------------- kernel
 
+    def _refuse_live_holder(self, control: AuditControl) -> None:
+        """Another live process is the audit daemon: refuse before touching anything.
+
+        (A dead holder is fine: the kernel lets a new daemon replace it.)"""
+        holder = control.get_status().pid
+        if holder and holder != os.getpid() and process_alive(holder):
+            raise SupervisorError(holder_message(holder, process_name(holder) or "?"))
+
     def _apply_settings(self, control: AuditControl, settings: Mapping[str, int]) -> None:
         """AUDIT_SET what differs, remembering the old values for the exit."""
         before = control.get_status()
@@ -605,9 +628,10 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """The merged status document (the status file's content)."""
         journal_dir = self.config.journal_dir
-        reader = read_json_file(journal_dir / "reader.status")
-        shipper = read_json_file(journal_dir / "shipper.status") or read_json_file(
-            self.config.process.state_dir / "shipper.status")
+        places = [Path(str(self.config.run_json()["status_dir"])), journal_dir,
+                  self.config.process.state_dir]
+        reader = next(filter(None, (read_json_file(p / "reader.status") for p in places)), None)
+        shipper = next(filter(None, (read_json_file(p / "shipper.status") for p in places)), None)
         counters = merge_status(reader, shipper)
         counters["reader_restarts"] = self.reader.restarts
         counters["shipper_restarts"] = self.shipper.restarts

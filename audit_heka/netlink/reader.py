@@ -13,8 +13,8 @@ Bytes in, bytes out: no record object, no decoding. Per datagram: one
 ``recv_into``, one header unpack, one slice, one regex scan (the fast path
 writes the text as is), three ``bytearray +=``.
 
-Counted (reader.status in the journal directory, rewritten about once a
-second, also while blocked): records, bytes, netlink overruns (ENOBUFS:
+Counted (reader.status in ``status_dir``, else the journal directory,
+rewritten about once a second, also while blocked): records, bytes, netlink overruns (ENOBUFS:
 the socket's buffer overflowed, records lost between kernel and us),
 malformed datagrams, the kernel's own ``lost`` and backlog (from AUDIT_GET
 replies on this same socket), and the journal writer's counters.
@@ -95,7 +95,10 @@ class Reader:
         )
         self.writer = JournalWriter(journal, log)
         self.builder = LineBuilder(conf.get("node"))
-        self.status_path = journal.directory / STATUS_NAME
+        # Beside the supervisor's status file (/run, a tmpfs) when given: a
+        # status on the journal's filesystem could not be updated when that
+        # filesystem is full, which is exactly when an operator looks.
+        self.status_path = Path(conf.get("status_dir") or journal.directory) / STATUS_NAME
         self.sock: socket.socket | None = None
         self.buf = bytearray(RECV_BUFFER)
         self.seq = 0

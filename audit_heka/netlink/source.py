@@ -97,6 +97,14 @@ def process_name(pid: int) -> str | None:
         return None
 
 
+def holder_message(holder: int, name: str) -> str:
+    """Why we cannot become the audit daemon: who is, and what to do."""
+    return (
+        f"another audit daemon is registered: pid {holder} ({name}). Stop it first, or "
+        "read beside it with multicast mode (--multicast)."
+    )
+
+
 class StatusControl(Protocol):
     """What the source needs of the control channel (AuditControl has it)."""
 
@@ -199,12 +207,7 @@ class AuditSource:
             )
         self._registered = True
 
-    @staticmethod
-    def _holder_message(holder: int, name: str) -> str:
-        return (
-            f"another audit daemon is registered: pid {holder} ({name}). Stop it first, or "
-            "read beside it with multicast mode (--multicast)."
-        )
+    _holder_message = staticmethod(holder_message)
 
     def _current_pid(self) -> int:
         ctl = self._control()

@@ -10,6 +10,7 @@ and UDP, and a TLS server made here with a test CA.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -101,11 +102,16 @@ class Daemon:
     """``audit-heka run`` as a child process."""
 
     def __init__(self, tmp: Path, *args: str) -> None:
-        self.status_file = tmp / f"status-{time.monotonic_ns()}.json"
+        stamp = time.monotonic_ns()
+        self.status_file = tmp / f"status-{stamp}" / "status.json"
+        # Each daemon has its own journal unless the test names one (a restart).
+        state = () if "--state-dir" in args else ("--state-dir", str(tmp / f"state-{stamp}"))
         self.proc = subprocess.Popen(
-            cli("run", "--status-file", str(self.status_file), "--health-interval", "1", *args),
+            cli("run", "--status-file", str(self.status_file), "--health-interval", "1",
+                *state, *args),
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # kill() takes the reader and the shipper with it
         )
         assert self.proc.stderr is not None
         self.errors: list[str] = []
@@ -142,8 +148,17 @@ class Daemon:
         self._drainer.join(10)
         return code
 
+    def status(self) -> dict[str, Any]:
+        for _ in range(50):
+            with suppress(OSError, ValueError):
+                doc: dict[str, Any] = json.loads(self.status_file.read_text())
+                return doc
+            time.sleep(0.1)
+        raise AssertionError("no status file")
+
     def kill(self) -> None:
-        self.proc.kill()
+        """SIGKILL the supervisor, the reader and the shipper at once (a crash)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         self._drainer.join(10)
 
@@ -245,12 +260,10 @@ def test_receiver_killed_and_restarted_five_times(audit_kernel: object, tmp_path
     rules = tmp_path / "marker.rules"
     rules.write_text(marker.rule())
     receiver = Receiver(free_port())
-    spool = tmp_path / "spool"
     with running(
         tmp_path,
         "--target", f"127.0.0.1:{receiver.port}",
         "--rules", str(rules),
-        "--spool", str(spool),
     ) as daemon:
         marker.go()
         for _ in range(5):
@@ -270,26 +283,42 @@ def test_receiver_killed_and_restarted_five_times(audit_kernel: object, tmp_path
     assert counters["delivery_reconnects"] >= 1
 
 
-def test_sigkill_then_restart_delivers_the_spool(audit_kernel: object, tmp_path: Path) -> None:
-    marker = Marker("kill", 2_000)
+def journal_marker_names(journal: Path) -> set[str]:
+    """The marker paths of every SYSCALL record the journal holds."""
+    names: set[str] = set()
+    for path in journal.glob("audit.log*"):
+        names.update(re.findall(rf'name="({re.escape(MARKER_DIR)}/[^"]+)"',
+                                path.read_text(errors="replace")))
+    return names
+
+
+def test_sigkill_whole_daemon_mid_storm_then_restart(
+    audit_kernel: object, tmp_path: Path
+) -> None:
+    """SIGKILL the supervisor, reader and shipper mid-storm, start again: every
+    event that reached the journal is delivered (at least once)."""
+    marker = Marker("kill", 20_000)
     rules = tmp_path / "marker.rules"
-    rules.write_text(marker.rule())
-    port = free_port()  # nothing listens yet: every frame stays in the spool
-    spool = tmp_path / "spool"
-    first = Daemon(
-        tmp_path, "--target", f"127.0.0.1:{port}", "--rules", str(rules), "--spool", str(spool)
-    )
+    # -D first, as augenrules writes: the killed daemon could not take its rule back.
+    rules.write_text("-D\n" + marker.rule())
+    receiver = Receiver(free_port())
+    state = tmp_path / "state"
+    args = ("--target", f"127.0.0.1:{receiver.port}", "--rules", str(rules),
+            "--state-dir", str(state))
+    first = Daemon(tmp_path, *args)
     marker.go()
-    marker.wait()
-    first.wait_for("delivery_submitted", 2_000)
-    first.kill()  # SIGKILL: no flush, no clean-up
-    receiver = Receiver(port)
-    with running(tmp_path, "--target", f"127.0.0.1:{port}", "--spool", str(spool)):
-        got = receiver.wait_for(marker.names())
+    first.wait_for("netlink_records", 5_000)
+    first.kill()  # SIGKILL: no flush, no clean-up, the pid left to a dead socket
+    with running(tmp_path, *args) as second:
+        marker.wait()
+        journal = journal_marker_names(state / "journal")
+        got = receiver.wait_for(journal, timeout=180)
+        counters = second.counters()
     receiver.kill()
-    missing = marker.names() - set(got)
-    assert not missing, f"{len(missing)} spooled events lost across SIGKILL"
-    print(f"SIGKILL with 2000 events spooled: {sum(got.values())} delivered after restart")
+    missing = journal - set(got)
+    assert not missing, f"{len(missing)} journaled events lost across SIGKILL; {counters}"
+    print(f"SIGKILL mid-storm: {len(journal)} of 20000 events journaled, "
+          f"{sum(got.values())} delivered ({sum(got.values()) - len(got)} twice)")
 
 
 def test_udp_end_to_end(audit_kernel: object, tmp_path: Path) -> None:
@@ -461,7 +490,8 @@ def test_multicast_beside_another_pid_holder(audit_kernel: object, tmp_path: Pat
     holder_file = tmp_path / "holder.heka"
     with running(tmp_path, "--target", f"file:{holder_file}", "--rules", str(rules)) as holder:
         status = subprocess.run(cli("status", "--json"), capture_output=True, text=True, check=True)
-        assert json.loads(status.stdout)["pid"] == holder.proc.pid
+        reader_pid = holder.status()["children"]["reader"]["pid"]
+        assert json.loads(status.stdout)["pid"] == reader_pid
         with running(tmp_path, "--multicast", "--target", f"127.0.0.1:{receiver.port}"):
             # a second unicast daemon is refused, naming the holder
             refused = subprocess.run(
@@ -471,7 +501,7 @@ def test_multicast_beside_another_pid_holder(audit_kernel: object, tmp_path: Pat
                 timeout=60,
             )
             assert refused.returncode != 0
-            assert re.search(rf"pid {holder.proc.pid}\b", refused.stderr), refused.stderr
+            assert re.search(rf"pid {reader_pid}\b", refused.stderr), refused.stderr
             assert "Traceback" not in refused.stderr
             marker.go()
             marker.wait()
@@ -495,17 +525,19 @@ def test_bad_target_and_rules_are_clear_errors(tmp_path: Path) -> None:
     assert r.returncode == 1 and f"{bad}:1:" in r.stderr
 
 
-def test_unusable_spool_directory_degrades_to_memory(audit_kernel: object, tmp_path: Path) -> None:
+def test_unusable_journal_directory_is_a_clear_error(
+    audit_kernel: object, tmp_path: Path
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with running(tmp_path, "--target", "file:" + str(tmp_path / "out.heka"),
-                 "--spool", str(blocker / "spool")) as daemon:
-        daemon.wait_for("delivery_spool_memory_mode", 1, timeout=10)
-        counters = daemon.counters()
-    assert counters["delivery_spool_errors"] >= 1
-    log = "".join(daemon.errors)
-    assert "cannot open spool" in log and "memory" in log
-    assert "Traceback" not in log
+    r = subprocess.run(
+        cli("run", "--target", "-", "--state-dir", str(tmp_path / "state"),
+            "--journal-dir", str(blocker / "journal"),
+            "--status-file", str(tmp_path / "s" / "status.json")),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr and str(blocker) in r.stderr
 
 
 # --- log: target -> Heka LogstreamerInput -> lua/audit_decoder.lua ----------
