@@ -208,6 +208,7 @@ class Shipper:
             "resumed_skipped": 0, "crashes_at_cursor": 0,
         }
         self._stop = False
+        self._wake_read = -1
         self._state = "running"
         self._held: list[tuple[bytes, int | None]] = []
         self._stamps: dict[int, int] = {}  # token -> event time (ns), for the lag's age
@@ -232,6 +233,9 @@ class Shipper:
         config = self.config
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)
+        # A signal writes to this pipe, which ends the inotify sleep at once.
+        self._wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # rules are the supervisor's
         try:
             cursor = read_cursor(config.journal_dir)
@@ -295,7 +299,13 @@ class Shipper:
             "dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
         if not same:
             return
-        crashes = int(previous.get("counters", {}).get("crashes_at_cursor", 0)) + 1
+        counters = previous.get("counters")
+        crashes = 1
+        if isinstance(counters, dict):
+            try:
+                crashes += int(counters.get("crashes_at_cursor", 0))
+            except (TypeError, ValueError):
+                pass
         self.books["crashes_at_cursor"] = crashes
         log.warning("the last shipper did not stop cleanly at cursor %s (%d time(s) in a row)",
                     cursor, crashes)
@@ -335,7 +345,7 @@ class Shipper:
                 cursor_due = next_cursor if self._cursor_moved() else None
                 wake = min(x for x in (deadline, next_status, next_health, cursor_due)
                            if x is not None)
-                inotify.wait(max(0.0, wake - time.monotonic()))
+                inotify.wait(max(0.0, wake - time.monotonic()), self._wake_read)
 
     def _round(self) -> bool:
         """One bounded round of reading and shipping; True when at the journal's end."""

@@ -88,24 +88,40 @@ class Inotify:
                 return total
             total += len(data)
 
-    def wait(self, timeout: float | None) -> bool:
-        """Sleep until an event arrives or ``timeout`` seconds pass; True if woken."""
+    def wait(self, timeout: float | None, wake_fd: int = -1) -> bool:
+        """Sleep until an event arrives or ``timeout`` seconds pass; True if woken.
+
+        ``wake_fd`` (e.g. the signal wake-up pipe) also ends the sleep: Python
+        retries ``poll`` after a signal, so without it a SIGTERM would wait
+        for the timeout.
+        """
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
+        if wake_fd >= 0:
+            poller.register(wake_fd, select.POLLIN)
         ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
-        try:
-            ready = poller.poll(ms)
-        except InterruptedError:
-            return False
-        if ready:
-            self.drain()
-            return True
-        return False
+        ready = poller.poll(ms)
+        for fd, _ in ready:
+            if fd == self.fd:
+                self.drain()
+            else:
+                _drain_fd(fd)
+        return bool(ready)
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _drain_fd(fd: int) -> None:
+    """Empty a non-blocking pipe."""
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
 
 
 @dataclass(slots=True)
