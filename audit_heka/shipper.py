@@ -31,6 +31,7 @@ every target already and is not sent again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -302,10 +303,8 @@ class Shipper:
         counters = previous.get("counters")
         crashes = 1
         if isinstance(counters, dict):
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 crashes += int(counters.get("crashes_at_cursor", 0))
-            except (TypeError, ValueError):
-                pass
         self.books["crashes_at_cursor"] = crashes
         log.warning("the last shipper did not stop cleanly at cursor %s (%d time(s) in a row)",
                     cursor, crashes)
