@@ -23,7 +23,6 @@ branches change them in parallel; moving them all is one later step.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -34,8 +33,6 @@ from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
 from audit_heka.heka.message import Field, Message, encode_message
 from audit_heka.records import ParseError, Record, parse_kernel, parse_line
 from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
-
-log = logging.getLogger(__name__)
 
 ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
 
@@ -79,6 +76,8 @@ class Session:
         self.build_errors = 0
         self.parse_errors: Counter[str] = Counter()
         self.error_samples: deque[ParseError] = deque(maxlen=ERROR_SAMPLES)
+        #: The last few build failures (the caller logs them; this object does no I/O).
+        self.build_error_samples: deque[str] = deque(maxlen=ERROR_SAMPLES)
         # Positions of the records waiting in the assembler, per event key, in
         # arrival order (an event takes the first len(event.records) of them).
         self._positions: dict[Key, deque[int]] = {}
@@ -192,10 +191,9 @@ class Session:
             return self.builder.build(event)
         except Exception as exc:  # one event must not stop the stream
             self.build_errors += 1
-            if self.build_errors in (1, 10, 100) or not self.build_errors % 1000:
-                log.exception("event %d could not be built; shipped raw (%d so far)",
-                              event.serial, self.build_errors)
-            return self._raw_message(event, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self.build_error_samples.append(f"event {event.serial}: {error}")
+            return self._raw_message(event, error)
 
     def _raw_message(self, event: Event, error: str) -> Message:
         host = event.node if event.node is not None else self.builder.hostname

@@ -210,6 +210,7 @@ class Shipper:
         }
         self._stop = False
         self._wake_read = -1
+        self._logged_build_errors = 0
         self._state = "running"
         self._held: list[tuple[bytes, int | None]] = []
         self._stamps: dict[int, int] = {}  # token -> event time (ns), for the lag's age
@@ -363,8 +364,19 @@ class Shipper:
                               position, raw[:200])
                 continue
             self._take(shipments)
+        self._log_build_errors()
         self._submit_held()
         return at_end
+
+    def _log_build_errors(self) -> None:
+        """Log events that went out raw because they could not be built."""
+        count = self.session.build_errors
+        if count == self._logged_build_errors:
+            return
+        for sample in list(self.session.build_error_samples)[
+                -min(count - self._logged_build_errors, 3):]:
+            log.error("%s: shipped raw with an error field (%d so far)", sample, count)
+        self._logged_build_errors = count
 
     def _take(self, shipments: Sequence[Shipment]) -> None:
         """Shipments to log: targets and into the held list (submitted in order)."""

@@ -87,6 +87,7 @@ def test_an_event_that_cannot_be_built_ships_raw_with_an_error_field() -> None:
     assert poison.payload is not None and "msg=audit(1700000000.013:13)" in poison.payload
     assert out[1].frame is not None and out[1].position == 13
     assert s.counters()["build_errors"] == 1
+    assert list(s.build_error_samples) == ["event 13: RuntimeError: interpretation bug"]
 
 
 def direct(lines: Sequence[str], live: bool) -> list[bytes | None]:
