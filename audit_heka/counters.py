@@ -13,7 +13,7 @@ is counted once, at the place that sees it, under exactly one cause:
   e.g. netlink overruns this kernel does not count in ``lost``);
 * ``netlink_overruns``: ENOBUFS on the reader's audit socket;
 * ``journal_dropped_records``: records given up by ``--journal-full drop-oldest``;
-* ``delivery_failed`` per target: frames a target could never carry.
+* ``delivery_oversize`` per target: frames a target could never carry (UDP size).
 
 Pure data and two helpers; no I/O.
 """
@@ -84,7 +84,7 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "delivery_send_errors": CounterInfo("delivery", False, "connections lost while sending"),
     "delivery_connect_errors": CounterInfo("delivery", False, "failed connection attempts"),
     "delivery_reconnects": CounterInfo("delivery", False, "connections after the first"),
-    "delivery_failed": CounterInfo(
+    "delivery_oversize": CounterInfo(
         "delivery", True, "frames the target can never carry (UDP datagram size): not sent"),
     "delivery_malformed": CounterInfo("delivery", False, "frames stdout could not decode"),
     # --- the shipper's own
