@@ -339,10 +339,12 @@ class Supervisor:
         """Run until SIGTERM/SIGINT. Returns the process exit status."""
         config = self.config
         with self._signals(), contextlib.ExitStack() as stack:
+            if not config.kernel.multicast:
+                with AuditControl() as control:
+                    self._refuse_live_holder(control)
             self._prepare_dirs()
             with AuditControl() as control:
                 if not config.kernel.multicast:
-                    self._refuse_live_holder(control)
                     self._apply_settings(control, self._settings(enabled=False))
                     stack.callback(self._restore_settings)
             self._start_reader(wait_ready=True)
@@ -394,15 +396,17 @@ class Supervisor:
             plan_uid = (plan.uid, plan.gid)
         self._owners = owners
         self._drop_to = plan_uid
-        ensure_private_dir(process.state_dir, owners)
-        ensure_private_dir(self.config.journal_dir, owners)
         if process.status_file is not None:
             ensure_private_dir(process.status_file.parent, owners)
+        ensure_private_dir(process.state_dir, owners)
+        ensure_private_dir(self.config.journal_dir, owners)
         write_private_json(self._run_json, self.config.run_json(owners))
         if plan_uid is not None:
             uid, gid = plan_uid
-            hand_over(self.config.journal_dir, uid, gid, recursive=True)
             hand_over(process.state_dir, uid, gid, recursive=False, files=[self._run_json])
+            hand_over(self.config.journal_dir, uid, gid, recursive=True)
+            if process.status_file is not None:  # the children write their status there
+                hand_over(process.status_file.parent, uid, gid, recursive=False)
 
     # --------------------------------------------------------------- children
 

@@ -192,14 +192,17 @@ class Reader:
     def run(self) -> int:
         self._signals()
         try:
+            # With --user, drop first: the journal files are then the user's
+            # (the shipper, running as that user, reads them) and registering
+            # needs only the CAP_AUDIT_CONTROL the drop keeps.
+            if self.conf.get("user"):
+                self._drop(str(self.conf["user"]))
             self.writer.open()
             self.sock = open_socket(
                 multicast=self.multicast, rcvbuf=int(self.conf.get("rcvbuf") or DEFAULT_RCVBUF)
             )
             if not self.multicast:
                 self._register()
-            if self.conf.get("user"):
-                self._drop(str(self.conf["user"]))
         except (SourceError, OSError, ValueError) as exc:
             log(f"cannot start: {exc}")
             self._close()

@@ -2,7 +2,7 @@
 
 ``run --user nobody`` is started for real; its /proc/PID/status is read while
 it runs, events must still flow, SIGHUP must still reload the rules (with
-only CAP_AUDIT_CONTROL left), and the spool and status file it keeps must be
+only CAP_AUDIT_CONTROL left), and the journal and status file it keeps must be
 the user's, private, and accepted again at the next start.
 """
 
@@ -65,27 +65,35 @@ def test_run_as_nobody_keeps_only_audit_control_and_still_works(
     audit_kernel: object, reachable_dir: Path
 ) -> None:
     rules = reachable_dir / "marker.rules"
-    spool = reachable_dir / "spool"
     state = reachable_dir / "state"
+    journal = reachable_dir / "journal"
     first = Marker("user1", 50)
     rules.write_text(first.rule())
     rules.chmod(0o644)
     receiver = Receiver(free_port())
     daemon = Daemon(
-        state,
+        reachable_dir,
+        "--state-dir", str(state),
         "--user", "nobody",
         "--target", f"127.0.0.1:{receiver.port}",
         "--rules", str(rules),
-        "--spool", str(spool),
+        "--journal-dir", str(journal),
     )
     try:
-        status = proc_status(daemon.proc.pid)
+        # The supervisor keeps root (kernel state, restarts); the reader, which
+        # reads what the kernel sends, keeps only CAP_AUDIT_CONTROL (to hand the
+        # pid back); the shipper, which parses and sends, keeps nothing.
+        children = daemon.status()["children"]
+        status = proc_status(children["reader"]["pid"])
         assert status["Uid"] == [str(NOBODY)] * 4 and status["Gid"] == [str(NOBODY)] * 4
         assert status["Groups"] == []
         for name in ("CapEff", "CapPrm", "CapBnd"):
             assert int(status[name][0], 16) == 1 << CAP_AUDIT_CONTROL, (name, status[name])
         assert int(status["CapInh"][0], 16) == 0 and int(status["CapAmb"][0], 16) == 0
         assert status["NoNewPrivs"] == ["1"]
+        status = proc_status(children["shipper"]["pid"])
+        assert status["Uid"] == [str(NOBODY)] * 4 and status["Groups"] == []
+        assert int(status["CapEff"][0], 16) == 0 and int(status["CapPrm"][0], 16) == 0
 
         first.go()
         first.wait()
@@ -118,25 +126,27 @@ def test_run_as_nobody_keeps_only_audit_control_and_still_works(
     assert "Traceback" not in "".join(daemon.errors)
 
     # What it kept on disk is the user's and private.
-    for path in [spool, *spool.rglob("*"), state, *state.iterdir()]:
+    for path in [journal, *journal.rglob("*"), state, *state.rglob("*")]:
         st = path.lstat()
         assert st.st_uid == NOBODY, path
         assert st.st_mode & 0o077 == 0, (path, oct(st.st_mode))
 
-    # The next start as root without --user refuses the user's spool ...
+    # The next start as root without --user refuses the user's journal ...
     refused = subprocess.run(
-        cli("run", "--target", "127.0.0.1:1", "--spool", str(spool),
+        cli("run", "--target", "127.0.0.1:1", "--journal-dir", str(journal),
+            "--state-dir", str(reachable_dir / "other-state"),
             "--status-file", str(reachable_dir / "other" / "s.json")),
         capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode != 0
     assert f"owned by uid {NOBODY}" in refused.stderr and "Traceback" not in refused.stderr
-    # ... and a world-writable spool is refused whoever runs it.
+    # ... and a world-writable journal is refused whoever runs it.
     shared = reachable_dir / "shared"
     shared.mkdir(mode=0o777)
     shared.chmod(0o777)
     refused = subprocess.run(
-        cli("run", "--user", "nobody", "--target", "127.0.0.1:1", "--spool", str(shared),
+        cli("run", "--user", "nobody", "--target", "127.0.0.1:1", "--journal-dir", str(shared),
+            "--state-dir", str(reachable_dir / "other-state2"),
             "--status-file", str(reachable_dir / "other" / "s.json")),
         capture_output=True, text=True, timeout=60,
     )
@@ -146,9 +156,9 @@ def test_run_as_nobody_keeps_only_audit_control_and_still_works(
 def test_run_as_nobody_multicast_keeps_audit_read(
     audit_kernel: object, reachable_dir: Path
 ) -> None:
-    daemon = Daemon(reachable_dir / "state", "--user", "nobody", "--multicast", "--target", "-")
+    daemon = Daemon(reachable_dir, "--user", "nobody", "--multicast", "--target", "-")
     try:
-        status = proc_status(daemon.proc.pid)
+        status = proc_status(daemon.status()["children"]["reader"]["pid"])
         expected = (1 << CAP_AUDIT_CONTROL) | (1 << CAP_AUDIT_READ)
         for name in ("CapEff", "CapPrm", "CapBnd"):
             assert int(status[name][0], 16) == expected, (name, status[name])
@@ -164,7 +174,8 @@ def test_status_directory_shared_with_others_is_refused(reachable_dir: Path) -> 
     shared.mkdir()
     shared.chmod(0o1777)
     r = subprocess.run(
-        cli("run", "--target", "-", "--status-file", str(shared / "status.json")),
+        cli("run", "--target", "-", "--status-file", str(shared / "status.json"),
+            "--state-dir", str(reachable_dir / "state")),
         capture_output=True, text=True, timeout=60,
     )
     assert r.returncode != 0 and "world-writable" in r.stderr and "Traceback" not in r.stderr
