@@ -102,6 +102,9 @@ class ShipperConfig:
 
     journal_dir: Path
     state_dir: Path
+    #: Where shipper.status goes (beside the supervisor's status file, which
+    #: stays writable when the journal's disk is full); None: state_dir.
+    status_dir: Path | None = None
     targets: tuple[Target, ...] = ()
     logs: tuple[LogTarget, ...] = ()
     hostname: str = field(default_factory=socket.gethostname)
@@ -169,6 +172,7 @@ def config_from_json(data: Mapping[str, Any]) -> ShipperConfig:
         return ShipperConfig(
             journal_dir=journal_dir,
             state_dir=state_dir,
+            status_dir=Path(_get(norm, "status_dir")) if _get(norm, "status_dir") else None,
             targets=tuple(targets),
             logs=tuple(logs),
             hostname=_get(norm, "hostname", default=None) or socket.gethostname(),
@@ -223,6 +227,10 @@ class Shipper:
         self.delivery: Delivery | None = None
         self.follower: JournalFollower | None = None
 
+    @property
+    def status_path(self) -> Path:
+        return (self.config.status_dir or self.config.state_dir) / STATUS_NAME
+
     # ----------------------------------------------------------------- signals
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop = True
@@ -274,7 +282,7 @@ class Shipper:
     def _previous_status(self) -> dict[str, Any]:
         """The last run's shipper.status ({} when there is none or it is unreadable)."""
         try:
-            previous = json.loads((self.config.state_dir / STATUS_NAME).read_text())
+            previous = json.loads(self.status_path.read_text())
         except (OSError, ValueError):
             return {}
         return previous if isinstance(previous, dict) else {}
@@ -573,9 +581,9 @@ class Shipper:
             "logs": [str(t.path) for t in self.config.logs],
         }
         try:
-            write_private_json(self.config.state_dir / STATUS_NAME, data)
+            write_private_json(self.status_path, data)
         except OSError as exc:
-            log.warning("cannot write %s: %s", self.config.state_dir / STATUS_NAME, exc)
+            log.warning("cannot write %s: %s", self.status_path, exc)
 
     def _log_cursor(self) -> Cursor | None:
         if not self._logs or self.follower is None:

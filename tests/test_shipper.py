@@ -380,6 +380,7 @@ def test_the_supervisors_run_json_is_what_the_shipper_reads(tmp_path: Path) -> N
         "--target", f"log:{tmp_path / 'copy.log'}", "--hmac-key", "sig:2=secret",
         "--hmac-hash", "sha1", "--type", "audit_t", "--no-payload", "--hostname", "hh",
         "--state-dir", str(tmp_path), "--drain-seconds", "7", "--fsync", "every:10",
+        "--status-file", str(tmp_path / "run" / "status.json"),
     ])
     assert result.exit_code == 0, result.output
     doc = json.loads(json.dumps(captured["doc"]))  # what the file holds
@@ -393,3 +394,4 @@ def test_the_supervisors_run_json_is_what_the_shipper_reads(tmp_path: Path) -> N
     assert config.drain_seconds == 7 and config.state_dir == tmp_path
     assert config.journal_dir == tmp_path / "journal"
     assert config.delivery.transport.fsync.frames == 10
+    assert config.status_dir == tmp_path / "run"  # shipper.status beside run's status file
