@@ -87,6 +87,12 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "delivery_oversize": CounterInfo(
         "delivery", True, "frames the target can never carry (UDP datagram size): not sent"),
     "delivery_malformed": CounterInfo("delivery", False, "frames stdout could not decode"),
+    # --- --enrich (audit_heka.enrich, in the shipper)
+    "enriched": CounterInfo("shipper", False, "events given /proc fields"),
+    "enrich_cache_hits": CounterInfo("shipper", False, "enrichments from the process cache"),
+    "enrich_cache_misses": CounterInfo("shipper", False, "enrichments that read /proc"),
+    "enrich_gone": CounterInfo("shipper", False, "processes gone before they could be read"),
+    "enrich_pid_reused": CounterInfo("shipper", False, "pids reused by another process"),
     # --- the shipper's own
     "log_events": CounterInfo("shipper", False, "events written to log: targets"),
     "log_write_errors": CounterInfo("shipper", True, "events a log: target could not write"),

@@ -197,13 +197,13 @@ class Shipper:
     def __init__(self, config: ShipperConfig) -> None:
         self.config = config
         self.started = time.time()
-        enricher = Enricher(LiveProcFS()) if config.enrich else None
+        self.enricher = Enricher(LiveProcFS()) if config.enrich else None
         builder = MessageBuilder(
             Interpreter(read_users(), read_groups()),
             hostname=config.hostname,
             message_type=config.message_type,
             payload=config.payload,
-            enricher=enricher,
+            enricher=self.enricher,
         )
         self.session = Session(builder, Assembler(live=True), signer=config.signer,
                                max_message_size=config.max_message_size)
@@ -529,6 +529,8 @@ class Shipper:
         if self.follower is not None:
             out.update(self.follower.counters)
         out.update(self.books)
+        if self.enricher is not None:
+            out.update(self.enricher.counters)
         delivered = self.delivery.counters() if self.delivery is not None else {}
         for name in COUNTER_NAMES:
             out[f"delivery_{name}"] = delivered.get(name, 0)

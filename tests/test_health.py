@@ -70,3 +70,11 @@ def test_growing_losses_are_logged_once(caplog: pytest.LogCaptureFixture,
     assert [r.getMessage() for r in caplog.records] == [
         "serial_gaps +5 (total 5): audit events may be missing"
     ]
+
+
+def test_every_counter_the_shipper_reports_is_in_the_registry(tmp_path: Path) -> None:
+    """One registry of names and meanings: a counter nobody documented fails here."""
+    shipper = Shipper(ShipperConfig(journal_dir=tmp_path, state_dir=tmp_path, enrich=True))
+    names = {n.partition(".")[0] for n in shipper.counters()}
+    assert names <= set(COUNTERS), sorted(names - set(COUNTERS))
+    assert "enriched" in shipper.counters()
