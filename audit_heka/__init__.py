@@ -2,8 +2,11 @@
 
 The package is split in two on purpose. Everything that parses, assembles,
 interprets, encodes and frames is sans-IO (pure functions and small classes
-over bytes and strings, time passed in as ``now``); only ``netlink.source``,
-``outputs``, ``spool`` and ``cli`` touch sockets, files, clocks and signals.
+over bytes and strings, time passed in as ``now``: ``session`` and
+``delivery_state`` are the two sans-IO objects the processes drive); only
+``netlink``, ``journal`` (writer, follower, cursor), ``shipper``,
+``delivery``, ``outputs``, ``supervisor`` and ``cli`` touch sockets, files,
+clocks and signals.
 """
 
 from __future__ import annotations

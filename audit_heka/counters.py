@@ -13,7 +13,7 @@ is counted once, at the place that sees it, under exactly one cause:
   e.g. netlink overruns this kernel does not count in ``lost``);
 * ``netlink_overruns``: ENOBUFS on the reader's audit socket;
 * ``journal_dropped_records``: records given up by ``--journal-full drop-oldest``;
-* ``delivery_failed`` per target: frames a target could never carry.
+* ``delivery_oversize`` per target: frames a target could never carry (UDP size).
 
 Pure data and two helpers; no I/O.
 """
@@ -46,6 +46,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "journal_files": CounterInfo("journal", False, "journal files followed (rotations + 1)"),
     "journal_lost_files": CounterInfo(
         "journal", True, "journal files deleted before the shipper reached their end"),
+    "journal_unsafe_files": CounterInfo(
+        "journal", True, "journal names that are not our regular files (symlinks): not read"),
     "journal_partial_lines": CounterInfo(
         "journal", True, "unterminated lines at the end of a rotated-away file"),
     # --- the session (parse, assemble, build, frame)
@@ -59,6 +61,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "oversize": CounterInfo("session", True, "events larger than max_message_size: refused"),
     "build_errors": CounterInfo(
         "session", False, "events that failed to build: shipped raw with an error field"),
+    "shipped_raw": CounterInfo(
+        "session", False, "events shipped raw after the shipper died at their position"),
     "malformed_records": CounterInfo("session", True, "lines that could not be parsed"),
     "events_in_flight": CounterInfo("session", False, "events waiting for more records"),
     "events_completed_by_eoe": CounterInfo("session", False, "events ended by an EOE record"),
@@ -80,15 +84,26 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "delivery_send_errors": CounterInfo("delivery", False, "connections lost while sending"),
     "delivery_connect_errors": CounterInfo("delivery", False, "failed connection attempts"),
     "delivery_reconnects": CounterInfo("delivery", False, "connections after the first"),
-    "delivery_failed": CounterInfo(
+    "delivery_oversize": CounterInfo(
         "delivery", True, "frames the target can never carry (UDP datagram size): not sent"),
     "delivery_malformed": CounterInfo("delivery", False, "frames stdout could not decode"),
+    # --- --enrich (audit_heka.enrich, in the shipper)
+    "enriched": CounterInfo("shipper", False, "events given /proc fields"),
+    "enrich_cache_hits": CounterInfo("shipper", False, "enrichments from the process cache"),
+    "enrich_cache_misses": CounterInfo("shipper", False, "enrichments that read /proc"),
+    "enrich_gone": CounterInfo("shipper", False, "processes gone before they could be read"),
+    "enrich_pid_reused": CounterInfo("shipper", False, "pids reused by another process"),
     # --- the shipper's own
     "log_events": CounterInfo("shipper", False, "events written to log: targets"),
     "log_write_errors": CounterInfo("shipper", True, "events a log: target could not write"),
     "health_messages": CounterInfo("shipper", False, "health messages sent"),
     "cursor_writes": CounterInfo("shipper", False, "cursor persisted"),
     "cursor_errors": CounterInfo("shipper", False, "cursor writes that failed"),
+    "line_errors": CounterInfo("shipper", True, "journal lines that raised while processed"),
+    "resumed_skipped": CounterInfo(
+        "shipper", False, "events before the cursor re-read at start (already delivered)"),
+    "crashes_at_cursor": CounterInfo(
+        "shipper", False, "unclean exits in a row without the cursor moving"),
     "blocked_ms": CounterInfo("shipper", False, "time the shipper waited on full delivery queues"),
 }
 

@@ -45,6 +45,10 @@ COUNTER_NAMES = (
 )
 
 
+#: Longest sleep of an idle worker (nothing queued, nothing in flight).
+IDLE_WAIT = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     """Delivery settings; the shipper fills it from run.json."""
@@ -209,8 +213,11 @@ class TargetWorker:
             if data is None:
                 self.transport.tick()
                 self._settle()
-                if not self._draining.is_set() or self.state.in_flight:
+                if self.state.in_flight:
+                    # Acknowledgements (SIOCOUTQ, fsync) raise no event: look again soon.
                     self.cond.wait(self.config.poll_interval)
+                elif not self._draining.is_set():
+                    self.cond.wait(IDLE_WAIT)  # push() and stop() notify
                 return
             limit = self.transport.max_frame
             if limit is not None and len(data) > limit:

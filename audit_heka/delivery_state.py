@@ -28,7 +28,7 @@ The rules:
   disconnect arrives whole later). Duplicates are harmless (deterministic
   uuids) and counted as ``resent``.
 * A frame the transport can never carry (:meth:`on_refused`: a UDP datagram
-  too large) is done at once and counted as ``failed``.
+  too large) is done at once and counted as ``oversize``.
 
 Memory is bounded by ``max_bytes`` of queued frames: :meth:`has_room` says
 whether the caller may queue more; when it may not, the caller stops reading
@@ -59,7 +59,7 @@ COUNTER_NAMES = (
     "sent",  # frames written whole (resends included)
     "resent",  # frames written again after a reconnect
     "acked",  # frames done (acknowledged and held)
-    "failed",  # frames the target can never carry: not sent, counted
+    "oversize",  # frames the target can never carry (datagram size): not sent, counted
 )
 
 
@@ -147,7 +147,7 @@ class DeliveryState:
         entry.end = self._written
         entry.written_at = float("-inf")
         entry.refused = True
-        self.counters["failed"] += 1
+        self.counters["oversize"] += 1
 
     @property
     def written(self) -> int:

@@ -23,7 +23,6 @@ branches change them in parallel; moving them all is one later step.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -34,8 +33,6 @@ from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
 from audit_heka.heka.message import Field, Message, encode_message
 from audit_heka.records import ParseError, Record, parse_kernel, parse_line
 from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
-
-log = logging.getLogger(__name__)
 
 ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
 
@@ -79,10 +76,16 @@ class Session:
         self.build_errors = 0
         self.parse_errors: Counter[str] = Counter()
         self.error_samples: deque[ParseError] = deque(maxlen=ERROR_SAMPLES)
+        #: The last few build failures (the caller logs them; this object does no I/O).
+        self.build_error_samples: deque[str] = deque(maxlen=ERROR_SAMPLES)
         # Positions of the records waiting in the assembler, per event key, in
         # arrival order (an event takes the first len(event.records) of them).
         self._positions: dict[Key, deque[int]] = {}
         self._last_now: float | None = None
+        #: Events whose first record lies below this position are shipped raw
+        #: (not interpreted): set by a shipper that keeps dying at one place.
+        self.raw_below: int | None = None
+        self.shipped_raw = 0
 
     # ------------------------------------------------------------------ input
 
@@ -154,10 +157,14 @@ class Session:
     def _ship(self, events: Sequence[Event]) -> list[Shipment]:
         out = []
         for event in events:
-            message = self._build(event)
+            position = self._position(event)
+            if self.raw_below is not None and position is not None and position < self.raw_below:
+                self.shipped_raw += 1
+                message = self._raw_message(event, "shipped raw: the shipper kept stopping here")
+            else:
+                message = self._build(event)
             self.messages += 1
-            out.append(Shipment(event, message, self.framer.frame(message),
-                                self._position(event)))
+            out.append(Shipment(event, message, self.framer.frame(message), position))
         return out
 
     def _position(self, event: Event) -> int | None:
@@ -184,12 +191,11 @@ class Session:
             return self.builder.build(event)
         except Exception as exc:  # one event must not stop the stream
             self.build_errors += 1
-            if self.build_errors in (1, 10, 100) or not self.build_errors % 1000:
-                log.exception("event %d could not be built; shipped raw (%d so far)",
-                              event.serial, self.build_errors)
-            return self._raw_message(event, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            self.build_error_samples.append(f"event {event.serial}: {error}")
+            return self._raw_message(event, error)
 
-    def _raw_message(self, event: Event, exc: Exception) -> Message:
+    def _raw_message(self, event: Event, error: str) -> Message:
         host = event.node if event.node is not None else self.builder.hostname
         return Message(
             uuid=event_uuid(host, event.seconds, event.milliseconds, event.serial, event.part),
@@ -200,7 +206,7 @@ class Session:
             payload="\n".join(r.log_line() for r in event.records),
             hostname=host,
             fields=(
-                Field.string("error", f"{type(exc).__name__}: {exc}"[:1000]),
+                Field.string("error", error[:1000]),
                 Field.integer("serial", event.serial),
             ),
         )
@@ -220,6 +226,7 @@ class Session:
             "payload_dropped": self.framer.payload_dropped,
             "oversize": self.framer.oversize,
             "build_errors": self.build_errors,
+            "shipped_raw": self.shipped_raw,
             "malformed_records": sum(self.parse_errors.values()),
             "events_in_flight": a.in_flight,
             "events_completed_by_eoe": a.completed_by_eoe,

@@ -31,6 +31,7 @@ every target already and is not sent again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -76,6 +77,10 @@ ROUND_BYTES = 256 * 1024
 #: Bytes re-read before the cursor at start (context for interleaved events).
 WARMUP_BYTES = 256 * 1024
 STATUS_NAME = "shipper.status"
+#: After this many unclean exits in a row at one cursor, the next round is
+#: shipped raw (uninterpreted): a record that kills the process cannot make a
+#: crash loop that ships nothing.
+CRASH_LIMIT = 2
 
 
 class ShipperError(Exception):
@@ -97,6 +102,9 @@ class ShipperConfig:
 
     journal_dir: Path
     state_dir: Path
+    #: Where shipper.status goes (beside the supervisor's status file, which
+    #: stays writable when the journal's disk is full); None: state_dir.
+    status_dir: Path | None = None
     targets: tuple[Target, ...] = ()
     logs: tuple[LogTarget, ...] = ()
     hostname: str = field(default_factory=socket.gethostname)
@@ -164,6 +172,7 @@ def config_from_json(data: Mapping[str, Any]) -> ShipperConfig:
         return ShipperConfig(
             journal_dir=journal_dir,
             state_dir=state_dir,
+            status_dir=Path(_get(norm, "status_dir")) if _get(norm, "status_dir") else None,
             targets=tuple(targets),
             logs=tuple(logs),
             hostname=_get(norm, "hostname", default=None) or socket.gethostname(),
@@ -188,22 +197,25 @@ class Shipper:
     def __init__(self, config: ShipperConfig) -> None:
         self.config = config
         self.started = time.time()
-        enricher = Enricher(LiveProcFS()) if config.enrich else None
+        self.enricher = Enricher(LiveProcFS()) if config.enrich else None
         builder = MessageBuilder(
             Interpreter(read_users(), read_groups()),
             hostname=config.hostname,
             message_type=config.message_type,
             payload=config.payload,
-            enricher=enricher,
+            enricher=self.enricher,
         )
         self.session = Session(builder, Assembler(live=True), signer=config.signer,
                                max_message_size=config.max_message_size)
         self.books: dict[str, int] = {
             "log_events": 0, "log_write_errors": 0, "health_messages": 0,
             "cursor_writes": 0, "cursor_errors": 0, "blocked_ms": 0, "line_errors": 0,
-            "resumed_skipped": 0,
+            "resumed_skipped": 0, "crashes_at_cursor": 0,
         }
         self._stop = False
+        self._wake_read = -1
+        self._logged_build_errors = 0
+        self._state = "running"
         self._held: list[tuple[bytes, int | None]] = []
         self._stamps: dict[int, int] = {}  # token -> event time (ns), for the lag's age
         self._cursor: Cursor | None = None
@@ -211,8 +223,13 @@ class Shipper:
         self._last_health: dict[str, int] = {}
         self._logged_losses: dict[str, int] = {}
         self._logs: list[AuditLogWriter] = []
+        self._log_resume: Cursor | None = None
         self.delivery: Delivery | None = None
         self.follower: JournalFollower | None = None
+
+    @property
+    def status_path(self) -> Path:
+        return (self.config.status_dir or self.config.state_dir) / STATUS_NAME
 
     # ----------------------------------------------------------------- signals
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -226,6 +243,9 @@ class Shipper:
         config = self.config
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)
+        # A signal writes to this pipe, which ends the inotify sleep at once.
+        self._wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # rules are the supervisor's
         try:
             cursor = read_cursor(config.journal_dir)
@@ -238,19 +258,69 @@ class Shipper:
         self.delivery = Delivery.open(config.targets, config.delivery)
         for target in config.logs:
             self._logs.append(AuditLogWriter(target.path, target.max_bytes, target.num_logs))
+        previous = self._previous_status()
+        self._check_crash_loop(cursor, previous)
+        self._log_resume = self._previous_log_cursor(previous)
         log.info("shipper running (pid %d), journal %s from %s -> %s", os.getpid(),
                  config.journal_dir, cursor or "the start",
                  ", ".join([str(t) for t in config.targets]
                            + [f"log:{t.path}" for t in config.logs]))
         try:
+            self._save_cursor()  # at once: the reader waits for a cursor before deleting
+            self._write_status()  # at once: a crash loop is seen even if each run is short
             self._loop(inotify)
             self._drain()
+            self._state = "stopped"
+            self._write_status()
         finally:
             inotify.close()
             self.follower.close()
             for writer in self._logs:
                 writer.close()
         return 0
+
+    def _previous_status(self) -> dict[str, Any]:
+        """The last run's shipper.status ({} when there is none or it is unreadable)."""
+        try:
+            previous = json.loads(self.status_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return previous if isinstance(previous, dict) else {}
+
+    def _previous_log_cursor(self, previous: Mapping[str, Any]) -> Cursor | None:
+        """The last run's log high-water mark, if log: targets and its file remain."""
+        mark = previous.get("log_cursor")
+        if not self._logs or not isinstance(mark, dict):
+            return None
+        try:
+            cursor = Cursor(int(mark["dev"]), int(mark["ino"]), int(mark["offset"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        present = {(st.st_dev, st.st_ino) for _, st in journal_files(self.config.journal_dir)}
+        return cursor if (cursor.dev, cursor.ino) in present else None
+
+    def _check_crash_loop(self, cursor: Cursor | None, previous: Mapping[str, Any]) -> None:
+        """Count unclean exits at this cursor (from the last status); past
+        CRASH_LIMIT, ship the first round after the cursor raw."""
+        assert self.follower is not None
+        if previous.get("state") != "running":
+            return
+        same = cursor is not None and previous.get("cursor") == {
+            "dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
+        if not same:
+            return
+        counters = previous.get("counters")
+        crashes = 1
+        if isinstance(counters, dict):
+            with contextlib.suppress(TypeError, ValueError):
+                crashes += int(counters.get("crashes_at_cursor", 0))
+        self.books["crashes_at_cursor"] = crashes
+        log.warning("the last shipper did not stop cleanly at cursor %s (%d time(s) in a row)",
+                    cursor, crashes)
+        if crashes >= CRASH_LIMIT:
+            self.session.raw_below = self.follower.start_position + ROUND_BYTES
+            log.error("shipping the events of the next %d journal bytes raw (uninterpreted) "
+                      "so that one record cannot stop the shipper for good", ROUND_BYTES)
 
     def _loop(self, inotify: Inotify) -> None:
         assert self.follower is not None
@@ -278,9 +348,12 @@ class Shipper:
             if self._held:
                 self._wait_for_room(0.05)
             elif caught_up:
-                wake = min(x for x in (deadline, next_status, next_health, next_cursor)
+                # Idle: sleep until the reader writes (inotify) or a timer is due;
+                # the cursor's timer only while it has somewhere to move.
+                cursor_due = next_cursor if self._cursor_moved() else None
+                wake = min(x for x in (deadline, next_status, next_health, cursor_due)
                            if x is not None)
-                inotify.wait(max(0.0, wake - time.monotonic()))
+                inotify.wait(max(0.0, wake - time.monotonic()), self._wake_read)
 
     def _round(self) -> bool:
         """One bounded round of reading and shipping; True when at the journal's end."""
@@ -299,8 +372,19 @@ class Shipper:
                               position, raw[:200])
                 continue
             self._take(shipments)
+        self._log_build_errors()
         self._submit_held()
         return at_end
+
+    def _log_build_errors(self) -> None:
+        """Log events that went out raw because they could not be built."""
+        count = self.session.build_errors
+        if count == self._logged_build_errors:
+            return
+        for sample in list(self.session.build_error_samples)[
+                -min(count - self._logged_build_errors, 3):]:
+            log.error("%s: shipped raw with an error field (%d so far)", sample, count)
+        self._logged_build_errors = count
 
     def _take(self, shipments: Sequence[Shipment]) -> None:
         """Shipments to log: targets and into the held list (submitted in order)."""
@@ -310,8 +394,9 @@ class Shipper:
                 # Acknowledged by every target before the restart.
                 self.books["resumed_skipped"] += 1
                 continue
-            for writer in self._logs:
-                self._write_log(writer, item)
+            if self._logs and self._log_wanted(item.position):
+                for writer in self._logs:
+                    self._write_log(writer, item)
             if item.frame is None:
                 log.warning("event %s refused: larger than max_message_size",
                             item.message.uuid.hex())
@@ -319,6 +404,32 @@ class Shipper:
             if item.position is not None:
                 self._stamps[item.position] = item.event.timestamp_ns
             self._held.append((item.frame, item.position))
+
+    def _log_wanted(self, position: int | None) -> bool:
+        """Whether a log: copy of the event at ``position`` is still to be written.
+
+        ``log:`` targets are written at once, not acknowledged, so after a
+        restart the events between the cursor and the last run's log high-water
+        mark (``log_cursor`` in its status) are already in the copy: skip them.
+        """
+        resume = self._log_resume
+        if resume is None or position is None or self.follower is None:
+            return True
+        at = self.follower.position_of(resume)
+        if at is None:
+            return False  # still in a file older than the mark's
+        if self.follower.position >= at and position >= at:
+            self._log_resume = None
+        return position >= at
+
+    def _log_done_position(self) -> int:
+        """Every event below this position is in the log: copies."""
+        assert self.follower is not None
+        candidates = [self.follower.position]
+        pending = self.session.lowest_pending()
+        if pending is not None:
+            candidates.append(pending)
+        return max(min(candidates), self.follower.start_position)
 
     def _write_log(self, writer: AuditLogWriter, item: Shipment) -> None:
         try:
@@ -358,13 +469,20 @@ class Shipper:
         candidates += [token for _, token in self._held if token is not None]
         return max(min(candidates), self.follower.start_position)
 
+    def _cursor_moved(self) -> bool:
+        """Whether the persisted cursor is behind where it could be."""
+        return self.cursor_position() != self._cursor_position
+
     def _save_cursor(self) -> None:
         assert self.follower is not None
         position = self.cursor_position()
         if position == self._cursor_position:
             return
         cursor = self.follower.cursor_at(position)
-        if cursor is None or cursor == self._cursor:
+        if cursor is None:
+            return  # no journal file yet
+        if cursor == self._cursor:
+            self._cursor_position = position
             return
         try:
             write_cursor(self.config.journal_dir, cursor)
@@ -411,6 +529,8 @@ class Shipper:
         if self.follower is not None:
             out.update(self.follower.counters)
         out.update(self.books)
+        if self.enricher is not None:
+            out.update(self.enricher.counters)
         delivered = self.delivery.counters() if self.delivery is not None else {}
         for name in COUNTER_NAMES:
             out[f"delivery_{name}"] = delivered.get(name, 0)
@@ -452,19 +572,27 @@ class Shipper:
     def _write_status(self) -> None:
         data: dict[str, object] = {
             "pid": os.getpid(),
+            "state": self._state,
             "started": self.started,
             "updated": time.time(),
-            "cursor": None if self._cursor is None else
-            {"dev": self._cursor.dev, "ino": self._cursor.ino, "offset": self._cursor.offset},
+            "cursor": _cursor_json(self._cursor),
+            "log_cursor": _cursor_json(self._log_cursor()),
             "counters": self.counters(),
             "lag": self._lag(),
             "targets": self._target_status(),
             "logs": [str(t.path) for t in self.config.logs],
         }
         try:
-            write_private_json(self.config.state_dir / STATUS_NAME, data)
+            write_private_json(self.status_path, data)
         except OSError as exc:
-            log.warning("cannot write %s: %s", self.config.state_dir / STATUS_NAME, exc)
+            log.warning("cannot write %s: %s", self.status_path, exc)
+
+    def _log_cursor(self) -> Cursor | None:
+        if not self._logs or self.follower is None:
+            return None
+        if self._log_resume is not None:
+            return self._log_resume  # not past the last run's mark yet
+        return self.follower.cursor_at(self._log_done_position())
 
     def _log_losses(self) -> None:
         counters = self.counters()
@@ -491,6 +619,12 @@ class Shipper:
         data = self.session.frame_message(message)
         if data is not None:
             self._held.append((data, None))
+
+
+def _cursor_json(cursor: Cursor | None) -> dict[str, int] | None:
+    if cursor is None:
+        return None
+    return {"dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,8 @@ class TcpReceiver:
         self.tls = tls
         self.close_after = close_after  # "close mid-frame": bytes before the first cut
         self.indexes: list[int] = []
+        #: Every message as received (encoded), in order: byte-identity checks.
+        self.messages: list[bytes] = []
         self.connections = 0
         self.tls_errors = 0
         self._lock = threading.Lock()
@@ -122,6 +124,7 @@ class TcpReceiver:
         for unframed in unframer.feed(data):
             with self._lock:
                 self.indexes.append(index_of(decode_message(unframed.message).uuid))
+                self.messages.append(bytes(unframed.message))
 
     @staticmethod
     def _reset(sock: socket.socket) -> None:

@@ -137,7 +137,7 @@ def test_udp_end_to_end_with_oversize(tmp_path: Path) -> None:
     receiver.drain(1.0)
     delivery.close(2)
     counters = delivery.counters()
-    assert counters["failed"] == 4
+    assert counters["oversize"] == 4
     assert sorted(receiver.indexes) == list(range(200))
     assert max(receiver.datagram_sizes) <= 8192
     receiver.close()

@@ -52,9 +52,9 @@ def test_lines_in_order_unescaped_split_on_newline_only(tmp_path: Path) -> None:
         b"type=USER_AUTH msg=audit(1700000000.002:2): " + hostile,
         record(3)[:-1],
     ]
-    assert [p for p, _ in lines] == [0, len(record(1)), os.path.getsize(tmp_path / ACTIVE_NAME)
+    assert [p for p, _ in lines] == [0, len(record(1)), (tmp_path / ACTIVE_NAME).stat().st_size
                                      - len(record(3))]
-    assert follower.position == os.path.getsize(tmp_path / ACTIVE_NAME)
+    assert follower.position == (tmp_path / ACTIVE_NAME).stat().st_size
     assert follower.counters["journal_lines"] == 3
 
 
@@ -188,3 +188,16 @@ def test_cursor_is_written_atomically_0600_and_never_through_a_link(tmp_path: Pa
     (tmp_path / "cursor").symlink_to(victim)
     with pytest.raises(UnsafePathError):
         read_cursor(tmp_path)
+
+
+def test_a_planted_symlink_in_the_journal_is_counted_never_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"type=USER msg=audit(1.000:1): forged\n")
+    journal = tmp_path / "journal"
+    journal.mkdir(mode=0o700)
+    (journal / f"{ACTIVE_NAME}.2").symlink_to(victim)
+    (journal / f"{ACTIVE_NAME}.1").write_bytes(record(1))
+    (journal / ACTIVE_NAME).write_bytes(record(2))
+    follower = JournalFollower(journal)
+    assert [line for _, line in read_all(follower)] == [record(1)[:-1], record(2)[:-1]]
+    assert follower.counters["journal_unsafe_files"] == 1

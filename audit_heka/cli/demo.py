@@ -122,7 +122,7 @@ def demo(port: int, seconds: float, full: bool) -> None:
                 "run",
                 "--target", address,
                 "--rules", str(rules),
-                "--spool", str(work / "spool"),
+                "--state-dir", str(work / "state"),
                 "--status-file", str(work / "status.json"),
                 "--health-interval", "3",
             ),

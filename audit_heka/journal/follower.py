@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit_heka.journal.format import Cursor, split_lines, unescape
-from audit_heka.private_files import open_private
+from audit_heka.private_files import UnsafePathError, open_private
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ READ_CHUNK = 1 << 20
 
 #: The follower's counters (meanings in audit_heka.counters).
 COUNTER_NAMES = ("journal_lines", "journal_bytes", "journal_files", "journal_lost_files",
-                 "journal_partial_lines")
+                 "journal_partial_lines", "journal_unsafe_files")
 
 IN_MODIFY = 0x00000002
 IN_CLOSE_WRITE = 0x00000008
@@ -88,24 +88,40 @@ class Inotify:
                 return total
             total += len(data)
 
-    def wait(self, timeout: float | None) -> bool:
-        """Sleep until an event arrives or ``timeout`` seconds pass; True if woken."""
+    def wait(self, timeout: float | None, wake_fd: int = -1) -> bool:
+        """Sleep until an event arrives or ``timeout`` seconds pass; True if woken.
+
+        ``wake_fd`` (e.g. the signal wake-up pipe) also ends the sleep: Python
+        retries ``poll`` after a signal, so without it a SIGTERM would wait
+        for the timeout.
+        """
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
+        if wake_fd >= 0:
+            poller.register(wake_fd, select.POLLIN)
         ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
-        try:
-            ready = poller.poll(ms)
-        except InterruptedError:
-            return False
-        if ready:
-            self.drain()
-            return True
-        return False
+        ready = poller.poll(ms)
+        for fd, _ in ready:
+            if fd == self.fd:
+                self.drain()
+            else:
+                _drain_fd(fd)
+        return bool(ready)
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _drain_fd(fd: int) -> None:
+    """Empty a non-blocking pipe."""
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
 
 
 @dataclass(slots=True)
@@ -189,6 +205,13 @@ class JournalFollower:
         try:
             fd = open_private(path, os.O_RDONLY)
         except FileNotFoundError:
+            return False
+        except UnsafePathError as exc:
+            # Not a regular file of ours (a planted symlink, a FIFO): never read
+            # through it; counted, logged, and passed over.
+            log.error("journal: %s", exc)
+            self.counters["journal_unsafe_files"] += 1
+            self._done.add((st.st_dev, st.st_ino))
             return False
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
@@ -328,6 +351,13 @@ class JournalFollower:
         for segment in reversed(self._segments):
             if segment.base <= position:
                 return Cursor(segment.dev, segment.ino, position - segment.base)
+        return None
+
+    def position_of(self, cursor: Cursor) -> int | None:
+        """The position of ``cursor`` if its file has been opened (else None)."""
+        for segment in self._segments:
+            if (segment.dev, segment.ino) == (cursor.dev, cursor.ino):
+                return segment.base + cursor.offset
         return None
 
     def segments(self) -> Iterator[tuple[int, int, int]]:

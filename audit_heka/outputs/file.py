@@ -5,7 +5,7 @@ decode`` or Heka's ``heka-cat`` read it back. The fsync policy trades
 durability for speed: ``never`` leaves flushing to the kernel, ``every N``
 syncs after N frames, ``interval S`` at most S seconds after a write. Bytes
 written since the last fsync count as *unacknowledged*, so the delivery loop
-releases a frame from the spool only once it is as durable as the policy
+counts a frame as delivered only once it is as durable as the policy
 promises.
 """
 

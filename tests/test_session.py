@@ -1,0 +1,144 @@
+"""The session: one sans-IO object from lines to frames (positions, deadlines, poison)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from audit_heka.events import Assembler, Event
+from audit_heka.heka.errors import MessageTooLarge
+from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
+from audit_heka.heka.message import Message, encode_message
+from audit_heka.interpret import Interpreter
+from audit_heka.records import ParseError, parse_line
+from audit_heka.schema import MessageBuilder
+from audit_heka.session import Session
+
+FUZZ = Path(__file__).parent / "data" / "fuzz"
+
+
+def session(live: bool = True, **kwargs: object) -> Session:
+    builder = MessageBuilder(Interpreter({0: "root"}, {0: "root"}), hostname="h")
+    return Session(builder, Assembler(live=live), **kwargs)  # type: ignore[arg-type]
+
+
+def rec(kind: str, serial: int, body: str = "pid=1") -> str:
+    return f"type={kind} msg=audit(1700000000.{serial % 1000:03d}:{serial}): {body}"
+
+
+def test_a_shipment_carries_the_lowest_position_of_its_records() -> None:
+    s = session()
+    # Two events interleaved; the second completes first.
+    assert s.feed(rec("SYSCALL", 1), 0.0, position=100) == []
+    assert s.feed(rec("SYSCALL", 2), 0.0, position=200) == []
+    assert s.feed(rec("PATH", 1, "item=0 name=\"/a\""), 0.0, position=300) == []
+    assert s.lowest_pending() == 100
+    (second,) = s.feed(rec("EOE", 2, ""), 0.0, position=400)
+    assert second.event.serial == 2 and second.position == 200
+    assert s.lowest_pending() == 100
+    (first,) = s.feed(rec("EOE", 1, ""), 0.0, position=500)
+    assert first.position == 100 and len(first.event.records) == 2
+    assert s.lowest_pending() is None
+    assert first.frame is not None and first.frame[0] == 0x1E
+
+
+def test_late_records_of_a_completed_event_get_their_own_position() -> None:
+    s = session()
+    s.feed(rec("SYSCALL", 7), 0.0, position=10)
+    (done,) = s.feed(rec("EOE", 7, ""), 0.0, position=20)
+    assert done.position == 10
+    s.feed(rec("PATH", 7, "item=0"), 0.5, position=30)  # late: a part 1 of serial 7
+    assert s.lowest_pending() == 30
+    (late,) = s.expire(10.0)
+    assert late.event.part == 1 and late.position == 30
+
+
+def test_next_deadline_is_when_an_idle_event_times_out() -> None:
+    s = session()
+    assert s.next_deadline() is None
+    s.feed(rec("SYSCALL", 1), 5.0, position=0)
+    deadline = s.next_deadline()
+    assert deadline == 5.0 + s.assembler.timeout
+    assert s.expire(deadline - 0.01) == []
+    (out,) = s.expire(deadline)
+    assert out.event.serial == 1 and s.next_deadline() is None
+
+
+class Exploding(MessageBuilder):
+    def build(self, event: Event) -> Message:
+        if event.serial == 13:
+            raise RuntimeError("interpretation bug")
+        return super().build(event)
+
+
+def test_an_event_that_cannot_be_built_ships_raw_with_an_error_field() -> None:
+    builder = Exploding(Interpreter({}, {}), hostname="h")
+    s = Session(builder, Assembler(live=True))
+    out = []
+    for serial in (12, 13, 14):
+        out += s.feed(rec("USER", serial, "pid=1 uid=0 msg='op=x'"), 0.0, position=serial)
+    assert [x.event.serial for x in out] == [12, 13, 14]
+    poison = out[1].message
+    assert poison.field("error") is not None
+    assert "interpretation bug" in str(poison.field("error").values[0])  # type: ignore[union-attr]
+    assert poison.payload is not None and "msg=audit(1700000000.013:13)" in poison.payload
+    assert out[1].frame is not None and out[1].position == 13
+    assert s.counters()["build_errors"] == 1
+    assert list(s.build_error_samples) == ["event 13: RuntimeError: interpretation bug"]
+
+
+def direct(lines: Sequence[str], live: bool) -> list[bytes | None]:
+    """The same stages composed by hand from their public functions."""
+    builder = MessageBuilder(Interpreter({0: "root"}, {0: "root"}), hostname="h")
+    assembler = Assembler(live=live)
+    out: list[bytes | None] = []
+
+    def ship(events: list[Event]) -> None:
+        for event in events:
+            message = builder.build(event)
+            encoded = encode_message(message)
+            if len(encoded) > DEFAULT_MAX_MESSAGE_SIZE:  # the documented fallback
+                encoded = encode_message(replace(message, payload=None))
+            try:
+                out.append(frame(encoded))
+            except MessageTooLarge:
+                out.append(None)
+
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        parsed = parse_line(line)
+        if isinstance(parsed, ParseError):
+            continue
+        now = index * 0.001 if live else parsed.seconds + parsed.milliseconds / 1000
+        ship(assembler.add(parsed, now))
+    ship(assembler.flush())
+    return out
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_frames_equal_the_stages_composed_by_hand_on_the_corpus(live: bool) -> None:
+    lines: list[str] = []
+    for path in sorted(FUZZ.rglob("*")):
+        if path.is_file():
+            lines += [r.decode("utf-8", "backslashreplace") for r in path.read_bytes().split(b"\n")]
+    s = session(live)
+    got: list[bytes | None] = []
+    for index, line in enumerate(lines):
+        got += [x.frame for x in s.feed(line, index * 0.001 if live else None, index)]
+    got += [x.frame for x in s.finish()]
+    expected = direct(lines, live)
+    assert got == expected and len(got) > 100
+    assert s.lowest_pending() is None
+
+
+def test_signed_frames_and_health_messages_go_through_the_same_framer() -> None:
+    signer = Signer("s", 1, b"key", "md5")
+    s = session(signer=signer)
+    (out,) = s.feed(rec("USER", 1, "pid=1 msg='x'"), 0.0)
+    assert out.frame is not None and out.frame == frame(encode_message(out.message), signer)
+    data = s.frame_message(Message(uuid=b"\0" * 16, timestamp=1, type="t"))
+    assert data is not None and s.counters()["frames"] == 2

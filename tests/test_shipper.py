@@ -1,0 +1,397 @@
+"""The shipper process end to end: a journal written by the journal writer, real
+receivers, SIGKILL and SIGTERM. No kernel needed (the kernel tests drive `run`).
+
+Guarantees checked here (each was a spool guarantee before, now on the journal):
+every event arrives while receivers die and come back; a SIGKILLed shipper
+delivers everything after its restart, with frames byte-identical to the first
+delivery; a receiver down for DOWN_SECONDS (60 in the acceptance run:
+AUDIT_HEKA_DOWN_SECONDS=60) loses nothing; TCP, TLS, UDP, file and log
+targets all work on the new path; SIGTERM drains and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid as uuid_module
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from heka_receivers import TcpReceiver, UdpReceiver
+from test_outputs import pki, server_context  # noqa: F401 - pki is a fixture
+
+from audit_heka.cli.run import build_config, run_options
+from audit_heka.health import HEALTH_TYPE
+from audit_heka.heka.framing import Unframer
+from audit_heka.heka.message import decode_message
+from audit_heka.journal.cursor import read_cursor, write_cursor
+from audit_heka.journal.format import Cursor, LineBuilder
+from audit_heka.journal.policy import FullAction
+from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
+from audit_heka.schema import event_uuid
+from audit_heka.shipper import CRASH_LIMIT, config_from_json
+
+HOST = "shipper-test"
+ROOT = Path(__file__).resolve().parent.parent
+DOWN_SECONDS = float(os.environ.get("AUDIT_HEKA_DOWN_SECONDS", "3"))
+
+
+def event_lines(serial: int) -> bytes:
+    """One syscall event as the reader writes it: SYSCALL, PATH, PROCTITLE, EOE."""
+    b = LineBuilder()
+    stamp = b"audit(1700000000.%03d:%d): " % (serial % 1000, serial)
+    return (
+        b.line(1300, stamp + b"arch=c000003e syscall=2 success=no exit=-2 a0=1 a1=0 a2=0 a3=0 "
+               b"items=1 ppid=1 pid=%d auid=0 uid=0 gid=0 comm=\"cat\" exe=\"/bin/cat\" "
+               b"key=\"storm\"" % (1000 + serial % 30000))
+        + b.line(1302, stamp + b"item=0 name=\"/nonexistent/%d\" nametype=UNKNOWN" % serial)
+        + b.line(1327, stamp + b"proctitle=636174")
+        + b.line(1320, stamp)
+    )
+
+
+def uuid_int(serial: int) -> int:
+    return uuid_module.UUID(bytes=event_uuid(HOST, 1700000000, serial % 1000, serial)).int
+
+
+class Journal:
+    """The test's reader: the real journal writer, fed event lines."""
+
+    def __init__(self, directory: Path, file_bytes: int = 256 * 1024) -> None:
+        self.directory = directory
+        self.writer = JournalWriter(
+            JournalConfig(directory, file_bytes=file_bytes, max_bytes=1 << 30,
+                          full=FullAction.BLOCK, flush=FlushPolicy.NONE),
+            log=lambda _: None)
+        self.writer.open()
+        self.next_serial = 1
+
+    def write(self, count: int) -> None:
+        for _ in range(count):
+            self.writer.buffer += event_lines(self.next_serial)
+            self.next_serial += 1
+        self.writer.flush(time.monotonic())
+
+    def stream(self, total: int, per_second: float) -> threading.Thread:
+        """Write ``total`` more events at about ``per_second`` in a thread."""
+        def run() -> None:
+            left = total
+            while left > 0:
+                n = min(left, max(1, int(per_second / 20)))
+                self.write(n)
+                left -= n
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def run_json(tmp_path: Path, targets: list[str], **extra: object) -> Path:
+    config = {
+        "journal_dir": str(tmp_path / "journal"),
+        "state_dir": str(tmp_path),
+        "targets": targets,
+        "hostname": HOST,
+        "health_interval": 3600,
+        "drain_seconds": 5,
+        "delivery_hold": 0.2,
+        "log_level": "INFO",
+        **extra,
+    }
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def start(config: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "audit_heka.shipper", "--config", str(config)],
+                            env=env, stderr=subprocess.PIPE, text=True)
+
+
+def stop(proc: subprocess.Popen[str], timeout: float = 20) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return err
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    j = Journal(tmp_path / "journal")
+    yield j
+    j.close()
+
+
+def wait_for(receiver: TcpReceiver, serials: range, timeout: float) -> set[int]:
+    wanted = {uuid_int(s) for s in serials}
+    return receiver.wait_for(wanted, timeout)
+
+
+def test_ships_every_event_moves_the_cursor_and_drains_on_sigterm(
+        tmp_path: Path, journal: Journal) -> None:
+    receiver = TcpReceiver()
+    journal.write(500)
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
+    try:
+        assert wait_for(receiver, range(1, 501), 20) == set()
+        journal.write(500)  # woken by inotify, no polling
+        assert wait_for(receiver, range(501, 1001), 20) == set()
+        time.sleep(1.5)
+        status = json.loads((tmp_path / "shipper.status").read_text())
+    finally:
+        began = time.monotonic()
+        err = stop(proc)
+        stopped_in = time.monotonic() - began
+    receiver.kill()
+    assert status["counters"]["messages"] == 1000
+    assert status["counters"]["events_completed_by_eoe"] == 1000
+    assert status["counters"]["serial_gaps"] == 0
+    (target,) = status["targets"].values()
+    assert target["connected"] and target["acked"] == 1000
+    assert status["lag"]["journal_bytes_behind"] == 0
+    cursor = read_cursor(tmp_path / "journal")
+    active = (tmp_path / "journal" / "audit.log").stat()
+    assert cursor is not None and (cursor.ino, cursor.offset) == (active.st_ino, active.st_size)
+    assert "shipper stopped" in err
+    assert stopped_in < 0.8  # the signal ends the inotify sleep at once (no 1 s timer wait)
+
+
+def test_receiver_down_during_a_stream_loses_nothing(tmp_path: Path, journal: Journal) -> None:
+    """The receiver dies for DOWN_SECONDS mid-stream: the shipper stops reading (the
+    journal keeps everything), then catches up; every event arrives."""
+    receiver = TcpReceiver()
+    port = receiver.port
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{port}"]))
+    rate = 500.0
+    total = int(rate * (DOWN_SECONDS + 4))
+    try:
+        writer = journal.stream(total, rate)
+        time.sleep(1.0)
+        receiver.kill()
+        time.sleep(DOWN_SECONDS)
+        receiver.start()
+        writer.join()
+        began = time.monotonic()
+        missing = wait_for(receiver, range(1, total + 1), 60 + DOWN_SECONDS)
+        caught_up = time.monotonic() - began
+    finally:
+        stop(proc)
+    receiver.kill()
+    assert missing == set()
+    print(f"receiver down {DOWN_SECONDS:.0f} s during {total} events: 0 lost, "
+          f"caught up {caught_up:.2f} s after the writer finished")
+
+
+def test_sigkill_mid_stream_then_restart_delivers_everything_byte_identical(
+        tmp_path: Path, journal: Journal) -> None:
+    receiver = TcpReceiver()
+    config = run_json(tmp_path, [f"127.0.0.1:{receiver.port}"])
+    journal.write(3000)
+    proc = start(config)
+    writer = journal.stream(3000, 2000)
+    deadline = time.monotonic() + 20
+    while len(receiver.received()) < 1500 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    before = len(set(receiver.received()))
+    writer.join()
+    again = start(config)
+    try:
+        missing = wait_for(receiver, range(1, 6001), 30)
+    finally:
+        stop(again)
+    receiver.kill()
+    assert missing == set()
+    by_uuid: dict[int, set[bytes]] = defaultdict(set)
+    for message in receiver.messages:
+        by_uuid[uuid_module.UUID(bytes=decode_message(message).uuid).int].add(message)
+    assert all(len(copies) == 1 for copies in by_uuid.values())  # resends byte-identical
+    duplicates = len(receiver.received()) - len(by_uuid)
+    assert 0 < before < 6000
+    print(f"SIGKILL after {before} events delivered; after restart all 6000, "
+          f"{duplicates} duplicates, all byte-identical")
+
+
+def test_tls_udp_file_and_log_targets(tmp_path: Path, journal: Journal,
+                                      pki: Path) -> None:  # noqa: F811 - the fixture
+    tls_receiver = TcpReceiver(tls=server_context(pki))
+    udp = UdpReceiver(buffer_size=8192)
+    # UDP has no flow control: room for every datagram (the default buffer holds ~90).
+    udp.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+    frames, log = tmp_path / "out.heka", tmp_path / "copy" / "audit.log"
+    log.parent.mkdir(mode=0o700)
+    config = run_json(tmp_path, [f"tls://127.0.0.1:{tls_receiver.port}",
+                                 f"udp://127.0.0.1:{udp.port}", f"file:{frames}", f"log:{log}"],
+                      ca=str(pki / "ca.pem"))
+    journal.write(200)
+    proc = start(config)
+    try:
+        assert wait_for(tls_receiver, range(1, 201), 20) == set()
+        udp.drain(2.0)
+    finally:
+        stop(proc)
+    tls_receiver.kill()
+    udp.close()
+    wanted = {uuid_int(s) for s in range(1, 201)}
+    assert set(udp.indexes) >= wanted
+    unframed = Unframer().feed(frames.read_bytes())
+    from_file = {uuid_module.UUID(bytes=decode_message(u.message).uuid).int for u in unframed}
+    assert from_file >= wanted
+    copied = log.read_bytes()
+    assert copied.count(b"type=SYSCALL ") == 200 and copied.count(b"type=EOE ") == 200
+
+
+def test_a_target_that_stays_down_holds_the_cursor(tmp_path: Path, journal: Journal) -> None:
+    up, down = TcpReceiver(), TcpReceiver()
+    down_port = down.port
+    down.kill()
+    config = run_json(tmp_path, [f"127.0.0.1:{up.port}", f"127.0.0.1:{down_port}"],
+                      drain_seconds=1)
+    journal.write(300)
+    proc = start(config)
+    try:
+        assert wait_for(up, range(1, 301), 20) == set()
+        time.sleep(0.5)
+    finally:
+        stop(proc)
+    cursor = read_cursor(tmp_path / "journal")
+    assert cursor is None or cursor.offset == 0  # nothing is done by every target
+    # The next start re-derives everything for the target that was down.
+    down = TcpReceiver(port=down_port)
+    proc = start(config)
+    try:
+        assert wait_for(down, range(1, 301), 20) == set()
+    finally:
+        stop(proc)
+    up.kill()
+    down.kill()
+
+
+def test_a_crash_loop_at_one_cursor_ships_the_next_round_raw(tmp_path: Path,
+                                                              journal: Journal) -> None:
+    """A record that kills the shipper (not a Python exception: those are caught
+    per line and per event) would make the supervisor restart it into the same
+    death forever. After CRASH_LIMIT unclean exits at one cursor, the events
+    right after it go out raw, with an error field, and the cursor moves on."""
+    journal.write(5)
+    active = (tmp_path / "journal" / "audit.log").stat()
+    cursor = Cursor(active.st_dev, active.st_ino, 0)
+    write_cursor(tmp_path / "journal", cursor)
+    status = {"state": "running", "cursor": {"dev": cursor.dev, "ino": cursor.ino, "offset": 0},
+              "counters": {"crashes_at_cursor": CRASH_LIMIT - 1}}
+    (tmp_path / "shipper.status").write_text(json.dumps(status))
+    receiver = TcpReceiver()
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
+    try:
+        assert wait_for(receiver, range(1, 6), 20) == set()
+        time.sleep(1.2)
+        after = json.loads((tmp_path / "shipper.status").read_text())
+    finally:
+        err = stop(proc)
+    receiver.kill()
+    events = [decode_message(m) for m in receiver.messages]
+    fields = [m.field("error") for m in events if m.type != HEALTH_TYPE]
+    assert len(fields) == 5
+    assert all(f is not None and "shipped raw" in str(f.values[0]) for f in fields)
+    assert after["counters"]["crashes_at_cursor"] == CRASH_LIMIT
+    assert after["counters"]["shipped_raw"] == 5
+    assert "did not stop cleanly" in err
+    assert json.loads((tmp_path / "shipper.status").read_text())["state"] == "stopped"
+    # A clean stop ends the series: the next start interprets as usual.
+    receiver = TcpReceiver()
+    journal.write(1)
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
+    try:
+        assert wait_for(receiver, range(6, 7), 20) == set()
+    finally:
+        stop(proc)
+    receiver.kill()
+    events = [decode_message(m) for m in receiver.messages]
+    assert all(m.field("error") is None for m in events if m.type != HEALTH_TYPE)
+
+
+def test_log_copies_are_not_written_twice_across_a_restart(tmp_path: Path,
+                                                           journal: Journal) -> None:
+    """A target that is down holds the cursor back; the log: copy, written at once,
+    must not get the same events again when the shipper restarts."""
+    down = TcpReceiver()
+    port = down.port
+    down.kill()
+    log = tmp_path / "copy" / "audit.log"
+    log.parent.mkdir(mode=0o700)
+    config = run_json(tmp_path, [f"127.0.0.1:{port}", f"log:{log}"], drain_seconds=1)
+    journal.write(100)
+    proc = start(config)
+    deadline = time.monotonic() + 20
+    while not log.exists() or log.read_bytes().count(b"type=EOE ") < 100:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.5)  # a status with the log mark
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    journal.write(50)
+    receiver = TcpReceiver(port=port)
+    proc = start(config)
+    try:
+        assert wait_for(receiver, range(1, 151), 20) == set()  # the target gets it all
+        deadline = time.monotonic() + 10
+        while log.read_bytes().count(b"type=EOE ") < 150 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop(proc)
+    receiver.kill()
+    copied = log.read_bytes()
+    serials = [int(line.split(b":")[1].split(b")")[0])
+               for line in copied.splitlines() if line.startswith(b"type=EOE ")]
+    assert sorted(serials) == list(range(1, 151))  # each event once
+
+
+def test_the_supervisors_run_json_is_what_the_shipper_reads(tmp_path: Path) -> None:
+    """The two sides of run.json, written by `run`'s option parsing, read here."""
+    captured: dict[str, object] = {}
+
+    @click.command()
+    @run_options
+    def fake(**options: object) -> None:
+        captured["doc"] = build_config(**options).run_json()
+
+    result = CliRunner().invoke(fake, [
+        "--target", "tls://heka.example:5565", "--target", "udp://127.0.0.1:5566",
+        "--target", f"log:{tmp_path / 'copy.log'}", "--hmac-key", "sig:2=secret",
+        "--hmac-hash", "sha1", "--type", "audit_t", "--no-payload", "--hostname", "hh",
+        "--state-dir", str(tmp_path), "--drain-seconds", "7", "--fsync", "every:10",
+        "--status-file", str(tmp_path / "run" / "status.json"),
+    ])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(json.dumps(captured["doc"]))  # what the file holds
+    config = config_from_json(doc)
+    assert [str(t) for t in config.targets] == ["tls://heka.example:5565",
+                                                "udp://127.0.0.1:5566"]
+    assert [t.path for t in config.logs] == [tmp_path / "copy.log"]
+    assert config.signer is not None and config.signer.name == "sig"
+    assert config.signer.version == 2 and config.signer.hash == "sha1"
+    assert (config.message_type, config.payload, config.hostname) == ("audit_t", False, "hh")
+    assert config.drain_seconds == 7 and config.state_dir == tmp_path
+    assert config.journal_dir == tmp_path / "journal"
+    assert config.delivery.transport.fsync.frames == 10
+    assert config.status_dir == tmp_path / "run"  # shipper.status beside run's status file
