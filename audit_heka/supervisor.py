@@ -68,6 +68,12 @@ READY_TIMEOUT = 15.0
 READER_STOP_TIMEOUT = 30.0
 #: A child that lived this long before dying restarts without backoff.
 STABLE_SECONDS = 30.0
+#: Scheduling: the reader must win the CPU over the shipper (and over ordinary
+#: processes, as auditd's priority_boost = 4 does), or under a storm on few
+#: cores the shipper's parsing starves it and the kernel's backlog overflows;
+#: the shipper catches up later from the journal.
+READER_NICE = -4
+SHIPPER_NICE = 10
 
 
 def process_alive(pid: int) -> bool:
@@ -428,6 +434,11 @@ class Supervisor:
             user=ids[0] if ids else None, group=ids[1] if ids else None,
             extra_groups=[] if ids else None,
         )
+        nice = READER_NICE if child is self.reader else SHIPPER_NICE
+        try:
+            os.setpriority(os.PRIO_PROCESS, child.proc.pid, nice)
+        except OSError as exc:  # no CAP_SYS_NICE: run at the default priority
+            log.debug("cannot set the %s's priority to %d: %s", child.name, nice, exc.strerror)
         child.started_at = self.clock()
         child.next_start = None
 

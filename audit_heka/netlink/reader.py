@@ -403,6 +403,7 @@ class Reader:
             "journal_blocked_seconds": round(self.writer.blocked_for(time.monotonic()), 3),
             "journal_torn_bytes_repaired": j.torn_bytes_repaired,
             "journal_syncs": j.syncs,
+            "journal_sync_errors": self.writer.sync_errors,
             "dropped_at_stop": self.dropped_at_stop,
         }
 
