@@ -161,6 +161,23 @@ def journal_files(directory: Path) -> list[tuple[Path, os.stat_result]]:
     return [(path, st) for _, path, st in found]
 
 
+#: Bytes at the start of a journal file that tell it from a later file that
+#: reuses its inode number (its first record: a time stamp and serial).
+HEAD_BYTES = 256
+
+
+def _head(path: Path) -> bytes | None:
+    """The first bytes of ``path`` (None if it cannot be read)."""
+    try:
+        fd = open_private(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.pread(fd, HEAD_BYTES, 0)
+    finally:
+        os.close(fd)
+
+
 class JournalFollower:
     """Lines of the journal in order, from a cursor, across rotation."""
 
@@ -174,7 +191,12 @@ class JournalFollower:
         self._offset = 0  # bytes of the current file consumed into _buf
         self._buf = bytearray()
         self._buf_offset = 0  # file offset of _buf[0]
-        self._done: set[tuple[int, int]] = set()  # identities read to their end
+        # Identities are reused: the reader deletes shipped files and the file
+        # system hands their inode numbers to new ones. So "done" is not a set
+        # of (dev, ino): the follower remembers the last file it finished, by
+        # identity and its first bytes, and goes on with the file after it.
+        self._last: tuple[int, int, bytes] | None = None
+        self._unsafe: set[tuple[int, int]] = set()  # passed over (not our files)
         self._next_base = 0
         #: The position of the cursor given at start (lines before it are re-read
         #: only as context: the caller does not ship what comes from them).
@@ -187,11 +209,6 @@ class JournalFollower:
         if cursor is not None:
             for path, st in files:
                 if (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino) and self._open(path, st):
-                    # Files older than the cursor's are done.
-                    for older, ost in files:
-                        if older == path:
-                            break
-                        self._done.add((ost.st_dev, ost.st_ino))
                     offset = min(cursor.offset, st.st_size)
                     self._seek(max(0, offset - warmup))
                     self.start_position = self._position(offset)
@@ -211,7 +228,7 @@ class JournalFollower:
             # through it; counted, logged, and passed over.
             log.error("journal: %s", exc)
             self.counters["journal_unsafe_files"] += 1
-            self._done.add((st.st_dev, st.st_ino))
+            self._unsafe.add((st.st_dev, st.st_ino))
             return False
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
@@ -247,8 +264,18 @@ class JournalFollower:
     def _open_next(self) -> bool:
         """Open the oldest journal file not read yet (False: none)."""
         for _ in range(3):  # a rotation between listing and opening: list again
-            for path, st in journal_files(self.directory):
-                if (st.st_dev, st.st_ino) in self._done:
+            files = journal_files(self.directory)
+            start = 0
+            if self._last is not None:
+                dev, ino, head = self._last
+                for index, (path, st) in enumerate(files):
+                    if (st.st_dev, st.st_ino) == (dev, ino) and _head(path) == head:
+                        start = index + 1
+                        break
+                # else: the last file is gone (deleted once shipped, oldest
+                # first), so every file listed is newer: start at the oldest.
+            for path, st in files[start:]:
+                if (st.st_dev, st.st_ino) in self._unsafe:
                     continue
                 if self._open(path, st):
                     return True
@@ -331,7 +358,7 @@ class JournalFollower:
             out.append((self._position(self._buf_offset), unescape(bytes(self._buf))))
             self._buf_offset += len(self._buf)
             self._buf.clear()
-        self._done.add((self._segment.dev, self._segment.ino))
+        self._last = (self._segment.dev, self._segment.ino, os.pread(self._fd, HEAD_BYTES, 0))
         self._next_base = self._segment.base + self._offset
         self._close_file()
         self._open_next()  # nothing newer yet: read() tries again
