@@ -36,8 +36,16 @@ from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.heka.message import Message
 from audit_heka.interpret import Interpreter
 from audit_heka.netlink.control import AuditControl, AuditError
-from audit_heka.netlink.rulefile import load_sources
-from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
+from audit_heka.netlink.kernelstate import (
+    SETTINGS,
+    KernelStateError,
+    KernelStateFile,
+    SavedKernelState,
+    restore,
+)
+from audit_heka.netlink.rulefile import RulePathError, augenrules_load
+from audit_heka.netlink.rules import RuleEnv, RuleError
+from audit_heka.netlink.rulesync import Wanted, sync_rules
 from audit_heka.netlink.source import AuditSource, SourceError, SourceMode, SourceStats
 from audit_heka.outputs.target import Target
 from audit_heka.pipeline import Framer, Pipeline
@@ -52,6 +60,8 @@ log = logging.getLogger("audit_heka.daemon")
 DEFAULT_BACKLOG_LIMIT = 8192
 #: Where `run` keeps its counters for `audit-heka status`.
 DEFAULT_STATUS_FILE = Path("/run/audit-heka/status.json")
+#: Where `run` keeps what must survive a crash (the kernel state it found).
+DEFAULT_STATE_DIR = Path("/var/lib/audit-heka")
 
 
 class DaemonError(Exception):
@@ -91,6 +101,8 @@ class RunConfig:
     user: str | None = None
     flush_timeout: float = 5.0
     enrich: bool = False
+    state_dir: Path = DEFAULT_STATE_DIR
+    strict_rules: bool = False
 
 
 @dataclass
@@ -103,6 +115,7 @@ class _Books:
     blocked_seconds: float = 0.0  # time the source was paused by a full spool
     rule_reloads: int = 0
     rule_reload_errors: int = 0
+    rules_refused: int = 0  # rule lines not loaded (bad or refused by the kernel), all loads
     health_messages: int = 0
     dropped_at_stop: int = 0  # frames a full `block` spool could not take at shutdown
     log_events: int = 0  # events written to log: targets
@@ -144,7 +157,9 @@ class Daemon:
         self.framer = Framer(config.signer, config.max_message_size)
         self._stop = False
         self._reload = False
-        self._rules_before: list[Rule] | None = None
+        self._kernel_file: KernelStateFile | None = None
+        self._kernel_found: SavedKernelState | None = None
+        self._file_settings: set[str] = set()  # settings the rule files made
         self._kernel_base: tuple[int, int] | None = None
         self._last_health: dict[str, int] = {}
         self._logged_losses: dict[str, int] = {}
@@ -202,14 +217,17 @@ class Daemon:
                 writer = AuditLogWriter(target.path, target.max_bytes, target.num_logs)
                 stack.callback(writer.close)
                 self.pipeline.event_sinks.append(self._log_sink(writer))
-            self._source = AuditSource(mode, settings=settings)
+            control = stack.enter_context(AuditControl())
+            # Saved before anything changes; restored after the pid is handed back.
+            if settings or config.rules:
+                self._claim_kernel_state(control, config.state_dir)
+                stack.callback(self._restore_kernel_state)
+            self._source = AuditSource(
+                mode, settings=settings, keep_settings=self._kernel_file is not None
+            )
             self._source.open()
             stack.callback(self._source.close)
-            control = stack.enter_context(AuditControl())
             if config.rules:
-                self._rules_before = control.list_rules()
-                if not config.keep_rules:
-                    stack.callback(self._restore_rules)
                 self._load_rules(control, initial=True)
             self._poll_kernel(control)
             if config.user is not None:
@@ -235,6 +253,10 @@ class Daemon:
         if config.status_file is not None:
             hand_over(config.status_file.parent, plan.uid, plan.gid, recursive=False,
                       files=[config.status_file])
+        if self._kernel_file is not None:
+            # At exit the dropped daemon restores the kernel state and removes its file.
+            hand_over(config.state_dir, plan.uid, plan.gid, recursive=False,
+                      files=[self._kernel_file.path])
         for target in config.logs:
             rotated = [target.path.with_name(f"{target.path.name}.{i}")
                        for i in range(1, target.num_logs)]
@@ -387,47 +409,79 @@ class Daemon:
                             name, grew, counters[name])
             self._logged_losses[name] = counters.get(name, 0)
 
-    def _load_rules(self, control: AuditControl, *, initial: bool) -> None:
-        # A reload *replaces* the rules: the files say what is in force, so a
-        # file without a leading -D does not fail on its own rules (EEXIST).
-        # If it fails, the rules in force before the reload are put back.
-        in_force: list[Rule] | None = None
+    def _claim_kernel_state(self, control: AuditControl, state_dir: Path) -> None:
+        """Keep the kernel state as found (or as a crashed run found it) in the state dir."""
+        self._kernel_file = KernelStateFile(state_dir)
         try:
-            env = RuleEnv.system(control.get_status().feature_bitmap or 0)
-            if not initial:
-                in_force = control.list_rules()
-                control.delete_all()
-            errors = load_sources(control, self.config.rules, env)
-        except (AuditError, RuleError, OSError) as exc:
-            errors = [str(exc)]
-        if not initial:
-            self.books.rule_reloads += 1
-        for message in errors:
-            log.error("rules: %s", message)
-        if errors:
-            if initial:
-                raise DaemonError("the rules could not be loaded; nothing was changed")
-            self.books.rule_reload_errors += 1
-            if in_force is not None:
-                try:
-                    control.delete_all()
-                    for rule in in_force:
-                        control.add_rule(rule)
-                except (AuditError, OSError) as exc:
-                    log.error("could not put the previous rules back: %s", exc)
-                    return
-            log.error("rules reload failed; the previous rules stay in force")
+            self._kernel_found = self._kernel_file.claim(control)
+        except KernelStateError as exc:
+            self._kernel_file = None
+            raise DaemonError(str(exc)) from None
+        if self._kernel_file.adopted_from is not None:
+            log.warning(
+                "audit-heka (pid %d) did not exit cleanly; the kernel state it found "
+                "(%s) will be restored at exit", self._kernel_file.adopted_from,
+                self._kernel_file.path)
 
-    def _restore_rules(self) -> None:
-        if self._rules_before is None:
-            return
+    def _restore_kernel_state(self) -> None:
+        """Put back the state found at start (rules unless --keep-rules), then forget it."""
+        assert self._kernel_file is not None and self._kernel_found is not None
+        config = self.config
+        names = SETTINGS if not config.multicast else tuple(self._file_settings)
+        if config.keep_rules:
+            # The rule files' own settings stay with their rules.
+            names = tuple(n for n in names if n not in self._file_settings)
         try:
             with AuditControl() as control:
-                control.delete_all()
-                for rule in self._rules_before:
-                    control.add_rule(rule)
-        except (AuditError, OSError) as exc:
-            log.error("could not restore the audit rules found at start: %s", exc)
+                refused = restore(control, self._kernel_found,
+                                  rules=bool(config.rules) and not config.keep_rules,
+                                  settings=names)
+        except (AuditError, RuleError, OSError) as exc:
+            log.error("could not restore the audit state found at start: %s (kept in %s)",
+                      exc, self._kernel_file.path)
+            return
+        for r in refused:
+            log.error("restoring the audit state found at start: %s", r)
+        self._kernel_file.release()
+
+    def _load_rules(self, control: AuditControl, *, initial: bool) -> None:
+        """Make the kernel's rules what the files say (augenrules --load, no -D gap).
+
+        Every line that can be loaded is; each other line is logged with
+        file:line and counted in ``rules_refused``. ``--strict-rules`` fails
+        closed instead: at start the daemon stops, on reload the rules in
+        force before stay. An unreadable rules path changes nothing.
+        """
+        if not initial:
+            self.books.rule_reloads += 1
+        sources = ", ".join(str(p) for p in self.config.rules)
+        try:
+            env = RuleEnv.system(control.get_status().feature_bitmap or 0)
+            in_force = control.list_rules()
+            report = augenrules_load(control, self.config.rules, env)
+        except (RulePathError, AuditError, RuleError, OSError) as exc:
+            if initial:
+                raise DaemonError(f"rules: {exc}") from None
+            self.books.rule_reload_errors += 1
+            log.error("rules reload failed, the rules in force stay: %s", exc)
+            return
+        for refused in report.refused:
+            log.error("rules: %s", refused)
+        self.books.rules_refused += len(report.refused)
+        self._file_settings.update(report.settings)
+        if report.refused and self.config.strict_rules:
+            if initial:
+                raise DaemonError(
+                    f"--strict-rules: {len(report.refused)} rule line(s) not loaded; "
+                    "not running (the audit state found at start is put back)")
+            self.books.rule_reload_errors += 1
+            back = sync_rules(control, [Wanted(r) for r in in_force])
+            for refused in back.refused:
+                log.error("rules: putting the previous rules back: %s", refused)
+            log.error("rules reload refused (--strict-rules); the previous rules stay in force")
+            return
+        log.info("rules %s from %s: %s", "loaded" if initial else "reloaded", sources,
+                 report.summary())
 
     # -------------------------------------------------------------- reporting
 
@@ -448,6 +502,7 @@ class Daemon:
         out["blocked_ms"] = int(books.blocked_seconds * 1000)
         out["rule_reloads"] = books.rule_reloads
         out["rule_reload_errors"] = books.rule_reload_errors
+        out["rules_refused"] = books.rules_refused
         out["health_messages"] = books.health_messages
         out["dropped_at_stop"] = books.dropped_at_stop
         out["log_events"] = books.log_events

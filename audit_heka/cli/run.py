@@ -14,6 +14,7 @@ from audit_heka.cli.heka_options import check_max_message_size, parse_signers
 from audit_heka.config import DEFAULT_CONFIG_FILE, ConfigError, read_config
 from audit_heka.daemon import (
     DEFAULT_BACKLOG_LIMIT,
+    DEFAULT_STATE_DIR,
     DEFAULT_STATUS_FILE,
     Daemon,
     DaemonError,
@@ -97,7 +98,23 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
         click.option(
             "--keep-rules",
             is_flag=True,
-            help="Leave the loaded rules in the kernel on exit (default: restore the old rules).",
+            help="Leave the loaded rules (and the settings their files make: -b -f -r -e "
+            "--backlog_wait_time) in the kernel on exit (default: restore what was found).",
+        ),
+        click.option(
+            "--strict-rules",
+            is_flag=True,
+            help="Fail closed: do not run (or, on SIGHUP, keep the previous rules) when any "
+            "rule line is bad or refused by the kernel. Default: load every rule that can "
+            "be loaded, log the others with file:line, count them (rules_refused).",
+        ),
+        click.option(
+            "--state-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=DEFAULT_STATE_DIR,
+            show_default=True,
+            help="Private directory (0700) for what must survive a crash: the kernel's audit "
+            "state found at start, restored at exit even after a SIGKILL and restart.",
         ),
         click.option(
             "--multicast",
@@ -191,6 +208,8 @@ def build_config(
     log_num_logs: int,
     rules: tuple[Path, ...],
     keep_rules: bool,
+    strict_rules: bool,
+    state_dir: Path,
     multicast: bool,
     backlog_limit: int,
     backlog_wait_time: int | None,
@@ -247,6 +266,8 @@ def build_config(
         delivery=delivery,
         rules=rules,
         keep_rules=keep_rules,
+        strict_rules=strict_rules,
+        state_dir=state_dir,
         signer=signer,
         multicast=multicast,
         backlog_limit=backlog_limit,
@@ -267,6 +288,7 @@ def start(config: RunConfig) -> None:
     try:
         if config.status_file is not None:
             ensure_private_dir(config.status_file.parent, config.delivery.spool_owners)
+        ensure_private_dir(config.state_dir, config.delivery.spool_owners)
         code = Daemon(config).run()
     except (
         DaemonError,
