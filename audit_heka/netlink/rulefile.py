@@ -41,6 +41,9 @@ from audit_heka.netlink.rulesync import (
     refusal,
     sync_rules,
 )
+from audit_heka.netlink.rulesync import (
+    RuleControl as SyncControl,
+)
 from audit_heka.netlink.status import AuditStatus
 
 
@@ -366,7 +369,7 @@ class RulePathError(Exception):
     """A rules path cannot be read: what the rules should be is unknown."""
 
 
-def augenrules_load(ctl: RuleControl, paths: Iterable[str | Path], env: RuleEnv) -> SyncReport:
+def augenrules_load(ctl: SyncControl, paths: Iterable[str | Path], env: RuleEnv) -> SyncReport:
     """Apply rules like ``augenrules --load``: the kernel's rules become the files'.
 
     ``run --rules`` and its SIGHUP reload. Every line that can be loaded is
