@@ -103,7 +103,8 @@ class Daemon:
     def __init__(self, tmp: Path, *args: str) -> None:
         self.status_file = tmp / f"status-{time.monotonic_ns()}.json"
         self.proc = subprocess.Popen(
-            cli("run", "--status-file", str(self.status_file), "--health-interval", "1", *args),
+            cli("run", "--status-file", str(self.status_file), "--health-interval", "1",
+                "--state-dir", str(tmp / "state"), *args),
             stderr=subprocess.PIPE,
             text=True,
         )
