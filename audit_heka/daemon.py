@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from audit_heka.accounts import read_groups, read_users
+from audit_heka.accounts import AccountNames
 from audit_heka.auditlog import AuditLogWriter
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
 from audit_heka.enrich import Enricher, LiveProcFS
@@ -144,7 +144,10 @@ class Daemon:
         self.clock = clock
         self.books = _Books()
         self.started = time.time()
-        interpreter = Interpreter(read_users(), read_groups())
+        # Names stay current: re-read when passwd/group change and on SIGHUP.
+        self.users, self.groups = AccountNames.users(), AccountNames.groups()
+        self._names_generation = (self.users.generation, self.groups.generation)
+        self.interpreter = interpreter = Interpreter(self.users, self.groups)
         self.enricher = Enricher(LiveProcFS()) if config.enrich else None
         builder = MessageBuilder(
             interpreter,
@@ -281,10 +284,13 @@ class Daemon:
             now = self.clock()
             if now >= next_tick:
                 self._ship(self.pipeline.tick(now))
+                self._refresh_names(force=False)
                 next_tick = now + 0.5
             if self._reload:
                 self._reload = False
-                self._load_rules(control, initial=False)
+                self._refresh_names(force=True)
+                if self.config.rules:
+                    self._load_rules(control, initial=False)
             if now >= next_poll:
                 self._poll_kernel(control)
                 self._log_losses()
@@ -408,6 +414,20 @@ class Daemon:
                 log.warning("%s +%d (total %d): audit events may be missing",
                             name, grew, counters[name])
             self._logged_losses[name] = counters.get(name, 0)
+
+    def _refresh_names(self, *, force: bool) -> None:
+        """Re-read passwd/group if they changed (or always, on SIGHUP)."""
+        for names in (self.users, self.groups):
+            if force:
+                names.reload()
+            else:
+                names.refresh()
+        generation = (self.users.generation, self.groups.generation)
+        if generation != self._names_generation:
+            self._names_generation = generation
+            self.interpreter.forget_names()
+            if not force:
+                log.info("user/group names re-read (passwd or group changed)")
 
     def _claim_kernel_state(self, control: AuditControl, state_dir: Path) -> None:
         """Keep the kernel state as found (or as a crashed run found it) in the state dir."""

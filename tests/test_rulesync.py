@@ -118,7 +118,8 @@ def test_duplicates_and_missing_deletes_are_refused_as_the_kernel_would() -> Non
     wanted, refused = desired_rules(commands(f"{A}\n{A}\n-d always,exit -F arch=b64 -S chown\n"))
     assert [w.rule for w in wanted] == [rule(A)]
     assert [r.reason for r in refused] == [
-        "Error sending add rule data request (Rule exists) (the same rule is given twice)",
+        "Error sending add rule data request (Rule exists) (the same rule is given twice in the"
+        " rule files)",
         "Error sending delete rule data request (No such file or directory)",
     ]
 

@@ -48,7 +48,7 @@ _HINTS = {
     errno.ENOENT: "the watched path's directory does not exist on this host",
     errno.EPERM: "audit is locked (-e 2, only a reboot unlocks it) or CAP_AUDIT_CONTROL is"
     " missing",
-    errno.EEXIST: "the same rule is given twice",
+    errno.EEXIST: "the kernel already has this rule",
     errno.EINVAL: "this kernel does not accept this rule",
 }
 
@@ -160,7 +160,9 @@ def desired_rules(commands: Sequence[LocatedCommand]) -> tuple[list[Wanted], lis
             rule = kernel_form(cmd.rule)
             rules = lists[rule.flags]
             if any(_same(w.rule, rule) for w in rules):
-                refused.append(refusal(c, AuditError(errno.EEXIST, "adding rule", "add_rule")))
+                words = auditctl_words("add_rule", errno.EEXIST)
+                refused.append(Refused(c.where, c.text, f"{words} (the same rule is given"
+                                                        " twice in the rule files)"))
             elif cmd.rule.prepend:
                 rules.insert(0, Wanted(rule, c))
             else:
