@@ -43,14 +43,14 @@ from audit_heka.netlink.kernelstate import (
     SavedKernelState,
     restore,
 )
-from audit_heka.netlink.rulefile import RulePathError, augenrules_load
+from audit_heka.netlink.rulefile import RuleSourceError, augenrules_load
 from audit_heka.netlink.rules import RuleEnv, RuleError
 from audit_heka.netlink.rulesync import Wanted, sync_rules
 from audit_heka.netlink.source import AuditSource, SourceError, SourceMode, SourceStats
 from audit_heka.outputs.target import Target
 from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.private_files import create_exclusive, hand_over
-from audit_heka.privileges import drop_privileges, plan_drop
+from audit_heka.privileges import drop_privileges, plan_drop, read_problem
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
 
 log = logging.getLogger("audit_heka.daemon")
@@ -163,6 +163,7 @@ class Daemon:
         self._kernel_file: KernelStateFile | None = None
         self._kernel_found: SavedKernelState | None = None
         self._file_settings: set[str] = set()  # settings the rule files made
+        self._rules_unreadable = ""  # why --user cannot read the rules (SIGHUP cannot reload)
         self._kernel_base: tuple[int, int] | None = None
         self._last_health: dict[str, int] = {}
         self._logged_losses: dict[str, int] = {}
@@ -248,6 +249,7 @@ class Daemon:
     def _drop_privileges(self) -> None:
         assert self.config.user is not None
         plan = plan_drop(self.config.user, multicast=self.config.multicast)
+        self._check_rules_readable(plan.uid, plan.gid)
         # The dropped daemon still rotates spool segments, the status file and
         # log: files, so their (private) directories become the user's.
         config = self.config
@@ -266,6 +268,23 @@ class Daemon:
             hand_over(target.path.parent, plan.uid, plan.gid, recursive=False,
                       files=[target.path, *rotated])
         drop_privileges(plan)
+
+    def _check_rules_readable(self, uid: int, gid: int) -> None:
+        """Say at start, not at the first SIGHUP, that the dropped user cannot reload.
+
+        The rules were read as root; after the drop only what ``uid``:``gid``
+        may read can be reloaded (Debian's /etc/audit/rules.d is 0750 root).
+        We do not keep CAP_DAC_READ_SEARCH for it: that reads every file.
+        """
+        problems = [p for path in self.config.rules if (p := read_problem(path, uid, gid))]
+        if not problems:
+            return
+        user = self.config.user
+        self._rules_unreadable = (
+            f"--user {user} cannot read {'; '.join(problems)}: SIGHUP cannot reload the rules "
+            f"(restart to load changed rules, or let {user} read them, e.g. "
+            f"chgrp -R {user} PATH && chmod -R g+rX PATH)")
+        log.warning("rules: %s", self._rules_unreadable)
 
     def _loop(self, control: AuditControl) -> None:
         assert self._source is not None
@@ -478,12 +497,15 @@ class Daemon:
         try:
             env = RuleEnv.system(control.get_status().feature_bitmap or 0)
             in_force = control.list_rules()
-            report = augenrules_load(control, self.config.rules, env)
-        except (RulePathError, AuditError, RuleError, OSError) as exc:
+            report = augenrules_load(control, self.config.rules, env,
+                                     syntax_errors_fail=not initial)
+        except (RuleSourceError, AuditError, RuleError, OSError) as exc:
             if initial:
                 raise DaemonError(f"rules: {exc}") from None
             self.books.rule_reload_errors += 1
             log.error("rules reload failed, the rules in force stay: %s", exc)
+            if self._rules_unreadable:
+                log.error("rules: %s", self._rules_unreadable)
             return
         for refused in report.refused:
             log.error("rules: %s", refused)

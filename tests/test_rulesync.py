@@ -134,10 +134,10 @@ def test_settings_before_rules_first_and_the_last_e_after() -> None:
 def test_augenrules_load_refuses_an_unreadable_path_before_changing_anything(
     tmp_path: Path,
 ) -> None:
-    from audit_heka.netlink.rulefile import RulePathError  # noqa: PLC0415
+    from audit_heka.netlink.rulefile import RuleSourceError  # noqa: PLC0415
 
     kernel = Kernel(rule(A))
-    with pytest.raises(RulePathError, match="cannot be read"):
+    with pytest.raises(RuleSourceError, match="cannot be read"):
         augenrules_load(kernel, [tmp_path / "missing.rules"], ENV)
     assert kernel.ops == []
 

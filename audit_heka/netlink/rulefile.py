@@ -69,6 +69,8 @@ class LineError:
     message: str
 
     def __str__(self) -> str:
+        if not self.lineno:  # the whole file (it cannot be read)
+            return f"{self.source}: {self.message}"
         return f"{self.source}:{self.lineno}: {self.message}\n    {self.text.strip()}"
 
 
@@ -365,23 +367,29 @@ def load_sources(
     return report
 
 
-class RulePathError(Exception):
-    """A rules path cannot be read: what the rules should be is unknown."""
+class RuleSourceError(Exception):
+    """The rule files cannot be used as they are; nothing was changed."""
 
 
-def augenrules_load(ctl: SyncControl, paths: Iterable[str | Path], env: RuleEnv) -> SyncReport:
+def augenrules_load(
+    ctl: SyncControl, paths: Iterable[str | Path], env: RuleEnv, *, syntax_errors_fail: bool = False
+) -> SyncReport:
     """Apply rules like ``augenrules --load``: the kernel's rules become the files'.
 
     ``run --rules`` and its SIGHUP reload. Every line that can be loaded is
     loaded; bad lines (parser) and refused lines (kernel) are in the
-    report's ``refused``, with ``file:line``. An unreadable path raises
-    RulePathError before anything changes: deleting the rules because
-    their file could not be read would be the worst answer.
+    report's ``refused``, with ``file:line``. Raises RuleSourceError before
+    anything changes when a path cannot be read (deleting the rules because
+    their file could not be read would be the worst answer), or, with
+    ``syntax_errors_fail`` (a reload: the operator just edited the files),
+    when a line does not parse.
     """
     sources = read_sources(paths, env)
     unreadable = [str(e) for s in sources if s.unreadable for e in s.errors]
     if unreadable:
-        raise RulePathError("; ".join(e.strip() for e in unreadable))
-    commands = [c for s in sources for c in s.commands]
+        raise RuleSourceError("; ".join(unreadable))
     bad = [Refused(f"{e.source}:{e.lineno}", e.text, e.message) for s in sources for e in s.errors]
+    if bad and syntax_errors_fail:
+        raise RuleSourceError("\n".join(str(r) for r in bad))
+    commands = [c for s in sources for c in s.commands]
     return load_like_augenrules(ctl, commands, bad)
