@@ -136,13 +136,22 @@ def test_a_refused_watch_is_reported_in_auditctl_words_and_the_rest_runs(
     assert len(listing()) == 1  # the good rule is in force
     counters = run.counters()
     assert counters["rules_refused"] == 1
+    # A reload does the same: the refused line is reported again, the rest is loaded.
+    rules.write_text(f"{NX}\n{GOOD}\n{BEFORE}\n")
+    run.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while run.counters()["rule_reloads"] < 1:
+        assert time.monotonic() < deadline, "no reload"
+        time.sleep(0.1)
+    assert len(listing()) == 2 and run.counters()["rules_refused"] == 2
+    assert run.counters()["rule_reload_errors"] == 0
     assert run.stop() == 0
     log = "".join(run.log)
     assert f"{rules}:1: {auditctl_words}" in log, log
     assert "Traceback" not in log
     health = [json.loads(line) for line in run.out_path.read_text().splitlines()
               if "audit_heka_health" in line]
-    assert health and health[-1]["Fields"]["rules_refused"] == 1
+    assert health and health[-1]["Fields"]["rules_refused"] == 2
 
     strict = Run(tmp_path, "--rules", str(rules), "--strict-rules", expect_running=False)
     assert strict.wait() == 1
