@@ -27,6 +27,7 @@ LOSS_COUNTERS = (
     "delivery_spool_drops_newest",
     "log_write_errors",  # events a log: target could not write
     "dropped_at_stop",  # frames a full `block` spool could not take at shutdown
+    "rules_refused",  # rule lines not in force: what they would audit is not recorded
 )
 
 
