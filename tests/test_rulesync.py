@@ -126,7 +126,7 @@ def test_duplicates_and_missing_deletes_are_refused_as_the_kernel_would() -> Non
 
 def test_settings_before_rules_first_and_the_last_e_after() -> None:
     kernel = Kernel()
-    report = load_like_augenrules(kernel, commands(f"-b 320\n-f 0\n{A}\n-e 1\n"))
+    report = load_like_augenrules(kernel, commands(f"-D\n-b 320\n-f 0\n{A}\n-e 1\n"))
     assert kernel.ops == ["set backlog_limit=320", "set failure=0", "add a", "set enabled=1"]
     assert report.settings == {"backlog_limit": 320, "failure": 0, "enabled": 1}
 

@@ -270,8 +270,10 @@ def load_like_augenrules(
     the settings after them (the final ``-e``), as auditctl -R would.
     A ``-D`` is implied: rules no file gives are deleted.
     """
-    first = next((i for i, c in enumerate(commands) if isinstance(c.command, _RULE_COMMANDS)),
-                 len(commands))
+    # A plain -D is implied (the base config's first line): settings after it still
+    # come before the rules, as they would under auditctl -R.
+    first = next((i for i, c in enumerate(commands) if isinstance(c.command, _RULE_COMMANDS)
+                  and c.command != DeleteAll()), len(commands))
     report = SyncReport(refused=list(refused))
     for c in commands[:first]:
         _run_other(ctl, c, report)
