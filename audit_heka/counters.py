@@ -40,6 +40,13 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "netlink_overruns": CounterInfo("reader", True, "ENOBUFS on the audit socket (records lost)"),
     "journal_dropped_records": CounterInfo(
         "reader", True, "records given up by --journal-full drop-oldest"),
+    # --- the supervisor (kernel state and children)
+    "rules_refused": CounterInfo(
+        "supervisor", True, "rule lines not in force: what they would audit is not recorded"),
+    "rule_reloads": CounterInfo("supervisor", False, "SIGHUP rule reloads"),
+    "rule_reload_errors": CounterInfo("supervisor", False, "rule reloads that failed"),
+    "reader_restarts": CounterInfo("supervisor", False, "reader processes restarted"),
+    "shipper_restarts": CounterInfo("supervisor", False, "shipper processes restarted"),
     # --- the journal as the shipper follows it
     "journal_lines": CounterInfo("journal", False, "journal lines read by the shipper"),
     "journal_bytes": CounterInfo("journal", False, "journal bytes read by the shipper"),

@@ -281,10 +281,17 @@ class Interpreter:
                 if text is _UNKNOWN_KIND:
                     if len(texts) >= MEMO_SIZE:
                         texts.clear()
-                    text = texts[(kind, raw)] = self.value(kind, raw, _NO_CONTEXT)
+                    text = self.value(kind, raw, _NO_CONTEXT)
+                    # An unknown id may be an account created since: ask again next time.
+                    if kind not in _NAME_KINDS or not text or not text.startswith("unknown("):
+                        texts[(kind, raw)] = text
             if text is not None:
                 out[name] = text
         return out
+
+    def forget_names(self) -> None:
+        """The user or group names changed: drop the memoised uid/gid texts."""
+        self._texts.clear()
 
     def argv(self, records: Sequence[RecordLike]) -> list[str]:
         """EXECVE arguments reassembled from aN, aN_len and aN[i] across EXECVE records."""
@@ -423,6 +430,8 @@ MEMO_SIZE = 16384  # entries per Interpreter memo
 _UNKNOWN_KIND = "\0not memoised"  # a sentinel no kind or text can equal
 # Field kinds whose text depends on other fields of the record (arch, syscall, a0, a1).
 _CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
+#: Kinds whose text comes from the users/groups maps (which can change).
+_NAME_KINDS = frozenset({"UID", "GID"})
 _NO_CONTEXT = _Context(None, None, 0, 0)
 
 

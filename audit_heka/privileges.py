@@ -16,6 +16,7 @@ import ctypes.util
 import grp
 import os
 import pwd
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,3 +146,49 @@ def group_id(name: str) -> int:
         return grp.getgrnam(name).gr_gid
     except KeyError:
         raise PrivilegeError(f"unknown group {name!r}") from None
+
+
+def _may(st: os.stat_result, uid: int, gid: int, bits: int) -> bool:
+    """POSIX mode bits only (no ACLs), as for a process without supplementary groups."""
+    if uid == 0:
+        return True
+    if st.st_uid == uid:
+        shift = 6
+    elif st.st_gid == gid:
+        shift = 3
+    else:
+        shift = 0
+    return (st.st_mode >> shift) & bits == bits
+
+
+def read_problem(path: Path, uid: int, gid: int) -> str | None:
+    """Why ``uid``:``gid`` cannot read ``path`` (a file, or a directory and its
+    ``*.rules``), or None. Checked as the dropped daemon will be: that uid,
+    its primary group, no supplementary groups (drop_privileges clears them).
+    """
+    target = path.absolute()
+    for parent in reversed(target.parents):
+        try:
+            st = parent.stat()
+        except OSError as exc:
+            return f"{parent} ({exc.strerror})"
+        if not _may(st, uid, gid, 1):
+            return f"{target} (cannot enter {parent}, mode {st.st_mode & 0o7777:o})"
+    try:
+        st = target.stat()
+    except OSError as exc:
+        return f"{target} ({exc.strerror})"
+    if stat.S_ISDIR(st.st_mode):
+        if not _may(st, uid, gid, 5):
+            return f"{target} (mode {st.st_mode & 0o7777:o}, owner {st.st_uid}:{st.st_gid})"
+        files = [p for p in target.iterdir() if p.name.endswith(".rules")]
+    else:
+        files = [target]
+    for f in files:
+        try:
+            fst = f.stat()
+        except OSError as exc:
+            return f"{f} ({exc.strerror})"
+        if not _may(fst, uid, gid, 4):
+            return f"{f} (mode {fst.st_mode & 0o7777:o}, owner {fst.st_uid}:{fst.st_gid})"
+    return None

@@ -41,9 +41,17 @@ from typing import Any
 
 from audit_heka.backoff import Backoff
 from audit_heka.netlink.control import AuditControl, AuditError
+from audit_heka.netlink.kernelstate import (
+    SETTINGS,
+    KernelStateError,
+    KernelStateFile,
+    SavedKernelState,
+    restore,
+)
 from audit_heka.netlink.recv import DEFAULT_RCVBUF
-from audit_heka.netlink.rulefile import load_sources
-from audit_heka.netlink.rules import Rule, RuleEnv, RuleError
+from audit_heka.netlink.rulefile import RuleSourceError, augenrules_load
+from audit_heka.netlink.rules import RuleEnv, RuleError
+from audit_heka.netlink.rulesync import Wanted, sync_rules
 from audit_heka.netlink.source import holder_message, process_name
 from audit_heka.private_files import (
     default_owners,
@@ -98,6 +106,7 @@ class KernelOptions:
 
     rules: tuple[Path, ...] = ()
     keep_rules: bool = False
+    strict_rules: bool = False
     multicast: bool = False
     backlog_limit: int | None = DEFAULT_BACKLOG_LIMIT
     backlog_wait_time: int | None = None
@@ -299,10 +308,12 @@ class Supervisor:
         self.shipper = Child("shipper", SHIPPER_MODULE)
         self.rule_reloads = 0
         self.rule_reload_errors = 0
+        self.rules_refused = 0  # rule lines not loaded (bad or refused by the kernel), all loads
         self._stop = False
         self._reload = False
-        self._rules_before: list[Rule] | None = None
-        self._saved_settings: dict[str, int] = {}
+        self._kernel_file: KernelStateFile | None = None
+        self._kernel_found: SavedKernelState | None = None
+        self._file_settings: set[str] = set()  # settings the rule files made
         self._owners: frozenset[int] | None = None
         self._drop_to: tuple[int, int] | None = None  # the shipper's uid/gid with --user
         self._run_json = config.process.state_dir / RUN_JSON
@@ -345,23 +356,24 @@ class Supervisor:
         """Run until SIGTERM/SIGINT. Returns the process exit status."""
         config = self.config
         with self._signals(), contextlib.ExitStack() as stack:
+            self._stop_orphans()
             if not config.kernel.multicast:
                 with AuditControl() as control:
                     self._refuse_live_holder(control)
             self._prepare_dirs()
             with AuditControl() as control:
+                # Saved before anything changes; restored after the reader stopped.
+                if not config.kernel.multicast or config.kernel.rules:
+                    self._claim_kernel_state(control)
+                    stack.callback(self._restore_kernel_state)
                 if not config.kernel.multicast:
                     self._apply_settings(control, self._settings(enabled=False))
-                    stack.callback(self._restore_settings)
             self._start_reader(wait_ready=True)
             stack.callback(self._stop_children)
             with AuditControl() as control:
                 if not config.kernel.multicast:
                     self._apply_settings(control, self._settings(enabled=True))
                 if config.kernel.rules:
-                    self._rules_before = control.list_rules()
-                    if not config.kernel.keep_rules:
-                        stack.callback(self._restore_rules)
                     self._load_rules(control, initial=True)
             self._start(self.shipper)
             mode = "multicast" if config.kernel.multicast else "unicast"
@@ -557,6 +569,43 @@ class Supervisor:
 
     # ----------------------------------------------------------------- kernel
 
+    def _stop_orphans(self) -> None:
+        """Children a killed supervisor left behind (same run.json): reader first.
+
+        A SIGKILLed supervisor cannot stop its children; its reader still
+        holds the audit pid and its shipper still moves the cursor. They are
+        stopped the normal way (SIGTERM: the reader journals what its socket
+        holds and hands the pid back), then killed if they do not stop.
+        """
+        marker = b"\0--config\0" + os.fsencode(self._run_json) + b"\0"
+        for module in (READER_MODULE, SHIPPER_MODULE):
+            wanted = b"\0-m\0" + module.encode() + marker
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                    continue
+                try:
+                    cmdline = b"\0" + (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if wanted not in cmdline or not process_alive(int(entry.name)):
+                    continue
+                pid = int(entry.name)
+                log.warning("stopping the %s (pid %d) that an earlier run left behind",
+                            module.rsplit(".", 1)[-1], pid)
+                self._end_process(pid)
+
+    @staticmethod
+    def _end_process(pid: int, timeout: float = 15.0) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while process_alive(pid):
+            if time.monotonic() >= deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+
     def _refuse_live_holder(self, control: AuditControl) -> None:
         """Another live process is the audit daemon: refuse before touching anything.
 
@@ -566,70 +615,89 @@ class Supervisor:
             raise SupervisorError(holder_message(holder, process_name(holder) or "?"))
 
     def _apply_settings(self, control: AuditControl, settings: Mapping[str, int]) -> None:
-        """AUDIT_SET what differs, remembering the old values for the exit."""
+        """AUDIT_SET what differs (the state found is in the kernel-state file)."""
         before = control.get_status()
         for name, value in settings.items():
             old = getattr(before, name)
             if old is not None and old != value:
-                self._saved_settings.setdefault(name, old)
                 control.set_status(**{name: value})
 
-    def _restore_settings(self) -> None:
-        if not self._saved_settings:
+    def _claim_kernel_state(self, control: AuditControl) -> None:
+        """Keep the kernel state as found (or as a crashed run found it) in the state dir."""
+        self._kernel_file = KernelStateFile(self.config.process.state_dir)
+        try:
+            self._kernel_found = self._kernel_file.claim(control)
+        except KernelStateError as exc:
+            self._kernel_file = None
+            raise SupervisorError(str(exc)) from None
+        if self._kernel_file.adopted_from is not None:
+            log.warning(
+                "audit-heka (pid %d) did not exit cleanly; the kernel state it found "
+                "(%s) will be restored at exit", self._kernel_file.adopted_from,
+                self._kernel_file.path)
+
+    def _restore_kernel_state(self) -> None:
+        """Put back the state found at start (rules unless --keep-rules), then forget it."""
+        if self._kernel_file is None or self._kernel_found is None:
             return
+        kernel = self.config.kernel
+        names = SETTINGS if not kernel.multicast else tuple(self._file_settings)
+        if kernel.keep_rules:
+            # The rule files' own settings stay with their rules.
+            names = tuple(n for n in names if n not in self._file_settings)
         try:
             with AuditControl() as control:
-                # enabled last: turning audit off first would log less.
-                for name in sorted(self._saved_settings, key=lambda n: n == "enabled"):
-                    control.set_status(**{name: self._saved_settings[name]})
-        except (AuditError, OSError) as exc:
-            log.error("could not restore the kernel's audit settings: %s", exc)
-        self._saved_settings.clear()
+                refused = restore(control, self._kernel_found,
+                                  rules=bool(kernel.rules) and not kernel.keep_rules,
+                                  settings=names)
+        except (AuditError, RuleError, OSError) as exc:
+            log.error("could not restore the audit state found at start: %s (kept in %s)",
+                      exc, self._kernel_file.path)
+            return
+        for r in refused:
+            log.error("restoring the audit state found at start: %s", r)
+        self._kernel_file.release()
 
     def _load_rules(self, control: AuditControl, *, initial: bool) -> None:
-        # A reload *replaces* the rules: the files say what is in force, so a
-        # file without a leading -D does not fail on its own rules (EEXIST).
-        # If it fails, the rules in force before the reload are put back.
-        in_force: list[Rule] | None = None
-        try:
-            env = RuleEnv.system(control.get_status().feature_bitmap or 0)
-            if not initial:
-                in_force = control.list_rules()
-                control.delete_all()
-            errors = load_sources(control, self.config.kernel.rules, env)
-        except (AuditError, RuleError, OSError) as exc:
-            errors = [str(exc)]
+        """Make the kernel's rules what the files say (augenrules --load, no -D gap).
+
+        Every line that can be loaded is; each other line is logged with
+        file:line and counted in ``rules_refused``. ``--strict-rules`` fails
+        closed instead: at start the daemon stops, on reload the rules in
+        force before stay. An unreadable rules path changes nothing.
+        """
+        kernel = self.config.kernel
         if not initial:
             self.rule_reloads += 1
-        for message in errors:
-            log.error("rules: %s", message)
-        if not errors:
-            if not initial:
-                log.info("rules reloaded")
-            return
-        if initial:
-            raise SupervisorError("the rules could not be loaded; nothing was changed")
-        self.rule_reload_errors += 1
-        if in_force is not None:
-            try:
-                control.delete_all()
-                for rule in in_force:
-                    control.add_rule(rule)
-            except (AuditError, OSError) as exc:
-                log.error("could not put the previous rules back: %s", exc)
-                return
-        log.error("rules reload failed; the previous rules stay in force")
-
-    def _restore_rules(self) -> None:
-        if self._rules_before is None:
-            return
+        sources = ", ".join(str(p) for p in kernel.rules)
         try:
-            with AuditControl() as control:
-                control.delete_all()
-                for rule in self._rules_before:
-                    control.add_rule(rule)
-        except (AuditError, OSError) as exc:
-            log.error("could not restore the audit rules found at start: %s", exc)
+            env = RuleEnv.system(control.get_status().feature_bitmap or 0)
+            in_force = control.list_rules()
+            report = augenrules_load(control, kernel.rules, env,
+                                     syntax_errors_fail=not initial)
+        except (RuleSourceError, AuditError, RuleError, OSError) as exc:
+            if initial:
+                raise SupervisorError(f"rules: {exc}") from None
+            self.rule_reload_errors += 1
+            log.error("rules reload failed, the rules in force stay: %s", exc)
+            return
+        for refused in report.refused:
+            log.error("rules: %s", refused)
+        self.rules_refused += len(report.refused)
+        self._file_settings.update(report.settings)
+        if report.refused and kernel.strict_rules:
+            if initial:
+                raise SupervisorError(
+                    f"--strict-rules: {len(report.refused)} rule line(s) not loaded; "
+                    "not running (the audit state found at start is put back)")
+            self.rule_reload_errors += 1
+            back = sync_rules(control, [Wanted(r) for r in in_force])
+            for refused in back.refused:
+                log.error("rules: putting the previous rules back: %s", refused)
+            log.error("rules reload refused (--strict-rules); the previous rules stay in force")
+            return
+        log.info("rules %s from %s: %s", "loaded" if initial else "reloaded", sources,
+                 report.summary())
 
     # ----------------------------------------------------------------- status
 
@@ -652,6 +720,7 @@ class Supervisor:
         counters["shipper_restarts"] = self.shipper.restarts
         counters["rule_reloads"] = self.rule_reloads
         counters["rule_reload_errors"] = self.rule_reload_errors
+        counters["rules_refused"] = self.rules_refused
         now = self.clock()
         rates = {
             "reader_records_per_second": self._rate(

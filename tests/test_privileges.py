@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from audit_state import require
@@ -58,3 +61,29 @@ def test_drop_keeps_only_audit_capabilities(multicast: bool) -> None:
     assert int(status["CapInh"][0], 16) == 0
     assert int(status["CapBnd"][0], 16) == expected
     assert status["NoNewPrivs"] == ["1"]
+
+
+def test_read_problem_names_what_the_dropped_user_cannot_read() -> None:
+    from audit_heka.privileges import read_problem  # noqa: PLC0415
+
+    base = Path(tempfile.mkdtemp(prefix="audit-heka-read-", dir="/tmp"))
+    try:
+        base.chmod(0o711)
+        rules_d = base / "rules.d"
+        rules_d.mkdir()
+        rules_d.chmod(0o750)
+        (rules_d / "a.rules").write_text("-D\n")
+        uid = gid = 65534
+        owner = rules_d.stat()
+        assert read_problem(rules_d, uid, gid) == (
+            f"{rules_d} (mode 750, owner {owner.st_uid}:{owner.st_gid})")
+        assert read_problem(rules_d, owner.st_uid, gid) is None
+        rules_d.chmod(0o755)
+        (rules_d / "a.rules").chmod(0o640)
+        assert read_problem(rules_d, uid, gid) == (
+            f"{rules_d / 'a.rules'} (mode 640, owner {owner.st_uid}:{owner.st_gid})")
+        assert read_problem(rules_d, uid, owner.st_gid) is None  # the file's group may read it
+        base.chmod(0o700)
+        assert "cannot enter" in (read_problem(rules_d, uid, gid) or "")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -288,7 +288,8 @@ def test_apply_is_all_or_nothing() -> None:
     assert result.rolled_back
     assert ctl.rules == [existing]
     assert ctl.status["backlog_limit"] == 64
-    assert result.failures[0].startswith("f.rules:3: adding rule: the kernel already has this")
+    assert result.failures[0].startswith(
+        "f.rules:3: Error sending add rule data request (Rule exists)")
 
 
 def test_apply_continue_keeps_going() -> None:
@@ -349,7 +350,9 @@ def test_rules_load_cli_reports_lock_with_file_and_line(
     rules_file.write_text("-a always,exit -F arch=b64 -S openat -k x\n")
     result = CliRunner().invoke(main, ["rules", "load", str(rules_file)])
     assert result.exit_code == 1
-    assert f"{rules_file}:1: adding rule: operation not permitted: audit is locked" in result.output
+    assert (f"{rules_file}:1: Error sending add rule data request (Operation not permitted)"
+            " (audit is locked") in result.output
+    assert f"NOT loaded: {rules_file}: the kernel refused a line" in result.output
     assert "Traceback" not in result.output
 
 

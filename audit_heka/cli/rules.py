@@ -29,16 +29,24 @@ def rules() -> None:
 @click.option("--continue", "keep_going", is_flag=True,
               help="Keep going after a bad or refused line (default: all-or-nothing per file).")
 def load(paths: tuple[str, ...], keep_going: bool) -> None:
-    """Load rules from FILEs or rules.d DIRs (augenrules order)."""
+    """Load rules from FILEs or rules.d DIRs (augenrules order), adding to the kernel's.
+
+    Each file is loaded whole or not at all (--continue: every line it can);
+    in a rules.d directory a bad file does not stop the others. The last
+    lines say which files were loaded and which were not; the exit status is
+    1 when any line was not loaded.
+    """
     try:
         with AuditControl() as ctl:
             env = RuleEnv.system(ctl.get_status().feature_bitmap or 0)
-            errors = load_sources(ctl, paths, env, keep_going=keep_going)
+            report = load_sources(ctl, paths, env, keep_going=keep_going)
     except (AuditError, StatusError, RuleError) as exc:
         raise _fail(exc) from None
-    for message in errors:
+    for message in report.errors:
         click.echo(f"error: {message}", err=True)
-    if errors:
+    for line in report.summary():
+        click.echo(line, err=report.failed)
+    if report.failed:
         raise SystemExit(1)
 
 

@@ -90,7 +90,12 @@ def _options() -> list[Callable[[Any], Any]]:
         o("--rules", multiple=True, type=click.Path(exists=True, path_type=Path),
           help="Rule file or rules.d directory (auditctl syntax) to load. Repeatable."),
         o("--keep-rules", is_flag=True,
-          help="Leave the loaded rules in the kernel on exit (default: restore the old rules)."),
+          help="Leave the loaded rules (and the settings their files make: -b -f -r -e "
+          "--backlog_wait_time) in the kernel on exit (default: restore what was found)."),
+        o("--strict-rules", is_flag=True,
+          help="Fail closed: do not run (or, on SIGHUP, keep the previous rules) when any "
+          "rule line is bad or refused by the kernel. Default: load every rule that can "
+          "be loaded, log the others with file:line, count them (rules_refused)."),
         o("--multicast", is_flag=True,
           help="Read the multicast group beside auditd instead of becoming the audit daemon."),
         o("--backlog-limit", type=click.IntRange(min=0), default=DEFAULT_BACKLOG_LIMIT,
@@ -159,7 +164,9 @@ def _options() -> list[Callable[[Any], Any]]:
         # --- the process
         o("--state-dir", type=click.Path(file_okay=False, path_type=Path),
           default=DEFAULT_STATE_DIR, show_default=True,
-          help="Private directory for run.json (and the journal by default)."),
+          help="Private directory (0700) for what must survive a crash: the kernel's audit "
+          "state found at start (restored at exit even after a SIGKILL and restart), "
+          "run.json and, by default, the journal."),
         o("--status-file", type=click.Path(dir_okay=False, path_type=Path),
           default=DEFAULT_STATUS_FILE, show_default=True,
           help="Where `audit-heka status` finds the running daemon's counters."),

@@ -117,14 +117,55 @@ _EXPLAIN = {
 }
 
 
-class AuditError(Exception):
-    """A refused audit request, with the errno and a sentence for humans."""
+#: What libaudit 3.0.9 calls each request in "Error sending ... request (%s)"
+#: (its strings; backlog_wait_time really reuses "backlog limit").
+AUDITCTL_REQUESTS = {
+    "add_rule": "add rule data",
+    "delete_rule": "delete rule data",
+    "enabled": "enable",
+    "failure": "failure mode",
+    "rate_limit": "rate limit",
+    "backlog_limit": "backlog limit",
+    "backlog_wait_time": "backlog limit",
+    "lost": "lost reset",
+    "list_rules": "rule list data",
+    "status": "status",
+}
 
-    def __init__(self, code: int, what: str) -> None:
+
+_REQUEST_OF = {"adding rule": "add_rule", "deleting rule": "delete_rule"}
+
+
+def auditctl_words(request: str, code: int) -> str:
+    """The line auditctl prints when the kernel refuses ``request`` with ``code``.
+
+    Why: operators search for auditctl's messages, and a refused rule line
+    should read the same whichever tool loaded it.
+    """
+    reason = "Rule exists" if request == "add_rule" and code == errno.EEXIST else os.strerror(code)
+    return f"Error sending {AUDITCTL_REQUESTS.get(request, request)} request ({reason})"
+
+
+class AuditError(Exception):
+    """A refused audit request, with the errno and a sentence for humans.
+
+    ``request`` names the request as ``AUDITCTL_REQUESTS`` does, so that
+    ``auditctl`` gives auditctl's own words for the refusal.
+    """
+
+    def __init__(self, code: int, what: str, request: str | None = None) -> None:
         self.errno = code
         self.what = what
+        self.request = request or _REQUEST_OF.get(what)
         reason = _EXPLAIN.get(code, os.strerror(code))
         super().__init__(f"{what}: {reason} [{errno.errorcode.get(code, code)}]")
+
+    @property
+    def auditctl(self) -> str:
+        """What auditctl prints for this refusal."""
+        if self.request is None:
+            return f"{self.what}: {os.strerror(self.errno)}"
+        return auditctl_words(self.request, self.errno)
 
 
 class AuditControl:
@@ -156,16 +197,19 @@ class AuditControl:
 
     # -- plumbing --
 
-    def _request(self, what: str, msg_type: int, payload: bytes = b"", *, ack: bool) -> list[Any]:
+    def _request(
+        self, what: str, msg_type: int, payload: bytes = b"", *, ack: bool,
+        request: str | None = None,
+    ) -> list[Any]:
         msg = audit_msg()
         msg["payload"] = payload
         flags = NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
         try:
             return list(self._sock.nlm_request(msg, msg_type=msg_type, msg_flags=flags))
         except NetlinkError as exc:
-            raise AuditError(exc.code, what) from None
+            raise AuditError(exc.code, what, request) from None
         except OSError as exc:
-            raise AuditError(exc.errno or errno.EIO, what) from None
+            raise AuditError(exc.errno or errno.EIO, what, request) from None
 
     def _one_reply(self, what: str, msg_type: int, reply_type: int) -> bytes:
         for msg in self._request(what, msg_type, ack=False):
@@ -183,7 +227,9 @@ class AuditControl:
         """AUDIT_SET of the named fields (enabled, failure, pid, rate_limit,
         backlog_limit, backlog_wait_time)."""
         what = "setting " + ", ".join(f"{k}={v}" for k, v in changes.items())
-        self._request(what, MsgType.SET, encode_status_set(**changes), ack=True)
+        request = next(iter(changes)) if len(changes) == 1 else None
+        self._request(what, MsgType.SET, encode_status_set(**changes), ack=True,
+                      request=request)
 
     def _reset(self, mask: StatusMask, what: str) -> int:
         for msg in self._request(what, MsgType.SET, encode_status_mask(mask), ack=True):
@@ -229,17 +275,20 @@ class AuditControl:
         """Add ``rule``; a refused directory watch is retried as a file watch,
         as auditctl does. Returns the rule that the kernel accepted."""
         try:
-            self._request("adding rule", MsgType.ADD_RULE, encode_rule(rule), ack=True)
+            self._request("adding rule", MsgType.ADD_RULE, encode_rule(rule), ack=True,
+                          request="add_rule")
         except AuditError as exc:
             fallback = as_watch_fallback(rule)
             if exc.errno != errno.EINVAL or fallback is None:
                 raise
-            self._request("adding rule", MsgType.ADD_RULE, encode_rule(fallback), ack=True)
+            self._request("adding rule", MsgType.ADD_RULE, encode_rule(fallback), ack=True,
+                          request="add_rule")
             return fallback
         return rule
 
     def delete_rule(self, rule: Rule) -> None:
-        self._request("deleting rule", MsgType.DEL_RULE, encode_rule(rule), ack=True)
+        self._request("deleting rule", MsgType.DEL_RULE, encode_rule(rule), ack=True,
+                      request="delete_rule")
 
     def delete_all(self, key: str | None = None) -> int:
         """``auditctl -D [-k key]``: delete every rule (with that key); returns
@@ -249,7 +298,8 @@ class AuditControl:
             rule = decode_rule(payload)
             if key is not None and not rule_has_key(rule, key):
                 continue
-            self._request("deleting rule", MsgType.DEL_RULE, payload, ack=True)
+            self._request("deleting rule", MsgType.DEL_RULE, payload, ack=True,
+                          request="delete_rule")
             count += 1
         return count
 
@@ -264,4 +314,5 @@ __all__ = [
     "MarshalAudit",
     "StatusError",
     "audit_msg",
+    "auditctl_words",
 ]

@@ -94,7 +94,8 @@ def test_refused_file_is_rolled_back(audit_kernel: object, tmp_path: Path) -> No
         (parsed,) = read_sources([bad], RuleEnv.system())
         result = apply(ctl, parsed.commands)
     assert result.rolled_back
-    assert result.failures[0].startswith(f"{bad}:2: adding rule: the kernel already has this")
+    assert result.failures[0].startswith(
+        f"{bad}:2: Error sending add rule data request (Rule exists) (the kernel already has")
     assert auditctl("-l") == before
     with AuditControl() as ctl:
         result = apply(ctl, parsed.commands, keep_going=True)
