@@ -25,6 +25,7 @@ hand (:func:`sd_notify`), no dependency.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -82,6 +83,25 @@ STABLE_SECONDS = 30.0
 #: the shipper catches up later from the journal.
 READER_NICE = -4
 SHIPPER_NICE = 10
+
+
+#: prctl(2) PR_SET_PDEATHSIG: the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def stop_with_parent() -> None:
+    """In a child before exec: SIGTERM when the supervisor dies (even by SIGKILL).
+
+    A reader left without its supervisor would keep the audit pid; a shipper
+    would keep moving the cursor. With SIGTERM they stop the normal way: the
+    reader hands the pid back, the shipper saves its cursor. (A credentials
+    change clears the setting: the reader sets it again after its --user drop.)
+    Only a libc call: it runs between fork and exec.
+    """
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def process_alive(pid: int) -> bool:
@@ -445,6 +465,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             user=ids[0] if ids else None, group=ids[1] if ids else None,
             extra_groups=[] if ids else None,
+            preexec_fn=stop_with_parent,  # noqa: PLW1509 - the supervisor runs no threads
         )
         nice = READER_NICE if child is self.reader else SHIPPER_NICE
         try:

@@ -178,6 +178,13 @@ class Reader:
             drop_privileges(plan_drop(user, multicast=self.multicast))
         except PrivilegeError as exc:
             raise ValueError(str(exc)) from None
+        # The credentials change cleared the parent-death signal the supervisor
+        # set: set it again (SIGTERM when the supervisor dies).
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() == 1:  # the supervisor died before that
+            self.stop = True
 
     def _ready(self) -> None:
         if self.ready_fd is None:

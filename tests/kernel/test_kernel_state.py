@@ -195,9 +195,11 @@ def test_rules_load_of_a_rules_d_with_a_bad_file_loads_the_good_ones(
     assert listing() == [GOOD.replace("-k hosts", "-F key=hosts")]
 
 
-def test_user_who_cannot_read_a_root_only_rules_d_is_told_at_start_and_at_sighup(
+def test_user_with_a_root_only_rules_d_still_reloads_on_sighup(
     audit_kernel: AuditState,
 ) -> None:
+    """--user runs the reader and the shipper as the user; the supervisor keeps
+    root, so a rules.d only root may read (as Debian ships it) reloads on SIGHUP."""
     base = Path(tempfile.mkdtemp(prefix="audit-heka-user-", dir="/tmp"))
     base.chmod(0o711)  # nobody may traverse it (pytest's tmp_path is 0700 root)
     try:
@@ -206,20 +208,17 @@ def test_user_who_cannot_read_a_root_only_rules_d_is_told_at_start_and_at_sighup
         (rules_d / "audit.rules").write_text(f"{GOOD}\n")
         (rules_d / "audit.rules").chmod(0o640)
         run = Run(base, "--user", "nobody", "--rules", str(rules_d))
-        start = "".join(run.log)
-        assert f"--user nobody cannot read {rules_d} (mode 750, owner 0:0)" in start, start
         assert listing() == [GOOD.replace("-k hosts", "-F key=hosts")]
+        (rules_d / "audit.rules").write_text(f"{GOOD}\n{BEFORE}\n")
         run.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
-        while run.counters().get("rule_reload_errors", 0) < 1:
-            assert time.monotonic() < deadline, "the reload was not refused"
+        while run.counters().get("rule_reloads", 0) < 1:
+            assert time.monotonic() < deadline, "no reload"
             time.sleep(0.1)
-        assert listing() == [GOOD.replace("-k hosts", "-F key=hosts")]  # still in force
+        assert run.counters()["rule_reload_errors"] == 0
+        assert len(listing()) == 2
         assert run.stop() == 0
         log = "".join(run.log)
-        reload_lines = log[len(start):]
-        assert (f"rules reload failed, the rules in force stay: {rules_d}: cannot be read: "
-                "Permission denied") in reload_lines, reload_lines
-        assert "--continue" not in log and "\n\n" not in log and "Traceback" not in log
+        assert "cannot read" not in log and "Traceback" not in log
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -349,7 +349,7 @@ def test_udp_end_to_end(audit_kernel: object, tmp_path: Path) -> None:
     assert set(got) == marker.names()
     assert counters["delivery_oversize"] == 0
     status = json.loads(shown.stdout)
-    assert status["pid"] == daemon.proc.pid
+    assert status["pid"] == daemon.status()["children"]["reader"]["pid"]  # the audit pid
     assert status["daemon"]["running"] is True
     assert status["daemon"]["counters"]["messages"] >= 300
     assert f"daemon.pid {daemon.proc.pid} running" in text
