@@ -562,8 +562,12 @@ class Supervisor:
             self._check_children(now)
             if self._reload:
                 self._reload = False
-                with AuditControl() as control:
-                    self._load_rules(control, initial=False)
+                if self.config.kernel.rules:
+                    with AuditControl() as control:
+                        self._load_rules(control, initial=False)
+                # The shipper re-reads user and group names on SIGHUP.
+                if self.shipper.proc is not None and self.shipper.alive:
+                    self.shipper.proc.send_signal(signal.SIGHUP)
             if interval and now >= next_watchdog:
                 if self.reader.alive and self.shipper.alive:
                     sd_notify("WATCHDOG=1", self.environ)
