@@ -52,14 +52,16 @@ from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.private_files import create_exclusive, hand_over
 from audit_heka.privileges import drop_privileges, plan_drop, read_problem
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
+from audit_heka.statusfile import status_file_for
 
 log = logging.getLogger("audit_heka.daemon")
 
 #: The kernel's own default is 64: far too small for a burst. auditd's
 #: default rules use 8192, and so do we unless told otherwise.
 DEFAULT_BACKLOG_LIMIT = 8192
-#: Where `run` keeps its counters for `audit-heka status`.
-DEFAULT_STATUS_FILE = Path("/run/audit-heka/status.json")
+#: Where `run` keeps its counters for `audit-heka status` (named by mode, so a
+#: unicast and a multicast daemon do not overwrite each other's).
+DEFAULT_STATUS_FILE = status_file_for(multicast=False)
 #: Where `run` keeps what must survive a crash (the kernel state it found).
 DEFAULT_STATE_DIR = Path("/var/lib/audit-heka")
 
@@ -244,6 +246,9 @@ class Daemon:
             )
             self._loop(control)
             self._finish()
+        counters = self.counters()
+        log.info("audit-heka stopped: %d events shipped, %d frames delivered",
+                 counters["messages"], counters["delivery_released"])
         return 0
 
     def _drop_privileges(self) -> None:

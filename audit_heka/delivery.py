@@ -79,6 +79,7 @@ COUNTER_NAMES = (
     "spool_memory_mode",  # 1 while the spool runs in memory because the disk failed
     "corrupt",  # damaged spool records or cursor found (torn write, bad block)
     "malformed",  # frames the stdout target could not decode
+    "discarded",  # frames for a target that is gone for good (stdout closed by its reader)
 )
 
 #: At most this many written-but-unreleased frames are tracked per target;

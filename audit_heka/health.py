@@ -23,6 +23,7 @@ LOSS_COUNTERS = (
     "malformed_records",  # records that could not be parsed
     "oversize",  # events larger than max_message_size: refused
     "delivery_oversize",  # frames a target cannot carry (UDP datagram size)
+    "delivery_discarded",  # frames for a target gone for good (stdout closed)
     "delivery_spool_drops_oldest",
     "delivery_spool_drops_newest",
     "log_write_errors",  # events a log: target could not write

@@ -152,6 +152,9 @@ def uncommented_example(tmp_path: Path) -> str:
     for name in ("ca.pem", "client.pem", "client.key"):
         (tmp_path / name).write_text("")
         text = text.replace(f"/etc/audit-heka/{name}", str(tmp_path / name))
+    (tmp_path / "hmac.key").write_text("audit:0=secret\n")
+    (tmp_path / "hmac.key").chmod(0o600)
+    text = text.replace("/etc/audit-heka/hmac.key", str(tmp_path / "hmac.key"))
     (tmp_path / "rules.d").mkdir()
     return text.replace("/etc/audit/rules.d", str(tmp_path / "rules.d"))
 

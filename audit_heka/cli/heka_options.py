@@ -11,7 +11,6 @@ gets a warning, as ssh does for private keys.
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -49,8 +48,8 @@ def read_key_file(path: Path) -> tuple[Signer, ...]:
     blank lines ignored. Raises ValueError with ``file:line:`` on a bad line."""
     text = path.read_text(encoding="utf-8")
     signers: list[Signer] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.strip()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         try:
@@ -167,10 +166,3 @@ def one_signer(
     k = keys[0]
     return Signer(k.name, k.version, k.key, "sha1" if hmac_hash == "sha1" else "md5")
 
-
-def file_mode(path: Path) -> int | None:
-    """``st_mode`` of ``path`` (following symlinks), None if it cannot be read."""
-    try:
-        return os.stat(path).st_mode
-    except OSError:
-        return None

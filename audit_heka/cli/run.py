@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import pwd
 import socket
 import sys
@@ -10,23 +9,29 @@ from pathlib import Path
 
 import click
 
-from audit_heka.cli.heka_options import check_max_message_size, parse_signers
+from audit_heka.cli.heka_options import (
+    exposure_warning,
+    max_message_size_option,
+    one_signer,
+    signing_options,
+    tls_options,
+)
 from audit_heka.config import DEFAULT_CONFIG_FILE, ConfigError, read_config
 from audit_heka.daemon import (
     DEFAULT_BACKLOG_LIMIT,
     DEFAULT_STATE_DIR,
-    DEFAULT_STATUS_FILE,
     Daemon,
     DaemonError,
     LogTarget,
     RunConfig,
 )
 from audit_heka.delivery import DeliveryConfig
-from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
+from audit_heka.heka.framing import Signer
+from audit_heka.logconfig import LEVELS, configure_logging
 from audit_heka.netlink.control import AuditError
 from audit_heka.netlink.source import SourceError
-from audit_heka.outputs.file import FsyncPolicy
-from audit_heka.outputs.target import Target, TargetError, parse_target
+from audit_heka.outputs.file import FsyncPolicy, unwritable_reason
+from audit_heka.outputs.target import Target, TargetError, TargetKind, parse_target
 from audit_heka.outputs.tls import TlsOptions
 from audit_heka.outputs.transport import TransportOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
@@ -34,6 +39,7 @@ from audit_heka.private_files import UnsafePathError, default_owners, ensure_pri
 from audit_heka.privileges import PrivilegeError
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE
 from audit_heka.spool import DEFAULT_MAX_BYTES, FullAction, SpoolError
+from audit_heka.statusfile import status_file_for
 
 
 def parse_targets(
@@ -48,9 +54,15 @@ def parse_targets(
             out.append(Path(value[4:]))
             continue
         try:
-            out.append(parse_target(value))
+            target = parse_target(value)
         except TargetError as exc:
             raise click.BadParameter(f"{exc}, or log:PATH") from None
+        if target.kind is TargetKind.FILE:
+            # Fail at start, as log: does, rather than retry a missing directory forever.
+            reason = unwritable_reason(Path(target.path))
+            if reason is not None:
+                raise click.BadParameter(f"{value}: {reason}")
+        out.append(target)
     return tuple(out)
 
 
@@ -133,15 +145,7 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             type=click.IntRange(min=0),
             help="Kernel backlog_wait_time in jiffies (default: leave as is).",
         ),
-        click.option(
-            "--hmac-key",
-            "hmac_keys",
-            multiple=True,
-            metavar="SIGNER:VERSION=KEY",
-            callback=parse_signers,
-            help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key).",
-        ),
-        click.option("--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5"),
+        signing_options,
         click.option(
             "--spool",
             type=click.Path(file_okay=False, path_type=Path),
@@ -154,8 +158,11 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             default=FullAction.BLOCK.value,
             show_default=True,
         ),
-        click.option("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True),
-        click.option("--payload/--no-payload", default=True, show_default=True),
+        click.option("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True,
+                     help="Heka message Type of audit events (health reports are "
+                     "audit_heka_health)."),
+        click.option("--payload/--no-payload", default=True, show_default=True,
+                     help="Carry the event's raw records in Payload."),
         click.option(
             "--enrich/--no-enrich",
             default=False,
@@ -164,12 +171,7 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             "(while the process exists; see docs/fields.md).",
         ),
         click.option("--hostname", default=None, help="Hostname in messages (default: this host)."),
-        click.option(
-            "--max-message-size",
-            default=DEFAULT_MAX_MESSAGE_SIZE,
-            show_default=True,
-            callback=check_max_message_size,
-        ),
+        max_message_size_option,
         click.option(
             "--udp-max-datagram",
             type=click.IntRange(min=64, max=65507),
@@ -177,9 +179,7 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             show_default=True,
             help="Larger frames are counted and not sent over UDP (Heka's buffer is 8 KiB).",
         ),
-        click.option("--ca", type=click.Path(exists=True, dir_okay=False)),
-        click.option("--cert", type=click.Path(exists=True, dir_okay=False)),
-        click.option("--key", type=click.Path(exists=True, dir_okay=False)),
+        tls_options,
         click.option(
             "--fsync",
             default="never",
@@ -187,15 +187,22 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             callback=parse_fsync,
             help="file: targets: never, every:N frames, interval:SECONDS.",
         ),
-        click.option("--health-interval", type=click.FloatRange(min=0.1), default=60.0),
+        click.option("--health-interval", type=click.FloatRange(min=0.1), default=60.0,
+                     show_default=True,
+                     help="Seconds between health messages (Type audit_heka_health); one "
+                     "more at exit."),
         click.option(
             "--status-file",
             type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_STATUS_FILE,
-            show_default=True,
+            default=None,
+            help="Where `audit-heka status` finds our counters [default: "
+            f"{status_file_for(False)}, or {status_file_for(True).name} with --multicast].",
         ),
         click.option("--user", help="Drop to this user after start-up, keeping audit caps."),
-        click.option("-v", "--verbose", is_flag=True, help="Log at debug level."),
+        click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True,
+                     help="debug-all also shows the libraries' debug logs (pyroute2's "
+                     "netlink dumps)."),
+        click.option("-v", "--verbose", is_flag=True, help="Same as --log-level debug."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -214,6 +221,7 @@ def build_config(
     backlog_limit: int,
     backlog_wait_time: int | None,
     hmac_keys: tuple[Signer, ...],
+    hmac_key_files: tuple[Signer, ...],
     hmac_hash: str,
     spool: Path | None,
     spool_max_bytes: int,
@@ -229,16 +237,11 @@ def build_config(
     key: str | None,
     fsync: FsyncPolicy,
     health_interval: float,
-    status_file: Path,
+    status_file: Path | None,
     user: str | None,
 ) -> RunConfig:
     """Turn the options into a :class:`RunConfig` (pure)."""
-    if len(hmac_keys) > 1:
-        raise click.BadParameter("give one signing key", param_hint="--hmac-key")
-    signer = None
-    if hmac_keys:
-        k = hmac_keys[0]
-        signer = Signer(k.name, k.version, k.key, "sha1" if hmac_hash == "sha1" else "md5")
+    signer = one_signer(hmac_keys, hmac_key_files, hmac_hash)
     transport = TransportOptions(
         max_datagram=udp_max_datagram,
         tls=TlsOptions(ca=ca, cert=cert, key=key),
@@ -278,7 +281,7 @@ def build_config(
         hostname=hostname or socket.gethostname(),
         max_message_size=max_message_size,
         health_interval=health_interval,
-        status_file=status_file,
+        status_file=status_file if status_file is not None else status_file_for(multicast),
         user=user,
     )
 
@@ -313,6 +316,13 @@ def load_config_file(ctx: click.Context, param: click.Parameter, value: Path | N
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from None
     ctx.default_map = {**(ctx.default_map or {}), **values}
+    if values.get("hmac_keys"):
+        try:
+            warning = exposure_warning(path, path.stat().st_mode, "an HMAC key")
+        except OSError:
+            warning = None
+        if warning is not None:
+            click.echo(f"audit-heka: {warning} (or move the key to hmac-key-file)", err=True)
     return path
 
 
@@ -327,7 +337,7 @@ def load_config_file(ctx: click.Context, param: click.Parameter, value: Path | N
     "the command line wins over it.",
 )
 @run_options
-def run(verbose: bool, **options: object) -> None:
+def run(verbose: bool, log_level: str, **options: object) -> None:
     """Become the audit daemon (or read the multicast group) and ship every event.
 
     Every event goes to every target through a spool; losses of any kind are
@@ -335,9 +345,5 @@ def run(verbose: bool, **options: object) -> None:
     shown by `audit-heka status`. SIGTERM/SIGINT stop cleanly, SIGHUP reloads
     the rules.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="audit-heka: %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging("debug" if verbose and log_level == "info" else log_level)
     start(build_config(**options))  # type: ignore[arg-type]
