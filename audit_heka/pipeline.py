@@ -42,22 +42,27 @@ class Pipeline:
 
     # ------------------------------------------------------------------ input
 
-    def feed_line(self, line: str, now: float | None = None) -> list[Message]:
-        """One auditd log line. ``now`` defaults to the record's event time (replay)."""
+    def feed_line(self, line: str, now: float | None = None, mark: int = 0) -> list[Message]:
+        """One auditd log line. ``now`` defaults to the record's event time (replay);
+        ``mark`` is the line's position, for :meth:`oldest_pending_mark`."""
         self.lines += 1
         if not line.strip():
             self.blank_lines += 1
             return []
-        return self._take(parse_line(line), now)
+        return self._take(parse_line(line), now, mark)
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Message]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
         self.lines += 1
         return self._take(parse_kernel(msg_type, text), now)
 
-    def feed_record(self, record: Record, now: float) -> list[Message]:
+    def feed_record(self, record: Record, now: float, mark: int = 0) -> list[Message]:
         self.records += 1
-        return self._build(self.assembler.add(record, now))
+        return self._build(self.assembler.add(record, now, mark))
+
+    def oldest_pending_mark(self) -> int | None:
+        """The ``mark`` of the first line of the oldest event not yet built (resume point)."""
+        return self.assembler.oldest_mark()
 
     def tick(self, now: float) -> list[Message]:
         """Let time pass with no input (events without an EOE time out)."""
@@ -69,14 +74,15 @@ class Pipeline:
 
     # --------------------------------------------------------------- internals
 
-    def _take(self, parsed: Record | ParseError, now: float | None) -> list[Message]:
+    def _take(self, parsed: Record | ParseError, now: float | None,
+              mark: int = 0) -> list[Message]:
         if isinstance(parsed, ParseError):
             self.parse_errors[parsed.reason] += 1
             self.error_samples.append(parsed)
             return []
         if now is None:
             now = parsed.seconds + parsed.milliseconds / 1000.0
-        return self.feed_record(parsed, now)
+        return self.feed_record(parsed, now, mark)
 
     def _build(self, events: list[Event]) -> list[Message]:
         if not events:
