@@ -49,6 +49,15 @@ def under_journald(stream: TextIO, environ: Mapping[str, str]) -> bool:
     return (st.st_dev, st.st_ino) == (int(dev), int(ino))
 
 
+class OriginFilter(logging.Filter):
+    """Sets ``record.origin``: empty for our loggers, ``[name] `` for a library's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + ".")
+        record.origin = "" if own else f"[{record.name}] "
+        return True
+
+
 class JournalFormatter(logging.Formatter):
     """``<priority>audit-heka: LEVEL message``: journald adds the time, keeps the level."""
 
@@ -83,7 +92,8 @@ def configure_logging(
     out = stream if stream is not None else sys.stderr
     env = os.environ if environ is None else environ
     handler = logging.StreamHandler(out)
-    fmt = f"{prog}: %(levelname)s %(message)s"
+    fmt = f"{prog}: %(levelname)s %(origin)s%(message)s"
+    handler.addFilter(OriginFilter())
     if under_journald(out, env):
         handler.setFormatter(JournalFormatter(fmt))
     else:
