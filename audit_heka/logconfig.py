@@ -84,8 +84,8 @@ def configure_logging(
 ) -> logging.Handler:
     """Send log records to ``stream`` (stderr) in the format its reader wants.
 
-    Replaces any handler set before (so it can be called again, e.g. by a
-    child process or a test). Returns the handler.
+    Replaces the handler an earlier call installed (so it can be called
+    again); handlers others installed stay. Returns the handler.
     """
     if level not in LEVELS:
         raise ValueError(f"unknown log level {level!r} (accepted: {', '.join(LEVELS)})")
@@ -100,7 +100,9 @@ def configure_logging(
         handler.setFormatter(TimestampFormatter(f"%(asctime)s {fmt}"))
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if getattr(old, "audit_heka", False):  # ours from an earlier call; others stay
+            root.removeHandler(old)
+    handler.audit_heka = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     own = logging.DEBUG if level.startswith("debug") else getattr(logging, level.upper())
     root.setLevel(logging.DEBUG if level == "debug-all" else logging.WARNING)
