@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_run import Marker, cli
+from kernel.test_run import Marker, cli
 
 from audit_heka.heka.framing import Signer, Unframer
 
