@@ -125,3 +125,16 @@ def test_install_script_puts_everything_where_the_unit_and_readme_say(tmp_path: 
                             "--python", python], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert config.read_text() == 'type = "edited"\n' and cli.is_symlink()
+
+
+def test_readme_documents_what_the_install_creates() -> None:
+    readme = (ROOT / "README.md").read_text()
+    script = (ROOT / "scripts" / "install.sh").read_text()
+    link = "../../../opt/audit-heka/bin/audit-heka"
+    assert f"`{INSTALLED_CLI}` -> `{link}`" in readme and f"ln -sfn {link}" in script
+    s = settings(UNIT.read_text())
+    for directory in ("/opt/audit-heka/", "/etc/systemd/system/audit-heka.service",
+                      "/etc/audit-heka/audit-heka.toml",
+                      f"/var/lib/{s['StateDirectory'][0]}", f"/run/{s['RuntimeDirectory'][0]}",
+                      f"/var/log/{s['LogsDirectory'][0]}"):
+        assert directory in readme, directory
