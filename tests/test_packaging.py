@@ -3,7 +3,6 @@ scripts/install.sh installs what the unit names, where the README says."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -80,7 +79,8 @@ def test_unit_sandbox_still_lets_the_daemon_work() -> None:
 
     assert DEFAULT_STATUS_FILE.parent == Path("/run") / s["RuntimeDirectory"][0]
     assert re.fullmatch(
-        r"/usr/local/bin/audit-heka run --config /etc/audit-heka/audit-heka\.toml", s["ExecStart"][0]
+        r"/usr/local/bin/audit-heka run --config /etc/audit-heka/audit-heka\.toml",
+        s["ExecStart"][0],
     )
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
 
@@ -96,7 +96,7 @@ def test_install_script_puts_everything_where_the_unit_and_readme_say(tmp_path: 
                            "--python", python], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     cli = root / INSTALLED_CLI.lstrip("/")
-    assert cli.is_symlink() and os.readlink(cli) == "../../../opt/audit-heka/bin/audit-heka"
+    assert cli.is_symlink() and str(cli.readlink()) == "../../../opt/audit-heka/bin/audit-heka"
     assert cli.resolve() == root / "opt" / "audit-heka" / "bin" / "audit-heka"
     version = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("audit-heka, version ")
