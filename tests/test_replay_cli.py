@@ -292,7 +292,7 @@ def test_interrupted_replay_says_where_and_resumes_without_loss(
 
 
 def test_receiver_reset_mid_replay_exits_1_and_resumes(tmp_path: Path) -> None:
-    files = write_logs(tmp_path, 16000)
+    files = write_logs(tmp_path, 8000)
     wanted = all_uuids(files)
     receiver = TcpReceiver(close_after=300_000)  # resets the first connection mid-frame
     target = f"127.0.0.1:{receiver.port}"
