@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import re
 import signal
@@ -397,3 +399,27 @@ def test_replay_signs_and_speaks_tls_like_run(tmp_path: Path, pki: Path) -> None
     code, _, err = run_replay([*files, "--target", f"tls://127.0.0.1:{receiver.port}"])
     receiver.kill()
     assert code == 1 and "cannot open target" in err and "certificate verify failed" in err
+
+
+def test_followed_file_rotated_under_us_is_named_as_auditd_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(replay_module, "POLL_INTERVAL", 0.01)
+    path = tmp_path / "audit.log"
+    path.write_text("a1\na2\na3\n")
+    reader = replay_module.LineReader((str(path),), follow=True)
+    lines = iter(reader)
+    assert [next(lines) for _ in range(3)] == ["a1", "a2", "a3"]
+    path.rename(tmp_path / "audit.log.1")  # auditd rotates
+    path.write_text("b1\nb2\n")
+    assert [next(lines) for _ in range(2)] == ["b1", "b2"]
+    assert reader.position(1) == (f"{path}.1", 2)  # a2
+    assert reader.position(4) == (str(path), 2)  # b2
+    tracker = replay_module.ResumeTracker(1)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        replay_module._report_stop(replay_module.Outcome("interrupted (SIGINT)", 130), reader,
+                                   tracker)
+    assert f"--resume {path}.1:2 and {path}.1 (rotated while followed) added before {path}" \
+        in err.getvalue()
+    lines.close()

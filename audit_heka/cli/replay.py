@@ -21,13 +21,14 @@ stderr; piped or logged runs stay quiet.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -89,7 +90,11 @@ def read_lines(stream: BinaryIO) -> Iterator[str]:
         yield _decode(raw)
 
 
-def follow_lines(path: str, stop_after_idle: float | None = None) -> Iterator[str | None]:
+def follow_lines(
+    path: str,
+    stop_after_idle: float | None = None,
+    on_reopen: Callable[[], None] | None = None,
+) -> Iterator[str | None]:
     """Tail ``path`` forever, across rotation (new inode) and truncation.
 
     Yields each complete line, and ``None`` whenever no new data has arrived
@@ -97,62 +102,74 @@ def follow_lines(path: str, stop_after_idle: float | None = None) -> Iterator[st
     sleeps POLL_INTERVAL between checks rather than spinning. A rotated-away
     file is read to its end before the new one is opened.
     ``stop_after_idle`` (tests) ends the generator after that many idle seconds.
+    ``on_reopen`` is called before the first line of a rotated-in or
+    truncated file (line numbers start again).
     """
     stream: BinaryIO | None = None
     inode: tuple[int, int] | None = None
     partial = b""
     idle_since = time.monotonic()
     idle_reported = False
-    while True:
-        if stream is None:
-            try:
-                stream = Path(path).open("rb")  # noqa: SIM115 - closed on rotation below
-            except FileNotFoundError:
-                time.sleep(POLL_INTERVAL)
-                continue
-            opened = os.fstat(stream.fileno())
-            inode = (opened.st_dev, opened.st_ino)
-        chunk = stream.read(CHUNK)
-        if chunk:
-            idle_since = time.monotonic()
-            idle_reported = False
-            data = partial + chunk
-            lines = data.split(b"\n")
-            partial = lines.pop()
-            for raw in lines:
-                yield _decode(raw)
-            continue
-        # At EOF: rotated? truncated? otherwise wait.
-        st: os.stat_result | None
-        try:
-            st = Path(path).stat()
-        except FileNotFoundError:
-            st = None
-        if st is not None and (st.st_dev, st.st_ino) != inode:
-            # Rotated: what was appended to the old file since our last read
-            # (auditd's final writes) comes first, then the new file.
-            rest = partial + stream.read()
-            stream.close()
-            stream = None
-            partial = b""
-            for raw in rest.split(b"\n"):
-                if raw:
+    opened_before = False
+    try:
+        while True:
+            if stream is None:
+                try:
+                    stream = Path(path).open("rb")  # noqa: SIM115 - closed on rotation below
+                except FileNotFoundError:
+                    time.sleep(POLL_INTERVAL)
+                    continue
+                opened = os.fstat(stream.fileno())
+                inode = (opened.st_dev, opened.st_ino)
+                if opened_before and on_reopen is not None:
+                    on_reopen()
+                opened_before = True
+            chunk = stream.read(CHUNK)
+            if chunk:
+                idle_since = time.monotonic()
+                idle_reported = False
+                data = partial + chunk
+                lines = data.split(b"\n")
+                partial = lines.pop()
+                for raw in lines:
                     yield _decode(raw)
-            continue
-        if st is not None and st.st_size < stream.tell():
-            stream.seek(0)
-            partial = b""
-            continue
-        idle = time.monotonic() - idle_since
-        if idle >= IDLE_FLUSH and not idle_reported:
-            idle_reported = True
-            yield None
-        if stop_after_idle is not None and idle >= stop_after_idle:
-            if partial:
-                yield _decode(partial)
+                continue
+            # At EOF: rotated? truncated? otherwise wait.
+            st: os.stat_result | None
+            try:
+                st = Path(path).stat()
+            except FileNotFoundError:
+                st = None
+            if st is not None and (st.st_dev, st.st_ino) != inode:
+                # Rotated: what was appended to the old file since our last read
+                # (auditd's final writes) comes first, then the new file.
+                rest = partial + stream.read()
+                stream.close()
+                stream = None
+                partial = b""
+                for raw in rest.split(b"\n"):
+                    if raw:
+                        yield _decode(raw)
+                continue
+            if st is not None and st.st_size < stream.tell():
+                stream.seek(0)
+                partial = b""
+                if on_reopen is not None:
+                    on_reopen()
+                continue
+            idle = time.monotonic() - idle_since
+            if idle >= IDLE_FLUSH and not idle_reported:
+                idle_reported = True
+                yield None
+            if stop_after_idle is not None and idle >= stop_after_idle:
+                if partial:
+                    yield _decode(partial)
+                stream.close()
+                return
+            time.sleep(POLL_INTERVAL)
+    finally:  # an abandoned generator (Ctrl-C, a test) closes its file
+        if stream is not None:
             stream.close()
-            return
-        time.sleep(POLL_INTERVAL)
 
 
 class Interrupted(Exception):
@@ -200,7 +217,9 @@ class LineReader:
         self.follow = follow
         self.start_index, self.start_line = start
         self.mark = 0  # mark of the next line
-        self.starts: list[tuple[str, int]] = []  # (file, mark of its line 1)
+        #: (file, mark of its line 1, rotation count of the followed file when opened)
+        self.starts: list[tuple[str, int, int]] = []
+        self.rotations = 0  # times the followed file was rotated (or truncated) under us
         self.stream: BinaryIO | None = None
         self.done_bytes = 0  # bytes of the files read to their end
 
@@ -209,11 +228,11 @@ class LineReader:
             name = self.files[index]
             skip = self.start_line - 1 if index == self.start_index else 0
             self.mark += skip
-            self.starts.append((name, self.mark - skip))
+            self.starts.append((name, self.mark - skip, 0))
             if name == "-":
                 yield from self._lines(sys.stdin.buffer, skip)
             elif self.follow and index == len(self.files) - 1:
-                for line in follow_lines(name):
+                for line in follow_lines(name, on_reopen=functools.partial(self._reopened, name)):
                     if line is None:
                         yield None
                     elif skip:
@@ -230,6 +249,10 @@ class LineReader:
                     yield from self._lines(stream, skip)
                     self.done_bytes += stream.tell()
 
+    def _reopened(self, name: str) -> None:
+        self.rotations += 1
+        self.starts.append((name, self.mark, self.rotations))
+
     def _lines(self, stream: BinaryIO, skip: int) -> Iterator[str]:
         self.stream = stream
         try:
@@ -245,11 +268,18 @@ class LineReader:
             self.stream = None
 
     def position(self, mark: int) -> tuple[str, int]:
-        """(file, line number) of ``mark``; past a file's end it is that file's last line + 1."""
-        name, first = self.starts[0] if self.starts else (self.files[self.start_index], 0)
-        for candidate, start in self.starts:
-            if start <= mark:
-                name, first = candidate, start
+        """(file, line number) of ``mark``; past a file's end it is that file's last line + 1.
+
+        Lines of a followed file that was rotated since are named as auditd
+        names rotated files: ``audit.log.1`` for the newest, and so on.
+        """
+        name, first, generation = (self.starts[0] if self.starts
+                                   else (self.files[self.start_index], 0, 0))
+        for candidate in self.starts:
+            if candidate[1] <= mark:
+                name, first, generation = candidate
+        if self.rotations > generation and self.follow and name == self.files[-1]:
+            name = f"{name}.{self.rotations - generation}"
         return name, mark - first + 1
 
     def bytes_read(self) -> int:
@@ -476,10 +506,13 @@ def _report_stop(outcome: Outcome, reader: LineReader, tracker: ResumeTracker) -
         err=True,
     )
     name, line = reader.position(tracker.safe_mark)
+    rotated = "" if name in reader.files else (
+        f" and {shlex.quote(name)} (rotated while followed) added before "
+        f"{shlex.quote(reader.files[-1])}")
     click.echo(
         f"audit-heka replay: to resume, run the same command with --resume "
-        f"{shlex.quote(f'{name}:{line}')} (events after that line already delivered are "
-        "sent again with the same uuid; receivers deduplicate them)",
+        f"{shlex.quote(f'{name}:{line}')}{rotated} (events after that line already "
+        "delivered are sent again with the same uuid; receivers deduplicate them)",
         err=True,
     )
 
