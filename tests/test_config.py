@@ -201,6 +201,9 @@ def test_hmac_key_file_for_run_and_a_warning_when_others_can_read_a_key(
     both = CliRunner().invoke(run, ["--hmac-key-file", str(key), "--hmac-key", "a:1=b"])
     assert both.exit_code == 2 and "give one signing key" in both.output
     conf = tmp_path / "audit-heka.toml"
+    conf.write_text(f'hmac-key-file = ["{key}"]\n')
+    result = CliRunner().invoke(run, ["--config", str(conf)])
+    assert result.exit_code == 0 and result.output.count("warning") == 1  # once, not per pass
     conf.write_text('hmac-key = ["audit:1=in-the-toml"]\n')
     conf.chmod(0o644)
     result = CliRunner().invoke(run, ["--config", str(conf)])
