@@ -172,8 +172,13 @@ def follow_lines(
             stream.close()
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived (raised from the signal handler)."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (raised from the signal handler).
+
+    A BaseException, as KeyboardInterrupt is: code that guards against any
+    Exception (one event that fails to build must not stop a stream) must
+    not swallow a stop.
+    """
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
