@@ -55,7 +55,8 @@ def test_verbose_log_is_stamped_quiet_about_netlink_and_says_reload_and_stop(
     out = tmp_path / "out.heka"
     proc = subprocess.Popen(
         cli("run", "-v", "--rules", str(rules), "--target", f"file:{out}", "--hmac-key-file",
-            str(key), "--status-file", str(tmp_path / "status.json")),
+            str(key), "--status-file", str(tmp_path / "status.json"), "--state-dir",
+            str(tmp_path / "state")),
         stderr=subprocess.PIPE, text=True,
     )
     lines: list[str] = []
@@ -95,7 +96,7 @@ def test_stdout_closed_pipe_is_one_error_and_the_daemon_keeps_running(
     status = tmp_path / "status.json"
     proc = subprocess.Popen(
         cli("run", "--rules", str(rules), "--target", "-", "--status-file", str(status),
-            "--health-interval", "0.5"),
+            "--health-interval", "0.5", "--state-dir", str(tmp_path / "state")),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     lines: list[str] = []
