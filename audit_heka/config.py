@@ -154,7 +154,8 @@ def parse_config(
             for name in option_names(param):
                 by_name[name] = param
     lines = _key_lines(text)
-    ctx = click.Context(command)
+    # resilient_parsing: callbacks validate only (no warnings: click runs them again).
+    ctx = click.Context(command, resilient_parsing=True)
     problems: list[ConfigProblem] = []
     values: dict[str, object] = {}
     seen: dict[str, str] = {}

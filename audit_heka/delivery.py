@@ -42,6 +42,7 @@ COUNTER_NAMES = (
     "connect_errors",  # failed connection attempts
     "reconnects",  # successful connections after the first
     "malformed",  # frames the stdout target could not decode
+    "discarded",  # frames for a target that is gone for good (stdout closed by its reader)
 )
 
 

@@ -80,6 +80,7 @@ class _Pending:
     records: list[Record] = field(default_factory=list)
     last_seen: float = 0.0
     part: int = 0
+    mark: int = 0  # the caller's position of the first record (replay: its line)
 
 
 class Assembler:
@@ -119,10 +120,19 @@ class Assembler:
     def in_flight(self) -> int:
         return len(self._pending)
 
+    def oldest_mark(self) -> int | None:
+        """The smallest ``mark`` of a pending event (None when nothing is pending)."""
+        return min((p.mark for p in self._pending.values()), default=None)
+
     # ------------------------------------------------------------------ input
 
-    def add(self, record: Record, now: float) -> list[Event]:
-        """Take one record; return the events it (and the passing of time) completed."""
+    def add(self, record: Record, now: float, mark: int = 0) -> list[Event]:
+        """Take one record; return the events it (and the passing of time) completed.
+
+        ``mark`` is an opaque position of the record in the caller's input
+        (replay passes its line number): :meth:`oldest_mark` tells from where
+        to re-read to rebuild every pending event.
+        """
         out = self.expire(now)
         key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
         if self.track_gaps:
@@ -139,7 +149,7 @@ class Assembler:
         self.records_in += 1
         pending = self._pending.get(key)
         if pending is None:
-            pending = _Pending()
+            pending = _Pending(mark=mark)
             part = self._closed.get(key)
             if part is not None:
                 pending.part = part

@@ -60,6 +60,7 @@ from audit_heka.private_files import (
     hand_over,
     write_private_json,
 )
+from audit_heka.statusfile import status_file_for
 
 log = logging.getLogger("audit_heka.supervisor")
 
@@ -67,7 +68,7 @@ log = logging.getLogger("audit_heka.supervisor")
 #: default rules use 8192, and so do we unless told otherwise.
 DEFAULT_BACKLOG_LIMIT = 8192
 DEFAULT_STATE_DIR = Path("/var/lib/audit-heka")
-DEFAULT_STATUS_FILE = Path("/run/audit-heka/status.json")
+DEFAULT_STATUS_FILE = status_file_for(multicast=False)
 READER_MODULE = "audit_heka.netlink.reader"
 SHIPPER_MODULE = "audit_heka.shipper"
 RUN_JSON = "run.json"
@@ -192,6 +193,13 @@ class RunConfig:
     def journal_dir(self) -> Path:
         return self.journal.journal_dir or self.process.state_dir / "journal"
 
+    @property
+    def status_dir(self) -> Path:
+        """Where the reader and the shipper write their status: beside ours, one
+        directory per status file (a unicast and a multicast run side by side)."""
+        status_file = self.process.status_file
+        return status_file.with_suffix(".d") if status_file is not None else self.journal_dir
+
     def run_json(self, owners: frozenset[int] | None = None) -> dict[str, object]:
         """The children's configuration (keys of journal-interface.md)."""
         doc: dict[str, object] = {}
@@ -208,8 +216,7 @@ class RunConfig:
         doc["log_level"] = "DEBUG" if self.process.verbose else "INFO"
         # The children's status files go beside ours (a tmpfs under systemd):
         # they must stay writable when the journal's filesystem is full.
-        status_dir = self.process.status_file.parent if self.process.status_file else None
-        doc["status_dir"] = str(status_dir or self.journal_dir)
+        doc["status_dir"] = str(self.status_dir)
         return doc
 
 
@@ -436,6 +443,7 @@ class Supervisor:
         self._drop_to = plan_uid
         if process.status_file is not None:
             ensure_private_dir(process.status_file.parent, owners)
+            ensure_private_dir(self.config.status_dir, owners)
         ensure_private_dir(process.state_dir, owners)
         ensure_private_dir(self.config.journal_dir, owners)
         write_private_json(self._run_json, self.config.run_json(owners))
@@ -444,7 +452,7 @@ class Supervisor:
             hand_over(process.state_dir, uid, gid, recursive=False, files=[self._run_json])
             hand_over(self.config.journal_dir, uid, gid, recursive=True)
             if process.status_file is not None:  # the children write their status there
-                hand_over(process.status_file.parent, uid, gid, recursive=False)
+                hand_over(self.config.status_dir, uid, gid, recursive=False)
 
     # --------------------------------------------------------------- children
 
@@ -736,8 +744,7 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """The merged status document (the status file's content)."""
         journal_dir = self.config.journal_dir
-        places = [Path(str(self.config.run_json()["status_dir"])), journal_dir,
-                  self.config.process.state_dir]
+        places = [self.config.status_dir, journal_dir, self.config.process.state_dir]
         reader = next(filter(None, (read_json_file(p / "reader.status") for p in places)), None)
         shipper = next(filter(None, (read_json_file(p / "shipper.status") for p in places)), None)
         counters = merge_status(reader, shipper)

@@ -94,7 +94,11 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
     """Run `run` up to the daemon's start, keeping the RunConfig it built."""
     seen: list[RunConfig] = []
     monkeypatch.setattr(run_module, "start", seen.append)
+    monkeypatch.setattr(run_module, "configure_logging", LOG_LEVELS.append)
     return seen
+
+
+LOG_LEVELS: list[str] = []
 
 
 def test_cli_wins_over_the_file(tmp_path: Path, captured: list[RunConfig]) -> None:
@@ -152,6 +156,9 @@ def uncommented_example(tmp_path: Path) -> str:
     for name in ("ca.pem", "client.pem", "client.key"):
         (tmp_path / name).write_text("")
         text = text.replace(f"/etc/audit-heka/{name}", str(tmp_path / name))
+    (tmp_path / "hmac.key").write_text("audit:0=secret\n")
+    (tmp_path / "hmac.key").chmod(0o600)
+    text = text.replace("/etc/audit-heka/hmac.key", str(tmp_path / "hmac.key"))
     (tmp_path / "rules.d").mkdir()
     return text.replace("/etc/audit/rules.d", str(tmp_path / "rules.d"))
 
@@ -162,3 +169,58 @@ def test_the_example_names_every_option_and_is_valid(tmp_path: Path) -> None:
         p.name for p in run.params if isinstance(p, click.Option) and p.name != "config"
     }
     assert set(values) == options, f"not in packaging/audit-heka.toml: {options - set(values)}"
+
+
+# --- issue 14: options operators reach for ------------------------------------------
+
+
+def test_every_run_option_has_help_but_the_spool_ones() -> None:
+    # The --spool* options are being replaced by --journal* (issue 12).
+    missing = [p.opts[0] for p in run.params if isinstance(p, click.Option)
+               and not p.help and not p.opts[0].startswith("--spool")]
+    assert missing == []
+
+
+def test_hmac_key_file_for_run_and_a_warning_when_others_can_read_a_key(
+    tmp_path: Path, captured: list[RunConfig],
+) -> None:
+    key = tmp_path / "hmac.key"
+    key.write_text("audit:2=s3cret\n")
+    key.chmod(0o600)
+    result = CliRunner().invoke(run, ["--hmac-key-file", str(key), "--hmac-hash", "sha1"])
+    assert result.exit_code == 0, result.output
+    ship = captured[-1].ship
+    assert (ship.hmac_key, ship.hmac_hash) == ("audit:2=s3cret", "sha1")
+    assert "warning" not in result.output
+    key.chmod(0o640)
+    result = CliRunner().invoke(run, ["--hmac-key-file", str(key)])
+    assert result.exit_code == 0
+    assert f"warning: {key} holds HMAC keys and is readable by group or others (mode 0640)" \
+        in result.output
+    both = CliRunner().invoke(run, ["--hmac-key-file", str(key), "--hmac-key", "a:1=b"])
+    assert both.exit_code == 2 and "give one signing key" in both.output
+    conf = tmp_path / "audit-heka.toml"
+    conf.write_text(f'hmac-key-file = ["{key}"]\n')
+    result = CliRunner().invoke(run, ["--config", str(conf)])
+    assert result.exit_code == 0 and result.output.count("warning") == 1  # once, not per pass
+    conf.write_text('hmac-key = ["audit:1=in-the-toml"]\n')
+    conf.chmod(0o644)
+    result = CliRunner().invoke(run, ["--config", str(conf)])
+    assert result.exit_code == 0
+    assert f"warning: {conf} holds an HMAC key and is readable by group or others" \
+        in result.output
+
+
+def test_file_target_with_a_missing_directory_fails_at_start(captured: list[RunConfig]) -> None:
+    result = CliRunner().invoke(run, ["--target", "file:/nonexistent/dir/x"])
+    assert result.exit_code == 2 and not captured
+    assert "file:/nonexistent/dir/x: directory /nonexistent/dir does not exist" in result.output
+
+
+def test_status_file_by_mode_and_log_level(captured: list[RunConfig]) -> None:
+    assert CliRunner().invoke(run, ["--log-level", "warning"]).exit_code == 0
+    assert captured[-1].process.status_file == Path("/run/audit-heka/status-unicast.json")
+    assert LOG_LEVELS[-1] == "warning"
+    assert CliRunner().invoke(run, ["--multicast", "-v"]).exit_code == 0
+    assert captured[-1].process.status_file == Path("/run/audit-heka/status-multicast.json")
+    assert LOG_LEVELS[-1] == "debug"

@@ -162,3 +162,42 @@ def test_decode_stdin(signed: bool) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == 3
+
+
+def test_count_prints_exactly_count_when_one_read_holds_more() -> None:
+    # Issue 14: `listen --count 10` printed 17 (every frame of the last read).
+    with listening("--count", "10") as (proc, addr):
+        with socket.create_connection(addr) as c:
+            c.sendall(b"".join(_frame(i) for i in range(17)))
+        messages, err = _finish(proc)
+    assert proc.returncode == 0
+    assert [m["Fields"]["serial"] for m in messages] == list(range(10))
+    assert "7 more messages received were not printed" in err
+
+
+def test_key_file_for_listen_and_decode_warns_when_readable(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("# accepted keys\nops:1=s3cret\n\nops:2=other\n")
+    keys.chmod(0o600)
+    with listening("--hmac-key-file", str(keys), "--require-signature", "--count", "2") as (
+        proc, addr,
+    ):
+        with socket.create_connection(addr) as c:
+            c.sendall(_frame(1, KEY) + _frame(2) + _frame(3, SHA_KEY))
+        messages, err = _finish(proc)
+    assert [m["Fields"]["serial"] for m in messages] == [1, 3]
+    assert "warning" not in err
+    keys.chmod(0o644)
+    stream = tmp_path / "s.heka"
+    stream.write_bytes(_frame(4, KEY))
+    r = subprocess.run([sys.executable, "-m", "audit_heka", "decode", str(stream),
+                        "--hmac-key-file", str(keys), "--require-signature"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["Signer"] == "ops"
+    assert f"warning: {keys} holds HMAC keys and is readable by group or others" in r.stderr
+    keys.write_text("ops:1 s3cret-typo\n")
+    r = subprocess.run([sys.executable, "-m", "audit_heka", "decode", str(stream),
+                        "--hmac-key-file", str(keys)], capture_output=True, text=True)
+    assert r.returncode == 2 and f"{keys}:1: expected SIGNER:VERSION=KEY" in r.stderr
+    assert "s3cret" not in r.stderr

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import ssl
 import subprocess
 import time
@@ -13,7 +14,7 @@ from audit_state import require_tool
 from heka_receivers import TcpReceiver, UdpReceiver, make_frame
 
 from audit_heka.heka.framing import Unframer
-from audit_heka.outputs.file import FileTransport, FsyncPolicy
+from audit_heka.outputs.file import FileTransport, FsyncPolicy, unwritable_reason
 from audit_heka.outputs.stdout import JsonLinesTransport
 from audit_heka.outputs.tcp import TcpTransport
 from audit_heka.outputs.tls import TlsOptions, TlsTransport, client_context
@@ -203,3 +204,33 @@ def test_tls_bad_files_are_clear_errors(tmp_path: Path) -> None:
         client_context(TlsOptions(ca=str(tmp_path / "missing.pem")))
     with pytest.raises(ValueError, match="--key needs --cert"):
         client_context(TlsOptions(key="k.pem"))
+
+
+def test_stdout_closed_by_its_reader_stops_the_target_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Issue 14: `send failed: [Errno 32] Broken pipe` repeated forever.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as stream:
+        transport = JsonLinesTransport(stream)
+        transport.connect()
+        with caplog.at_level("ERROR"):
+            for i in range(5):
+                transport.send(make_frame(i))  # never raises: the target has stopped
+        assert transport.reader_gone
+        assert transport.errors["discarded"] == 5
+        assert [r.getMessage() for r in caplog.records].count(
+            "stdout is closed (broken pipe): the '-' target stops; further events for it "
+            "are discarded and counted (delivery_discarded)") == 1
+        stream.write("x" * 100_000)  # now /dev/null: the exit flush cannot fail again
+        stream.flush()
+
+
+def test_file_target_directory_must_exist(tmp_path: Path) -> None:
+    assert unwritable_reason(tmp_path / "x") is None
+    missing = unwritable_reason(Path("/nonexistent/dir/x"))
+    assert missing == "directory /nonexistent/dir does not exist"
+    assert unwritable_reason(tmp_path) == f"{tmp_path} is a directory"
+    (tmp_path / "f").write_text("")
+    assert unwritable_reason(tmp_path / "f" / "x") == f"{tmp_path / 'f'} is not a directory"

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
+import uuid as uuid_module
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from heka_receivers import TcpReceiver
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_outputs import pki, server_context
 
 from audit_heka.cli import main
 from audit_heka.events import Assembler
-from audit_heka.heka.framing import Unframer
+from audit_heka.heka.framing import Signer, Unframer
 from audit_heka.heka.message import Message, decode_message
 from audit_heka.interpret import Interpreter
 from audit_heka.schema import MessageBuilder
 from audit_heka.session import Framer, Session, Shipment
+
+__all__ = ["pki"]  # a fixture of test_outputs, used here too
 
 # The module, not the click command that audit_heka.cli exports under the same name.
 replay_module = importlib.import_module("audit_heka.cli.replay")
@@ -218,3 +230,202 @@ def test_pipeline_never_raises(bodies: list[str]) -> None:
                 framer.frame(m)
     for m in messages(p.finish()):
         framer.frame(m)
+
+
+# --- interrupted replays: exit non-zero, say where, resume losing nothing ------------------
+
+RESUME = re.compile(r"--resume (\S+):(\d+) ")
+
+
+def write_logs(tmp_path: Path, events: int) -> list[str]:
+    """audit.log.1 and audit.log holding ``events`` events (serials 1..events), oldest first."""
+    half = events // 2
+    old, new = tmp_path / "audit.log.1", tmp_path / "audit.log"
+    old.write_text("".join("\n".join(ev(i)) + "\n" for i in range(1, half + 1)))
+    new.write_text("".join("\n".join(ev(i)) + "\n" for i in range(half + 1, events + 1)))
+    return [str(old), str(new)]
+
+
+def all_uuids(files: list[str]) -> set[int]:
+    code, out, err = run_replay([*files, "--hostname", "box"])
+    assert code == 0, err
+    return {uuid_module.UUID(m["Uuid"]).int for m in out}
+
+
+def replay_process(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_replay_says_where_and_resumes_without_loss(
+    tmp_path: Path, sig: signal.Signals, status: int,
+) -> None:
+    files = write_logs(tmp_path, 10000)
+    wanted = all_uuids(files)
+    receiver = TcpReceiver()
+    target = f"127.0.0.1:{receiver.port}"
+    proc = replay_process(*files, "--target", target)
+    wait_until(lambda: len(receiver.received()) >= 500)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == status, err
+    first = receiver.received()
+    assert 500 <= len(first) < len(wanted), "not interrupted mid-way"
+    stop = re.search(r"stopped at (\S+) line (\d+): interrupted \((SIGINT|SIGTERM)\); "
+                     r"(\d+) events sent, (\d+) known delivered", err)
+    assert stop, err
+    # A signal between a frame's write and its count makes the count one short.
+    assert stop.group(3) == sig.name and int(stop.group(4)) >= len(first) - 1
+    resume = RESUME.search(err)
+    assert resume, err
+    rerun = subprocess.run([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
+                            *files, "--target", target, "--resume",
+                            f"{resume.group(1)}:{resume.group(2)}"],
+                           capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert receiver.wait_for(wanted, 10) == set()
+    got = receiver.received()
+    receiver.kill()
+    duplicates = len(got) - len(set(got))
+    assert len(set(got)) == len(wanted) and duplicates <= int(stop.group(4)) - int(
+        stop.group(5)) + 2, duplicates
+
+
+def test_receiver_reset_mid_replay_exits_1_and_resumes(tmp_path: Path) -> None:
+    files = write_logs(tmp_path, 8000)
+    wanted = all_uuids(files)
+    receiver = TcpReceiver(close_after=300_000)  # resets the first connection mid-frame
+    target = f"127.0.0.1:{receiver.port}"
+    proc = replay_process(*files, "--target", target)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert re.search(r"stopped at \S+ line \d+: target .*: (Connection reset by peer|Broken "
+                     r"pipe); \d+ events sent, \d+ known delivered", err), err
+    resume = RESUME.search(err)
+    assert resume, err
+    rerun = subprocess.run([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
+                            *files, "--target", target, "--resume",
+                            f"{resume.group(1)}:{resume.group(2)}"],
+                           capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    missing = receiver.wait_for(wanted, 10)
+    receiver.kill()
+    assert missing == set(), f"{len(missing)} events lost"
+
+
+def test_resume_point_counts_events_still_being_assembled(tmp_path: Path) -> None:
+    # Event 2's records straddle event 3's: stopping after 3 was sent must resume
+    # at event 2's first line, or its first records are lost.
+    log = tmp_path / "audit.log"
+    e1, e2, e3 = ev(1), ev(2), ev(3)
+    log.write_text("\n".join([*e1, e2[0], e2[1], *e3, e2[2], e2[3]]) + "\n")
+    reader = replay_module.LineReader((str(log),), follow=False)
+    p = pipeline()
+    tracker = replay_module.ResumeTracker(0)
+    for line in reader:
+        assert line is not None
+        for _ in p.feed_line(line, mark=reader.mark - 1):
+            tracker.sent(100)
+        pending = p.oldest_pending_mark()
+        tracker.checkpoint(reader.mark if pending is None else min(pending, reader.mark), 0.0)
+        tracker.acknowledged(tracker.written, 0.0)
+        if tracker.frames == 2:  # events 1 and 3 are out, 2 is pending
+            break
+    assert reader.position(tracker.safe_mark) == (str(log), 5)  # e2[0]
+
+
+def test_resume_option_checks_its_file(tmp_path: Path) -> None:
+    files = write_logs(tmp_path, 4)
+    code, out, err = run_replay([*files, "--resume", f"{files[1]}:5"])
+    assert code == 0 and [m["Fields"]["serial"] for m in out] == [4]  # e3 is lines 1-4
+    code, _, err = run_replay([*files, "--resume", "/elsewhere:3"])
+    assert code == 2 and "is not one of the files given" in err
+    code, _, err = run_replay([*files, "--resume", f"{files[0]}:0"])
+    assert code == 2 and "FILE:LINE" in err
+
+
+def test_stdout_closed_stops_with_one_error(tmp_path: Path) -> None:
+    files = write_logs(tmp_path, 4000)
+    proc = replay_process(*files)
+    assert proc.stdout is not None and proc.stdout.readline().startswith("{")
+    proc.stdout.close()
+    assert proc.stderr is not None
+    with proc.stderr:
+        err = proc.stderr.read()
+    proc.wait(30)
+    assert proc.returncode == 1, err
+    assert err.count("stdout is closed (broken pipe)") == 1
+    assert "stdout was closed by its reader" in err and "--resume" in err
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_progress_only_when_asked_or_on_a_terminal(tmp_path: Path) -> None:
+    files = write_logs(tmp_path, 2000)
+    code, _, err = run_replay([*files, "--target", f"file:{tmp_path / 'o'}"])
+    assert code == 0 and "\r" not in err and "events/s" not in err
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(replay_module, "PROGRESS_INTERVAL", 0.0)
+    try:
+        code, _, err = run_replay([*files, "--target", f"file:{tmp_path / 'o'}", "--progress"])
+    finally:
+        monkey.undo()
+    assert code == 0 and "\r" in err and "events/s" in err and "ETA" in err
+    line = replay_module.progress_line(("audit.log", 120), 5000, 1000, 2.0, 250, 1000)
+    assert line == "audit.log:120  5000 lines, 1000 events, 500 events/s, 25%, ETA 0:06"
+
+
+def test_replay_signs_and_speaks_tls_like_run(tmp_path: Path, pki: Path) -> None:
+    files = write_logs(tmp_path, 6)
+    key_file = tmp_path / "hmac.key"
+    key_file.write_text("audit:3=s3cret\n")
+    key_file.chmod(0o600)
+    out = tmp_path / "signed.heka"
+    code, _, err = run_replay([*files, "--target", f"file:{out}", "--hmac-key-file",
+                               str(key_file), "--hmac-hash", "sha1"])
+    assert code == 0, err
+    signer = Signer("audit", 3, b"s3cret", "sha1")
+    unframer = Unframer(signers={signer.lookup_key: signer}, require_signature=True)
+    assert [u.signer for u in unframer.feed(out.read_bytes())] == ["audit"] * 6
+    assert not unframer.errors
+    receiver = TcpReceiver(tls=server_context(pki, client_ca=True))
+    code, _, err = run_replay([*files, "--target", f"tls://127.0.0.1:{receiver.port}",
+                               "--ca", str(pki / "ca.pem"), "--cert", str(pki / "client.pem"),
+                               "--key", str(pki / "client.key")])
+    assert code == 0, err
+    wait_until(lambda: len(receiver.received()) >= 6, 10)
+    assert len(set(receiver.received())) == 6
+    code, _, err = run_replay([*files, "--target", f"tls://127.0.0.1:{receiver.port}"])
+    receiver.kill()
+    assert code == 1 and "cannot open target" in err and "certificate verify failed" in err
+
+
+def test_followed_file_rotated_under_us_is_named_as_auditd_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(replay_module, "POLL_INTERVAL", 0.01)
+    path = tmp_path / "audit.log"
+    path.write_text("a1\na2\na3\n")
+    reader = replay_module.LineReader((str(path),), follow=True)
+    lines = iter(reader)
+    assert [next(lines) for _ in range(3)] == ["a1", "a2", "a3"]
+    path.rename(tmp_path / "audit.log.1")  # auditd rotates
+    path.write_text("b1\nb2\n")
+    assert [next(lines) for _ in range(2)] == ["b1", "b2"]
+    assert reader.position(1) == (f"{path}.1", 2)  # a2
+    assert reader.position(4) == (str(path), 2)  # b2
+    tracker = replay_module.ResumeTracker(1)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        replay_module._report_stop(replay_module.Outcome("interrupted (SIGINT)", 130), reader,
+                                   tracker)
+    assert f"--resume {path}.1:2 and {path}.1 (rotated while followed) added before {path}" \
+        in err.getvalue()
+    lines.close()

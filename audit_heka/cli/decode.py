@@ -9,28 +9,22 @@ from typing import BinaryIO
 
 import click
 
-from audit_heka.cli.heka_options import check_max_message_size, parse_signers
+from audit_heka.cli.heka_options import accepted_key_options, max_message_size_option
 from audit_heka.cli.listen import report_errors
 from audit_heka.heka.errors import DecodeError
-from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, Unframer
+from audit_heka.heka.framing import Signer, Unframer
 from audit_heka.heka.message import decode_message, message_to_json
 
 
 @click.command()
 @click.argument("source", type=click.File("rb"))
-@click.option(
-    "--hmac-key", "signers", multiple=True, metavar="SIGNER:VERSION=KEY", callback=parse_signers
-)
-@click.option("--require-signature", is_flag=True)
-@click.option(
-    "--max-message-size",
-    default=DEFAULT_MAX_MESSAGE_SIZE,
-    show_default=True,
-    callback=check_max_message_size,
-)
+@accepted_key_options
+@click.option("--require-signature", is_flag=True, help="Count unsigned messages as errors.")
+@max_message_size_option
 def decode(
     source: BinaryIO,
     signers: tuple[Signer, ...],
+    key_files: tuple[Signer, ...],
     require_signature: bool,
     max_message_size: int,
 ) -> None:
@@ -38,7 +32,8 @@ def decode(
 
     Exits 1 when anything in the file could not be decoded (counts on stderr).
     """
-    unframer = Unframer(max_message_size, {s.lookup_key: s for s in signers}, require_signature)
+    keys = {s.lookup_key: s for s in (*signers, *key_files)}
+    unframer = Unframer(max_message_size, keys, require_signature)
     errors: Counter[str] = Counter()
     count = 0
     while chunk := source.read(1 << 20):

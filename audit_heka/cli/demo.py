@@ -131,11 +131,12 @@ def demo(port: int, seconds: float, full: bool) -> None:
         )
         assert daemon.stderr is not None
         try:
-            started = daemon.stderr.readline().strip()
-            if "running" not in started:
-                rest = daemon.stderr.read()
-                raise click.ClickException(f"the daemon did not start: {started} {rest}".strip())
-            click.echo(f"daemon:   {started.removeprefix('audit-heka: INFO ')}\n")
+            seen: list[str] = []
+            while "running" not in (started := daemon.stderr.readline()):
+                seen.append(started)
+                if not started:
+                    raise click.ClickException("the daemon did not start: " + "".join(seen))
+            click.echo(f"daemon:   {started.strip().partition('audit-heka: INFO ')[2]}\n")
             for argv in demo_commands(watched):
                 click.echo(f"$ {' '.join(argv)}")
                 subprocess.run(argv, check=False, capture_output=True, env=COMMAND_ENV)

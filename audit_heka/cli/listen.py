@@ -10,8 +10,8 @@ from types import FrameType
 
 import click
 
-from audit_heka.cli.heka_options import check_max_message_size, parse_signers
-from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
+from audit_heka.cli.heka_options import accepted_key_options, max_message_size_option
+from audit_heka.heka.framing import Signer
 from audit_heka.heka.message import Message, message_to_json
 from audit_heka.listener import Listener, parse_address
 
@@ -27,27 +27,15 @@ def report_errors(prefix: str, errors: Counter[str], reported: Counter[str]) -> 
 @click.command()
 @click.option("--address", default="127.0.0.1:5565", show_default=True, help="HOST:PORT to bind.")
 @click.option("--udp", is_flag=True, help="Receive datagrams (Heka UdpInput) instead of TCP.")
-@click.option(
-    "--hmac-key",
-    "signers",
-    multiple=True,
-    metavar="SIGNER:VERSION=KEY",
-    callback=parse_signers,
-    help="Accept messages signed with this key (repeatable).",
-)
+@accepted_key_options
 @click.option("--require-signature", is_flag=True, help="Drop unsigned messages (and count them).")
-@click.option(
-    "--max-message-size",
-    default=DEFAULT_MAX_MESSAGE_SIZE,
-    show_default=True,
-    callback=check_max_message_size,
-    help="Largest message accepted, as hekad's max_message_size.",
-)
+@max_message_size_option
 @click.option("--count", type=click.IntRange(min=1), help="Exit after this many messages.")
 def listen(
     address: str,
     udp: bool,
     signers: tuple[Signer, ...],
+    key_files: tuple[Signer, ...],
     require_signature: bool,
     max_message_size: int,
     count: int | None,
@@ -65,7 +53,7 @@ def listen(
         listener = Listener(
             bind,
             udp=udp,
-            signers={s.lookup_key: s for s in signers},
+            signers={s.lookup_key: s for s in (*signers, *key_files)},
             require_signature=require_signature,
             max_message_size=max_message_size,
         )
@@ -83,7 +71,16 @@ def listen(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    printed = 0
+    beyond_count = 0  # received in the same read as the last counted one: not printed
+
     def on_message(msg: Message, signer: str | None) -> None:
+        # One read can carry many frames: --count N prints exactly N.
+        nonlocal printed, beyond_count
+        if count is not None and printed >= count:
+            beyond_count += 1
+            return
+        printed += 1
         obj = message_to_json(msg)
         if signer is not None:
             obj["Signer"] = signer
@@ -92,7 +89,7 @@ def listen(
 
     reported: Counter[str] = Counter()
     try:
-        while not stop and (count is None or listener.stats.messages < count):
+        while not stop and (count is None or printed < count):
             listener.poll(0.2, on_message)
             report_errors("audit-heka listen", listener.stats.errors, reported)
     except BrokenPipeError:
@@ -101,6 +98,9 @@ def listen(
         listener.close()
         report_errors("audit-heka listen", listener.stats.errors, reported)
         errors = ", ".join(f"{k}={v}" for k, v in sorted(listener.stats.errors.items()))
+        if beyond_count:
+            click.echo(f"audit-heka listen: --count {count} reached; {beyond_count} more "
+                       "messages received were not printed", err=True)
         click.echo(
             f"audit-heka listen: {listener.stats.messages} messages, "
             f"{listener.stats.connections} connections, errors: {errors or 'none'}",

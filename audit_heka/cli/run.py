@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import pwd
 import sys
 from collections.abc import Callable
@@ -11,23 +10,28 @@ from typing import Any
 
 import click
 
-from audit_heka.cli.heka_options import check_max_message_size
+from audit_heka.cli.heka_options import (
+    check_max_message_size,
+    exposure_warning,
+    parse_key_files,
+)
 from audit_heka.config import DEFAULT_CONFIG_FILE, ConfigError, read_config
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.journal.policy import FullAction, JournalPolicy
 from audit_heka.journal.writer import FlushPolicy
+from audit_heka.logconfig import LEVELS, configure_logging
 from audit_heka.netlink.control import AuditError
 from audit_heka.netlink.recv import DEFAULT_RCVBUF, SourceError
-from audit_heka.outputs.file import FsyncPolicy
-from audit_heka.outputs.target import TargetError, parse_target
+from audit_heka.outputs.file import FsyncPolicy, unwritable_reason
+from audit_heka.outputs.target import TargetError, TargetKind, parse_target
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
 from audit_heka.private_files import UnsafePathError
 from audit_heka.privileges import PrivilegeError
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE
+from audit_heka.statusfile import status_file_for
 from audit_heka.supervisor import (
     DEFAULT_BACKLOG_LIMIT,
     DEFAULT_STATE_DIR,
-    DEFAULT_STATUS_FILE,
     RunConfig,
     Supervisor,
     SupervisorError,
@@ -47,9 +51,14 @@ def check_targets(
                 raise click.BadParameter("log: needs a path, e.g. log:/var/log/audit/audit.log")
             continue
         try:
-            parse_target(value)
+            target = parse_target(value)
         except TargetError as exc:
             raise click.BadParameter(f"{exc}, or log:PATH") from None
+        if target.kind is TargetKind.FILE:
+            # Fail at start, as log: does, rather than retry a missing directory forever.
+            reason = unwritable_reason(Path(target.path))
+            if reason is not None:
+                raise click.BadParameter(f"{value}: {reason}")
     return values
 
 
@@ -132,6 +141,10 @@ def _options() -> list[Callable[[Any], Any]]:
         o("--hmac-key", "hmac_keys", multiple=True, metavar="SIGNER:VERSION=KEY",
           callback=check_signers,
           help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key)."),
+        o("--hmac-key-file", "hmac_key_files", multiple=True, metavar="FILE",
+          callback=parse_key_files,
+          help="File holding the signing key (one SIGNER:VERSION=KEY line, mode 0600): "
+          "not visible in ps as --hmac-key is."),
         o("--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5", show_default=True,
           help="HMAC hash of --hmac-key (Heka's hmac_hash)."),
         # --- messages
@@ -167,12 +180,15 @@ def _options() -> list[Callable[[Any], Any]]:
           help="Private directory (0700) for what must survive a crash: the kernel's audit "
           "state found at start (restored at exit even after a SIGKILL and restart), "
           "run.json and, by default, the journal."),
-        o("--status-file", type=click.Path(dir_okay=False, path_type=Path),
-          default=DEFAULT_STATUS_FILE, show_default=True,
-          help="Where `audit-heka status` finds the running daemon's counters."),
+        o("--status-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+          help="Where `audit-heka status` finds our counters [default: "
+          f"{status_file_for(False)}, or {status_file_for(True).name} with --multicast]; "
+          "the reader's and the shipper's status files go beside it."),
         o("--user", help="Run the reader and shipper as this user (the reader keeps the "
           "audit capabilities)."),
-        o("-v", "--verbose", is_flag=True, help="Log at debug level."),
+        o("--log-level", type=click.Choice(LEVELS), default="info", show_default=True,
+          help="debug-all also shows the libraries' debug logs (pyroute2's netlink dumps)."),
+        o("-v", "--verbose", is_flag=True, help="Same as --log-level debug."),
     ]
 
 
@@ -185,10 +201,16 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
 
 def build_config(**options: Any) -> RunConfig:
     """Check the options together and group them into a :class:`RunConfig` (pure)."""
-    keys = options.pop("hmac_keys")
+    keys = list(options.pop("hmac_keys")) + [
+        f"{s.name}:{s.version}={s.key.decode('utf-8', 'surrogateescape')}"
+        for s in options.pop("hmac_key_files")
+    ]
     if len(keys) > 1:
         raise click.BadParameter("give one signing key", param_hint="--hmac-key")
     options["hmac_key"] = keys[0] if keys else None
+    options.pop("log_level", None)
+    if options["status_file"] is None:
+        options["status_file"] = status_file_for(options["multicast"])
     options["rules"] = tuple(options["rules"])
     options["targets"] = tuple(options["targets"])
     try:
@@ -233,6 +255,13 @@ def load_config_file(ctx: click.Context, param: click.Parameter, value: Path | N
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from None
     ctx.default_map = {**(ctx.default_map or {}), **values}
+    if values.get("hmac_keys"):
+        try:
+            warning = exposure_warning(path, path.stat().st_mode, "an HMAC key")
+        except OSError:
+            warning = None
+        if warning is not None:
+            click.echo(f"audit-heka: {warning} (or move the key to hmac-key-file)", err=True)
     return path
 
 
@@ -257,9 +286,6 @@ def run(**options: Any) -> None:
     SIGTERM/SIGINT stop cleanly (the journal keeps what is not yet delivered),
     SIGHUP reloads the rules.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if options["verbose"] else logging.INFO,
-        format="audit-heka: %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    level = options["log_level"]
+    configure_logging("debug" if options["verbose"] and level == "info" else level)
     start(build_config(**options))

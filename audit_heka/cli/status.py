@@ -1,13 +1,21 @@
-"""``audit-heka status``: the kernel's audit state and the running daemon's counters.
+"""``audit-heka status``: the kernel's audit state and the running daemons' counters.
 
 Why not just ``auditctl -s``: the same numbers in JSON for monitoring, read
 through the same length-tolerant codec the daemon uses, so a kernel whose
 status struct is shorter or longer than ours is reported, not misread.
+
+The exit status follows systemctl's (LSB) convention so that scripts and
+monitoring can ask "is it running?": 0 when an audit-heka daemon runs, 3 when
+none does (a status file left by a dead run is reported as stale, never as
+live counters), 4 when it cannot be told (not root).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,57 +26,92 @@ from audit_heka.journal.summary import journal_summary
 from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.status import StatusError, format_status
 from audit_heka.netlink.uapi import Feature
-from audit_heka.supervisor import DEFAULT_STATUS_FILE
+from audit_heka.statusfile import (
+    STATUS_DIR,
+    DaemonStatus,
+    default_status_files,
+    describe_age,
+    read_status,
+)
+
+EXIT_RUNNING = 0
+EXIT_NOT_RUNNING = 3
+EXIT_UNKNOWN = 4
+NOT_ROOT = "You must be root to run this program."
 
 
-def read_daemon_status(path: Path) -> dict[str, Any] | None:
-    """The status file a running ``audit-heka run`` keeps, if any and if readable."""
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict):
-        return None
-    pid = doc.get("pid")
-    doc["running"] = isinstance(pid, int) and Path(f"/proc/{pid}").exists()
-    journal_dir = doc.get("journal_dir")
-    if isinstance(journal_dir, str):
-        doc["journal"] = journal_summary(Path(journal_dir), time.time())
+def _when(timestamp: object) -> str:
+    if not isinstance(timestamp, (int, float)):
+        return "an unknown time"
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(timestamp))
+
+
+def _daemon_json(found: DaemonStatus) -> dict[str, Any]:
+    doc = dict(found.doc)
+    counters = doc.pop("counters", None)
+    doc["status_file"] = str(found.path)
+    doc["running"] = found.running
+    if found.running:
+        doc["counters"] = counters
+        if isinstance(doc.get("journal_dir"), str):
+            doc["journal"] = journal_summary(Path(doc["journal_dir"]), time.time())
+        if found.stalled:
+            doc["stalled"] = True
+    else:
+        doc["stale"] = found.why_not
+        if counters is not None:
+            doc["last_counters"] = counters  # the dead run's, for a post-mortem
     return doc
 
 
-def daemon_lines(daemon: dict[str, Any]) -> list[str]:
-    """The daemon's part of the text report: children, rates, journal, targets, counters."""
-    state = "running" if daemon["running"] else "not running (stale status file)"
-    out = [f"daemon.pid {daemon.get('pid')} {state}"]
-    for name, child in sorted((daemon.get("children") or {}).items()):
+def _daemon_lines(found: DaemonStatus) -> list[str]:
+    doc = found.doc
+    mode = doc.get("mode", "?")
+    age = f", {describe_age(found.age)} ago" if found.age is not None else ""
+    if not found.running:
+        return [f"daemon: not running (stale status file {found.path}, {mode}, last written "
+                f"{_when(doc.get('updated'))}{age}: {found.why_not})"]
+    lines = [f"daemon.pid {doc.get('pid')} running ({mode}, since {_when(doc.get('started'))}, "
+             f"{found.path})"]
+    if found.stalled:
+        lines.append(f"daemon.warning status file not updated for {describe_age(found.age or 0)}"
+                     ": the daemon may be stuck")
+    lines += supervision_lines(doc)
+    counters = doc.get("counters")
+    if isinstance(counters, dict):
+        lines += [f"daemon.{name} {value}" for name, value in sorted(counters.items())]
+    return lines
+
+
+def supervision_lines(doc: dict[str, Any]) -> list[str]:
+    """Children, rates, the journal (files, bytes, unshipped records and the oldest's
+    age) and per-target state of a running ``run``."""
+    out: list[str] = []
+    for name, child in sorted((doc.get("children") or {}).items()):
         alive = "alive" if child.get("alive") else "dead"
         out.append(f"daemon.{name} pid {child.get('pid')} {alive}, "
                    f"{child.get('restarts', 0)} restarts")
-    for name, value in sorted((daemon.get("rates") or {}).items()):
+    for name, value in sorted((doc.get("rates") or {}).items()):
         out.append(f"daemon.{name} {value}")
-    journal = daemon.get("journal")
-    if isinstance(journal, dict):
-        files = journal.get("files") or []
-        out.append(f"journal.directory {journal.get('directory')}")
+    if isinstance(doc.get("journal_dir"), str):
+        journal = journal_summary(Path(doc["journal_dir"]), time.time())
+        files = journal["files"]
+        assert isinstance(files, list)
+        out.append(f"journal.directory {journal['directory']}")
         out.append(f"journal.files {len(files)} ({', '.join(f['name'] for f in files)})")
-        out.append(f"journal.bytes {journal.get('bytes')}")
-        out.append(f"journal.unshipped_records {journal.get('unshipped_records')}")
-        age = journal.get("oldest_unshipped_age")
+        out.append(f"journal.bytes {journal['bytes']}")
+        out.append(f"journal.unshipped_records {journal['unshipped_records']}")
+        age = journal["oldest_unshipped_age"]
         out.append(f"journal.oldest_unshipped_age {'-' if age is None else f'{age} s'}")
         if journal.get("cursor_problem"):
             out.append(f"journal.cursor_problem {journal['cursor_problem']}")
-    reader = daemon.get("reader") or {}
+    reader = doc.get("reader") or {}
     if reader.get("blocked"):
         out.append(f"reader.blocked {reader['blocked']}")
-    for target, state_doc in sorted((daemon.get("per_target") or {}).items()):
-        if isinstance(state_doc, dict):
-            text = " ".join(f"{k}={v}" for k, v in sorted(state_doc.items()))
-        else:
-            text = str(state_doc)
+    for target, state in sorted((doc.get("per_target") or {}).items()):
+        text = (" ".join(f"{k}={v}" for k, v in sorted(state.items()))
+                if isinstance(state, dict) else str(state))
         out.append(f"target.{target} {text}")
-    for name, value in sorted((daemon.get("counters") or {}).items()):
-        out.append(f"daemon.{name} {value}")
     return out
 
 
@@ -76,15 +119,19 @@ def daemon_lines(daemon: dict[str, Any]) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(
     "--status-file",
+    "status_files",
+    multiple=True,
     type=click.Path(path_type=Path),
-    default=DEFAULT_STATUS_FILE,
-    show_default=True,
-    help="Where the running daemon keeps its counters.",
+    help="A running daemon's status file (repeatable) [default: "
+    f"{STATUS_DIR}/status-unicast.json and status-multicast.json].",
 )
-def status(as_json: bool, status_file: Path) -> None:
+def status(as_json: bool, status_files: tuple[Path, ...]) -> None:
     """Show the kernel audit status (enabled, pid, backlog, lost, ...) and,
-    when audit-heka runs, its children, rates, journal (files, bytes, records
-    not yet shipped, age of the oldest), per-target state and counters."""
+    for each audit-heka daemon running, its loss and delivery counters.
+
+    Exit status as systemctl's: 0 a daemon is running, 3 none is, 4 unknown
+    (not root).
+    """
     try:
         with AuditControl() as ctl:
             st = ctl.get_status()
@@ -95,25 +142,50 @@ def status(as_json: bool, status_file: Path) -> None:
                 )
             except AuditError:
                 immutable = None
-    except (AuditError, StatusError) as exc:
+    except AuditError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES) and os.geteuid() != 0:
+            # auditctl's words: the kernel refuses AUDIT_GET without CAP_AUDIT_CONTROL,
+            # which says nothing about a lock.
+            click.echo(NOT_ROOT, err=True)
+            sys.exit(EXIT_UNKNOWN)
         raise click.ClickException(str(exc)) from None
+    except StatusError as exc:
+        raise click.ClickException(str(exc)) from None
+    found: list[DaemonStatus] = []
+    unreadable: list[str] = []
+    for path in status_files or default_status_files():
+        try:
+            daemon = read_status(path)
+        except OSError as exc:
+            unreadable.append(f"cannot read {path}: {exc.strerror}")
+            continue
+        if daemon is not None:
+            found.append(daemon)
+    running = [d for d in found if d.running]
+    code = EXIT_RUNNING if running else EXIT_UNKNOWN if unreadable else EXIT_NOT_RUNNING
     if as_json:
         doc: dict[str, object] = {k: v for k, v in st.as_dict().items() if v is not None}
         doc["features"] = [f.name.lower() for f in Feature if f & st.features and f.name]
         if immutable is not None:
             doc["loginuid_immutable"] = immutable[0]
             doc["loginuid_immutable_locked"] = immutable[1]
-        daemon = read_daemon_status(status_file)
-        if daemon is not None:
-            doc["daemon"] = daemon
+        doc["daemons"] = [_daemon_json(d) for d in found]
+        if running:
+            doc["daemon"] = _daemon_json(running[0])
+        if unreadable:
+            doc["errors"] = unreadable
         click.echo(json.dumps(doc, sort_keys=True))
-        return
+        sys.exit(code)
     for name, value in format_status(st):
         click.echo(f"{name} {value}")
     if immutable is not None:
         click.echo(f"loginuid_immutable {immutable[0]} {'locked' if immutable[1] else 'unlocked'}")
-    daemon = read_daemon_status(status_file)
-    if daemon is None:
-        return
-    for line in daemon_lines(daemon):
-        click.echo(line)
+    for daemon in found:
+        for line in _daemon_lines(daemon):
+            click.echo(line)
+    for message in unreadable:
+        click.echo(f"daemon: {message}", err=True)
+    if not found and not unreadable:
+        where = ", ".join(str(p) for p in status_files) if status_files else str(STATUS_DIR)
+        click.echo(f"daemon: not running (no status file in {where})")
+    sys.exit(code)

@@ -47,6 +47,26 @@ class FsyncPolicy:
         return self.frames == 0 and self.interval == 0.0
 
 
+def unwritable_reason(path: Path) -> str | None:
+    """Why ``path`` can never be appended to (missing directory, ...), else None.
+
+    Checked at start so that ``file:/nonexistent/dir/x`` is a clear error, as a
+    ``log:`` target's is, and not a connect retried forever. Transient trouble
+    (a full disk) is the delivery loop's to retry.
+    """
+    parent = path.parent
+    if path.is_dir():
+        return f"{path} is a directory"
+    if not parent.exists():
+        return f"directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    target = path if path.exists() else parent
+    if not os.access(target, os.W_OK):
+        return f"{target} is not writable"
+    return None
+
+
 class FileTransport:
     """Append frames to ``path`` (created 0600 if missing)."""
 
