@@ -94,6 +94,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "delivery_oversize": CounterInfo(
         "delivery", True, "frames the target can never carry (UDP datagram size): not sent"),
     "delivery_malformed": CounterInfo("delivery", False, "frames stdout could not decode"),
+    "delivery_discarded": CounterInfo(
+        "delivery", True, "frames for a target gone for good (stdout closed by its reader)"),
     # --- --enrich (audit_heka.enrich, in the shipper)
     "enriched": CounterInfo("shipper", False, "events given /proc fields"),
     "enrich_cache_hits": CounterInfo("shipper", False, "enrichments from the process cache"),

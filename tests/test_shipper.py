@@ -394,4 +394,4 @@ def test_the_supervisors_run_json_is_what_the_shipper_reads(tmp_path: Path) -> N
     assert config.drain_seconds == 7 and config.state_dir == tmp_path
     assert config.journal_dir == tmp_path / "journal"
     assert config.delivery.transport.fsync.frames == 10
-    assert config.status_dir == tmp_path / "run"  # shipper.status beside run's status file
+    assert config.status_dir == tmp_path / "run" / "status.d"  # beside run's status file

@@ -76,7 +76,7 @@ def test_run_json_has_the_interface_keys(tmp_path: Path) -> None:
                 "drain_seconds", "log_level", "status_dir", "hmac_keys", "message_type"):
         assert key in doc, key
     assert doc["journal_dir"] == str(tmp_path / "journal")
-    assert doc["status_dir"] == str(tmp_path / "run")
+    assert doc["status_dir"] == str(tmp_path / "run" / "s.d")  # one per status file
     assert doc["targets"] == ["127.0.0.1:5565", "log:/x"]
     assert doc["hmac_keys"] == ["s:1=k"]
 
