@@ -452,6 +452,7 @@ class Supervisor:
             hand_over(process.state_dir, uid, gid, recursive=False, files=[self._run_json])
             hand_over(self.config.journal_dir, uid, gid, recursive=True)
             if process.status_file is not None:  # the children write their status there
+                hand_over(process.status_file.parent, uid, gid, recursive=False)
                 hand_over(self.config.status_dir, uid, gid, recursive=False)
 
     # --------------------------------------------------------------- children
