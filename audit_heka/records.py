@@ -458,9 +458,8 @@ def split_records(line: str) -> list[str]:
             continue
         piece = line[start:cut]
         opened = piece.find("msg='")
-        if opened != -1 and last_quote > start + opened + 4 and last_quote > cut and (
-                piece.rfind("'") <= opened + 4):
-            continue  # inside a user-space msg='...'
+        if opened != -1 and last_quote > cut:
+            continue  # inside a user-space msg='...' (it may hold quotes of its own)
         if piece.count('"') % 2:
             continue  # inside a quoted value
         out.append(piece)

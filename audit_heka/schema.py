@@ -344,6 +344,25 @@ class MessageBuilder:
             fields=(Field.string("parse_error", error.reason), Field.string("raw", error.text)),
         )
 
+    def record_values(self, record: Record) -> list[tuple[str, str, str | list[str]]]:
+        """(field name, key, shipped text) per field of one record, in record order.
+
+        The text is the interpretation when there is one, else the raw value:
+        what ``ausearch -i`` prints for that occurrence (the oracle tests use it).
+        """
+        named, _ = _renaming(record)
+        interp = self._renamed(record, self.interpreter.interpret([record])[0], named)
+        if named is None:
+            named = tuple((k, k, v, True) for k, v in record.fields)
+        out: list[tuple[str, str, str | list[str]]] = []
+        for name, key, raw, first in named:
+            text = interp.get(name)
+            # The interpreter gives a repeated key's first occurrence its text only.
+            if text is None or (name == key and not first and key not in interp):
+                text = raw
+            out.append((name, key, text))
+        return out
+
     # ----------------------------------------------------------------- fields
 
     def _fields(self, event: Event, renamings: Sequence[tuple[Named | None, tuple[str, ...]]],
