@@ -86,7 +86,7 @@ def _run(lines: list[str], live: bool) -> tuple[list[Message], Pipeline, Framer]
     out: list[Message] = []
     for n, line in enumerate(lines):
         if live:
-            head, sep, rest = line.partition(" msg=")
+            _, sep, rest = line.partition(" msg=")
             number = parse_line(line)
             msg_type = number.type if isinstance(number, Record) else 1300
             out += pipeline.feed_kernel(msg_type, rest if sep else line, now=float(n))

@@ -9,7 +9,6 @@ as a log file for auparse (the oracle of ``ausearch -i``).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ CUTTING_NAME = 'y\x1dAUID="root"'
 def newgrp_records(names: list[str]) -> list[RawRecord]:
     """The CHGRP_ID records the kernel sends when uid 65534 runs newgrp NAME, one per name."""
     newgrp, setpriv = require_tool("newgrp"), require_tool("setpriv")
-    require(os.stat(newgrp).st_mode & 0o4000 != 0, "newgrp is not setuid")
+    require(Path(newgrp).stat().st_mode & 0o4000 != 0, "newgrp is not setuid")
     out: list[RawRecord] = []
     with AuditSource(settings={"enabled": 1}) as source:
         for name in names:
