@@ -19,6 +19,7 @@ from audit_heka.heka.errors import MessageTooLarge
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
 from audit_heka.heka.message import Message, encode_message
 from audit_heka.records import (
+    MAX_RECORD_LENGTH,
     ParseError,
     Record,
     is_comment,
@@ -61,7 +62,8 @@ class Pipeline:
         if is_comment(line):
             self.comment_lines += 1
             return []
-        pieces = split_records(line.rstrip("\r\n"))
+        text = line.rstrip("\r\n")
+        pieces = [text] if len(text) > MAX_RECORD_LENGTH else split_records(text)
         if len(pieces) == 1:
             return self._take(parse_line(line), now)
         self.shared_lines += 1

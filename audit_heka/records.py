@@ -308,7 +308,7 @@ def _pairs_exact(s: str) -> tuple[list[tuple[str, str]], str, str]:
     if lead_end == -1:
         lead = s.strip()
     else:  # without the "(" of an old-format first pair
-        lead = s[: lead_end - 1 if s[lead_end - 1] == "(" else lead_end].strip()
+        lead = s[: lead_end - 1 if lead_end and s[lead_end - 1] == "(" else lead_end].strip()
     if extra:
         lead = " ".join([lead, *extra]) if lead else " ".join(extra)
     return pairs, lead, problem
@@ -436,7 +436,7 @@ def is_comment(line: str) -> bool:
     return line.lstrip(" \t").startswith("#")
 
 
-_NEXT_RECORD = re.compile(r" (?:node=[^ ]+ )?type=[^ =]+ msg=audit\(\d+\.\d+:\d+\)")
+_NEXT_RECORD = re.compile(r" (?:node=[^ ]+ )?type=[^ =]+ msg=audit\([0-9]+\.[0-9]+:[0-9]+\)")
 
 
 def split_records(line: str) -> list[str]:

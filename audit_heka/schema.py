@@ -84,6 +84,8 @@ SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # th
 EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv",
                                           "suspicious_duplicates", "parse_error", "raw"})
 
+RAW_KEEP = 4096  # bytes of an unparsable line kept in its ``raw`` field
+
 # libaudit's audit_log_user_message / _acct_message / _comm_message all end the
 # text they send with these fields, written by the library after the caller's
 # text (audit-userspace lib/audit_logging.c): the only trustworthy ones of a
@@ -326,13 +328,18 @@ class MessageBuilder:
     def build_unparsed(self, error: ParseError, timestamp_ns: int) -> Message:
         """A line or kernel record that is no audit record we can read: shipped anyway.
 
-        Nothing is discarded: the text goes out whole in ``raw`` with the reason
-        in ``parse_error`` (Severity 4), time-stamped with the last record read
-        before it (``timestamp_ns``), under a uuid derived from both so that a
-        resend de-duplicates.
+        Nothing is discarded: the text goes out in Payload (whole, while the
+        message fits) and its first RAW_KEEP bytes in ``raw`` (with
+        ``raw_length``: a line of any size stays a message a receiver takes),
+        with the reason in ``parse_error`` (Severity 4), time-stamped with the
+        last record read before it (``timestamp_ns``), under a uuid derived from
+        both so that a resend de-duplicates.
         """
         self.counters.unparsed += 1
-        name = f"{self.hostname}|unparsed|{timestamp_ns}|{error.text}"
+        data = error.text.encode("utf-8", "surrogateescape")
+        raw = _utf8_prefix(data, RAW_KEEP)
+        # The uuid hashes a bounded prefix (the Lua decoder computes it in Lua).
+        name = f"{self.hostname}|unparsed|{timestamp_ns}|{len(data)}|{_utf8_prefix(data, 256)}"
         return Message(
             uuid=uuid.uuid5(AUDIT_HEKA_NAMESPACE, name).bytes,
             timestamp=timestamp_ns,
@@ -341,7 +348,8 @@ class MessageBuilder:
             severity=SEVERITY_WARNING,
             payload=error.text if self.payload else None,
             hostname=self.hostname,
-            fields=(Field.string("parse_error", error.reason), Field.string("raw", error.text)),
+            fields=(Field.string("parse_error", error.reason), Field.string("raw", raw),
+                    Field.integer("raw_length", len(data))),
         )
 
     def record_values(self, record: Record) -> list[tuple[str, str, str | list[str]]]:
@@ -586,6 +594,14 @@ def _plan(shape: _Shape) -> _Plan:
         for k in keys:
             plan.append((names[k], k, tuple(indexes)))
     return tuple(plan)
+
+
+def _utf8_prefix(data: bytes, limit: int) -> str:
+    """At most ``limit`` bytes of UTF-8 ``data``, never cut inside a character."""
+    cut = min(len(data), limit)
+    while cut < len(data) and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return data[:cut].decode("utf-8", "replace")
 
 
 def _first_pid(records: Sequence[Record]) -> int | None:
