@@ -206,7 +206,9 @@ def test_pairs_round_trip(pairs: list[tuple[str, str]]) -> None:
 
 
 @given(st.lists(st.sampled_from(['k=v', 'a="x"', 'b="x y"', "m='p=q r'", 'free', '"', '=',
-                                 'c=', 'd="q"r', 'e={ s=t }', "'", 'f=g=h', '{', 'h="', '']),
+                                 'c=', 'd="q"r', 'e={ s=t }', "'", 'f=g=h', '{', 'h="', '',
+                                 'k=v,', 'u=500:', '(h=?,', 'r=success)', 'n=(none)',
+                                 'p=(x)', 'i=fe80::', 'old', 'new', '(', '(=x', 'q="a b"']),
                 max_size=10))
 def test_fast_and_exact_tokenizers_agree(words: list[str]) -> None:
     body = " ".join(words)
