@@ -1,4 +1,4 @@
-"""The Lua decoder gives `replay`'s messages for the foreign-log and forgery cases (issues 16, 17)."""
+"""The Lua decoder gives `replay`'s messages for the foreign-log and forgery cases (16, 17)."""
 
 from __future__ import annotations
 
