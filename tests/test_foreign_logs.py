@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from auparse_oracle import Agreement, agreement
+from auparse_oracle import Agreement, agreement, ausearch_agreement
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.events import Assembler
@@ -76,13 +76,17 @@ def oracle(tmp_path: Path, lines: list[str], name: str = "case.log") -> Agreemen
     """auparse's reading of the lines against ours (this host's accounts, as auparse's)."""
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = agreement(path, MessageBuilder(Interpreter(read_users(), read_groups()),
-                                            hostname="h"))
+    builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="h")
+    result = agreement(path, builder)
     TOTAL.add(result)
+    printed = ausearch_agreement(path, builder)
+    AUSEARCH.add(printed)
+    assert not printed.differences, printed.differences
     return result
 
 
 TOTAL = Agreement()  # every case of this module; printed by test_zz_agreement_total
+AUSEARCH = Agreement()  # the same cases against the text `ausearch -i -if` prints
 
 
 # ----------------------------------------------------------------- 16.2 old format
@@ -309,4 +313,6 @@ def test_zz_agreement_total() -> None:
     """The agreement figure over every case above (run last: pytest keeps file order)."""
     print(f"\nauparse agreement over the hand-written cases: {TOTAL.percent:.2f}% of "
           f"{TOTAL.compared} values; known differences {dict(TOTAL.known)}")
+    print(f"ausearch -i -if agreement over the same cases: {AUSEARCH.percent:.2f}% of "
+          f"{AUSEARCH.compared} values; known differences {dict(AUSEARCH.known)}")
     assert TOTAL.compared == 0 or not TOTAL.differences

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from audit_state import require, require_tool
-from auparse_oracle import agreement
+from auparse_oracle import agreement, ausearch_agreement
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.events import Assembler
@@ -80,8 +80,12 @@ def test_newgrp_forgery_and_separator_from_the_kernel(audit_kernel: object,
     # The same records as auditd would log them, for auparse.
     log = tmp_path / "newgrp.log"
     log.write_text("".join(f"type=CHGRP_ID msg={r.text}\n" for r in (forged, cut)))
-    result = agreement(log, MessageBuilder(Interpreter(read_users(), read_groups()),
-                                           hostname="h"))
+    builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="h")
+    result = agreement(log, builder)
+    printed = ausearch_agreement(log, builder)
     print(f"\nauparse agreement on the live newgrp records: {result.percent:.2f}% of "
           f"{result.compared}; known differences {dict(result.known)}")
+    print(f"ausearch -i -if agreement on them: {printed.percent:.2f}% of "
+          f"{printed.compared}; known differences {dict(printed.known)}")
     assert not result.differences, result.differences
+    assert not printed.differences, printed.differences
