@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from auparse_oracle import Agreement, agreement, ausearch_agreement
+from hypothesis import given
+from hypothesis import strategies as st
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.events import Assembler
@@ -21,7 +23,7 @@ from audit_heka.heka.message import Message
 from audit_heka.interpret import Interpreter
 from audit_heka.pipeline import Pipeline
 from audit_heka.records import Record, parse_kernel, parse_line, split_records
-from audit_heka.schema import MessageBuilder
+from audit_heka.schema import MessageBuilder, field_names
 
 T = "msg=audit(1143146623.787"
 OLD_PAM = (f"type=USER_AUTH {T}:142): user pid=29219 uid=0 auid=4294967295 "
@@ -316,3 +318,20 @@ def test_zz_agreement_total() -> None:
     print(f"ausearch -i -if agreement over the same cases: {AUSEARCH.percent:.2f}% of "
           f"{AUSEARCH.compared} values; known differences {dict(AUSEARCH.known)}")
     assert TOTAL.compared == 0 or not TOTAL.differences
+
+
+@given(st.lists(st.tuples(st.sampled_from(["uid", "res", "exe", "acct", "id", "op", "uid_2",
+                                           "a", "hostname", "addr", "terminal"]),
+                          st.sampled_from(["0", "1", "x", '"y"'])), max_size=12),
+       st.integers(0, 12))
+def test_field_names_keep_every_value_under_a_unique_name(
+        pairs: list[tuple[str, str]], inner: int) -> None:
+    inner = min(inner, len(pairs))
+    r = Record(1100, "USER", 1, 0, 1, None, tuple(pairs), (), "", "", inner)
+    named, suspicious = field_names(r)
+    names = [name for name, _, _, _ in named]
+    assert len(set(names)) == len(names) == len(pairs)
+    assert [(k, v) for _, k, v, _ in named] == pairs
+    assert set(suspicious) <= {"exe", "hostname", "addr", "terminal", "res", "acct", "id"}
+    for name, key, _, _ in named:
+        assert name == key or name.startswith(f"{key}_")
