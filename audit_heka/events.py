@@ -51,6 +51,7 @@ from audit_heka.records import Record
 
 EOE = 1320
 PROCTITLE = 1327
+EXPIRE_PER_RECORD = 2  # log mode: timed-out events completed per record at most
 EOE_TIMEOUT = 2.0  # auditd's end_of_event_timeout default (seconds)
 DEFAULT_MAX_IN_FLIGHT = 4096
 CLOSED_MEMORY = 8192  # completed keys remembered to place late records
@@ -131,7 +132,12 @@ class Assembler:
 
     def add(self, record: Record, now: float) -> list[Event]:
         """Take one record; return the events it (and the passing of time) completed."""
-        out = self.expire(now)
+        # Log mode: a burst of pending events (user records wait for their
+        # timeout there) followed by a gap in the log would otherwise all
+        # complete at one record; the Lua decoder does this work inside one
+        # process_message call, under Heka's instruction limit. A few per
+        # record drain any backlog (each record adds at most one event).
+        out = self.expire(now, None if self.live else EXPIRE_PER_RECORD)
         key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
         if self.track_gaps:
             self._see_serial(record.serial)
@@ -169,11 +175,15 @@ class Assembler:
             out.append(self._close(oldest, victim))
         return out
 
-    def expire(self, now: float) -> list[Event]:
-        """Complete the events that saw no record for ``timeout`` seconds of ``now``."""
+    def expire(self, now: float, most: int | None = None) -> list[Event]:
+        """Complete the events that saw no record for ``timeout`` seconds of ``now``.
+
+        ``most``: complete no more than this many (the oldest); the others stay
+        pending for the next call.
+        """
         out: list[Event] = []
         limit = now - self.timeout
-        while self._pending:
+        while self._pending and (most is None or len(out) < most):
             key, pending = next(iter(self._pending.items()))
             if pending.last_seen > limit:
                 break

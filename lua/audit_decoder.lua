@@ -268,6 +268,7 @@ G.MSG_TYPE_NUMBERS = (function() return {
 G.EOE_TIMEOUT_MS = (function() return 2000 end)()
 G.MAX_IN_FLIGHT = (function() return 4096 end)()
 G.CLOSED_MEMORY = (function() return 8192 end)()
+G.EXPIRE_PER_RECORD = (function() return 2 end)()
 G.NAMESPACE_HEX = (function() return "b7aa49738fc5572ba7d0e17b4e1b104a" end)()
 G.DEFAULT_MESSAGE_TYPE = (function() return "audit_log" end)()
 G.LOGGER = (function() return "audit-heka" end)()
@@ -6412,7 +6413,9 @@ end
 
 local function expire(now, out)
     local limit = now - G.EOE_TIMEOUT_MS / 1000
-    while pending.n > 0 do
+    local done = 0
+    while pending.n > 0 and done < G.EXPIRE_PER_RECORD do  -- events.py: a few per record
+        done = done + 1
         local key, p = pending:first()
         if p.last_seen > limit then break end
         pending:pop(key)

@@ -88,6 +88,7 @@ def tables() -> dict[str, Any]:
         "EOE_TIMEOUT_MS": round(events.EOE_TIMEOUT * 1000),
         "MAX_IN_FLIGHT": events.DEFAULT_MAX_IN_FLIGHT,
         "CLOSED_MEMORY": events.CLOSED_MEMORY,
+        "EXPIRE_PER_RECORD": events.EXPIRE_PER_RECORD,
         # schema.py
         "NAMESPACE_HEX": schema.AUDIT_HEKA_NAMESPACE.hex,
         "DEFAULT_MESSAGE_TYPE": schema.DEFAULT_MESSAGE_TYPE,

@@ -335,3 +335,14 @@ def test_field_names_keep_every_value_under_a_unique_name(
     assert set(suspicious) <= {"exe", "hostname", "addr", "terminal", "res", "acct", "id"}
     for name, key, _, _ in named:
         assert name == key or name.startswith(f"{key}_")
+
+
+def test_a_gap_in_a_log_completes_a_backlog_a_few_events_per_record() -> None:
+    a = Assembler(live=False)
+    for serial in range(1, 11):  # ten stand-alone user records, then a 10 s gap
+        r = parse_line(f"type=USER_START msg=audit(5.000:{serial}): pid=1 msg='op=x res=success'")
+        assert isinstance(r, Record)
+        assert a.add(r, 5.0) == []
+    later = [parse_line(f'type=CWD msg=audit(15.000:{n}): cwd="/"') for n in range(20, 25)]
+    done = [[e.serial for e in a.add(r, 15.0)] for r in later if isinstance(r, Record)]
+    assert done == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]
