@@ -18,7 +18,15 @@ from audit_heka.events import Assembler, Event
 from audit_heka.heka.errors import MessageTooLarge
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
 from audit_heka.heka.message import Message, encode_message
-from audit_heka.records import ParseError, Record, parse_kernel, parse_line
+from audit_heka.records import (
+    MAX_RECORD_LENGTH,
+    ParseError,
+    Record,
+    is_comment,
+    parse_kernel,
+    parse_line,
+    split_records,
+)
 from audit_heka.schema import MessageBuilder
 
 ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
@@ -35,10 +43,13 @@ class Pipeline:
         self.event_sinks: list[Callable[[Event], None]] = []
         self.lines = 0
         self.blank_lines = 0
+        self.comment_lines = 0  # "#" lines: not records, not malformed
+        self.shared_lines = 0  # lines that held more than one record
         self.records = 0
         self.messages = 0
         self.parse_errors: Counter[str] = Counter()
         self.error_samples: deque[ParseError] = deque(maxlen=ERROR_SAMPLES)
+        self._last_ns = 0  # time of the last record: stamps what could not be parsed
 
     # ------------------------------------------------------------------ input
 
@@ -49,7 +60,18 @@ class Pipeline:
         if not line.strip():
             self.blank_lines += 1
             return []
-        return self._take(parse_line(line), now, mark)
+        if is_comment(line):
+            self.comment_lines += 1
+            return []
+        text = line.rstrip("\r\n")
+        pieces = [text] if len(text) > MAX_RECORD_LENGTH else split_records(text)
+        if len(pieces) == 1:
+            return self._take(parse_line(line), now, mark)
+        self.shared_lines += 1
+        out: list[Message] = []
+        for piece in pieces:
+            out += self._take(parse_line(piece), now, mark)
+        return out
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Message]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
@@ -77,9 +99,15 @@ class Pipeline:
     def _take(self, parsed: Record | ParseError, now: float | None,
               mark: int = 0) -> list[Message]:
         if isinstance(parsed, ParseError):
+            # Never discarded: shipped whole, with the reason (issue 17).
             self.parse_errors[parsed.reason] += 1
             self.error_samples.append(parsed)
-            return []
+            self.messages += 1
+            return [self.builder.build_unparsed(parsed, self._last_ns)]
+        if parsed.problem:  # kept and shipped (parse_error field), but counted
+            self.parse_errors[parsed.problem] += 1
+            self.error_samples.append(ParseError(parsed.problem, parsed.log_line()))
+        self._last_ns = parsed.timestamp_ns
         if now is None:
             now = parsed.seconds + parsed.milliseconds / 1000.0
         return self.feed_record(parsed, now, mark)
@@ -101,6 +129,8 @@ class Pipeline:
         flat = {
             "lines": self.lines,
             "blank_lines": self.blank_lines,
+            "comment_lines": self.comment_lines,
+            "shared_lines": self.shared_lines,
             "records": self.records,
             "messages": self.messages,
             "malformed_records": sum(self.parse_errors.values()),
@@ -116,6 +146,8 @@ class Pipeline:
             "malformed_integer": c.malformed_integer,
             "aligned_fill": c.aligned_fill,
             "duplicate_key": c.duplicate_key,
+            "suspicious_duplicates": c.suspicious_duplicates,
+            "unparsed_shipped": c.unparsed,
         }
         for reason, count in sorted(self.parse_errors.items()):
             flat[f"malformed_records.{reason}"] = count

@@ -268,6 +268,7 @@ G.MSG_TYPE_NUMBERS = (function() return {
 G.EOE_TIMEOUT_MS = (function() return 2000 end)()
 G.MAX_IN_FLIGHT = (function() return 4096 end)()
 G.CLOSED_MEMORY = (function() return 8192 end)()
+G.EXPIRE_PER_RECORD = (function() return 2 end)()
 G.NAMESPACE_HEX = (function() return "b7aa49738fc5572ba7d0e17b4e1b104a" end)()
 G.DEFAULT_MESSAGE_TYPE = (function() return "audit_log" end)()
 G.LOGGER = (function() return "audit-heka" end)()
@@ -319,7 +320,19 @@ G.INTEGER_KEYS = (function() return {
  ["syscall"]=true,
  ["uid"]=true,
 } end)()
-G.EVENT_FIELDS = (function() return {["argv"]=true,["node"]=true,["record_types"]=true,["serial"]=true,["type"]=true} end)()
+G.EVENT_FIELDS = (function() return {
+ ["argv"]=true,
+ ["node"]=true,
+ ["parse_error"]=true,
+ ["raw"]=true,
+ ["record_types"]=true,
+ ["serial"]=true,
+ ["suspicious_duplicates"]=true,
+ ["type"]=true,
+} end)()
+G.LIBRARY_TAIL = (function() return {"exe","hostname","addr","terminal","res"} end)()
+G.LIBRARY_IDENTITY = (function() return {["acct"]=true,["id"]=true} end)()
+G.RAW_KEEP = (function() return 4096 end)()
 G.SEVERITY_INFO = (function() return 6 end)()
 G.SEVERITY_WARNING = (function() return 4 end)()
 G.ANOMALY_RANGES = (function() return {{1700,1799},{2100,2199}} end)()
@@ -6088,9 +6101,32 @@ local function pystrip(s)
     return (gsub(gsub(s, "^[ \t\n\v\f\r\28-\31]+", ""), "[ \t\n\v\f\r\28-\31]+$", ""))
 end
 
+local function all_digits(s) return s ~= "" and not find(s, "[^0-9]") end
+
+-- records.py _trim: the old format's punctuation after an unquoted value.
+local PARENTHESISED = {["(none)"] = true, ["(null)"] = true, ["(unknown)"] = true,
+                       ["(deleted)"] = true, ["(invalid)"] = true}
+local function trim_value(v)
+    local comma = sub(v, -1) == ","
+    if comma then v = sub(v, 1, -2) end
+    if sub(v, -1) == ")" then
+        local _, opens = gsub(v, "%(", "")
+        local _, closes = gsub(v, "%)", "")
+        if not PARENTHESISED[v] and opens < closes then v = sub(v, 1, -2) end
+    elseif not comma and sub(v, -1) == ":" and all_digits(sub(v, 1, -2)) then
+        v = sub(v, 1, -2)
+    end
+    return v
+end
+
+local NAMING_WORDS = {old = "old-", new = ""}  -- LOGIN of audit 1.x
+
+-- records.py _pairs_exact: (pairs, free text, problem); never raises.
 local function split_pairs(s)
     local pairs_, extra = {}, {}
+    local problem = ""
     local lead_end
+    local naming, named = "", false
     local n, i = #s, 1
     while i <= n do
         if byte(s, i) == 32 then
@@ -6099,68 +6135,109 @@ local function split_pairs(s)
             local sp = find(s, " ", i, true) or (n + 1)
             local eq = find(s, "=", i, true)
             if eq and eq >= sp then eq = nil end
+            if eq and byte(s, i) == 40 and eq > i + 1 then i = i + 1 end
             if eq == nil or eq <= i then
-                if lead_end ~= nil then extra[#extra + 1] = sub(s, i, sp - 1) end
+                local word = sub(s, i, sp - 1)
+                local prefix = NAMING_WORDS[word]
+                local nxt = sp + 1
+                local nxt_end = find(s, " ", nxt, true) or (n + 1)
+                local neq = nxt <= n and find(s, "=", nxt, true)
+                if prefix ~= nil and lead_end ~= nil and neq and neq < nxt_end and neq > nxt then
+                    naming, named = prefix, true
+                elseif lead_end ~= nil then
+                    extra[#extra + 1] = word
+                end
                 i = sp
             else
                 if lead_end == nil then lead_end = i end
                 local key = sub(s, i, eq - 1)
+                if named then key = naming .. key; named = false end
                 local j = eq + 1
                 local c = sub(s, j, j)
+                local e
                 if c == '"' then
-                    local e = find(s, '"', j + 1, true)
-                    if not e then malformed("unterminated_quote") end
-                    i = e + 1
+                    e = find(s, '"', j + 1, true)
+                    if e and e < n and byte(s, e + 1) ~= 32 then e = nil end
+                    if not e and problem == "" then problem = "unterminated_quote" end
                 elseif c == "'" then
-                    local e = string.match(s, ".*()'", j + 1)
-                    if not e then malformed("unterminated_quote") end
-                    i = e + 1
+                    e = string.match(s, ".*()'", j + 1)
+                    if not e and problem == "" then problem = "unterminated_quote" end
                 elseif c == "{" then
-                    local e = find(s, "}", j + 1, true)
-                    if not e then malformed("unterminated_brace") end
+                    e = find(s, "}", j + 1, true)
+                    if not e and problem == "" then problem = "unterminated_brace" end
+                end
+                if e then
                     i = e + 1
+                    pairs_[#pairs_ + 1] = {key, sub(s, j, e)}
                 else
                     i = sp
+                    local v = sub(s, j, sp - 1)
+                    if c ~= "{" then v = trim_value(v) end
+                    pairs_[#pairs_ + 1] = {key, v}
                 end
-                pairs_[#pairs_ + 1] = {key, sub(s, j, i - 1)}
             end
         end
     end
-    local lead = lead_end == nil and pystrip(s) or pystrip(sub(s, 1, lead_end - 1))
+    local lead
+    if lead_end == nil then
+        lead = pystrip(s)
+    else
+        local stop = lead_end - 1
+        if lead_end > 1 and byte(s, lead_end - 1) == 40 then stop = lead_end - 2 end
+        lead = pystrip(sub(s, 1, stop))
+    end
     if #extra > 0 then
         local words = concat(extra, " ")
         lead = lead ~= "" and (lead .. " " .. words) or words
     end
-    return pairs_, lead
+    return pairs_, lead, problem
+end
+
+-- records.py split_enriched: the LAST \x1d, followed only by upper-case pairs,
+-- with no msg=' left open before it; any other \x1d is data.
+local function split_enriched(body)
+    local sep = string.match(body, ".*()\29")
+    if not sep then return body, "" end
+    local head, tail = sub(body, 1, sep - 1), sub(body, sep + 1)
+    local ps, free, problem = split_pairs(tail)
+    if free ~= "" or problem ~= "" then return body, "" end
+    for _, kv in ipairs(ps) do
+        if not find(kv[1], "^[A-Z][A-Z0-9_%-]*$") then return body, "" end
+    end
+    local opened = find(head, "msg='", 1, true)
+    if opened and string.match(head, ".*()'") <= opened + 4 then return body, "" end
+    return head, tail
 end
 
 local function parse_body(body)
-    local sep = find(body, "\29", 1, true)
     local raw, enriched_text = body, ""
-    if sep then raw, enriched_text = sub(body, 1, sep - 1), sub(body, sep + 1) end
-    local fields, free = split_pairs(raw)
-    for index, kv in ipairs(fields) do
-        local key, value = kv[1], kv[2]
-        if key == "msg" and #value >= 2 and sub(value, 1, 1) == "'" and sub(value, -1) == "'" then
-            local ok, inner, inner_free = pcall(split_pairs, sub(value, 2, -2))
-            if ok and #inner > 0 then
-                table.remove(fields, index)
-                for _, p in ipairs(inner) do fields[#fields + 1] = p end
-                if inner_free ~= "" then
-                    free = free ~= "" and (free .. " " .. inner_free) or inner_free
+    if find(body, "\29", 1, true) then raw, enriched_text = split_enriched(body) end
+    local fields, free, problem = split_pairs(raw)
+    local msg_fields = 0
+    if find(raw, "msg='", 1, true) then
+        for index, kv in ipairs(fields) do
+            local key, value = kv[1], kv[2]
+            if key == "msg" and #value >= 2 and sub(value, 1, 1) == "'"
+                    and sub(value, -1) == "'" then
+                local inner, inner_free, inner_problem = split_pairs(sub(value, 2, -2))
+                if #inner > 0 then
+                    table.remove(fields, index)
+                    for _, p in ipairs(inner) do fields[#fields + 1] = p end
+                    msg_fields = #inner
+                    if inner_free ~= "" then
+                        free = free ~= "" and (free .. " " .. inner_free) or inner_free
+                    end
+                    if problem == "" then problem = inner_problem end
                 end
-            elseif not ok and (type(inner) ~= "table" or not inner.malformed) then
-                error(inner, 0)
+                break
             end
-            break
         end
     end
     local enriched = {}
     if enriched_text ~= "" then enriched = split_pairs(enriched_text) end
-    return fields, enriched, free
+    return fields, enriched, free, msg_fields, problem
 end
 
-local function all_digits(s) return s ~= "" and not find(s, "[^0-9]") end
 
 local function parse_stamp(s, start)
     if sub(s, start, start + 5) ~= "audit(" then malformed("bad_header") end
@@ -6177,8 +6254,10 @@ local function parse_stamp(s, start)
     local body
     if sub(s, rest, rest + 1) == ": " then
         body = sub(s, rest + 2)
-    elseif sub(s, rest, rest) == ":" and #s == rest then
+    elseif (sub(s, rest, rest) == ":" and #s == rest) or rest == #s + 1 then
         body = ""
+    elseif sub(s, rest, rest) == " " then  -- old DAEMON_* records: no colon
+        body = sub(s, rest + 1)
     else
         malformed("bad_header")
     end
@@ -6212,10 +6291,54 @@ local function parse_line(line)
     local name = sub(text, start + 5, sp - 1)
     if name == "" then malformed("bad_header") end
     local sec, msec, serial, body = parse_stamp(text, sp + 5)
-    local fields, enriched, free = parse_body(body)
+    local fields, enriched, free, msg_fields, problem = parse_body(body)
     return {type = type_number(name), type_name = name, seconds = sec, milliseconds = msec,
             serial = serial, node = node, fields = fields, enriched = enriched,
-            free_text = free, text = body}
+            free_text = free, text = body, msg_fields = msg_fields, problem = problem}
+end
+
+-- records.py split_records: two records on one line (odd writers), never inside a
+-- "..." value or a msg='...' (which runs to the line's last quote).
+local function next_header(line, from)
+    local p = from
+    while true do
+        local s1 = find(line, " node=", p, true)
+        local s2 = find(line, " type=", p, true)
+        local s = (s1 and s2) and math.min(s1, s2) or s1 or s2
+        if not s then return nil end
+        local _, e = find(line, "^ node=[^ ]+ type=[^ =]+ msg=audit%([0-9]+%.[0-9]+:[0-9]+%)", s)
+        if not e then _, e = find(line, "^ type=[^ =]+ msg=audit%([0-9]+%.[0-9]+:[0-9]+%)", s) end
+        if e then return s, e end
+        p = s + 1
+    end
+end
+
+local function split_records(line)
+    local count, p = 0, 2
+    while true do
+        local f = find(line, "msg=audit(", p, true)
+        if not f then break end
+        count, p = count + 1, f + 1
+    end
+    if count < 2 then return {line} end
+    local out, start = {}, 1
+    local last_quote = string.match(line, ".*()'") or 0
+    p = 2
+    while true do
+        local s, e = next_header(line, p)
+        if not s then break end
+        p = e + 1
+        if s > start then
+            local piece = sub(line, start, s - 1)
+            local _, quotes = gsub(piece, '"', "")
+            if not (find(piece, "msg='", 1, true) and last_quote > s) and quotes % 2 == 0 then
+                out[#out + 1] = piece
+                start = s + 1
+            end
+        end
+    end
+    out[#out + 1] = sub(line, start)
+    return out
 end
 
 local function log_line(r)
@@ -6272,10 +6395,6 @@ function OMap:first() local h = self.head; if h then return h.k, h.v end end
 ---------------------------------------------------------------------------
 local EOE, PROCTITLE = 1320, 1327
 
-local function stands_alone(t)
-    return t == 1005 or (t >= 1100 and t <= 1299) or t == 2000 or (t >= 2100 and t <= 2999)
-end
-
 local pending = OMap.new()  -- key -> {records, last_seen, part, event fields}
 local closed = OMap.new()   -- key -> next part number
 
@@ -6294,7 +6413,9 @@ end
 
 local function expire(now, out)
     local limit = now - G.EOE_TIMEOUT_MS / 1000
-    while pending.n > 0 do
+    local done = 0
+    while pending.n > 0 and done < G.EXPIRE_PER_RECORD do  -- events.py: a few per record
+        done = done + 1
         local key, p = pending:first()
         if p.last_seen > limit then break end
         pending:pop(key)
@@ -6321,7 +6442,7 @@ local function assemble(r, now, out)
     end
     p.records[#p.records + 1] = r
     p.last_seen = now
-    if stands_alone(r.type) or r.type == PROCTITLE then
+    if r.type == PROCTITLE then  -- log mode: user records wait (they may share a serial)
         pending:pop(key)
         out[#out + 1] = close_event(key, p)
     elseif pending.n > G.MAX_IN_FLIGHT then
@@ -7076,7 +7197,8 @@ local function parse_hex_int(text)
     return lo
 end
 
-local function severity(records)
+local function severity(records, suspicious)
+    if suspicious then return G.SEVERITY_WARNING end
     for _, r in ipairs(records) do
         local t = r.type
         for _, range in ipairs(G.ANOMALY_RANGES) do
@@ -7112,21 +7234,147 @@ local function first_pid(records)
     return nil
 end
 
-local function record_pairs(record)
+-- schema.py _untrusted: msg='' fields claiming a library-written key in the caller's text.
+local TAIL_SET = {}
+for _, k in ipairs(G.LIBRARY_TAIL) do TAIL_SET[k] = true end
+
+local function untrusted_of(record)
+    local fields, count = record.fields, record.msg_fields
+    local out = {}
+    local m0 = #fields - count
+    local keys = {}
+    for i = 1, count do keys[i] = fields[m0 + i][1] end
+    local width = #G.LIBRARY_TAIL
+    local tail_ok = count >= width
+    if tail_ok then
+        for t = 1, width do
+            if keys[count - width + t] ~= G.LIBRARY_TAIL[t] then tail_ok = false; break end
+        end
+    end
+    if tail_ok then
+        local tail = count - width
+        local identity, stop = false, tail
+        if keys[1] == "op" and tail >= 2 and G.LIBRARY_IDENTITY[keys[tail]] then
+            identity, stop = true, tail - 1
+        end
+        for i0 = (keys[1] == "op" and 1 or 0), stop - 1 do
+            local k = keys[i0 + 1]
+            if TAIL_SET[k] or (identity and G.LIBRARY_IDENTITY[k]) then out[m0 + i0 + 1] = true end
+        end
+        for i0 = 0, tail - 1 do
+            if TAIL_SET[keys[i0 + 1]] then out[m0 + i0 + 1] = true end
+        end
+        return out
+    end
+    local last = {}
+    for i = 1, count do
+        local k = keys[i]
+        if TAIL_SET[k] then
+            if last[k] then out[m0 + last[k]] = true end
+            last[k] = i
+        end
+    end
+    return out
+end
+
+-- schema.py _renaming: nil when every key is once and trusted, else
+-- {name, key, raw, first occurrence} per field, and the forged keys (sorted).
+local function renaming(record)
+    local fields = record.fields
+    local seen, repeated = {}, false
+    for _, kv in ipairs(fields) do
+        if seen[kv[1]] then repeated = true end
+        seen[kv[1]] = true
+    end
+    local untrusted = (record.msg_fields or 0) > 0 and untrusted_of(record) or {}
+    if not repeated and next(untrusted) == nil then return nil, {} end
+    local plain = {}
+    for i, kv in ipairs(fields) do
+        if plain[kv[1]] == nil and not untrusted[i] then plain[kv[1]] = i end
+    end
+    local number, first, named = {}, {}, {}
+    for i, kv in ipairs(fields) do
+        local k, v = kv[1], kv[2]
+        local n = (number[k] or 0) + 1
+        number[k] = n
+        local is_first = not first[k]
+        first[k] = true
+        if plain[k] == i then
+            named[#named + 1] = {k, k, v, is_first}
+        else
+            local name = k .. "_" .. n
+            while seen[name] do name = name .. "_" end
+            seen[name] = true
+            named[#named + 1] = {name, k, v, is_first}
+        end
+    end
+    local sus, set = {}, {}
+    for i in pairs(untrusted) do
+        local k = fields[i][1]
+        if not set[k] then set[k] = true; sus[#sus + 1] = k end
+    end
+    table.sort(sus)
+    return named, sus
+end
+
+-- schema.py _renamed: every occurrence of a repeated key interpreted on its own.
+local function renamed_interp(record, interp, named)
+    if named == nil then return interp end
+    local affected, any = {}, false
+    for _, f in ipairs(named) do
+        if f[1] ~= f[2] or not f[4] then affected[f[2]] = true; any = true end
+    end
+    if not any then return interp end
+    local out = {}
+    for k, v in pairs(interp) do if not affected[k] then out[k] = v end end
+    for _, f in ipairs(named) do
+        local name, k, raw = f[1], f[2], f[3]
+        if affected[k] then
+            local fields = {{k, raw}}
+            for _, kv in ipairs(record.fields) do
+                if kv[1] ~= k then fields[#fields + 1] = kv end
+            end
+            local alone = {type = record.type, type_name = record.type_name, fields = fields,
+                           enriched = {}, free_text = record.free_text, msg_fields = 0}
+            local text = interpret_record(alone)[k]
+            if text ~= nil then out[name] = text end
+        end
+    end
+    return out
+end
+
+local function record_pairs(record, named)
     local out, seen = {}, {}
     if record.free_text ~= "" then
         out[1] = {"msgdata", record.free_text}
         seen.msgdata = true
     end
     local execve = record.type == T_EXECVE
-    for _, kv in ipairs(record.fields) do
-        local k = kv[1]
-        if not (execve and is_execve_arg(k)) and not seen[k] then
-            seen[k] = true
-            out[#out + 1] = kv
+    if named == nil then
+        for _, kv in ipairs(record.fields) do
+            local k = kv[1]
+            if not (execve and is_execve_arg(k)) and not seen[k] then
+                seen[k] = true
+                out[#out + 1] = kv
+            end
+        end
+        return out
+    end
+    for _, f in ipairs(named) do
+        local name = f[1]
+        if not (execve and is_execve_arg(f[2])) and not seen[name] then
+            seen[name] = true
+            out[#out + 1] = {name, f[3]}
         end
     end
     return out
+end
+
+-- schema.py _integer_key: uid_2 is typed as uid is.
+local function integer_key(name)
+    if G.INTEGER_KEYS[name] then return true end
+    local base = string.match((gsub(name, "_+$", "")), "^(.*)_[0-9]+$")
+    return base ~= nil and G.INTEGER_KEYS[base] == true
 end
 
 local function str_field(name, values) return {name = name, vt = VT_STRING, values = values} end
@@ -7139,7 +7387,7 @@ local function key_fields(name, key, members, out)
         end
     end
     local done = false
-    if G.INTEGER_KEYS[key] then
+    if integer_key(key) then
         local numbers, all = {}, true
         for i = 1, #members do
             numbers[i] = present[i] and decimal(values[i], INT64_MAX, INT64_MIN_ABS) or nil
@@ -7173,7 +7421,7 @@ local function key_fields(name, key, members, out)
     end
 end
 
-local function event_fields(event)
+local function event_fields(event, namings, suspicious)
     local records = event.records
     local out = {{name = "serial", vt = VT_INTEGER, values = {format("%d", event.serial)}}}
     local types = {}
@@ -7181,11 +7429,18 @@ local function event_fields(event)
     out[#out + 1] = str_field("type", {records[1].type_name})
     out[#out + 1] = str_field("record_types", types)
     if event.node ~= nil then out[#out + 1] = str_field("node", {event.node}) end
+    if #suspicious > 0 then out[#out + 1] = str_field("suspicious_duplicates", suspicious) end
+    local problems = {}
+    for _, r in ipairs(records) do
+        if r.problem ~= "" then problems[#problems + 1] = r.type_name .. ": " .. r.problem end
+    end
+    if #problems > 0 then out[#out + 1] = str_field("parse_error", problems) end
     local groups, order = {}, {}
     local execve_names = {}
-    for _, r in ipairs(records) do
-        local interp = interpret_record(r)
-        local pairs_ = record_pairs(r)
+    for index, r in ipairs(records) do
+        local named = namings[index]
+        local interp = renamed_interp(r, interpret_record(r), named)
+        local pairs_ = record_pairs(r, named)
         if r.type == T_EXECVE then execve_names[r.type_name] = true end
         local group = groups[r.type_name]
         if group == nil then
@@ -7257,6 +7512,16 @@ end
 
 local function build_message(event, default_host)
     local host = event.node or default_host
+    local namings, sus_set, suspicious = {}, {}, {}
+    for i, r in ipairs(event.records) do
+        local named, keys = renaming(r)
+        namings[i] = named or false
+        for _, k in ipairs(keys) do
+            if not sus_set[k] then sus_set[k] = true; suspicious[#suspicious + 1] = k end
+        end
+    end
+    for i = 1, #namings do if namings[i] == false then namings[i] = nil end end
+    table.sort(suspicious)
     local name = format("%s|%d.%03d|%d", host, event.seconds, event.milliseconds, event.serial)
     if event.part > 0 then name = name .. "#" .. event.part end
     local lines
@@ -7269,11 +7534,11 @@ local function build_message(event, default_host)
         timestamp = format("%d%03d000000", event.seconds, event.milliseconds),
         type = MESSAGE_TYPE,
         logger = G.LOGGER,
-        severity = severity(event.records),
+        severity = severity(event.records, #suspicious > 0),
         payload = lines and concat(lines, "\n") or nil,
         pid = first_pid(event.records),
         hostname = host,
-        fields = event_fields(event),
+        fields = event_fields(event, namings, suspicious),
     }
     local data = encode_message(m)
     if #data > MAX_MESSAGE_SIZE and m.payload then
@@ -7299,18 +7564,59 @@ local function ship(events)
     for _, data in ipairs(built) do inject_message(data) end
 end
 
-local function handle(line)
-    local ok, record = pcall(parse_line, line)
-    if not ok then
-        if type(record) == "table" and record.malformed then
-            local shown = sub(gsub(line, "[\r\n]+$", ""), 1, 200)
-            return -1, "malformed audit record (" .. record.malformed .. "): " .. shown
-        end
-        error(record, 0)
+-- schema.py _utf8_prefix: at most `limit` bytes, never cut inside a character.
+local function utf8_prefix(text, limit)
+    local cut = math.min(#text, limit)
+    while cut < #text and byte(text, cut + 1) >= 0x80 and byte(text, cut + 1) < 0xC0 do
+        cut = cut - 1
     end
-    local events = {}
-    assemble(record, record.seconds + record.milliseconds / 1000.0, events)
-    ship(events)
+    return sub(text, 1, cut)
+end
+
+local last_stamp = "0"  -- Timestamp (ns, decimal) of the last record: stamps unparsed lines
+
+-- schema.py build_unparsed: a line that is no audit record is still shipped whole.
+local function unparsed_message(reason, text)
+    local host = HOSTNAME or default_hostname()
+    local raw = utf8_prefix(text, G.RAW_KEEP)
+    local m = {
+        -- (concatenated: Lua 5.1's format("%s") stops at a zero byte)
+        uuid = uuid5(host .. "|unparsed|" .. last_stamp .. "|" .. #text .. "|"
+                     .. utf8_prefix(text, 256)),
+        timestamp = last_stamp,
+        type = MESSAGE_TYPE,
+        logger = G.LOGGER,
+        severity = G.SEVERITY_WARNING,
+        payload = PAYLOAD_KEEP and text or nil,
+        hostname = host,
+        fields = {str_field("parse_error", {reason}), str_field("raw", {raw}),
+                  {name = "raw_length", vt = VT_INTEGER, values = {format("%d", #text)}}},
+    }
+    local data = encode_message(m)
+    if #data > MAX_MESSAGE_SIZE and m.payload then
+        m.payload = nil
+        data = encode_message(m)
+    end
+    return data
+end
+
+local function handle(line)
+    if find(line, "^[ \t]*#") then return 0 end  -- a comment: not a record, not an error
+    local text = utf8_fix(gsub(line, "[\r\n]+$", ""), false)
+    local pieces = #text > G.MAX_RECORD_LENGTH and {text} or split_records(text)
+    for _, piece in ipairs(pieces) do
+        local ok, record = pcall(parse_line, piece)
+        if not ok then
+            if type(record) ~= "table" or not record.malformed then error(record, 0) end
+            inject_message(unparsed_message(record.malformed, piece))
+        else
+            local events = {}
+            last_stamp = record.seconds == 0 and format("%d", record.milliseconds * 1000000)
+                or format("%d%03d000000", record.seconds, record.milliseconds)
+            assemble(record, record.seconds + record.milliseconds / 1000.0, events)
+            ship(events)
+        end
+    end
     return 0
 end
 
