@@ -79,6 +79,8 @@ class RecordLike(Protocol):
     @property
     def type(self) -> int: ...
     @property
+    def type_name(self) -> str: ...
+    @property
     def fields(self) -> tuple[tuple[str, str], ...]: ...
     @property
     def enriched(self) -> tuple[tuple[str, str], ...]: ...
@@ -237,8 +239,23 @@ class Interpreter:
     def interpret(self, records: Sequence[RecordLike]) -> list[Interpreted]:
         return [self.record(r) for r in records]
 
-    def record(self, record: RecordLike) -> Interpreted:
-        """One record's interpretations: only keys whose type has an interpretation."""
+    def interpret_checked(self, records: Sequence[RecordLike]
+                          ) -> tuple[list[Interpreted], list[str]]:
+        """interpret(), plus what failed: one `<record type> <key>: <exception>` per value.
+
+        A value whose interpretation raises (a bug: a table without an entry, a decoder
+        meeting an input it did not expect) is left without interpretation, never allowed
+        to take the other values, the event or the daemon with it.
+        """
+        errors: list[str] = []
+        return [self.record(r, errors) for r in records], errors
+
+    def record(self, record: RecordLike, errors: list[str] | None = None) -> Interpreted:
+        """One record's interpretations: only keys whose type has an interpretation.
+
+        A value whose interpretation raises is skipped (raw only) and described in
+        `errors` when given; without `errors` the exception propagates.
+        """
         rtype = record.type
         ctx: _Context | None = None  # built on first need: only SYSCALL records need it
         enriched = dict(reversed(record.enriched)) if record.enriched else None
@@ -246,47 +263,53 @@ class Interpreter:
         texts = self._texts
         out: Interpreted = {}
         for name, raw in record.fields:
-            if name == "acct":  # the only name whose kind depends on its value
-                kind = field_type(rtype, name, raw)
-            else:
-                kind = kinds.get((rtype, name), _UNKNOWN_KIND)
-                if kind is _UNKNOWN_KIND:
-                    if len(kinds) >= MEMO_SIZE:
-                        kinds.clear()
-                    kind = kinds[(rtype, name)] = field_type(rtype, name, raw)
-            if kind is None:
-                continue
-            if enriched is not None:
-                resolved = enriched.get(name.upper())
-                if resolved is not None and name not in out:
-                    # ENRICHED logs carry the originating host's names; auparse prefers them.
-                    out[name] = _unquote(resolved)
-                    continue
-            if kind == "ESCAPED_KEY":
-                parts = self.key_parts(raw)
-                previous = out.get(name)
-                if isinstance(previous, list):
-                    previous.extend(parts)
+            try:
+                if name == "acct":  # the only name whose kind depends on its value
+                    kind = field_type(rtype, name, raw)
                 else:
-                    out[name] = parts
-                continue
-            if name in out:
-                continue  # auparse's find_field and the message scheme see the first one
-            if kind in _CONTEXT_KINDS:
-                if ctx is None:
-                    ctx = _Context.of(record, self.machine)
-                text = self.value(kind, raw, ctx)
-            else:
-                text = texts.get((kind, raw), _UNKNOWN_KIND)
-                if text is _UNKNOWN_KIND:
-                    if len(texts) >= MEMO_SIZE:
-                        texts.clear()
-                    text = self.value(kind, raw, _NO_CONTEXT)
-                    # An unknown id may be an account created since: ask again next time.
-                    if kind not in _NAME_KINDS or not text or not text.startswith("unknown("):
-                        texts[(kind, raw)] = text
-            if text is not None:
-                out[name] = text
+                    kind = kinds.get((rtype, name), _UNKNOWN_KIND)
+                    if kind is _UNKNOWN_KIND:
+                        if len(kinds) >= MEMO_SIZE:
+                            kinds.clear()
+                        kind = kinds[(rtype, name)] = field_type(rtype, name, raw)
+                if kind is None:
+                    continue
+                if enriched is not None:
+                    resolved = enriched.get(name.upper())
+                    if resolved is not None and name not in out:
+                        # ENRICHED logs carry the originating host's names; auparse prefers them.
+                        out[name] = _unquote(resolved)
+                        continue
+                if kind == "ESCAPED_KEY":
+                    parts = self.key_parts(raw)
+                    previous = out.get(name)
+                    if isinstance(previous, list):
+                        previous.extend(parts)
+                    else:
+                        out[name] = parts
+                    continue
+                if name in out:
+                    continue  # auparse's find_field and the message scheme see the first one
+                if kind in _CONTEXT_KINDS:
+                    if ctx is None:
+                        ctx = _Context.of(record, self.machine)
+                    text = self.value(kind, raw, ctx)
+                else:
+                    text = texts.get((kind, raw), _UNKNOWN_KIND)
+                    if text is _UNKNOWN_KIND:
+                        if len(texts) >= MEMO_SIZE:
+                            texts.clear()
+                        text = self.value(kind, raw, _NO_CONTEXT)
+                        # An unknown id may be an account created since: ask again next time.
+                        if (kind not in _NAME_KINDS or not text
+                                or not text.startswith("unknown(")):
+                            texts[(kind, raw)] = text
+                if text is not None:
+                    out[name] = text
+            except Exception as exc:  # any bug, contained to this value
+                if errors is None:
+                    raise  # interpret(): strict, for tests and fuzzing
+                errors.append(error_text(f"{record.type_name} {name}", exc))
         return out
 
     def forget_names(self) -> None:
@@ -427,12 +450,18 @@ class _Context:
 
 
 MEMO_SIZE = 16384  # entries per Interpreter memo
+ERROR_TEXT = 200  # an error description is cut here (the raw value can be megabytes)
 _UNKNOWN_KIND = "\0not memoised"  # a sentinel no kind or text can equal
 # Field kinds whose text depends on other fields of the record (arch, syscall, a0, a1).
 _CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
 #: Kinds whose text comes from the users/groups maps (which can change).
 _NAME_KINDS = frozenset({"UID", "GID"})
 _NO_CONTEXT = _Context(None, None, 0, 0)
+
+
+def error_text(where: str, exc: BaseException) -> str:
+    """`where: ExceptionType: message`, bounded (a raw value can be megabytes long)."""
+    return f"{where}: {type(exc).__name__}: {exc}"[:ERROR_TEXT]
 
 
 def _unquote(value: str) -> str:
@@ -537,6 +566,13 @@ def _enum(kind: str, raw: str) -> str:
     if name is not None:
         return name
     return UNKNOWN[kind].format(x=raw, d=_int32(value))
+
+
+def _ioctl_req(raw: str) -> str:
+    """auparse reads the request as an unsigned int: only the low 32 bits name it."""
+    value = strtoul(raw, 16) & UNSET32
+    name = ENUMS["ioctl_req"].get(value)
+    return name if name is not None else UNKNOWN["ioctl_req"].format(x=f"{value:x}", d=value)
 
 
 def _flags(kind: str, raw: str) -> str:
@@ -666,6 +702,7 @@ _ARG_SPECIAL: dict[str, Callable[[str], str]] = {
     "sched": _sched,
     "sock_level": _sock_level,
     "shmflags": _shmflags,
+    "ioctl_req": _ioctl_req,
 }
 
 

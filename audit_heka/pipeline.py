@@ -110,6 +110,7 @@ class Pipeline:
             "malformed_integer": c.malformed_integer,
             "aligned_fill": c.aligned_fill,
             "duplicate_key": c.duplicate_key,
+            "interpret_errors": c.interpret_errors,
         }
         for reason, count in sorted(self.parse_errors.items()):
             flat[f"malformed_records.{reason}"] = count

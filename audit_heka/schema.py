@@ -24,6 +24,7 @@ from typing import Protocol
 
 from audit_heka.events import Event
 from audit_heka.heka.message import Field, Message, ValueType
+from audit_heka.interpret import error_text
 from audit_heka.records import Record
 
 # Fixed forever: changing it changes every uuid and breaks receivers' de-duplication.
@@ -76,7 +77,11 @@ SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # th
 
 # Field names the event itself uses; a record key with one of these names is
 # prefixed like a collision.
-EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv"})
+EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv",
+                                          "interpret_error"})
+# What failed while interpreting or building the event (docs/fields.md); its presence means
+# some `_i` fields, or all of them, are missing and the raw values are what is left.
+INTERPRET_ERROR = "interpret_error"
 
 
 _SERIAL = "serial"
@@ -92,7 +97,8 @@ _Member = tuple[dict[str, str], dict[str, str | list[str]]]
 class InterpreterLike(Protocol):
     """What schema needs of audit_heka.interpret.Interpreter."""
 
-    def interpret(self, records: Sequence[Record]) -> list[dict[str, str | list[str]]]: ...
+    def interpret_checked(self, records: Sequence[Record]
+                          ) -> tuple[list[dict[str, str | list[str]]], list[str]]: ...
 
     def argv(self, records: Sequence[Record]) -> list[str]: ...
 
@@ -104,6 +110,7 @@ class SchemaCounters:
     malformed_integer: int = 0  # an INTEGER_KEYS value that is not decimal int64
     aligned_fill: int = 0  # "" written for a key missing in one record of a repeated type
     duplicate_key: int = 0  # a key repeated inside one record (first kept; all in Payload)
+    interpret_errors: int = 0  # events shipped with INTERPRET_ERROR (a bug met a value)
     by_key: dict[str, int] = field(default_factory=dict)  # malformed integer, by key
 
 
@@ -192,25 +199,57 @@ class MessageBuilder:
         self._plans: dict[_Shape, _Plan] = {}  # see _planned
 
     def build(self, event: Event) -> Message:
+        """The event's message; never raises, never drops the event.
+
+        An exception while interpreting one value leaves that value raw (see
+        Interpreter.interpret_checked); one anywhere else while building the message (a
+        bug) ships the event again with raw values only. Both add INTERPRET_ERROR, saying
+        what failed, and count ``interpret_errors``: a poison record must not stop ``run``
+        or ``replay`` (or become a crash loop under a supervisor), nor lose its event.
+        """
+        errors: list[str] = []
+        try:
+            message = self._message(event, self._fields(event, errors), errors)
+            if errors:
+                self.counters.interpret_errors += 1
+            return message
+        except Exception as exc:  # a bug: contained to this event
+            errors.append(error_text("build", exc))
+        self.counters.interpret_errors += 1
+        try:
+            return self._message(event, self._fields(event, errors, raw_only=True), errors)
+        except Exception as exc:  # even raw-only failed: the Payload still has every record
+            errors.append(error_text("build raw", exc))
+            return self._message(event, [Field(_SERIAL, ValueType.INTEGER, (event.serial,))],
+                                 errors, safe=True)
+
+    def _message(self, event: Event, fields: list[Field], errors: list[str],
+                 safe: bool = False) -> Message:
         records = event.records
         host = event.node if event.node is not None else self.hostname
+        if errors:
+            fields.append(Field(INTERPRET_ERROR, ValueType.STRING, tuple(errors)))
+        if self.enricher is not None and not safe:
+            fields += self.enricher(event)
         return Message(
             uuid=event_uuid(host, event.seconds, event.milliseconds, event.serial, event.part),
             timestamp=event.timestamp_ns,
             type=self.message_type,
             logger=LOGGER,
-            severity=severity(records),
+            severity=SEVERITY_INFO if safe else severity(records),
             payload="\n".join(r.log_line() for r in records) if self.payload else None,
-            pid=_first_pid(records),
+            pid=None if safe else _first_pid(records),
             hostname=host,
-            fields=tuple(self._fields(event))
-            if self.enricher is None
-            else (*self._fields(event), *self.enricher(event)),
+            fields=tuple(fields),
         )
 
     # ----------------------------------------------------------------- fields
 
-    def _fields(self, event: Event) -> list[Field]:
+    def _fields(self, event: Event, errors: list[str], raw_only: bool = False) -> list[Field]:
+        """The event's fields; the values whose interpretation failed are added to `errors`.
+
+        `raw_only`: no interpretation at all (the fallback after a failure elsewhere).
+        """
         records = event.records
         out: list[Field] = [Field(_SERIAL, ValueType.INTEGER, (event.serial,))]
         if records:
@@ -219,7 +258,11 @@ class MessageBuilder:
                              tuple(r.type_name for r in records)))
         if event.node is not None:
             out.append(Field("node", ValueType.STRING, (event.node,)))
-        interpreted = self.interpreter.interpret(records)
+        if raw_only:
+            interpreted: list[dict[str, str | list[str]]] = [{} for _ in records]
+        else:
+            interpreted, failed = self.interpreter.interpret_checked(records)
+            errors += failed
         if all(r.type != EXECVE for r in records):
             self._planned(out, records, interpreted)
             return out
@@ -255,9 +298,9 @@ class MessageBuilder:
                     self._single(out, names[k], k, members[0])
                 else:
                     self._aligned(out, names[k], k, members)
-                if execve and k == "argc":
+                if execve and k == "argc" and not raw_only:
                     out.append(Field.string("argv", *self.interpreter.argv(records)))
-            if execve and "argc" not in keys:
+            if execve and "argc" not in keys and not raw_only:
                 out.append(Field.string("argv", *self.interpreter.argv(records)))
         return out
 

@@ -319,7 +319,14 @@ G.INTEGER_KEYS = (function() return {
  ["syscall"]=true,
  ["uid"]=true,
 } end)()
-G.EVENT_FIELDS = (function() return {["argv"]=true,["node"]=true,["record_types"]=true,["serial"]=true,["type"]=true} end)()
+G.EVENT_FIELDS = (function() return {
+ ["argv"]=true,
+ ["interpret_error"]=true,
+ ["node"]=true,
+ ["record_types"]=true,
+ ["serial"]=true,
+ ["type"]=true,
+} end)()
 G.SEVERITY_INFO = (function() return 6 end)()
 G.SEVERITY_WARNING = (function() return 4 end)()
 G.ANOMALY_RANGES = (function() return {{1700,1799},{2100,2199}} end)()
@@ -4459,6 +4466,12 @@ G.ENUMS = (function() return {
   [1038]="F_SET_FILE_RW_HINT",
  },
  ["ioctl_req"]={
+  [19258]="KDSETMODE",
+  [19259]="KDGETMODE",
+  [21257]="CDROMEJECT",
+  [21263]="CDROMEJECT_SW",
+  [21265]="CDROM_GET_UPC",
+  [21270]="CDROMSEEK",
   [21505]="TCGETS",
   [21506]="TCSETS",
   [21507]="TCSETSW",
@@ -4479,6 +4492,12 @@ G.ENUMS = (function() return {
   [35111]="SIOCGIFHWADDR",
   [35123]="SIOCGIFINDEX",
   [35234]="SIOCBRADDIF",
+  [1074025521]="TIOCSPTLCK",
+  [2147767344]="TIOCGPTN",
+  [2147767345]="TIOCSPTLCK",
+  [3222824112]="DRM_IOCTL_MODE_PAGE_FLIP",
+  [3222824113]="DRM_IOCTL_MODE_DIRTYFB",
+  [3223086243]="DRM_IOCTL_MODE_CURSOR",
  },
  ["ip6optname"]={
   [1]="IPV6_ADDRFORM",
@@ -5005,6 +5024,7 @@ G.UNKNOWN = (function() return {
  ["epoll_ctl"]="unknown-epoll_ctl-operation({d})",
  ["exit_status"]="UNKNOWN",
  ["fcntl_cmd"]="unknown-fcntl-command({d})",
+ ["ioctl_req"]="0x{x}",
  ["ip6optname"]="unknown-ip6opt-name(0x{x})",
  ["ipccall"]="0x{x}",
  ["ipoptname"]="unknown-ipopt-name(0x{x})",

@@ -110,6 +110,12 @@ ENUM_RANGE = {
     "sockoptname": 80, "tcpoptname": 48, "udpoptname": 0x70, "ip6optname": 90,
     "pktoptname": 32, "sched": 16, "socket_proto": 0x100, "exit_status": 8,
 }
+# ioctl requests probed: the whole ranges of the request types auparse names (kd 'K',
+# cdrom 'S', tty 'T', socket 0x89) and the few full 32-bit requests it knows (ioctlreqtab.h).
+IOCTL_CANDIDATES = (
+    *range(0x4B00, 0x4C00), *range(0x5300, 0x5500), *range(0x8900, 0x8A00),
+    0x40045431, 0x80045430, 0x80045431, 0xC01C64A3, 0xC01864B0, 0xC01864B1,
+)
 FLAG_KINDS = ("clone", "open_flags", "access", "umount", "recv", "prot_mmap", "mmap", "mount")
 
 
@@ -324,7 +330,8 @@ def build() -> dict[str, str]:
     caps = simple("capability", range(64), "unknown-capability({})")
     signals = simple("sig", range(65), "unknown-signal({})")
     enums = {kind: enum(kind, limit) for kind, limit in ENUM_RANGE.items()}
-    templates = {kind: template(kind) for kind in (*ENUM_RANGE, "signal", "capability_hex")}
+    templates = {kind: template(kind)
+                 for kind in (*ENUM_RANGE, "signal", "capability_hex", "ioctl_req")}
     flag_tables = {
         "clone": flags("clone", range(8, 64), None),
         "open_flags": flags("open_flags", range(32), "O_RDONLY"),
@@ -346,7 +353,7 @@ def build() -> dict[str, str]:
     for name in ("family", "icmptype", "proto", "hook", "action", "nl-mcgrp", "resp", "per",
                  "macproto"):
         values[name], unknowns[name] = field_values(name)
-    ioctl = {n: text for n in [*range(0x5400, 0x5500), *range(0x8900, 0x8A00)]
+    ioctl = {n: text for n in IOCTL_CANDIDATES
              if (text := canonical("ioctl_req", f"{n:x}")) != f"0x{n:x}"}
     enums["ioctl_req"] = ioctl
     if unmatched:

@@ -215,7 +215,8 @@ def _report(pipeline: Pipeline, framer: Framer) -> None:
         err=True,
     )
     problems = {k: v for k, v in counters.items()
-                if v and k.startswith(("malformed", "late_records", "aligned_fill"))}
+                if v and k.startswith(("malformed", "late_records", "aligned_fill",
+                                            "interpret_errors"))}
     if framer.payload_dropped:
         problems["payload_dropped_for_size"] = framer.payload_dropped
     if framer.oversize:

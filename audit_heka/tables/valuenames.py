@@ -639,7 +639,13 @@ ENUMS: dict[str, dict[int, str]] = (
                   142: 'rohc',
                   143: 'ethernet'},
  'exit_status': {0: 'EXIT_SUCCESS', 1: 'EXIT_FAILURE'},
- 'ioctl_req': {21505: 'TCGETS',
+ 'ioctl_req': {19258: 'KDSETMODE',
+               19259: 'KDGETMODE',
+               21257: 'CDROMEJECT',
+               21263: 'CDROMEJECT_SW',
+               21265: 'CDROM_GET_UPC',
+               21270: 'CDROMSEEK',
+               21505: 'TCGETS',
                21506: 'TCSETS',
                21507: 'TCSETSW',
                21508: 'TCSETSF',
@@ -658,7 +664,13 @@ ENUMS: dict[str, dict[int, str]] = (
                35088: 'SIOCGIFNAME',
                35111: 'SIOCGIFHWADDR',
                35123: 'SIOCGIFINDEX',
-               35234: 'SIOCBRADDIF'}}
+               35234: 'SIOCBRADDIF',
+               1074025521: 'TIOCSPTLCK',
+               2147767344: 'TIOCGPTN',
+               2147767345: 'TIOCSPTLCK',
+               3223086243: 'DRM_IOCTL_MODE_CURSOR',
+               3222824112: 'DRM_IOCTL_MODE_PAGE_FLIP',
+               3222824113: 'DRM_IOCTL_MODE_DIRTYFB'}}
 )
 
 UNKNOWN: dict[str, str] = (
@@ -685,7 +697,8 @@ UNKNOWN: dict[str, str] = (
  'socket_proto': 'unknown-proto({x})',
  'exit_status': 'UNKNOWN',
  'signal': 'unknown-signal(0x{x})',
- 'capability_hex': 'unknown-capability(0x{x})'}
+ 'capability_hex': 'unknown-capability(0x{x})',
+ 'ioctl_req': '0x{x}'}
 )
 
 FLAGS: dict[str, tuple[tuple[int, str], ...]] = (
