@@ -845,6 +845,12 @@ def _resolve(_: Interpreter, raw: str, ctx: _Context) -> str:
     return _flags("resolve", raw)
 
 
+# TTY_NAMED_KEYS by first byte, in table order (the first match wins).
+_TTY_KEYS_BY_FIRST: dict[int, list[tuple[bytes, str]]] = {}
+for _seq, _key in TTY_NAMED_KEYS:
+    _TTY_KEYS_BY_FIRST.setdefault(_seq[0], []).append((_seq, _key))
+
+
 def tty_data(raw: str) -> str:
     """TTY/USER_TTY `data`: keystrokes, printable runs quoted, control keys by name.
 
@@ -862,7 +868,7 @@ def tty_data(raw: str) -> str:
     while pos < len(data):
         name = None
         if data[pos] < 0x20 or 0x7F <= data[pos] < 0xA0:
-            for seq, key in TTY_NAMED_KEYS:
+            for seq, key in _TTY_KEYS_BY_FIRST.get(data[pos], ()):
                 if data.startswith(seq, pos):
                     name, pos = key, pos + len(seq)
                     break
