@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import platform
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -272,7 +273,10 @@ class Interpreter:
         kinds = self._kinds
         texts = self._texts
         out: Interpreted = {}
+        raw_only = _user_tty_message_keys(record) if rtype == USER_TTY else None
         for name, raw in record.fields:
+            if raw_only and name in raw_only and name not in out:
+                continue
             try:
                 if name == "acct":  # the only name whose kind depends on its value
                     kind = field_type(rtype, name, raw)
@@ -481,6 +485,19 @@ _CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
 #: Kinds whose text comes from the users/groups maps (which can change).
 _NAME_KINDS = frozenset({"UID", "GID"})
 _NO_CONTEXT = _Context(None, None, 0, 0)
+
+
+def _user_tty_message_keys(record: RecordLike) -> frozenset[str]:
+    """USER_TTY's `msg='...'` is one value for auparse (ESCAPED), printed as written: the
+    pairs inside it, which records.py flattens into fields, keep their raw text."""
+    text = getattr(record, "text", "")
+    start = text.find("msg='")
+    if start < 0:
+        return frozenset()
+    return frozenset(_INNER_KEY.findall(text, start + 5))
+
+
+_INNER_KEY = re.compile(r"(?:^|(?<=[\s']))([^\s=']+)=")
 
 
 def error_text(where: str, exc: BaseException) -> str:

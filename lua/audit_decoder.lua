@@ -6606,11 +6606,20 @@ local function interpret_record(record)
     end
     local out = {}
     local execve = record.type == T_EXECVE
+    -- USER_TTY's msg='...' is one value for auparse: the pairs inside keep their raw text.
+    local raw_only = {}
+    local msg_at = record.type == T_USER_TTY and find(record.text, "msg='", 1, true)
+    if msg_at then
+        for key in string.gmatch(" " .. sub(record.text, msg_at + 5), "[%s']([^%s=']+)=") do
+            raw_only[key] = true
+        end
+    end
     for _, kv in ipairs(record.fields) do
         local name, raw = kv[1], kv[2]
         -- EXECVE's aN/aN_len/aN[i] become `argv` and are never fields, so their
         -- (costly, for long arguments) interpretation is skipped.
         local kind = not (execve and is_execve_arg(name)) and field_type(record.type, name, raw)
+        if raw_only[name] and out[name] == nil then kind = nil end
         if kind then
             local resolved = enriched[upper(name)]
             if resolved ~= nil and out[name] == nil then

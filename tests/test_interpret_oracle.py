@@ -135,6 +135,9 @@ def field_lines() -> Iterator[tuple[str, str]]:
     for rtype, name in TYPED_KEYS:
         for value in (*FIELD_VALUES, LONG):
             yield rtype, f"pid=1 {name}={value}"
+    for value in FIELD_VALUES:  # the user-space form: one msg='...' value for auparse
+        if "'" not in value:
+            yield "USER_TTY", f"pid=1 uid=0 auid=1000 ses=1 msg='data={value}'"
 
 
 def oracle_records(arches: Iterable[str] = SYSCALL_NUMBERS) -> Log:
