@@ -148,6 +148,7 @@ class Pipeline:
             "duplicate_key": c.duplicate_key,
             "suspicious_duplicates": c.suspicious_duplicates,
             "unparsed_shipped": c.unparsed,
+            "interpret_errors": c.interpret_errors,
         }
         for reason, count in sorted(self.parse_errors.items()):
             flat[f"malformed_records.{reason}"] = count

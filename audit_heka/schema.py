@@ -29,6 +29,7 @@ from typing import Protocol
 
 from audit_heka.events import Event
 from audit_heka.heka.message import Field, Message, ValueType
+from audit_heka.interpret import error_text
 from audit_heka.records import ParseError, Record
 
 # Fixed forever: changing it changes every uuid and breaks receivers' de-duplication.
@@ -82,7 +83,11 @@ SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # th
 # Field names the event itself uses; a record key with one of these names is
 # prefixed like a collision.
 EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv",
-                                          "suspicious_duplicates", "parse_error", "raw"})
+                                          "suspicious_duplicates", "parse_error", "raw",
+                                          "interpret_error"})
+# What failed while interpreting or building the event (docs/fields.md); its presence means
+# some `_i` fields, or all of them, are missing and the raw values are what is left.
+INTERPRET_ERROR = "interpret_error"
 
 RAW_KEEP = 4096  # bytes of an unparsable line kept in its ``raw`` field
 
@@ -111,7 +116,8 @@ _Member = tuple[dict[str, str], dict[str, str | list[str]]]
 class InterpreterLike(Protocol):
     """What schema needs of audit_heka.interpret.Interpreter."""
 
-    def interpret(self, records: Sequence[Record]) -> list[dict[str, str | list[str]]]: ...
+    def interpret_checked(self, records: Sequence[Record]
+                          ) -> tuple[list[dict[str, str | list[str]]], list[str]]: ...
 
     def argv(self, records: Sequence[Record]) -> list[str]: ...
 
@@ -125,6 +131,7 @@ class SchemaCounters:
     duplicate_key: int = 0  # a key repeated inside one record (every value kept: key_N)
     suspicious_duplicates: int = 0  # events whose msg='' repeats library-written fields
     unparsed: int = 0  # lines/records shipped without a parse (parse_error + raw)
+    interpret_errors: int = 0  # events shipped with INTERPRET_ERROR (a bug met a value)
     by_key: dict[str, int] = field(default_factory=dict)  # malformed integer, by key
 
 
@@ -304,25 +311,56 @@ class MessageBuilder:
         self._plans: dict[_Shape, _Plan] = {}  # see _planned
 
     def build(self, event: Event) -> Message:
+        """The event's message; never raises, never drops the event.
+
+        An exception while interpreting one value leaves that value raw (see
+        Interpreter.interpret_checked); one anywhere else while building the message (a
+        bug) ships the event again with raw values only. Both add INTERPRET_ERROR, saying
+        what failed, and count ``interpret_errors``: a poison record must not stop ``run``
+        or ``replay`` (or become a crash loop under a supervisor), nor lose its event.
+        """
+        errors: list[str] = []
+        suspicious: list[str] = []
+        try:
+            renamings = [_renaming(r) for r in event.records]
+            suspicious = sorted({k for _, keys in renamings for k in keys})
+            if suspicious:
+                self.counters.suspicious_duplicates += 1
+            fields = self._fields(event, errors, renamings, suspicious)
+            message = self._message(event, fields, errors, suspicious)
+            if errors:
+                self.counters.interpret_errors += 1
+            return message
+        except Exception as exc:  # a bug: contained to this event
+            errors.append(error_text("build", exc))
+        self.counters.interpret_errors += 1
+        try:
+            return self._message(event, self._fields(event, errors, None, suspicious,
+                                                     raw_only=True), errors, suspicious)
+        except Exception as exc:  # even raw-only failed: the Payload still has every record
+            errors.append(error_text("build raw", exc))
+            return self._message(event, [Field(_SERIAL, ValueType.INTEGER, (event.serial,))],
+                                 errors, suspicious, safe=True)
+
+    def _message(self, event: Event, fields: list[Field], errors: list[str],
+                 suspicious: Sequence[str], safe: bool = False) -> Message:
         records = event.records
         host = event.node if event.node is not None else self.hostname
-        renamings = [_renaming(r) for r in records]
-        suspicious = sorted({k for _, keys in renamings for k in keys})
-        if suspicious:
-            self.counters.suspicious_duplicates += 1
-        fields = self._fields(event, renamings, suspicious)
+        if errors:
+            fields.append(Field(INTERPRET_ERROR, ValueType.STRING, tuple(errors)))
+        if self.enricher is not None and not safe:
+            fields += self.enricher(event)
         return Message(
             uuid=event_uuid(host, event.seconds, event.milliseconds, event.serial, event.part),
             timestamp=event.timestamp_ns,
             type=self.message_type,
             logger=LOGGER,
-            severity=severity(records, bool(suspicious)),
+            severity=SEVERITY_WARNING if suspicious else SEVERITY_INFO if safe
+            else severity(records),
             payload="\n".join(r.log_line() for r in records) if self.payload else None,
-            pid=_first_pid(records),
+            pid=None if safe else _first_pid(records),
             hostname=host,
-            fields=tuple(fields)
-            if self.enricher is None
-            else (*fields, *self.enricher(event)),
+            fields=tuple(fields),
         )
 
     def build_unparsed(self, error: ParseError, timestamp_ns: int) -> Message:
@@ -359,7 +397,7 @@ class MessageBuilder:
         what ``ausearch -i`` prints for that occurrence (the oracle tests use it).
         """
         named, _ = _renaming(record)
-        interp = self._renamed(record, self.interpreter.interpret([record])[0], named)
+        interp = self._renamed(record, self.interpreter.interpret_checked([record])[0][0], named)
         if named is None:
             named = tuple((k, k, v, True) for k, v in record.fields)
         out: list[tuple[str, str, str | list[str]]] = []
@@ -373,9 +411,18 @@ class MessageBuilder:
 
     # ----------------------------------------------------------------- fields
 
-    def _fields(self, event: Event, renamings: Sequence[tuple[Named | None, tuple[str, ...]]],
-                suspicious: Sequence[str]) -> list[Field]:
+    def _fields(self, event: Event, errors: list[str],
+                renamings: Sequence[tuple[Named | None, tuple[str, ...]]] | None,
+                suspicious: Sequence[str], raw_only: bool = False) -> list[Field]:
+        """The event's fields; the values whose interpretation failed are added to `errors`.
+
+        `raw_only`: no interpretation at all, and no renaming when it is what
+        failed (``renamings`` None: every key's first value), the fallback after
+        a failure elsewhere.
+        """
         records = event.records
+        if renamings is None:
+            renamings = [(None, ()) for _ in records]
         out: list[Field] = [Field(_SERIAL, ValueType.INTEGER, (event.serial,))]
         if records:
             out.append(Field("type", ValueType.STRING, (records[0].type_name,)))
@@ -388,8 +435,13 @@ class MessageBuilder:
         problems = [f"{r.type_name}: {r.problem}" for r in records if r.problem]
         if problems:
             out.append(Field.string("parse_error", *problems))
-        interpreted = [self._renamed(r, i, named) for r, i, (named, _) in
-                       zip(records, self.interpreter.interpret(records), renamings, strict=True)]
+        if raw_only:
+            interpreted: list[dict[str, str | list[str]]] = [{} for _ in records]
+        else:
+            checked, failed = self.interpreter.interpret_checked(records)
+            errors += failed
+            interpreted = [self._renamed(r, i, named) for r, i, (named, _) in
+                           zip(records, checked, renamings, strict=True)]
         if all(r.type != EXECVE for r in records):
             self._planned(out, records, interpreted, renamings)
             return out
@@ -425,9 +477,9 @@ class MessageBuilder:
                     self._single(out, names[k], k, members[0])
                 else:
                     self._aligned(out, names[k], k, members)
-                if execve and k == "argc":
+                if execve and k == "argc" and not raw_only:
                     out.append(Field.string("argv", *self.interpreter.argv(records)))
-            if execve and "argc" not in keys:
+            if execve and "argc" not in keys and not raw_only:
                 out.append(Field.string("argv", *self.interpreter.argv(records)))
         return out
 
@@ -496,7 +548,7 @@ class MessageBuilder:
                 alone = replace(record, fields=((k, raw), *(p for p in record.fields
                                                             if p[0] != k)),
                                 enriched=(), msg_fields=0)
-                text = self.interpreter.interpret([alone])[0].get(k)
+                text = self.interpreter.interpret_checked([alone])[0][0].get(k)
                 if text is not None:
                     out[name] = text
         return out

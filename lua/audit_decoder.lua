@@ -322,6 +322,7 @@ G.INTEGER_KEYS = (function() return {
 } end)()
 G.EVENT_FIELDS = (function() return {
  ["argv"]=true,
+ ["interpret_error"]=true,
  ["node"]=true,
  ["parse_error"]=true,
  ["raw"]=true,
@@ -4163,165 +4164,92 @@ G.EXIT_TEXTS = (function() return {
  [133]="EHWPOISON(Memory page has hardware error)",
 } end)()
 G.ARCH_NAMES = (function() return {
- [0]="unknown-elf-type(0)",
+ [20]="ppc",
  [22]="s390",
  [1073741827]="i386",
  [1073741864]="armeb",
- [2147483650]="unknown-elf-type(80000002)",
  [2147483669]="ppc64",
  [2147483670]="s390x",
  [3221225493]="ppc64le",
  [3221225534]="x86_64",
  [3221225655]="aarch64",
- [3221225715]="unknown-elf-type(c00000f3)",
 } end)()
 G.ARG_KINDS = (function() return {
- ["i386"]={
-  ["access"]={false,"access",false,false},
-  ["bpf"]={"bpf",false,false,false},
-  ["chmod"]={false,"mode_short",false,false},
-  ["chown"]={false,"uid",false,false},
-  ["chown32"]={false,"uid",false,false},
-  ["clock_settime"]={"clock",false,false,false},
-  ["clone"]={false,false,"clone",false},
-  ["creat"]={false,"mode_short",false,false},
-  ["epoll_ctl"]={false,"epoll_ctl",false,false},
-  ["exit"]={"exit_status",false,false,false},
-  ["exit_group"]={"exit_status",false,false,false},
-  ["faccessat"]={"dirfd",false,"access",false},
-  ["faccessat2"]={"dirfd",false,"access",false},
-  ["fchmod"]={false,"mode_short",false,false},
-  ["fchmodat"]={"dirfd",false,"mode_short",false},
-  ["fchownat"]={"dirfd",false,false,false},
-  ["fcntl"]={false,"fcntl_cmd","contextual",false},
-  ["fcntl64"]={false,"fcntl_cmd","contextual",false},
-  ["futimesat"]={"dirfd",false,false,false},
-  ["getrlimit"]={"rlimit",false,false,false},
-  ["getsockopt"]={false,"sock_level","contextual",false},
-  ["ioctl"]={false,"ioctl_req",false,false},
-  ["kill"]={false,"signal",false,false},
-  ["linkat"]={"dirfd",false,"dirfd",false},
-  ["lseek"]={false,false,"seek",false},
-  ["mkdir"]={false,"mode_short",false,false},
-  ["mkdirat"]={"dirfd",false,"mode_short",false},
-  ["mknod"]={false,"mode",false,false},
-  ["mknodat"]={"dirfd",false,"mode_short",false},
-  ["mmap"]={false,false,"prot_mmap","mmap"},
-  ["mount"]={false,false,false,"mount"},
-  ["mprotect"]={false,false,"prot",false},
-  ["mq_open"]={false,"open_flags","contextual",false},
-  ["name_to_handle_at"]={"dirfd",false,false,false},
-  ["open"]={false,"open_flags","contextual",false},
-  ["open_by_handle_at"]={false,false,"open_flags",false},
-  ["openat"]={"dirfd",false,"open_flags",false},
-  ["openat2"]={"dirfd",false,false,false},
-  ["personality"]={"personality",false,false,false},
-  ["prctl"]={"prctl_opt","contextual",false,false},
-  ["ptrace"]={"ptrace",false,false,false},
-  ["readlinkat"]={"dirfd",false,"dirfd",false},
-  ["recvfrom"]={false,false,false,"recv"},
-  ["recvmmsg"]={false,false,false,"recv"},
-  ["recvmsg"]={false,false,"recv",false},
-  ["renameat"]={"dirfd",false,"dirfd",false},
-  ["renameat2"]={"dirfd",false,"dirfd",false},
-  ["rt_sigaction"]={"signal",false,false,false},
-  ["sched_setscheduler"]={false,"sched",false,false},
-  ["sendmmsg"]={false,false,false,"recv"},
-  ["sendmsg"]={false,false,"recv",false},
-  ["sendto"]={false,false,false,"recv"},
-  ["setfsgid"]={"gid",false,false,false},
-  ["setfsuid"]={"uid",false,false,false},
-  ["setgid"]={"gid",false,false,false},
-  ["setns"]={false,"clone",false,false},
-  ["setregid"]={"gid","gid",false,false},
-  ["setresgid"]={"gid","gid","gid",false},
-  ["setresuid"]={"uid","uid","uid",false},
-  ["setreuid"]={"uid","uid",false,false},
-  ["setrlimit"]={"rlimit",false,false,false},
-  ["setsockopt"]={false,"sock_level","contextual",false},
-  ["setuid"]={"uid",false,false,false},
-  ["shmget"]={false,false,"shmflags",false},
-  ["socket"]={"socket_domain","socket_type","socket_proto",false},
-  ["socketcall"]={"socketcall",false,false,false},
-  ["tgkill"]={false,false,"signal",false},
-  ["tkill"]={false,"signal",false,false},
-  ["umount2"]={false,"umount",false,false},
-  ["unlinkat"]={"dirfd",false,false,false},
-  ["unshare"]={"clone",false,false,false},
-  ["utimensat"]={"dirfd",false,false,false},
- },
- ["x86_64"]={
-  ["access"]={false,"access",false,false},
-  ["bpf"]={"bpf",false,false,false},
-  ["chmod"]={false,"mode_short",false,false},
-  ["chown"]={false,"uid",false,false},
-  ["clock_settime"]={"clock",false,false,false},
-  ["clone"]={false,false,"clone",false},
-  ["creat"]={false,"mode_short",false,false},
-  ["epoll_ctl"]={false,"epoll_ctl",false,false},
-  ["exit"]={"exit_status",false,false,false},
-  ["exit_group"]={"exit_status",false,false,false},
-  ["faccessat"]={"dirfd",false,"access",false},
-  ["faccessat2"]={"dirfd",false,"access",false},
-  ["fchmod"]={false,"mode_short",false,false},
-  ["fchmodat"]={"dirfd",false,"mode_short",false},
-  ["fchownat"]={"dirfd",false,false,false},
-  ["fcntl"]={false,"fcntl_cmd","contextual",false},
-  ["futimesat"]={"dirfd",false,false,false},
-  ["getrlimit"]={"rlimit",false,false,false},
-  ["getsockopt"]={false,"sock_level","contextual",false},
-  ["ioctl"]={false,"ioctl_req",false,false},
-  ["kill"]={false,"signal",false,false},
-  ["linkat"]={"dirfd",false,"dirfd",false},
-  ["lseek"]={false,false,"seek",false},
-  ["mkdir"]={false,"mode_short",false,false},
-  ["mkdirat"]={"dirfd",false,"mode_short",false},
-  ["mknod"]={false,"mode",false,false},
-  ["mknodat"]={"dirfd",false,"mode_short",false},
-  ["mmap"]={false,false,"prot_mmap","mmap"},
-  ["mount"]={false,false,false,"mount"},
-  ["mprotect"]={false,false,"prot",false},
-  ["mq_open"]={false,"open_flags","contextual",false},
-  ["name_to_handle_at"]={"dirfd",false,false,false},
-  ["newfstatat"]={"dirfd",false,false,false},
-  ["open"]={false,"open_flags","contextual",false},
-  ["open_by_handle_at"]={false,false,"open_flags",false},
-  ["openat"]={"dirfd",false,"open_flags",false},
-  ["openat2"]={"dirfd",false,false,false},
-  ["personality"]={"personality",false,false,false},
-  ["prctl"]={"prctl_opt","contextual",false,false},
-  ["ptrace"]={"ptrace",false,false,false},
-  ["readlinkat"]={"dirfd",false,"dirfd",false},
-  ["recvfrom"]={false,false,false,"recv"},
-  ["recvmmsg"]={false,false,false,"recv"},
-  ["recvmsg"]={false,false,"recv",false},
-  ["renameat"]={"dirfd",false,"dirfd",false},
-  ["renameat2"]={"dirfd",false,"dirfd",false},
-  ["rt_sigaction"]={"signal",false,false,false},
-  ["sched_setscheduler"]={false,"sched",false,false},
-  ["sendmmsg"]={false,false,false,"recv"},
-  ["sendmsg"]={false,false,"recv",false},
-  ["sendto"]={false,false,false,"recv"},
-  ["setfsgid"]={"gid",false,false,false},
-  ["setfsuid"]={"uid",false,false,false},
-  ["setgid"]={"gid",false,false,false},
-  ["setns"]={false,"clone",false,false},
-  ["setregid"]={"gid","gid",false,false},
-  ["setresgid"]={"gid","gid","gid",false},
-  ["setresuid"]={"uid","uid","uid",false},
-  ["setreuid"]={"uid","uid",false,false},
-  ["setrlimit"]={"rlimit",false,false,false},
-  ["setsockopt"]={false,"sock_level","contextual",false},
-  ["setuid"]={"uid",false,false,false},
-  ["shmget"]={false,false,"shmflags",false},
-  ["socket"]={"socket_domain","socket_type","socket_proto",false},
-  ["tgkill"]={false,false,"signal",false},
-  ["tkill"]={false,"signal",false,false},
-  ["umount2"]={false,"umount",false,false},
-  ["unlinkat"]={"dirfd",false,false,false},
-  ["unshare"]={"clone",false,false,false},
-  ["utimensat"]={"dirfd",false,false,false},
- },
+ ["access"]={false,"access",false,false},
+ ["bpf"]={"bpf",false,false,false},
+ ["chmod"]={false,"mode_short",false,false},
+ ["chown"]={false,"uid",false,false},
+ ["chown32"]={false,"uid",false,false},
+ ["clock_settime"]={"clock",false,false,false},
+ ["clone"]={false,false,"clone",false},
+ ["creat"]={false,"mode_short",false,false},
+ ["epoll_ctl"]={false,"epoll_ctl",false,false},
+ ["exit"]={"exit_status",false,false,false},
+ ["exit_group"]={"exit_status",false,false,false},
+ ["faccessat"]={"dirfd",false,"access",false},
+ ["faccessat2"]={"dirfd",false,"access",false},
+ ["fchmod"]={false,"mode_short",false,false},
+ ["fchmodat"]={"dirfd",false,"mode_short",false},
+ ["fchownat"]={"dirfd",false,false,false},
+ ["fcntl"]={false,"fcntl_cmd","contextual",false},
+ ["fcntl64"]={false,"fcntl_cmd","contextual",false},
+ ["futimesat"]={"dirfd",false,false,false},
+ ["getrlimit"]={"rlimit",false,false,false},
+ ["getsockopt"]={false,"sock_level","contextual",false},
+ ["ioctl"]={false,"ioctl_req",false,false},
+ ["kill"]={false,"signal",false,false},
+ ["linkat"]={"dirfd",false,"dirfd",false},
+ ["lseek"]={false,false,"seek",false},
+ ["mkdir"]={false,"mode_short",false,false},
+ ["mkdirat"]={"dirfd",false,"mode_short",false},
+ ["mknod"]={false,"mode",false,false},
+ ["mknodat"]={"dirfd",false,"mode_short",false},
+ ["mmap"]={false,false,"prot_mmap","mmap"},
+ ["mount"]={false,false,false,"mount"},
+ ["mprotect"]={false,false,"prot",false},
+ ["mq_open"]={false,"open_flags","contextual",false},
+ ["name_to_handle_at"]={"dirfd",false,false,false},
+ ["newfstatat"]={"dirfd",false,false,false},
+ ["open"]={false,"open_flags","contextual",false},
+ ["open_by_handle_at"]={false,false,"open_flags",false},
+ ["openat"]={"dirfd",false,"open_flags",false},
+ ["openat2"]={"dirfd",false,false,false},
+ ["personality"]={"personality",false,false,false},
+ ["prctl"]={"prctl_opt","contextual",false,false},
+ ["ptrace"]={"ptrace",false,false,false},
+ ["readlinkat"]={"dirfd",false,"dirfd",false},
+ ["recv"]={false,false,false,"recv"},
+ ["recvfrom"]={false,false,false,"recv"},
+ ["recvmmsg"]={false,false,false,"recv"},
+ ["recvmsg"]={false,false,"recv",false},
+ ["renameat"]={"dirfd",false,"dirfd",false},
+ ["renameat2"]={"dirfd",false,"dirfd",false},
+ ["rt_sigaction"]={"signal",false,false,false},
+ ["sched_setscheduler"]={false,"sched",false,false},
+ ["send"]={false,false,false,"recv"},
+ ["sendmmsg"]={false,false,false,"recv"},
+ ["sendmsg"]={false,false,"recv",false},
+ ["sendto"]={false,false,false,"recv"},
+ ["setfsgid"]={"gid",false,false,false},
+ ["setfsuid"]={"uid",false,false,false},
+ ["setgid"]={"gid",false,false,false},
+ ["setns"]={false,"clone",false,false},
+ ["setregid"]={"gid","gid",false,false},
+ ["setresgid"]={"gid","gid","gid",false},
+ ["setresuid"]={"uid","uid","uid",false},
+ ["setreuid"]={"uid","uid",false,false},
+ ["setrlimit"]={"rlimit",false,false,false},
+ ["setsockopt"]={false,"sock_level","contextual",false},
+ ["setuid"]={"uid",false,false,false},
+ ["shmget"]={false,false,"shmflags",false},
+ ["socket"]={"socket_domain","socket_type","socket_proto",false},
+ ["socketcall"]={"socketcall",false,false,false},
+ ["tgkill"]={false,false,"signal",false},
+ ["tkill"]={false,"signal",false,false},
+ ["umount2"]={false,"umount",false,false},
+ ["unlinkat"]={"dirfd",false,false,false},
+ ["unshare"]={"clone",false,false,false},
+ ["utimensat"]={"dirfd",false,false,false},
 } end)()
 G.CAPABILITIES = (function() return {
  [0]="chown",
@@ -4472,6 +4400,12 @@ G.ENUMS = (function() return {
   [1038]="F_SET_FILE_RW_HINT",
  },
  ["ioctl_req"]={
+  [19258]="KDSETMODE",
+  [19259]="KDGETMODE",
+  [21257]="CDROMEJECT",
+  [21263]="CDROMEJECT_SW",
+  [21265]="CDROM_GET_UPC",
+  [21270]="CDROMSEEK",
   [21505]="TCGETS",
   [21506]="TCSETS",
   [21507]="TCSETSW",
@@ -4492,6 +4426,12 @@ G.ENUMS = (function() return {
   [35111]="SIOCGIFHWADDR",
   [35123]="SIOCGIFINDEX",
   [35234]="SIOCBRADDIF",
+  [1074025521]="TIOCSPTLCK",
+  [2147767344]="TIOCGPTN",
+  [2147767345]="TIOCSPTLCK",
+  [3222824112]="DRM_IOCTL_MODE_PAGE_FLIP",
+  [3222824113]="DRM_IOCTL_MODE_DIRTYFB",
+  [3223086243]="DRM_IOCTL_MODE_CURSOR",
  },
  ["ip6optname"]={
   [1]="IPV6_ADDRFORM",
@@ -4768,6 +4708,92 @@ G.ENUMS = (function() return {
   [6]="SCHED_DEADLINE",
  },
  ["seek"]={[0]="SEEK_SET",[1]="SEEK_CUR",[2]="SEEK_END",[3]="SEEK_DATA",[4]="SEEK_HOLE"},
+ ["sock_level"]={
+  [0]="ip",
+  [1]="SOL_SOCKET",
+  [2]="igmp",
+  [3]="ggp",
+  [4]="ipencap",
+  [5]="st",
+  [6]="tcp",
+  [8]="egp",
+  [9]="igp",
+  [12]="pup",
+  [17]="udp",
+  [20]="hmp",
+  [22]="xns-idp",
+  [27]="rdp",
+  [29]="iso-tp4",
+  [33]="dccp",
+  [36]="xtp",
+  [37]="ddp",
+  [38]="idpr-cmtp",
+  [41]="ipv6",
+  [43]="ipv6-route",
+  [44]="ipv6-frag",
+  [45]="idrp",
+  [46]="rsvp",
+  [47]="gre",
+  [50]="esp",
+  [51]="ah",
+  [57]="skip",
+  [58]="ipv6-icmp",
+  [59]="ipv6-nonxt",
+  [60]="ipv6-opts",
+  [73]="rspf",
+  [81]="vmtp",
+  [88]="eigrp",
+  [89]="ospf",
+  [93]="ax.25",
+  [94]="ipip",
+  [97]="etherip",
+  [98]="encap",
+  [103]="pim",
+  [108]="ipcomp",
+  [112]="vrrp",
+  [115]="l2tp",
+  [124]="isis",
+  [132]="sctp",
+  [133]="fc",
+  [135]="mobility-header",
+  [136]="udplite",
+  [137]="mpls-in-ip",
+  [138]="manet",
+  [139]="hip",
+  [140]="shim6",
+  [141]="wesp",
+  [142]="rohc",
+  [143]="ethernet",
+  [255]="SOL_RAW",
+  [256]="SOL_IPX",
+  [257]="SOL_AX25",
+  [258]="SOL_ATALK",
+  [259]="SOL_NETROM",
+  [260]="SOL_ROSE",
+  [261]="SOL_DECNET",
+  [262]="mptcp",
+  [263]="SOL_PACKET",
+  [264]="SOL_ATM",
+  [265]="SOL_AAL",
+  [266]="SOL_IRDA",
+  [267]="SOL_NETBEUI",
+  [268]="SOL_LLC",
+  [269]="SOL_DCCP",
+  [270]="SOL_NETLINK",
+  [271]="SOL_TIPC",
+  [272]="SOL_RXRPC",
+  [273]="SOL_PPPOL2TP",
+  [274]="SOL_BLUETOOTH",
+  [275]="SOL_PNPIPE",
+  [276]="SOL_RDS",
+  [277]="SOL_IUCV",
+  [278]="SOL_CAIF",
+  [279]="SOL_ALG",
+  [280]="SOL_NFC",
+  [281]="SOL_KCM",
+  [282]="SOL_TLS",
+  [283]="SOL_XDP",
+ },
  ["socket_domain"]={
   [1]="local",
   [2]="inet",
@@ -5018,6 +5044,7 @@ G.UNKNOWN = (function() return {
  ["epoll_ctl"]="unknown-epoll_ctl-operation({d})",
  ["exit_status"]="UNKNOWN",
  ["fcntl_cmd"]="unknown-fcntl-command({d})",
+ ["ioctl_req"]="0x{x}",
  ["ip6optname"]="unknown-ip6opt-name(0x{x})",
  ["ipccall"]="0x{x}",
  ["ipoptname"]="unknown-ipopt-name(0x{x})",
@@ -5029,6 +5056,7 @@ G.UNKNOWN = (function() return {
  ["sched"]="unknown-scheduler-policy(0x{x})",
  ["seek"]="unknown-whence({x})",
  ["signal"]="unknown-signal(0x{x})",
+ ["sock_level"]="unknown-sockopt-level(0x{x})",
  ["socket_domain"]="unknown-family(0x{x})",
  ["socket_proto"]="unknown-proto({x})",
  ["socket_type"]="unknown-type({x})",
@@ -5135,7 +5163,18 @@ G.FLAGS = (function() return {
   {2097152,"O_PATH"},
   {4194304,"__O_TMPFILE"},
  },
- ["prot_mmap"]={{1,"PROT_READ"},{2,"PROT_WRITE"},{4,"PROT_EXEC"}},
+ ["path_flags"]={
+  {1,"follow"},
+  {2,"directory"},
+  {4,"continue"},
+  {16,"parent"},
+  {32,"noalt"},
+  {64,"atomic"},
+  {256,"open"},
+  {512,"create"},
+  {1024,"access"},
+ },
+ ["prot_mmap"]={{1,"PROT_READ"},{2,"PROT_WRITE"},{4,"PROT_EXEC"},{8,"PROT_SEM"}},
  ["recv"]={
   {1,"MSG_OOB"},
   {2,"MSG_PEEK"},
@@ -5159,6 +5198,14 @@ G.FLAGS = (function() return {
   {536870912,"MSG_FASTOPEN"},
   {1073741824,"MSG_CMSG_CLOEXEC"},
   {2147483648,"MSG_CMSG_COMPAT"},
+ },
+ ["resolve"]={
+  {1,"RESOLVE_NO_XDEV"},
+  {2,"RESOLVE_NO_MAGICLINKS"},
+  {4,"RESOLVE_NO_SYMLINKS"},
+  {8,"RESOLVE_BENEATH"},
+  {16,"RESOLVE_IN_ROOT"},
+  {32,"RESOLVE_CACHED"},
  },
  ["umount"]={
   {1,"MNT_FORCE"},
@@ -5196,642 +5243,154 @@ G.SECCOMP_ACTIONS = (function() return {
  [32764]="log",
  [32767]="allow",
 } end)()
-G.FIELD_VALUES = (function() return {
- ["action"]={["0"]="ACCEPT",["1"]="DROP",["2"]="REJECT"},
+G.FIELD_NUMBERS = (function() return {
+ ["action"]={[0]="ACCEPT",[1]="DROP",[2]="REJECT"},
  ["family"]={
-  ["0"]="unspecified",
-  ["1"]="inet",
-  ["10"]="ipv6",
-  ["12"]="decnet",
-  ["1a"]="inet",
-  ["1b"]="inet",
-  ["1c"]="inet",
-  ["1d"]="inet",
-  ["1e"]="inet",
-  ["1f"]="inet",
-  ["2"]="ipv4",
-  ["2a"]="ipv4",
-  ["2b"]="ipv4",
-  ["2c"]="ipv4",
-  ["2d"]="ipv4",
-  ["2e"]="ipv4",
-  ["2f"]="ipv4",
-  ["3"]="arp",
-  ["3a"]="arp",
-  ["3b"]="arp",
-  ["3c"]="arp",
-  ["3d"]="arp",
-  ["3e"]="arp",
-  ["3f"]="arp",
-  ["5"]="netdev",
-  ["5a"]="netdev",
-  ["5b"]="netdev",
-  ["5c"]="netdev",
-  ["5d"]="netdev",
-  ["5e"]="netdev",
-  ["5f"]="netdev",
-  ["7"]="bridge",
-  ["7a"]="bridge",
-  ["7b"]="bridge",
-  ["7c"]="bridge",
-  ["7d"]="bridge",
-  ["7e"]="bridge",
-  ["7f"]="bridge",
-  ["a"]="unspecified",
-  ["a0"]="unspecified",
-  ["a1"]="unspecified",
-  ["a2"]="unspecified",
-  ["a3"]="unspecified",
-  ["a4"]="unspecified",
-  ["a5"]="unspecified",
-  ["a6"]="unspecified",
-  ["a7"]="unspecified",
-  ["a8"]="unspecified",
-  ["a9"]="unspecified",
-  ["aa"]="unspecified",
-  ["ab"]="unspecified",
-  ["ac"]="unspecified",
-  ["ad"]="unspecified",
-  ["ae"]="unspecified",
-  ["af"]="unspecified",
-  ["b"]="unspecified",
-  ["b0"]="unspecified",
-  ["b1"]="unspecified",
-  ["b2"]="unspecified",
-  ["b3"]="unspecified",
-  ["b4"]="unspecified",
-  ["b5"]="unspecified",
-  ["b6"]="unspecified",
-  ["b7"]="unspecified",
-  ["b8"]="unspecified",
-  ["b9"]="unspecified",
-  ["ba"]="unspecified",
-  ["bb"]="unspecified",
-  ["bc"]="unspecified",
-  ["bd"]="unspecified",
-  ["be"]="unspecified",
-  ["bf"]="unspecified",
-  ["c"]="unspecified",
-  ["c0"]="unspecified",
-  ["c1"]="unspecified",
-  ["c2"]="unspecified",
-  ["c3"]="unspecified",
-  ["c4"]="unspecified",
-  ["c5"]="unspecified",
-  ["c6"]="unspecified",
-  ["c7"]="unspecified",
-  ["c8"]="unspecified",
-  ["c9"]="unspecified",
-  ["ca"]="unspecified",
-  ["cb"]="unspecified",
-  ["cc"]="unspecified",
-  ["cd"]="unspecified",
-  ["ce"]="unspecified",
-  ["cf"]="unspecified",
-  ["d"]="unspecified",
-  ["d0"]="unspecified",
-  ["d1"]="unspecified",
-  ["d2"]="unspecified",
-  ["d3"]="unspecified",
-  ["d4"]="unspecified",
-  ["d5"]="unspecified",
-  ["d6"]="unspecified",
-  ["d7"]="unspecified",
-  ["d8"]="unspecified",
-  ["d9"]="unspecified",
-  ["da"]="unspecified",
-  ["db"]="unspecified",
-  ["dc"]="unspecified",
-  ["dd"]="unspecified",
-  ["de"]="unspecified",
-  ["df"]="unspecified",
-  ["e"]="unspecified",
-  ["e0"]="unspecified",
-  ["e1"]="unspecified",
-  ["e2"]="unspecified",
-  ["e3"]="unspecified",
-  ["e4"]="unspecified",
-  ["e5"]="unspecified",
-  ["e6"]="unspecified",
-  ["e7"]="unspecified",
-  ["e8"]="unspecified",
-  ["e9"]="unspecified",
-  ["ea"]="unspecified",
-  ["eb"]="unspecified",
-  ["ec"]="unspecified",
-  ["ed"]="unspecified",
-  ["ee"]="unspecified",
-  ["ef"]="unspecified",
-  ["f"]="unspecified",
-  ["f0"]="unspecified",
-  ["f1"]="unspecified",
-  ["f2"]="unspecified",
-  ["f3"]="unspecified",
-  ["f4"]="unspecified",
-  ["f5"]="unspecified",
-  ["f6"]="unspecified",
-  ["f7"]="unspecified",
-  ["f8"]="unspecified",
-  ["f9"]="unspecified",
-  ["fa"]="unspecified",
-  ["fb"]="unspecified",
-  ["fc"]="unspecified",
-  ["fd"]="unspecified",
-  ["fe"]="unspecified",
-  ["ff"]="unspecified",
+  [0]="unspecified",
+  [1]="inet",
+  [2]="ipv4",
+  [3]="arp",
+  [5]="netdev",
+  [7]="bridge",
+  [10]="ipv6",
+  [12]="decnet",
  },
- ["hook"]={
-  ["0"]="PREROUTING",
-  ["1"]="INPUT",
-  ["2"]="FORWARD",
-  ["3"]="OUTPUT",
-  ["4"]="POSTROUTING",
-  ["5"]="BROUTING",
- },
+ ["hook"]={[0]="PREROUTING",[1]="INPUT",[2]="FORWARD",[3]="OUTPUT",[4]="POSTROUTING",[5]="BROUTING"},
  ["icmptype"]={
-  ["0"]="echo-reply",
-  ["11"]="time-exceeded",
-  ["12"]="parameter-problem",
-  ["13"]="timestamp-request",
-  ["14"]="timestamp-reply",
-  ["15"]="info-request",
-  ["16"]="info-reply",
-  ["17"]="address-mask-request",
-  ["18"]="address-mask-reply",
-  ["3"]="destination-unreachable",
-  ["3a"]="destination-unreachable",
-  ["3b"]="destination-unreachable",
-  ["3c"]="destination-unreachable",
-  ["3d"]="destination-unreachable",
-  ["3e"]="destination-unreachable",
-  ["3f"]="destination-unreachable",
-  ["4"]="source-quench",
-  ["4a"]="source-quench",
-  ["4b"]="source-quench",
-  ["4c"]="source-quench",
-  ["4d"]="source-quench",
-  ["4e"]="source-quench",
-  ["4f"]="source-quench",
-  ["5"]="redirect",
-  ["5a"]="redirect",
-  ["5b"]="redirect",
-  ["5c"]="redirect",
-  ["5d"]="redirect",
-  ["5e"]="redirect",
-  ["5f"]="redirect",
-  ["8"]="echo",
-  ["8a"]="echo",
-  ["8b"]="echo",
-  ["8c"]="echo",
-  ["8d"]="echo",
-  ["8e"]="echo",
-  ["8f"]="echo",
-  ["a"]="echo-reply",
-  ["a0"]="echo-reply",
-  ["a1"]="echo-reply",
-  ["a2"]="echo-reply",
-  ["a3"]="echo-reply",
-  ["a4"]="echo-reply",
-  ["a5"]="echo-reply",
-  ["a6"]="echo-reply",
-  ["a7"]="echo-reply",
-  ["a8"]="echo-reply",
-  ["a9"]="echo-reply",
-  ["aa"]="echo-reply",
-  ["ab"]="echo-reply",
-  ["ac"]="echo-reply",
-  ["ad"]="echo-reply",
-  ["ae"]="echo-reply",
-  ["af"]="echo-reply",
-  ["b"]="echo-reply",
-  ["b0"]="echo-reply",
-  ["b1"]="echo-reply",
-  ["b2"]="echo-reply",
-  ["b3"]="echo-reply",
-  ["b4"]="echo-reply",
-  ["b5"]="echo-reply",
-  ["b6"]="echo-reply",
-  ["b7"]="echo-reply",
-  ["b8"]="echo-reply",
-  ["b9"]="echo-reply",
-  ["ba"]="echo-reply",
-  ["bb"]="echo-reply",
-  ["bc"]="echo-reply",
-  ["bd"]="echo-reply",
-  ["be"]="echo-reply",
-  ["bf"]="echo-reply",
-  ["c"]="echo-reply",
-  ["c0"]="echo-reply",
-  ["c1"]="echo-reply",
-  ["c2"]="echo-reply",
-  ["c3"]="echo-reply",
-  ["c4"]="echo-reply",
-  ["c5"]="echo-reply",
-  ["c6"]="echo-reply",
-  ["c7"]="echo-reply",
-  ["c8"]="echo-reply",
-  ["c9"]="echo-reply",
-  ["ca"]="echo-reply",
-  ["cb"]="echo-reply",
-  ["cc"]="echo-reply",
-  ["cd"]="echo-reply",
-  ["ce"]="echo-reply",
-  ["cf"]="echo-reply",
-  ["d"]="echo-reply",
-  ["d0"]="echo-reply",
-  ["d1"]="echo-reply",
-  ["d2"]="echo-reply",
-  ["d3"]="echo-reply",
-  ["d4"]="echo-reply",
-  ["d5"]="echo-reply",
-  ["d6"]="echo-reply",
-  ["d7"]="echo-reply",
-  ["d8"]="echo-reply",
-  ["d9"]="echo-reply",
-  ["da"]="echo-reply",
-  ["db"]="echo-reply",
-  ["dc"]="echo-reply",
-  ["dd"]="echo-reply",
-  ["de"]="echo-reply",
-  ["df"]="echo-reply",
-  ["e"]="echo-reply",
-  ["e0"]="echo-reply",
-  ["e1"]="echo-reply",
-  ["e2"]="echo-reply",
-  ["e3"]="echo-reply",
-  ["e4"]="echo-reply",
-  ["e5"]="echo-reply",
-  ["e6"]="echo-reply",
-  ["e7"]="echo-reply",
-  ["e8"]="echo-reply",
-  ["e9"]="echo-reply",
-  ["ea"]="echo-reply",
-  ["eb"]="echo-reply",
-  ["ec"]="echo-reply",
-  ["ed"]="echo-reply",
-  ["ee"]="echo-reply",
-  ["ef"]="echo-reply",
-  ["f"]="echo-reply",
-  ["f0"]="echo-reply",
-  ["f1"]="echo-reply",
-  ["f2"]="echo-reply",
-  ["f3"]="echo-reply",
-  ["f4"]="echo-reply",
-  ["f5"]="echo-reply",
-  ["f6"]="echo-reply",
-  ["f7"]="echo-reply",
-  ["f8"]="echo-reply",
-  ["f9"]="echo-reply",
-  ["fa"]="echo-reply",
-  ["fb"]="echo-reply",
-  ["fc"]="echo-reply",
-  ["fd"]="echo-reply",
-  ["fe"]="echo-reply",
-  ["ff"]="echo-reply",
+  [0]="echo-reply",
+  [3]="destination-unreachable",
+  [4]="source-quench",
+  [5]="redirect",
+  [8]="echo",
+  [11]="time-exceeded",
+  [12]="parameter-problem",
+  [13]="timestamp-request",
+  [14]="timestamp-reply",
+  [15]="info-request",
+  [16]="info-reply",
+  [17]="address-mask-request",
+  [18]="address-mask-reply",
  },
- ["macproto"]={},
- ["nl-mcgrp"]={["1"]="audit-netlink-multicast"},
- ["per"]={
-  ["0"]="PER_LINUX",
-  ["10"]="PER_HPUX",
-  ["100"]="PER_LINUX",
-  ["106"]="PER_BSD",
-  ["108"]="PER_LINUX32",
-  ["110"]="PER_HPUX",
-  ["200"]="PER_LINUX",
-  ["206"]="PER_BSD",
-  ["208"]="PER_LINUX32",
-  ["210"]="PER_HPUX",
-  ["6"]="PER_BSD",
-  ["8"]="PER_LINUX32",
-  ["c"]="PER_RISCOS",
-  ["f"]="PER_OSF4",
- },
+ ["macproto"]={[2048]="IP",[2054]="ARP"},
+ ["nl-mcgrp"]={[1]="audit-netlink-multicast"},
  ["proto"]={
-  ["0"]="ip",
-  ["1"]="icmp",
-  ["103"]="pim",
-  ["108"]="ipcomp",
-  ["112"]="vrrp",
-  ["115"]="l2tp",
-  ["12"]="pup",
-  ["124"]="isis",
-  ["132"]="sctp",
-  ["133"]="fc",
-  ["135"]="mobility-header",
-  ["136"]="udplite",
-  ["137"]="mpls-in-ip",
-  ["138"]="manet",
-  ["139"]="hip",
-  ["140"]="shim6",
-  ["141"]="wesp",
-  ["142"]="rohc",
-  ["143"]="ethernet",
-  ["17"]="udp",
-  ["1a"]="icmp",
-  ["1b"]="icmp",
-  ["1c"]="icmp",
-  ["1d"]="icmp",
-  ["1e"]="icmp",
-  ["1f"]="icmp",
-  ["2"]="igmp",
-  ["20"]="hmp",
-  ["22"]="xns-idp",
-  ["27"]="rdp",
-  ["29"]="iso-tp4",
-  ["2a"]="igmp",
-  ["2b"]="igmp",
-  ["2c"]="igmp",
-  ["2d"]="igmp",
-  ["2e"]="igmp",
-  ["2f"]="igmp",
-  ["3"]="ggp",
-  ["33"]="dccp",
-  ["36"]="xtp",
-  ["37"]="ddp",
-  ["38"]="idpr-cmtp",
-  ["3a"]="ggp",
-  ["3b"]="ggp",
-  ["3c"]="ggp",
-  ["3d"]="ggp",
-  ["3e"]="ggp",
-  ["3f"]="ggp",
-  ["4"]="ipencap",
-  ["41"]="ipv6",
-  ["43"]="ipv6-route",
-  ["44"]="ipv6-frag",
-  ["45"]="idrp",
-  ["46"]="rsvp",
-  ["47"]="gre",
-  ["4a"]="ipencap",
-  ["4b"]="ipencap",
-  ["4c"]="ipencap",
-  ["4d"]="ipencap",
-  ["4e"]="ipencap",
-  ["4f"]="ipencap",
-  ["5"]="st",
-  ["50"]="esp",
-  ["51"]="ah",
-  ["57"]="skip",
-  ["58"]="ipv6-icmp",
-  ["59"]="ipv6-nonxt",
-  ["5a"]="st",
-  ["5b"]="st",
-  ["5c"]="st",
-  ["5d"]="st",
-  ["5e"]="st",
-  ["5f"]="st",
-  ["6"]="tcp",
-  ["60"]="ipv6-opts",
-  ["6a"]="tcp",
-  ["6b"]="tcp",
-  ["6c"]="tcp",
-  ["6d"]="tcp",
-  ["6e"]="tcp",
-  ["6f"]="tcp",
-  ["73"]="rspf",
-  ["8"]="egp",
-  ["81"]="vmtp",
-  ["88"]="eigrp",
-  ["89"]="ospf",
-  ["8a"]="egp",
-  ["8b"]="egp",
-  ["8c"]="egp",
-  ["8d"]="egp",
-  ["8e"]="egp",
-  ["8f"]="egp",
-  ["9"]="igp",
-  ["93"]="ax.25",
-  ["94"]="ipip",
-  ["97"]="etherip",
-  ["98"]="encap",
-  ["9a"]="igp",
-  ["9b"]="igp",
-  ["9c"]="igp",
-  ["9d"]="igp",
-  ["9e"]="igp",
-  ["9f"]="igp",
-  ["a"]="ip",
-  ["a0"]="ip",
-  ["a1"]="ip",
-  ["a2"]="ip",
-  ["a3"]="ip",
-  ["a4"]="ip",
-  ["a5"]="ip",
-  ["a6"]="ip",
-  ["a7"]="ip",
-  ["a8"]="ip",
-  ["a9"]="ip",
-  ["aa"]="ip",
-  ["ab"]="ip",
-  ["ac"]="ip",
-  ["ad"]="ip",
-  ["ae"]="ip",
-  ["af"]="ip",
-  ["b"]="ip",
-  ["b0"]="ip",
-  ["b1"]="ip",
-  ["b2"]="ip",
-  ["b3"]="ip",
-  ["b4"]="ip",
-  ["b5"]="ip",
-  ["b6"]="ip",
-  ["b7"]="ip",
-  ["b8"]="ip",
-  ["b9"]="ip",
-  ["ba"]="ip",
-  ["bb"]="ip",
-  ["bc"]="ip",
-  ["bd"]="ip",
-  ["be"]="ip",
-  ["bf"]="ip",
-  ["c"]="ip",
-  ["c0"]="ip",
-  ["c1"]="ip",
-  ["c2"]="ip",
-  ["c3"]="ip",
-  ["c4"]="ip",
-  ["c5"]="ip",
-  ["c6"]="ip",
-  ["c7"]="ip",
-  ["c8"]="ip",
-  ["c9"]="ip",
-  ["ca"]="ip",
-  ["cb"]="ip",
-  ["cc"]="ip",
-  ["cd"]="ip",
-  ["ce"]="ip",
-  ["cf"]="ip",
-  ["d"]="ip",
-  ["d0"]="ip",
-  ["d1"]="ip",
-  ["d2"]="ip",
-  ["d3"]="ip",
-  ["d4"]="ip",
-  ["d5"]="ip",
-  ["d6"]="ip",
-  ["d7"]="ip",
-  ["d8"]="ip",
-  ["d9"]="ip",
-  ["da"]="ip",
-  ["db"]="ip",
-  ["dc"]="ip",
-  ["dd"]="ip",
-  ["de"]="ip",
-  ["df"]="ip",
-  ["e"]="ip",
-  ["e0"]="ip",
-  ["e1"]="ip",
-  ["e2"]="ip",
-  ["e3"]="ip",
-  ["e4"]="ip",
-  ["e5"]="ip",
-  ["e6"]="ip",
-  ["e7"]="ip",
-  ["e8"]="ip",
-  ["e9"]="ip",
-  ["ea"]="ip",
-  ["eb"]="ip",
-  ["ec"]="ip",
-  ["ed"]="ip",
-  ["ee"]="ip",
-  ["ef"]="ip",
-  ["f"]="ip",
-  ["f0"]="ip",
-  ["f1"]="ip",
-  ["f2"]="ip",
-  ["f3"]="ip",
-  ["f4"]="ip",
-  ["f5"]="ip",
-  ["f6"]="ip",
-  ["f7"]="ip",
-  ["f8"]="ip",
-  ["f9"]="ip",
-  ["fa"]="ip",
-  ["fb"]="ip",
-  ["fc"]="ip",
-  ["fd"]="ip",
-  ["fe"]="ip",
-  ["ff"]="ip",
+  [0]="ip",
+  [1]="icmp",
+  [2]="igmp",
+  [3]="ggp",
+  [4]="ipencap",
+  [5]="st",
+  [6]="tcp",
+  [8]="egp",
+  [9]="igp",
+  [12]="pup",
+  [17]="udp",
+  [20]="hmp",
+  [22]="xns-idp",
+  [27]="rdp",
+  [29]="iso-tp4",
+  [33]="dccp",
+  [36]="xtp",
+  [37]="ddp",
+  [38]="idpr-cmtp",
+  [41]="ipv6",
+  [43]="ipv6-route",
+  [44]="ipv6-frag",
+  [45]="idrp",
+  [46]="rsvp",
+  [47]="gre",
+  [50]="esp",
+  [51]="ah",
+  [57]="skip",
+  [58]="ipv6-icmp",
+  [59]="ipv6-nonxt",
+  [60]="ipv6-opts",
+  [73]="rspf",
+  [81]="vmtp",
+  [88]="eigrp",
+  [89]="ospf",
+  [93]="ax.25",
+  [94]="ipip",
+  [97]="etherip",
+  [98]="encap",
+  [103]="pim",
+  [108]="ipcomp",
+  [112]="vrrp",
+  [115]="l2tp",
+  [124]="isis",
+  [132]="sctp",
+  [133]="fc",
+  [135]="mobility-header",
+  [136]="udplite",
+  [137]="mpls-in-ip",
+  [138]="manet",
+  [139]="hip",
+  [140]="shim6",
+  [141]="wesp",
+  [142]="rohc",
+  [143]="ethernet",
  },
- ["resp"]={
-  ["1"]="allow",
-  ["1a"]="allow",
-  ["1b"]="allow",
-  ["1c"]="allow",
-  ["1d"]="allow",
-  ["1e"]="allow",
-  ["1f"]="allow",
-  ["2"]="deny",
-  ["2a"]="deny",
-  ["2b"]="deny",
-  ["2c"]="deny",
-  ["2d"]="deny",
-  ["2e"]="deny",
-  ["2f"]="deny",
-  ["a"]="a",
-  ["a0"]="a0",
-  ["a1"]="a1",
-  ["a2"]="a2",
-  ["a3"]="a3",
-  ["a4"]="a4",
-  ["a5"]="a5",
-  ["a6"]="a6",
-  ["a7"]="a7",
-  ["a8"]="a8",
-  ["a9"]="a9",
-  ["aa"]="aa",
-  ["ab"]="ab",
-  ["ac"]="ac",
-  ["ad"]="ad",
-  ["ae"]="ae",
-  ["af"]="af",
-  ["b"]="b",
-  ["b0"]="b0",
-  ["b1"]="b1",
-  ["b2"]="b2",
-  ["b3"]="b3",
-  ["b4"]="b4",
-  ["b5"]="b5",
-  ["b6"]="b6",
-  ["b7"]="b7",
-  ["b8"]="b8",
-  ["b9"]="b9",
-  ["ba"]="ba",
-  ["bb"]="bb",
-  ["bc"]="bc",
-  ["bd"]="bd",
-  ["be"]="be",
-  ["bf"]="bf",
-  ["c"]="c",
-  ["c0"]="c0",
-  ["c1"]="c1",
-  ["c2"]="c2",
-  ["c3"]="c3",
-  ["c4"]="c4",
-  ["c5"]="c5",
-  ["c6"]="c6",
-  ["c7"]="c7",
-  ["c8"]="c8",
-  ["c9"]="c9",
-  ["ca"]="ca",
-  ["cb"]="cb",
-  ["cc"]="cc",
-  ["cd"]="cd",
-  ["ce"]="ce",
-  ["cf"]="cf",
-  ["d"]="d",
-  ["d0"]="d0",
-  ["d1"]="d1",
-  ["d2"]="d2",
-  ["d3"]="d3",
-  ["d4"]="d4",
-  ["d5"]="d5",
-  ["d6"]="d6",
-  ["d7"]="d7",
-  ["d8"]="d8",
-  ["d9"]="d9",
-  ["da"]="da",
-  ["db"]="db",
-  ["dc"]="dc",
-  ["dd"]="dd",
-  ["de"]="de",
-  ["df"]="df",
-  ["e"]="e",
-  ["e0"]="e0",
-  ["e1"]="e1",
-  ["e2"]="e2",
-  ["e3"]="e3",
-  ["e4"]="e4",
-  ["e5"]="e5",
-  ["e6"]="e6",
-  ["e7"]="e7",
-  ["e8"]="e8",
-  ["e9"]="e9",
-  ["ea"]="ea",
-  ["eb"]="eb",
-  ["ec"]="ec",
-  ["ed"]="ed",
-  ["ee"]="ee",
-  ["ef"]="ef",
-  ["f"]="f",
-  ["f0"]="f0",
-  ["f1"]="f1",
-  ["f2"]="f2",
-  ["f3"]="f3",
-  ["f4"]="f4",
-  ["f5"]="f5",
-  ["f6"]="f6",
-  ["f7"]="f7",
-  ["f8"]="f8",
-  ["f9"]="f9",
-  ["fa"]="fa",
-  ["fb"]="fb",
-  ["fc"]="fc",
-  ["fd"]="fd",
-  ["fe"]="fe",
-  ["ff"]="ff",
- },
+ ["resp"]={[1]="allow",[2]="deny"},
+} end)()
+G.IPC_CALLS = (function() return {
+ [1]="semop",
+ [2]="semget",
+ [3]="semctl",
+ [4]="semtimedop",
+ [11]="msgsnd",
+ [12]="msgrcv",
+ [13]="msgget",
+ [14]="msgctl",
+ [21]="shmat",
+ [22]="shmdt",
+ [23]="shmget",
+ [24]="shmctl",
+} end)()
+G.TTY_NAMED_KEYS = (function() return {
+ {"\027[A","up"},
+ {"\027[B","down"},
+ {"\027[C","right"},
+ {"\027[D","left"},
+ {"\027OP","F1"},
+ {"\027OQ","F2"},
+ {"\027OR","F3"},
+ {"\027OS","F4"},
+ {"\027[15~","F5"},
+ {"\027[17~","F6"},
+ {"\027[18~","F7"},
+ {"\027[19~","F8"},
+ {"\027[20~","F9"},
+ {"\027[21~","F10"},
+ {"\027[23~","F11"},
+ {"\027[24~","F12"},
+ {"\001","^A"},
+ {"\002","^B"},
+ {"\003","^C"},
+ {"\004","^D"},
+ {"\005","^E"},
+ {"\006","^F"},
+ {"\007","^G"},
+ {"\008","backspace"},
+ {"\009","tab"},
+ {"\010","nl"},
+ {"\011","^K"},
+ {"\012","^L"},
+ {"\013","ret"},
+ {"\014","^N"},
+ {"\015","^O"},
+ {"\016","^P"},
+ {"\017","^Q"},
+ {"\018","^R"},
+ {"\019","^S"},
+ {"\020","^T"},
+ {"\021","^U"},
+ {"\022","^V"},
+ {"\023","^W"},
+ {"\024","^X"},
+ {"\025","^Y"},
+ {"\026","^Z"},
+ {"\027","esc"},
+ {"\127","backspace"},
 } end)()
 G.FIELD_UNKNOWN = (function() return {
  ["action"]="unknown-action({raw})",
@@ -5840,7 +5399,6 @@ G.FIELD_UNKNOWN = (function() return {
  ["icmptype"]="unknown-icmp-type({raw})",
  ["macproto"]="UNKNOWN",
  ["nl-mcgrp"]="audit-none",
- ["per"]="unknown-personality(0x{raw})",
  ["proto"]="undefined protocol",
  ["resp"]="unknown",
 } end)()
@@ -6561,11 +6119,13 @@ local function escaped(raw)
     return cstr(data)
 end
 
-local function proctitle(raw)
+local function proctitle(raw)  -- NULs among the first #raw/2 bytes become spaces
     if sub(raw, 1, 1) == '"' then return escaped(raw) end
     local data = unhex(raw)
     if data == nil then return raw end
-    return (gsub(sub(data, 1, floor(#raw / 2)), "%z", " "))
+    local size = floor(#raw / 2)
+    if #data < size + 1 then data = data .. rep("\0", size + 1 - #data) end
+    return cstr((gsub(sub(data, 1, size), "%z", " ")) .. sub(data, size + 1))
 end
 
 local function split_bytes(s, sepchar)
@@ -6620,16 +6180,19 @@ local function flags(kind, lo, raw)
     return concat(names, "|")
 end
 
-local function enum(kind, raw)
-    local hi, lo = strtoul(raw, 16)
-    local key
-    if kind == "socket_type" or kind == "seek" then
-        lo = lo % 256
-        key = lo
-    elseif hi == 0 then
-        key = lo
+local SIGNED_ENUMS = {socketcall = true, ipccall = true}  -- read with strtol, not strtoul
+
+local function enum(kind, raw)  -- auparse: int x = strtoul(...): the low 32 bits, signed
+    local hi, lo
+    if SIGNED_ENUMS[kind] then
+        local sign
+        sign, hi, lo = strtol(raw, 16)
+        if sign < 0 then hi, lo = negate64(hi, lo) end
+    else
+        hi, lo = strtoul(raw, 16)
     end
-    local name = key and G.ENUMS[kind][key]
+    if kind == "socket_type" or kind == "seek" then lo = lo % 256 end
+    local name = G.ENUMS[kind][int32(lo)]
     if name then return name end
     return py_format(G.UNKNOWN[kind], {x = raw, d = int32(lo)})
 end
@@ -6708,8 +6271,7 @@ local ARG_SPECIAL = {
     personality = function(raw)
         local _, lo = strtoul(raw, 16)
         local v = int32(lo)
-        local masked = v - band(lo, 0x40000)
-        local name = G.ENUMS.personality[masked]
+        local name = G.ENUMS.personality[lo % 256]  -- PER_MASK: the low byte
         if name == nil then return py_format(G.UNKNOWN.personality, {x = raw, d = v}) end
         if band(lo, 0x40000) ~= 0 then return name .. "|~ADDR_NO_RANDOMIZE" end
         return name
@@ -6721,13 +6283,9 @@ local ARG_SPECIAL = {
         if band(lo, 0x40000000) ~= 0 then return name .. "|SCHED_RESET_ON_FORK" end
         return name
     end,
-    sock_level = function(raw)
-        local _, lo = strtoul(raw, 16)
-        local v = int32(lo)
-        if v == 1 then return "SOL_SOCKET" end
-        local proto = (v >= 0 and v < 256) and G.FIELD_VALUES.proto[tostring(v)] or nil
-        if proto then return proto end
-        return "unknown-sockopt-level(0x" .. raw .. ")"
+    exit_status = function(raw)  -- auparse compares the text with "0" and "1"
+        if raw == "0" or raw == "1" then return G.ENUMS.exit_status[tonumber(raw)] end
+        return G.UNKNOWN.exit_status
     end,
     shmflags = function(raw)
         local _, lo = strtoul(raw, 16)
@@ -6763,6 +6321,11 @@ ARG_SPECIAL.prot = function(raw)
     return concat(names, "|")
 end
 
+ARG_SPECIAL.ioctl_req = function(raw)  -- auparse reads an unsigned int: the low 32 bits
+    local _, lo = strtoul(raw, 16)
+    return G.ENUMS.ioctl_req[lo] or py_format(G.UNKNOWN.ioctl_req, {x = format("%x", lo), d = lo})
+end
+
 local function arg_kind(kind, raw)
     if kind == "uid" then return uid_text(raw, 16, USERS) end
     if kind == "gid" then return uid_text(raw, 16, GROUPS) end
@@ -6782,6 +6345,7 @@ local function is64(v, n) return v[1] == 0 and v[2] == n end
 local function contextual(ctx, index, raw)
     local name = ctx.sysname or ""
     if sub(name, 1, 5) == "fcntl" and index == 2 then
+        strtoul(raw, 16)  -- auparse converts first: ERANGE is a conversion error whatever a1
         if is64(ctx.a1, 8) then return "uid" end
         if is64(ctx.a1, 2) then
             local ok, hi, lo = pcall(strtoul, raw, 16)
@@ -6807,8 +6371,7 @@ end
 
 local function arg_text(index, raw, ctx)
     if ctx.machine == nil or ctx.sysname == nil then return "0x" .. raw end
-    local per = G.ARG_KINDS[ctx.machine]
-    local kinds = per and per[ctx.sysname]
+    local kinds = G.ARG_KINDS[ctx.sysname]  -- by name, whatever the architecture
     local kind = kinds and kinds[index + 1] or nil
     if kind == "contextual" then kind = contextual(ctx, index, raw) end
     if not kind then return "0x" .. raw end
@@ -6858,40 +6421,89 @@ end
 local function sockaddr(raw)
     local data = unhex(raw)
     if data == nil then return "malformed-host(" .. raw .. ")" end
+    -- auparse sizes the address by its text; bytes past the decoded ones read as NUL.
     local size = floor(#raw / 2)
-    if size < 2 then return "malformed-host(" .. raw .. ")" end
+    if #data < 112 then data = data .. rep("\0", 112 - #data) end
     local family = from_bytes(data, 1, 2, true)
     local name = G.ENUMS.socket_domain[family]
     if name == nil then return format("unknown-family(%d)", family) end
     if family == 1 then
+        if size < 4 then return format("{ saddr_fam=%s sockaddr len too short }", name) end
         local path = sub(data, 3)
         if sub(path, 1, 1) == "\0" then path = sub(path, 2, 109) end
         return format("{ saddr_fam=%s path=%s }", name, tty_escape(cstr(path)))
     elseif family == 2 then
         if size < 16 then return format("{ saddr_fam=%s sockaddr len too short }", name) end
         local octets = {}
-        for k = 5, math.min(8, #data) do octets[#octets + 1] = tostring(byte(data, k)) end
+        for k = 5, 8 do octets[#octets + 1] = tostring(byte(data, k)) end
         return format("{ saddr_fam=%s laddr=%s lport=%d }", name, concat(octets, "."),
                       from_bytes(data, 3, 4, false))
     elseif family == 10 then
-        -- (size counts hex characters, data only the leading hex digits: a
-        -- damaged value can be shorter than an address.)
-        if size < 24 or #data < 24 then
-            return format("{ saddr_fam=%s sockaddr6 len too short }", name)
-        end
-        return format("{ saddr_fam=%s laddr=%s lport=%d }", name, inet6(sub(data, 9, 24)),
+        if size < 24 then return format("{ saddr_fam=%s sockaddr6 len too short }", name) end
+        local scope = from_bytes(data, 25, 28, true)
+        local host = inet6(sub(data, 9, 24)) .. (scope ~= 0 and format("%%%d", scope) or "")
+        return format("{ saddr_fam=%s laddr=%s lport=%d }", name, host,
                       from_bytes(data, 3, 4, false))
     elseif family == 16 then
-        local pid = size >= 8 and from_bytes(data, 5, 8, true) or 0
-        return format("{ saddr_fam=%s nlnk-fam=%d nlnk-pid=%d }", name, family, pid)
+        if size < 12 then return format("{ saddr_fam=%s len too short }", name) end
+        return format("{ saddr_fam=%s nlnk-fam=%d nlnk-pid=%d }", name, family,
+                      from_bytes(data, 5, 8, true))
+    elseif family == 3 then
+        return tty_escape(cstr("{ saddr_fam=" .. name .. " call=" .. sub(data, 3, 9) .. " }"))
+    elseif family == 8 then
+        local itf = from_bytes(data, 5, 6, true)
+        if itf >= 32768 then itf = itf - 65536 end
+        return format("{ saddr_fam=%s int=%d }", name, itf)
+    elseif family == 9 then
+        return format("{ saddr_fam=%s laddr=%s }", name, tty_escape(cstr(sub(data, 3, 17))))
     end
-    return format("{ saddr_fam=%s }", name)
+    return format("{ saddr_fam=%s (unsupported) }", name)
 end
 
-local function field_value(field)
+local function field_number(field, base, truncate)  -- int x = strtoul(val, NULL, base)
     return function(raw)
-        return G.FIELD_VALUES[field][raw] or py_format(G.FIELD_UNKNOWN[field], {raw = raw})
+        local hi, lo = strtoul(raw, base)
+        local key = truncate and int32(lo) or (hi == 0 and lo or nil)
+        return (key and G.FIELD_NUMBERS[field][key])
+            or py_format(G.FIELD_UNKNOWN[field], {raw = raw})
     end
+end
+
+local TTY_KEYS_BY_FIRST = {}  -- G.TTY_NAMED_KEYS by first byte, in order (first match wins)
+for _, e in ipairs(G.TTY_NAMED_KEYS) do
+    local first = byte(e[1], 1)
+    TTY_KEYS_BY_FIRST[first] = TTY_KEYS_BY_FIRST[first] or {}
+    local list = TTY_KEYS_BY_FIRST[first]
+    list[#list + 1] = e
+end
+
+local function tty_data(raw)  -- keystrokes: printable runs quoted, control keys named
+    if find(raw, "[^0-9a-fA-F]") then return raw end
+    if #raw < 2 then return "(null)" end
+    local data = unhex(sub(raw, 1, floor(#raw / 2) * 2))
+    local out, run, pos = {}, nil, 1
+    while pos <= #data do
+        local c, name = byte(data, pos), nil
+        if c < 32 or (c >= 127 and c < 160) then
+            for _, e in ipairs(TTY_KEYS_BY_FIRST[c] or {}) do
+                if sub(data, pos, pos + #e[1] - 1) == e[1] then
+                    name = e[2]; pos = pos + #e[1]; break
+                end
+            end
+        end
+        if name then
+            if run then out[#out + 1] = '"' .. concat(run) .. '"'; run = nil end
+            out[#out + 1] = "<" .. name .. ">"
+        else
+            run = run or {}
+            if c < 32 or c > 126 then run[#run + 1] = format("\\%03o", c)
+            elseif c == 92 or c == 34 then run[#run + 1] = "\\" .. string.char(c)
+            else run[#run + 1] = string.char(c) end
+            pos = pos + 1
+        end
+    end
+    if run then out[#out + 1] = '"' .. concat(run) .. '"' end
+    return concat(out, ",")
 end
 
 local function cap_bitmap(raw)
@@ -6917,7 +6529,17 @@ HANDLERS = {
         local number = int32(lo)
         local machine = ctx.machine or MACHINE
         local t = G.SYSCALLS[machine]
-        return (t and t[number]) or format("unknown-syscall(%d)", number)
+        local name = t and t[number]
+        if not name then return format("unknown-syscall(%d)", number) end
+        local calls = (name == "socketcall" and G.ENUMS.socketcall)
+            or (name == "ipc" and G.IPC_CALLS) or nil
+        -- auparse: `if ((int)a0 == a0)`, then the call a0 names: socketcall(bind)
+        local hi, lo = ctx.a0[1], ctx.a0[2]
+        if calls and ((hi == 0 and lo < 2147483648) or (hi == 4294967295 and lo >= 2147483648))
+            and calls[int32(lo)] then
+            return name .. "(" .. calls[int32(lo)] .. ")"
+        end
+        return name
     end,
     ARCH = function(raw)
         local _, lo = strtoul(raw, 16)
@@ -6985,15 +6607,31 @@ HANDLERS = {
     A1 = function(raw, ctx) return arg_text(1, raw, ctx) end,
     A2 = function(raw, ctx) return arg_text(2, raw, ctx) end,
     A3 = function(raw, ctx) return arg_text(3, raw, ctx) end,
-    NFPROTO = field_value("family"),
-    ICMPTYPE = field_value("icmptype"),
-    PROTOCOL = field_value("proto"),
-    HOOK = field_value("hook"),
-    NETACTION = field_value("action"),
-    NLMCGRP = field_value("nl-mcgrp"),
-    FANOTIFY = field_value("resp"),
-    PERSONALITY = field_value("per"),
-    MACPROTO = field_value("macproto"),
+    NFPROTO = field_number("family", 10, true),
+    ICMPTYPE = field_number("icmptype", 10, true),
+    PROTOCOL = field_number("proto", 10, true),
+    HOOK = field_number("hook", 16, true),
+    NETACTION = field_number("action", 16, true),
+    NLMCGRP = field_number("nl-mcgrp", 16, false),
+    FANOTIFY = function(raw)  -- not starting with a digit: printed as it is
+        if not find(raw, "^[0-9]") then return raw end
+        return field_number("resp", 10, true)(raw)
+    end,
+    PERSONALITY = function(raw) return ARG_SPECIAL.personality(raw) end,
+    MACPROTO = field_number("macproto", 16, true),
+    TTY_DATA = tty_data,
+    IOCTL_REQ = function(raw) return ARG_SPECIAL.ioctl_req(raw) end,
+    FLAGS = function(raw)  -- PATH lookup flags
+        local _, lo = strtoul(raw, 16)
+        if lo == 0 then return "none" end
+        local names = {}
+        for _, e in ipairs(G.FLAGS.path_flags) do
+            if band(lo, e[1]) ~= 0 then names[#names + 1] = e[2] end
+        end
+        if #names == 0 then return "0x" .. raw end
+        return concat(names, ",")
+    end,
+    RESOLVE = function(raw) local _, lo = strtoul(raw, 16); return flags("resolve", lo, raw) end,
 }
 HANDLERS.ESCAPED_FILE = HANDLERS.ESCAPED
 HANDLERS.ESCAPED_KEY = HANDLERS.ESCAPED
@@ -7039,7 +6677,7 @@ local function context_of(record)
     local machine, sysname
     if values.arch then
         local ok, _, lo = pcall(strtoul, values.arch, 16)
-        if ok then machine = G.ARCHES[lo] end
+        machine = ok and G.ARCHES[lo] or MACHINE  -- an arch auparse does not know: the host's
     end
     if values.syscall and machine then
         local ok, _, lo = pcall(strtoul, values.syscall, 10)
@@ -7083,11 +6721,20 @@ local function interpret_record(record)
     end
     local out = {}
     local execve = record.type == T_EXECVE
+    -- USER_TTY's msg='...' is one value for auparse: the pairs inside keep their raw text.
+    local raw_only = {}
+    local msg_at = record.type == T_USER_TTY and find(record.text, "msg='", 1, true)
+    if msg_at then
+        for key in string.gmatch(" " .. sub(record.text, msg_at + 5), "[%s']([^%s=']+)=") do
+            raw_only[key] = true
+        end
+    end
     for _, kv in ipairs(record.fields) do
         local name, raw = kv[1], kv[2]
         -- EXECVE's aN/aN_len/aN[i] become `argv` and are never fields, so their
         -- (costly, for long arguments) interpretation is skipped.
         local kind = not (execve and is_execve_arg(name)) and field_type(record.type, name, raw)
+        if raw_only[name] and out[name] == nil then kind = nil end
         if kind then
             local resolved = enriched[upper(name)]
             if resolved ~= nil and out[name] == nil then

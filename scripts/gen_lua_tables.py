@@ -62,6 +62,9 @@ def lua_value(value: Any, indent: str = "") -> str:
         return str(value)
     if isinstance(value, str):
         return lua_string(value)
+    if isinstance(value, bytes):  # byte-exact: every byte its own escape or character
+        return lua_string(value.decode("latin-1")) if value.isascii() else "".join(
+            ['"', *(f"\\{b:03d}" for b in value), '"'])
     inner = indent + " "
     if isinstance(value, dict):
         items = sorted(value.items(), key=lambda kv: _key_order(kv[0]))
@@ -121,7 +124,9 @@ def tables() -> dict[str, Any]:
         "FILE_TYPES": valuenames.FILE_TYPES,
         "LISTS": valuenames.LISTS,
         "SECCOMP_ACTIONS": valuenames.SECCOMP_ACTIONS,
-        "FIELD_VALUES": valuenames.FIELD_VALUES,
+        "FIELD_NUMBERS": valuenames.FIELD_NUMBERS,
+        "IPC_CALLS": valuenames.IPC_CALLS,
+        "TTY_NAMED_KEYS": valuenames.TTY_NAMED_KEYS,
         "FIELD_UNKNOWN": valuenames.FIELD_UNKNOWN,
     }
 

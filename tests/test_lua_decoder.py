@@ -247,12 +247,14 @@ SHORT_INET6 = ("type=SOCKADDR msg=audit(1.000:1): "
                "saddr=0A000035000000002001067C1298" + "Z" * 40)
 
 
-def test_short_inet6_sockaddr_is_len_too_short(tmp_path: Path) -> None:
+def test_short_inet6_sockaddr_reads_as_nul_bytes(tmp_path: Path) -> None:
     log = _write(tmp_path / "audit.log", [SHORT_INET6])
     run = run_decoder(log, {"hostname": HOST})
     assert [c for c in run.calls if c.fatal or c.rc != 0] == []
     (message,) = run.json_messages()
-    assert message["Fields"]["saddr_i"] == "{ saddr_fam=inet6 sockaddr6 len too short }"
+    # What ausearch -i prints: auparse sizes the address by its text (35 bytes), the
+    # bytes the hex did not give read as zeros.
+    assert message["Fields"]["saddr_i"] == "{ saddr_fam=inet6 laddr=2001:67c:1298:: lport=53 }"
 
 
 def test_short_inet6_sockaddr_equals_replay(tmp_path: Path) -> None:

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import test_foreign_logs as foreign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit_heka import interpret
 from audit_heka.events import Assembler
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
@@ -103,14 +101,6 @@ def _run(lines: list[str], live: bool) -> tuple[list[Message], Pipeline, Framer]
     return out, pipeline, framer
 
 
-# The pipeline survives an exception inside interpretation only with issue 16 item 1's guard
-# (Interpreter.interpret_checked, interpret.error_text: another branch); without it an
-# unknown ioctl request (KeyError 'ioctl_req') still stops the pipeline, as this test shows.
-GUARDED = hasattr(interpret, "error_text")
-
-
-@pytest.mark.xfail(not GUARDED, reason="needs the interpretation guard of issue 16 item 1",
-                   strict=False)
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_any_mutated_record_goes_through_the_whole_pipeline(data: st.DataObject) -> None:

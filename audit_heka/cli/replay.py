@@ -532,7 +532,7 @@ def _report(pipeline: Pipeline, framer: Framer) -> None:
     problems = {k: v for k, v in counters.items()
                 if v and k.startswith(("malformed", "late_records", "aligned_fill", "comment_lines",
                                        "duplicate_key", "suspicious_duplicates",
-                                       "unparsed_shipped", "shared_lines"))}
+                                       "unparsed_shipped", "shared_lines", "interpret_errors"))}
     if framer.payload_dropped:
         problems["payload_dropped_for_size"] = framer.payload_dropped
     if framer.oversize:
