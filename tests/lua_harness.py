@@ -21,7 +21,7 @@ from typing import Any
 from audit_heka.heka.message import Message, decode_message, message_to_json
 
 ROOT = Path(__file__).resolve().parent.parent
-DECODER = ROOT / "lua" / "audit_decoder.lua"
+DECODER = ROOT / "lua" / "decoders" / "audit_heka.lua"
 HARNESS = ROOT / "tests" / "lua" / "harness.lua"
 LUA = shutil.which("lua5.1")
 HEKA_HOSTNAME = "heka-host"  # the Hostname LogstreamerInput puts on its packs
