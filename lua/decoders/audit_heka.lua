@@ -5440,54 +5440,208 @@ local function bxor(a, b) return bitop(a, b, XOR4) end
 ---------------------------------------------------------------------------
 -- SHA-1 and uuid5
 ---------------------------------------------------------------------------
-local function rotl(x, n)
-    local hi = floor(x / 2 ^ (32 - n))
-    return (x * 2 ^ n) % TWO32 + hi
+-- The uuid is uuid5(namespace, "host|sec.msec|serial"), as the daemon's, so
+-- SHA-1 runs once per event under the sandbox's instruction_limit: it is
+-- written to cost few Lua instructions (~17,700 per 64-byte block, against
+-- ~51,000 for the nibble-table version this replaced; bench/lua_sha1.md):
+-- * words are kept as 4 byte values in locals, so XOR is one lookup per byte
+--   in XOR8, a 64 KiB string (byte(XOR8, x * 256 + y + 1) = x ~ y), built at
+--   load from row 0 by swapping blocks (row a + 2^k is row a with its 2^k-byte
+--   blocks swapped pairwise), a few thousand instructions; a Lua table would
+--   save two instructions per lookup but take 1 MiB of the 8 MiB memory_limit;
+-- * AND/OR are never computed: bit by bit, Ch(b, c, d) = (c + d + (b ~ d) -
+--   (b ~ c)) / 2 and Maj(b, c, d) = (b + c + d - (b ~ c ~ d)) / 2, and these
+--   sums carry no bits between positions, so they hold for whole bytes;
+-- * rotations move bits across bytes with shift tables (SLn[b] = b << n & 255,
+--   SRn[b] = b >> n); the 5-term sum carries from byte to byte;
+-- * the 80 rounds are unrolled by 5 with the registers renamed each round, so
+--   no round copies registers or tests which stage it is in;
+-- * the message block is read with one string.byte call per 64 bytes.
+local XOR8
+do
+    local rows, first = {}, {}
+    for i = 0, 255 do first[i + 1] = i end
+    rows[1] = char(unpack(first))
+    local k = 1
+    while k < 256 do
+        for a = 1, k do
+            local src, parts = rows[a], {}
+            for start = 1, 256, 2 * k do
+                parts[#parts + 1] = sub(src, start + k, start + 2 * k - 1)
+                parts[#parts + 1] = sub(src, start, start + k - 1)
+            end
+            rows[a + k] = concat(parts)
+        end
+        k = k * 2
+    end
+    XOR8 = concat(rows)
 end
+local function shifts(n)
+    local left, right = {}, {}
+    for b = 0, 255 do
+        left[b] = (b * 2 ^ n) % 256
+        right[b] = floor(b / 2 ^ (8 - n))
+    end
+    return left, right
+end
+local SL1, SR7 = shifts(1)
+local SL5, SR3 = shifts(5)
+local SL6, SR2 = shifts(6)
 
 local function sha1(msg)
+    local X, byte, SL1, SR7, SL5, SR3, SL6, SR2 = XOR8, byte, SL1, SR7, SL5, SR3, SL6, SR2
     local len = #msg
-    msg = msg .. "\128" .. rep("\0", (55 - len) % 64)
     local bits = len * 8
     local tail = {}
     for i = 8, 1, -1 do
-        tail[i] = char(bits % 256); bits = floor(bits / 256)
+        local b = bits % 256
+        tail[i] = char(b); bits = (bits - b) / 256
     end
-    msg = msg .. concat(tail)
-    local h0, h1, h2, h3, h4 = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0
-    local w = {}
+    msg = msg .. "\128" .. rep("\0", (55 - len) % 64) .. concat(tail)
+    local h1, h2, h3, h4 = 0x67, 0x45, 0x23, 0x01
+    local h5, h6, h7, h8 = 0xEF, 0xCD, 0xAB, 0x89
+    local h9, h10, h11, h12 = 0x98, 0xBA, 0xDC, 0xFE
+    local h13, h14, h15, h16 = 0x10, 0x32, 0x54, 0x76
+    local h17, h18, h19, h20 = 0xC3, 0xD2, 0xE1, 0xF0
     for chunk = 1, #msg, 64 do
-        for i = 0, 15 do
-            local b1, b2, b3, b4 = byte(msg, chunk + i * 4, chunk + i * 4 + 3)
-            w[i] = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+        local w = {byte(msg, chunk, chunk + 63)}
+        for j = 65, 320, 4 do
+            local x1 = byte(X, byte(X, byte(X, w[j - 12] * 256 + w[j - 32] + 1) * 256
+                                   + w[j - 56] + 1) * 256 + w[j - 64] + 1)
+            local x2 = byte(X, byte(X, byte(X, w[j - 11] * 256 + w[j - 31] + 1) * 256
+                                   + w[j - 55] + 1) * 256 + w[j - 63] + 1)
+            local x3 = byte(X, byte(X, byte(X, w[j - 10] * 256 + w[j - 30] + 1) * 256
+                                   + w[j - 54] + 1) * 256 + w[j - 62] + 1)
+            local x4 = byte(X, byte(X, byte(X, w[j - 9] * 256 + w[j - 29] + 1) * 256
+                                   + w[j - 53] + 1) * 256 + w[j - 61] + 1)
+            w[j], w[j + 1], w[j + 2], w[j + 3] =
+                SL1[x1] + SR7[x2], SL1[x2] + SR7[x3], SL1[x3] + SR7[x4], SL1[x4] + SR7[x1]
         end
-        for i = 16, 79 do
-            w[i] = rotl(bxor(bxor(w[i - 3], w[i - 8]), bxor(w[i - 14], w[i - 16])), 1)
+        local a1, a2, a3, a4, b1, b2, b3, b4, c1, c2, c3, c4, d1, d2, d3, d4, e1, e2, e3, e4 =
+            h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20
+        local t
+        for j = 1, 80, 20 do  -- Ch(b, c, d) = (c + d + (b ~ d) - (b ~ c)) / 2 bit by bit
+            t = SL5[a4] + SR3[a1] + ((c4 + d4 + byte(X, b4 * 256 + d4 + 1) - byte(X, b4 * 256 + c4 + 1)) / 2) + e4 + 153 + w[j + 3]; e4 = t % 256
+            t = SL5[a3] + SR3[a4] + ((c3 + d3 + byte(X, b3 * 256 + d3 + 1) - byte(X, b3 * 256 + c3 + 1)) / 2) + e3 + 121 + w[j + 2] + (t - e4) / 256; e3 = t % 256
+            t = SL5[a2] + SR3[a3] + ((c2 + d2 + byte(X, b2 * 256 + d2 + 1) - byte(X, b2 * 256 + c2 + 1)) / 2) + e2 + 130 + w[j + 1] + (t - e3) / 256; e2 = t % 256
+            e1 = (SL5[a1] + SR3[a2] + ((c1 + d1 + byte(X, b1 * 256 + d1 + 1) - byte(X, b1 * 256 + c1 + 1)) / 2) + e1 + 90 + w[j] + (t - e2) / 256) % 256
+            b1, b2, b3, b4 = SL6[b4] + SR2[b1], SL6[b1] + SR2[b2], SL6[b2] + SR2[b3], SL6[b3] + SR2[b4]
+            t = SL5[e4] + SR3[e1] + ((b4 + c4 + byte(X, a4 * 256 + c4 + 1) - byte(X, a4 * 256 + b4 + 1)) / 2) + d4 + 153 + w[j + 7]; d4 = t % 256
+            t = SL5[e3] + SR3[e4] + ((b3 + c3 + byte(X, a3 * 256 + c3 + 1) - byte(X, a3 * 256 + b3 + 1)) / 2) + d3 + 121 + w[j + 6] + (t - d4) / 256; d3 = t % 256
+            t = SL5[e2] + SR3[e3] + ((b2 + c2 + byte(X, a2 * 256 + c2 + 1) - byte(X, a2 * 256 + b2 + 1)) / 2) + d2 + 130 + w[j + 5] + (t - d3) / 256; d2 = t % 256
+            d1 = (SL5[e1] + SR3[e2] + ((b1 + c1 + byte(X, a1 * 256 + c1 + 1) - byte(X, a1 * 256 + b1 + 1)) / 2) + d1 + 90 + w[j + 4] + (t - d2) / 256) % 256
+            a1, a2, a3, a4 = SL6[a4] + SR2[a1], SL6[a1] + SR2[a2], SL6[a2] + SR2[a3], SL6[a3] + SR2[a4]
+            t = SL5[d4] + SR3[d1] + ((a4 + b4 + byte(X, e4 * 256 + b4 + 1) - byte(X, e4 * 256 + a4 + 1)) / 2) + c4 + 153 + w[j + 11]; c4 = t % 256
+            t = SL5[d3] + SR3[d4] + ((a3 + b3 + byte(X, e3 * 256 + b3 + 1) - byte(X, e3 * 256 + a3 + 1)) / 2) + c3 + 121 + w[j + 10] + (t - c4) / 256; c3 = t % 256
+            t = SL5[d2] + SR3[d3] + ((a2 + b2 + byte(X, e2 * 256 + b2 + 1) - byte(X, e2 * 256 + a2 + 1)) / 2) + c2 + 130 + w[j + 9] + (t - c3) / 256; c2 = t % 256
+            c1 = (SL5[d1] + SR3[d2] + ((a1 + b1 + byte(X, e1 * 256 + b1 + 1) - byte(X, e1 * 256 + a1 + 1)) / 2) + c1 + 90 + w[j + 8] + (t - c2) / 256) % 256
+            e1, e2, e3, e4 = SL6[e4] + SR2[e1], SL6[e1] + SR2[e2], SL6[e2] + SR2[e3], SL6[e3] + SR2[e4]
+            t = SL5[c4] + SR3[c1] + ((e4 + a4 + byte(X, d4 * 256 + a4 + 1) - byte(X, d4 * 256 + e4 + 1)) / 2) + b4 + 153 + w[j + 15]; b4 = t % 256
+            t = SL5[c3] + SR3[c4] + ((e3 + a3 + byte(X, d3 * 256 + a3 + 1) - byte(X, d3 * 256 + e3 + 1)) / 2) + b3 + 121 + w[j + 14] + (t - b4) / 256; b3 = t % 256
+            t = SL5[c2] + SR3[c3] + ((e2 + a2 + byte(X, d2 * 256 + a2 + 1) - byte(X, d2 * 256 + e2 + 1)) / 2) + b2 + 130 + w[j + 13] + (t - b3) / 256; b2 = t % 256
+            b1 = (SL5[c1] + SR3[c2] + ((e1 + a1 + byte(X, d1 * 256 + a1 + 1) - byte(X, d1 * 256 + e1 + 1)) / 2) + b1 + 90 + w[j + 12] + (t - b2) / 256) % 256
+            d1, d2, d3, d4 = SL6[d4] + SR2[d1], SL6[d1] + SR2[d2], SL6[d2] + SR2[d3], SL6[d3] + SR2[d4]
+            t = SL5[b4] + SR3[b1] + ((d4 + e4 + byte(X, c4 * 256 + e4 + 1) - byte(X, c4 * 256 + d4 + 1)) / 2) + a4 + 153 + w[j + 19]; a4 = t % 256
+            t = SL5[b3] + SR3[b4] + ((d3 + e3 + byte(X, c3 * 256 + e3 + 1) - byte(X, c3 * 256 + d3 + 1)) / 2) + a3 + 121 + w[j + 18] + (t - a4) / 256; a3 = t % 256
+            t = SL5[b2] + SR3[b3] + ((d2 + e2 + byte(X, c2 * 256 + e2 + 1) - byte(X, c2 * 256 + d2 + 1)) / 2) + a2 + 130 + w[j + 17] + (t - a3) / 256; a2 = t % 256
+            a1 = (SL5[b1] + SR3[b2] + ((d1 + e1 + byte(X, c1 * 256 + e1 + 1) - byte(X, c1 * 256 + d1 + 1)) / 2) + a1 + 90 + w[j + 16] + (t - a2) / 256) % 256
+            c1, c2, c3, c4 = SL6[c4] + SR2[c1], SL6[c1] + SR2[c2], SL6[c2] + SR2[c3], SL6[c3] + SR2[c4]
         end
-        local a, b, c, d, e = h0, h1, h2, h3, h4
-        for i = 0, 79 do
-            local f, k
-            if i < 20 then
-                f = band(b, c) + band(4294967295 - b, d); k = 0x5A827999
-            elseif i < 40 then
-                f = bxor(bxor(b, c), d); k = 0x6ED9EBA1
-            elseif i < 60 then
-                f = band(b, c) + band(d, bxor(b, c)); k = 0x8F1BBCDC
-            else
-                f = bxor(bxor(b, c), d); k = 0xCA62C1D6
-            end
-            local t = (rotl(a, 5) + f + e + k + w[i]) % TWO32
-            e = d; d = c; c = rotl(b, 30); b = a; a = t
+        for j = 81, 160, 20 do  -- Parity(b, c, d) = b ~ c ~ d
+            t = SL5[a4] + SR3[a1] + byte(X, byte(X, b4 * 256 + c4 + 1) * 256 + d4 + 1) + e4 + 161 + w[j + 3]; e4 = t % 256
+            t = SL5[a3] + SR3[a4] + byte(X, byte(X, b3 * 256 + c3 + 1) * 256 + d3 + 1) + e3 + 235 + w[j + 2] + (t - e4) / 256; e3 = t % 256
+            t = SL5[a2] + SR3[a3] + byte(X, byte(X, b2 * 256 + c2 + 1) * 256 + d2 + 1) + e2 + 217 + w[j + 1] + (t - e3) / 256; e2 = t % 256
+            e1 = (SL5[a1] + SR3[a2] + byte(X, byte(X, b1 * 256 + c1 + 1) * 256 + d1 + 1) + e1 + 110 + w[j] + (t - e2) / 256) % 256
+            b1, b2, b3, b4 = SL6[b4] + SR2[b1], SL6[b1] + SR2[b2], SL6[b2] + SR2[b3], SL6[b3] + SR2[b4]
+            t = SL5[e4] + SR3[e1] + byte(X, byte(X, a4 * 256 + b4 + 1) * 256 + c4 + 1) + d4 + 161 + w[j + 7]; d4 = t % 256
+            t = SL5[e3] + SR3[e4] + byte(X, byte(X, a3 * 256 + b3 + 1) * 256 + c3 + 1) + d3 + 235 + w[j + 6] + (t - d4) / 256; d3 = t % 256
+            t = SL5[e2] + SR3[e3] + byte(X, byte(X, a2 * 256 + b2 + 1) * 256 + c2 + 1) + d2 + 217 + w[j + 5] + (t - d3) / 256; d2 = t % 256
+            d1 = (SL5[e1] + SR3[e2] + byte(X, byte(X, a1 * 256 + b1 + 1) * 256 + c1 + 1) + d1 + 110 + w[j + 4] + (t - d2) / 256) % 256
+            a1, a2, a3, a4 = SL6[a4] + SR2[a1], SL6[a1] + SR2[a2], SL6[a2] + SR2[a3], SL6[a3] + SR2[a4]
+            t = SL5[d4] + SR3[d1] + byte(X, byte(X, e4 * 256 + a4 + 1) * 256 + b4 + 1) + c4 + 161 + w[j + 11]; c4 = t % 256
+            t = SL5[d3] + SR3[d4] + byte(X, byte(X, e3 * 256 + a3 + 1) * 256 + b3 + 1) + c3 + 235 + w[j + 10] + (t - c4) / 256; c3 = t % 256
+            t = SL5[d2] + SR3[d3] + byte(X, byte(X, e2 * 256 + a2 + 1) * 256 + b2 + 1) + c2 + 217 + w[j + 9] + (t - c3) / 256; c2 = t % 256
+            c1 = (SL5[d1] + SR3[d2] + byte(X, byte(X, e1 * 256 + a1 + 1) * 256 + b1 + 1) + c1 + 110 + w[j + 8] + (t - c2) / 256) % 256
+            e1, e2, e3, e4 = SL6[e4] + SR2[e1], SL6[e1] + SR2[e2], SL6[e2] + SR2[e3], SL6[e3] + SR2[e4]
+            t = SL5[c4] + SR3[c1] + byte(X, byte(X, d4 * 256 + e4 + 1) * 256 + a4 + 1) + b4 + 161 + w[j + 15]; b4 = t % 256
+            t = SL5[c3] + SR3[c4] + byte(X, byte(X, d3 * 256 + e3 + 1) * 256 + a3 + 1) + b3 + 235 + w[j + 14] + (t - b4) / 256; b3 = t % 256
+            t = SL5[c2] + SR3[c3] + byte(X, byte(X, d2 * 256 + e2 + 1) * 256 + a2 + 1) + b2 + 217 + w[j + 13] + (t - b3) / 256; b2 = t % 256
+            b1 = (SL5[c1] + SR3[c2] + byte(X, byte(X, d1 * 256 + e1 + 1) * 256 + a1 + 1) + b1 + 110 + w[j + 12] + (t - b2) / 256) % 256
+            d1, d2, d3, d4 = SL6[d4] + SR2[d1], SL6[d1] + SR2[d2], SL6[d2] + SR2[d3], SL6[d3] + SR2[d4]
+            t = SL5[b4] + SR3[b1] + byte(X, byte(X, c4 * 256 + d4 + 1) * 256 + e4 + 1) + a4 + 161 + w[j + 19]; a4 = t % 256
+            t = SL5[b3] + SR3[b4] + byte(X, byte(X, c3 * 256 + d3 + 1) * 256 + e3 + 1) + a3 + 235 + w[j + 18] + (t - a4) / 256; a3 = t % 256
+            t = SL5[b2] + SR3[b3] + byte(X, byte(X, c2 * 256 + d2 + 1) * 256 + e2 + 1) + a2 + 217 + w[j + 17] + (t - a3) / 256; a2 = t % 256
+            a1 = (SL5[b1] + SR3[b2] + byte(X, byte(X, c1 * 256 + d1 + 1) * 256 + e1 + 1) + a1 + 110 + w[j + 16] + (t - a2) / 256) % 256
+            c1, c2, c3, c4 = SL6[c4] + SR2[c1], SL6[c1] + SR2[c2], SL6[c2] + SR2[c3], SL6[c3] + SR2[c4]
         end
-        h0 = (h0 + a) % TWO32; h1 = (h1 + b) % TWO32; h2 = (h2 + c) % TWO32
-        h3 = (h3 + d) % TWO32; h4 = (h4 + e) % TWO32
+        for j = 161, 240, 20 do  -- Maj(b, c, d) = (b + c + d - (b ~ c ~ d)) / 2 bit by bit
+            t = SL5[a4] + SR3[a1] + ((b4 + c4 + d4 - byte(X, byte(X, b4 * 256 + c4 + 1) * 256 + d4 + 1)) / 2) + e4 + 220 + w[j + 3]; e4 = t % 256
+            t = SL5[a3] + SR3[a4] + ((b3 + c3 + d3 - byte(X, byte(X, b3 * 256 + c3 + 1) * 256 + d3 + 1)) / 2) + e3 + 188 + w[j + 2] + (t - e4) / 256; e3 = t % 256
+            t = SL5[a2] + SR3[a3] + ((b2 + c2 + d2 - byte(X, byte(X, b2 * 256 + c2 + 1) * 256 + d2 + 1)) / 2) + e2 + 27 + w[j + 1] + (t - e3) / 256; e2 = t % 256
+            e1 = (SL5[a1] + SR3[a2] + ((b1 + c1 + d1 - byte(X, byte(X, b1 * 256 + c1 + 1) * 256 + d1 + 1)) / 2) + e1 + 143 + w[j] + (t - e2) / 256) % 256
+            b1, b2, b3, b4 = SL6[b4] + SR2[b1], SL6[b1] + SR2[b2], SL6[b2] + SR2[b3], SL6[b3] + SR2[b4]
+            t = SL5[e4] + SR3[e1] + ((a4 + b4 + c4 - byte(X, byte(X, a4 * 256 + b4 + 1) * 256 + c4 + 1)) / 2) + d4 + 220 + w[j + 7]; d4 = t % 256
+            t = SL5[e3] + SR3[e4] + ((a3 + b3 + c3 - byte(X, byte(X, a3 * 256 + b3 + 1) * 256 + c3 + 1)) / 2) + d3 + 188 + w[j + 6] + (t - d4) / 256; d3 = t % 256
+            t = SL5[e2] + SR3[e3] + ((a2 + b2 + c2 - byte(X, byte(X, a2 * 256 + b2 + 1) * 256 + c2 + 1)) / 2) + d2 + 27 + w[j + 5] + (t - d3) / 256; d2 = t % 256
+            d1 = (SL5[e1] + SR3[e2] + ((a1 + b1 + c1 - byte(X, byte(X, a1 * 256 + b1 + 1) * 256 + c1 + 1)) / 2) + d1 + 143 + w[j + 4] + (t - d2) / 256) % 256
+            a1, a2, a3, a4 = SL6[a4] + SR2[a1], SL6[a1] + SR2[a2], SL6[a2] + SR2[a3], SL6[a3] + SR2[a4]
+            t = SL5[d4] + SR3[d1] + ((e4 + a4 + b4 - byte(X, byte(X, e4 * 256 + a4 + 1) * 256 + b4 + 1)) / 2) + c4 + 220 + w[j + 11]; c4 = t % 256
+            t = SL5[d3] + SR3[d4] + ((e3 + a3 + b3 - byte(X, byte(X, e3 * 256 + a3 + 1) * 256 + b3 + 1)) / 2) + c3 + 188 + w[j + 10] + (t - c4) / 256; c3 = t % 256
+            t = SL5[d2] + SR3[d3] + ((e2 + a2 + b2 - byte(X, byte(X, e2 * 256 + a2 + 1) * 256 + b2 + 1)) / 2) + c2 + 27 + w[j + 9] + (t - c3) / 256; c2 = t % 256
+            c1 = (SL5[d1] + SR3[d2] + ((e1 + a1 + b1 - byte(X, byte(X, e1 * 256 + a1 + 1) * 256 + b1 + 1)) / 2) + c1 + 143 + w[j + 8] + (t - c2) / 256) % 256
+            e1, e2, e3, e4 = SL6[e4] + SR2[e1], SL6[e1] + SR2[e2], SL6[e2] + SR2[e3], SL6[e3] + SR2[e4]
+            t = SL5[c4] + SR3[c1] + ((d4 + e4 + a4 - byte(X, byte(X, d4 * 256 + e4 + 1) * 256 + a4 + 1)) / 2) + b4 + 220 + w[j + 15]; b4 = t % 256
+            t = SL5[c3] + SR3[c4] + ((d3 + e3 + a3 - byte(X, byte(X, d3 * 256 + e3 + 1) * 256 + a3 + 1)) / 2) + b3 + 188 + w[j + 14] + (t - b4) / 256; b3 = t % 256
+            t = SL5[c2] + SR3[c3] + ((d2 + e2 + a2 - byte(X, byte(X, d2 * 256 + e2 + 1) * 256 + a2 + 1)) / 2) + b2 + 27 + w[j + 13] + (t - b3) / 256; b2 = t % 256
+            b1 = (SL5[c1] + SR3[c2] + ((d1 + e1 + a1 - byte(X, byte(X, d1 * 256 + e1 + 1) * 256 + a1 + 1)) / 2) + b1 + 143 + w[j + 12] + (t - b2) / 256) % 256
+            d1, d2, d3, d4 = SL6[d4] + SR2[d1], SL6[d1] + SR2[d2], SL6[d2] + SR2[d3], SL6[d3] + SR2[d4]
+            t = SL5[b4] + SR3[b1] + ((c4 + d4 + e4 - byte(X, byte(X, c4 * 256 + d4 + 1) * 256 + e4 + 1)) / 2) + a4 + 220 + w[j + 19]; a4 = t % 256
+            t = SL5[b3] + SR3[b4] + ((c3 + d3 + e3 - byte(X, byte(X, c3 * 256 + d3 + 1) * 256 + e3 + 1)) / 2) + a3 + 188 + w[j + 18] + (t - a4) / 256; a3 = t % 256
+            t = SL5[b2] + SR3[b3] + ((c2 + d2 + e2 - byte(X, byte(X, c2 * 256 + d2 + 1) * 256 + e2 + 1)) / 2) + a2 + 27 + w[j + 17] + (t - a3) / 256; a2 = t % 256
+            a1 = (SL5[b1] + SR3[b2] + ((c1 + d1 + e1 - byte(X, byte(X, c1 * 256 + d1 + 1) * 256 + e1 + 1)) / 2) + a1 + 143 + w[j + 16] + (t - a2) / 256) % 256
+            c1, c2, c3, c4 = SL6[c4] + SR2[c1], SL6[c1] + SR2[c2], SL6[c2] + SR2[c3], SL6[c3] + SR2[c4]
+        end
+        for j = 241, 320, 20 do  -- Parity(b, c, d) = b ~ c ~ d
+            t = SL5[a4] + SR3[a1] + byte(X, byte(X, b4 * 256 + c4 + 1) * 256 + d4 + 1) + e4 + 214 + w[j + 3]; e4 = t % 256
+            t = SL5[a3] + SR3[a4] + byte(X, byte(X, b3 * 256 + c3 + 1) * 256 + d3 + 1) + e3 + 193 + w[j + 2] + (t - e4) / 256; e3 = t % 256
+            t = SL5[a2] + SR3[a3] + byte(X, byte(X, b2 * 256 + c2 + 1) * 256 + d2 + 1) + e2 + 98 + w[j + 1] + (t - e3) / 256; e2 = t % 256
+            e1 = (SL5[a1] + SR3[a2] + byte(X, byte(X, b1 * 256 + c1 + 1) * 256 + d1 + 1) + e1 + 202 + w[j] + (t - e2) / 256) % 256
+            b1, b2, b3, b4 = SL6[b4] + SR2[b1], SL6[b1] + SR2[b2], SL6[b2] + SR2[b3], SL6[b3] + SR2[b4]
+            t = SL5[e4] + SR3[e1] + byte(X, byte(X, a4 * 256 + b4 + 1) * 256 + c4 + 1) + d4 + 214 + w[j + 7]; d4 = t % 256
+            t = SL5[e3] + SR3[e4] + byte(X, byte(X, a3 * 256 + b3 + 1) * 256 + c3 + 1) + d3 + 193 + w[j + 6] + (t - d4) / 256; d3 = t % 256
+            t = SL5[e2] + SR3[e3] + byte(X, byte(X, a2 * 256 + b2 + 1) * 256 + c2 + 1) + d2 + 98 + w[j + 5] + (t - d3) / 256; d2 = t % 256
+            d1 = (SL5[e1] + SR3[e2] + byte(X, byte(X, a1 * 256 + b1 + 1) * 256 + c1 + 1) + d1 + 202 + w[j + 4] + (t - d2) / 256) % 256
+            a1, a2, a3, a4 = SL6[a4] + SR2[a1], SL6[a1] + SR2[a2], SL6[a2] + SR2[a3], SL6[a3] + SR2[a4]
+            t = SL5[d4] + SR3[d1] + byte(X, byte(X, e4 * 256 + a4 + 1) * 256 + b4 + 1) + c4 + 214 + w[j + 11]; c4 = t % 256
+            t = SL5[d3] + SR3[d4] + byte(X, byte(X, e3 * 256 + a3 + 1) * 256 + b3 + 1) + c3 + 193 + w[j + 10] + (t - c4) / 256; c3 = t % 256
+            t = SL5[d2] + SR3[d3] + byte(X, byte(X, e2 * 256 + a2 + 1) * 256 + b2 + 1) + c2 + 98 + w[j + 9] + (t - c3) / 256; c2 = t % 256
+            c1 = (SL5[d1] + SR3[d2] + byte(X, byte(X, e1 * 256 + a1 + 1) * 256 + b1 + 1) + c1 + 202 + w[j + 8] + (t - c2) / 256) % 256
+            e1, e2, e3, e4 = SL6[e4] + SR2[e1], SL6[e1] + SR2[e2], SL6[e2] + SR2[e3], SL6[e3] + SR2[e4]
+            t = SL5[c4] + SR3[c1] + byte(X, byte(X, d4 * 256 + e4 + 1) * 256 + a4 + 1) + b4 + 214 + w[j + 15]; b4 = t % 256
+            t = SL5[c3] + SR3[c4] + byte(X, byte(X, d3 * 256 + e3 + 1) * 256 + a3 + 1) + b3 + 193 + w[j + 14] + (t - b4) / 256; b3 = t % 256
+            t = SL5[c2] + SR3[c3] + byte(X, byte(X, d2 * 256 + e2 + 1) * 256 + a2 + 1) + b2 + 98 + w[j + 13] + (t - b3) / 256; b2 = t % 256
+            b1 = (SL5[c1] + SR3[c2] + byte(X, byte(X, d1 * 256 + e1 + 1) * 256 + a1 + 1) + b1 + 202 + w[j + 12] + (t - b2) / 256) % 256
+            d1, d2, d3, d4 = SL6[d4] + SR2[d1], SL6[d1] + SR2[d2], SL6[d2] + SR2[d3], SL6[d3] + SR2[d4]
+            t = SL5[b4] + SR3[b1] + byte(X, byte(X, c4 * 256 + d4 + 1) * 256 + e4 + 1) + a4 + 214 + w[j + 19]; a4 = t % 256
+            t = SL5[b3] + SR3[b4] + byte(X, byte(X, c3 * 256 + d3 + 1) * 256 + e3 + 1) + a3 + 193 + w[j + 18] + (t - a4) / 256; a3 = t % 256
+            t = SL5[b2] + SR3[b3] + byte(X, byte(X, c2 * 256 + d2 + 1) * 256 + e2 + 1) + a2 + 98 + w[j + 17] + (t - a3) / 256; a2 = t % 256
+            a1 = (SL5[b1] + SR3[b2] + byte(X, byte(X, c1 * 256 + d1 + 1) * 256 + e1 + 1) + a1 + 202 + w[j + 16] + (t - a2) / 256) % 256
+            c1, c2, c3, c4 = SL6[c4] + SR2[c1], SL6[c1] + SR2[c2], SL6[c2] + SR2[c3], SL6[c3] + SR2[c4]
+        end
+
+        t = h4 + a4; h4 = t % 256; t = h3 + a3 + (t - h4) / 256; h3 = t % 256
+        t = h2 + a2 + (t - h3) / 256; h2 = t % 256; h1 = (h1 + a1 + (t - h2) / 256) % 256
+        t = h8 + b4; h8 = t % 256; t = h7 + b3 + (t - h8) / 256; h7 = t % 256
+        t = h6 + b2 + (t - h7) / 256; h6 = t % 256; h5 = (h5 + b1 + (t - h6) / 256) % 256
+        t = h12 + c4; h12 = t % 256; t = h11 + c3 + (t - h12) / 256; h11 = t % 256
+        t = h10 + c2 + (t - h11) / 256; h10 = t % 256; h9 = (h9 + c1 + (t - h10) / 256) % 256
+        t = h16 + d4; h16 = t % 256; t = h15 + d3 + (t - h16) / 256; h15 = t % 256
+        t = h14 + d2 + (t - h15) / 256; h14 = t % 256; h13 = (h13 + d1 + (t - h14) / 256) % 256
+        t = h20 + e4; h20 = t % 256; t = h19 + e3 + (t - h20) / 256; h19 = t % 256
+        t = h18 + e2 + (t - h19) / 256; h18 = t % 256; h17 = (h17 + e1 + (t - h18) / 256) % 256
     end
-    local out = {}
-    for _, h in ipairs({h0, h1, h2, h3, h4}) do
-        out[#out + 1] = char(floor(h / 16777216), floor(h / 65536) % 256,
-                             floor(h / 256) % 256, h % 256)
-    end
-    return concat(out)
+    return char(h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16,
+                h17, h18, h19, h20)
 end
 
 -- "4A" / "4a" -> "J": gsub with a table replaces in C, without a Lua call per
