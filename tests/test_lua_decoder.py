@@ -276,9 +276,17 @@ def test_events_are_injected_as_soon_as_they_are_complete(tmp_path: Path) -> Non
 
 
 def test_sandbox_limits_match_heka_toml() -> None:
+    """The harness enforces heka.toml's limits, and the decoder plans for the same ones."""
     config = tomllib.loads((ROOT / "heka.toml").read_text())["audit_decoder"]
-    limit = re.search(r"INSTRUCTION_LIMIT = (\d+)", HARNESS.read_text())
-    assert limit is not None and int(limit.group(1)) == config["instruction_limit"]
+    harness = HARNESS.read_text()
+    module = (ROOT / "lua" / "decoders" / "audit_heka.lua").read_text()
+    for harness_name, key, default in (("INSTRUCTION_LIMIT", "instruction_limit", 1),
+                                       ("MEMORY_LIMIT_KB", "memory_limit", 1024),
+                                       ("OUTPUT_LIMIT", "output_limit", 1)):
+        value = re.search(harness_name + r" = (\d+)", harness)
+        assert value is not None and int(value.group(1)) * default == config[key], key
+        planned = re.search(rf'config\("{key}", (\d+)\)', module)
+        assert planned is not None and int(planned.group(1)) == config[key], key
 
 
 def test_generated_tables_are_current() -> None:

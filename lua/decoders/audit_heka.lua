@@ -37,6 +37,9 @@ require "string"
 require "table"
 require "math"
 
+local M = {}
+M.counters = {malformed = 0, too_complex = 0, refused = 0, completed_early = 0}
+
 local byte, char, sub, find, format, gsub, upper, lower, rep =
     string.byte, string.char, string.sub, string.find, string.format, string.gsub,
     string.upper, string.lower, string.rep
@@ -6069,24 +6072,26 @@ end
 ---------------------------------------------------------------------------
 -- Ordered map (Python's OrderedDict: insertion order, move_to_end)
 ---------------------------------------------------------------------------
+-- Nodes are arrays {key, value, prev, next} (a Lua array slot takes 16 bytes,
+-- a hash slot 40): thousands of events can be pending under memory_limit.
 local OMap = {}
 OMap.__index = OMap
 function OMap.new() return setmetatable({map = {}, head = nil, tail = nil, n = 0}, OMap) end
-function OMap:get(k) local node = self.map[k]; return node and node.v end
+function OMap:get(k) local node = self.map[k]; return node and node[2] end
 function OMap:unlink(node)
-    if node.prev then node.prev.next = node.next else self.head = node.next end
-    if node.next then node.next.prev = node.prev else self.tail = node.prev end
-    node.prev, node.next = nil, nil
+    if node[3] then node[3][4] = node[4] else self.head = node[4] end
+    if node[4] then node[4][3] = node[3] else self.tail = node[3] end
+    node[3], node[4] = nil, nil
 end
 function OMap:append(node)
-    node.prev = self.tail
-    if self.tail then self.tail.next = node else self.head = node end
+    node[3] = self.tail
+    if self.tail then self.tail[4] = node else self.head = node end
     self.tail = node
 end
 function OMap:set(k, v)
     local node = self.map[k]
-    if node then node.v = v; return end
-    node = {k = k, v = v}
+    if node then node[2] = v; return end
+    node = {k, v, nil, nil}
     self.map[k] = node; self.n = self.n + 1
     self:append(node)
 end
@@ -6098,45 +6103,110 @@ function OMap:pop(k)
     local node = self.map[k]
     if not node then return nil end
     self:unlink(node); self.map[k] = nil; self.n = self.n - 1
-    return node.v
+    return node[2]
 end
-function OMap:first() local h = self.head; if h then return h.k, h.v end end
+function OMap:first() local h = self.head; if h then return h[1], h[2] end end
+
+-- Completed keys and their next part number (events.py's _closed), oldest
+-- forgotten first: a hash and a queue of keys, each entry stamped with the
+-- order of its last close so that a key closed again is not forgotten early.
+local Closed = {}
+Closed.__index = Closed
+function Closed.new()
+    return setmetatable({part = {}, keys = {}, stamps = {}, head = 1, tail = 0, n = 0, stamp = 0},
+                        Closed)
+end
+function Closed:get(k)
+    local v = self.part[k]
+    return v and v % 65536
+end
+function Closed:set(k, part)
+    self.stamp = self.stamp + 1
+    if self.part[k] == nil then self.n = self.n + 1 end
+    self.part[k] = self.stamp * 65536 + part
+    self.tail = self.tail + 1
+    self.keys[self.tail], self.stamps[self.tail] = k, self.stamp
+    while self.n > G.CLOSED_MEMORY do
+        local key, stamp = self.keys[self.head], self.stamps[self.head]
+        self.keys[self.head], self.stamps[self.head] = nil, nil
+        self.head = self.head + 1
+        local v = self.part[key]
+        if v and floor(v / 65536) == stamp then
+            self.part[key] = nil; self.n = self.n - 1
+        end
+    end
+end
 
 ---------------------------------------------------------------------------
 -- Assembler (audit_heka/events.py, log mode)
 ---------------------------------------------------------------------------
+-- Pending records are held as their lines only, joined by "\0" (which no
+-- record holds) in one string per event, and parsed again when the event is
+-- built: a pending NETFILTER_PKT takes ~0.5 KB instead of ~2.5 KB as a parsed
+-- record. What they hold is counted (`bytes`, the Lua memory they take) so
+-- that pending events stay within the sandbox's memory_limit.
 local EOE, PROCTITLE = 1320, 1327
 
-local pending = OMap.new()  -- key -> {records, last_seen, part, event fields}
-local closed = OMap.new()   -- key -> next part number
+-- A pending event: {lines, last_seen, part, bytes, cost, too_big}.
+local LINES, SEEN, PART, BYTES, COSTS, TOO_BIG = 1, 2, 3, 4, 5, 6
+local pending = OMap.new()  -- key -> pending event
+local closed = Closed.new()  -- key -> next part number
+local LIMITS = {}           -- set from the configuration (see below)
+local held = {pending = 0, ready = 0}  -- bytes of Lua memory the held records take
 
 local function event_key(r)
     return (r.node or "\0") .. "|" .. r.serial .. "|" .. r.seconds .. "|" .. r.milliseconds
 end
 
+-- A completed event, as it waits to be built.
 local function close_event(key, p)
-    closed:set(key, p.part + 1)
-    closed:move_to_end(key)
-    if closed.n > G.CLOSED_MEMORY then closed:pop((closed:first())) end
-    local r = p.records[1]
-    return {node = r.node, serial = r.serial, seconds = r.seconds,
-            milliseconds = r.milliseconds, records = p.records, part = p.part}
+    closed:set(key, p[PART] + 1)
+    held.pending = held.pending - p[BYTES]
+    held.ready = held.ready + p[BYTES]
+    return {lines = p[LINES], part = p[PART], bytes = p[BYTES], cost = p[COSTS],
+            too_big = p[TOO_BIG]}
 end
 
-local function expire(now, out)
-    local limit = now - G.EOE_TIMEOUT_MS / 1000
-    local done = 0
-    while pending.n > 0 and done < G.EXPIRE_PER_RECORD do  -- events.py: a few per record
-        done = done + 1
-        local key, p = pending:first()
-        if p.last_seen > limit then break end
-        pending:pop(key)
-        out[#out + 1] = close_event(key, p)
+-- Completes the oldest pending event if no record came for it for the EOE
+-- timeout before `now` (events.py's expire, one event at a time so that the
+-- caller can spread a mass expiry over several calls). Returns it, or nil.
+local function expire_one(now)
+    if pending.n == 0 then return nil end
+    local key, p = pending:first()
+    if p[SEEN] > now - G.EOE_TIMEOUT_MS / 1000 then return nil end
+    pending:pop(key)
+    return close_event(key, p)
+end
+
+-- Adds r to its event p, unless that makes the event larger than any message
+-- the sandbox could build within its limits: then the event keeps only its
+-- first record (for its identity) and is refused when it completes.
+local function hold(p, r)
+    if p[TOO_BIG] then
+        p[TOO_BIG] = p[TOO_BIG] + 1
+    elseif p[LINES] == "" then
+        p[LINES] = r.line
+        p[BYTES] = p[BYTES] + r.bytes
+        p[COSTS] = p[COSTS] + r.cost
+        held.pending = held.pending + r.bytes
+    elseif p[BYTES] + r.bytes > LIMITS.event_bytes or p[COSTS] + r.cost > LIMITS.event_cost then
+        local first = sub(p[LINES], 1, (find(p[LINES], "\0", 1, true) or 0) - 1)
+        local _, separators = gsub(p[LINES], "%z", "")
+        local freed = #p[LINES] - #first
+        held.pending = held.pending - freed
+        p[BYTES] = p[BYTES] - freed
+        p[LINES] = first
+        p[TOO_BIG] = separators + 2
+    else
+        p[LINES] = p[LINES] .. "\0" .. r.line
+        p[BYTES] = p[BYTES] + r.bytes
+        p[COSTS] = p[COSTS] + r.cost
+        held.pending = held.pending + r.bytes
     end
 end
 
+-- events.py's add() after its expire(): the caller has expired what `now` ends.
 local function assemble(r, now, out)
-    expire(now, out)
     local key = event_key(r)
     if r.type == EOE then
         local p = pending:pop(key)
@@ -6145,21 +6215,25 @@ local function assemble(r, now, out)
     end
     local p = pending:get(key)
     if p == nil then
-        p = {records = {}, last_seen = 0, part = 0}
-        local part = closed:get(key)
-        if part then p.part = part end
+        p = {"", 0, closed:get(key) or 0, LIMITS.event_overhead, LIMITS.event_cost_base, false}
+        held.pending = held.pending + p[BYTES]
         pending:set(key, p)
     else
         pending:move_to_end(key)
     end
-    p.records[#p.records + 1] = r
-    p.last_seen = now
+    hold(p, r)
+    p[SEEN] = now
     if r.type == PROCTITLE then  -- log mode: user records wait (they may share a serial)
         pending:pop(key)
         out[#out + 1] = close_event(key, p)
-    elseif pending.n > G.MAX_IN_FLIGHT then
+    end
+    -- The oldest events are completed early when too many, or too much, is
+    -- pending (events.py's max_in_flight, plus a memory bound it does not need).
+    while pending.n > G.MAX_IN_FLIGHT
+            or (pending.n > 0 and held.pending > LIMITS.pending_bytes) do
         local oldest, victim = pending:first()
         pending:pop(oldest)
+        M.counters.completed_early = M.counters.completed_early + 1
         out[#out + 1] = close_event(oldest, victim)
     end
 end
@@ -7292,12 +7366,28 @@ local function event_fields(event, namings, suspicious)
 end
 
 ---------------------------------------------------------------------------
--- Config and the Heka entry point
+-- Configuration and sandbox limits
 ---------------------------------------------------------------------------
+-- Heka passes [<decoder>.config] keys to read_config(name); Hindsight passes
+-- the plugin's cfg, where this module's options are the table
+-- `decoders_audit_heka` (lua_sandbox_extensions' convention for decoder
+-- modules).
+local MODULE_CONFIG
+do
+    local ok, t = pcall(read_config, "decoders_audit_heka")
+    if ok and type(t) == "table" then MODULE_CONFIG = t end
+end
+
 local function config(name, default)
-    local ok, value = pcall(read_config, name)
-    if ok and value ~= nil then return value end
-    return default
+    local value
+    if MODULE_CONFIG then
+        value = MODULE_CONFIG[name]
+    else
+        local ok, v = pcall(read_config, name)
+        if ok then value = v end
+    end
+    if value == nil then return default end
+    return value
 end
 
 local MESSAGE_TYPE = config("type", G.DEFAULT_MESSAGE_TYPE)
@@ -7311,27 +7401,72 @@ do
     if group then GROUPS = read_accounts(group) end
 end
 
-local function build_message(event, default_host)
-    local host = event.node or default_host
-    local namings, sus_set, suspicious = {}, {}, {}
-    for i, r in ipairs(event.records) do
-        local named, keys = renaming(r)
-        namings[i] = named or false
-        for _, k in ipairs(keys) do
-            if not sus_set[k] then sus_set[k] = true; suspicious[#suspicious + 1] = k end
-        end
-    end
-    for i = 1, #namings do if namings[i] == false then namings[i] = nil end end
-    table.sort(suspicious)
+-- The sandbox's limits (Heka 0.10's SandboxDecoder defaults; set these
+-- options to the plugin's own values when they differ). The decoder keeps
+-- every call within them with margin (docs/lua-decoder.md, "Limits"):
+-- * instruction_limit: a line whose parse would cost more than a fifth of it
+--   is refused (`too_complex`); completed events are built at most
+--   `build_share` of it per call, in order, the rest on the next calls; an
+--   event that could not be built within that share alone is refused.
+-- * memory_limit: pending records are held as their text, counted, and the
+--   oldest events completed early when they hold more than `pending_share`
+--   of it; an event above `max_event_bytes` keeps no more records.
+-- * output_limit: a message above it (or above max_message_size) is retried
+--   without Payload, then refused, as the daemon refuses what Heka cannot take.
+local INSTRUCTION_LIMIT = config("instruction_limit", 1000000)
+local MEMORY_LIMIT = config("memory_limit", 8388608)
+local OUTPUT_LIMIT = config("output_limit", 64512)
+local MESSAGE_LIMIT = MAX_MESSAGE_SIZE < OUTPUT_LIMIT and MAX_MESSAGE_SIZE or OUTPUT_LIMIT
+
+-- Lua instructions, measured with the harness's count hook and rounded up
+-- (tests/test_lua_limits.py checks that these bound what calls really cost):
+-- parsing a line costs about COST.line + COST.byte per byte + COST.space per
+-- space (one key=value pair or word) + COST.high per non-ASCII byte; building
+-- an event costs COST.event (uuid, fields, encoding) plus its lines' parse
+-- costs again, times COST.build for interpretation and encoding.
+local COST = {line = 3000, byte = 0.5, space = 80, high = 60, event = 30000, build = 2,
+              close = 150, assemble = 600}
+-- Bytes of Lua memory a held record and event take beyond the line's text.
+local HELD = {record = 1, event = 450}
+
+LIMITS.work = INSTRUCTION_LIMIT * 0.75
+LIMITS.line_cost = INSTRUCTION_LIMIT * 0.15
+LIMITS.event_cost = LIMITS.work - LIMITS.line_cost
+LIMITS.event_cost_base = COST.event
+LIMITS.event_overhead = HELD.event
+LIMITS.event_bytes = config("max_event_bytes", 3 * 65536)
+LIMITS.pending_bytes = MEMORY_LIMIT * 0.3
+-- lua_sandbox counts garbage as memory until the collector frees it: where the
+-- sandbox allows collectgarbage (Heka), collect as soon as the heap grows
+-- instead of letting it double first (Lua's default pause of 200%).
+if collectgarbage then pcall(collectgarbage, "setpause", 100) end
+
+local function line_cost(line)
+    local _, spaces = gsub(line, " ", "")
+    local _, high = gsub(line, "[\128-\255]", "")
+    return COST.line + COST.byte * #line + COST.space * spaces + COST.high * high
+end
+
+---------------------------------------------------------------------------
+-- Messages
+---------------------------------------------------------------------------
+local function event_name(event, host)
     local name = format("%s|%d.%03d|%d", host, event.seconds, event.milliseconds, event.serial)
     if event.part > 0 then name = name .. "#" .. event.part end
+    return name
+end
+
+-- The message (fields as decimal text) and its protobuf encoding, or nil and
+-- the reason it cannot be injected.
+local function build_message(event, default_host)
+    local host = event.node or default_host
     local lines
     if PAYLOAD_KEEP then
         lines = {}
         for i, r in ipairs(event.records) do lines[i] = log_line(r) end
     end
     local m = {
-        uuid = uuid5(name),
+        uuid = uuid5(event_name(event, host)),
         timestamp = format("%d%03d000000", event.seconds, event.milliseconds),
         type = MESSAGE_TYPE,
         logger = G.LOGGER,
@@ -7342,109 +7477,247 @@ local function build_message(event, default_host)
         fields = event_fields(event, namings, suspicious),
     }
     local data = encode_message(m)
-    if #data > MAX_MESSAGE_SIZE and m.payload then
+    if #data > MESSAGE_LIMIT and m.payload then
         -- As the daemon's Framer: the Payload only repeats what the fields hold.
         m.payload = nil
         data = encode_message(m)
     end
-    return data
-end
-
-local function default_hostname()
-    if HOSTNAME then return HOSTNAME end
-    local ok, h = pcall(read_message, "Hostname")
-    if ok and type(h) == "string" and h ~= "" then return h end
-    return "localhost"
-end
-
-local function ship(events)
-    if #events == 0 then return end
-    local host = default_hostname()
-    local built = {}
-    for i, e in ipairs(events) do built[i] = build_message(e, host) end
-    for _, data in ipairs(built) do inject_message(data) end
-end
-
--- schema.py _utf8_prefix: at most `limit` bytes, never cut inside a character.
-local function utf8_prefix(text, limit)
-    local cut = math.min(#text, limit)
-    while cut < #text and byte(text, cut + 1) >= 0x80 and byte(text, cut + 1) < 0xC0 do
-        cut = cut - 1
+    if #data > MESSAGE_LIMIT then
+        return nil, format("%d bytes without Payload, above the %d-byte limit (the sandbox's "
+                           .. "output_limit or max_message_size)", #data, MESSAGE_LIMIT)
     end
-    return sub(text, 1, cut)
+    return m, data
 end
 
-local last_stamp = "0"  -- Timestamp (ns, decimal) of the last record: stamps unparsed lines
-
--- schema.py build_unparsed: a line that is no audit record is still shipped whole.
-local function unparsed_message(reason, text)
-    local host = HOSTNAME or default_hostname()
-    local raw = utf8_prefix(text, G.RAW_KEEP)
-    local m = {
-        -- (concatenated: Lua 5.1's format("%s") stops at a zero byte)
-        uuid = uuid5(host .. "|unparsed|" .. last_stamp .. "|" .. #text .. "|"
-                     .. utf8_prefix(text, 256)),
-        timestamp = last_stamp,
-        type = MESSAGE_TYPE,
-        logger = G.LOGGER,
-        severity = G.SEVERITY_WARNING,
-        payload = PAYLOAD_KEEP and text or nil,
-        hostname = host,
-        fields = {str_field("parse_error", {reason}), str_field("raw", {raw}),
-                  {name = "raw_length", vt = VT_INTEGER, values = {format("%d", #text)}}},
+-- Hindsight's inject_message takes only a table, serialised by lua_sandbox:
+-- numbers are doubles there, so Timestamp and INTEGER values above 2^53 are
+-- rounded (docs/lua-decoder.md, "Hindsight").
+local function message_table(m, default_headers)
+    local fields = {}
+    for i, f in ipairs(m.fields) do
+        local value = f.values
+        if f.vt == VT_INTEGER then
+            value = {}
+            for j = 1, #f.values do value[j] = tonumber(f.values[j]) end
+        end
+        fields[i] = {name = f.name, value = value, value_type = f.vt}
+    end
+    return {
+        Uuid = m.uuid, Timestamp = tonumber(m.timestamp), Type = m.type, Logger = m.logger,
+        Severity = m.severity, Payload = m.payload, Pid = m.pid and tonumber(m.pid),
+        Hostname = m.hostname, EnvVersion = default_headers and default_headers.EnvVersion,
+        Fields = fields,
     }
-    local data = encode_message(m)
-    if #data > MAX_MESSAGE_SIZE and m.payload then
-        m.payload = nil
-        data = encode_message(m)
-    end
-    return data
 end
 
-local function handle(line)
-    if find(line, "^[ \t]*#") then return 0 end  -- a comment: not a record, not an error
-    local text = utf8_fix(gsub(line, "[\r\n]+$", ""), false)
-    local pieces = #text > G.MAX_RECORD_LENGTH and {text} or split_records(text)
-    for _, piece in ipairs(pieces) do
-        local ok, record = pcall(parse_line, piece)
-        if not ok then
-            if type(record) ~= "table" or not record.malformed then error(record, 0) end
-            inject_message(unparsed_message(record.malformed, piece))
+---------------------------------------------------------------------------
+-- Bounded work per call
+---------------------------------------------------------------------------
+local ready = {head = 1, tail = 0}     -- completed events waiting to be built, in order
+local refusals = {head = 1, tail = 0}  -- reasons still to be reported with -1
+
+local function push(q, v) q.tail = q.tail + 1; q[q.tail] = v end
+local function shift(q)
+    local v = q[q.head]
+    q[q.head] = nil; q.head = q.head + 1
+    return v
+end
+
+local function refusal(event, host, why)
+    M.counters.refused = M.counters.refused + 1
+    return format("audit event %s not injected: %s", event_name(event, event.node or host), why)
+end
+
+-- Builds one event: its records are parsed again from their lines (they
+-- parsed when they arrived, and parsing is deterministic).
+local function build(held_event, host)
+    local records = {}
+    for line in string.gmatch(held_event.lines, "[^%z]+") do
+        records[#records + 1] = parse_line(line)
+    end
+    local r = records[1]
+    local event = {node = r.node, serial = r.serial, seconds = r.seconds,
+                   milliseconds = r.milliseconds, part = held_event.part, records = records}
+    if held_event.too_big then
+        return nil, refusal(event, host, format(
+            "its %d records exceed max_event_bytes (%d bytes of Lua memory) or what one call "
+            .. "can build within instruction_limit", held_event.too_big, LIMITS.event_bytes))
+    end
+    local m, data = build_message(event, host)
+    if not m then return nil, refusal(event, host, data) end
+    return m, data
+end
+
+-- Each call does at most LIMITS.work instructions of estimated work (the
+-- line's parse included), in this order: build ready events (up to half of
+-- it), take the records waiting in the inbox (expiring what their time ends,
+-- a few thousand events per call at most, then assembling them), build more.
+-- Work left over waits for the next call; the estimates bound what it costs.
+local inbox = {head = 1, tail = 0}  -- records taken, not yet assembled
+held.inbox = 0
+
+-- Builds and emits ready events in order while the work stays within `soft`
+-- (or, for the first event of the call, within `hard`). Returns the work done
+-- and the reason of a refusal when nothing was emitted yet (the call then
+-- returns -1, which in Heka drops what the call injected); later refusals wait
+-- for the next call.
+local emitted_this_call = 0
+local function drain(work, soft, hard, host, emit)
+    while ready.head <= ready.tail do
+        local event = ready[ready.head]
+        local cost = event.too_big and COST.event or event.cost
+        local limit = emitted_this_call == 0 and hard or soft
+        if work + cost > limit then break end
+        shift(ready)
+        held.ready = held.ready - event.bytes
+        work = work + cost
+        local m, data = build(event, host)
+        if m then
+            emit(m, data)
+            emitted_this_call = emitted_this_call + 1
+        elseif emitted_this_call == 0 then
+            return work, data
         else
-            local events = {}
-            last_stamp = record.seconds == 0 and format("%d", record.milliseconds * 1000000)
-                or format("%d%03d000000", record.seconds, record.milliseconds)
-            assemble(record, record.seconds + record.milliseconds / 1000.0, events)
-            ship(events)
+            push(refusals, data)
         end
     end
+    return work, nil
+end
+
+local function take_inbox(work, limit)
+    while inbox.head <= inbox.tail do
+        local r = inbox[inbox.head]
+        local now = r.seconds + r.milliseconds / 1000.0
+        while work + COST.close <= limit do
+            local event = expire_one(now)
+            if not event then break end
+            push(ready, event)
+            work = work + COST.close
+        end
+        if work + COST.assemble > limit then return work end
+        local first = pending.n > 0 and select(2, pending:first())
+        if first and first[SEEN] <= now - G.EOE_TIMEOUT_MS / 1000 then return work end
+        shift(inbox)
+        held.inbox = held.inbox - r.bytes
+        local out = {}
+        assemble(r, now, out)
+        for i = 1, #out do push(ready, out[i]) end
+        work = work + COST.assemble + #out * COST.close
+    end
+    return work
+end
+
+local function collect()
+    if collectgarbage and collectgarbage("count") * 1024 > MEMORY_LIMIT * 0.6 then
+        collectgarbage("collect")
+    end
+end
+
+-- The work of one call after the line's own parse (`work`).
+local function run_call(work, host, emit)
+    emitted_this_call = 0
+    if refusals.head <= refusals.tail then return -1, shift(refusals) end
+    local why
+    work, why = drain(work, LIMITS.work / 2, LIMITS.work, host, emit)
+    if why then return -1, why end
+    work = take_inbox(work, LIMITS.work)
+    work, why = drain(work, LIMITS.work, LIMITS.work, host, emit)
+    collect()
+    if why then return -1, why end
     return 0
 end
 
-function process_message()
-    local line = read_message("Payload")
+local function malformed_reason(line, reason)
+    M.counters.malformed = M.counters.malformed + 1
+    local shown = sub(gsub(line, "[\r\n]+$", ""), 1, 200)
+    return "malformed audit record (" .. reason .. "): " .. shown
+end
+
+local function step(line, host, emit)
     if type(line) ~= "string" then return -1, "no Payload" end
     if find(line, "^[ \t\r\n]*$") then return -1, "blank line" end
-    local ok, status, reason = pcall(handle, line)
-    if not ok then
-        return -1, "audit_decoder internal error: " .. tostring(status)
+    local cost = line_cost(line)
+    if cost > LIMITS.line_cost then
+        M.counters.too_complex = M.counters.too_complex + 1
+        return -1, malformed_reason(line, "too_complex")
     end
+    local ok, r = pcall(parse_line, line)
+    if not ok then
+        if type(r) == "table" and r.malformed then return -1, malformed_reason(line, r.malformed) end
+        error(r, 0)
+    end
+    r = {line = gsub(line, "[\r\n]+$", ""), type = r.type, node = r.node, serial = r.serial,
+         seconds = r.seconds, milliseconds = r.milliseconds, cost = cost * COST.build}
+    r.bytes = #r.line + HELD.record
+    push(inbox, r)
+    held.inbox = held.inbox + r.bytes
+    return run_call(cost, host, emit)
+end
+
+local function guarded(fn, ...)
+    local ok, status, reason = pcall(fn, ...)
+    if not ok then return -1, "audit_decoder internal error: " .. tostring(status) end
     return status, reason
 end
 
--- Heka never calls this (decoders get no timer_event and no end-of-input
--- call); the test harness does, at end of input, to take the events still
--- pending -- what `audit-heka replay` ships when its input ends.
-function flush_events()
-    local ok, err = pcall(function()
-        local events = {}
-        while pending.n > 0 do
-            local key, p = pending:first()
-            pending:pop(key)
-            events[#events + 1] = close_event(key, p)
-        end
-        ship(events)
-    end)
-    if not ok then return -1, "audit_decoder internal error: " .. tostring(err) end
-    return 0
+---------------------------------------------------------------------------
+-- Entry points
+---------------------------------------------------------------------------
+-- Heka (lua/audit_decoder.lua): one line, the input's Hostname and
+-- inject(m, protobuf) -> 0, or -1 and the reason (Heka counts it).
+function M.process(line, input_host, emit)
+    return guarded(step, line, HOSTNAME or input_host or "localhost", emit)
 end
+
+-- Test hook (Heka and Hindsight have no end-of-input call for decoders):
+-- completes every pending event, as replay does at end of input, and builds
+-- one call's share of the ready ones. Returns 0 and whether more remain.
+function M.flush(input_host, emit)
+    local host = HOSTNAME or input_host or "localhost"
+    local status, reason = guarded(function()
+        local work = take_inbox(0, LIMITS.work / 2)
+        if inbox.head > inbox.tail then
+            while pending.n > 0 and work + COST.close <= LIMITS.work / 2 do
+                local key, p = pending:first()
+                pending:pop(key)
+                push(ready, close_event(key, p))
+                work = work + COST.close
+            end
+        end
+        return run_call(work, host, emit)
+    end)
+    return status, reason, inbox.head <= inbox.tail or pending.n > 0
+        or ready.head <= ready.tail or refusals.head <= refusals.tail
+end
+
+-- What is held, for tests and monitoring.
+function M.held()
+    return {pending_events = pending.n, ready_events = ready.tail - ready.head + 1,
+            inbox_records = inbox.tail - inbox.head + 1, pending_bytes = held.pending,
+            ready_bytes = held.ready, inbox_bytes = held.inbox}
+end
+
+-- Hindsight (lua_sandbox_extensions' decoder API, e.g. the tail input's
+-- decoder_module = "decoders.audit_heka"): decode(data, default_headers,
+-- mutable) injects a table per completed event and returns nil, or the reason
+-- the line (or an event) was refused.
+local HINDSIGHT_HOST
+do
+    local ok, h = pcall(read_config, "Hostname")
+    if ok and type(h) == "string" and h ~= "" then HINDSIGHT_HOST = h end
+end
+
+-- The emit function for Hindsight: inject_message of the message as a table.
+function M.table_emitter(default_headers)
+    return function(m) inject_message(message_table(m, default_headers)) end
+end
+
+-- `mutable` is not needed: the injected tables are built afresh per event.
+function M.decode(data, default_headers, mutable)  -- luacheck: ignore mutable
+    local host = (default_headers and default_headers.Hostname) or HINDSIGHT_HOST
+    local status, reason = M.process(data, host, M.table_emitter(default_headers))
+    if status ~= 0 then return reason or "decode failed" end
+    return nil
+end
+
+return M
