@@ -5715,7 +5715,10 @@ local function varint_dec(text)
     return varint64(hi, lo)
 end
 
-local function varint(n) return varint64(floor(n / TWO32), n % TWO32) end
+local function varint(n)
+    if n < 128 and n >= 0 then return char(n) end  -- most lengths: one byte
+    return varint64(floor(n / TWO32), n % TWO32)
+end
 
 local function ld(tag, data) return tag .. varint(#data) .. data end
 
@@ -6929,15 +6932,10 @@ local function interpret_value(kind, raw, ctx)
 end
 
 local function is_execve_arg(key)
-    if #key < 2 or sub(key, 1, 1) ~= "a" or not find(key, "^[0-9]", 2) then return false end
-    local rest = sub(key, 2)
-    if sub(rest, -4) == "_len" then
-        rest = sub(rest, 1, -5)
-    elseif sub(rest, -1) == "]" then
-        local br = find(rest, "[", 1, true)
-        if br then rest = sub(rest, 1, br - 1) end
-    end
-    return all_digits(rest)
+    -- "a" digits, optionally "_len" or "[...]" (three C-side matches: this runs
+    -- for every key of EXECVE records, thousands per event).
+    return find(key, "^a%d+$") ~= nil or find(key, "^a%d+_len$") ~= nil
+        or find(key, "^a%d+%[.*%]$") ~= nil
 end
 
 -- {key -> text | {parts}} for one record.
@@ -7002,6 +7000,11 @@ local function argv_of(records)
                 if name == "argc" then
                     local n = all_digits(raw) and tonumber(raw) or 0
                     if n > argc then argc = n end
+                elseif sub(name, 1, 1) == "a" and string.match(name, "^a%d+$") then
+                    -- the common case first, in one C-side match
+                    local i = tonumber(sub(name, 2))
+                    whole[i] = raw
+                    if i + 1 > count then count = i + 1 end
                 elseif sub(name, 1, 1) == "a" and sub(name, -4) ~= "_len" then
                     local rest = sub(name, 2)
                     local br = find(rest, "[", 1, true)
@@ -7422,10 +7425,12 @@ local MESSAGE_LIMIT = MAX_MESSAGE_SIZE < OUTPUT_LIMIT and MAX_MESSAGE_SIZE or OU
 -- (tests/test_lua_limits.py checks that these bound what calls really cost):
 -- parsing a line costs about COST.line + COST.byte per byte + COST.space per
 -- space (one key=value pair or word) + COST.high per non-ASCII byte; building
--- an event costs COST.event (uuid, fields, encoding) plus its lines' parse
--- costs again, times COST.build for interpretation and encoding.
-local COST = {line = 3000, byte = 0.5, space = 80, high = 60, event = 30000, build = 2,
-              close = 150, assemble = 600}
+-- an event costs COST.event (uuid of up to 2 SHA-1 blocks, headers, encoding)
+-- plus, per record, its parse again and COST.build_space per space and
+-- COST.build_byte per byte (interpretation, fields, argv, encoding); closing
+-- (expiring) an event and assembling a record cost COST.close, COST.assemble.
+local COST = {line = 3000, byte = 0.5, space = 80, high = 60, event = 45000,
+              build_space = 180, build_byte = 1, close = 150, assemble = 600}
 -- Bytes of Lua memory a held record and event take beyond the line's text.
 local HELD = {record = 1, event = 450}
 
@@ -7441,10 +7446,12 @@ LIMITS.pending_bytes = MEMORY_LIMIT * 0.3
 -- instead of letting it double first (Lua's default pause of 200%).
 if collectgarbage then pcall(collectgarbage, "setpause", 100) end
 
+-- The cost of parsing the line, and of building it again into its event.
 local function line_cost(line)
     local _, spaces = gsub(line, " ", "")
     local _, high = gsub(line, "[\128-\255]", "")
-    return COST.line + COST.byte * #line + COST.space * spaces + COST.high * high
+    local parse = COST.line + COST.byte * #line + COST.space * spaces + COST.high * high
+    return parse, parse + COST.build_space * spaces + COST.build_byte * #line
 end
 
 ---------------------------------------------------------------------------
@@ -7636,7 +7643,7 @@ end
 local function step(line, host, emit)
     if type(line) ~= "string" then return -1, "no Payload" end
     if find(line, "^[ \t\r\n]*$") then return -1, "blank line" end
-    local cost = line_cost(line)
+    local cost, build_cost = line_cost(line)
     if cost > LIMITS.line_cost then
         M.counters.too_complex = M.counters.too_complex + 1
         return -1, malformed_reason(line, "too_complex")
@@ -7647,7 +7654,7 @@ local function step(line, host, emit)
         error(r, 0)
     end
     r = {line = gsub(line, "[\r\n]+$", ""), type = r.type, node = r.node, serial = r.serial,
-         seconds = r.seconds, milliseconds = r.milliseconds, cost = cost * COST.build}
+         seconds = r.seconds, milliseconds = r.milliseconds, cost = build_cost}
     r.bytes = #r.line + HELD.record
     push(inbox, r)
     held.inbox = held.inbox + r.bytes

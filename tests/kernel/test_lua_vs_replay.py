@@ -114,14 +114,16 @@ def test_lua_decoder_equals_replay(captured_log: CapturedLog) -> None:
     assert len(python) > 20
     assert _compare(lua, python) == []
     COMPARED[captured_log.log_format] = len(python)
-    # Within the sandbox limits heka.toml sets.
-    assert max(c.instructions for c in run.calls) < INSTRUCTION_LIMIT
-    assert max(c.memory_kb for c in run.calls) < MEMORY_LIMIT_KB
+    # Within the sandbox limits heka.toml sets, as the harness enforces them
+    # (instructions per call, memory with garbage, output per message).
+    assert run.limit_failures() == []
+    assert run.max_instructions < INSTRUCTION_LIMIT
+    assert run.peak_kb < MEMORY_LIMIT_KB
     # The workload is really in there: long, chunked, multi-record EXECVE argv.
     argvs = [m["Fields"]["argv"] for m in lua if isinstance(m["Fields"].get("argv"), list)]
     assert list(captured_log.exec_argv) in argvs
     print(f"{captured_log.log_format}: {len(python)} events compared, "
-          f"max {max(c.instructions for c in run.calls)} instructions per call")
+          f"max {run.max_instructions} instructions per call, peak {run.peak_kb} KB")
 
 
 def test_raw_without_accounts_differs_only_in_uid_names(captured_logs: dict[str, CapturedLog]
@@ -169,6 +171,7 @@ def test_log_output_through_lua_equals_protobuf_message(captured_log: CapturedLo
         expected.append(heka_json(message))
     run = run_decoder(out, {"hostname": HOST, **ACCOUNT_CONFIG})
     assert [c for c in run.calls if c.rc != 0 or c.fatal] == []
+    assert run.limit_failures() == []
     # Every event is injected when its EOE marker arrives, not later.
     marker_calls = [c for c in run.calls if c.messages]
     assert all(len(c.messages) == 1 for c in marker_calls)
