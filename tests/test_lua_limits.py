@@ -211,7 +211,7 @@ def test_lines_too_costly_to_parse_are_refused_within_the_limit(tmp_path: Path,
                                                                 body: str) -> None:
     """No kernel record comes near (records are below ~9 kB, values with
     non-ASCII bytes are hex-encoded), but a log line can be anything."""
-    lines = [f"type=USER msg=audit({_t(0)}:1): {body}"] + _event(_t(1), 2)
+    lines = [f"type=USER msg=audit({_t(0)}:1): {body}", *_event(_t(1), 2)]
     log = _write(tmp_path / "audit.log", lines)
     run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
     _within_limits(run)

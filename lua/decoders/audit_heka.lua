@@ -7440,11 +7440,14 @@ LIMITS.event_cost = LIMITS.work - LIMITS.line_cost
 LIMITS.event_cost_base = COST.event
 LIMITS.event_overhead = HELD.event
 LIMITS.event_bytes = config("max_event_bytes", 3 * 65536)
-LIMITS.pending_bytes = MEMORY_LIMIT * 0.3
--- lua_sandbox counts garbage as memory until the collector frees it: where the
--- sandbox allows collectgarbage (Heka), collect as soon as the heap grows
--- instead of letting it double first (Lua's default pause of 200%).
-if collectgarbage then pcall(collectgarbage, "setpause", 100) end
+-- lua_sandbox counts garbage as memory until the collector frees it. Where the
+-- sandbox offers collectgarbage (Heka's decoders), the collector is told to
+-- start a cycle as soon as the heap grows instead of letting it double first
+-- (Lua's default pause of 200%), and 30% of memory_limit may be held; where it
+-- does not (Hindsight removes it), the heap can reach twice what is live, so
+-- 10% may be held.
+local TUNED_GC = collectgarbage ~= nil and pcall(collectgarbage, "setpause", 100)
+LIMITS.pending_bytes = MEMORY_LIMIT * (TUNED_GC and 0.3 or 0.1)
 
 -- The cost of parsing the line, and of building it again into its event.
 local function line_cost(line)
@@ -7615,7 +7618,7 @@ local function take_inbox(work, limit)
 end
 
 local function collect()
-    if collectgarbage and collectgarbage("count") * 1024 > MEMORY_LIMIT * 0.6 then
+    if TUNED_GC and collectgarbage("count") * 1024 > MEMORY_LIMIT * 0.6 then
         collectgarbage("collect")
     end
 end

@@ -72,15 +72,29 @@ local function hex(s)
 end
 
 -- ---------------------------------------------------------------- protobuf
+-- An int64 as a protobuf varint (two's complement for negatives), computed on
+-- 32-bit halves: 2^64 + n is not exact in a double for small negative n.
 local function varint(n)
-    local out = {}
-    if n < 0 then n = n + 18446744073709551616 end
-    while n >= 128 do
-        local low = n % 128
-        out[#out + 1] = string.char(low + 128)
-        n = (n - low) / 128
+    local hi, lo
+    if n < 0 then
+        -- -n is exact, and so are its halves; then negate the pair.
+        hi, lo = math.floor(-n / 4294967296), -n % 4294967296
+        if lo == 0 then
+            hi = (4294967296 - hi) % 4294967296
+        else
+            hi, lo = 4294967295 - hi, 4294967296 - lo
+        end
+    else
+        hi, lo = math.floor(n / 4294967296), n % 4294967296
     end
-    out[#out + 1] = string.char(n)
+    local out = {}
+    while hi > 0 or lo >= 128 do
+        local low = lo % 128
+        out[#out + 1] = string.char(low + 128)
+        lo = (lo - low) / 128 + (hi % 128) * 33554432
+        hi = math.floor(hi / 128)
+    end
+    out[#out + 1] = string.char(lo)
     return table.concat(out)
 end
 
@@ -230,6 +244,11 @@ local env = {
     setfenv = setfenv,
     read_message = read_message, read_config = read_config, inject_message = inject_message,
 }
+if mode == "hindsight" then
+    -- Hindsight's sandboxes are created without collectgarbage (lua_sandbox's
+    -- remove_entries in hindsight's hs_*_plugins.c); Heka 0.10 keeps it.
+    env.collectgarbage = nil
+end
 env._G = env
 local loaded = {}
 env.require = function(name)
