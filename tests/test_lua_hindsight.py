@@ -26,8 +26,6 @@ from lua_harness import LUA, ROOT, run_decoder, run_hindsight, strict_diff
 from test_lua_decoder import ACCOUNTS, CORPUS, HOST, _replay, _write
 from test_lua_limits import NETFILTER, _event, _execve_event, _t
 
-from audit_heka.schema import INTEGER_KEYS
-
 pytestmark = pytest.mark.skipif(LUA is None, reason="lua5.1 is not installed")
 
 CFG = ROOT / "hindsight" / "audit_log.cfg"
@@ -119,12 +117,6 @@ def test_what_the_table_form_loses(tmp_path: Path) -> None:
     assert hindsight[1]["Fields"]["uid"] == "18446744073709551615"
     # Everything else is equal.
     assert strict_diff(_through_doubles(heka[1]), hindsight[1]) == []
-
-
-def test_only_integer_fields_and_timestamp_can_round() -> None:
-    """The table form carries STRING fields and the other headers unchanged, so
-    the loss is limited to Timestamp and the scheme's INTEGER keys."""
-    assert "inode" in INTEGER_KEYS and "ses" in INTEGER_KEYS
 
 
 def test_hindsight_bursts_stay_within_memory_without_collectgarbage(tmp_path: Path) -> None:

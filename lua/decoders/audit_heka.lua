@@ -1,14 +1,22 @@
--- audit_decoder.lua: Heka SandboxDecoder turning Linux audit log lines into one
--- Heka message per audit event -- the same message audit-heka's daemon sends over
--- TCP (docs/fields.md), so both paths feed the same Elasticsearch index.
+-- decoders/audit_heka.lua: Linux audit log lines -> one Heka message per audit
+-- event, the same message audit-heka's daemon sends over TCP (docs/fields.md),
+-- so every path feeds the same Elasticsearch index. One source for both hosts:
+-- * Hindsight: a lua_sandbox_extensions decoder module; an input (e.g. the lfs
+--   tail input, hindsight/audit_log.cfg) sets decoder_module =
+--   "decoders.audit_heka" and calls decode(data, default_headers, mutable) per
+--   line; messages are injected as tables (Hindsight's inject_message takes
+--   nothing else).
+-- * Heka 0.10: lua/audit_decoder.lua, a SandboxDecoder, requires this module
+--   and calls process(line, hostname, emit) per line; messages are injected
+--   as protobuf strings, which keeps Timestamp (ns) and INTEGER fields exact
+--   (Lua numbers are doubles: 1.7e18 ns is far above 2^53).
+-- See docs/lua-decoder.md (install, options, limits) and docs/heka.md.
 --
--- Input: one line per message in Payload (LogstreamerInput with its default
--- TokenSplitter): auditd's audit.log (RAW or ENRICHED, with or without node=) or
+-- Input: auditd's audit.log (RAW or ENRICHED, with or without node=) or
 -- audit-heka's own `--target log:PATH` output (which ends every event with an
--- EOE line). Copy this one file into Heka's lua_decoders directory; see
--- docs/lua-decoder.md and docs/heka.md.
+-- EOE line), one line per call.
 --
--- Config ([<name>.config] in heka.toml):
+-- Options (Heka: [<name>.config]; Hindsight: the cfg table decoders_audit_heka):
 --   type          Heka message Type                (default "audit_log")
 --   payload_keep  Payload = the event's log lines  (default true)
 --   hostname      host for records without node=   (default: the input's Hostname)
@@ -16,21 +24,25 @@
 --                 RAW logs (ENRICHED logs carry the names; default: 0 = root)
 --   max_message_size  above this the Payload is left out (default 65536)
 --   machine       arch for a syscall number without arch= (default "x86_64")
+--   instruction_limit, memory_limit, output_limit  the sandbox's (defaults:
+--                 Heka 0.10's 1000000, 8388608, 64512), which the decoder
+--                 plans its work and what it holds for
+--   max_event_bytes  an event whose held records take more is refused (196608)
 --
 -- How the Python path's rules are kept (see docs/lua-decoder.md for the reasons):
 -- * Events: records are grouped by (node, serial, time) exactly as
 --   audit_heka/events.py does for log files: an event is complete at its EOE
 --   line, at a stand-alone record type, at its PROCTITLE, when a later record is
---   more than 2 s of event time newer, or when 4096 are pending. A decoder has no
---   timer, so an event that none of these completes waits for the next line.
--- * Messages are built as protobuf bytes here and injected as a string, so that
---   Timestamp (ns) and INTEGER fields are exact int64 values: Lua numbers are
---   doubles and 1.7e18 ns is far above 2^53 (a table's Timestamp would be
---   rounded to 256 ns steps).
+--   more than 2 s of event time newer, or when 4096 (or more than the memory
+--   bound allows) are pending. A decoder has no timer, so an event that none of
+--   these completes waits for the next line.
+-- * Limits: each call's work, what is held and each message stay within the
+--   sandbox's instruction, memory and output limits for any input ("Limits" in
+--   the docs); what does not fit in a call is done in the next ones, in order.
 -- * Uuid: uuid5 needs SHA-1, which the sandbox does not offer; it is
---   implemented below with arithmetic bit operations (Lua 5.1 has none).
+--   implemented below on bytes with a XOR table (Lua 5.1 has no bit operations).
 -- * Malformed lines return -1 and a reason (Heka counts them); nothing here
---   raises a Lua error to Heka (process_message runs under pcall), and no path
+--   raises a Lua error to the host (all work runs under pcall), and no path
 --   returns > 0 (which would stop hekad).
 
 require "string"
@@ -5445,8 +5457,9 @@ local function bxor(a, b) return bitop(a, b, XOR4) end
 ---------------------------------------------------------------------------
 -- The uuid is uuid5(namespace, "host|sec.msec|serial"), as the daemon's, so
 -- SHA-1 runs once per event under the sandbox's instruction_limit: it is
--- written to cost few Lua instructions (~17,700 per 64-byte block, against
--- ~51,000 for the nibble-table version this replaced; bench/lua_sha1.md):
+-- written to cost few Lua instructions: ~17,700 per 64-byte block, against
+-- ~51,000 for the nibble-table version this replaced (counted with a count
+-- hook of 1; tests/test_lua_limits.py bounds it per event):
 -- * words are kept as 4 byte values in locals, so XOR is one lookup per byte
 --   in XOR8, a 64 KiB string (byte(XOR8, x * 256 + y + 1) = x ~ y), built at
 --   load from row 0 by swapping blocks (row a + 2^k is row a with its 2^k-byte
