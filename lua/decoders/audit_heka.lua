@@ -7420,13 +7420,13 @@ end
 -- The sandbox's limits (Heka 0.10's SandboxDecoder defaults; set these
 -- options to the plugin's own values when they differ). The decoder keeps
 -- every call within them with margin (docs/lua-decoder.md, "Limits"):
--- * instruction_limit: a line whose parse would cost more than a fifth of it
---   is refused (`too_complex`); completed events are built at most
---   `build_share` of it per call, in order, the rest on the next calls; an
---   event that could not be built within that share alone is refused.
+-- * instruction_limit: each call does at most LIMITS.work (75% of it) of
+--   estimated work, in order, the rest on the next calls; a line whose parse
+--   would cost more than LIMITS.line_cost (15%) is refused (`too_complex`), and
+--   an event that one call could not build (LIMITS.event_cost) is refused.
 -- * memory_limit: pending records are held as their text, counted, and the
---   oldest events completed early when they hold more than `pending_share`
---   of it; an event above `max_event_bytes` keeps no more records.
+--   oldest events completed early when they hold more than
+--   LIMITS.pending_bytes; an event above max_event_bytes keeps no more records.
 -- * output_limit: a message above it (or above max_message_size) is retried
 --   without Payload, then refused, as the daemon refuses what Heka cannot take.
 local INSTRUCTION_LIMIT = config("instruction_limit", 1000000)
