@@ -31,14 +31,15 @@ def decode(
     """Decode SOURCE (a file of framed messages, or - for stdin) to JSON lines.
 
     Like heka-cat, every message is printed; a signed one carries "Signer" and
-    "Verified": false, as no key was given to check it. With --hmac-key the
+    "Verified": false, as no key was given to check it. With keys (--hmac-key,
+    --hmac-key-file) the
     signatures are checked as Heka's splitter checks them: a message signed by
     an unknown signer or with a bad HMAC is dropped and counted, the others get
     "Verified": true. Exits 1 when anything in the file could not be decoded or
     was dropped (counts on stderr).
     """
-    unframer = Unframer(max_message_size, {s.lookup_key: s for s in signers}, require_signature,
-                        verify=bool(signers))
+    keys = {s.lookup_key: s for s in (*signers, *key_files)}
+    unframer = Unframer(max_message_size, keys, require_signature, verify=bool(keys))
     errors: Counter[str] = Counter()
     count = 0
     while chunk := source.read(1 << 20):

@@ -7483,6 +7483,16 @@ end
 -- the reason it cannot be injected.
 local function build_message(event, default_host)
     local host = event.node or default_host
+    local namings, sus_set, suspicious = {}, {}, {}
+    for i, r in ipairs(event.records) do
+        local named, keys = renaming(r)
+        namings[i] = named or false
+        for _, k in ipairs(keys) do
+            if not sus_set[k] then sus_set[k] = true; suspicious[#suspicious + 1] = k end
+        end
+    end
+    for i = 1, #namings do if namings[i] == false then namings[i] = nil end end
+    table.sort(suspicious)
     local lines
     if PAYLOAD_KEEP then
         lines = {}
@@ -7508,6 +7518,44 @@ local function build_message(event, default_host)
     if #data > MESSAGE_LIMIT then
         return nil, format("%d bytes without Payload, above the %d-byte limit (the sandbox's "
                            .. "output_limit or max_message_size)", #data, MESSAGE_LIMIT)
+    end
+    return m, data
+end
+
+-- schema.py _utf8_prefix: at most `limit` bytes, never cut inside a character.
+local function utf8_prefix(text, limit)
+    local cut = math.min(#text, limit)
+    while cut < #text and byte(text, cut + 1) >= 0x80 and byte(text, cut + 1) < 0xC0 do
+        cut = cut - 1
+    end
+    return sub(text, 1, cut)
+end
+
+-- schema.py build_unparsed: a line that is no audit record is still shipped
+-- whole, stamped with the Timestamp of the record before it.
+local function unparsed_message(reason, text, stamp, host)
+    local raw = utf8_prefix(text, G.RAW_KEEP)
+    local m = {
+        -- (concatenated: Lua 5.1's format("%s") stops at a zero byte)
+        uuid = uuid5(host .. "|unparsed|" .. stamp .. "|" .. #text .. "|"
+                     .. utf8_prefix(text, 256)),
+        timestamp = stamp,
+        type = MESSAGE_TYPE,
+        logger = G.LOGGER,
+        severity = G.SEVERITY_WARNING,
+        payload = PAYLOAD_KEEP and text or nil,
+        hostname = host,
+        fields = {str_field("parse_error", {reason}), str_field("raw", {raw}),
+                  {name = "raw_length", vt = VT_INTEGER, values = {format("%d", #text)}}},
+    }
+    local data = encode_message(m)
+    if #data > MESSAGE_LIMIT and m.payload then
+        m.payload = nil
+        data = encode_message(m)
+    end
+    if #data > MESSAGE_LIMIT then
+        return nil, format("an unparsed line of %d bytes: %d bytes without Payload, above "
+                           .. "the %d-byte limit", #text, #data, MESSAGE_LIMIT)
     end
     return m, data
 end
@@ -7554,6 +7602,9 @@ end
 -- Builds one event: its records are parsed again from their lines (they
 -- parsed when they arrived, and parsing is deterministic).
 local function build(held_event, host)
+    if held_event.unparsed then
+        return unparsed_message(held_event.unparsed, held_event.lines, held_event.stamp, host)
+    end
     local records = {}
     for line in string.gmatch(held_event.lines, "[^%z]+") do
         records[#records + 1] = parse_line(line)
@@ -7574,7 +7625,8 @@ end
 -- Each call does at most LIMITS.work instructions of estimated work (the
 -- line's parse included), in this order: build ready events (up to half of
 -- it), take the records waiting in the inbox (expiring what their time ends,
--- a few thousand events per call at most, then assembling them), build more.
+-- then assembling them; a line that is no record becomes its parse_error
+-- message in its place), build more.
 -- Work left over waits for the next call; the estimates bound what it costs.
 local inbox = {head = 1, tail = 0}  -- records taken, not yet assembled
 held.inbox = 0
@@ -7607,34 +7659,49 @@ local function drain(work, soft, hard, host, emit)
     return work, nil
 end
 
+local last_stamp = "0"  -- Timestamp (ns, decimal) of the last record: stamps unparsed lines
+
 local function take_inbox(work, limit)
     while inbox.head <= inbox.tail do
         local r = inbox[inbox.head]
-        local now = r.seconds + r.milliseconds / 1000.0
-        -- events.py may cap the timed-out events a record completes (log
-        -- mode's EXPIRE_PER_RECORD, when the generated tables carry it); the
-        -- ones it lets through are spread over calls as the budget allows.
-        local most = G.EXPIRE_PER_RECORD
-        r.expired = r.expired or 0
-        while work + COST.close <= limit and (most == nil or r.expired < most) do
-            local event = expire_one(now)
-            if not event then break end
-            push(ready, event)
-            r.expired = r.expired + 1
-            work = work + COST.close
+        if r.unparsed then
+            -- A line that is no record goes out in its place in the stream.
+            if work + COST.assemble > limit then return work end
+            shift(inbox)
+            held.inbox = held.inbox - r.bytes
+            held.ready = held.ready + r.bytes
+            push(ready, {unparsed = r.unparsed, lines = r.line, stamp = last_stamp,
+                         bytes = r.bytes, cost = r.cost, part = 0})
+            work = work + COST.assemble
+        else
+            local now = r.seconds + r.milliseconds / 1000.0
+            -- events.py caps the timed-out events a record completes in log
+            -- mode (EXPIRE_PER_RECORD); they are spread over calls as the
+            -- budget allows.
+            local most = G.EXPIRE_PER_RECORD
+            r.expired = r.expired or 0
+            while work + COST.close <= limit and (most == nil or r.expired < most) do
+                local event = expire_one(now)
+                if not event then break end
+                push(ready, event)
+                r.expired = r.expired + 1
+                work = work + COST.close
+            end
+            if work + COST.assemble > limit then return work end
+            local first = pending.n > 0 and select(2, pending:first())
+            if (most == nil or r.expired < most) and first
+                    and first[SEEN] <= now - G.EOE_TIMEOUT_MS / 1000 then
+                return work  -- more to expire before this record, in the next call
+            end
+            shift(inbox)
+            held.inbox = held.inbox - r.bytes
+            last_stamp = r.seconds == 0 and format("%d", r.milliseconds * 1000000)
+                or format("%d%03d000000", r.seconds, r.milliseconds)
+            local out = {}
+            assemble(r, now, out)
+            for i = 1, #out do push(ready, out[i]) end
+            work = work + COST.assemble + #out * COST.close
         end
-        if work + COST.assemble > limit then return work end
-        local first = pending.n > 0 and select(2, pending:first())
-        if (most == nil or r.expired < most) and first
-                and first[SEEN] <= now - G.EOE_TIMEOUT_MS / 1000 then
-            return work  -- more to expire before this record, in the next call
-        end
-        shift(inbox)
-        held.inbox = held.inbox - r.bytes
-        local out = {}
-        assemble(r, now, out)
-        for i = 1, #out do push(ready, out[i]) end
-        work = work + COST.assemble + #out * COST.close
     end
     return work
 end
@@ -7669,21 +7736,29 @@ end
 local function step(line, host, emit)
     if type(line) ~= "string" then return -1, "no Payload" end
     if find(line, "^[ \t\r\n]*$") then return -1, "blank line" end
-    local cost, build_cost = line_cost(line)
+    if find(line, "^[ \t]*#") then return 0 end  -- a comment: not a record, not an error
+    local cost = line_cost(line)
     if cost > LIMITS.line_cost then
         M.counters.too_complex = M.counters.too_complex + 1
         return -1, malformed_reason(line, "too_complex")
     end
-    local ok, r = pcall(parse_line, line)
-    if not ok then
-        if type(r) == "table" and r.malformed then return -1, malformed_reason(line, r.malformed) end
-        error(r, 0)
+    local text = utf8_fix(gsub(line, "[\r\n]+$", ""), false)
+    local pieces = #text > G.MAX_RECORD_LENGTH and {text} or split_records(text)
+    for _, piece in ipairs(pieces) do
+        local _, build_cost = line_cost(piece)
+        local ok, r = pcall(parse_line, piece)
+        if not ok then
+            if type(r) ~= "table" or not r.malformed then error(r, 0) end
+            M.counters.malformed = M.counters.malformed + 1
+            r = {unparsed = r.malformed, line = piece, cost = COST.event}
+        else
+            r = {line = piece, type = r.type, node = r.node, serial = r.serial,
+                 seconds = r.seconds, milliseconds = r.milliseconds, cost = build_cost}
+        end
+        r.bytes = #r.line + HELD.record
+        push(inbox, r)
+        held.inbox = held.inbox + r.bytes
     end
-    r = {line = gsub(line, "[\r\n]+$", ""), type = r.type, node = r.node, serial = r.serial,
-         seconds = r.seconds, milliseconds = r.milliseconds, cost = build_cost}
-    r.bytes = #r.line + HELD.record
-    push(inbox, r)
-    held.inbox = held.inbox + r.bytes
     return run_call(cost, host, emit)
 end
 
