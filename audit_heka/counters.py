@@ -60,6 +60,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     # --- the session (parse, assemble, build, frame)
     "lines": CounterInfo("session", False, "lines fed to the session"),
     "blank_lines": CounterInfo("session", False, "empty lines (skipped)"),
+    "comment_lines": CounterInfo("session", False, "'#' lines: not records, not malformed"),
+    "shared_lines": CounterInfo("session", False, "lines that held more than one record"),
     "records": CounterInfo("session", False, "records parsed"),
     "messages": CounterInfo("session", False, "Heka messages built (one per event)"),
     "frames": CounterInfo("session", False, "messages framed"),
@@ -70,7 +72,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
         "session", False, "events that failed to build: shipped raw with an error field"),
     "shipped_raw": CounterInfo(
         "session", False, "events shipped raw after the shipper died at their position"),
-    "malformed_records": CounterInfo("session", True, "lines that could not be parsed"),
+    "malformed_records": CounterInfo(
+        "session", True, "lines that could not be parsed (shipped raw, unreadable)"),
     "events_in_flight": CounterInfo("session", False, "events waiting for more records"),
     "events_completed_by_eoe": CounterInfo("session", False, "events ended by an EOE record"),
     "events_completed_alone": CounterInfo("session", False, "stand-alone records"),
@@ -83,6 +86,12 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "malformed_integer": CounterInfo("session", False, "integer fields that are not int64"),
     "aligned_fill": CounterInfo("session", False, "empty values filled in repeated records"),
     "duplicate_key": CounterInfo("session", False, "keys repeated inside one record"),
+    "suspicious_duplicates": CounterInfo(
+        "session", False, "repeated keys that look like a forged record tail"),
+    "unparsed_shipped": CounterInfo(
+        "session", False, "unparsable lines shipped raw with a parse_error field"),
+    "interpret_errors": CounterInfo(
+        "session", False, "values that failed to interpret: shipped with interpret_error"),
     # --- delivery, per target and summed (prefixed delivery_ when summed)
     "delivery_queued": CounterInfo("delivery", False, "frames queued for the target"),
     "delivery_sent": CounterInfo("delivery", False, "frames written whole (resends included)"),

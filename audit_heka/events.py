@@ -8,15 +8,23 @@ without a syscall context have a serial of their own, and auditd does not
 write EOE lines to its log files. So an event is complete when
 
 * an EOE arrives for it (EOE only ends events; it is not kept in them);
-* its record is of a type that always stands alone -- the ones the kernel
-  logs with no syscall context, hence never followed by a record of the same
-  serial: user-space messages (USER 1005, 1100-1299, 2100-2999) and KERNEL
-  2000. (auparse also closes on LOGIN 1006 and MAC_UNLBL_* 1406-1419, but the
-  kernel logs those inside a syscall, so a SYSCALL record with the same serial
-  follows; closing there would split the event -- which newer audit-userspace
-  fixed for LOGIN);
+* on the live stream (``live=True``), its record is of a user-space or
+  KERNEL type (USER 1005, 1100-1299, 2000, 2100-2999): a message that
+  normally stands alone, and waiting for an EOE that may never come would
+  delay every such event by ``timeout``. (auparse also closes on LOGIN 1006
+  and MAC_UNLBL_* 1406-1419, but the kernel logs those inside a syscall, so a
+  SYSCALL record with the same serial follows; closing there would split the
+  event -- which newer audit-userspace fixed for LOGIN.) The cost: a
+  user-space message sent during an audited syscall (systemd's SERVICE_START
+  inside its sendmsg, when sendmsg is audited) gets the syscall's serial, and
+  the syscall's records then form part 1 of the event;
 * in log mode (``live=False``: files have no EOE), its PROCTITLE arrives --
-  normally the last record of a syscall event;
+  normally the last record of a syscall event. A user-space record does NOT
+  complete an event in log mode (issue 16): on real logs it can share its
+  serial with the SYSCALL/SOCKADDR/PROCTITLE records that follow it, and
+  ``ausearch`` shows them as one event. Stand-alone user records are
+  completed by the timeout below (event time), the window, or the end of
+  input;
 * no record arrived for it for ``timeout`` seconds of ``now``. ``now`` is a
   parameter, not a clock: replay passes event time (auparse's EOE_TIMEOUT of
   2 s of event time), the live source passes a monotonic clock;
@@ -43,6 +51,7 @@ from audit_heka.records import Record
 
 EOE = 1320
 PROCTITLE = 1327
+EXPIRE_PER_RECORD = 2  # log mode: timed-out events completed per record at most
 EOE_TIMEOUT = 2.0  # auditd's end_of_event_timeout default (seconds)
 DEFAULT_MAX_IN_FLIGHT = 4096
 CLOSED_MEMORY = 8192  # completed keys remembered to place late records
@@ -106,7 +115,7 @@ class Assembler:
         self.records_in = 0
         self.events_out = 0
         self.completed_by_eoe = 0
-        self.completed_alone = 0  # stand-alone types, and PROCTITLE in log mode
+        self.completed_alone = 0  # stand-alone types (live), PROCTITLE (log mode)
         self.timed_out = 0
         self.overflowed = 0
         self.flushed = 0  # pending at flush() (end of input)
@@ -133,7 +142,12 @@ class Assembler:
         (replay passes its line number): :meth:`oldest_mark` tells from where
         to re-read to rebuild every pending event.
         """
-        out = self.expire(now)
+        # Log mode: a burst of pending events (user records wait for their
+        # timeout there) followed by a gap in the log would otherwise all
+        # complete at one record; the Lua decoder does this work inside one
+        # process_message call, under Heka's instruction limit. A few per
+        # record drain any backlog (each record adds at most one event).
+        out = self.expire(now, None if self.live else EXPIRE_PER_RECORD)
         key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
         if self.track_gaps:
             self._see_serial(record.serial)
@@ -161,7 +175,7 @@ class Assembler:
             self._pending.move_to_end(key)
         pending.records.append(record)
         pending.last_seen = now
-        if stands_alone(record.type) or (not self.live and record.type == PROCTITLE):
+        if record.type == PROCTITLE if not self.live else stands_alone(record.type):
             del self._pending[key]
             self.completed_alone += 1
             out.append(self._close(key, pending))
@@ -171,11 +185,15 @@ class Assembler:
             out.append(self._close(oldest, victim))
         return out
 
-    def expire(self, now: float) -> list[Event]:
-        """Complete the events that saw no record for ``timeout`` seconds of ``now``."""
+    def expire(self, now: float, most: int | None = None) -> list[Event]:
+        """Complete the events that saw no record for ``timeout`` seconds of ``now``.
+
+        ``most``: complete no more than this many (the oldest); the others stay
+        pending for the next call.
+        """
         out: list[Event] = []
         limit = now - self.timeout
-        while self._pending:
+        while self._pending and (most is None or len(out) < most):
             key, pending = next(iter(self._pending.items()))
             if pending.last_seen > limit:
                 break

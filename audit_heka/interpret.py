@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import platform
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -24,13 +25,15 @@ from audit_heka.tables.valuenames import (
     ARG_KINDS,
     CAPABILITIES,
     ENUMS,
+    FIELD_NUMBERS,
     FIELD_UNKNOWN,
-    FIELD_VALUES,
     FILE_TYPES,
     FLAGS,
+    IPC_CALLS,
     LISTS,
     SECCOMP_ACTIONS,
     SIGNALS,
+    TTY_NAMED_KEYS,
     UNKNOWN,
 )
 
@@ -63,10 +66,12 @@ SOCKOPT_LEVELS = {0: "ipoptname", 1: "sockoptname", 6: "tcpoptname", 17: "udpopt
                   41: "ip6optname", 263: "pktoptname"}
 SCHED_RESET_ON_FORK = 0x40000000
 ADDR_NO_RANDOMIZE = 0x0040000
+PER_MASK = 0xFF
 SECCOMP_RET_ACTION = 0x7FFF0000
 CAP_LAST_CAP = max(CAPABILITIES)
 SOCK_FAMILY_NAMES = ENUMS["socket_domain"]
 MAX_ERRNO_TEXT = 4095
+SOCKADDR_UN_MIN = 4  # a shorter AF_LOCAL saddr is "sockaddr len too short" in auparse
 # argv never has more entries than this, whatever argc or aN say (a hostile argc=4294967295
 # made a 4-billion-entry list; found by tests/test_fuzz.py). A real execve cannot pass more:
 # ARG_MAX is 2 MiB under the default 8 MiB stack limit, and each argument costs a pointer.
@@ -78,6 +83,8 @@ class RecordLike(Protocol):
 
     @property
     def type(self) -> int: ...
+    @property
+    def type_name(self) -> str: ...
     @property
     def fields(self) -> tuple[tuple[str, str], ...]: ...
     @property
@@ -199,13 +206,19 @@ def escaped(raw: str) -> bytes:
 
 
 def proctitle(raw: str) -> bytes:
-    """proctitle: like other strings, but the NUL separators of argv become spaces."""
+    """proctitle: like other strings, but the NUL separators of argv become spaces.
+
+    auparse replaces the NULs among the first strlen(raw) / 2 bytes, then prints a C string:
+    the decoded bytes end with a NUL of their own (an odd last nibble is a byte too).
+    """
     if raw.startswith('"'):
         return escaped(raw)
     data = unhex(raw)
     if data is None:
         return raw.encode("utf-8", "surrogateescape")
-    return data[: len(raw) // 2].replace(b"\0", b" ")
+    size = len(raw.encode("utf-8", "surrogateescape")) // 2
+    data += bytes(max(0, size + 1 - len(data)))
+    return _cstr(data[:size].replace(b"\0", b" ") + data[size:])
 
 
 def _conv(raw: str) -> str:
@@ -237,56 +250,80 @@ class Interpreter:
     def interpret(self, records: Sequence[RecordLike]) -> list[Interpreted]:
         return [self.record(r) for r in records]
 
-    def record(self, record: RecordLike) -> Interpreted:
-        """One record's interpretations: only keys whose type has an interpretation."""
+    def interpret_checked(self, records: Sequence[RecordLike]
+                          ) -> tuple[list[Interpreted], list[str]]:
+        """interpret(), plus what failed: one `<record type> <key>: <exception>` per value.
+
+        A value whose interpretation raises (a bug: a table without an entry, a decoder
+        meeting an input it did not expect) is left without interpretation, never allowed
+        to take the other values, the event or the daemon with it.
+        """
+        errors: list[str] = []
+        return [self.record(r, errors) for r in records], errors
+
+    def record(self, record: RecordLike, errors: list[str] | None = None) -> Interpreted:
+        """One record's interpretations: only keys whose type has an interpretation.
+
+        A value whose interpretation raises is skipped (raw only) and described in
+        `errors` when given; without `errors` the exception propagates.
+        """
         rtype = record.type
         ctx: _Context | None = None  # built on first need: only SYSCALL records need it
         enriched = dict(reversed(record.enriched)) if record.enriched else None
         kinds = self._kinds
         texts = self._texts
         out: Interpreted = {}
+        raw_only = _user_tty_message_keys(record) if rtype == USER_TTY else None
         for name, raw in record.fields:
-            if name == "acct":  # the only name whose kind depends on its value
-                kind = field_type(rtype, name, raw)
-            else:
-                kind = kinds.get((rtype, name), _UNKNOWN_KIND)
-                if kind is _UNKNOWN_KIND:
-                    if len(kinds) >= MEMO_SIZE:
-                        kinds.clear()
-                    kind = kinds[(rtype, name)] = field_type(rtype, name, raw)
-            if kind is None:
+            if raw_only and name in raw_only and name not in out:
                 continue
-            if enriched is not None:
-                resolved = enriched.get(name.upper())
-                if resolved is not None and name not in out:
-                    # ENRICHED logs carry the originating host's names; auparse prefers them.
-                    out[name] = _unquote(resolved)
-                    continue
-            if kind == "ESCAPED_KEY":
-                parts = self.key_parts(raw)
-                previous = out.get(name)
-                if isinstance(previous, list):
-                    previous.extend(parts)
+            try:
+                if name == "acct":  # the only name whose kind depends on its value
+                    kind = field_type(rtype, name, raw)
                 else:
-                    out[name] = parts
-                continue
-            if name in out:
-                continue  # auparse's find_field and the message scheme see the first one
-            if kind in _CONTEXT_KINDS:
-                if ctx is None:
-                    ctx = _Context.of(record, self.machine)
-                text = self.value(kind, raw, ctx)
-            else:
-                text = texts.get((kind, raw), _UNKNOWN_KIND)
-                if text is _UNKNOWN_KIND:
-                    if len(texts) >= MEMO_SIZE:
-                        texts.clear()
-                    text = self.value(kind, raw, _NO_CONTEXT)
-                    # An unknown id may be an account created since: ask again next time.
-                    if kind not in _NAME_KINDS or not text or not text.startswith("unknown("):
-                        texts[(kind, raw)] = text
-            if text is not None:
-                out[name] = text
+                    kind = kinds.get((rtype, name), _UNKNOWN_KIND)
+                    if kind is _UNKNOWN_KIND:
+                        if len(kinds) >= MEMO_SIZE:
+                            kinds.clear()
+                        kind = kinds[(rtype, name)] = field_type(rtype, name, raw)
+                if kind is None:
+                    continue
+                if enriched is not None:
+                    resolved = enriched.get(name.upper())
+                    if resolved is not None and name not in out:
+                        # ENRICHED logs carry the originating host's names; auparse prefers them.
+                        out[name] = _unquote(resolved)
+                        continue
+                if kind == "ESCAPED_KEY":
+                    parts = self.key_parts(raw)
+                    previous = out.get(name)
+                    if isinstance(previous, list):
+                        previous.extend(parts)
+                    else:
+                        out[name] = parts
+                    continue
+                if name in out:
+                    continue  # auparse's find_field and the message scheme see the first one
+                if kind in _CONTEXT_KINDS:
+                    if ctx is None:
+                        ctx = _Context.of(record, self.machine)
+                    text = self.value(kind, raw, ctx)
+                else:
+                    text = texts.get((kind, raw), _UNKNOWN_KIND)
+                    if text is _UNKNOWN_KIND:
+                        if len(texts) >= MEMO_SIZE:
+                            texts.clear()
+                        text = self.value(kind, raw, _NO_CONTEXT)
+                        # An unknown id may be an account created since: ask again next time.
+                        if (kind not in _NAME_KINDS or not text
+                                or not text.startswith("unknown(")):
+                            texts[(kind, raw)] = text
+                if text is not None:
+                    out[name] = text
+            except Exception as exc:  # any bug, contained to this value
+                if errors is None:
+                    raise  # interpret(): strict, for tests and fuzzing
+                errors.append(error_text(f"{record.type_name} {name}", exc))
         return out
 
     def forget_names(self) -> None:
@@ -364,12 +401,20 @@ class Interpreter:
         number = _int32(strtoul(raw, 10))
         machine = ctx.machine or self.machine
         name = SYSCALLS.get(machine, {}).get(number)
-        return name if name is not None else f"unknown-syscall({number})"
+        if name is None:
+            return f"unknown-syscall({number})"
+        calls = _MULTIPLEXED.get(name)
+        if calls is not None and (ctx.a0 <= 0x7FFFFFFF or ctx.a0 >= INT_MIN_AS_ULONG):
+            # auparse: `if ((int)a0 == a0)` -- a0 must survive the cast to int.
+            call = calls.get(_int32(ctx.a0))
+            if call is not None:
+                return f"{name}({call})"
+        return name
 
     def arg(self, index: int, raw: str, ctx: _Context) -> str:
         if ctx.machine is None or ctx.sysname is None:
             return f"0x{raw}"
-        kinds = ARG_KINDS.get(ctx.machine, {}).get(ctx.sysname)
+        kinds = ARG_KINDS.get(ctx.sysname)  # by name, whatever the architecture
         kind = kinds[index] if kinds else None
         if kind == "contextual":
             kind = _contextual(ctx, index, raw)
@@ -413,9 +458,10 @@ class _Context:
         arch = values.get("arch")
         if arch is not None:
             try:
-                machine = ARCHES.get(strtoul(arch, 16) & UNSET32)
+                # An arch auparse does not know: it falls back to the host's, like `syscall`.
+                machine = ARCHES.get(strtoul(arch, 16) & UNSET32, host)
             except ConversionError:
-                machine = None
+                machine = host
         sysname = None
         raw = values.get("syscall")
         if raw is not None and machine is not None:
@@ -426,13 +472,37 @@ class _Context:
         return cls(machine, sysname, _hex_or(values.get("a0")), _hex_or(values.get("a1")))
 
 
+# socketcall(2) and ipc(2) multiplex calls chosen by a0: ausearch prints `socketcall(bind)`.
+_MULTIPLEXED = {"socketcall": ENUMS["socketcall"], "ipc": IPC_CALLS}
+INT_MIN_AS_ULONG = ULONG_MAX + 1 - (1 << 31)  # (unsigned long long)(int)INT_MIN
+# Enumerations auparse reads with strtol (ERANGE past LONG_MAX), not strtoul.
+_SIGNED_ENUMS = frozenset({"socketcall", "ipccall"})
 MEMO_SIZE = 16384  # entries per Interpreter memo
+ERROR_TEXT = 200  # an error description is cut here (the raw value can be megabytes)
 _UNKNOWN_KIND = "\0not memoised"  # a sentinel no kind or text can equal
 # Field kinds whose text depends on other fields of the record (arch, syscall, a0, a1).
 _CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
 #: Kinds whose text comes from the users/groups maps (which can change).
 _NAME_KINDS = frozenset({"UID", "GID"})
 _NO_CONTEXT = _Context(None, None, 0, 0)
+
+
+def _user_tty_message_keys(record: RecordLike) -> frozenset[str]:
+    """USER_TTY's `msg='...'` is one value for auparse (ESCAPED), printed as written: the
+    pairs inside it, which records.py flattens into fields, keep their raw text."""
+    text = getattr(record, "text", "")
+    start = text.find("msg='")
+    if start < 0:
+        return frozenset()
+    return frozenset(_INNER_KEY.findall(text, start + 5))
+
+
+_INNER_KEY = re.compile(r"(?:^|(?<=[\s']))([^\s=']+)=")
+
+
+def error_text(where: str, exc: BaseException) -> str:
+    """`where: ExceptionType: message`, bounded (a raw value can be megabytes long)."""
+    return f"{where}: {type(exc).__name__}: {exc}"[:ERROR_TEXT]
 
 
 def _unquote(value: str) -> str:
@@ -508,6 +578,7 @@ def _contextual(ctx: _Context, index: int, raw: str) -> str | None:
     """Decoders that depend on another argument (auparse's print_a1/print_a2 logic)."""
     name = ctx.sysname or ""
     if name.startswith("fcntl") and index == 2:
+        strtoul(raw, 16)  # auparse converts first: ERANGE is a conversion error whatever a1
         if ctx.a1 == F_SETOWN:
             return "uid"
         if ctx.a1 == F_SETFD and _hex_or(raw) == FD_CLOEXEC:
@@ -530,13 +601,29 @@ def _contextual(ctx: _Context, index: int, raw: str) -> str | None:
 
 
 def _enum(kind: str, raw: str) -> str:
-    value = strtoul(raw, 16)
+    """auparse's `int x = strtoul(val, NULL, 16)`: the low 32 bits, signed, name the value."""
+    value = strtol(raw, 16) & ULONG_MAX if kind in _SIGNED_ENUMS else strtoul(raw, 16)
     if kind in ("socket_type", "seek"):
         value &= 0xFF
-    name = ENUMS[kind].get(value)
+    number = _int32(value)
+    name = ENUMS[kind].get(number)
     if name is not None:
         return name
-    return UNKNOWN[kind].format(x=raw, d=_int32(value))
+    return UNKNOWN[kind].format(x=raw, d=number)
+
+
+def _exit_status(raw: str) -> str:
+    """exit(2)'s status: auparse compares the text with "0" and "1", nothing else is named."""
+    if raw in ("0", "1"):
+        return ENUMS["exit_status"][int(raw)]
+    return UNKNOWN["exit_status"].format(x=raw, d=0)
+
+
+def _ioctl_req(raw: str) -> str:
+    """auparse reads the request as an unsigned int: only the low 32 bits name it."""
+    value = strtoul(raw, 16) & UNSET32
+    name = ENUMS["ioctl_req"].get(value)
+    return name if name is not None else UNKNOWN["ioctl_req"].format(x=f"{value:x}", d=value)
 
 
 def _flags(kind: str, raw: str) -> str:
@@ -616,8 +703,9 @@ def mode_text(value: int) -> str:
 
 
 def _personality(raw: str) -> str:
+    """auparse names the personality from its low byte (PER_MASK), ADDR_NO_RANDOMIZE apart."""
     value = _int32(strtoul(raw, 16))
-    name = ENUMS["personality"].get(value & ~ADDR_NO_RANDOMIZE)
+    name = ENUMS["personality"].get(value & ~ADDR_NO_RANDOMIZE & PER_MASK)
     if name is None:
         return UNKNOWN["personality"].format(x=raw, d=value)
     return f"{name}|~ADDR_NO_RANDOMIZE" if value & ADDR_NO_RANDOMIZE else name
@@ -629,16 +717,6 @@ def _sched(raw: str) -> str:
     if name is None:
         return UNKNOWN["sched"].format(x=raw, d=value)
     return f"{name}|SCHED_RESET_ON_FORK" if value & SCHED_RESET_ON_FORK else name
-
-
-def _sock_level(raw: str) -> str:
-    value = _int32(strtoul(raw, 16))
-    if value == 1:
-        return "SOL_SOCKET"
-    proto = FIELD_VALUES["proto"].get(str(value)) if 0 <= value < 256 else None
-    if proto is not None:
-        return proto
-    return f"unknown-sockopt-level(0x{raw})"
 
 
 def _shmflags(raw: str) -> str:
@@ -664,8 +742,9 @@ _ARG_SPECIAL: dict[str, Callable[[str], str]] = {
     "mode": lambda raw: mode_text(strtoul(raw, 16) & UNSET32),
     "personality": _personality,
     "sched": _sched,
-    "sock_level": _sock_level,
+    "exit_status": _exit_status,
     "shmflags": _shmflags,
+    "ioctl_req": _ioctl_req,
 }
 
 
@@ -683,7 +762,7 @@ def _exit(_: Interpreter, raw: str, ctx: _Context) -> str:
 def _arch(_: Interpreter, raw: str, ctx: _Context) -> str:
     value = strtoul(raw, 16) & UNSET32
     name = ARCH_NAMES.get(value)
-    return name if name is not None else f"unknown-elf-type({raw})"
+    return name if name is not None else f"unknown-elf-type({raw})"  # the text, as written
 
 
 def _perm(_: Interpreter, raw: str, ctx: _Context) -> str:
@@ -694,7 +773,7 @@ def _perm(_: Interpreter, raw: str, ctx: _Context) -> str:
 
 
 def _success(_: Interpreter, raw: str, ctx: _Context) -> str:
-    if not raw[:1].isdigit():
+    if not raw[:1].isascii() or not raw[:1].isdigit():  # C isdigit: ASCII only
         return raw
     return {0: "no", 1: "yes"}.get(_int32(strtoul(raw, 10)), "unset")
 
@@ -734,12 +813,99 @@ def _seccomp(_: Interpreter, raw: str, ctx: _Context) -> str:
     return name if name is not None else f"unknown-seccomp-code({raw})"
 
 
-def _field_value(field: str) -> Callable[[Interpreter, str, _Context], str]:
+def _field_number(field: str, base: int, truncate: bool = True
+                  ) -> Callable[[Interpreter, str, _Context], str]:
+    """A numeric field named from a table: auparse's `int x = strtoul(val, NULL, base)`."""
+    names = FIELD_NUMBERS[field]
+    unknown = FIELD_UNKNOWN[field]
+
     def handler(_: Interpreter, raw: str, ctx: _Context) -> str:
-        text = FIELD_VALUES[field].get(raw)
-        return text if text is not None else FIELD_UNKNOWN[field].format(raw=raw)
+        value = strtoul(raw, base)
+        text = names.get(_int32(value) if truncate else value)
+        return text if text is not None else unknown.format(raw=raw)
 
     return handler
+
+
+def _fanotify(self: Interpreter, raw: str, ctx: _Context) -> str:
+    """fanotify `resp`: a value that does not start with a digit is printed as it is."""
+    if not raw[:1].isascii() or not raw[:1].isdigit():
+        return raw
+    return _FANOTIFY_NUMBER(self, raw, ctx)
+
+
+_FANOTIFY_NUMBER = _field_number("resp", 10)
+
+
+def _personality_field(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return _personality(raw)
+
+
+def _tty_data(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return tty_data(raw)
+
+
+def _ioctl_field(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return _ioctl_req(raw)
+
+
+def _path_flags(_: Interpreter, raw: str, ctx: _Context) -> str:
+    """PATH `flags` (lookup flags): `none`, names joined by commas, else 0x<raw>."""
+    value = strtoul(raw, 16) & UNSET32
+    if value == 0:
+        return "none"
+    names = [name for bit, name in FLAGS["path_flags"] if bit & value]
+    return ",".join(names) if names else f"0x{raw}"
+
+
+def _resolve(_: Interpreter, raw: str, ctx: _Context) -> str:
+    return _flags("resolve", raw)
+
+
+# TTY_NAMED_KEYS by first byte, in table order (the first match wins).
+_TTY_KEYS_BY_FIRST: dict[int, list[tuple[bytes, str]]] = {}
+for _seq, _key in TTY_NAMED_KEYS:
+    _TTY_KEYS_BY_FIRST.setdefault(_seq[0], []).append((_seq, _key))
+
+
+def tty_data(raw: str) -> str:
+    """TTY/USER_TTY `data`: keystrokes, printable runs quoted, control keys by name.
+
+    auparse's print_tty_data: `su - alice<CR>` prints `"su - alice",<ret>`. A value that is
+    not all hex is printed as it is.
+    """
+    if not _HEX_DIGITS.issuperset(raw):
+        return raw
+    if len(raw) < 2:
+        return "(null)"  # au_unescape refuses it; ausearch prints the NULL pointer
+    data = bytes.fromhex(raw[: len(raw) // 2 * 2])
+    out: list[str] = []
+    run: list[str] | None = None  # the quoted run being written
+    pos = 0
+    while pos < len(data):
+        name = None
+        if data[pos] < 0x20 or 0x7F <= data[pos] < 0xA0:
+            for seq, key in _TTY_KEYS_BY_FIRST.get(data[pos], ()):
+                if data.startswith(seq, pos):
+                    name, pos = key, pos + len(seq)
+                    break
+        if name is not None:
+            if run is not None:
+                out.append('"' + "".join(run) + '"')
+                run = None
+            out.append(f"<{name}>")
+            continue
+        if run is None:
+            run = []
+        byte = data[pos]
+        if byte < 0x20 or byte > 0x7E:
+            run.append(f"\\{byte:03o}")
+        else:
+            run.append(("\\" if byte in (0x5C, 0x22) else "") + chr(byte))
+        pos += 1
+    if run is not None:
+        out.append('"' + "".join(run) + '"')
+    return ",".join(out)
 
 
 def sockaddr(raw: str) -> str:
@@ -747,33 +913,46 @@ def sockaddr(raw: str) -> str:
     data = unhex(raw)
     if data is None:
         return f"malformed-host({raw})"
-    # auparse sizes the address by its hex text; never slice past what decoded.
-    size = min(len(raw) // 2, len(data))
-    if size < 2:
-        return f"malformed-host({raw})"
+    # auparse sizes the address by its text (strlen / 2) and reads the decoded bytes, a NUL
+    # after them; bytes past both read as NUL here.
+    size = len(raw.encode("utf-8", "surrogateescape")) // 2
+    data = data + bytes(max(0, 112 - len(data)))
     family = int.from_bytes(data[:2], "little")
     name = SOCK_FAMILY_NAMES.get(family)
     if name is None:
         return f"unknown-family({family})"
+    head = f"{{ saddr_fam={name}"
     if family == 1:  # AF_LOCAL
+        if size < SOCKADDR_UN_MIN:
+            return f"{head} sockaddr len too short }}"
         path = data[2:]
         text = tty_escape(_cstr(path[1:109] if path[:1] == b"\0" else path))
-        return f"{{ saddr_fam={name} path={text} }}"
+        return f"{head} path={text} }}"
     if family == 2:  # AF_INET
         if size < 16:
-            return f"{{ saddr_fam={name} sockaddr len too short }}"
+            return f"{head} sockaddr len too short }}"
         port = int.from_bytes(data[2:4], "big")
         host = ".".join(str(b) for b in data[4:8])
-        return f"{{ saddr_fam={name} laddr={host} lport={port} }}"
+        return f"{head} laddr={host} lport={port} }}"
     if family == 10:  # AF_INET6
         if size < 24:
-            return f"{{ saddr_fam={name} sockaddr6 len too short }}"
+            return f"{head} sockaddr6 len too short }}"
         port = int.from_bytes(data[2:4], "big")
-        return f"{{ saddr_fam={name} laddr={_inet6(data[8:24])} lport={port} }}"
+        scope = int.from_bytes(data[24:28], "little")
+        host = _inet6(data[8:24]) + (f"%{scope}" if scope else "")
+        return f"{head} laddr={host} lport={port} }}"
     if family == 16:  # AF_NETLINK
-        pid = int.from_bytes(data[4:8], "little") if size >= 8 else 0
-        return f"{{ saddr_fam={name} nlnk-fam={family} nlnk-pid={pid} }}"
-    return f"{{ saddr_fam={name} }}"
+        if size < 12:
+            return f"{head} len too short }}"
+        pid = int.from_bytes(data[4:8], "little")
+        return f"{head} nlnk-fam={family} nlnk-pid={pid} }}"
+    if family == 3:  # AF_AX25: the callsign's 7 bytes, as C prints them (a NUL ends it)
+        return tty_escape(_cstr(f"{head} call=".encode() + data[2:9] + b" }"))
+    if family == 8:  # AF_ATMPVC
+        return f"{head} int={int.from_bytes(data[4:6], 'little', signed=True)} }}"
+    if family == 9:  # AF_X25
+        return f"{head} laddr={tty_escape(_cstr(data[2:17]))} }}"
+    return f"{head} (unsupported) }}"
 
 
 def _inet6(addr: bytes) -> str:
@@ -850,13 +1029,17 @@ _HANDLERS: dict[str, Callable[[Interpreter, str, _Context], str | None]] = {
     "A1": lambda self, raw, ctx: self.arg(1, raw, ctx),
     "A2": lambda self, raw, ctx: self.arg(2, raw, ctx),
     "A3": lambda self, raw, ctx: self.arg(3, raw, ctx),
-    "NFPROTO": _field_value("family"),
-    "ICMPTYPE": _field_value("icmptype"),
-    "PROTOCOL": _field_value("proto"),
-    "HOOK": _field_value("hook"),
-    "NETACTION": _field_value("action"),
-    "NLMCGRP": _field_value("nl-mcgrp"),
-    "FANOTIFY": _field_value("resp"),
-    "PERSONALITY": _field_value("per"),
-    "MACPROTO": _field_value("macproto"),
+    "NFPROTO": _field_number("family", 10),
+    "ICMPTYPE": _field_number("icmptype", 10),
+    "PROTOCOL": _field_number("proto", 10),
+    "HOOK": _field_number("hook", 16),
+    "NETACTION": _field_number("action", 16),
+    "NLMCGRP": _field_number("nl-mcgrp", 16, truncate=False),
+    "FANOTIFY": _fanotify,
+    "PERSONALITY": _personality_field,
+    "MACPROTO": _field_number("macproto", 16),
+    "TTY_DATA": _tty_data,
+    "IOCTL_REQ": _ioctl_field,
+    "FLAGS": _path_flags,
+    "RESOLVE": _resolve,
 }

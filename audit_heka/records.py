@@ -23,13 +23,34 @@ in ``msg='...'``; those inner pairs are flattened after the outer ones so that
 ``op``, ``acct``, ``exe``, ``res`` ... are ordinary fields. ``msg`` itself is
 kept only when its text is not a key=value list.
 
+Odd and old writers (issue 16), read as ``ausearch``/auparse reads them:
+
+* audit 1.x punctuation: ``(hostname=?, addr=?, terminal=pts/0 res=success)``,
+  ``uid=500:`` -- a key loses a leading ``(``, an unquoted value one trailing
+  ``,``, then one unbalanced trailing ``)``, or the ``:`` after a number
+  (auparse also cuts ``(x)`` to ``(x`` and IPv6 ``fe80::`` to ``fe80:``; we do
+  not: balanced parentheses and colons of addresses are data);
+* old LOGIN records ``old auid=4294967295 new auid=0``: the words name the
+  pair, so the keys become the modern kernel's ``old-auid`` and ``auid``;
+* a quoted value with no closing quote (one that ends a word) ends at the next
+  space, as in auparse; the record is kept and ``problem`` says
+  ``unterminated_quote`` (counted);
+* DAEMON_* headers with no colon after ``audit(...)``.
+
+``\x1d`` is data except where auditd's ENRICHED writer put it
+(:func:`split_enriched`), and the kernel's own records never carry the
+separator at all (:func:`parse_kernel` does not look for it): a user who
+writes ``\x1d`` into a setuid helper's message (``newgrp $'y\x1dAUID=root'``)
+cannot cut the record short.
+
 This is the hot path, so it is a ``str.find`` loop, not a regex per field.
 Bad input never raises: the parse functions return a :class:`ParseError`
-carrying the raw text and a reason, which callers count.
+carrying the raw text and a reason, which callers count and still ship.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS, MSG_TYPES
@@ -59,6 +80,12 @@ class Record:
     enriched: Pairs  # ENRICHED section pairs (key as written, e.g. "UID")
     free_text: str  # text that is not key=value (AVC "avc:  denied  { read } for")
     text: str  # the body after "audit(...): ", ENRICHED section included
+    #: How many of ``fields`` (the last ones) came from inside a user-space
+    #: ``msg='...'``: the text a user-space writer (and whoever fed it) chose.
+    msg_fields: int = 0
+    #: Why the record was only partly understood ("" if it was not), e.g.
+    #: ``unterminated_quote``; the record is kept, the reason counted and shipped.
+    problem: str = ""
 
     @property
     def timestamp_ns(self) -> int:
@@ -141,11 +168,34 @@ def _stamp(s: str, start: int) -> tuple[int, int, int, str]:
     rest = close + 1
     if s.startswith(": ", rest):
         body = s[rest + 2 :]
-    elif s.startswith(":", rest) and len(s) == rest + 1:
+    elif (s.startswith(":", rest) and len(s) == rest + 1) or len(s) == rest:
         body = ""
+    elif s.startswith(" ", rest):  # old DAEMON_* records: "audit(...) auditd start, ..."
+        body = s[rest + 1 :]
     else:
         raise _Malformed("bad_header")
     return seconds, int(msec), number, body
+
+
+# Values that end in ")" although they are whole: the kernel's and auparse's placeholders.
+_PARENTHESISED = frozenset({"(none)", "(null)", "(unknown)", "(deleted)", "(invalid)"})
+
+
+def _trim(value: str) -> str:
+    """An unquoted value without the old format's punctuation (see the module doc).
+
+    ``res=success)`` -> ``success``, ``sauid=81,`` -> ``81``, ``uid=500:`` ->
+    ``500``; ``(none)``, ``(x)`` and ``fe80::`` are left whole.
+    """
+    comma = value.endswith(",")
+    if comma:
+        value = value[:-1]
+    if value.endswith(")"):
+        if value not in _PARENTHESISED and value.count("(") < value.count(")"):
+            value = value[:-1]
+    elif not comma and value.endswith(":") and _digits(value[:-1]):
+        value = value[:-1]
+    return value
 
 
 def _pairs_fast(s: str) -> list[tuple[str, str]] | None:
@@ -153,9 +203,9 @@ def _pairs_fast(s: str) -> list[tuple[str, str]] | None:
 
     Kernel records are nearly always like this (the kernel hex-encodes any
     string with a space). Returns None for anything else (free text, quoted
-    values with spaces, ``'...'``, ``{ ... }``), which :func:`_pairs_exact`
-    handles; both give the same result where this one answers (a property test
-    checks it).
+    values with spaces, ``'...'``, ``{ ... }``, old-format punctuation), which
+    :func:`_pairs_exact` handles; both give the same result where this one
+    answers (a property test checks it).
     """
     pairs: list[tuple[str, str]] = []
     append = pairs.append
@@ -163,32 +213,42 @@ def _pairs_fast(s: str) -> list[tuple[str, str]] | None:
         if not word:
             continue
         key, sep, value = word.partition("=")
-        if not sep or not key:
+        if not sep or not key or key[0] == "(":
             return None
         if value:
             c = value[0]
             if c == '"':
                 if len(value) < 2 or value[-1] != '"' or '"' in value[1:-1]:
                     return None
-            elif c in "'{":
+            elif c in "'{" or (value[-1] in ",:)" and _trim(value) != value):
                 return None
         append((key, value))
     return pairs
 
 
-def _pairs(s: str) -> tuple[list[tuple[str, str]], str]:
-    """Split a body into (key, raw value) pairs and the free text around them."""
+def _pairs(s: str) -> tuple[list[tuple[str, str]], str, str]:
+    """Split a body into (key, raw value) pairs, the free text, and a problem ("" if none)."""
     fast = _pairs_fast(s)
     if fast is not None:
-        return fast, ""
+        return fast, "", ""
     return _pairs_exact(s)
 
 
-def _pairs_exact(s: str) -> tuple[list[tuple[str, str]], str]:
-    """The general tokenizer: quoted values with spaces, free text, msg='', { }."""
+_NAMING_WORDS = {"old": "old-", "new": ""}  # LOGIN of audit 1.x: "old auid=... new auid=..."
+
+
+def _pairs_exact(s: str) -> tuple[list[tuple[str, str]], str, str]:
+    """The general tokenizer: quoted values with spaces, free text, msg='', { }.
+
+    Never raises: a quote or brace that is not closed ends its value at the
+    next space (auparse's reading) and is reported as the third result.
+    """
     pairs: list[tuple[str, str]] = []
     extra: list[str] = []
+    problem = ""
     lead_end = -1  # where the free text before the first pair ends
+    naming = ""  # the key prefix a LOGIN naming word asks for ("old-" or "")
+    named = False  # the next pair follows a naming word
     n = len(s)
     i = 0
     find = s.find
@@ -200,68 +260,119 @@ def _pairs_exact(s: str) -> tuple[list[tuple[str, str]], str]:
         if sp == -1:
             sp = n
         eq = find("=", i, sp)
+        if s[i] == "(" and eq > i + 1:
+            i += 1  # "(hostname=?," of the old format: the parenthesis is not the key's
         if eq <= i:  # no "=" in this word (or it starts with one): free text
+            word = s[i:sp]
+            prefix = _NAMING_WORDS.get(word)
+            nxt = sp + 1 if sp < n else n
+            if prefix is not None and lead_end != -1 and find("=", nxt, _word_end(s, nxt)) > nxt:
+                naming, named = prefix, True
+                i = sp
+                continue
             if lead_end == -1:
                 i = sp
                 continue
-            extra.append(s[i:sp])
+            extra.append(word)
             i = sp
             continue
         if lead_end == -1:
             lead_end = i
         key = s[i:eq]
+        if named:
+            key = naming + key
+            named = False
         j = eq + 1
         c = s[j] if j < n else ""
+        end = -1
         if c == '"':
             end = find('"', j + 1)
+            if end != -1 and end + 1 < n and s[end + 1] != " ":
+                end = -1  # 'acct="root exe="/bin/su"': a quote that does not end a word
             if end == -1:
-                raise _Malformed("unterminated_quote")
-            i = end + 1
+                problem = problem or "unterminated_quote"
         elif c == "'":
             end = s.rfind("'", j + 1)
             if end == -1:
-                raise _Malformed("unterminated_quote")
-            i = end + 1
+                problem = problem or "unterminated_quote"
         elif c == "{":
             end = find("}", j + 1)
             if end == -1:
-                raise _Malformed("unterminated_brace")
+                problem = problem or "unterminated_brace"
+        if end != -1:
             i = end + 1
+            pairs.append((key, s[j:i]))
         else:
             i = sp
-        pairs.append((key, s[j:i]))
-    lead = s.strip() if lead_end == -1 else s[:lead_end].strip()
+            pairs.append((key, _trim(s[j:i]) if c != "{" else s[j:i]))
+    if lead_end == -1:
+        lead = s.strip()
+    else:  # without the "(" of an old-format first pair
+        lead = s[: lead_end - 1 if lead_end and s[lead_end - 1] == "(" else lead_end].strip()
     if extra:
         lead = " ".join([lead, *extra]) if lead else " ".join(extra)
-    return pairs, lead
+    return pairs, lead, problem
 
 
-def _body(body: str) -> tuple[Pairs, Pairs, str]:
-    """Fields, ENRICHED pairs and free text of a record body."""
-    sep = body.find(ENRICHED_SEPARATOR)
+def _word_end(s: str, i: int) -> int:
+    end = s.find(" ", i)
+    return len(s) if end == -1 else end
+
+
+_ENRICHED_KEY = re.compile(r"[A-Z][A-Z0-9_-]*\Z")
+
+
+def split_enriched(body: str) -> tuple[str, str]:
+    """(raw part, ENRICHED part) of a log record's body.
+
+    auditd's ENRICHED writer appends ``\\x1d`` and its interpretations once,
+    after the record text, and names them in upper case (``AUID="unset"
+    UID="root" SADDR={ ... }``). So the separator is the LAST ``\\x1d``, and
+    only if (a) everything after it is such upper-case ``NAME=value`` pairs and
+    nothing else, and (b) the text before it has no ``msg='`` left open. Any
+    other ``\\x1d`` is part of a value: a user can write one into a setuid
+    helper's message (``newgrp $'y\\x1dAUID="root"'``), but the library then
+    appends its own lower-case fields and the closing quote after it, which
+    (a) and (b) refuse.
+    """
+    sep = body.rfind(ENRICHED_SEPARATOR)
     if sep == -1:
-        raw, enriched_text = body, ""
+        return body, ""
+    head, tail = body[:sep], body[sep + 1 :]
+    pairs, free, problem = _pairs(tail)
+    if free or problem or not all(_ENRICHED_KEY.match(k) for k, _ in pairs):
+        return body, ""
+    opened = head.find("msg='")
+    if opened != -1 and head.rfind("'") <= opened + 4:
+        return body, ""
+    return head, tail
+
+
+def _body(body: str, enriched_allowed: bool) -> tuple[Pairs, Pairs, str, int, str]:
+    """Fields, ENRICHED pairs, free text, count of msg='' fields, problem."""
+    if enriched_allowed and ENRICHED_SEPARATOR in body:
+        raw, enriched_text = split_enriched(body)
     else:
-        raw, enriched_text = body[:sep], body[sep + 1 :]
-    pairs, free = _pairs(raw)
+        raw, enriched_text = body, ""
+    pairs, free, problem = _pairs(raw)
+    msg_fields = 0
     # User-space records: msg='k=v k=v' -> the inner pairs become fields.
     # (Kernel records have none: the scan is skipped when the text cannot hold one.)
     for index, (key, value) in enumerate(pairs if "msg='" in raw else ()):
         if key == "msg" and len(value) >= 2 and value[0] == "'" and value[-1] == "'":
-            try:
-                inner, inner_free = _pairs(value[1:-1])
-            except _Malformed:
-                break  # not a k=v list after all: keep msg as written
+            inner, inner_free, inner_problem = _pairs(value[1:-1])
             if inner:
                 pairs = pairs[:index] + pairs[index + 1 :] + inner
+                msg_fields = len(inner)
                 if inner_free:
                     free = f"{free} {inner_free}" if free else inner_free
+                problem = problem or inner_problem
             break
     enriched: Pairs = ()
     if enriched_text:
-        enriched_pairs, _ = _pairs(enriched_text)
+        enriched_pairs, _, _ = _pairs(enriched_text)
         enriched = tuple(enriched_pairs)
-    return tuple(pairs), enriched, free
+    return tuple(pairs), enriched, free, msg_fields, problem
 
 
 def _check(text: str) -> str | None:
@@ -273,17 +384,20 @@ def _check(text: str) -> str | None:
 
 
 def parse_kernel(msg_type: int, text: str) -> Record | ParseError:
-    """Parse the netlink payload of one record (``audit(...): BODY``)."""
+    """Parse the netlink payload of one record (``audit(...): BODY``).
+
+    The kernel never adds an ENRICHED section: a ``\\x1d`` here is data.
+    """
     problem = _check(text)
     if problem is not None:
         return ParseError(problem, text)
     try:
         sec, msec, serial, body = _stamp(text, 0)
-        fields, enriched, free = _body(body)
     except _Malformed as e:
         return ParseError(e.reason, text)
+    fields, enriched, free, msg_fields, problem_ = _body(body, False)
     return Record(msg_type, type_name_for(msg_type), sec, msec, serial, None,
-                  fields, enriched, free, body)
+                  fields, enriched, free, body, msg_fields, problem_)
 
 
 def parse_line(line: str) -> Record | ParseError:
@@ -310,8 +424,45 @@ def parse_line(line: str) -> Record | ParseError:
         if not name:
             raise _Malformed("bad_header")
         sec, msec, serial, body = _stamp(text, sp + 5)
-        fields, enriched, free = _body(body)
     except _Malformed as e:
         return ParseError(e.reason, text)
+    fields, enriched, free, msg_fields, problem_ = _body(body, True)
     return Record(type_number_for(name), name, sec, msec, serial, node,
-                  fields, enriched, free, body)
+                  fields, enriched, free, body, msg_fields, problem_)
+
+
+def is_comment(line: str) -> bool:
+    """A ``#`` comment line (some tools annotate logs); not a record, not malformed."""
+    return line.lstrip(" \t").startswith("#")
+
+
+_NEXT_RECORD = re.compile(r" (?:node=[^ ]+ )?type=[^ =]+ msg=audit\([0-9]+\.[0-9]+:[0-9]+\)")
+
+
+def split_records(line: str) -> list[str]:
+    """The records of one log line: odd writers put two on a line (issue 16).
+
+    A second header starts a new record only where it cannot be data: not
+    inside a ``"..."`` value, and not inside a ``msg='...'`` (which runs to
+    the line's last quote, as the tokenizer reads it) -- otherwise a user
+    could forge a whole record through a setuid helper's message.
+    """
+    if line.count("msg=audit(", 1) < 2:
+        return [line]
+    out: list[str] = []
+    start = 0
+    last_quote = line.rfind("'")
+    for match in _NEXT_RECORD.finditer(line, 1):
+        cut = match.start()
+        if cut <= start:
+            continue
+        piece = line[start:cut]
+        opened = piece.find("msg='")
+        if opened != -1 and last_quote > cut:
+            continue  # inside a user-space msg='...' (it may hold quotes of its own)
+        if piece.count('"') % 2:
+            continue  # inside a quoted value
+        out.append(piece)
+        start = cut + 1
+    out.append(line[start:])
+    return out

@@ -5,7 +5,7 @@ receiver reset) it must say from which input line a second run loses
 nothing. That line is not simply "the last line read":
 
 * events still being assembled started at earlier lines (the pipeline knows
-  the line of each pending event's first record: ``oldest_pending_mark``);
+  the line of each pending event's first record: ``Session.lowest_pending``);
 * frames written to a TCP socket may not have reached the receiver: only
   bytes the receiver's TCP acknowledged (SIOCOUTQ), and acknowledged at
   least ``hold`` seconds ago (a receiver killed with unread data in its

@@ -12,19 +12,25 @@ auditd log form; Fields: ``serial``, ``type``, ``record_types``, ``node``,
 then every record key raw (quotes removed, typed by INTEGER_KEYS) followed by
 its interpretation ``<key>_i``; repeated record types give aligned arrays;
 key collisions between record types are prefixed with the later type's name;
-EXECVE arguments become one ``argv`` array.
+EXECVE arguments become one ``argv`` array; a key repeated inside one record
+keeps every value (:func:`field_names`); a user-space ``msg='...'`` whose
+library-written fields were also written by its caller is flagged
+(``suspicious_duplicates``, Severity 4); a record parsed only in part says why
+(``parse_error``); a line that is no record at all is still shipped
+(:meth:`MessageBuilder.build_unparsed`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from audit_heka.events import Event
 from audit_heka.heka.message import Field, Message, ValueType
-from audit_heka.records import Record
+from audit_heka.interpret import error_text
+from audit_heka.records import ParseError, Record
 
 # Fixed forever: changing it changes every uuid and breaks receivers' de-duplication.
 AUDIT_HEKA_NAMESPACE = uuid.UUID("b7aa4973-8fc5-572b-a7d0-e17b4e1b104a")
@@ -76,7 +82,25 @@ SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # th
 
 # Field names the event itself uses; a record key with one of these names is
 # prefixed like a collision.
-EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv"})
+EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv",
+                                          "suspicious_duplicates", "parse_error", "raw",
+                                          "interpret_error"})
+# What failed while interpreting or building the event (docs/fields.md); its presence means
+# some `_i` fields, or all of them, are missing and the raw values are what is left.
+INTERPRET_ERROR = "interpret_error"
+
+RAW_KEEP = 4096  # bytes of an unparsable line kept in its ``raw`` field
+
+# libaudit's audit_log_user_message / _acct_message / _comm_message all end the
+# text they send with these fields, written by the library after the caller's
+# text (audit-userspace lib/audit_logging.c): the only trustworthy ones of a
+# user-space msg='...'. audit_log_acct_message writes "op=%s" first, then
+# either acct= or id=, then this tail: so in a msg that starts with op= and has
+# acct/id just before the tail, that acct/id is the library's and everything
+# between op= and it is the caller's op text (shadow's newgrp puts the group
+# name there unencoded: "op=changing new-group=NAME id=1001 exe=...").
+LIBRARY_TAIL: tuple[str, ...] = ("exe", "hostname", "addr", "terminal", "res")
+LIBRARY_IDENTITY: frozenset[str] = frozenset({"acct", "id"})
 
 
 _SERIAL = "serial"
@@ -92,7 +116,8 @@ _Member = tuple[dict[str, str], dict[str, str | list[str]]]
 class InterpreterLike(Protocol):
     """What schema needs of audit_heka.interpret.Interpreter."""
 
-    def interpret(self, records: Sequence[Record]) -> list[dict[str, str | list[str]]]: ...
+    def interpret_checked(self, records: Sequence[Record]
+                          ) -> tuple[list[dict[str, str | list[str]]], list[str]]: ...
 
     def argv(self, records: Sequence[Record]) -> list[str]: ...
 
@@ -103,7 +128,10 @@ class SchemaCounters:
 
     malformed_integer: int = 0  # an INTEGER_KEYS value that is not decimal int64
     aligned_fill: int = 0  # "" written for a key missing in one record of a repeated type
-    duplicate_key: int = 0  # a key repeated inside one record (first kept; all in Payload)
+    duplicate_key: int = 0  # a key repeated inside one record (every value kept: key_N)
+    suspicious_duplicates: int = 0  # events whose msg='' repeats library-written fields
+    unparsed: int = 0  # lines/records shipped without a parse (parse_error + raw)
+    interpret_errors: int = 0  # events shipped with INTERPRET_ERROR (a bug met a value)
     by_key: dict[str, int] = field(default_factory=dict)  # malformed integer, by key
 
 
@@ -120,6 +148,95 @@ def unquote(raw: str) -> str:
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         return raw[1:-1]
     return raw
+
+
+Named = tuple[tuple[str, str, str, bool], ...]  # (name, key, raw, first occurrence) per field
+
+
+def _untrusted(record: Record) -> set[int]:
+    """Indexes of msg='' fields that claim a library-written key but are the caller's text."""
+    fields = record.fields
+    count = record.msg_fields
+    if count == 0:
+        return set()
+    m0 = len(fields) - count
+    keys = [k for k, _ in fields[m0:]]
+    width = len(LIBRARY_TAIL)
+    out: set[int] = set()
+    if count >= width and tuple(keys[-width:]) == LIBRARY_TAIL:
+        tail = count - width
+        suspect_keys: frozenset[str] = frozenset(LIBRARY_TAIL)
+        end = tail
+        if keys[0] == "op" and tail >= 2 and keys[tail - 1] in LIBRARY_IDENTITY:
+            suspect_keys = suspect_keys | LIBRARY_IDENTITY
+            end = tail - 1
+        out.update(m0 + i for i in range(1 if keys[0] == "op" else 0, end)
+                   if keys[i] in suspect_keys)
+        out.update(m0 + i for i in range(tail) if keys[i] in LIBRARY_TAIL)
+        return out
+    # Not libaudit's shape: the last occurrence of a tail key is the writer's.
+    last: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k in LIBRARY_TAIL:
+            if k in last:
+                out.add(m0 + last[k])
+            last[k] = i
+    return out
+
+
+def field_names(record: Record) -> tuple[Named, tuple[str, ...]]:
+    """Every field of a record under a unique name (see :func:`_renaming`)."""
+    named, suspicious = _renaming(record)
+    if named is None:
+        return tuple((k, k, v, True) for k, v in record.fields), ()
+    return named, suspicious
+
+
+def _renaming(record: Record) -> tuple[Named | None, tuple[str, ...]]:
+    """Every field of a record under a unique name, and the keys flagged as forged.
+
+    The naming (docs/fields.md, "Repeated keys"): a key's first trustworthy
+    occurrence keeps the plain name; every other occurrence N (1-based, in
+    record order) is ``<key>_<N>``. Trustworthy means: not a library-written
+    key (:data:`LIBRARY_TAIL`, and acct/id of acct messages) found in the
+    caller's part of a user-space msg='...'. Such a key is never given the
+    plain name, and is returned in the second result.
+    """
+    fields = record.fields
+    repeated = len({k for k, _ in fields}) != len(fields)
+    untrusted = _untrusted(record) if record.msg_fields else set()
+    if not repeated and not untrusted:
+        return None, ()  # the common case: every key once, names are keys
+    plain: dict[str, int] = {}  # key -> index of the occurrence with the plain name
+    for i, (k, _) in enumerate(fields):
+        if k not in plain and i not in untrusted:
+            plain[k] = i
+    used = {k for k, _ in fields}
+    number: dict[str, int] = {}
+    out: list[tuple[str, str, str, bool]] = []
+    first: set[str] = set()
+    for i, (k, v) in enumerate(fields):
+        n = number[k] = number.get(k, 0) + 1
+        is_first = k not in first
+        first.add(k)
+        if plain.get(k) == i:
+            out.append((k, k, v, is_first))
+            continue
+        name = f"{k}_{n}"
+        while name in used:
+            name += "_"
+        used.add(name)
+        out.append((name, k, v, is_first))
+    suspicious = tuple(sorted({fields[i][0] for i in untrusted}))
+    return tuple(out), suspicious
+
+
+def _integer_key(name: str) -> bool:
+    """Whether a field is typed INTEGER: its key, or the key a ``<key>_<N>`` repeats."""
+    if name in INTEGER_KEYS:
+        return True
+    base, sep, n = name.rstrip("_").rpartition("_")
+    return bool(sep) and n.isascii() and n.isdigit() and base in INTEGER_KEYS
 
 
 def _decimal(text: str) -> int | None:
@@ -143,8 +260,10 @@ def _is_execve_arg(key: str) -> bool:
     return rest.isascii() and rest.isdigit()
 
 
-def severity(records: Sequence[Record]) -> int:
-    """SEVERITY_WARNING for anomalies, denials and failures, else SEVERITY_INFO."""
+def severity(records: Sequence[Record], suspicious: bool = False) -> int:
+    """SEVERITY_WARNING for anomalies, denials, failures and forgeries, else SEVERITY_INFO."""
+    if suspicious:
+        return SEVERITY_WARNING
     for r in records:
         t = r.type
         if any(low <= t <= high for low, high in ANOMALY_RANGES) or t in DENIAL_TYPES:
@@ -192,26 +311,118 @@ class MessageBuilder:
         self._plans: dict[_Shape, _Plan] = {}  # see _planned
 
     def build(self, event: Event) -> Message:
+        """The event's message; never raises, never drops the event.
+
+        An exception while interpreting one value leaves that value raw (see
+        Interpreter.interpret_checked); one anywhere else while building the message (a
+        bug) ships the event again with raw values only. Both add INTERPRET_ERROR, saying
+        what failed, and count ``interpret_errors``: a poison record must not stop ``run``
+        or ``replay`` (or become a crash loop under a supervisor), nor lose its event.
+        """
+        errors: list[str] = []
+        suspicious: list[str] = []
+        try:
+            renamings = [_renaming(r) for r in event.records]
+            suspicious = sorted({k for _, keys in renamings for k in keys})
+            if suspicious:
+                self.counters.suspicious_duplicates += 1
+            fields = self._fields(event, errors, renamings, suspicious)
+            message = self._message(event, fields, errors, suspicious)
+            if errors:
+                self.counters.interpret_errors += 1
+            return message
+        except Exception as exc:  # a bug: contained to this event
+            errors.append(error_text("build", exc))
+        self.counters.interpret_errors += 1
+        try:
+            return self._message(event, self._fields(event, errors, None, suspicious,
+                                                     raw_only=True), errors, suspicious)
+        except Exception as exc:  # even raw-only failed: the Payload still has every record
+            errors.append(error_text("build raw", exc))
+            return self._message(event, [Field(_SERIAL, ValueType.INTEGER, (event.serial,))],
+                                 errors, suspicious, safe=True)
+
+    def _message(self, event: Event, fields: list[Field], errors: list[str],
+                 suspicious: Sequence[str], safe: bool = False) -> Message:
         records = event.records
         host = event.node if event.node is not None else self.hostname
+        if errors:
+            fields.append(Field(INTERPRET_ERROR, ValueType.STRING, tuple(errors)))
+        if self.enricher is not None and not safe:
+            fields += self.enricher(event)
         return Message(
             uuid=event_uuid(host, event.seconds, event.milliseconds, event.serial, event.part),
             timestamp=event.timestamp_ns,
             type=self.message_type,
             logger=LOGGER,
-            severity=severity(records),
+            severity=SEVERITY_WARNING if suspicious else SEVERITY_INFO if safe
+            else severity(records),
             payload="\n".join(r.log_line() for r in records) if self.payload else None,
-            pid=_first_pid(records),
+            pid=None if safe else _first_pid(records),
             hostname=host,
-            fields=tuple(self._fields(event))
-            if self.enricher is None
-            else (*self._fields(event), *self.enricher(event)),
+            fields=tuple(fields),
         )
+
+    def build_unparsed(self, error: ParseError, timestamp_ns: int) -> Message:
+        """A line or kernel record that is no audit record we can read: shipped anyway.
+
+        Nothing is discarded: the text goes out in Payload (whole, while the
+        message fits) and its first RAW_KEEP bytes in ``raw`` (with
+        ``raw_length``: a line of any size stays a message a receiver takes),
+        with the reason in ``parse_error`` (Severity 4), time-stamped with the
+        last record read before it (``timestamp_ns``), under a uuid derived from
+        both so that a resend de-duplicates.
+        """
+        self.counters.unparsed += 1
+        data = error.text.encode("utf-8", "surrogateescape")
+        raw = _utf8_prefix(data, RAW_KEEP)
+        # The uuid hashes a bounded prefix (the Lua decoder computes it in Lua).
+        name = f"{self.hostname}|unparsed|{timestamp_ns}|{len(data)}|{_utf8_prefix(data, 256)}"
+        return Message(
+            uuid=uuid.uuid5(AUDIT_HEKA_NAMESPACE, name).bytes,
+            timestamp=timestamp_ns,
+            type=self.message_type,
+            logger=LOGGER,
+            severity=SEVERITY_WARNING,
+            payload=error.text if self.payload else None,
+            hostname=self.hostname,
+            fields=(Field.string("parse_error", error.reason), Field.string("raw", raw),
+                    Field.integer("raw_length", len(data))),
+        )
+
+    def record_values(self, record: Record) -> list[tuple[str, str, str | list[str]]]:
+        """(field name, key, shipped text) per field of one record, in record order.
+
+        The text is the interpretation when there is one, else the raw value:
+        what ``ausearch -i`` prints for that occurrence (the oracle tests use it).
+        """
+        named, _ = _renaming(record)
+        interp = self._renamed(record, self.interpreter.interpret_checked([record])[0][0], named)
+        if named is None:
+            named = tuple((k, k, v, True) for k, v in record.fields)
+        out: list[tuple[str, str, str | list[str]]] = []
+        for name, key, raw, first in named:
+            text = interp.get(name)
+            # The interpreter gives a repeated key's first occurrence its text only.
+            if text is None or (name == key and not first and key not in interp):
+                text = raw
+            out.append((name, key, text))
+        return out
 
     # ----------------------------------------------------------------- fields
 
-    def _fields(self, event: Event) -> list[Field]:
+    def _fields(self, event: Event, errors: list[str],
+                renamings: Sequence[tuple[Named | None, tuple[str, ...]]] | None,
+                suspicious: Sequence[str], raw_only: bool = False) -> list[Field]:
+        """The event's fields; the values whose interpretation failed are added to `errors`.
+
+        `raw_only`: no interpretation at all, and no renaming when it is what
+        failed (``renamings`` None: every key's first value), the fallback after
+        a failure elsewhere.
+        """
         records = event.records
+        if renamings is None:
+            renamings = [(None, ()) for _ in records]
         out: list[Field] = [Field(_SERIAL, ValueType.INTEGER, (event.serial,))]
         if records:
             out.append(Field("type", ValueType.STRING, (records[0].type_name,)))
@@ -219,15 +430,26 @@ class MessageBuilder:
                              tuple(r.type_name for r in records)))
         if event.node is not None:
             out.append(Field("node", ValueType.STRING, (event.node,)))
-        interpreted = self.interpreter.interpret(records)
+        if suspicious:
+            out.append(Field.string("suspicious_duplicates", *suspicious))
+        problems = [f"{r.type_name}: {r.problem}" for r in records if r.problem]
+        if problems:
+            out.append(Field.string("parse_error", *problems))
+        if raw_only:
+            interpreted: list[dict[str, str | list[str]]] = [{} for _ in records]
+        else:
+            checked, failed = self.interpreter.interpret_checked(records)
+            errors += failed
+            interpreted = [self._renamed(r, i, named) for r, i, (named, _) in
+                           zip(records, checked, renamings, strict=True)]
         if all(r.type != EXECVE for r in records):
-            self._planned(out, records, interpreted)
+            self._planned(out, records, interpreted, renamings)
             return out
         # Records grouped by type, in order of first appearance. All EXECVE
         # records of an event form one logical record (arguments span them).
         groups: dict[str, list[_Member]] = {}
-        for record, interp in zip(records, interpreted, strict=True):
-            pairs = self._pairs(record)
+        for record, interp, (named, _) in zip(records, interpreted, renamings, strict=True):
+            pairs = self._pairs(record, named)
             group = groups.get(record.type_name)
             if group is None:
                 groups[record.type_name] = [(pairs, interp)]
@@ -255,14 +477,15 @@ class MessageBuilder:
                     self._single(out, names[k], k, members[0])
                 else:
                     self._aligned(out, names[k], k, members)
-                if execve and k == "argc":
+                if execve and k == "argc" and not raw_only:
                     out.append(Field.string("argv", *self.interpreter.argv(records)))
-            if execve and "argc" not in keys:
+            if execve and "argc" not in keys and not raw_only:
                 out.append(Field.string("argv", *self.interpreter.argv(records)))
         return out
 
     def _planned(self, out: list[Field], records: Sequence[Record],
-                 interpreted: Sequence[dict[str, str | list[str]]]) -> None:
+                 interpreted: Sequence[dict[str, str | list[str]]],
+                 renamings: Sequence[tuple[Named | None, tuple[str, ...]]]) -> None:
         """The fields of an event without EXECVE records, by a memoised plan.
 
         Which key of which record becomes which field (grouping, aligned arrays,
@@ -271,7 +494,8 @@ class MessageBuilder:
         computed once per shape (the same rules as the general path above,
         which EXECVE events keep: their records merge) and replayed.
         """
-        members = [(self._pairs(r), i) for r, i in zip(records, interpreted, strict=True)]
+        members = [(self._pairs(r, named), i) for r, i, (named, _) in
+                   zip(records, interpreted, renamings, strict=True)]
         shape = tuple((r.type_name, *pairs) for r, (pairs, _) in zip(records, members,
                                                                      strict=True))
         plan = self._plans.get(shape)
@@ -286,20 +510,48 @@ class MessageBuilder:
             else:
                 self._aligned(out, name, key, [members[i] for i in indexes])
 
-    def _pairs(self, record: Record) -> dict[str, str]:
-        """The record's keys (first occurrence wins), msgdata first, EXECVE aN* left out."""
+    def _pairs(self, record: Record, named: Named | None) -> dict[str, str]:
+        """The record's fields by name (field_names), msgdata first, EXECVE aN* left out."""
         pairs: dict[str, str] = {}
         if record.free_text:
             pairs["msgdata"] = record.free_text
         execve = record.type == EXECVE
-        for k, v in record.fields:
+        if named is None:
+            for k, v in record.fields:
+                if not (execve and _is_execve_arg(k)):
+                    pairs.setdefault(k, v)
+            return pairs
+        for name, k, v, _ in named:
             if execve and _is_execve_arg(k):
                 continue
-            if k in pairs:
+            if name != k:
                 self.counters.duplicate_key += 1
-                continue
-            pairs[k] = v
+            pairs.setdefault(name, v)
         return pairs
+
+    def _renamed(self, record: Record, interp: dict[str, str | list[str]],
+                 named: Named | None) -> dict[str, str | list[str]]:
+        """Interpretations by field name: every occurrence of a repeated key has its own.
+
+        The interpreter reads a key's first occurrence; the others (and a plain
+        name given to a later occurrence) are interpreted one by one, each in
+        the record with that occurrence put first (rare: records with repeats).
+        """
+        if named is None:
+            return interp
+        affected = {k for name, k, _, first in named if name != k or not first}
+        if not affected:
+            return interp
+        out = {k: v for k, v in interp.items() if k not in affected}
+        for name, k, raw, _ in named:
+            if k in affected:
+                alone = replace(record, fields=((k, raw), *(p for p in record.fields
+                                                            if p[0] != k)),
+                                enriched=(), msg_fields=0)
+                text = self.interpreter.interpret_checked([alone])[0][0].get(k)
+                if text is not None:
+                    out[name] = text
+        return out
 
     def _count_malformed(self, key: str) -> None:
         self.counters.malformed_integer += 1
@@ -334,7 +586,7 @@ class MessageBuilder:
     def _single_fields(self, out: list[Field], name: str, key: str, raw: str,
                        text: str | list[str] | None) -> None:
         value = unquote(raw)
-        if key in INTEGER_KEYS:
+        if _integer_key(key):
             number = _decimal(value)
             if number is not None:
                 out.append(Field(name, ValueType.INTEGER, (number,)))
@@ -352,7 +604,7 @@ class MessageBuilder:
         values = [unquote(v) if (v := pairs.get(key)) is not None else None
                   for pairs, _ in members]
         done = False
-        if key in INTEGER_KEYS:
+        if _integer_key(key):
             numbers = [_decimal(v) if v is not None else None for v in values]
             for v, n in zip(values, numbers, strict=True):
                 if v is not None and n is None:
@@ -394,6 +646,14 @@ def _plan(shape: _Shape) -> _Plan:
         for k in keys:
             plan.append((names[k], k, tuple(indexes)))
     return tuple(plan)
+
+
+def _utf8_prefix(data: bytes, limit: int) -> str:
+    """At most ``limit`` bytes of UTF-8 ``data``, never cut inside a character."""
+    cut = min(len(data), limit)
+    while cut < len(data) and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return data[:cut].decode("utf-8", "replace")
 
 
 def _first_pid(records: Sequence[Record]) -> int | None:

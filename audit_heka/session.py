@@ -31,7 +31,15 @@ from audit_heka.events import EOE, Assembler, Event
 from audit_heka.heka.errors import MessageTooLarge
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
 from audit_heka.heka.message import Field, Message, encode_message
-from audit_heka.records import ParseError, Record, parse_kernel, parse_line
+from audit_heka.records import (
+    MAX_RECORD_LENGTH,
+    ParseError,
+    Record,
+    is_comment,
+    parse_kernel,
+    parse_line,
+    split_records,
+)
 from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
 
 ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
@@ -41,15 +49,17 @@ Key = tuple[str | None, int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class Shipment:
-    """One completed event, built and framed.
+    """One completed event (or one unparsable input), built and framed.
 
-    ``frame`` is None when the message is larger than ``max_message_size``
+    ``event`` is None for a line or kernel record that is no audit record we
+    can read: it is shipped anyway (``parse_error``, raw text), never
+    discarded (issue 17). ``frame`` is None when the message is larger than ``max_message_size``
     even without its Payload (counted in ``oversize``): the event is done but
     nothing is sent. ``position`` is the lowest input position among the
     event's records (None when the caller gave none).
     """
 
-    event: Event
+    event: Event | None
     message: Message
     frame: bytes | None
     position: int | None
@@ -71,6 +81,8 @@ class Session:
         self.framer = Framer(signer, max_message_size)
         self.lines = 0
         self.blank_lines = 0
+        self.comment_lines = 0  # "#" lines: not records, not malformed
+        self.shared_lines = 0  # lines that held more than one record
         self.records = 0
         self.messages = 0
         self.build_errors = 0
@@ -82,6 +94,7 @@ class Session:
         # arrival order (an event takes the first len(event.records) of them).
         self._positions: dict[Key, deque[int]] = {}
         self._last_now: float | None = None
+        self._last_ns = 0  # time of the last record: stamps what could not be parsed
         #: Events whose first record lies below this position are shipped raw
         #: (not interpreted): set by a shipper that keeps dying at one place.
         self.raw_below: int | None = None
@@ -96,7 +109,18 @@ class Session:
         if not line.strip():
             self.blank_lines += 1
             return []
-        return self._take(parse_line(line), now, position)
+        if is_comment(line):
+            self.comment_lines += 1
+            return []
+        text = line.rstrip("\r\n")
+        pieces = [text] if len(text) > MAX_RECORD_LENGTH else split_records(text)
+        if len(pieces) == 1:
+            return self._take(parse_line(line), now, position)
+        self.shared_lines += 1
+        out: list[Shipment] = []
+        for piece in pieces:
+            out += self._take(parse_line(piece), now, position)
+        return out
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
@@ -147,9 +171,16 @@ class Session:
     def _take(self, parsed: Record | ParseError, now: float | None,
               position: int | None) -> list[Shipment]:
         if isinstance(parsed, ParseError):
+            # Never discarded: shipped whole, with the reason (issue 17).
             self.parse_errors[parsed.reason] += 1
             self.error_samples.append(parsed)
-            return []
+            self.messages += 1
+            message = self.builder.build_unparsed(parsed, self._last_ns)
+            return [Shipment(None, message, self.framer.frame(message), position)]
+        if parsed.problem:  # kept and shipped (parse_error field), but counted
+            self.parse_errors[parsed.problem] += 1
+            self.error_samples.append(ParseError(parsed.problem, parsed.log_line()))
+        self._last_ns = parsed.timestamp_ns
         if now is None:
             now = parsed.seconds + parsed.milliseconds / 1000.0
         return self.feed_record(parsed, now, position)
@@ -220,6 +251,8 @@ class Session:
         flat = {
             "lines": self.lines,
             "blank_lines": self.blank_lines,
+            "comment_lines": self.comment_lines,
+            "shared_lines": self.shared_lines,
             "records": self.records,
             "messages": self.messages,
             "frames": self.framer.frames,
@@ -240,6 +273,9 @@ class Session:
             "malformed_integer": c.malformed_integer,
             "aligned_fill": c.aligned_fill,
             "duplicate_key": c.duplicate_key,
+            "suspicious_duplicates": c.suspicious_duplicates,
+            "unparsed_shipped": c.unparsed,
+            "interpret_errors": c.interpret_errors,
         }
         for reason, count in sorted(self.parse_errors.items()):
             flat[f"malformed_records.{reason}"] = count

@@ -394,7 +394,7 @@ class Shipper:
                 # Acknowledged by every target before the restart.
                 self.books["resumed_skipped"] += 1
                 continue
-            if self._logs and self._log_wanted(item.position):
+            if item.event is not None and self._logs and self._log_wanted(item.position):
                 for writer in self._logs:
                     self._write_log(writer, item)
             if item.frame is None:
@@ -402,7 +402,7 @@ class Shipper:
                             item.message.uuid.hex())
                 continue
             if item.position is not None:
-                self._stamps[item.position] = item.event.timestamp_ns
+                self._stamps[item.position] = item.message.timestamp
             self._held.append((item.frame, item.position))
 
     def _log_wanted(self, position: int | None) -> bool:
@@ -432,6 +432,7 @@ class Shipper:
         return max(min(candidates), self.follower.start_position)
 
     def _write_log(self, writer: AuditLogWriter, item: Shipment) -> None:
+        assert item.event is not None  # unparsable input has no records to write
         try:
             writer.write_event(item.event)
         except OSError as exc:

@@ -15,8 +15,10 @@ With --check nothing is written; the exit status is 1 when a table file differs.
 from __future__ import annotations
 
 import pprint
+import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,8 +26,12 @@ import auparse  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTDIR = ROOT / "audit_heka" / "tables"
+sys.path.insert(0, str(ROOT))
 
-ARCH_HEX = {"x86_64": "c000003e", "i386": "40000003"}
+# The syscall tables (from ausyscall, scripts/gen_syscalls.py) say which architectures exist.
+from audit_heka.tables.syscalls import ARCHES, SYSCALL_NUMBERS  # noqa: E402
+
+ARCH_HEX = {machine: f"{value:x}" for value, machine in ARCHES.items()}
 
 # Field names auparse might classify (typetab.h of audit-userspace, all versions, plus the
 # names records commonly carry so that "no interpretation" is recorded as a fact too).
@@ -109,7 +115,25 @@ ENUM_RANGE = {
     "socket_type": 16, "epoll_ctl": 8, "seek": 8, "bpf": 64, "ipoptname": 80,
     "sockoptname": 80, "tcpoptname": 48, "udpoptname": 0x70, "ip6optname": 90,
     "pktoptname": 32, "sched": 16, "socket_proto": 0x100, "exit_status": 8,
+    "sock_level": 0x200,
 }
+# ioctl requests probed: the whole ranges of the request types auparse names (kd 'K',
+# cdrom 'S', tty 'T', socket 0x89) and the few full 32-bit requests it knows (ioctlreqtab.h).
+IOCTL_CANDIDATES = (
+    *range(0x4B00, 0x4C00), *range(0x5300, 0x5500), *range(0x8900, 0x8A00),
+    0x40045431, 0x80045430, 0x80045431, 0xC01C64A3, 0xC01864B0, 0xC01864B1,
+)
+# Numeric fields named from a table, and the base auparse reads them in (its print_* code).
+FIELD_BASES = {"family": 10, "icmptype": 10, "proto": 10, "hook": 16, "action": 16,
+               "nl-mcgrp": 16, "resp": 10, "macproto": 16}
+FIELD_EXTRA = {"macproto": (0x0800, 0x0806, 0x86DD, 0x8100, 0x88A8)}  # EtherTypes
+# Escape sequences of keys (tty_named_keys.h); single control bytes are probed apart.
+TTY_SEQUENCES: tuple[bytes, ...] = (
+    b"\x1b[A", b"\x1b[B", b"\x1b[C", b"\x1b[D", b"\x1bOP", b"\x1bOQ", b"\x1bOR", b"\x1bOS",
+    b"\x1b[15~", b"\x1b[17~", b"\x1b[18~", b"\x1b[19~", b"\x1b[20~", b"\x1b[21~",
+    b"\x1b[23~", b"\x1b[24~",
+)
+IPC_RANGE = 64  # ipc(2) calls are small numbers (SEMOP 1 .. SHMCTL 24)
 FLAG_KINDS = ("clone", "open_flags", "access", "umount", "recv", "prot_mmap", "mmap", "mount")
 
 
@@ -139,17 +163,7 @@ def field(text: str, name: str) -> str:
     return str(p.interpret_field())
 
 
-def syscall_table(arch: str) -> dict[str, int]:
-    out = subprocess.run(["ausyscall", arch, "--dump"], check=True, capture_output=True,
-                         text=True).stdout
-    table: dict[str, int] = {}
-    for line in out.splitlines()[1:]:
-        nr, name = line.split("\t")
-        table.setdefault(name, int(nr))
-    return table
-
-
-TABLES = {arch: syscall_table(arch) for arch in ARCH_HEX}
+TABLES = SYSCALL_NUMBERS
 
 
 def arg(arch: str, sysname: str, index: int, value: str, a0: str = "0", a1: str = "0") -> str:
@@ -225,11 +239,20 @@ def template(kind: str) -> str:
     raise ValueError(f"{kind}: no value in unknown text {text!r}")
 
 
-def flags(kind: str, bits: Iterable[int], zero_name: str | None) -> tuple[tuple[int, str], ...]:
-    """Reconstruct an ordered (value, name) table: a name's value is every bit that prints it."""
+def flags(kind: str, bits: Iterable[int], zero_name: str | None,
+          base: int = 0) -> tuple[tuple[int, str], ...]:
+    """Reconstruct an ordered (value, name) table: a name's value is every bit that prints it.
+
+    `base`: bits probed again together with these, for names auparse prints only beside
+    another one (PROT_SEM alone is PROT_NONE: auparse tests `prot & 7` first).
+    """
     values: dict[str, int] = {}
+    base_names = set(canonical(kind, f"{base:x}").split("|")) if base else set()
     for b in bits:
-        for name in canonical(kind, f"{1 << b:x}").split("|"):
+        found = set(canonical(kind, f"{1 << b:x}").split("|"))
+        if base:
+            found |= set(canonical(kind, f"{base | 1 << b:x}").split("|")) - base_names
+        for name in sorted(found):
             if name == zero_name or name.startswith("0x"):
                 continue
             values[name] = values.get(name, 0) | (1 << b)
@@ -252,17 +275,50 @@ def simple(fieldname: str, values: Iterable[int], unknown: str) -> dict[int, str
     return out
 
 
-def field_values(name: str) -> tuple[dict[str, str], str]:
-    """Texts for the raw spellings (decimal and hex) of 0..255, and the unknown-value text."""
+def field_numbers(name: str, base: int) -> tuple[dict[int, str], str]:
+    """Texts of the values 0..255 of a numeric field (written in `base`), and the text of
+    a value auparse cannot name, `{raw}` where the value's text goes."""
     rec = "type=CWD msg=audit(1.000:1): {}={}"
-    unknown = field(rec.format(name, "65521"), name).replace("65521", "{raw}")
-    out: dict[str, str] = {}
-    for n in range(256):
-        for raw in sorted({str(n), f"{n:x}"}):
-            text = field(rec.format(name, raw), name)
-            if text != unknown.format(raw=raw):
-                out[raw] = text
+    probe = "65521" if base == 10 else "fff1"
+    unknown = field(rec.format(name, probe), name).replace(probe, "{raw}")
+    out: dict[int, str] = {}
+    for n in (*range(256), *FIELD_EXTRA.get(name, ())):
+        raw = str(n) if base == 10 else f"{n:x}"
+        text = field(rec.format(name, raw), name)
+        if text != unknown.format(raw=raw):
+            out[n] = text
     return out, unknown
+
+
+def field_flags(rtype: str, name: str, separator: str) -> tuple[tuple[int, str], ...]:
+    """A flag field's (bit, name) table in auparse's order (PATH flags, openat2 resolve)."""
+    values: list[tuple[int, str]] = []
+    for b in range(32):
+        text = field(f"type={rtype} msg=audit(1.000:1): {name}={1 << b:x}", name)
+        if text and not text.startswith("0x") and text != "none":
+            values.append((1 << b, text))
+    mask = sum(bit for bit, _ in values)
+    order = field(f"type={rtype} msg=audit(1.000:1): {name}={mask:x}", name).split(separator)
+    by_name = {n: bit for bit, n in values}
+    if set(order) != set(by_name):
+        raise ValueError(f"{name}: all-bits text {order} differs from the single bits")
+    return tuple((by_name[n], n) for n in order)
+
+
+def tty_named_keys() -> tuple[tuple[bytes, str], ...]:
+    """The key sequences TTY `data` names (`<ret>`, `<up>`), as auparse names them.
+
+    Escape sequences first (tty_named_keys.h's candidates, kept when auparse names the
+    whole sequence), then every single control byte auparse names: a lone ESC must not
+    shadow the sequences it starts.
+    """
+    out: list[tuple[bytes, str]] = []
+    singles = [bytes([c]) for c in (*range(0x20), *range(0x7F, 0xA0))]
+    for seq in (*TTY_SEQUENCES, *singles):
+        text = field(f"type=TTY msg=audit(1.000:1): data={seq.hex().upper()}", "data")
+        if text.startswith("<") and text.endswith(">") and "," not in text:
+            out.append((seq, text[1:-1]))
+    return tuple(out)
 
 
 def seccomp_actions() -> dict[int, str]:
@@ -275,37 +331,71 @@ def seccomp_actions() -> dict[int, str]:
     return out
 
 
+# (index in PROBE_VALUES, value): the cross-check of a name on the other architectures.
+CHECK_VALUES = tuple((i, v) for i, v in enumerate(PROBE_VALUES) if v in ("1", "241", "ffffff9c"))
+
+
+def ipc_calls() -> dict[int, str]:
+    """ipc(2)'s call names, which ausearch prints as `syscall=ipc(semget)` from a0.
+
+    auparse's Python binding does not see a0 when it interprets `syscall`, and ipc's a0
+    has no decoder of its own, so this one table is read from ausearch's output.
+    """
+    lines = [f"type=SYSCALL msg=audit(1.000:{n + 1}): arch={ARCH_HEX['i386']} "
+             f"syscall={TABLES['i386']['ipc']} success=yes exit=0 a0={n:x} a1=0 items=0 pid=1"
+             for n in range(IPC_RANGE)]
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as log:
+        log.write("\n".join(lines) + "\n")
+        log.flush()
+        out = subprocess.run(["ausearch", "-i", "-if", log.name], check=True,
+                             capture_output=True, text=True,
+                             env={"TZ": "UTC", "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin"}
+                             ).stdout
+    names: dict[int, str] = {}
+    for serial, name in re.findall(r":(\d+)\) : .*? syscall=ipc\((\w+)\)", out):
+        names[int(serial) - 1] = name
+    return dict(sorted(names.items()))
+
+
 def fingerprint(arch: str, sysname: str, index: int) -> tuple[str, ...]:
     return tuple(arg(arch, sysname, index, v) for v in PROBE_VALUES)
 
 
-def arg_kinds() -> tuple[dict[str, dict[str, tuple[str | None, ...]]], list[str]]:
-    """Per arch and syscall name, the decoder kind of a0..a3 (None: printed as 0x<hex>)."""
+def arg_kinds() -> tuple[dict[str, tuple[str | None, ...]], list[str]]:
+    """Per syscall name, the decoder kind of a0..a3 (None: printed as 0x<hex>).
+
+    auparse chooses an argument's decoder by the syscall's *name* (whatever the
+    architecture numbers it), so each name is probed on the first architecture that has
+    it and checked on every other one with a few values: a difference is reported.
+    """
     known: dict[tuple[str, ...], str] = {}
     for kind, (_, _, _, a0, a1) in CANONICAL.items():
         if a0 == "0" and a1 == "0":
             known.setdefault(tuple(canonical(kind, v) for v in PROBE_VALUES), kind)
     hex_print = tuple(f"0x{v}" for v in PROBE_VALUES)
-    kinds: dict[str, dict[str, tuple[str | None, ...]]] = {}
+    kinds: dict[str, tuple[str | None, ...]] = {}
     unmatched: list[str] = []
-    for arch, table in TABLES.items():
-        kinds[arch] = {}
-        for name in sorted(table):
-            row: list[str | None] = []
-            for index in range(4):
-                if (name, index) in CONTEXTUAL:
-                    row.append("contextual")
-                    continue
-                fp = fingerprint(arch, name, index)
-                if fp == hex_print:
-                    row.append(None)
-                elif fp in known:
-                    row.append(known[fp])
-                else:
-                    row.append("unmatched")
-                    unmatched.append(f"{arch} {name} a{index}: {fp}")
-            if any(row):
-                kinds[arch][name] = tuple(row)
+    names = sorted({name for table in TABLES.values() for name in table})
+    for name in names:
+        arches = [arch for arch in TABLES if name in TABLES[arch]]
+        row: list[str | None] = []
+        for index in range(4):
+            if (name, index) in CONTEXTUAL:
+                row.append("contextual")
+                continue
+            fp = fingerprint(arches[0], name, index)
+            for other in arches[1:]:
+                if any(arg(other, name, index, v) != fp[i] for i, v in CHECK_VALUES):
+                    unmatched.append(f"{other} {name} a{index}: differs from {arches[0]}")
+            if fp == hex_print:
+                row.append(None)
+            elif fp in known:
+                row.append(known[fp])
+            else:
+                row.append("unmatched")
+                unmatched.append(f"{arches[0]} {name} a{index}: {fp}")
+        if any(row):
+            kinds[name] = tuple(row)
     return kinds, unmatched
 
 
@@ -324,14 +414,15 @@ def build() -> dict[str, str]:
     caps = simple("capability", range(64), "unknown-capability({})")
     signals = simple("sig", range(65), "unknown-signal({})")
     enums = {kind: enum(kind, limit) for kind, limit in ENUM_RANGE.items()}
-    templates = {kind: template(kind) for kind in (*ENUM_RANGE, "signal", "capability_hex")}
+    templates = {kind: template(kind)
+                 for kind in (*ENUM_RANGE, "signal", "capability_hex", "ioctl_req")}
     flag_tables = {
         "clone": flags("clone", range(8, 64), None),
         "open_flags": flags("open_flags", range(32), "O_RDONLY"),
         "access": flags("access", range(32), "F_OK"),
         "umount": flags("umount", range(32), None),
         "recv": flags("recv", range(32), None),
-        "prot_mmap": flags("prot_mmap", range(32), "PROT_NONE"),
+        "prot_mmap": flags("prot_mmap", range(32), "PROT_NONE", base=1),
         "mmap": flags("mmap", range(32), "MAP_FILE"),
         "mount": flags("mount", range(32), None),
     }
@@ -343,19 +434,20 @@ def build() -> dict[str, str]:
     lists = simple("list", range(16), "unknown-list({})")
     values = {}
     unknowns = {}
-    for name in ("family", "icmptype", "proto", "hook", "action", "nl-mcgrp", "resp", "per",
-                 "macproto"):
-        values[name], unknowns[name] = field_values(name)
-    ioctl = {n: text for n in [*range(0x5400, 0x5500), *range(0x8900, 0x8A00)]
+    for name, base in FIELD_BASES.items():
+        values[name], unknowns[name] = field_numbers(name, base)
+    flag_tables["path_flags"] = field_flags("PATH", "flags", ",")
+    flag_tables["resolve"] = field_flags("CWD", "resolve", "|")
+    ioctl = {n: text for n in IOCTL_CANDIDATES
              if (text := canonical("ioctl_req", f"{n:x}")) != f"0x{n:x}"}
     enums["ioctl_req"] = ioctl
     if unmatched:
         print("unmatched argument decoders:\n  " + "\n  ".join(unmatched), file=sys.stderr)
     arches = {}
-    for value in ("c000003e", "40000003", "c00000b7", "40000028", "80000015", "c0000015",
-                  "80000016", "16", "c00000f3", "80000002", "0"):
-        arches[int(value, 16)] = field(
-            f"type=SYSCALL msg=audit(1.000:1): arch={value} syscall=0", "arch")
+    for value in ARCH_HEX.values():  # every architecture of the syscall tables that has a name
+        text = field(f"type=SYSCALL msg=audit(1.000:1): arch={value} syscall=0", "arch")
+        if not text.startswith("unknown-elf-type("):
+            arches[int(value, 16)] = text
     return {
         "fieldtypes.py": render(
             "fieldtypes", "auparse's field name -> value type (AUPARSE_TYPE_* without prefix).",
@@ -373,12 +465,14 @@ def build() -> dict[str, str]:
                 "ENUMS": ("dict[str, dict[int, str]]", enums),
                 "UNKNOWN": ("dict[str, str]", templates),
                 "FLAGS": ("dict[str, tuple[tuple[int, str], ...]]", flag_tables),
-                "ARG_KINDS": ("dict[str, dict[str, tuple[str | None, ...]]]", kinds),
+                "ARG_KINDS": ("dict[str, tuple[str | None, ...]]", kinds),
                 "ARCH_NAMES": ("dict[int, str]", arches),
                 "FILE_TYPES": ("dict[int, str]", ftypes),
+                "IPC_CALLS": ("dict[int, str]", ipc_calls()),
+                "TTY_NAMED_KEYS": ("tuple[tuple[bytes, str], ...]", tty_named_keys()),
                 "LISTS": ("dict[int, str]", lists),
                 "SECCOMP_ACTIONS": ("dict[int, str]", seccomp_actions()),
-                "FIELD_VALUES": ("dict[str, dict[str, str]]", values),
+                "FIELD_NUMBERS": ("dict[str, dict[int, str]]", values),
                 "FIELD_UNKNOWN": ("dict[str, str]", unknowns),
             }),
     }

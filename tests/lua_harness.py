@@ -1,7 +1,10 @@
-"""Run lua/audit_decoder.lua under lua5.1 with tests/lua/harness.lua (Heka's sandbox API).
+"""Run the Lua decoder under lua5.1 with tests/lua/harness.lua (the sandbox APIs).
 
-The harness prints one JSON line per ``process_message`` call with the injected
-protobufs in hex; here they are decoded with our protobuf decoder, Heka's
+Two hosts: Heka's SandboxDecoder (``lua/audit_decoder.lua``, a wrapper around
+the module) and Hindsight's decoder API (the module ``decoders.audit_heka``
+itself, as its tail input calls it). The harness prints one JSON line per call
+with the injected messages in hex and what the call cost against the sandbox
+limits; here the messages are decoded with our protobuf decoder, Heka's
 SandboxDecoder rule for missing headers is applied (a header the injected
 message lacks is copied from the input pack; an absent Pid becomes 0 because Go's
 ``GetPid()`` of an unset Pid is 0), and each message is turned into the JSON
@@ -21,7 +24,10 @@ from typing import Any
 from audit_heka.heka.message import Message, decode_message, message_to_json
 
 ROOT = Path(__file__).resolve().parent.parent
-DECODER = ROOT / "lua" / "audit_decoder.lua"
+DECODER = ROOT / "lua" / "audit_decoder.lua"  # the SandboxDecoder
+MODULE = ROOT / "lua" / "decoders" / "audit_heka.lua"  # the decoding logic, for both hosts
+MODULE_NAME = "decoders.audit_heka"
+MODULE_DIR = ROOT / "lua"
 HARNESS = ROOT / "tests" / "lua" / "harness.lua"
 LUA = shutil.which("lua5.1")
 HEKA_HOSTNAME = "heka-host"  # the Hostname LogstreamerInput puts on its packs
@@ -38,6 +44,9 @@ class Call:
     messages: list[Message]
     instructions: int
     memory_kb: int
+    peak_kb: int = 0
+    exceeded: str | None = None  # a sandbox limit hit during the call
+    dropped: int = 0  # messages injected by a call that then failed (Heka drops them)
     fatal: str | None = None
 
 
@@ -53,6 +62,19 @@ class Run:
     def json_messages(self) -> list[dict[str, Any]]:
         return [heka_json(m) for m in self.messages]
 
+    @property
+    def max_instructions(self) -> int:
+        return max((c.instructions for c in self.calls), default=0)
+
+    @property
+    def peak_kb(self) -> int:
+        return max((c.peak_kb for c in self.calls), default=0)
+
+    def limit_failures(self) -> list[str]:
+        """Calls that would fail in the sandbox: a limit hit, a fatal error, dropped messages."""
+        return [f"call {c.n}: exceeded={c.exceeded} fatal={c.fatal} dropped={c.dropped}"
+                for c in self.calls if c.exceeded or c.fatal or c.dropped]
+
 
 def heka_json(message: Message) -> dict[str, Any]:
     """message_to_json after Heka's fill-in of headers the decoder did not set."""
@@ -64,15 +86,28 @@ def heka_json(message: Message) -> dict[str, Any]:
 
 
 def run_decoder(input_path: Path, config: dict[str, Any] | None = None,
-                hostname: str = HEKA_HOSTNAME, decoder: Path = DECODER) -> Run:
+                hostname: str = HEKA_HOSTNAME, decoder: Path = DECODER,
+                module_dir: Path = MODULE_DIR) -> Run:
+    """Heka: ``process_message`` per line of input_path, then the flush hook."""
+    return _run("heka", str(decoder), module_dir, input_path, config, hostname)
+
+
+def run_hindsight(input_path: Path, config: dict[str, Any] | None = None,
+                  hostname: str = HEKA_HOSTNAME, module_dir: Path = MODULE_DIR) -> Run:
+    """Hindsight: ``decode(line, default_headers)`` per line (config = the plugin cfg)."""
+    return _run("hindsight", MODULE_NAME, module_dir, input_path, config, hostname)
+
+
+def _run(mode: str, decoder: str, module_dir: Path, input_path: Path,
+         config: dict[str, Any] | None, hostname: str) -> Run:
     if LUA is None:
         raise RuntimeError("lua5.1 is not installed")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(config or {}, f)
         config_path = f.name
     try:
-        done = subprocess.run([LUA, str(HARNESS), str(decoder), config_path, str(input_path),
-                               hostname], capture_output=True, timeout=120)
+        done = subprocess.run([LUA, str(HARNESS), mode, str(module_dir), decoder, config_path,
+                               str(input_path), hostname], capture_output=True, timeout=600)
     finally:
         Path(config_path).unlink()
     # Error texts quote the input line, which need not be UTF-8.
@@ -85,7 +120,8 @@ def run_decoder(input_path: Path, config: dict[str, Any] | None = None,
             n=obj["n"], rc=obj.get("rc"), err=obj.get("err"),
             messages=[decode_message(bytes.fromhex(h)) for h in inject],
             instructions=obj.get("instructions", 0), memory_kb=obj.get("memory_kb", 0),
-            fatal=obj.get("fatal"),
+            peak_kb=obj.get("peak_kb", 0), exceeded=obj.get("exceeded"),
+            dropped=obj.get("dropped", 0), fatal=obj.get("fatal"),
         ))
     if done.returncode not in (0, 2):
         raise RuntimeError(f"harness failed ({done.returncode}): {run.stderr}{stdout}")

@@ -39,6 +39,8 @@ from audit_heka.netlink.rules import RULE_DATA_SIZE  # noqa: E402
 from audit_heka.records import MAX_RECORD_LENGTH, ParseError, Record, parse_line  # noqa: E402
 from audit_heka.schema import MessageBuilder  # noqa: E402
 from audit_heka.session import Framer, Session  # noqa: E402
+from audit_heka.tables.syscalls import ARCH_VALUES, SYSCALL_NUMBERS  # noqa: E402
+from audit_heka.tables.valuenames import ARG_KINDS  # noqa: E402
 from fuzz import (  # noqa: E402
     fuzz_assembler,
     fuzz_decode,
@@ -48,6 +50,7 @@ from fuzz import (  # noqa: E402
     fuzz_rule_data,
     fuzz_rules,
     fuzz_status,
+    fuzz_syscall_args,
     fuzz_unframer,
 )
 
@@ -189,6 +192,45 @@ def test_interpret_hostile_records(lines: list[str]) -> None:
     interpreter = Interpreter(fuzz_interpret.USERS, fuzz_interpret.GROUPS, machine="x86_64")
     for event in fuzz_assembler.play(fuzz_assembler.options(0x0E), lines).events:
         fuzz_interpret.check_event(interpreter, event)
+
+
+def _syscall_context() -> st.SearchStrategy[str]:
+    """A SYSCALL record of a real context: an arch of the tables, a syscall it has (mostly
+    one whose arguments have decoders), a0-a3 values the decoders know or hostile text."""
+    machines = sorted(SYSCALL_NUMBERS)
+    hostile_value = st.one_of(
+        st.sampled_from(fuzz_syscall_args.KNOWN_VALUES),
+        st.sampled_from(["", "zz", "-1", "0x", "-7fffffff", "ffffffffffffffffffff",
+                         "\u0661\u0662", "9" * 5000, "(null)", "?"]),
+        st.integers(0, (1 << 64) - 1).map(lambda n: f"{n:x}"),
+        st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Cc")),
+                max_size=12),
+    )
+
+    @st.composite
+    def line(draw: st.DrawFn) -> str:
+        if draw(st.integers(0, 9)) == 0:
+            arch = draw(st.sampled_from(fuzz_syscall_args.ARCH_VALUES))
+            syscall = str(draw(st.integers(-5, 1200)))
+        else:
+            machine = draw(st.sampled_from(machines))
+            arch = f"{ARCH_VALUES[machine]:x}"
+            names = SYSCALL_NUMBERS[machine]
+            decoded = sorted(n for n in ARG_KINDS if n in names)
+            pool = decoded if draw(st.integers(0, 3)) and decoded else sorted(names)
+            syscall = str(names[draw(st.sampled_from(pool))])
+        args = [draw(hostile_value) for _ in range(4)]
+        return fuzz_syscall_args.syscall_line(arch, syscall, args)
+
+    return line()
+
+
+@settings(max_examples=1500, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_syscall_context())
+def test_interpret_real_syscall_contexts(line: str) -> None:
+    """Issue 16: a value missing from a table must not raise (strict interpreter)."""
+    fuzz_syscall_args.check_line(line)
 
 
 # ---------------------------------------------------------- message builder

@@ -99,9 +99,21 @@ def test_header_without_message_length_is_bad_header() -> None:
 
 def test_signed_frames_verify() -> None:
     u = Unframer(signers={MD5.lookup_key: MD5})
-    assert u.feed(EXAMPLE_MD5_FRAME) == [Unframed(EXAMPLE_MESSAGE, "test")]
+    assert u.feed(EXAMPLE_MD5_FRAME) == [Unframed(EXAMPLE_MESSAGE, "test", verified=True)]
     u = Unframer(signers={SHA1.lookup_key: SHA1})
-    assert u.feed(frame(EXAMPLE_MESSAGE, SHA1)) == [Unframed(EXAMPLE_MESSAGE, "test")]
+    signed = frame(EXAMPLE_MESSAGE, SHA1)
+    assert u.feed(signed) == [Unframed(EXAMPLE_MESSAGE, "test", verified=True)]
+
+
+def test_without_verify_signed_frames_pass_unchecked() -> None:
+    """heka-cat's behaviour (decode without keys); Heka's splitter verifies."""
+    u = Unframer(verify=False)
+    frames = EXAMPLE_FRAME + EXAMPLE_MD5_FRAME + frame(EXAMPLE_MESSAGE, SHA1)
+    assert u.feed(frames) == [Unframed(EXAMPLE_MESSAGE),
+                              Unframed(EXAMPLE_MESSAGE, "test", verified=False),
+                              Unframed(EXAMPLE_MESSAGE, "test", verified=False)]
+    assert not u.errors
+    assert len(Unframer().feed(frames)) == 1  # verifying, with no keys: unknown signers
 
 
 def test_bad_hmac_is_dropped_and_counted() -> None:
@@ -128,7 +140,8 @@ def test_unknown_signer_or_version() -> None:
 
 def test_require_signature_drops_unsigned() -> None:
     u = Unframer(signers={MD5.lookup_key: MD5}, require_signature=True)
-    assert u.feed(EXAMPLE_FRAME + EXAMPLE_MD5_FRAME) == [Unframed(EXAMPLE_MESSAGE, "test")]
+    out = u.feed(EXAMPLE_FRAME + EXAMPLE_MD5_FRAME)
+    assert out == [Unframed(EXAMPLE_MESSAGE, "test", verified=True)]
     assert u.errors["unsigned"] == 1
 
 

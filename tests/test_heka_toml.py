@@ -129,6 +129,7 @@ def test_both_paths_are_configured_as_documented() -> None:
     assert decoder["type"] == "SandboxDecoder"
     assert decoder["filename"] == "lua_decoders/audit_decoder.lua"
     assert (ROOT / "lua" / "audit_decoder.lua").exists()
+    assert (ROOT / "lua" / "decoders" / "audit_heka.lua").exists()  # what it requires
     assert decoder["config"]["type"] == "audit_log"
     assert decoder["config"]["payload_keep"] is True
     encoder = config["ESJsonEncoder"]

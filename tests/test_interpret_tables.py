@@ -14,7 +14,7 @@ from audit_state import require
 
 from audit_heka.tables.errnos import EXIT_TEXTS
 from audit_heka.tables.fieldtypes import FIELD_TYPES
-from audit_heka.tables.valuenames import ARG_KINDS, CAPABILITIES, FLAGS, SIGNALS
+from audit_heka.tables.valuenames import ARG_KINDS, CAPABILITIES, ENUMS, FLAGS, SIGNALS, UNKNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -38,4 +38,6 @@ def test_tables_hold_the_well_known_facts() -> None:
     assert CAPABILITIES[21] == "sys_admin"
     assert FIELD_TYPES["uid"] == "UID" and FIELD_TYPES["name"] == "ESCAPED_FILE"
     assert (64, "O_CREAT") in FLAGS["open_flags"]
-    assert ARG_KINDS["x86_64"]["openat"][:3] == ("dirfd", None, "open_flags")
+    assert ARG_KINDS["openat"][:3] == ("dirfd", None, "open_flags")
+    assert UNKNOWN["ioctl_req"] == "0x{x}"
+    assert all(kind in UNKNOWN for kind in ENUMS), "an enumeration without its unknown form"

@@ -153,6 +153,37 @@ def test_decode_a_file(tmp_path: Path) -> None:
     assert r.returncode == 1
 
 
+def _decode(data: bytes, *args: str) -> tuple[list[dict[str, Any]], str, int]:
+    r = subprocess.run([sys.executable, "-m", "audit_heka", "decode", "-", *args], input=data,
+                       capture_output=True)
+    out = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    return out, r.stderr.decode(), r.returncode
+
+
+def test_decode_without_keys_prints_every_message_like_heka_cat() -> None:
+    """An unsigned, an HMAC-MD5 and an HMAC-SHA1 frame: three messages, the
+    signed ones marked unverified (nothing could check them)."""
+    data = _frame(0) + _frame(1, KEY) + _frame(2, SHA_KEY)
+    out, err, rc = _decode(data)
+    assert rc == 0, err
+    assert [m["Fields"]["serial"] for m in out] == [0, 1, 2]
+    assert [(m.get("Signer"), m.get("Verified")) for m in out] == [
+        (None, None), ("ops", False), ("ops", False)]
+
+
+def test_decode_with_keys_verifies_and_drops_what_fails() -> None:
+    data = _frame(0) + _frame(1, KEY) + _frame(2, SHA_KEY) + _frame(3, Signer("ops", 1, b"bad"))
+    out, err, rc = _decode(data, "--hmac-key", "ops:1=s3cret")
+    assert [(m["Fields"]["serial"], m.get("Verified")) for m in out] == [(0, None), (1, True)]
+    assert "unknown_signer +1" in err and "bad_hmac +1" in err
+    assert rc == 1
+    out, err, rc = _decode(data[: len(_frame(0) + _frame(1, KEY) + _frame(2, SHA_KEY))],
+                           "--hmac-key", "ops:1=s3cret", "--hmac-key", "ops:2=other")
+    assert [(m["Fields"]["serial"], m.get("Verified")) for m in out] == [
+        (0, None), (1, True), (2, True)]
+    assert rc == 0, err
+
+
 @pytest.mark.parametrize("signed", [False, True])
 def test_decode_stdin(signed: bool) -> None:
     data = b"".join(_frame(i, KEY if signed else None) for i in range(3))

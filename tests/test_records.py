@@ -10,7 +10,6 @@ from audit_heka.records import (
     MAX_RECORD_LENGTH,
     ParseError,
     Record,
-    _Malformed,
     _pairs_exact,
     _pairs_fast,
     parse_kernel,
@@ -159,9 +158,6 @@ def test_trailing_bare_words_are_kept_as_free_text() -> None:
         ("type=SYSCALL", "bad_header"),
         ("node=onlynode", "bad_header"),
         ("type= msg=audit(1.000:1): a=1", "bad_header"),
-        ('type=CWD msg=audit(1.000:1): cwd="/unterminated', "unterminated_quote"),
-        ("type=USER msg=audit(1.000:1): msg='unterminated", "unterminated_quote"),
-        ("type=SOCKADDR msg=audit(1.000:1): x=1\x1dSADDR={ saddr_fam=inet", "unterminated_brace"),
         ("\x00\x01\x02garbage\xff", "binary"),
         ("type=CWD msg=audit(1.000:1): cwd=\x00", "binary"),
         ("type=CWD msg=audit(1.000:1): cwd=" + "A" * (1 << 20), "too_long"),
@@ -183,7 +179,7 @@ def test_bad_hex_is_kept_raw() -> None:
 
 def test_kernel_errors() -> None:
     assert isinstance(parse_kernel(1300, "garbage"), ParseError)
-    assert isinstance(parse_kernel(1300, "audit(1.000:1) missing colon"), ParseError)
+    assert isinstance(parse_kernel(1300, "audit(1.000:1)x missing colon"), ParseError)
     assert isinstance(parse_kernel(1300, "audit(1.000:1): " + "x" * MAX_RECORD_LENGTH), ParseError)
 
 
@@ -210,14 +206,13 @@ def test_pairs_round_trip(pairs: list[tuple[str, str]]) -> None:
 
 
 @given(st.lists(st.sampled_from(['k=v', 'a="x"', 'b="x y"', "m='p=q r'", 'free', '"', '=',
-                                 'c=', 'd="q"r', 'e={ s=t }', "'", 'f=g=h', '{', 'h="', '']),
+                                 'c=', 'd="q"r', 'e={ s=t }', "'", 'f=g=h', '{', 'h="', '',
+                                 'k=v,', 'u=500:', '(h=?,', 'r=success)', 'n=(none)',
+                                 'p=(x)', 'i=fe80::', 'old', 'new', '(', '(=x', 'q="a b"']),
                 max_size=10))
 def test_fast_and_exact_tokenizers_agree(words: list[str]) -> None:
     body = " ".join(words)
     fast = _pairs_fast(body)
-    try:
-        exact: tuple[list[tuple[str, str]], str] | None = _pairs_exact(body)
-    except _Malformed:
-        exact = None
+    exact = _pairs_exact(body)
     if fast is not None:
-        assert exact == (fast, "")
+        assert exact == (fast, "", "")

@@ -67,10 +67,18 @@ def test_pipeline_counts_and_builds() -> None:
         out += messages(p.feed(line + "\n"))
     out += messages(p.finish())
     serials = [m.field("serial") for m in out]
-    assert [s.values for s in serials if s is not None] == [(1,), (2,)]
+    # Nothing is lost: the garbage line is shipped as it is (parse_error, raw), the
+    # record with an unterminated quote is kept in its event (serial 9).
+    assert sorted(s.values[0] for s in serials if s is not None) == [1, 2, 9]
+    (unparsed,) = [m for m in out if m.field("serial") is None]
+    assert unparsed.field("parse_error").values == ("bad_header",)  # type: ignore[union-attr]
+    assert unparsed.field("raw").values == ("garbage line",)  # type: ignore[union-attr]
+    assert unparsed.timestamp == 1700000000_001_000_000  # the last record before it
+    (nine,) = [m for m in out if m.field("serial") and m.field("serial").values == (9,)]  # type: ignore[union-attr]
+    assert nine.field("parse_error").values == ("CWD: unterminated_quote",)  # type: ignore[union-attr]
     c = p.counters()
     assert c["lines"] == len(lines) and c["blank_lines"] == 1
-    assert c["records"] == 8 and c["messages"] == 2
+    assert c["records"] == 9 and c["messages"] == 4 and c["unparsed_shipped"] == 1
     assert c["malformed_records"] == 2
     assert c["malformed_records.bad_header"] == 1
     assert c["malformed_records.unterminated_quote"] == 1
@@ -144,7 +152,8 @@ def test_replay_malformed_exits_1_with_counts(tmp_path: Path) -> None:
                     + b"type=SYSCALL msg=audit(17000\n")
     code, out, err = run_replay([str(log)])
     assert code == 1
-    assert len(out) == 1
+    assert len(out) == 3  # the event and the two lines that are no records, shipped raw
+    assert sorted(m["Fields"]["parse_error"] for m in out[1:]) == ["bad_header", "binary"]
     assert "malformed_records: 2" in err
     assert "malformed_records.bad_header: 1" in err and "malformed_records.binary: 1" in err
 
@@ -332,9 +341,9 @@ def test_resume_point_counts_events_still_being_assembled(tmp_path: Path) -> Non
     tracker = replay_module.ResumeTracker(0)
     for line in reader:
         assert line is not None
-        for _ in p.feed_line(line, mark=reader.mark - 1):
+        for _ in p.feed(line, position=reader.mark - 1):
             tracker.sent(100)
-        pending = p.oldest_pending_mark()
+        pending = p.lowest_pending()
         tracker.checkpoint(reader.mark if pending is None else min(pending, reader.mark), 0.0)
         tracker.acknowledged(tracker.written, 0.0)
         if tracker.frames == 2:  # events 1 and 3 are out, 2 is pending

@@ -38,6 +38,10 @@ class StandIn:
             out.append(d)
         return out
 
+    def interpret_checked(self, records: Sequence[Record]
+                          ) -> tuple[list[dict[str, str | list[str]]], list[str]]:
+        return self.interpret(records), []
+
     def argv(self, records: Sequence[Record]) -> list[str]:
         return [v.strip('"') for r in records if r.type == 1309 for k, v in r.fields
                 if k.startswith("a") and k[1:].isdigit()]

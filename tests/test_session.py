@@ -13,9 +13,15 @@ from audit_heka.heka.errors import MessageTooLarge
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
 from audit_heka.heka.message import Message, encode_message
 from audit_heka.interpret import Interpreter
-from audit_heka.records import ParseError, parse_line
+from audit_heka.records import (
+    MAX_RECORD_LENGTH,
+    ParseError,
+    is_comment,
+    parse_line,
+    split_records,
+)
 from audit_heka.schema import MessageBuilder
-from audit_heka.session import Session
+from audit_heka.session import Session, Shipment
 
 FUZZ = Path(__file__).parent / "data" / "fuzz"
 
@@ -23,6 +29,11 @@ FUZZ = Path(__file__).parent / "data" / "fuzz"
 def session(live: bool = True, **kwargs: object) -> Session:
     builder = MessageBuilder(Interpreter({0: "root"}, {0: "root"}), hostname="h")
     return Session(builder, Assembler(live=live), **kwargs)  # type: ignore[arg-type]
+
+
+def event_of(shipment: Shipment) -> Event:
+    assert shipment.event is not None, "an unparsed line, not an event"
+    return shipment.event
 
 
 def rec(kind: str, serial: int, body: str = "pid=1") -> str:
@@ -37,10 +48,10 @@ def test_a_shipment_carries_the_lowest_position_of_its_records() -> None:
     assert s.feed(rec("PATH", 1, "item=0 name=\"/a\""), 0.0, position=300) == []
     assert s.lowest_pending() == 100
     (second,) = s.feed(rec("EOE", 2, ""), 0.0, position=400)
-    assert second.event.serial == 2 and second.position == 200
+    assert event_of(second).serial == 2 and second.position == 200
     assert s.lowest_pending() == 100
     (first,) = s.feed(rec("EOE", 1, ""), 0.0, position=500)
-    assert first.position == 100 and len(first.event.records) == 2
+    assert first.position == 100 and len(event_of(first).records) == 2
     assert s.lowest_pending() is None
     assert first.frame is not None and first.frame[0] == 0x1E
 
@@ -53,7 +64,19 @@ def test_late_records_of_a_completed_event_get_their_own_position() -> None:
     s.feed(rec("PATH", 7, "item=0"), 0.5, position=30)  # late: a part 1 of serial 7
     assert s.lowest_pending() == 30
     (late,) = s.expire(10.0)
-    assert late.event.part == 1 and late.position == 30
+    assert event_of(late).part == 1 and late.position == 30
+
+
+def test_an_unparsable_line_ships_at_its_position_without_an_event() -> None:
+    # Nothing is discarded (issue 17): the shipper's cursor must not pass the
+    # line before its message is acknowledged, like any event's.
+    s = session()
+    s.feed(rec("SYSCALL", 1), 0.0, position=0)
+    (bad,) = s.feed("garbage line\n", 0.0, position=1)
+    assert bad.event is None and bad.position == 1 and bad.frame is not None
+    assert bad.message.field("parse_error") is not None
+    assert s.counters()["unparsed_shipped"] == 1 and s.counters()["malformed_records"] == 1
+    assert s.lowest_pending() == 0
 
 
 def test_next_deadline_is_when_an_idle_event_times_out() -> None:
@@ -64,7 +87,7 @@ def test_next_deadline_is_when_an_idle_event_times_out() -> None:
     assert deadline == 5.0 + s.assembler.timeout
     assert s.expire(deadline - 0.01) == []
     (out,) = s.expire(deadline)
-    assert out.event.serial == 1 and s.next_deadline() is None
+    assert event_of(out).serial == 1 and s.next_deadline() is None
 
 
 class Exploding(MessageBuilder):
@@ -80,7 +103,7 @@ def test_an_event_that_cannot_be_built_ships_raw_with_an_error_field() -> None:
     out = []
     for serial in (12, 13, 14):
         out += s.feed(rec("USER", serial, "pid=1 uid=0 msg='op=x'"), 0.0, position=serial)
-    assert [x.event.serial for x in out] == [12, 13, 14]
+    assert [event_of(x).serial for x in out] == [12, 13, 14]
     poison = out[1].message
     assert poison.field("error") is not None
     assert "interpretation bug" in str(poison.field("error").values[0])  # type: ignore[union-attr]
@@ -96,25 +119,34 @@ def direct(lines: Sequence[str], live: bool) -> list[bytes | None]:
     assembler = Assembler(live=live)
     out: list[bytes | None] = []
 
+    last_ns = 0
+
+    def put(message: Message) -> None:
+        encoded = encode_message(message)
+        if len(encoded) > DEFAULT_MAX_MESSAGE_SIZE:  # the documented fallback
+            encoded = encode_message(replace(message, payload=None))
+        try:
+            out.append(frame(encoded))
+        except MessageTooLarge:
+            out.append(None)
+
     def ship(events: list[Event]) -> None:
         for event in events:
-            message = builder.build(event)
-            encoded = encode_message(message)
-            if len(encoded) > DEFAULT_MAX_MESSAGE_SIZE:  # the documented fallback
-                encoded = encode_message(replace(message, payload=None))
-            try:
-                out.append(frame(encoded))
-            except MessageTooLarge:
-                out.append(None)
+            put(builder.build(event))
 
     for index, line in enumerate(lines):
-        if not line.strip():
+        if not line.strip() or is_comment(line):
             continue
-        parsed = parse_line(line)
-        if isinstance(parsed, ParseError):
-            continue
-        now = index * 0.001 if live else parsed.seconds + parsed.milliseconds / 1000
-        ship(assembler.add(parsed, now))
+        text = line.rstrip("\r\n")
+        pieces = [text] if len(text) > MAX_RECORD_LENGTH else split_records(text)
+        for piece in pieces if len(pieces) > 1 else [line]:
+            parsed = parse_line(piece)
+            if isinstance(parsed, ParseError):  # shipped, never dropped (issue 17)
+                put(builder.build_unparsed(parsed, last_ns))
+                continue
+            last_ns = parsed.timestamp_ns
+            now = index * 0.001 if live else parsed.seconds + parsed.milliseconds / 1000
+            ship(assembler.add(parsed, now))
     ship(assembler.flush())
     return out
 

@@ -30,10 +30,16 @@ def decode(
 ) -> None:
     """Decode SOURCE (a file of framed messages, or - for stdin) to JSON lines.
 
-    Exits 1 when anything in the file could not be decoded (counts on stderr).
+    Like heka-cat, every message is printed; a signed one carries "Signer" and
+    "Verified": false, as no key was given to check it. With keys (--hmac-key,
+    --hmac-key-file) the
+    signatures are checked as Heka's splitter checks them: a message signed by
+    an unknown signer or with a bad HMAC is dropped and counted, the others get
+    "Verified": true. Exits 1 when anything in the file could not be decoded or
+    was dropped (counts on stderr).
     """
     keys = {s.lookup_key: s for s in (*signers, *key_files)}
-    unframer = Unframer(max_message_size, keys, require_signature)
+    unframer = Unframer(max_message_size, keys, require_signature, verify=bool(keys))
     errors: Counter[str] = Counter()
     count = 0
     while chunk := source.read(1 << 20):
@@ -46,6 +52,7 @@ def decode(
             obj = message_to_json(msg)
             if unframed.signer is not None:
                 obj["Signer"] = unframed.signer
+                obj["Verified"] = bool(unframed.verified)
             sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
             count += 1
     unframer.close()

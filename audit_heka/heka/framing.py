@@ -93,10 +93,15 @@ def frame(
 
 @dataclass(frozen=True, slots=True)
 class Unframed:
-    """A message taken out of the stream, with the signer that vouched for it."""
+    """A message taken out of the stream, with the signer named in its header.
+
+    ``verified`` says whether that signature was checked against a key (always
+    so when the Unframer verifies); it is None for an unsigned frame.
+    """
 
     message: bytes
     signer: str | None = None
+    verified: bool | None = None
 
 
 #: Names of the errors :class:`Unframer` counts.
@@ -120,6 +125,10 @@ class Unframer:
     one byte and scan again. Frames that are complete but fail verification
     are consumed whole. Every skipped byte and dropped frame is counted in
     :attr:`errors`; nothing raises.
+
+    With ``verify`` (Heka's splitter, ``listen``) a signed frame passes only if
+    a key in ``signers`` checks its HMAC. Without it (heka-cat, ``decode``
+    without keys) signed frames pass unchecked, marked ``verified=False``.
     """
 
     def __init__(
@@ -127,10 +136,12 @@ class Unframer:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         signers: Mapping[str, Signer] | None = None,
         require_signature: bool = False,
+        verify: bool = True,
     ) -> None:
         self.max_message_size = max_message_size
         self.signers = dict(signers or {})
         self.require_signature = require_signature
+        self.verify = verify
         self.errors: Counter[str] = Counter()
         self._buf = bytearray()
 
@@ -207,6 +218,8 @@ class Unframer:
                 self.errors["unsigned"] += 1
                 return None
             return Unframed(message)
+        if not self.verify:
+            return Unframed(message, header.hmac_signer, verified=False)
         signer = self.signers.get(f"{header.hmac_signer}_{header.hmac_key_version}")
         if signer is None:
             self.errors["unknown_signer"] += 1
@@ -216,4 +229,4 @@ class Unframer:
         if not hmac.compare_digest(expected, header.hmac):
             self.errors["bad_hmac"] += 1
             return None
-        return Unframed(message, header.hmac_signer)
+        return Unframed(message, header.hmac_signer, verified=True)

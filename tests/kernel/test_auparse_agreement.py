@@ -9,13 +9,10 @@ with the raw value when the field has no interpretation.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
-from audit_state import require
+from auparse_oracle import auparse_dump
 from capture import CapturedLog
 
 from audit_heka.accounts import read_groups, read_users
@@ -24,45 +21,9 @@ from audit_heka.records import Record, parse_line
 
 pytestmark = pytest.mark.kernel
 
-SYSTEM_PYTHON = Path("/usr/bin/python3")
-
-AUPARSE_DUMP = r"""
-import json, sys
-import auparse
-p = auparse.AuParser(auparse.AUSOURCE_FILE, sys.argv[1])
-out = []
-while p.parse_next_event():
-    while True:
-        fields = []
-        node = None
-        p.first_field()
-        while True:
-            name = p.get_field_name()
-            if name == "node":
-                node = p.get_field_str()
-            elif name != "type":
-                fields.append([name, p.interpret_field()])
-            if not p.next_field():
-                break
-        out.append({"node": node, "serial": p.get_timestamp().serial, "fields": fields})
-        if not p.next_record():
-            break
-json.dump(out, sys.stdout)
-"""
-
 # (record type, key) -> why auparse returns something else. Empty: none is known.
 # (ausearch's USER `text` difference is its printing of msg='...', not auparse's value.)
 KNOWN: dict[tuple[str, str], str] = {}
-
-
-def auparse_dump(path: Path) -> list[dict[str, object]]:
-    probe = subprocess.run([str(SYSTEM_PYTHON), "-c", "import auparse"], capture_output=True,
-                           check=False)
-    require(probe.returncode == 0, "python3-audit (auparse) is not importable by /usr/bin/python3")
-    done = subprocess.run([str(SYSTEM_PYTHON), "-c", AUPARSE_DUMP, str(path)],
-                          capture_output=True, check=True, timeout=120)
-    data: list[dict[str, object]] = json.loads(done.stdout.decode("utf-8", "surrogateescape"))
-    return data
 
 
 def test_auparse_agreement(captured_log: CapturedLog) -> None:

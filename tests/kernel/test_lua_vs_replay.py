@@ -19,6 +19,9 @@ Exceptions, each checked to be the only difference where it applies:
   options (the contents of the same files the Python side reads) they are equal;
   ENRICHED logs carry the names and need nothing.
 
+The same module under Hindsight's decoder API (table injection) is compared
+too: equal but for Timestamp and INTEGER values rounded to doubles.
+
 The daemon's own log output (``--target log:PATH``, audit_heka.auditlog) is
 checked too: events of the captured logs are written by AuditLogWriter, and the
 decoder's message for each equals the protobuf message the Python path builds
@@ -37,7 +40,8 @@ from typing import Any
 import pytest
 from audit_state import require, require_tool
 from capture import CapturedLog
-from lua_harness import heka_json, run_decoder, strict_diff
+from lua_harness import heka_json, run_decoder, run_hindsight, strict_diff
+from test_lua_hindsight import _plugin, _through_doubles
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.auditlog import AuditLogWriter
@@ -114,14 +118,33 @@ def test_lua_decoder_equals_replay(captured_log: CapturedLog) -> None:
     assert len(python) > 20
     assert _compare(lua, python) == []
     COMPARED[captured_log.log_format] = len(python)
-    # Within the sandbox limits heka.toml sets.
-    assert max(c.instructions for c in run.calls) < INSTRUCTION_LIMIT
-    assert max(c.memory_kb for c in run.calls) < MEMORY_LIMIT_KB
+    # Within the sandbox limits heka.toml sets, as the harness enforces them
+    # (instructions per call, memory with garbage, output per message).
+    assert run.limit_failures() == []
+    assert run.max_instructions < INSTRUCTION_LIMIT
+    assert run.peak_kb < MEMORY_LIMIT_KB
     # The workload is really in there: long, chunked, multi-record EXECVE argv.
     argvs = [m["Fields"]["argv"] for m in lua if isinstance(m["Fields"].get("argv"), list)]
     assert list(captured_log.exec_argv) in argvs
     print(f"{captured_log.log_format}: {len(python)} events compared, "
-          f"max {max(c.instructions for c in run.calls)} instructions per call")
+          f"max {run.max_instructions} instructions per call, peak {run.peak_kb} KB")
+
+
+def test_hindsight_equals_replay_but_for_what_doubles_round(captured_log: CapturedLog) -> None:
+    """The same module under Hindsight's decoder API (tables, hindsight/audit_log.cfg):
+    equal but for Timestamp and INTEGER values as doubles (docs/lua-decoder.md)."""
+    require_tool("lua5.1")
+    run = run_hindsight(captured_log.path, _plugin(hostname=HOST, **ACCOUNT_CONFIG))
+    assert run.limit_failures() == []
+    assert {c.rc for c in run.calls} == {0}
+    lua = run.json_messages()
+    python = _replay(captured_log.path)
+    assert [m["Uuid"] for m in lua] == [m["Uuid"] for m in python]
+    problems = []
+    for ours, theirs in zip(lua, python, strict=True):
+        got = ours if "Pid" in theirs else {k: v for k, v in ours.items() if k != "Pid"}
+        problems += strict_diff(got, _through_doubles(theirs))
+    assert problems == []
 
 
 def test_raw_without_accounts_differs_only_in_uid_names(captured_logs: dict[str, CapturedLog]
@@ -169,6 +192,7 @@ def test_log_output_through_lua_equals_protobuf_message(captured_log: CapturedLo
         expected.append(heka_json(message))
     run = run_decoder(out, {"hostname": HOST, **ACCOUNT_CONFIG})
     assert [c for c in run.calls if c.rc != 0 or c.fatal] == []
+    assert run.limit_failures() == []
     # Every event is injected when its EOE marker arrives, not later.
     marker_calls = [c for c in run.calls if c.messages]
     assert all(len(c.messages) == 1 for c in marker_calls)

@@ -574,6 +574,7 @@ def test_log_target_through_lua_equals_protobuf(audit_kernel: object, tmp_path: 
     }
     run = run_decoder(joined, config)
     assert [c for c in run.calls if c.rc != 0 or c.fatal] == []
+    assert run.limit_failures() == []  # within the sandbox limits heka.toml sets
     lua = {m["Uuid"]: m for m in run.json_messages()}
     decoded = subprocess.run(cli("decode", str(framed)), capture_output=True, text=True)
     python = {

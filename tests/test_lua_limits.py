@@ -1,0 +1,246 @@
+"""The Lua decoder within Heka 0.10's SandboxDecoder limits, for any input (issue 15).
+
+tests/lua/harness.lua enforces the limits heka.toml sets (instruction_limit per
+call with a count hook, memory_limit as collectgarbage("count") sampled during
+calls, garbage included, output_limit per injected message) and reports a limit
+hit even when the decoder's own pcall caught it; ``Run.limit_failures()`` lists
+every call that would fail in the sandbox (a limit hit, a fatal error, or
+messages injected by a call that then returned -1, which Heka drops).
+
+Bursts: 10,000 single-record events completed by one line, 4,000 multi-record
+events interleaved as CPUs interleave them and 4,000 all open at once, a 1 MB
+EXECVE; lines whose parse alone would not fit; messages above output_limit.
+Each compares with ``audit-heka replay`` where the two paths agree, and checks
+that nothing is lost where they cannot.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lua_harness import LUA, Run, run_decoder
+from test_lua_decoder import ACCOUNTS, HOST, _compare, _replay, _write
+
+pytestmark = pytest.mark.skipif(LUA is None, reason="lua5.1 is not installed")
+
+INSTRUCTION_LIMIT = 1_000_000
+MEMORY_LIMIT_KB = 8 * 1024
+T0 = 1700000000
+
+SYSCALL = ("type=SYSCALL msg=audit({t}:{s}): arch=c000003e syscall=257 success=yes exit=3 "
+           "a0=ffffff9c a1=7ffd a2=241 a3=1b6 items=1 ppid=1 pid={pid} auid=1000 uid=0 gid=0 "
+           "euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm=\"touch\" "
+           "exe=\"/usr/bin/touch\" key=\"burst\"")
+CWD = 'type=CWD msg=audit({t}:{s}): cwd="/tmp/burst"'
+PATH = ("type=PATH msg=audit({t}:{s}): item=0 name=\"/tmp/burst/f{s}\" inode={s} dev=fe:00 "
+        "mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE cap_fp=0 cap_fi=0 cap_fe=0 "
+        "cap_fver=0 cap_frootid=0")
+PROCTITLE = "type=PROCTITLE msg=audit({t}:{s}): proctitle=746F756368002F746D702F6275727374"
+NETFILTER = ("type=NETFILTER_PKT msg=audit({t}:{s}): mark=0x0 saddr=192.0.2.{b} "
+             "daddr=198.51.100.7 proto=6 sport={port} dport=443")
+
+
+def _t(ms: int) -> str:
+    return f"{T0 + ms // 1000}.{ms % 1000:03d}"
+
+
+def _within_limits(run: Run) -> None:
+    assert run.limit_failures() == []
+    assert run.max_instructions < INSTRUCTION_LIMIT
+    assert run.peak_kb < MEMORY_LIMIT_KB
+
+
+def _payload_lines(messages: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(line for m in messages for line in m["Payload"].split("\n"))
+
+
+def test_burst_of_10000_single_record_events(tmp_path: Path) -> None:
+    """NETFILTER_PKT events wait for the 2 s timeout (no end marker, not a
+    stand-alone type): one late line completes thousands of them at once. Before
+    issue 15, 17 of them in one call went over instruction_limit and ~3,400
+    pending went over memory_limit."""
+    lines = [NETFILTER.format(t=_t(i // 10), s=1000 + i, b=i % 250, port=1024 + i % 60000)
+             for i in range(10_000)]
+    lines.append(NETFILTER.format(t=_t(60_000), s=99_999, b=1, port=1))
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    lua = run.json_messages()
+    assert len(lua) == 10_001
+    assert _compare(lua, _replay(log)) == []
+    # The work of the line that completed the burst went to the next calls.
+    assert max(len(c.messages) for c in run.calls) < 50
+
+
+def test_burst_of_10000_user_records_then_a_gap(tmp_path: Path) -> None:
+    """User-space records wait for their timeout in log mode (they may share a
+    serial with a SYSCALL), so a burst of them is pending at once; a later line
+    completes them a few at a time (events.py's EXPIRE_PER_RECORD), as replay."""
+    lines = [(f"type=USER_ACCT msg=audit({_t(i // 10)}:{i + 1}): pid={i + 100} uid=0 "
+              "auid=1000 ses=3 msg='op=PAM:accounting grantors=pam_unix acct=\"alice\" "
+              "exe=\"/usr/bin/sudo\" hostname=? addr=? terminal=/dev/pts/0 res=success'")
+             for i in range(10_000)]
+    lines += [NETFILTER.format(t=_t(60_000 + i), s=20_000 + i, b=1, port=1) for i in range(50)]
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    lua = run.json_messages()
+    assert len(lua) == 10_050
+    assert _compare(lua, _replay(log)) == []
+
+
+def test_an_event_costs_about_22000_instructions(tmp_path: Path) -> None:
+    """The uuid (SHA-1 in Lua) was ~60,000 of an event's instructions before
+    issue 15; SHA-1 on bytes brings a one-record event to ~22,000."""
+    lines = [NETFILTER.format(t=_t(0), s=100 + i, b=1, port=1) for i in range(16)]
+    log = _write(tmp_path / "audit.log", lines)
+    # Planned for a larger limit, the end-of-input flush builds all 16 in one call.
+    run = run_decoder(log, {"hostname": HOST, "instruction_limit": 10_000_000})
+    (burst,) = [c for c in run.calls if len(c.messages) == 16]
+    assert burst.instructions / 16 < 25_000
+
+
+def _event(t: str, s: int) -> list[str]:
+    return [f.format(t=t, s=s, pid=s % 30000 + 2) for f in (SYSCALL, CWD, PATH, PROCTITLE)]
+
+
+def test_burst_of_4000_interleaved_multi_record_events(tmp_path: Path) -> None:
+    """Records of 8 events at a time interleave, as several CPUs write them."""
+    lines = []
+    for group in range(500):
+        events = [_event(_t(group), 10_000 + group * 8 + k) for k in range(8)]
+        for part in range(4):
+            lines += [e[part] for e in events]
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    lua = run.json_messages()
+    assert len(lua) == 4000
+    assert _compare(lua, _replay(log)) == []
+
+
+def test_4000_multi_record_events_open_at_once_lose_nothing(tmp_path: Path) -> None:
+    """The worst interleaving: every event has started before any ends. They
+    take more than the decoder may hold, so the oldest are completed early (as
+    events.py does beyond max_in_flight) and their later records become parts
+    with a uuid of their own; every record is still delivered exactly once, in
+    a message of its own event (serial)."""
+    events = [_event(_t(0), 20_000 + k) for k in range(4000)]
+    lines = [e[part] for part in range(4) for e in events]
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    lua = run.json_messages()
+    assert _payload_lines(lua) == Counter(lines)
+    assert len({m["Uuid"] for m in lua}) == len(lua)
+    for m in lua:
+        assert {f":{m['Fields']['serial']})" in line for line in m["Payload"].split("\n")} == {True}
+
+
+def _execve_event(serial: int, t: str, total: int, arg: int) -> list[str]:
+    """An execve with `total` bytes of arguments of `arg` bytes, split into
+    EXECVE records of at most ~7.5 kB as the kernel does."""
+    nargs = total // arg
+    lines = [SYSCALL.format(t=t, s=serial, pid=4242).replace("syscall=257", "syscall=59"),
+             f"type=EXECVE msg=audit({t}:{serial}): argc={nargs}"]
+    record: list[str] = []
+    size = 0
+    for i in range(nargs):
+        pair = f'a{i}="{"x" * (arg - 1)}{i % 10}"'
+        if size + len(pair) > 7500:
+            lines.append(f"type=EXECVE msg=audit({t}:{serial}): " + " ".join(record))
+            record, size = [], 0
+        record.append(pair)
+        size += len(pair) + 1
+    lines.append(f"type=EXECVE msg=audit({t}:{serial}): " + " ".join(record))
+    lines.append(f'type=CWD msg=audit({t}:{serial}): cwd="/"')
+    lines.append(f"type=PROCTITLE msg=audit({t}:{serial}): proctitle=78617267730078")
+    return lines
+
+
+def test_1mb_execve_is_refused_alone_as_the_daemon_refuses_it(tmp_path: Path) -> None:
+    """1 MB of arguments cannot be one Heka message (output_limit, and Heka's
+    max_message_size): the daemon refuses it (oversize); the decoder stops holding
+    its records past max_event_bytes and refuses it with -1 in a call of its own.
+    Every other event, before, during and after it, is injected."""
+    lines = _event(_t(0), 1)
+    big = _execve_event(2, _t(1), 1_000_000, 100)
+    lines += big[:40] + _event(_t(1), 3) + big[40:] + _event(_t(2), 4)
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    failed = [c for c in run.calls if c.rc != 0]
+    assert len(failed) == 1 and failed[0].messages == []
+    assert failed[0].err is not None
+    assert f"{HOST}|{_t(1)}|2 not injected" in failed[0].err
+    lua = run.json_messages()
+    assert [m["Fields"]["serial"] for m in lua] == [1, 3, 4]
+    python = _replay(log)
+    assert [m["Fields"]["serial"] for m in python] == [1, 3, 4]  # refused as oversize
+    assert _compare(lua, python) == []
+
+
+@pytest.mark.parametrize("total", [40_000, 63_000, 120_000, 190_000])
+def test_large_execve_like_the_daemon(tmp_path: Path, total: int) -> None:
+    """Below the limit the Payload is dropped as the daemon's Framer does; above
+    it the event is refused by both (the Lua limit is output_limit, 64,512 bytes,
+    a little below the daemon's 65,536: these sizes avoid that gap)."""
+    lines = _execve_event(7, _t(0), total, 40) + _event(_t(1), 8)
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert not [c for c in run.calls if c.dropped]
+    python = _replay(log)
+    lua = run.json_messages()
+    assert _compare(lua, python) == []
+    assert (7 in [m["Fields"]["serial"] for m in lua]) == (total < 60_000)
+
+
+def test_oversize_event_completed_with_others_is_reported_on_a_call_of_its_own(
+        tmp_path: Path) -> None:
+    """A call that completes a normal and an oversize event: -1 would make Heka
+    drop the normal one, so the refusal waits for a call that injects nothing."""
+    big = [line for line in _execve_event(5, _t(0), 120_000, 40) if "PROCTITLE" not in line]
+    small = [line for line in _event(_t(0), 6) if "PROCTITLE" not in line]
+    lines = small[:1] + big + small[1:] + _event(_t(5000), 7) + _event(_t(5001), 8)
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    failed = [c for c in run.calls if c.rc != 0]
+    assert len(failed) == 1 and failed[0].messages == [] and failed[0].dropped == 0
+    assert [m["Fields"]["serial"] for m in run.json_messages()] == [6, 7, 8]
+
+
+@pytest.mark.parametrize("body", [
+    "a=b " * 16_000,  # 16,000 pairs
+    "x " * 32_000,  # 32,000 words
+    "é" * 20_000,  # 40,000 non-ASCII bytes
+])
+def test_lines_too_costly_to_parse_are_refused_within_the_limit(tmp_path: Path,
+                                                                body: str) -> None:
+    """No kernel record comes near (records are below ~9 kB, values with
+    non-ASCII bytes are hex-encoded), but a log line can be anything."""
+    lines = [f"type=USER msg=audit({_t(0)}:1): {body}", *_event(_t(1), 2)]
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    first = run.calls[0]
+    assert first.rc == -1 and first.err is not None and "(too_complex)" in first.err
+    assert [m["Fields"]["serial"] for m in run.json_messages()] == [2]
+
+
+def test_costly_but_kernel_sized_lines_are_decoded(tmp_path: Path) -> None:
+    """The refusal above does not reach records the kernel writes: 1,500
+    two-byte arguments (the most pairs per byte), two EXECVE records of 7.5 kB."""
+    lines = _execve_event(9, _t(0), 3000, 2)
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    assert _compare(run.json_messages(), _replay(log)) == []
