@@ -128,6 +128,16 @@ COUNTERS: Mapping[str, CounterInfo] = {
 #: Counters whose growth means an audit event may be missing (health Severity 4).
 LOSS_COUNTERS: tuple[str, ...] = tuple(name for name, info in COUNTERS.items() if info.loss)
 
+#: Counters kept by the other processes of ``run`` that the shipper's health
+#: messages carry too (a receiver watching only the Heka stream must see a
+#: refused rule or a kernel loss), read from their status files in the status
+#: directory: the supervisor's own file (not its merged one, which holds the
+#: shipper's counters) and the reader's.
+UPSTREAM_COUNTERS: tuple[str, ...] = tuple(
+    name for name, info in COUNTERS.items() if info.source in ("supervisor", "reader", "kernel"))
+SUPERVISOR_STATUS_NAME = "supervisor.status"
+READER_STATUS_NAME = "reader.status"
+
 
 def describe(name: str) -> str:
     """What a counter means (``malformed_records.REASON`` inherits its parent's)."""

@@ -46,9 +46,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from audit_heka.accounts import read_groups, read_users
+from audit_heka.accounts import AccountNames
 from audit_heka.auditlog import AuditLogWriter
-from audit_heka.counters import LOSS_COUNTERS
+from audit_heka.counters import (
+    LOSS_COUNTERS,
+    READER_STATUS_NAME,
+    SUPERVISOR_STATUS_NAME,
+    UPSTREAM_COUNTERS,
+)
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
 from audit_heka.delivery_state import DEFAULT_MAX_BYTES
 from audit_heka.enrich import Enricher, LiveProcFS
@@ -198,8 +203,12 @@ class Shipper:
         self.config = config
         self.started = time.time()
         self.enricher = Enricher(LiveProcFS()) if config.enrich else None
+        # Names stay current: re-read when passwd/group change and on SIGHUP.
+        self.users, self.groups = AccountNames.users(), AccountNames.groups()
+        self._names_generation = (self.users.generation, self.groups.generation)
+        self.interpreter = Interpreter(self.users, self.groups)
         builder = MessageBuilder(
-            Interpreter(read_users(), read_groups()),
+            self.interpreter,
             hostname=config.hostname,
             message_type=config.message_type,
             payload=config.payload,
@@ -213,6 +222,8 @@ class Shipper:
             "resumed_skipped": 0, "crashes_at_cursor": 0,
         }
         self._stop = False
+        self._reload = False
+        self._upstream: dict[str, int] = {}  # last counters read from supervisor/reader status
         self._wake_read = -1
         self._logged_build_errors = 0
         self._state = "running"
@@ -235,6 +246,9 @@ class Shipper:
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop = True
 
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self._reload = True
+
     def stop(self) -> None:
         self._stop = True
 
@@ -246,7 +260,9 @@ class Shipper:
         # A signal writes to this pipe, which ends the inotify sleep at once.
         self._wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # rules are the supervisor's
+        # The supervisor reloads the rules on SIGHUP, then forwards it here:
+        # the shipper re-reads user and group names (as auditd's HUP does).
+        signal.signal(signal.SIGHUP, self._on_reload)
         try:
             cursor = read_cursor(config.journal_dir)
         except CursorError as exc:
@@ -329,6 +345,8 @@ class Shipper:
         next_cursor = now + self.config.cursor_interval
         next_health = now + self.config.health_interval
         while not self._stop:
+            self._refresh_names(force=self._reload)
+            self._reload = False
             caught_up = self._round()
             now = time.monotonic()
             deadline = self.session.next_deadline()
@@ -604,8 +622,43 @@ class Shipper:
                             name, grew, counters[name])
             self._logged_losses[name] = counters.get(name, 0)
 
+    def _refresh_names(self, *, force: bool) -> None:
+        """Re-read passwd/group if they changed (stat()ed at most every 0.1 s), or
+        always (SIGHUP: a change that kept mtime and size shows only then)."""
+        for names in (self.users, self.groups):
+            if force:
+                names.reload()
+            else:
+                names.refresh()
+        generation = (self.users.generation, self.groups.generation)
+        if generation != self._names_generation:
+            self._names_generation = generation
+            self.interpreter.forget_names()
+            log.info("user/group names re-read (%s)",
+                     "SIGHUP" if force else "passwd or group changed")
+
+    def upstream_counters(self) -> dict[str, int]:
+        """The supervisor's and the reader's registered counters, from their status
+        files (the last values read when a file is missing or being replaced)."""
+        places = [p for p in (self.config.status_dir, self.config.journal_dir,
+                              self.config.state_dir) if p is not None]
+        for name in (SUPERVISOR_STATUS_NAME, READER_STATUS_NAME):
+            for place in places:
+                try:
+                    doc = json.loads((place / name).read_text())
+                    counters = doc["counters"]
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+                if isinstance(counters, dict):
+                    self._upstream.update({k: int(v) for k, v in counters.items()
+                                           if k in UPSTREAM_COUNTERS
+                                           and isinstance(v, (int, float))})
+                    break
+        return dict(self._upstream)
+
     def _send_health(self, *, final: bool) -> None:
-        counters = self.counters()
+        counters = self.upstream_counters()
+        counters.update(self.counters())
         message = health_message(
             counters,
             timestamp_ns=time.time_ns(),

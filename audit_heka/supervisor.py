@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_heka.backoff import Backoff
+from audit_heka.counters import SUPERVISOR_STATUS_NAME
 from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.kernelstate import (
     SETTINGS,
@@ -402,6 +403,7 @@ class Supervisor:
                     self._apply_settings(control, self._settings(enabled=True))
                 if config.kernel.rules:
                     self._load_rules(control, initial=True)
+            self._write_own_status()  # before the shipper starts: its health carries these
             self._start(self.shipper)
             mode = "multicast" if config.kernel.multicast else "unicast"
             log.info(
@@ -574,6 +576,7 @@ class Supervisor:
                 if self.config.kernel.rules:
                     with AuditControl() as control:
                         self._load_rules(control, initial=False)
+                    self._write_own_status()
                 # The shipper re-reads user and group names on SIGHUP.
                 if self.shipper.proc is not None and self.shipper.alive:
                     self.shipper.proc.send_signal(signal.SIGHUP)
@@ -749,11 +752,7 @@ class Supervisor:
         reader = next(filter(None, (read_json_file(p / "reader.status") for p in places)), None)
         shipper = next(filter(None, (read_json_file(p / "shipper.status") for p in places)), None)
         counters = merge_status(reader, shipper)
-        counters["reader_restarts"] = self.reader.restarts
-        counters["shipper_restarts"] = self.shipper.restarts
-        counters["rule_reloads"] = self.rule_reloads
-        counters["rule_reload_errors"] = self.rule_reload_errors
-        counters["rules_refused"] = self.rules_refused
+        counters.update(self.counters())
         now = self.clock()
         rates = {
             "reader_records_per_second": self._rate(
@@ -780,7 +779,31 @@ class Supervisor:
             "per_target": (shipper or {}).get("targets", {}),
         }
 
+    def counters(self) -> dict[str, int]:
+        """The supervisor's own counters (kernel rules and children)."""
+        return {
+            "reader_restarts": self.reader.restarts,
+            "shipper_restarts": self.shipper.restarts,
+            "rule_reloads": self.rule_reloads,
+            "rule_reload_errors": self.rule_reload_errors,
+            "rules_refused": self.rules_refused,
+        }
+
+    def _write_own_status(self) -> None:
+        """``supervisor.status`` beside the children's: the shipper's health
+        messages carry these counters (the merged status file would hand the
+        shipper its own counters back)."""
+        path = self.config.status_dir / SUPERVISOR_STATUS_NAME
+        doc = {"pid": os.getpid(), "updated": time.time(), "counters": self.counters()}
+        try:
+            write_private_json(path, doc)
+            if self._drop_to is not None:  # the shipper runs as --user: it must read it
+                os.chown(path, *self._drop_to)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
+
     def _write_status(self) -> None:
+        self._write_own_status()
         path = self.config.process.status_file
         if path is None:
             return

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import pytest
 
-from audit_heka.counters import COUNTERS
+from audit_heka.counters import (
+    COUNTERS,
+    READER_STATUS_NAME,
+    SUPERVISOR_STATUS_NAME,
+    UPSTREAM_COUNTERS,
+)
 from audit_heka.health import HEALTH_TYPE, LOSS_COUNTERS, health_message
+from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, ValueType, decode_message, encode_message
 from audit_heka.shipper import Shipper, ShipperConfig
 
@@ -80,3 +87,26 @@ def test_every_counter_the_shipper_reports_is_in_the_registry(tmp_path: Path) ->
     names = {n.partition(".")[0] for n in shipper.counters()}
     assert names <= set(COUNTERS), sorted(names - set(COUNTERS))
     assert "enriched" in shipper.counters()
+
+
+def test_health_carries_the_supervisors_and_readers_counters(tmp_path: Path) -> None:
+    """rules_refused (supervisor) and kernel_lost (reader) reach the Heka stream;
+    the last values stay when a status file is missing or half replaced."""
+    status = tmp_path / "status.d"
+    status.mkdir()
+    (status / SUPERVISOR_STATUS_NAME).write_text(json.dumps(
+        {"counters": {"rules_refused": 2, "rule_reloads": 1, "not_registered": 9}}))
+    (status / READER_STATUS_NAME).write_text(json.dumps(
+        {"counters": {"kernel_lost": 3, "netlink_overruns": 0, "netlink_records": 50}}))
+    shipper = Shipper(ShipperConfig(journal_dir=tmp_path, state_dir=tmp_path, status_dir=status))
+    got = shipper.upstream_counters()
+    assert got == {"rules_refused": 2, "rule_reloads": 1, "kernel_lost": 3, "netlink_overruns": 0}
+    assert set(got) <= set(UPSTREAM_COUNTERS)
+    (status / READER_STATUS_NAME).write_text("{")  # being rewritten
+    assert shipper.upstream_counters()["kernel_lost"] == 3
+    shipper._send_health(final=True)
+    ((data, _),) = shipper._held
+    (framed,) = Unframer().feed(data)
+    message = decode_message(framed.message)
+    assert message.field("rules_refused").values == (2,)  # type: ignore[union-attr]
+    assert message.severity == 4  # a loss counter (rules_refused) is above zero

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from audit_heka.counters import READER_STATUS_NAME
 from audit_heka.journal.format import LineBuilder, find_unsafe
 from audit_heka.journal.format import escape as escape_text
 from audit_heka.journal.policy import FullAction
@@ -62,7 +63,7 @@ from audit_heka.private_files import write_private_json
 if TYPE_CHECKING:
     from typing import Any
 
-STATUS_NAME = "reader.status"
+STATUS_NAME = READER_STATUS_NAME
 #: Seconds between status files and AUDIT_GET polls of the kernel's counters.
 STATUS_INTERVAL = 1.0
 #: How long a stop may wait for a blocked journal before giving records up (counted).
