@@ -66,13 +66,27 @@ class JournalFormatter(logging.Formatter):
         return f"<{priority}>{super().format(record)}"
 
 
-class TimestampFormatter(logging.Formatter):
+def timestamp(created: float) -> str:
     """ISO 8601 local time with milliseconds and UTC offset, e.g. 2026-11-29T19:10:02.517+0000."""
+    local = time.localtime(created)
+    millis = int((created - int(created)) * 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', local)}.{millis:03d}{time.strftime('%z', local)}"
+
+
+def plain_line(prog: str, level: str, message: str, *, journal: bool, created: float) -> str:
+    """One log line, as :func:`configure_logging`'s handler writes it, for code
+    that does not go through logging (the reader's hot loop)."""
+    if journal:
+        priority = _SYSLOG_PRIORITY.get(getattr(logging, level, logging.INFO), 6)
+        return f"<{priority}>{prog}: {level} {message}"
+    return f"{timestamp(created)} {prog}: {level} {message}"
+
+
+class TimestampFormatter(logging.Formatter):
+    """Lines that start with :func:`timestamp`."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
-        offset = time.strftime("%z", time.localtime(record.created))
-        return f"{stamp}.{int(record.msecs):03d}{offset}"
+        return timestamp(record.created)
 
 
 def configure_logging(
@@ -81,6 +95,7 @@ def configure_logging(
     stream: TextIO | None = None,
     environ: Mapping[str, str] | None = None,
     prog: str = "audit-heka",
+    who: str = "",
 ) -> logging.Handler:
     """Send log records to ``stream`` (stderr) in the format its reader wants.
 
@@ -92,7 +107,8 @@ def configure_logging(
     out = stream if stream is not None else sys.stderr
     env = os.environ if environ is None else environ
     handler = logging.StreamHandler(out)
-    fmt = f"{prog}: %(levelname)s %(origin)s%(message)s"
+    # ``who`` names a child process of ``run`` ("shipper: "): one program, one prefix.
+    fmt = f"{prog}: %(levelname)s {who}%(origin)s%(message)s"
     handler.addFilter(OriginFilter())
     if under_journald(out, env):
         handler.setFormatter(JournalFormatter(fmt))

@@ -65,6 +65,7 @@ from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
 from audit_heka.journal.follower import COUNTER_NAMES as JOURNAL_COUNTERS
 from audit_heka.journal.follower import Inotify, JournalFollower, journal_files
 from audit_heka.journal.format import Cursor
+from audit_heka.logconfig import LEVELS, configure_logging
 from audit_heka.outputs.file import FsyncPolicy
 from audit_heka.outputs.target import Target, parse_target
 from audit_heka.outputs.tls import TlsOptions
@@ -82,6 +83,9 @@ ROUND_BYTES = 256 * 1024
 #: Bytes re-read before the cursor at start (context for interleaved events).
 WARMUP_BYTES = 256 * 1024
 STATUS_NAME = "shipper.status"
+#: The signals the shipper handles; the supervisor starts it with them blocked
+#: and :meth:`Shipper.run` unblocks them once its handlers are in place.
+HANDLED_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 #: After this many unclean exits in a row at one cursor, the next round is
 #: shipped raw (uninterpreted): a record that kills the process cannot make a
 #: crash loop that ships nothing.
@@ -263,6 +267,7 @@ class Shipper:
         # The supervisor reloads the rules on SIGHUP, then forwards it here:
         # the shipper re-reads user and group names (as auditd's HUP does).
         signal.signal(signal.SIGHUP, self._on_reload)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)  # see start_shipper
         try:
             cursor = read_cursor(config.journal_dir)
         except CursorError as exc:
@@ -691,10 +696,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"audit-heka shipper: cannot read {args.config}: {exc}", file=sys.stderr)
         return 2
-    level = str(data.get("log_level") or "INFO").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="audit-heka shipper: %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    level = str(data.get("log_level") or "info").lower()
+    configure_logging(level if level in LEVELS else "info", who="shipper: ")
     try:
         config = config_from_json(data)
         return Shipper(config).run()

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_heka.backoff import Backoff
-from audit_heka.counters import SUPERVISOR_STATUS_NAME
+from audit_heka.counters import COUNTERS, SUPERVISOR_STATUS_NAME
 from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.kernelstate import (
     SETTINGS,
@@ -61,6 +61,7 @@ from audit_heka.private_files import (
     hand_over,
     write_private_json,
 )
+from audit_heka.shipper import HANDLED_SIGNALS
 from audit_heka.statusfile import status_file_for
 
 log = logging.getLogger("audit_heka.supervisor")
@@ -104,6 +105,20 @@ def stop_with_parent() -> None:
     Only a libc call: it runs between fork and exec.
     """
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def start_shipper() -> None:
+    """In the shipper before exec: :func:`stop_with_parent`, and SIGTERM, SIGINT
+    and SIGHUP blocked (the mask survives exec) until the shipper has its
+    handlers (:data:`audit_heka.shipper.HANDLED_SIGNALS`).
+
+    A stop or a forwarded reload can come while the shipper still imports its
+    modules (a run stopped at once; a SIGHUP just after start): their default
+    action would kill it before it saved its cursor, or shipped anything.
+    Blocked, they wait and are handled the normal way.
+    """
+    stop_with_parent()
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
 
 
 def process_alive(pid: int) -> bool:
@@ -312,7 +327,9 @@ def merge_status(
 ) -> dict[str, Any]:
     """One counter set from the children's status documents (the reader's
     kernel and journal counters win over a shipper's copy of them)."""
-    counters: dict[str, Any] = {}
+    # Every registered counter is there from the start (0 until a child has
+    # reported it): a reader of the status file never meets a missing name.
+    counters: dict[str, Any] = dict.fromkeys(COUNTERS, 0)
     for doc in (shipper, reader):
         if doc is not None and isinstance(doc.get("counters"), dict):
             counters.update(doc["counters"])
@@ -416,7 +433,11 @@ class Supervisor:
             self._loop()
             sd_notify("STOPPING=1", self.environ)
             log.info("stopping: the reader first, then the shipper drains the journal")
+        status = self.status()
         self._write_status()
+        counters = status["counters"]
+        log.info("audit-heka stopped: %d events shipped, %d frames delivered",
+                 counters.get("messages", 0), counters.get("delivery_acked", 0))
         return 0
 
     def _settings(self, *, enabled: bool) -> dict[str, int]:
@@ -476,7 +497,8 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             user=ids[0] if ids else None, group=ids[1] if ids else None,
             extra_groups=[] if ids else None,
-            preexec_fn=stop_with_parent,  # noqa: PLW1509 - the supervisor runs no threads
+            # the supervisor runs no threads:
+            preexec_fn=start_shipper if child is self.shipper else stop_with_parent,  # noqa: PLW1509
         )
         nice = READER_NICE if child is self.reader else SHIPPER_NICE
         try:

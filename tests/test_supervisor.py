@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from audit_heka.cli import run as run_module
 from audit_heka.cli.run import run
+from audit_heka.counters import COUNTERS
 from audit_heka.supervisor import (
     JournalOptions,
     ProcessOptions,
@@ -109,8 +110,10 @@ def test_watchdog_interval() -> None:
 def test_merge_status_reader_wins_for_its_counters() -> None:
     merged = merge_status({"counters": {"kernel_lost": 3, "netlink_records": 10}},
                           {"counters": {"kernel_lost": 0, "serial_gaps": 1}})
-    assert merged == {"kernel_lost": 3, "netlink_records": 10, "serial_gaps": 1}
-    assert merge_status(None, None) == {}
+    zero = dict.fromkeys(COUNTERS, 0)
+    assert merged == {**zero, "kernel_lost": 3, "netlink_records": 10, "serial_gaps": 1}
+    # Before the children report, every registered counter is there at 0.
+    assert merge_status(None, None) == zero
 
 
 def test_process_alive() -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import select
@@ -43,6 +44,7 @@ from audit_heka.journal.format import LineBuilder, find_unsafe
 from audit_heka.journal.format import escape as escape_text
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
+from audit_heka.logconfig import plain_line, under_journald
 from audit_heka.netlink.recv import (
     AUDIT_GET,
     DEFAULT_RCVBUF,
@@ -72,9 +74,17 @@ EXIT_USAGE = 2
 EXIT_SETUP = 3
 
 
-def log(message: str) -> None:
-    """One line on stderr (the supervisor's, hence journald's); no logging import."""
-    sys.stderr.write(f"audit-heka reader: {message}\n")
+@functools.cache
+def _to_journal() -> bool:
+    return under_journald(sys.stderr, os.environ)
+
+
+def log(message: str, level: str = "INFO") -> None:
+    """One line on stderr (the supervisor's, hence journald's), formatted as
+    logconfig formats the other processes' lines, without a logging handler."""
+    line = plain_line("audit-heka", level, f"reader: {message}", journal=_to_journal(),
+                      created=time.time())
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
 
@@ -161,10 +171,10 @@ class Reader:
         try:
             code = self._set_pid(0)
         except OSError as exc:
-            log(f"could not hand the audit pid back: {exc.strerror}")
+            log(f"could not hand the audit pid back: {exc.strerror}", "ERROR")
             return
         if code:
-            log(f"could not hand the audit pid back: {os.strerror(-code)}")
+            log(f"could not hand the audit pid back: {os.strerror(-code)}", "ERROR")
 
     def _drop(self, user: str) -> None:
         """--user: become that user, keeping CAP_AUDIT_CONTROL (the pid goes back at
@@ -212,7 +222,7 @@ class Reader:
             if not self.multicast:
                 self._register()
         except (SourceError, OSError, ValueError) as exc:
-            log(f"cannot start: {exc}")
+            log(f"cannot start: {exc}", "ERROR")
             self._close()
             return EXIT_SETUP
         mode = "multicast" if self.multicast else f"unicast, audit pid {os.getpid()}"
@@ -345,7 +355,7 @@ class Reader:
             self.kernel_lost_base = status.lost
         grew = status.lost - self.kernel_lost_base - self.kernel_lost
         if grew > 0:
-            log(f"the kernel lost {grew} audit records (backlog {status.backlog})")
+            log(f"the kernel lost {grew} audit records (backlog {status.backlog})", "WARNING")
         self.kernel_lost = max(0, status.lost - self.kernel_lost_base)
         self.kernel_backlog = status.backlog
 
@@ -374,7 +384,7 @@ class Reader:
             self.writer.buffer.clear()
             log(
                 f"stopping: {self.dropped_at_stop} records could not be journaled "
-                f"({self.writer.blocked}) and are lost"
+                f"({self.writer.blocked}) and are lost", "ERROR",
             )
         self._write_status(time.monotonic())
         log(f"stopped: {self.records} records journaled")
@@ -437,7 +447,7 @@ class Reader:
             write_private_json(self.status_path, doc, indent=None)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # counted by the writer
-                log(f"cannot write {self.status_path}: {exc.strerror}")
+                log(f"cannot write {self.status_path}: {exc.strerror}", "WARNING")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,20 +462,20 @@ def main(argv: list[str] | None = None) -> int:
             value = next(it, "")
             ready_fd = int(value) if value.isdigit() else None
         else:
-            log(f"unknown argument {arg!r}")
+            log(f"unknown argument {arg!r}", "ERROR")
             return EXIT_USAGE
     if config is None:
-        log("usage: python -m audit_heka.netlink.reader --config RUN.JSON [--ready-fd N]")
+        log("usage: python -m audit_heka.netlink.reader --config RUN.JSON [--ready-fd N]", "ERROR")
         return EXIT_USAGE
     try:
         conf = json.loads(Path(config).read_text())
     except (OSError, ValueError) as exc:
-        log(f"cannot read {config}: {exc}")
+        log(f"cannot read {config}: {exc}", "ERROR")
         return EXIT_USAGE
     try:
         reader = Reader(conf, ready_fd)
     except (KeyError, ValueError, TypeError) as exc:
-        log(f"bad configuration in {config}: {exc}")
+        log(f"bad configuration in {config}: {exc}", "ERROR")
         return EXIT_USAGE
     return reader.run()
 
