@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka.logconfig import configure_logging, under_journald
+from audit_heka.logconfig import configure_logging, plain_line, under_journald
 
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4} audit-heka: ")
 
@@ -74,3 +74,19 @@ def test_journal_stream_gets_priorities_and_no_timestamps(tmp_path: Path) -> Non
     with other.open("w") as stream:
         assert not under_journald(stream, journal)
         assert not under_journald(stream, {"JOURNAL_STREAM": "garbage"})
+
+
+def test_a_child_line_without_logging_looks_like_a_logged_one() -> None:
+    """The reader writes its few lines without logging: same stamp, same shape."""
+    out = io.StringIO()
+    configure_logging("info", stream=out, environ={}, who="shipper: ")
+    logging.getLogger("audit_heka.shipper").warning("cursor lost")
+    logged_line = out.getvalue().rstrip("\n")
+    plain = plain_line("audit-heka", "WARNING", "reader: cursor lost", journal=False,
+                       created=1795600000.25)
+    assert STAMPED.match(logged_line) and STAMPED.match(plain)
+    assert logged_line.split(" ", 1)[1] == "audit-heka: WARNING shipper: cursor lost"
+    assert plain.split(" ", 1)[1] == "audit-heka: WARNING reader: cursor lost"
+    assert ".250" in plain.split(" ", 1)[0]
+    assert plain_line("audit-heka", "ERROR", "x", journal=True, created=0.0) == (
+        "<3>audit-heka: ERROR x")
