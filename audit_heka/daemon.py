@@ -217,7 +217,8 @@ class Daemon:
         with self._signals(), contextlib.ExitStack() as stack:
             # Delivery first: frames left in the spool by a previous run go out
             # before anything new, and a bad target fails before we touch the kernel.
-            self._delivery = Delivery.open(config.targets, config.delivery)
+            self._delivery = Delivery.open(config.targets, config.delivery,
+                                           refit=self.framer.refit)
             stack.callback(self._close_delivery)
             for target in config.logs:
                 writer = AuditLogWriter(target.path, target.max_bytes, target.num_logs)
@@ -372,7 +373,8 @@ class Daemon:
         for msg in messages:
             data = self.framer.frame(msg)
             if data is None:
-                log.warning("event %s refused: larger than max_message_size", msg.uuid.hex())
+                log.warning("event %s refused: its header alone exceeds max_message_size",
+                            msg.uuid.hex())
                 continue
             frames.append(data)
         if not frames:
@@ -537,6 +539,7 @@ class Daemon:
         out = dict(self.pipeline.counters())
         out["oversize"] = self.framer.oversize
         out["payload_dropped"] = self.framer.payload_dropped
+        out["degraded"] = self.framer.degraded
         out["frames"] = self.framer.frames
         stats = self._source.stats if self._source is not None else SourceStats()
         out["netlink_records"] = stats.records

@@ -74,6 +74,27 @@ def _header(message: bytes, signer: Signer | None) -> bytes:
     return header + b"\x32" + varint(len(digest)) + digest
 
 
+def frame_overhead(message_length: int, signer: Signer | None = None) -> int:
+    """Bytes a frame adds to a message of ``message_length`` bytes.
+
+    Why: a target that limits whole frames (a UDP datagram) needs the message
+    limit that leaves room for the header; the digest length does not depend
+    on the message, so no message is hashed.
+    """
+    header = _header(b"", signer)
+    return 3 + len(header) - 1 + len(varint(message_length))
+
+
+def unframe_one(data: bytes) -> bytes:
+    """The message of one frame we wrote ourselves (header not verified)."""
+    if len(data) < 3 or data[0] != RECORD_SEPARATOR:
+        raise FramingError("not a frame")
+    end = 2 + data[1]
+    if len(data) <= end or data[end] != UNIT_SEPARATOR:
+        raise FramingError("not a frame")
+    return data[end + 1 :]
+
+
 def frame(
     message: bytes,
     signer: Signer | None = None,

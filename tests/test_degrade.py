@@ -1,0 +1,375 @@
+"""Events too large for the target are degraded to fit, never dropped (issue 17, item 1).
+
+The property: for any message and any limit from Heka's minimum up, the
+degraded message encodes within the limit, keeps the who-fields whole when
+they can fit, keeps ``argc`` exact, and its ``truncated*`` fields tell the
+truth about every field that differs from the original.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from heka_receivers import UdpReceiver, make_frame
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from protoc import protoc_decode
+
+from audit_heka import degrade as degrade_module
+from audit_heka.degrade import (
+    INFO_FIELDS,
+    MARKER,
+    MIN_CUT,
+    REST,
+    Degraded,
+    degrade,
+    importance,
+)
+from audit_heka.delivery import Delivery, DeliveryConfig
+from audit_heka.events import Event
+from audit_heka.heka.framing import (
+    MIN_MAX_MESSAGE_SIZE,
+    Signer,
+    Unframer,
+    frame,
+    frame_overhead,
+)
+from audit_heka.heka.message import Field, Message, decode_message, encode_message
+from audit_heka.interpret import Interpreter
+from audit_heka.outputs.target import parse_target
+from audit_heka.pipeline import Framer
+from audit_heka.records import Record, parse_line
+from audit_heka.schema import MessageBuilder
+
+HEADER = Message(
+    uuid=bytes(range(16)),
+    timestamp=1_700_000_000_123_000_000,
+    type="audit_log",
+    logger="audit-heka",
+    severity=6,
+    pid=4242,
+    hostname="host.example.org",
+)
+WHO_SAMPLE = (
+    Field.integer("serial", 77), Field.string("type", "SYSCALL"),
+    Field.string("record_types", "SYSCALL", "EXECVE", "CWD", "PATH", "PROCTITLE"),
+    Field.integer("syscall", 59), Field.string("syscall_i", "execve"),
+    Field.string("success", "yes"), Field.integer("exit", 0),
+    Field.integer("ppid", 100), Field.integer("pid", 4242),
+    Field.integer("auid", 1000), Field.string("auid_i", "alice"),
+    Field.integer("uid", 1000), Field.string("uid_i", "alice"),
+    Field.string("comm", "true"), Field.string("exe", "/usr/bin/true"),
+    Field.string("key", "exec"), Field.string("cwd", "/home/alice"),
+)
+
+
+def entry_size(field: Field) -> int:
+    return len(encode_message(replace(HEADER, fields=(field,)))) - len(encode_message(HEADER))
+
+
+def check(original: Message, limit: int, result: Degraded) -> None:
+    """The degraded message is within ``limit`` and its truncated list is the truth."""
+    out = result.message
+    data = encode_message(out)
+    assert len(data) <= limit
+    assert decode_message(data) == out
+    assert replace(out, fields=()) == replace(original, payload=None, fields=())
+    info = {f.name: f for f in out.fields if f.name in INFO_FIELDS}
+    fields = [f for f in out.fields if f.name not in INFO_FIELDS]
+    names = list(info[INFO_FIELDS[0]].values) if info else []
+    listed = dict(zip(names, zip(*(info[n].values for n in INFO_FIELDS[1:]),
+                                 strict=True), strict=True)) if info else {}
+    if original.payload is not None:
+        assert listed["Payload"] == (len(original.payload.encode()), 1, 0)
+    by_name = {f.name: f for f in fields}
+    summed = REST in listed
+    for field in original.fields:
+        kept = by_name.get(field.name)
+        if kept == field:
+            assert field.name not in listed
+            continue
+        if field.name not in listed:
+            assert summed, f"{field.name} changed but is not listed"
+            continue
+        size, count, kept_count = listed[field.name]
+        assert (size, count) == (entry_size(field), len(field.values))
+        assert kept_count == (0 if kept is None else len(kept.values))
+        if kept is None:
+            continue
+        n, k = len(field.values), len(kept.values)
+        head, tail = (k + 1) // 2, k // 2
+        sources = field.values[:head] + field.values[n - tail:] if k < n else field.values
+        for before, after in zip(sources, kept.values, strict=True):
+            if before == after:
+                continue
+            assert isinstance(before, (str, bytes)) and isinstance(after, (str, bytes))
+            whole = before.encode() if isinstance(before, str) else before
+            cut = after.encode() if isinstance(after, str) else after
+            marker = MARKER.format(len(whole)).encode()
+            assert cut.endswith(marker) and whole.startswith(cut[: -len(marker)])
+            assert len(cut) - len(marker) >= min(MIN_CUT - 3, len(whole))
+    # fields never appear from nowhere, and keep their order
+    original_names = [f.name for f in original.fields]
+    assert [f.name for f in fields] == [n for n in original_names if n in by_name]
+
+
+names = st.one_of(
+    st.sampled_from(["uid", "exe", "comm", "argc", "name", "cwd", "argv", "proctitle",
+                     "proctitle_i", "a0", "inode", "msgdata", "dev", "unknown_key"]),
+    st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True),
+)
+# Text as the scheme makes it: no lone surrogates (the encoder refuses them).
+chars = st.characters(exclude_categories=["Cs"])
+long_text = st.one_of(st.text(chars, max_size=40),
+                      st.builds(lambda c, n: c * n, chars, st.integers(0, 70_000)))
+field_strategy = st.one_of(
+    st.builds(lambda n, v: Field.string(n, *v), names, st.lists(long_text, max_size=30)),
+    st.builds(lambda n, k, v: Field.string(n, *([v] * k)), names,
+              st.integers(0, 60_000), st.text(chars, max_size=8)),
+    st.builds(lambda n, v: Field.integer(n, *v), names,
+              st.lists(st.integers(-(1 << 63), (1 << 63) - 1), max_size=20)),
+    st.builds(lambda n, k: Field.integer(n, *range(k)), names, st.integers(0, 60_000)),
+    st.builds(lambda n, v: Field.bytes_(n, *v), names,
+              st.lists(st.binary(max_size=3000), max_size=5)),
+    st.builds(lambda n, v: Field.double(n, *v), names,
+              st.lists(st.floats(allow_nan=False), max_size=5)),
+    st.builds(lambda n, v: Field.boolean(n, *v), names, st.lists(st.booleans(), max_size=5)),
+)
+
+
+def unique(fields: list[Field]) -> tuple[Field, ...]:
+    seen: dict[str, Field] = {}
+    for f in fields:
+        seen.setdefault(f.name, f)
+    return tuple(seen.values())
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.data_too_large])
+@given(
+    fields=st.lists(field_strategy, max_size=12).map(unique),
+    payload=st.one_of(st.none(), st.text(chars, max_size=2000)),
+    limit=st.integers(MIN_MAX_MESSAGE_SIZE, 70_000),
+)
+def test_any_message_any_limit_fits_and_tells_the_truth(
+    fields: tuple[Field, ...], payload: str | None, limit: int
+) -> None:
+    who = tuple(f for f in WHO_SAMPLE if f.name not in {g.name for g in fields})
+    original = replace(HEADER, payload=payload, fields=(*who, *fields))
+    result = degrade(original, limit)
+    assert result is not None  # this header always fits a limit >= hekad's minimum
+    check(original, limit, result)
+    # who-fields small enough are kept whole, whatever else the event holds
+    whole_who = [f for f in original.fields if importance(f.name) == 0]
+    if sum(entry_size(f) for f in whole_who) <= limit // 2:
+        for f in whole_who:
+            assert f in result.message.fields, f.name
+
+
+def execve_lines(argv: list[str], stamp: str) -> list[str]:
+    """EXECVE records as the kernel writes them: a long argument as aN_len
+    and aN[i] chunks of 7500 bytes, records kept under ~8 KiB."""
+    parts = [f"argc={len(argv)}"]
+    for i, arg in enumerate(argv):
+        if len(arg) <= 7500:
+            parts.append(f'a{i}="{arg}"')
+            continue
+        parts.append(f"a{i}_len={len(arg)}")
+        parts += [f'a{i}[{j}]="{arg[at:at + 7500]}"'
+                  for j, at in enumerate(range(0, len(arg), 7500))]
+    lines, body = [], ""
+    for part in parts:
+        if body and len(body) + len(part) > 8000:
+            lines.append(body)
+            body = ""
+        body += " " + part
+    lines.append(body)
+    return [f"type=EXECVE msg=audit({stamp}):{b}" for b in lines]
+
+
+def exec_message(argv: list[str]) -> Message:
+    """An execve event, built by the real scheme from log lines."""
+    lines = [
+        'type=SYSCALL msg=audit(1700000000.123:77): arch=c000003e syscall=59 success=yes '
+        'exit=0 a0=1 a1=2 a2=3 a3=4 items=2 ppid=100 pid=4242 auid=1000 uid=1000 gid=1000 '
+        'euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 '
+        'comm="true" exe="/usr/bin/true" key="exec"',
+        *execve_lines(argv, "1700000000.123:77"),
+        'type=CWD msg=audit(1700000000.123:77): cwd="/home/alice"',
+        'type=PATH msg=audit(1700000000.123:77): item=0 name="/usr/bin/true" inode=12 '
+        'dev=08:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+        'type=PROCTITLE msg=audit(1700000000.123:77): proctitle='
+        + "".join(f"{ord(c):02x}" for c in " ".join(argv)[:128]),
+    ]
+    records = []
+    for line in lines:
+        record = parse_line(line)
+        assert isinstance(record, Record)
+        records.append(record)
+    builder = MessageBuilder(Interpreter({1000: "alice"}, {}, "x86_64"), hostname="h")
+    return builder.build(Event(None, 77, 1700000000, 123, tuple(records)))
+
+
+def framed(message: Message, framer: Framer) -> Message:
+    data = framer.frame(message)
+    assert data is not None
+    (unframed,) = Unframer(framer.max_message_size).feed(data)
+    return decode_message(unframed.message)
+
+
+def values(message: Message, name: str) -> tuple[object, ...]:
+    field = message.field(name)
+    assert field is not None, name
+    return field.values
+
+
+@pytest.mark.parametrize("limit", [65536, 8192, 2048])
+def test_one_huge_argument_is_cut_not_dropped(limit: int) -> None:
+    original = exec_message(["true", "B" * 131071, "-rf", "/"])
+    framer = Framer(max_message_size=limit)
+    out = framed(original, framer)
+    assert framer.degraded == 1 and framer.oversize == 0
+    assert values(out, "exe") == ("/usr/bin/true",) and values(out, "uid") == (1000,)
+    assert values(out, "argc") == (4,)
+    argv = values(out, "argv")
+    assert argv[0] == "true" and argv[2:] == ("-rf", "/")  # padding cannot hide what follows
+    assert isinstance(argv[1], str) and argv[1].endswith(MARKER.format(131071))
+    assert len(argv[1]) > limit // 8  # as much as fits
+    assert "argv" in values(out, "truncated") and "Payload" in values(out, "truncated")
+
+
+def test_a_hundred_thousand_arguments_keep_head_and_tail() -> None:
+    argv = ["python3", *(["-W", "x"] * 50_000), "evil.py"]
+    original = exec_message(argv)
+    started = time.perf_counter()
+    out = framed(original, Framer())
+    took = time.perf_counter() - started
+    assert values(out, "argc") == (len(argv),)
+    kept = values(out, "argv")
+    assert kept[0] == "python3" and kept[-1] == "evil.py" and 1000 < len(kept) < len(argv)
+    names = values(out, "truncated")
+    at = names.index("argv")
+    assert values(out, "truncated_values")[at] == len(argv)
+    assert values(out, "truncated_kept")[at] == len(kept)
+    print(f"100,001 arguments: degraded in {took:.3f} s, kept {len(kept)}")
+
+
+def test_path_heavy_event_keeps_who_and_aligned_names() -> None:
+    paths = [Field.string("name", *(f"/tmp/f{i}" for i in range(60_000))),
+             Field.integer("inode", *range(60_000)),
+             Field.string("nametype", *(["CREATE"] * 60_000))]
+    original = replace(HEADER, payload="x" * 1000, fields=(*WHO_SAMPLE, *paths))
+    result = degrade(original, 65536)
+    assert result is not None
+    check(original, 65536, result)
+    out = result.message
+    for f in WHO_SAMPLE:
+        assert f in out.fields
+    names = values(out, "name")
+    assert names[0] == "/tmp/f0" and names[-1] == "/tmp/f59999"
+    assert len(values(out, "nametype")) == len(names)  # same class, same count cap
+
+
+def test_normal_path_does_not_degrade(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(message: Message, limit: int) -> Degraded | None:
+        raise AssertionError("degrade called on a message that fits")
+
+    monkeypatch.setattr("audit_heka.pipeline.degrade", boom)
+    framer = Framer()
+    assert framer.frame(exec_message(["ls", "-l"])) is not None
+    assert (framer.degraded, framer.payload_dropped) == (0, 0)
+
+
+def test_payload_goes_first() -> None:
+    original = replace(HEADER, payload="p" * 70_000, fields=WHO_SAMPLE)
+    out = framed(original, Framer())
+    assert out.payload is None and out.fields[: len(WHO_SAMPLE)] == WHO_SAMPLE
+    assert values(out, "truncated") == ("Payload",)
+    assert values(out, "truncated_bytes") == (70_000,)
+
+
+def test_header_alone_too_large_is_refused_and_counted() -> None:
+    framer = Framer()
+    assert framer.frame(replace(HEADER, hostname="h" * 70_000)) is None
+    assert framer.oversize == 1
+
+
+def test_truncated_list_itself_is_bounded() -> None:
+    many = tuple(Field.string(f"k{i:04d}_" + "n" * 40, "v" * 300) for i in range(400))
+    original = replace(HEADER, fields=(*WHO_SAMPLE, *many))
+    result = degrade(original, 2048)
+    assert result is not None
+    check(original, 2048, result)
+    assert values(result.message, "truncated")[-1] == REST
+
+
+def test_record_keys_cannot_pose_as_the_truncated_report() -> None:
+    record = parse_line('type=USER_CMD msg=audit(1.000:2): pid=1 uid=0 msg=\'op=x '
+                        'truncated="argv" truncated_bytes=1 res=success\'')
+    assert isinstance(record, Record)
+    builder = MessageBuilder(Interpreter({}, {}, "x86_64"), hostname="h")
+    message = builder.build(Event(None, 2, 1, 0, (record,)))
+    assert message.field("truncated") is None and message.field("truncated_bytes") is None
+    assert message.field("user_cmd_truncated") is not None
+
+
+def test_protoc_decodes_a_degraded_message() -> None:
+    out = framed(exec_message(["true", "é" * 70_000]), Framer())
+    text = protoc_decode(encode_message(out))
+    assert 'name: "truncated"' in text and 'name: "argv"' in text
+    assert "...[cut from 140000 bytes]" in text  # cut on a character boundary
+
+
+@pytest.mark.parametrize("signer", [None, Signer("ops", 1, b"k", "sha1")])
+def test_refit_for_a_smaller_target_keeps_original_sizes(signer: Signer | None) -> None:
+    framer = Framer(signer)
+    data = framer.frame(exec_message(["true", "B" * 131071]))
+    assert data is not None
+    smaller = framer.refit(data, 8192)
+    assert smaller is not None and len(smaller) <= 8192
+    unframer = Unframer(signers={signer.lookup_key: signer} if signer else None,
+                        require_signature=signer is not None)
+    (unframed,) = unframer.feed(smaller)
+    out = decode_message(unframed.message)
+    names = values(out, "truncated")
+    assert names.count("argv") == 1
+    original_size = values(out, "truncated_bytes")[names.index("argv")]
+    assert isinstance(original_size, int) and original_size > 131071  # the original's
+    assert values(out, "exe") == ("/usr/bin/true",)
+    assert framer.refit(b"not a frame", 8192) is None
+    assert framer.refit(data, 40) is None  # below any header
+
+
+def test_frame_overhead_is_exact() -> None:
+    for signer in (None, Signer("s", 3, b"key"), Signer("s" * 50, 9, b"k", "sha1")):
+        for size in (0, 1, 127, 128, 70_000):
+            framed_size = len(frame(b"x" * size, signer, 1 << 20))
+            assert framed_size - size == frame_overhead(size, signer)
+
+
+def test_udp_delivery_refits_big_frames(tmp_path: Path) -> None:
+    receiver = UdpReceiver(buffer_size=8192)
+    framer = Framer()
+    config = DeliveryConfig(hold=0.3, backoff_base=0.01, backoff_cap=0.2, poll_interval=0.01,
+                            spool_dir=tmp_path)
+    delivery = Delivery.open([parse_target(f"udp://127.0.0.1:{receiver.port}")], config,
+                             refit=framer.refit)
+    for i in range(20):
+        assert delivery.submit(make_frame(i, payload_size=9000 if i % 5 == 0 else 10))
+    receiver.drain(1.0)
+    delivery.close(2)
+    counters = delivery.counters()
+    assert counters["refitted"] == 4 and counters["oversize"] == 0
+    assert sorted(receiver.indexes) == list(range(20))
+    assert max(receiver.datagram_sizes) <= 8192
+    receiver.close()
+
+
+def test_importance_classes() -> None:
+    assert [importance(n) for n in ("uid", "uid_i", "argc", "argv", "proctitle_i", "a0",
+                                    "never_seen_key")] == [0, 0, 0, 1, 1, 2, 2]
+    assert {"uid", "auid", "pid", "ppid", "exe", "comm", "key", "syscall",
+                                  "success", "exit", "cwd", "name"} <= degrade_module.WHO
