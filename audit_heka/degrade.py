@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -133,7 +134,7 @@ def degrade(message: Message, limit: int) -> Degraded | None:
     if room < floor:
         return None
     cap = max(floor, room // 4)  # the truncated list never takes more than this
-    fitter = _Fitter(fields)
+    fitter = _Fitter(fields, frozenset(c.name for c in earlier))
     reserve = min(_info_size(lead + earlier), cap) if lead or earlier else floor
     while True:
         kept, cuts = fitter.fit(room - reserve)
@@ -268,8 +269,9 @@ class _Sized:
 class _Fitter:
     """The fields of one message, sized once, fitted to any budget."""
 
-    def __init__(self, fields: Sequence[Field]) -> None:
+    def __init__(self, fields: Sequence[Field], cut_before: frozenset[str]) -> None:
         self.plans = [_Plan(f) for f in fields]
+        self.cut_before = cut_before
         self.classes: list[list[int]] = [[], [], []]
         for index, field in enumerate(fields):
             self.classes[importance(field.name)].append(index)
@@ -289,7 +291,7 @@ class _Fitter:
                 cuts.append(Cut(plan.field.name, plan.full, plan.count, 0))
                 continue
             k, cap = how
-            field, changed = _apply(plan, k, cap)
+            field, changed = _apply(plan, k, cap, plan.field.name in self.cut_before)
             kept.append(field)
             if changed:
                 cuts.append(Cut(plan.field.name, plan.full, plan.count, len(field.values)))
@@ -335,23 +337,32 @@ def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int:
     return low
 
 
-def _cut_text(value: str, cap: int) -> str:
+_EARLIER_MARKER = re.compile(re.escape(MARKER).replace(r"\{\}", r"([0-9]{1,12})").encode() + b"$")
+
+
+def _cut_bytes(data: bytes, cap: int, again: bool = False) -> bytes:
+    """``data`` cut at ``cap`` bytes with the marker; ``again``: the field was
+    cut by an earlier degradation, so a marker it ends with keeps its size."""
+    if len(data) <= cap:
+        return data
+    size = len(data)
+    if again and (found := _EARLIER_MARKER.search(data)) is not None:
+        size = int(found.group(1))
+    return data[:cap] + MARKER.format(size).encode()
+
+
+def _cut_text(value: str, cap: int, again: bool = False) -> str:
     data = value.encode("utf-8", "surrogateescape")
     if len(data) <= cap:
         return value
     end = cap
     while end > 0 and (data[end] & 0xC0) == 0x80:  # not inside a UTF-8 sequence
         end -= 1
-    return data[:end].decode("utf-8", "surrogateescape") + MARKER.format(len(data))
+    cut = _cut_bytes(data, end, again) if end < len(data) else data
+    return cut.decode("utf-8", "surrogateescape")
 
 
-def _cut_bytes(value: bytes, cap: int) -> bytes:
-    if len(value) <= cap:
-        return value
-    return value[:cap] + MARKER.format(len(value)).encode()
-
-
-def _apply(plan: _Plan, k: int, cap: int) -> tuple[Field, bool]:
+def _apply(plan: _Plan, k: int, cap: int, again: bool) -> tuple[Field, bool]:
     """The field with at most ``k`` values, each cut at ``cap`` (-1: uncut)."""
     field = plan.field
     values: FieldValues = field.values
@@ -361,9 +372,9 @@ def _apply(plan: _Plan, k: int, cap: int) -> tuple[Field, bool]:
         values = tuple(itertools.chain(values[:head], values[n - tail:]))  # type: ignore[assignment]
     if cap >= 0 and plan.cuttable and any(length > cap for length in plan.kept_lengths(k)):
         if field.value_type is ValueType.STRING:
-            values = tuple(_cut_text(str(v), cap) for v in values)
+            values = tuple(_cut_text(str(v), cap, again) for v in values)
         else:
-            values = tuple(_cut_bytes(v, cap) for v in values if isinstance(v, bytes))
+            values = tuple(_cut_bytes(v, cap, again) for v in values if isinstance(v, bytes))
     if values is field.values:
         return field, False
     return replace(field, values=values), True

@@ -13,12 +13,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from heka_receivers import UdpReceiver, make_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from protoc import protoc_decode
 
 from audit_heka import degrade as degrade_module
+from audit_heka.cli import main
 from audit_heka.degrade import (
     INFO_FIELDS,
     MARKER,
@@ -339,6 +341,8 @@ def test_refit_for_a_smaller_target_keeps_original_sizes(signer: Signer | None) 
     original_size = values(out, "truncated_bytes")[names.index("argv")]
     assert isinstance(original_size, int) and original_size > 131071  # the original's
     assert values(out, "exe") == ("/usr/bin/true",)
+    argv = values(out, "argv")
+    assert isinstance(argv[1], str) and argv[1].endswith(MARKER.format(131071))  # not re-sized
     assert framer.refit(b"not a frame", 8192) is None
     assert framer.refit(data, 40) is None  # below any header
 
@@ -373,3 +377,37 @@ def test_importance_classes() -> None:
                                     "never_seen_key")] == [0, 0, 0, 1, 1, 2, 2]
     assert {"uid", "auid", "pid", "ppid", "exe", "comm", "key", "syscall",
                                   "success", "exit", "cwd", "name"} <= degrade_module.WHO
+
+
+def test_path_heavy_event_through_replay(tmp_path: Path) -> None:
+    """60,000 PATH records in one event (hand-written: no syscall makes that
+    many; the kernel allocates audit_names without bound), through the real
+    ``replay`` to a file target: it arrives, degraded."""
+    stamp = "1700000000.500:91"
+    lines = [f"type=SYSCALL msg=audit({stamp}): arch=c000003e syscall=2 success=no exit=-2 "
+             "items=60000 ppid=1 pid=4243 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 "
+             'fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm="cat" '
+             'exe="/usr/bin/cat" key="paths"',
+             f'type=CWD msg=audit({stamp}): cwd="/home/alice"']
+    lines += [f'type=PATH msg=audit({stamp}): item={i} name="/tmp/p/{i:05d}" inode={i} '
+              "dev=08:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL"
+              for i in range(60_000)]
+    lines.append(f"type=PROCTITLE msg=audit({stamp}): proctitle=636174")
+    log, frames = tmp_path / "audit.log", tmp_path / "out.heka"
+    log.write_text("\n".join(lines) + "\n")
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, ["replay", str(log), "--target", f"file:{frames}"])
+    took = time.perf_counter() - started
+    assert result.exit_code == 0, result.stderr
+    assert "degraded_for_size: 1" in result.stderr
+    (unframed,) = Unframer().feed(frames.read_bytes())
+    assert len(unframed.message) <= 65536
+    out = decode_message(unframed.message)
+    assert values(out, "uid") == (1000,) and values(out, "exe") == ("/usr/bin/cat",)
+    assert values(out, "items") == (60_000,) and values(out, "key") == ("paths",)
+    names = values(out, "name")
+    assert names[0] == "/tmp/p/00000" and names[-1] == "/tmp/p/59999"
+    listed = values(out, "truncated")
+    assert "name" in listed
+    assert values(out, "truncated_values")[listed.index("name")] == 60_000
+    print(f"60,000-PATH event replayed in {took:.1f} s; kept {len(names)} names")
