@@ -154,11 +154,20 @@ class Unframer:
         self.require_signature = require_signature
         self.errors: Counter[str] = Counter()
         self._buf = bytearray()
+        #: Bytes taken out of the buffer so far (frames, skipped bytes): when
+        #: it moves, a frame still buffered is a new one (listener timers).
+        self.consumed = 0
 
     @property
     def buffered(self) -> int:
         """Bytes held while waiting for the rest of a frame."""
         return len(self._buf)
+
+    @property
+    def in_header(self) -> bool:
+        """A frame has begun (its 0x1E is buffered) but its header is incomplete."""
+        buf = self._buf
+        return bool(buf) and (len(buf) < 2 or len(buf) < buf[1] + 3)
 
     def feed(self, data: bytes) -> list[Unframed]:
         """Add ``data`` to the stream; return every message it completes."""
@@ -195,6 +204,7 @@ class Unframer:
             if unframed is not None:
                 out.append(unframed)
         del buf[:pos]
+        self.consumed += pos
         return out
 
     def close(self) -> int:
