@@ -192,3 +192,17 @@ def test_truncated_frame_then_new_frame() -> None:
     # exactly like Heka; the frame after that comes through
     out += u.feed(EXAMPLE_FRAME)
     assert out[-1].message == EXAMPLE_MESSAGE
+
+
+def test_unframer_says_when_a_header_is_pending_and_what_it_consumed() -> None:
+    """The listener's timeouts read these (issue 17, item 4)."""
+    whole = frame(b"\x0a\x10" + bytes(16) + b"\x10\x01")
+    u = Unframer()
+    assert not u.in_header and u.consumed == 0
+    u.feed(b"junk" + whole[:1])
+    assert u.in_header and u.consumed == 4
+    u.feed(whole[1:4])
+    assert u.in_header == (len(whole[:4]) < whole[1] + 3)
+    u.feed(whole[4:-1])
+    assert not u.in_header and u.buffered == len(whole) - 1
+    assert len(u.feed(whole[-1:])) == 1 and u.consumed == 4 + len(whole) and u.buffered == 0
