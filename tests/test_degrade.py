@@ -31,7 +31,7 @@ from audit_heka.degrade import (
     importance,
 )
 from audit_heka.delivery import Delivery, DeliveryConfig
-from audit_heka.events import Event
+from audit_heka.events import Assembler, Event
 from audit_heka.heka.framing import (
     MIN_MAX_MESSAGE_SIZE,
     Signer,
@@ -411,3 +411,71 @@ def test_path_heavy_event_through_replay(tmp_path: Path) -> None:
     assert "name" in listed
     assert values(out, "truncated_values")[listed.index("name")] == 60_000
     print(f"60,000-PATH event replayed in {took:.1f} s; kept {len(names)} names")
+
+
+# --- the Lua decoder degrades the same way --------------------------------------
+
+
+def exec_lines(argv: list[str], stamp: str) -> list[str]:
+    return [
+        f"type=SYSCALL msg=audit({stamp}): arch=c000003e syscall=59 success=yes exit=0 "
+        "a0=1 a1=2 a2=3 a3=4 items=2 ppid=100 pid=4242 auid=1000 uid=1000 gid=1000 "
+        "euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 "
+        'comm="true" exe="/usr/bin/true" key="exec"',
+        *execve_lines(argv, stamp),
+        f'type=CWD msg=audit({stamp}): cwd="/home/alice"',
+        f"type=PROCTITLE msg=audit({stamp}): proctitle=74727565",
+    ]
+
+
+def path_lines(count: int, stamp: str) -> list[str]:
+    return [
+        f"type=SYSCALL msg=audit({stamp}): arch=c000003e syscall=2 success=no exit=-2 "
+        f'items={count} ppid=1 pid=4243 auid=0 uid=0 comm="cat" exe="/usr/bin/cat" key="p"',
+        *(f'type=PATH msg=audit({stamp}): item={i} name="/tmp/p/{i:05d}" inode={i} '
+          "dev=08:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL"
+          for i in range(count)),
+        f"type=PROCTITLE msg=audit({stamp}): proctitle=636174",
+    ]
+
+
+LUA_CASES = {
+    "one 131071-byte argument": (exec_lines(["true", "B" * 131071], "1700000000.100:1"), 65536),
+    "a 60000-byte argument: Payload only": (
+        exec_lines(["true", "C" * 60000], "1700000000.200:2"), 65536),
+    "2,000 arguments at 8 KiB": (
+        exec_lines(["true", *(f"arg{i}" for i in range(2000))], "1700000000.300:3"), 8192),
+    "40 PATH records at 2 KiB": (path_lines(40, "1700000000.400:4"), 2048),
+    "40 PATH records at hekad's minimum": (path_lines(40, "1700000000.500:5"), 1025),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LUA_CASES))
+def test_lua_decoder_degrades_like_the_daemon(tmp_path: Path, case: str) -> None:
+    from lua_harness import LUA, heka_json, run_decoder, strict_diff  # noqa: PLC0415
+
+    from audit_heka.accounts import read_groups, read_users  # noqa: PLC0415
+    from audit_heka.heka.message import message_to_json  # noqa: PLC0415
+    from audit_heka.pipeline import Pipeline  # noqa: PLC0415
+
+    if LUA is None:
+        pytest.skip("lua5.1 is not installed")
+    lines, limit = LUA_CASES[case]
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(lines) + "\n")
+    accounts = {"passwd": Path("/etc/passwd").read_text(),
+                "group": Path("/etc/group").read_text()}
+    run = run_decoder(log, {"hostname": "h", "max_message_size": limit, **accounts})
+    assert [c.err for c in run.calls if c.fatal or c.rc != 0] == []
+    (lua_message,) = run.messages
+    assert len(encode_message(lua_message)) <= limit
+    builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="h")
+    pipeline = Pipeline(builder, Assembler(live=False))
+    built = [m for line in lines for m in pipeline.feed_line(line)] + pipeline.finish()
+    framer = Framer(max_message_size=limit)
+    (python_message,) = [framed(m, framer) for m in built]
+    ours, theirs = heka_json(lua_message), message_to_json(python_message)
+    theirs.setdefault("Pid", 0)
+    assert [d[:300] for d in strict_diff(ours, theirs)] == []
+    assert "truncated" in theirs["Fields"]
+    print(f"{case}: Lua used {max(c.instructions for c in run.calls)} instructions")

@@ -198,11 +198,16 @@ def test_unframer_says_when_a_header_is_pending_and_what_it_consumed() -> None:
     """The listener's timeouts read these (issue 17, item 4)."""
     whole = frame(b"\x0a\x10" + bytes(16) + b"\x10\x01")
     u = Unframer()
-    assert not u.in_header and u.consumed == 0
+
+    def state() -> tuple[bool, int, int]:
+        return u.in_header, u.consumed, u.buffered
+
+    assert state() == (False, 0, 0)
     u.feed(b"junk" + whole[:1])
-    assert u.in_header and u.consumed == 4
-    u.feed(whole[1:4])
-    assert u.in_header == (len(whole[:4]) < whole[1] + 3)
-    u.feed(whole[4:-1])
-    assert not u.in_header and u.buffered == len(whole) - 1
-    assert len(u.feed(whole[-1:])) == 1 and u.consumed == 4 + len(whole) and u.buffered == 0
+    assert state() == (True, 4, 1)
+    u.feed(whole[1:3])
+    assert state() == (3 < whole[1] + 3, 4, 3)
+    u.feed(whole[3:-1])
+    assert state() == (False, 4, len(whole) - 1)
+    assert len(u.feed(whole[-1:])) == 1
+    assert state() == (False, 4 + len(whole), 0)
