@@ -206,7 +206,7 @@ def test_unframer_says_when_a_header_is_pending_and_what_it_consumed() -> None:
     u.feed(b"junk" + whole[:1])
     assert state() == (True, 4, 1)
     u.feed(whole[1:3])
-    assert state() == (3 < whole[1] + 3, 4, 3)
+    assert state() == (True, 4, 3)  # the header is longer than one byte
     u.feed(whole[3:-1])
     assert state() == (False, 4, len(whole) - 1)
     assert len(u.feed(whole[-1:])) == 1
