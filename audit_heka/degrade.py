@@ -17,7 +17,9 @@ The order (docs/fields.md, "Events too large for the target", says the same):
 3. class 1, *the command line*: ``argv``, ``proctitle``, ``proctitle_i``;
 4. class 2, everything else, record types never seen before included.
 
-Each class gets what the classes before it left. Within a class, if its
+Each class gets what the classes before it left, less a reserve for the
+classes after it (what they need at one value per field cut at
+:data:`MIN_CUT` bytes, at most a quarter of the room). Within a class, if its
 fields do not fit whole, two caps are chosen, the same for all its fields:
 a *count* cap K (a field with more than K values keeps its first ceil(K/2)
 and its last floor(K/2): padding in the middle of argv cannot push out the
@@ -275,14 +277,23 @@ class _Fitter:
         self.classes: list[list[int]] = [[], [], []]
         for index, field in enumerate(fields):
             self.classes[importance(field.name)].append(index)
+        # floors[c]: what classes c.. need at one value per field, cut at MIN_CUT.
+        # A class leaves that much (at most a quarter of its room) to the
+        # classes after it, so that a padded argv does not wipe out every
+        # small field of the rest (the mode of the executed file, ...).
+        self.floors = [0, 0, 0, 0]
+        for c in (2, 1, 0):
+            own = sum(self.plans[i].size_min(1) for i in self.classes[c])
+            self.floors[c] = self.floors[c + 1] + own
 
     def fit(self, budget: int) -> tuple[list[Field], list[Cut]]:
         """The fields (in message order) and the cuts, within ``budget`` bytes."""
         choice: dict[int, tuple[int, int] | None] = {}  # index -> (K, C), None: dropped
         left = budget
-        for members in self.classes:
+        for c, members in enumerate(self.classes):
             if members:
-                left -= self._fit_class(members, max(left, 0), choice)
+                reserve = min(self.floors[c + 1], max(left, 0) // 4)
+                left -= self._fit_class(members, max(left - reserve, 0), choice)
         kept: list[Field] = []
         cuts: list[Cut] = []
         for index, plan in enumerate(self.plans):

@@ -7362,11 +7362,14 @@ local function d_apply(p, k, cap)
     return {name = f.name, vt = f.vt, values = values}, true
 end
 
-local function d_fit(plans, classes, budget)
+local function d_fit(plans, classes, floors, budget)
     local choice, left = {}, budget
     for c = 0, 2 do
         if #classes[c] > 0 then
-            left = left - d_fit_class(plans, classes[c], left > 0 and left or 0, choice)
+            local room = left > 0 and left or 0
+            local reserve = math.min(floors[c + 1], floor(room / 4))
+            local given = room - reserve
+            left = left - d_fit_class(plans, classes[c], given > 0 and given or 0, choice)
         end
     end
     local kept, cuts = {}, {[0] = {}, {}, {}}
@@ -7442,12 +7445,18 @@ local function degrade(m, limit)
         local c = classes[d_importance(f.name)]
         c[#c + 1] = i
     end
+    -- floors[c]: what classes c.. need at one value per field, cut at MIN_CUT
+    local floors = {[3] = 0}
+    for c = 2, 0, -1 do
+        floors[c] = floors[c + 1]
+        for _, i in ipairs(classes[c]) do floors[c] = floors[c] + d_size_min(plans[i], 1) end
+    end
     local reserve = floor_size
     if #lead > 0 then reserve = math.min(d_info_size(lead), cap) end
     local kept, entries
     while true do
         local cuts
-        kept, cuts = d_fit(plans, classes, room - reserve)
+        kept, cuts = d_fit(plans, classes, floors, room - reserve)
         entries = {}
         for _, e in ipairs(lead) do entries[#entries + 1] = e end
         for _, e in ipairs(cuts) do entries[#entries + 1] = e end
