@@ -12,10 +12,12 @@ The order (docs/fields.md, "Events too large for the target", says the same):
 
 1. the header (Uuid, Timestamp, Type, Logger, Severity, Pid, Hostname) is
    never touched; the Payload goes first (it repeats the fields);
-2. class 0, *who did what*: :data:`WHO` (and their ``_i`` interpretations),
-   ``argc`` among them so that the argument count stays exact;
-3. class 1, *the command line*: ``argv``, ``proctitle``, ``proctitle_i``;
-4. class 2, everything else, record types never seen before included.
+2. class 0, *who did what*: the fields named in :data:`WHO`, ``argc`` among
+   them so that the argument count stays exact;
+3. class 1, their interpretations (``uid_i``, ``exe_i``, ...): a responder
+   can re-derive them from the raw values, not the other way round;
+4. class 2, *the command line*: ``argv``, ``proctitle``, ``proctitle_i``;
+5. class 3, everything else, record types never seen before included.
 
 Each class gets what the classes before it left, less a reserve for the
 classes after it (what they need at one value per field cut at
@@ -26,8 +28,8 @@ and its last floor(K/2): padding in the middle of argv cannot push out the
 script name at its end, and the aligned arrays of repeated records stay
 aligned) and then the largest *size* cap C (a string or bytes value longer
 than C bytes keeps its first C bytes and gets :data:`MARKER`). When even one
-value per field at the smallest cap does not fit, fields are kept in message
-order while they fit and the others dropped.
+value per field at the smallest cap does not fit, fields are kept while they
+fit in the order of :data:`WHO` (then message order) and the others dropped.
 
 What was cut is listed in four aligned arrays (:data:`INFO_FIELDS`): the
 field name (``Payload`` for the payload), the bytes it took in the full
@@ -56,22 +58,25 @@ MARKER_MAX = len(MARKER.format(10**12 - 1))
 #: A cut value keeps at least this many bytes before its marker.
 MIN_CUT = 32
 
-#: Class 0: who did what. Record keys as the scheme names them (docs/fields.md).
-WHO: frozenset[str] = frozenset({
-    # the event itself
-    "serial", "type", "record_types", "node",
-    # the process and its identities (SYSCALL, user-space records)
-    "uid", "auid", "euid", "suid", "fsuid", "gid", "egid", "ses", "tty",
-    "pid", "ppid", "exe", "comm", "key", "subj",
-    # what it did and how it ended
-    "syscall", "success", "exit", "arch",
-    # where: the working directory and the paths (PATH), the exec's argument count
-    "cwd", "name", "nametype", "argc",
+#: Class 0: who did what, most telling first (the order matters only when not
+#: even one value of each, cut short, fits). Record keys as the scheme names
+#: them (docs/fields.md).
+WHO: tuple[str, ...] = (
+    # what kind of event, done by which program, as whom
+    "type", "exe", "comm", "uid", "auid", "pid", "ppid", "key",
+    # what it did, on what, and how it ended
+    "syscall", "success", "exit", "name", "cwd", "argc",
     # user-space records (login, sudo, account changes)
-    "op", "acct", "id", "hostname", "addr", "terminal", "res",
-})
-#: Class 1: the command line.
+    "op", "acct", "res", "hostname", "addr", "terminal", "id",
+    # the event itself, and the other identities
+    "serial", "record_types", "node", "nametype",
+    "euid", "suid", "fsuid", "gid", "egid", "ses", "tty", "subj", "arch",
+)
+_WHO_RANK = {name: rank for rank, name in enumerate(WHO)}
+#: Class 2: the command line.
 COMMAND_LINE: frozenset[str] = frozenset({"argv", "proctitle"})
+#: The classes: who, who interpreted, command line, the rest.
+CLASSES = 4
 
 TRUNCATED = "truncated"
 TRUNCATED_BYTES = "truncated_bytes"
@@ -84,13 +89,19 @@ PAYLOAD = "Payload"
 
 
 def importance(name: str) -> int:
-    """0 (who), 1 (command line) or 2 (the rest) for a field name."""
-    base = name[:-2] if name.endswith("_i") else name
-    if base in WHO:
-        return 0
+    """0 (who), 1 (who, interpreted), 2 (command line) or 3 (the rest)."""
+    interpreted = name.endswith("_i")
+    base = name[:-2] if interpreted else name
+    if base in _WHO_RANK:
+        return 1 if interpreted else 0
     if base in COMMAND_LINE:
-        return 1
-    return 2
+        return 2
+    return 3
+
+
+def _rank(name: str) -> int:
+    """A field's place in :data:`WHO` (others after, in message order)."""
+    return _WHO_RANK.get(name[:-2] if name.endswith("_i") else name, len(WHO))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,15 +285,15 @@ class _Fitter:
     def __init__(self, fields: Sequence[Field], cut_before: frozenset[str]) -> None:
         self.plans = [_Plan(f) for f in fields]
         self.cut_before = cut_before
-        self.classes: list[list[int]] = [[], [], []]
+        self.classes: list[list[int]] = [[] for _ in range(CLASSES)]
         for index, field in enumerate(fields):
             self.classes[importance(field.name)].append(index)
         # floors[c]: what classes c.. need at one value per field, cut at MIN_CUT.
         # A class leaves that much (at most a quarter of its room) to the
         # classes after it, so that a padded argv does not wipe out every
         # small field of the rest (the mode of the executed file, ...).
-        self.floors = [0, 0, 0, 0]
-        for c in (2, 1, 0):
+        self.floors = [0] * (CLASSES + 1)
+        for c in reversed(range(CLASSES)):
             own = sum(self.plans[i].size_min(1) for i in self.classes[c])
             self.floors[c] = self.floors[c + 1] + own
 
@@ -318,7 +329,8 @@ class _Fitter:
             return whole  # no entry in choice: kept as they are
         if sum(p.size_min(1) for p in plans) > budget:
             used = 0
-            for index, plan in zip(members, plans, strict=True):
+            for index in sorted(members, key=lambda i: _rank(self.plans[i].field.name)):
+                plan = self.plans[index]
                 size = plan.size_min(1)
                 if used + size <= budget:
                     choice[index] = (1, MIN_CUT)

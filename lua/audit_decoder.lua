@@ -347,40 +347,40 @@ G.DENIAL_TYPES = (function() return {[1503]=true} end)()
 G.FAILURE_VALUES = (function() return {["res"]={["0"]=true,["failed"]=true,["no"]=true},["success"]={["no"]=true}} end)()
 G.SECCOMP_KILL_ACTIONS = (function() return {[0]=true,[2147483648]=true} end)()
 G.DEGRADE_WHO = (function() return {
- ["acct"]=true,
- ["addr"]=true,
- ["arch"]=true,
- ["argc"]=true,
- ["auid"]=true,
- ["comm"]=true,
- ["cwd"]=true,
- ["egid"]=true,
- ["euid"]=true,
- ["exe"]=true,
- ["exit"]=true,
- ["fsuid"]=true,
- ["gid"]=true,
- ["hostname"]=true,
- ["id"]=true,
- ["key"]=true,
- ["name"]=true,
- ["nametype"]=true,
- ["node"]=true,
- ["op"]=true,
- ["pid"]=true,
- ["ppid"]=true,
- ["record_types"]=true,
- ["res"]=true,
- ["serial"]=true,
- ["ses"]=true,
- ["subj"]=true,
- ["success"]=true,
- ["suid"]=true,
- ["syscall"]=true,
- ["terminal"]=true,
- ["tty"]=true,
- ["type"]=true,
- ["uid"]=true,
+ "type",
+ "exe",
+ "comm",
+ "uid",
+ "auid",
+ "pid",
+ "ppid",
+ "key",
+ "syscall",
+ "success",
+ "exit",
+ "name",
+ "cwd",
+ "argc",
+ "op",
+ "acct",
+ "res",
+ "hostname",
+ "addr",
+ "terminal",
+ "id",
+ "serial",
+ "record_types",
+ "node",
+ "nametype",
+ "euid",
+ "suid",
+ "fsuid",
+ "gid",
+ "egid",
+ "ses",
+ "tty",
+ "subj",
+ "arch",
 } end)()
 G.DEGRADE_COMMAND_LINE = (function() return {["argv"]=true,["proctitle"]=true} end)()
 G.DEGRADE_MARKER = (function() return "...[cut from %d bytes]" end)()
@@ -7205,11 +7205,21 @@ local function d_value_cost(len, cap)
     return 1 + d_vlen(data) + data
 end
 
+local D_WHO_RANK = {}
+for rank, name in ipairs(G.DEGRADE_WHO) do D_WHO_RANK[name] = rank end
+local D_CLASSES = 4  -- who, who interpreted, command line, the rest
+
 local function d_importance(name)
+    local interpreted = sub(name, -2) == "_i"
+    local base = interpreted and sub(name, 1, -3) or name
+    if D_WHO_RANK[base] then return interpreted and 1 or 0 end
+    if G.DEGRADE_COMMAND_LINE[base] then return 2 end
+    return 3
+end
+
+local function d_rank(name)
     local base = sub(name, -2) == "_i" and sub(name, 1, -3) or name
-    if G.DEGRADE_WHO[base] then return 0 end
-    if G.DEGRADE_COMMAND_LINE[base] then return 1 end
-    return 2
+    return D_WHO_RANK[base] or (#G.DEGRADE_WHO + 1)
 end
 
 local function d_wrap(p, values)
@@ -7293,8 +7303,15 @@ local function d_fit_class(plans, members, budget, choice)
     end
     if whole <= budget then return whole end
     if at_one > budget then
+        local order = {}  -- by rank in WHO, then message order (a stable sort)
+        for j, i in ipairs(members) do order[j] = i end
+        sort(order, function(a, b)
+            local ra, rb = d_rank(plans[a].field.name), d_rank(plans[b].field.name)
+            if ra ~= rb then return ra < rb end
+            return a < b
+        end)
         local used = 0
-        for _, i in ipairs(members) do
+        for _, i in ipairs(order) do
             local size = d_size_min(plans[i], 1)
             if used + size <= budget then
                 choice[i] = {1, D_MIN_CUT}
@@ -7364,7 +7381,7 @@ end
 
 local function d_fit(plans, classes, floors, budget)
     local choice, left = {}, budget
-    for c = 0, 2 do
+    for c = 0, D_CLASSES - 1 do
         if #classes[c] > 0 then
             local room = left > 0 and left or 0
             local reserve = math.min(floors[c + 1], floor(room / 4))
@@ -7372,7 +7389,7 @@ local function d_fit(plans, classes, floors, budget)
             left = left - d_fit_class(plans, classes[c], given > 0 and given or 0, choice)
         end
     end
-    local kept, cuts = {}, {[0] = {}, {}, {}}
+    local kept, cuts = {}, {[0] = {}, {}, {}, {}}
     for i, p in ipairs(plans) do
         local how = choice[i]
         if how == nil then how = {p.count, -1} end
@@ -7386,7 +7403,9 @@ local function d_fit(plans, classes, floors, budget)
         end
     end
     local ordered = {}
-    for c = 0, 2 do for _, cut in ipairs(cuts[c]) do ordered[#ordered + 1] = cut end end
+    for c = 0, D_CLASSES - 1 do
+        for _, cut in ipairs(cuts[c]) do ordered[#ordered + 1] = cut end
+    end
     return kept, ordered
 end
 
@@ -7439,15 +7458,15 @@ local function degrade(m, limit)
     if room < floor_size then return nil end
     local cap = floor(room / 4)
     if cap < floor_size then cap = floor_size end
-    local plans, classes = {}, {[0] = {}, {}, {}}
+    local plans, classes = {}, {[0] = {}, {}, {}, {}}
     for i, f in ipairs(m.fields) do
         plans[i] = d_plan(f)
         local c = classes[d_importance(f.name)]
         c[#c + 1] = i
     end
     -- floors[c]: what classes c.. need at one value per field, cut at MIN_CUT
-    local floors = {[3] = 0}
-    for c = 2, 0, -1 do
+    local floors = {[D_CLASSES] = 0}
+    for c = D_CLASSES - 1, 0, -1 do
         floors[c] = floors[c + 1]
         for _, i in ipairs(classes[c]) do floors[c] = floors[c] + d_size_min(plans[i], 1) end
     end

@@ -42,7 +42,7 @@ from audit_heka.heka.framing import (
 from audit_heka.heka.message import Field, Message, decode_message, encode_message
 from audit_heka.interpret import Interpreter
 from audit_heka.outputs.target import parse_target
-from audit_heka.pipeline import Framer
+from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.records import Record, parse_line
 from audit_heka.schema import MessageBuilder
 
@@ -374,9 +374,39 @@ def test_udp_delivery_refits_big_frames(tmp_path: Path) -> None:
 
 def test_importance_classes() -> None:
     assert [importance(n) for n in ("uid", "uid_i", "argc", "argv", "proctitle_i", "a0",
-                                    "never_seen_key")] == [0, 0, 0, 1, 1, 2, 2]
+                                    "never_seen_key")] == [0, 1, 0, 2, 2, 3, 3]
     assert {"uid", "auid", "pid", "ppid", "exe", "comm", "key", "syscall",
-                                  "success", "exit", "cwd", "name"} <= degrade_module.WHO
+            "success", "exit", "cwd", "name"} <= set(degrade_module.WHO)
+
+
+def test_an_ordinary_event_in_a_small_datagram_keeps_who_first() -> None:
+    """At ~1 KiB (a small UDP datagram) the who-fields of an openat stay:
+    interpretations and the rest go first; below that, WHO's order decides."""
+    stamp = "1700000000.123:77"
+    lines = [
+        f"type=SYSCALL msg=audit({stamp}): arch=c000003e syscall=257 success=no exit=-2 "
+        "a0=ffffff9c a1=7f145bc499a0 a2=80000 a3=0 items=1 ppid=8175 pid=8243 "
+        "auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 "
+        'tty=(none) ses=4294967295 comm="python3" exe="/usr/bin/python3.11" '
+        'subj=unconfined key="marker"',
+        f'type=CWD msg=audit({stamp}): cwd="/work/wt-evasion"',
+        f'type=PATH msg=audit({stamp}): item=0 name="/nonexistent/audit-heka-marker/x-10" '
+        "nametype=UNKNOWN cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0",
+        f"type=PROCTITLE msg=audit({stamp}): proctitle=2F7573722F62696E2F707974686F6E33",
+    ]
+    pipeline = Pipeline(MessageBuilder(Interpreter({0: "root"}, {0: "root"}, "x86_64"),
+                                       hostname="somehost.example"), Assembler(live=False))
+    (message,) = [m for line in lines for m in pipeline.feed_line(line)] + pipeline.finish()
+    framer = Framer()
+    data = framer.frame(message)
+    assert data is not None
+    for size, whole in ((1024, ("type", "exe", "uid", "pid", "key", "name", "cwd")),
+                        (600, ("type", "exe", "comm", "uid", "auid", "pid"))):
+        smaller = framer.refit(data, size)
+        assert smaller is not None and len(smaller) <= size
+        out = decode_message(Unframer().feed(smaller)[0].message)
+        for name in whole:
+            assert out.field(name) == message.field(name), (size, name)
 
 
 def test_path_heavy_event_through_replay(tmp_path: Path) -> None:
@@ -456,7 +486,6 @@ def test_lua_decoder_degrades_like_the_daemon(tmp_path: Path, case: str) -> None
 
     from audit_heka.accounts import read_groups, read_users  # noqa: PLC0415
     from audit_heka.heka.message import message_to_json  # noqa: PLC0415
-    from audit_heka.pipeline import Pipeline  # noqa: PLC0415
 
     if LUA is None:
         pytest.skip("lua5.1 is not installed")
