@@ -36,6 +36,10 @@ HEADER_TIMEOUT = 5.0
 FRAME_TIMEOUT = 30.0
 #: Connections one source address may hold: one host cannot take every slot.
 MAX_PER_SOURCE = 64
+#: A frame in progress this long makes a peer that delivered before a
+#: candidate for eviction when room is needed (a real sender writes a frame
+#: in milliseconds).
+SLOW_FRAME = 1.0
 #: How often the timeouts are checked (seconds).
 SWEEP_INTERVAL = 0.25
 #: Connections accepted per poll before the peers already in are read: a
@@ -205,10 +209,11 @@ class Listener:
 
         A source at its cap gives up its own slowest peer; a full table gives
         up the slowest of all. Only a peer that has not proved itself can be
-        the slowest: one with a frame in progress, one that never completed a
-        message, or one silent ``idle_evict`` seconds -- and among them the
-        one whose last message (or connect) is oldest. A sender that keeps
-        delivering is never evicted for a newcomer. Counted by cause.
+        the slowest: one that never completed a message, one whose frame has
+        been in progress for ``SLOW_FRAME`` seconds, or one silent
+        ``idle_evict`` seconds -- and among them the one whose last message
+        (or connect) is oldest. A sender that keeps delivering is never
+        evicted for a newcomer. Counted by cause.
         """
         limits = self.limits
         if self._per_source[host] >= limits.max_per_source and not self._evict_slowest(
@@ -229,8 +234,8 @@ class Listener:
         for conn, peer in self._peers.items():
             if host is not None and peer.host != host:
                 continue
-            if not (peer.frame_started is not None or peer.last_message is None
-                    or now - peer.last_active >= idle):
+            slow = peer.frame_started is not None and now - peer.frame_started >= SLOW_FRAME
+            if not (slow or peer.last_message is None or now - peer.last_active >= idle):
                 continue
             if victim is None or peer.progress() < victim[1].progress():
                 victim = (conn, peer)
