@@ -138,6 +138,11 @@ def write_status_file(path: Path, data: dict[str, object]) -> None:
     tmp.replace(path)
 
 
+def _worth_logging(count: int) -> bool:
+    """The 1st, 10th, 100th and every 1000th occurrence: visible, not a flood."""
+    return count in (1, 10, 100) or not count % 1000
+
+
 class Daemon:
     """One run of ``audit-heka run``. Construct, then call :meth:`run`."""
 
@@ -357,9 +362,7 @@ class Daemon:
                 writer.write_event(event)
             except OSError as exc:
                 self.books.log_write_errors += 1
-                if self.books.log_write_errors in (1, 10, 100) or not (
-                    self.books.log_write_errors % 1000
-                ):
+                if _worth_logging(self.books.log_write_errors):
                     log.error("%s: event %d not written: %s (%d so far)", writer.path,
                               event.serial, exc.strerror, self.books.log_write_errors)
             else:
@@ -371,7 +374,11 @@ class Daemon:
         assert self._delivery is not None
         frames = []
         for msg in messages:
+            degraded = self.framer.degraded
             data = self.framer.frame(msg)
+            if self.framer.degraded != degraded and _worth_logging(self.framer.degraded):
+                log.warning("event %s degraded to fit max_message_size (its truncated field "
+                            "says what was cut; %d so far)", msg.uuid.hex(), self.framer.degraded)
             if data is None:
                 log.warning("event %s refused: its header alone exceeds max_message_size",
                             msg.uuid.hex())
