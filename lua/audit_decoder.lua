@@ -7592,9 +7592,9 @@ local function unparsed_message(reason, text)
                   {name = "raw_length", vt = VT_INTEGER, values = {format("%d", #text)}}},
     }
     local data = encode_message(m)
-    if #data > MAX_MESSAGE_SIZE and m.payload then
-        m.payload = nil
-        data = encode_message(m)
+    if #data > MAX_MESSAGE_SIZE then  -- as the daemon's Framer (see build_message)
+        local smaller = degrade(m, MAX_MESSAGE_SIZE)
+        if smaller then data = encode_message(smaller) end
     end
     return data
 end
