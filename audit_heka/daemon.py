@@ -138,6 +138,11 @@ def write_status_file(path: Path, data: dict[str, object]) -> None:
     tmp.replace(path)
 
 
+def _worth_logging(count: int) -> bool:
+    """The 1st, 10th, 100th and every 1000th occurrence: visible, not a flood."""
+    return count in (1, 10, 100) or not count % 1000
+
+
 class Daemon:
     """One run of ``audit-heka run``. Construct, then call :meth:`run`."""
 
@@ -217,7 +222,8 @@ class Daemon:
         with self._signals(), contextlib.ExitStack() as stack:
             # Delivery first: frames left in the spool by a previous run go out
             # before anything new, and a bad target fails before we touch the kernel.
-            self._delivery = Delivery.open(config.targets, config.delivery)
+            self._delivery = Delivery.open(config.targets, config.delivery,
+                                           refit=self.framer.refit)
             stack.callback(self._close_delivery)
             for target in config.logs:
                 writer = AuditLogWriter(target.path, target.max_bytes, target.num_logs)
@@ -356,9 +362,7 @@ class Daemon:
                 writer.write_event(event)
             except OSError as exc:
                 self.books.log_write_errors += 1
-                if self.books.log_write_errors in (1, 10, 100) or not (
-                    self.books.log_write_errors % 1000
-                ):
+                if _worth_logging(self.books.log_write_errors):
                     log.error("%s: event %d not written: %s (%d so far)", writer.path,
                               event.serial, exc.strerror, self.books.log_write_errors)
             else:
@@ -370,9 +374,14 @@ class Daemon:
         assert self._delivery is not None
         frames = []
         for msg in messages:
+            degraded = self.framer.degraded
             data = self.framer.frame(msg)
+            if self.framer.degraded != degraded and _worth_logging(self.framer.degraded):
+                log.warning("event %s degraded to fit max_message_size (its truncated field "
+                            "says what was cut; %d so far)", msg.uuid.hex(), self.framer.degraded)
             if data is None:
-                log.warning("event %s refused: larger than max_message_size", msg.uuid.hex())
+                log.warning("event %s refused: its header alone exceeds max_message_size",
+                            msg.uuid.hex())
                 continue
             frames.append(data)
         if not frames:
@@ -537,6 +546,7 @@ class Daemon:
         out = dict(self.pipeline.counters())
         out["oversize"] = self.framer.oversize
         out["payload_dropped"] = self.framer.payload_dropped
+        out["degraded"] = self.framer.degraded
         out["frames"] = self.framer.frames
         stats = self._source.stats if self._source is not None else SourceStats()
         out["netlink_records"] = stats.records

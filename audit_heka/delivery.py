@@ -71,7 +71,8 @@ COUNTER_NAMES = (
     "send_errors",  # connections lost while sending or found closed before sending
     "connect_errors",  # failed connection attempts
     "reconnects",  # successful connections after the first
-    "oversize",  # frames larger than the target can carry (UDP datagram size): not sent
+    "refitted",  # frames degraded again to fit this target (UDP datagram size)
+    "oversize",  # frames this target cannot carry even degraded: not sent
     "spool_full",  # submit() refused under --spool-full block
     "spool_drops_oldest",  # frames dropped by --spool-full drop-oldest
     "spool_drops_newest",  # frames dropped by --spool-full drop-newest
@@ -81,6 +82,9 @@ COUNTER_NAMES = (
     "malformed",  # frames the stdout target could not decode
     "discarded",  # frames for a target that is gone for good (stdout closed by its reader)
 )
+
+#: Degrades a frame so that it is at most ``max_frame`` bytes, or None.
+Refit = Callable[[bytes, int], bytes | None]
 
 #: At most this many written-but-unreleased frames are tracked per target;
 #: beyond it the worker waits for acknowledgements before sending more.
@@ -131,8 +135,10 @@ class TargetWorker:
         config: DeliveryConfig,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        refit: Refit | None = None,
     ) -> None:
         self.target = target
+        self._refit = refit
         self.transport = transport
         self.spool = spool
         self.config = config
@@ -165,10 +171,23 @@ class TargetWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def fits(self, frame: bytes) -> bool:
-        """Whether the frame can be carried at all (else it is counted oversize)."""
+    def fitted(self, frame: bytes) -> bytes | None:
+        """The frame as this target can carry it: itself, degraded to the
+        target's limit (``refitted``), or None (counted ``oversize``).
+
+        Why here: the frame is built once for every target at Heka's
+        ``max_message_size``; only a target with a smaller limit (UDP's
+        datagram) needs a smaller one, and only for its own copy.
+        """
         limit = self.transport.max_frame
-        return limit is None or len(frame) <= limit
+        if limit is None or len(frame) <= limit:
+            return frame
+        smaller = self._refit(frame, limit) if self._refit is not None else None
+        if smaller is None or len(smaller) > limit:
+            self.count_oversize(frame)
+            return None
+        self._counters["refitted"] += 1
+        return smaller
 
     def count_oversize(self, frame: bytes) -> None:
         self._counters["oversize"] += 1
@@ -297,16 +316,16 @@ class TargetWorker:
                 return
         now = self._clock()
         light = SpoolRecord(record.seq, b"", record.segment, record.next_offset)
-        if not self.fits(record.frame):
-            self.count_oversize(record.frame)
+        data = self.fitted(record.frame)  # spooled under an earlier, larger limit
+        if data is None:
             self._in_flight.append(_InFlight(light, self._written, float("-inf")))
             return
         try:
-            self.transport.send(record.frame)
+            self.transport.send(data)
         except OSError as exc:
             self._lost(f"send failed: {exc}")
             return
-        self._written += len(record.frame)
+        self._written += len(data)
         self._counters["sent"] += 1
         if record.seq <= self._max_sent_seq:
             self._counters["resent"] += 1
@@ -352,8 +371,13 @@ class Delivery:
         config: DeliveryConfig,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        refit: Refit | None = None,
     ) -> Delivery:
         """Open spools and transports and start one worker per target.
+
+        ``refit(frame, max_frame)`` degrades a frame for a target whose limit
+        is below the frame's size (pipeline.Framer.refit); without it such
+        frames are counted ``oversize``.
 
         Raises ``ValueError`` (bad TLS files, bad options) or
         ``spool.SpoolError`` (spool in use by another process) with a clear
@@ -385,7 +409,8 @@ class Delivery:
                     )
                 else:
                     spool = MemorySpool(config.memory_bytes, config.spool_full)
-                workers.append(TargetWorker(target, transport, spool, config, clock, rng))
+                workers.append(TargetWorker(target, transport, spool, config, clock, rng,
+                                            refit))
         except BaseException:
             for worker in workers:
                 worker.spool.close()
@@ -419,16 +444,15 @@ class Delivery:
                 for frame in frames:
                     able = []
                     for worker in self.workers:
-                        if worker.fits(frame):
-                            able.append(worker)
-                        else:
-                            worker.count_oversize(frame)
-                    for worker in able:
-                        if not worker.accepts(frame):
+                        data = worker.fitted(frame)
+                        if data is not None:
+                            able.append((worker, data))
+                    for worker, data in able:
+                        if not worker.accepts(data):
                             worker.room.clear()
                             return taken
-                    for worker in able:
-                        worker.append(frame, notify=False)
+                    for worker, data in able:
+                        worker.append(data, notify=False)
                     taken += 1
             finally:
                 for worker in self.workers:

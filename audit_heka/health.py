@@ -21,8 +21,8 @@ LOSS_COUNTERS = (
     "serial_gaps",  # serials the assembler never saw on the live stream
     "netlink_overruns",  # ENOBUFS on the audit socket
     "malformed_records",  # records that could not be parsed
-    "oversize",  # events larger than max_message_size: refused
-    "delivery_oversize",  # frames a target cannot carry (UDP datagram size)
+    "oversize",  # events whose header alone exceeds max_message_size: refused
+    "delivery_oversize",  # frames a target cannot carry even degraded
     "delivery_discarded",  # frames for a target gone for good (stdout closed)
     "delivery_spool_drops_oldest",
     "delivery_spool_drops_newest",

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import replace
 
+from audit_heka.degrade import degrade
 from audit_heka.events import Assembler, Event
-from audit_heka.heka.errors import MessageTooLarge
-from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
-from audit_heka.heka.message import Message, encode_message
+from audit_heka.heka.errors import DecodeError, FramingError, MessageTooLarge
+from audit_heka.heka.framing import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Signer,
+    frame,
+    frame_overhead,
+    unframe_one,
+)
+from audit_heka.heka.message import Message, decode_message, encode_message
 from audit_heka.records import (
     MAX_RECORD_LENGTH,
     ParseError,
@@ -156,12 +162,15 @@ class Pipeline:
 
 
 class Framer:
-    """Message -> framed bytes, counting the ones too large for Heka.
+    """Message -> framed bytes; a message too large for Heka is degraded to fit.
 
-    A message over Heka's ``max_message_size`` would be dropped by Heka, so it
-    is never emitted. First the Payload (a copy of what the fields already
-    hold) is left out and the message retried (``payload_dropped``); if it is
-    still too large it is refused and counted (``oversize``).
+    A message over Heka's ``max_message_size`` would be dropped by Heka, and
+    an event dropped for its size is one any user can hide by padding it. So
+    it is degraded (audit_heka.degrade: the Payload first, then fields by
+    importance, with ``truncated*`` fields saying what was cut), counted in
+    ``payload_dropped`` and ``degraded``. Only a message whose header alone
+    cannot fit is refused (``oversize``). The normal path encodes once, as
+    before; only a message found too large pays for the degradation.
     """
 
     def __init__(self, signer: Signer | None = None,
@@ -170,18 +179,50 @@ class Framer:
         self.max_message_size = max_message_size
         self.frames = 0
         self.payload_dropped = 0
+        self.degraded = 0  # messages with fields cut or dropped to fit
         self.oversize = 0
 
     def frame(self, message: Message) -> bytes | None:
-        """The frame, or None (counted in ``oversize``) when the message is too large."""
+        """The frame, or None (counted in ``oversize``) when even degrading fails."""
         encoded = encode_message(message)
-        if len(encoded) > self.max_message_size and message.payload is not None:
-            encoded = encode_message(replace(message, payload=None))
-            self.payload_dropped += 1
+        if len(encoded) > self.max_message_size:
+            smaller = self._degrade(message, self.max_message_size)
+            if smaller is None:
+                return None
+            encoded = smaller
         try:
             data = frame(encoded, self.signer, self.max_message_size)
-        except MessageTooLarge:
+        except MessageTooLarge:  # pragma: no cover - degrade() guarantees the size
             self.oversize += 1
             return None
         self.frames += 1
         return data
+
+    def refit(self, data: bytes, max_frame: int) -> bytes | None:
+        """``data`` (one of our frames) degraded so the whole frame fits in
+        ``max_frame`` bytes, for a target with a smaller limit (UDP); None
+        when it cannot be (counted by the caller).
+
+        Called from delivery threads too, so it touches no state (the
+        delivery counts ``refitted`` per target).
+        """
+        try:
+            message = decode_message(unframe_one(data))
+        except (FramingError, DecodeError):
+            return None
+        limit = min(self.max_message_size, max_frame - frame_overhead(max_frame, self.signer))
+        degraded = degrade(message, limit)
+        if degraded is None:
+            return None
+        return frame(encode_message(degraded.message), self.signer, self.max_message_size)
+
+    def _degrade(self, message: Message, limit: int) -> bytes | None:
+        degraded = degrade(message, limit)
+        if degraded is None:
+            self.oversize += 1
+            return None
+        if degraded.payload_dropped:
+            self.payload_dropped += 1
+        if degraded.fields_cut:
+            self.degraded += 1
+        return encode_message(degraded.message)

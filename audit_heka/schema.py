@@ -81,10 +81,13 @@ SECCOMP_RET_ACTION_FULL = 0xFFFF0000
 SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # thread, process
 
 # Field names the event itself uses; a record key with one of these names is
-# prefixed like a collision.
-EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv",
-                                          "suspicious_duplicates", "parse_error", "raw",
-                                          "interpret_error"})
+# prefixed like a collision. The truncated* names are written only by
+# audit_heka.degrade (a record key must not pose as its report).
+EVENT_FIELDS: frozenset[str] = frozenset({
+    "serial", "type", "record_types", "node", "argv",
+    "suspicious_duplicates", "parse_error", "raw", "interpret_error",
+    "truncated", "truncated_bytes", "truncated_values", "truncated_kept",
+})
 # What failed while interpreting or building the event (docs/fields.md); its presence means
 # some `_i` fields, or all of them, are missing and the raw values are what is left.
 INTERPRET_ERROR = "interpret_error"

@@ -535,6 +535,8 @@ def _report(pipeline: Pipeline, framer: Framer) -> None:
                                        "unparsed_shipped", "shared_lines", "interpret_errors"))}
     if framer.payload_dropped:
         problems["payload_dropped_for_size"] = framer.payload_dropped
+    if framer.degraded:
+        problems["degraded_for_size"] = framer.degraded
     if framer.oversize:
         problems["oversize"] = framer.oversize
     for key, value in sorted(problems.items()):

@@ -177,7 +177,8 @@ def run_options(f: click.decorators.FC) -> click.decorators.FC:
             type=click.IntRange(min=64, max=65507),
             default=DEFAULT_MAX_DATAGRAM,
             show_default=True,
-            help="Larger frames are counted and not sent over UDP (Heka's buffer is 8 KiB).",
+            help="Larger frames are degraded to fit (docs/fields.md) for UDP "
+            "(Heka's buffer is 8 KiB).",
         ),
         tls_options,
         click.option(

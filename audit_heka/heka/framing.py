@@ -74,6 +74,27 @@ def _header(message: bytes, signer: Signer | None) -> bytes:
     return header + b"\x32" + varint(len(digest)) + digest
 
 
+def frame_overhead(message_length: int, signer: Signer | None = None) -> int:
+    """Bytes a frame adds to a message of ``message_length`` bytes.
+
+    Why: a target that limits whole frames (a UDP datagram) needs the message
+    limit that leaves room for the header; the digest length does not depend
+    on the message, so no message is hashed.
+    """
+    header = _header(b"", signer)
+    return 3 + len(header) - 1 + len(varint(message_length))
+
+
+def unframe_one(data: bytes) -> bytes:
+    """The message of one frame we wrote ourselves (header not verified)."""
+    if len(data) < 3 or data[0] != RECORD_SEPARATOR:
+        raise FramingError("not a frame")
+    end = 2 + data[1]
+    if len(data) <= end or data[end] != UNIT_SEPARATOR:
+        raise FramingError("not a frame")
+    return data[end + 1 :]
+
+
 def frame(
     message: bytes,
     signer: Signer | None = None,
@@ -144,11 +165,20 @@ class Unframer:
         self.verify = verify
         self.errors: Counter[str] = Counter()
         self._buf = bytearray()
+        #: Bytes taken out of the buffer so far (frames, skipped bytes): when
+        #: it moves, a frame still buffered is a new one (listener timers).
+        self.consumed = 0
 
     @property
     def buffered(self) -> int:
         """Bytes held while waiting for the rest of a frame."""
         return len(self._buf)
+
+    @property
+    def in_header(self) -> bool:
+        """A frame has begun (its 0x1E is buffered) but its header is incomplete."""
+        buf = self._buf
+        return bool(buf) and (len(buf) < 2 or len(buf) < buf[1] + 3)
 
     def feed(self, data: bytes) -> list[Unframed]:
         """Add ``data`` to the stream; return every message it completes."""
@@ -185,6 +215,7 @@ class Unframer:
             if unframed is not None:
                 out.append(unframed)
         del buf[:pos]
+        self.consumed += pos
         return out
 
     def close(self) -> int:
