@@ -94,7 +94,7 @@ def tables() -> dict[str, Any]:
         "CLOSED_MEMORY": events.CLOSED_MEMORY,
         "EXPIRE_PER_RECORD": events.EXPIRE_PER_RECORD,
         # schema.py
-        "NAMESPACE_HEX": schema.AUDIT_HEKA_NAMESPACE.hex,
+        "NAMESPACE_HEX": schema.AUDIT_HEKA_NAMESPACE.hex(),
         "DEFAULT_MESSAGE_TYPE": schema.DEFAULT_MESSAGE_TYPE,
         "LOGGER": schema.LOGGER,
         "INTEGER_KEYS": schema.INTEGER_KEYS,

@@ -48,8 +48,7 @@ from audit_heka.heka.framing import Signer
 from audit_heka.heka.message import Message
 from audit_heka.interpret import Interpreter
 from audit_heka.outputs.stdout import JsonLinesTransport
-from audit_heka.outputs.target import TargetError, parse_target
-from audit_heka.outputs.tls import TlsOptions
+from audit_heka.outputs.target import TargetError, TlsOptions, parse_target
 from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
 from audit_heka.pipeline import Framer, Pipeline
 from audit_heka.resume import ResumeTracker

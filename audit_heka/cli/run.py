@@ -31,8 +31,7 @@ from audit_heka.logconfig import LEVELS, configure_logging
 from audit_heka.netlink.control import AuditError
 from audit_heka.netlink.source import SourceError
 from audit_heka.outputs.file import FsyncPolicy, unwritable_reason
-from audit_heka.outputs.target import Target, TargetError, TargetKind, parse_target
-from audit_heka.outputs.tls import TlsOptions
+from audit_heka.outputs.target import Target, TargetError, TargetKind, TlsOptions, parse_target
 from audit_heka.outputs.transport import TransportOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
 from audit_heka.private_files import UnsafePathError, default_owners, ensure_private_dir
