@@ -15,13 +15,10 @@ import hmac
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from audit_heka.heka.errors import FramingError, MessageTooLarge
 from audit_heka.heka.message import varint
-
-if TYPE_CHECKING:
-    from audit_heka.heka import message_pb2
 
 RECORD_SEPARATOR = 0x1E
 UNIT_SEPARATOR = 0x1F
@@ -231,7 +228,10 @@ class Unframer:
             self._buf.clear()
         return left
 
-    def _parse_header(self, data: bytes, terminator: int) -> message_pb2.Header | None:
+    # The header is Any, not message_pb2.Header: upb returns bytes for a
+    # hmac_signer that is not UTF-8, and the compiled build (setup.py) checks
+    # the stubs' ``str`` at run time.
+    def _parse_header(self, data: bytes, terminator: int) -> Any:
         if terminator != UNIT_SEPARATOR:
             return None
         # Reading frames (listen, decode) needs the bindings; writing them does not.
@@ -239,7 +239,7 @@ class Unframer:
 
         from audit_heka.heka import message_pb2  # noqa: PLC0415
 
-        header = message_pb2.Header()
+        header: Any = message_pb2.Header()
         try:
             header.ParseFromString(data)
         except (PbDecodeError, ValueError):
@@ -253,7 +253,7 @@ class Unframer:
             return None
         return header
 
-    def _verify(self, header: message_pb2.Header, message: bytes) -> Unframed | None:
+    def _verify(self, header: Any, message: bytes) -> Unframed | None:
         if not header.HasField("hmac"):
             if self.require_signature:
                 self.errors["unsigned"] += 1

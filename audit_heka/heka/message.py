@@ -240,7 +240,10 @@ def decode_message(data: bytes) -> Message:
 
     from audit_heka.heka import message_pb2  # noqa: PLC0415 - see above
 
-    pb = message_pb2.Message()
+    # Any, not message_pb2.Message: upb returns bytes for a string field that is
+    # not UTF-8 (see _text), and the compiled build checks declared types at run
+    # time -- reading such a field through the stubs' ``str`` would raise there.
+    pb: Any = message_pb2.Message()
     try:
         pb.ParseFromString(data)
     except (PbDecodeError, ValueError) as exc:
