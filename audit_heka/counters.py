@@ -13,7 +13,9 @@ is counted once, at the place that sees it, under exactly one cause:
   e.g. netlink overruns this kernel does not count in ``lost``);
 * ``netlink_overruns``: ENOBUFS on the reader's audit socket;
 * ``journal_dropped_records``: records given up by ``--journal-full drop-oldest``;
-* ``delivery_oversize`` per target: frames a target could never carry (UDP size).
+* ``oversize``: events whose header alone exceeds max_message_size (larger
+  events are degraded to fit, never dropped: ``degraded``);
+* ``delivery_oversize`` per target: frames a target cannot carry even degraded.
 
 Pure data and two helpers; no I/O.
 """
@@ -67,7 +69,10 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "frames": CounterInfo("session", False, "messages framed"),
     "payload_dropped": CounterInfo(
         "session", False, "messages sent without Payload to fit max_message_size"),
-    "oversize": CounterInfo("session", True, "events larger than max_message_size: refused"),
+    "degraded": CounterInfo(
+        "session", False, "messages with fields cut or dropped to fit max_message_size"),
+    "oversize": CounterInfo(
+        "session", True, "events whose header alone exceeds max_message_size: refused"),
     "build_errors": CounterInfo(
         "session", False, "events that failed to build: shipped raw with an error field"),
     "shipped_raw": CounterInfo(
@@ -100,8 +105,10 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "delivery_send_errors": CounterInfo("delivery", False, "connections lost while sending"),
     "delivery_connect_errors": CounterInfo("delivery", False, "failed connection attempts"),
     "delivery_reconnects": CounterInfo("delivery", False, "connections after the first"),
+    "delivery_refitted": CounterInfo(
+        "delivery", False, "frames degraded again to fit the target (UDP datagram size)"),
     "delivery_oversize": CounterInfo(
-        "delivery", True, "frames the target can never carry (UDP datagram size): not sent"),
+        "delivery", True, "frames the target cannot carry even degraded: not sent"),
     "delivery_malformed": CounterInfo("delivery", False, "frames stdout could not decode"),
     "delivery_discarded": CounterInfo(
         "delivery", True, "frames for a target gone for good (stdout closed by its reader)"),

@@ -41,10 +41,15 @@ COUNTER_NAMES = (
     "send_errors",  # connections lost while sending or found closed before sending
     "connect_errors",  # failed connection attempts
     "reconnects",  # successful connections after the first
+    "refitted",  # frames degraded again to fit this target (UDP datagram size)
     "malformed",  # frames the stdout target could not decode
     "discarded",  # frames for a target that is gone for good (stdout closed by its reader)
 )
 
+
+#: Degrades a frame so that it is at most ``max_frame`` bytes, or None
+#: (``session.Framer.refit``).
+Refit = Callable[[bytes, int], bytes | None]
 
 #: Longest sleep of an idle worker (nothing queued, nothing in flight).
 IDLE_WAIT = 1.0
@@ -75,8 +80,10 @@ class TargetWorker:
         config: DeliveryConfig,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        refit: Refit | None = None,
     ) -> None:
         self.target = target
+        self._refit = refit
         self.transport = transport
         self.config = config
         self.state = DeliveryState(hold=config.hold if target.is_stream else 0.0,
@@ -87,7 +94,7 @@ class TargetWorker:
         self._stop = threading.Event()
         self._draining = threading.Event()
         self._errors: dict[str, int] = dict.fromkeys(
-            ("send_errors", "connect_errors", "reconnects"), 0)
+            ("send_errors", "connect_errors", "reconnects", "refitted"), 0)
         self._retry_at = 0.0
         self._ever_connected = False
         self.last_error = ""
@@ -101,6 +108,29 @@ class TargetWorker:
     # ----------------------------------------------------------- caller side
     def start(self) -> None:
         self._thread.start()
+
+    def fitted(self, frame: bytes) -> tuple[bytes, bool]:
+        """The frame as this target can carry it, and whether it was refitted.
+
+        Why here: the frame is built once for every target at Heka's
+        ``max_message_size``; only a target with a smaller limit (UDP's
+        datagram) needs a smaller one, and only for its own copy. A frame
+        that cannot be refitted is returned as is: the worker refuses it when
+        it comes to send it (counted ``oversize`` there, in order).
+        """
+        limit = self.transport.max_frame
+        if limit is None or len(frame) <= limit or self._refit is None:
+            return frame, False
+        smaller = self._refit(frame, limit)
+        if smaller is None or len(smaller) > limit:
+            return frame, False
+        return smaller, True
+
+    def push_locked(self, data: bytes, token: int | None, *, refitted: bool) -> None:
+        """Queue a frame (hold ``cond``), counting a refitted copy."""
+        self.state.push(data, token)
+        if refitted:
+            self._errors["refitted"] += 1
 
     def counters(self) -> dict[str, int]:
         with self.cond:
@@ -249,12 +279,17 @@ class Delivery:
         config: DeliveryConfig,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        refit: Refit | None = None,
     ) -> Delivery:
         """Open the transports (not connected yet) and start one worker per target.
 
+        ``refit(frame, max_frame)`` degrades a frame for a target whose limit
+        is below the frame's size (``session.Framer.refit``); without it such
+        frames are counted ``oversize``.
+
         Raises ``ValueError`` (bad TLS files, bad options) with a clear message.
         """
-        workers = [TargetWorker(t, open_transport(t, config.transport), config, clock, rng)
+        workers = [TargetWorker(t, open_transport(t, config.transport), config, clock, rng, refit)
                    for t in targets]
         for worker in workers:
             worker.start()
@@ -271,17 +306,23 @@ class Delivery:
         One lock round per target per batch, not per frame.
         """
         taken = 0
+        # Per-target copies first, outside the locks (refitting decodes and
+        # re-encodes; only frames over a target's limit pay for it).
+        copies = []
+        for item in frames:
+            data, token = (item, None) if isinstance(item, bytes) else item
+            copies.append(([w.fitted(data) for w in self.workers], token))
         for worker in self.workers:
             worker.cond.acquire()
         try:
-            for item in frames:
-                data, token = (item, None) if isinstance(item, bytes) else item
-                if not all(w.state.has_room(len(data)) for w in self.workers):
+            for fitted, token in copies:
+                if not all(w.state.has_room(len(data))
+                           for w, (data, _) in zip(self.workers, fitted, strict=True)):
                     for worker in self.workers:
                         worker.room.clear()
                     break
-                for worker in self.workers:
-                    worker.state.push(data, token)
+                for worker, (data, refitted) in zip(self.workers, fitted, strict=True):
+                    worker.push_locked(data, token, refitted=refitted)
                 taken += 1
         finally:
             for worker in self.workers:

@@ -11,8 +11,7 @@ from that library by scripts/gen_interpret_tables.py; the user and group names a
 
 from __future__ import annotations
 
-import ipaddress
-import platform
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
@@ -237,7 +236,8 @@ class Interpreter:
                  machine: str | None = None) -> None:
         self.users = users
         self.groups = groups
-        self.machine = machine if machine is not None else platform.machine()
+        # os.uname() is what platform.machine() reads, without that import's cost.
+        self.machine = machine if machine is not None else os.uname().machine
         # Memos (bounded: cleared when full, so memory stays flat). Audit values
         # repeat a lot -- the same uids, exe, comm, cwd, key, proctitle -- and
         # their texts depend only on (kind, raw) for every kind but the
@@ -957,6 +957,8 @@ def sockaddr(raw: str) -> str:
 
 def _inet6(addr: bytes) -> str:
     """RFC 5952 text as glibc's inet_ntop writes it (IPv4-mapped/compatible included)."""
+    import ipaddress  # noqa: PLC0415 - start-up cost that only SOCKADDR of AF_INET6 needs
+
     ip = ipaddress.IPv6Address(addr)
     if ip.ipv4_mapped is not None:
         return f"::ffff:{ip.ipv4_mapped}"

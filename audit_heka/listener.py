@@ -24,9 +24,28 @@ from audit_heka.heka.message import Message, decode_message
 #: A connection beyond this many is accepted and closed at once (and counted):
 #: a peer opening thousands of sockets must not exhaust our descriptors.
 MAX_CONNECTIONS = 1024
-#: When every slot is taken, a peer silent for this long makes room for the
-#: newcomer: otherwise 1,024 idle sockets would lock every sender out.
+#: When every slot is taken, a peer that delivered messages but has been
+#: silent this long may make room for a newcomer.
 IDLE_EVICT = 10.0
+#: Seconds a peer may take from a frame's first byte (0x1E) to the end of its
+#: header (at most 258 bytes): a header trickled a byte at a time must not
+#: hold a slot. Heka's senders write a frame in one go.
+HEADER_TIMEOUT = 5.0
+#: Seconds a peer may take from a frame's first byte to its last (64 KiB at
+#: 20 kbit/s is 26 s).
+FRAME_TIMEOUT = 30.0
+#: Connections one source address may hold: one host cannot take every slot.
+MAX_PER_SOURCE = 64
+#: A frame in progress this long makes a peer that delivered before a
+#: candidate for eviction when room is needed (a real sender writes a frame
+#: in milliseconds).
+SLOW_FRAME = 1.0
+#: How often the timeouts are checked (seconds).
+SWEEP_INTERVAL = 0.25
+#: Connections accepted per poll before the peers already in are read: a
+#: flood of reconnecting peers, each evicting the slowest, must not evict a
+#: newcomer before its first frame (already in its socket) is even read.
+ACCEPT_BATCH = 64
 #: Out of descriptors (EMFILE/ENFILE), accept() fails while the listening
 #: socket stays readable: without a pause the loop would spin at 100% CPU.
 #: Accepting resumes after this long, or as soon as a connection closes.
@@ -56,9 +75,31 @@ def parse_address(text: str, default_port: int = 5565) -> tuple[str, int]:
 
 @dataclass
 class _Peer:
+    """One connection, with what the eviction policy needs to know of it."""
+
+    host: str
     address: str
     unframer: Unframer
-    last_active: float = 0.0
+    connected_at: float
+    last_active: float
+    last_message: float | None = None  # when it last completed a message
+    frame_started: float | None = None  # when its buffered, incomplete frame began
+    consumed: int = 0  # unframer.consumed when frame_started was last checked
+
+    def progress(self) -> float:
+        """When it last showed it is a real sender: its last message, or its connect."""
+        return self.last_message if self.last_message is not None else self.connected_at
+
+
+@dataclass(frozen=True, slots=True)
+class PeerLimits:
+    """The bounds that keep hostile peers from locking senders out (issue 17)."""
+
+    max_connections: int = MAX_CONNECTIONS
+    max_per_source: int = MAX_PER_SOURCE
+    header_timeout: float = HEADER_TIMEOUT
+    frame_timeout: float = FRAME_TIMEOUT
+    idle_evict: float = IDLE_EVICT
 
 
 @dataclass
@@ -81,10 +122,10 @@ class Listener:
         signers: Mapping[str, Signer] | None = None,
         require_signature: bool = False,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        idle_evict: float = IDLE_EVICT,
+        limits: PeerLimits | None = None,
     ) -> None:
         self.udp = udp
-        self.idle_evict = idle_evict
+        self.limits = limits or PeerLimits()
         self.stats = ListenerStats()
         self._signers = dict(signers or {})
         self._require_signature = require_signature
@@ -102,6 +143,8 @@ class Listener:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._sock, selectors.EVENT_READ)
         self._peers: dict[socket.socket, _Peer] = {}
+        self._per_source: Counter[str] = Counter()
+        self._next_sweep = 0.0
         self._udp_unframer = self._new_unframer()
         self._accept_paused_until: float | None = None
 
@@ -130,11 +173,16 @@ class Listener:
                     self._read_datagrams(on_message)
                 else:
                     self._accept()
-            else:
+            elif sock in self._peers:  # not evicted earlier in this round
                 self._read_stream(sock, on_message)
+        if self._peers:
+            now = time.monotonic()
+            if now >= self._next_sweep:
+                self._next_sweep = now + SWEEP_INTERVAL
+                self._sweep(now)
 
     def _accept(self) -> None:
-        while True:
+        for _ in range(ACCEPT_BATCH):
             try:
                 conn, addr = self._sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -146,23 +194,75 @@ class Listener:
                     self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE
                 return
             now = time.monotonic()
-            if len(self._peers) >= MAX_CONNECTIONS and not self._evict_idle(now):
-                self.stats.errors["connections_refused"] += 1
+            host = str(addr[0])
+            if not self._make_room(host, now):
                 conn.close()
                 continue
             conn.setblocking(False)
             self.stats.connections += 1
-            self._peers[conn] = _Peer(f"{addr[0]}:{addr[1]}", self._new_unframer(), now)
+            self._peers[conn] = _Peer(host, f"{host}:{addr[1]}", self._new_unframer(), now, now)
+            self._per_source[host] += 1
             self._selector.register(conn, selectors.EVENT_READ)
 
-    def _evict_idle(self, now: float) -> bool:
-        """Close the longest-silent peer if it has been silent ``idle_evict`` seconds."""
-        conn, peer = min(self._peers.items(), key=lambda item: item[1].last_active)
-        if now - peer.last_active < self.idle_evict:
+    def _make_room(self, host: str, now: float) -> bool:
+        """Whether a newcomer from ``host`` can have a slot, evicting to make one.
+
+        A source at its cap gives up its own slowest peer; a full table gives
+        up the slowest of all. Only a peer that has not proved itself can be
+        the slowest: one that never completed a message, one whose frame has
+        been in progress for ``SLOW_FRAME`` seconds, or one silent
+        ``idle_evict`` seconds -- and among them the one whose last message
+        (or connect) is oldest. A sender that keeps delivering is never
+        evicted for a newcomer. Counted by cause.
+        """
+        limits = self.limits
+        if self._per_source[host] >= limits.max_per_source and not self._evict_slowest(
+            now, host, "per_source"
+        ):
+            self.stats.errors["refused.per_source"] += 1
             return False
-        self.stats.errors["connections_evicted"] += 1
-        self._drop(conn, peer)
+        if len(self._peers) >= limits.max_connections and not self._evict_slowest(
+            now, None, "slowest"
+        ):
+            self.stats.errors["refused.full"] += 1
+            return False
         return True
+
+    def _evict_slowest(self, now: float, host: str | None, cause: str) -> bool:
+        idle = self.limits.idle_evict
+        victim: tuple[socket.socket, _Peer] | None = None
+        for conn, peer in self._peers.items():
+            if host is not None and peer.host != host:
+                continue
+            slow = peer.frame_started is not None and now - peer.frame_started >= SLOW_FRAME
+            if not (slow or peer.last_message is None or now - peer.last_active >= idle):
+                continue
+            if victim is None or peer.progress() < victim[1].progress():
+                victim = (conn, peer)
+        if victim is None:
+            return False
+        self._evict(*victim, cause)
+        return True
+
+    def _sweep(self, now: float) -> None:
+        """Evict the peers that took too long over a header or a frame."""
+        limits = self.limits
+        late: list[tuple[socket.socket, _Peer, str]] = []
+        for conn, peer in self._peers.items():
+            if peer.frame_started is None:
+                continue
+            age = now - peer.frame_started
+            if age > limits.header_timeout and peer.unframer.in_header:
+                late.append((conn, peer, "header_timeout"))
+            elif age > limits.frame_timeout:
+                late.append((conn, peer, "frame_timeout"))
+        for conn, peer, cause in late:
+            self._evict(conn, peer, cause)
+
+    def _evict(self, conn: socket.socket, peer: _Peer, cause: str) -> None:
+        self.stats.errors[f"evicted.{cause}"] += 1
+        self._drop(conn, peer)
+        self._resume_accept()
 
     def _drop(self, conn: socket.socket, peer: _Peer) -> None:
         peer.unframer.close()
@@ -170,6 +270,9 @@ class Listener:
         self._selector.unregister(conn)
         conn.close()
         del self._peers[conn]
+        self._per_source[peer.host] -= 1
+        if not self._per_source[peer.host]:
+            del self._per_source[peer.host]
 
     def _read_stream(
         self, conn: socket.socket, on_message: Callable[[Message, str | None], None]
@@ -186,8 +289,16 @@ class Listener:
             self._drop(conn, peer)
             self._resume_accept()  # a descriptor is free again
             return
-        peer.last_active = time.monotonic()
-        self._deliver(peer.unframer, data, on_message)
+        now = time.monotonic()
+        peer.last_active = now
+        unframer = peer.unframer
+        if self._deliver(unframer, data, on_message):
+            peer.last_message = now
+        if not unframer.buffered:
+            peer.frame_started = None
+        elif peer.frame_started is None or unframer.consumed != peer.consumed:
+            peer.frame_started = now  # a new frame began
+        peer.consumed = unframer.consumed
 
     def _resume_accept(self) -> None:
         if self._accept_paused_until is not None:
@@ -207,7 +318,9 @@ class Listener:
 
     def _deliver(
         self, unframer: Unframer, data: bytes, on_message: Callable[[Message, str | None], None]
-    ) -> None:
+    ) -> bool:
+        """Feed ``data``; whether it completed a message that decoded."""
+        delivered = False
         for unframed in unframer.feed(data):
             try:
                 msg = decode_message(unframed.message)
@@ -215,8 +328,10 @@ class Listener:
                 self.stats.errors["undecodable"] += 1
                 continue
             self.stats.messages += 1
+            delivered = True
             on_message(msg, unframed.signer)
         self._absorb(unframer)
+        return delivered
 
     def _absorb(self, unframer: Unframer) -> None:
         if unframer.errors:
@@ -230,5 +345,6 @@ class Listener:
             self._absorb(peer.unframer)
             conn.close()
         self._peers.clear()
+        self._per_source.clear()
         self._selector.close()
         self._sock.close()

@@ -22,7 +22,7 @@ library-written fields were also written by its caller is flagged
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -33,7 +33,7 @@ from audit_heka.interpret import error_text
 from audit_heka.records import ParseError, Record
 
 # Fixed forever: changing it changes every uuid and breaks receivers' de-duplication.
-AUDIT_HEKA_NAMESPACE = uuid.UUID("b7aa4973-8fc5-572b-a7d0-e17b4e1b104a")
+AUDIT_HEKA_NAMESPACE = bytes.fromhex("b7aa49738fc5572ba7d0e17b4e1b104a")
 DEFAULT_MESSAGE_TYPE = "audit_log"  # the seed's Type: existing index patterns keep working
 LOGGER = "audit-heka"
 
@@ -81,10 +81,13 @@ SECCOMP_RET_ACTION_FULL = 0xFFFF0000
 SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # thread, process
 
 # Field names the event itself uses; a record key with one of these names is
-# prefixed like a collision.
-EVENT_FIELDS: frozenset[str] = frozenset({"serial", "type", "record_types", "node", "argv",
-                                          "suspicious_duplicates", "parse_error", "raw",
-                                          "interpret_error"})
+# prefixed like a collision. The truncated* names are written only by
+# audit_heka.degrade (a record key must not pose as its report).
+EVENT_FIELDS: frozenset[str] = frozenset({
+    "serial", "type", "record_types", "node", "argv",
+    "suspicious_duplicates", "parse_error", "raw", "interpret_error",
+    "truncated", "truncated_bytes", "truncated_values", "truncated_kept",
+})
 # What failed while interpreting or building the event (docs/fields.md); its presence means
 # some `_i` fields, or all of them, are missing and the raw values are what is left.
 INTERPRET_ERROR = "interpret_error"
@@ -140,7 +143,23 @@ def event_uuid(hostname: str, seconds: int, milliseconds: int, serial: int, part
     name = f"{hostname}|{seconds}.{milliseconds:03d}|{serial}"
     if part:
         name += f"#{part}"
-    return uuid.uuid5(AUDIT_HEKA_NAMESPACE, name).bytes
+    return uuid5(AUDIT_HEKA_NAMESPACE, name)
+
+
+def uuid5(namespace: bytes, name: str) -> bytes:
+    """RFC 4122 version 5 (SHA-1) uuid bytes, as ``uuid.uuid5(...).bytes`` computes them.
+
+    Direct: the ``uuid`` module costs ~6 ms of start-up and a UUID object per
+    event on the hot path (a test compares with ``uuid.uuid5``).
+    """
+    digest = hashlib.sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
+    return b"".join((
+        digest[:6],
+        bytes(((digest[6] & 0x0F) | 0x50,)),
+        digest[7:8],
+        bytes(((digest[8] & 0x3F) | 0x80,)),
+        digest[9:16],
+    ))
 
 
 def unquote(raw: str) -> str:
@@ -379,7 +398,7 @@ class MessageBuilder:
         # The uuid hashes a bounded prefix (the Lua decoder computes it in Lua).
         name = f"{self.hostname}|unparsed|{timestamp_ns}|{len(data)}|{_utf8_prefix(data, 256)}"
         return Message(
-            uuid=uuid.uuid5(AUDIT_HEKA_NAMESPACE, name).bytes,
+            uuid=uuid5(AUDIT_HEKA_NAMESPACE, name),
             timestamp=timestamp_ns,
             type=self.message_type,
             logger=LOGGER,

@@ -25,12 +25,19 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from audit_heka.degrade import degrade
 from audit_heka.events import EOE, Assembler, Event
-from audit_heka.heka.errors import MessageTooLarge
-from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
-from audit_heka.heka.message import Field, Message, encode_message
+from audit_heka.heka.errors import DecodeError, FramingError, MessageTooLarge
+from audit_heka.heka.framing import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Signer,
+    frame,
+    frame_overhead,
+    unframe_one,
+)
+from audit_heka.heka.message import Field, Message, decode_message, encode_message
 from audit_heka.records import (
     MAX_RECORD_LENGTH,
     ParseError,
@@ -53,16 +60,18 @@ class Shipment:
 
     ``event`` is None for a line or kernel record that is no audit record we
     can read: it is shipped anyway (``parse_error``, raw text), never
-    discarded (issue 17). ``frame`` is None when the message is larger than ``max_message_size``
-    even without its Payload (counted in ``oversize``): the event is done but
-    nothing is sent. ``position`` is the lowest input position among the
-    event's records (None when the caller gave none).
+    discarded (issue 17). ``frame`` is None when even the message's header
+    exceeds ``max_message_size`` (counted in ``oversize``): the event is done
+    but nothing is sent. ``degraded`` says fields were cut or dropped to fit
+    (the shipper logs it). ``position`` is the lowest input position among
+    the event's records (None when the caller gave none).
     """
 
     event: Event | None
     message: Message
     frame: bytes | None
     position: int | None
+    degraded: bool = False
 
 
 class Session:
@@ -161,8 +170,8 @@ class Session:
     def frame_message(self, message: Message) -> bytes | None:
         """Frame a message that does not come from the input (health reports).
 
-        Same rules as for events: the Payload goes first if too large, then
-        the message is refused (``oversize``).
+        Same rules as for events: degraded to fit, refused (``oversize``)
+        only when its header alone is too large.
         """
         return self.framer.frame(message)
 
@@ -176,7 +185,7 @@ class Session:
             self.error_samples.append(parsed)
             self.messages += 1
             message = self.builder.build_unparsed(parsed, self._last_ns)
-            return [Shipment(None, message, self.framer.frame(message), position)]
+            return [self._shipment(None, message, position)]
         if parsed.problem:  # kept and shipped (parse_error field), but counted
             self.parse_errors[parsed.problem] += 1
             self.error_samples.append(ParseError(parsed.problem, parsed.log_line()))
@@ -195,8 +204,14 @@ class Session:
             else:
                 message = self._build(event)
             self.messages += 1
-            out.append(Shipment(event, message, self.framer.frame(message), position))
+            out.append(self._shipment(event, message, position))
         return out
+
+    def _shipment(self, event: Event | None, message: Message,
+                  position: int | None) -> Shipment:
+        degraded = self.framer.degraded
+        data = self.framer.frame(message)
+        return Shipment(event, message, data, position, self.framer.degraded != degraded)
 
     def _position(self, event: Event) -> int | None:
         key: Key = (event.node, event.serial, event.seconds, event.milliseconds)
@@ -257,6 +272,7 @@ class Session:
             "messages": self.messages,
             "frames": self.framer.frames,
             "payload_dropped": self.framer.payload_dropped,
+            "degraded": self.framer.degraded,
             "oversize": self.framer.oversize,
             "build_errors": self.build_errors,
             "shipped_raw": self.shipped_raw,
@@ -283,12 +299,15 @@ class Session:
 
 
 class Framer:
-    """Message -> framed bytes, counting the ones too large for Heka.
+    """Message -> framed bytes; a message too large for Heka is degraded to fit.
 
-    A message over Heka's ``max_message_size`` would be dropped by Heka, so it
-    is never emitted. First the Payload (a copy of what the fields already
-    hold) is left out and the message retried (``payload_dropped``); if it is
-    still too large it is refused and counted (``oversize``).
+    A message over Heka's ``max_message_size`` would be dropped by Heka, and
+    an event dropped for its size is one any user can hide by padding it. So
+    it is degraded (audit_heka.degrade: the Payload first, then fields by
+    importance, with ``truncated*`` fields saying what was cut), counted in
+    ``payload_dropped`` and ``degraded``. Only a message whose header alone
+    cannot fit is refused (``oversize``). The normal path encodes once, as
+    before; only a message found too large pays for the degradation.
     """
 
     def __init__(self, signer: Signer | None = None,
@@ -297,18 +316,50 @@ class Framer:
         self.max_message_size = max_message_size
         self.frames = 0
         self.payload_dropped = 0
+        self.degraded = 0  # messages with fields cut or dropped to fit
         self.oversize = 0
 
     def frame(self, message: Message) -> bytes | None:
-        """The frame, or None (counted in ``oversize``) when the message is too large."""
+        """The frame, or None (counted in ``oversize``) when even degrading fails."""
         encoded = encode_message(message)
-        if len(encoded) > self.max_message_size and message.payload is not None:
-            encoded = encode_message(replace(message, payload=None))
-            self.payload_dropped += 1
+        if len(encoded) > self.max_message_size:
+            smaller = self._degrade(message, self.max_message_size)
+            if smaller is None:
+                return None
+            encoded = smaller
         try:
             data = frame(encoded, self.signer, self.max_message_size)
-        except MessageTooLarge:
+        except MessageTooLarge:  # pragma: no cover - degrade() guarantees the size
             self.oversize += 1
             return None
         self.frames += 1
         return data
+
+    def refit(self, data: bytes, max_frame: int) -> bytes | None:
+        """``data`` (one of our frames) degraded so the whole frame fits in
+        ``max_frame`` bytes, for a target with a smaller limit (UDP); None
+        when it cannot be (counted by the caller).
+
+        Called from delivery threads too, so it touches no state (the
+        delivery counts ``refitted`` per target).
+        """
+        try:
+            message = decode_message(unframe_one(data))
+        except (FramingError, DecodeError):
+            return None
+        limit = min(self.max_message_size, max_frame - frame_overhead(max_frame, self.signer))
+        degraded = degrade(message, limit)
+        if degraded is None:
+            return None
+        return frame(encode_message(degraded.message), self.signer, self.max_message_size)
+
+    def _degrade(self, message: Message, limit: int) -> bytes | None:
+        degraded = degrade(message, limit)
+        if degraded is None:
+            self.oversize += 1
+            return None
+        if degraded.payload_dropped:
+            self.payload_dropped += 1
+        if degraded.fields_cut:
+            self.degraded += 1
+        return encode_message(degraded.message)

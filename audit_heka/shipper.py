@@ -67,8 +67,7 @@ from audit_heka.journal.follower import Inotify, JournalFollower, journal_files
 from audit_heka.journal.format import Cursor
 from audit_heka.logconfig import LEVELS, configure_logging
 from audit_heka.outputs.file import FsyncPolicy
-from audit_heka.outputs.target import Target, parse_target
-from audit_heka.outputs.tls import TlsOptions
+from audit_heka.outputs.target import Target, TlsOptions, parse_target
 from audit_heka.outputs.transport import TransportOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
 from audit_heka.private_files import write_private_json
@@ -90,6 +89,11 @@ HANDLED_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 #: shipped raw (uninterpreted): a record that kills the process cannot make a
 #: crash loop that ships nothing.
 CRASH_LIMIT = 2
+
+
+def worth_logging(count: int) -> bool:
+    """The 1st, 10th, 100th and every 1000th occurrence: visible, not a flood."""
+    return count in (1, 10, 100) or not count % 1000
 
 
 class ShipperError(Exception):
@@ -230,6 +234,7 @@ class Shipper:
         self._upstream: dict[str, int] = {}  # last counters read from supervisor/reader status
         self._wake_read = -1
         self._logged_build_errors = 0
+        self._degraded = 0  # degraded events seen, for worth_logging
         self._state = "running"
         self._held: list[tuple[bytes, int | None]] = []
         self._stamps: dict[int, int] = {}  # token -> event time (ns), for the lag's age
@@ -276,7 +281,8 @@ class Shipper:
         self._cursor = cursor
         inotify = Inotify(config.journal_dir)
         self.follower = JournalFollower(config.journal_dir, cursor, warmup=WARMUP_BYTES)
-        self.delivery = Delivery.open(config.targets, config.delivery)
+        self.delivery = Delivery.open(config.targets, config.delivery,
+                                      refit=self.session.framer.refit)
         for target in config.logs:
             self._logs.append(AuditLogWriter(target.path, target.max_bytes, target.num_logs))
         previous = self._previous_status()
@@ -420,8 +426,14 @@ class Shipper:
             if item.event is not None and self._logs and self._log_wanted(item.position):
                 for writer in self._logs:
                     self._write_log(writer, item)
+            if item.degraded:
+                self._degraded += 1
+                if worth_logging(self._degraded):
+                    log.warning("event %s degraded to fit max_message_size (its truncated "
+                                "field says what was cut; %d so far)",
+                                item.message.uuid.hex(), self._degraded)
             if item.frame is None:
-                log.warning("event %s refused: larger than max_message_size",
+                log.warning("event %s refused: its header alone exceeds max_message_size",
                             item.message.uuid.hex())
                 continue
             if item.position is not None:
@@ -461,7 +473,7 @@ class Shipper:
         except OSError as exc:
             self.books["log_write_errors"] += 1
             count = self.books["log_write_errors"]
-            if count in (1, 10, 100) or not count % 1000:
+            if worth_logging(count):
                 log.error("%s: event %d not written: %s (%d so far)", writer.path,
                           item.event.serial, exc.strerror, count)
         else:

@@ -6,13 +6,14 @@
 # protobuf-compiler (protoc, the independent decoder for wire tests),
 # python3-audit (auparse, the interpretation oracle), lua5.1 + lua-lpeg +
 # lua-cjson (to run the Heka sandbox decoder), openssl (test CA for TLS),
-# gcc (the benchmark's syscall storm), systemd (systemd-analyze verify of
-# packaging/audit-heka.service).
+# gcc (the benchmark's syscall storm), python3-dev + gcc (the optional
+# mypyc-compiled build that scripts/test.sh also tests), systemd
+# (systemd-analyze verify of packaging/audit-heka.service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(python3-venv python3-pip auditd protobuf-compiler python3-audit
-          lua5.1 lua-lpeg lua-cjson openssl gcc libc6-dev procps systemd)
+          lua5.1 lua-lpeg lua-cjson openssl gcc libc6-dev python3-dev procps systemd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,8 @@
 Why generate: the Lua decoder must interpret and type fields exactly as the
 Python path does (audit_heka/interpret.py, audit_heka/schema.py). Copying the
 tables by hand would let the two drift; this script converts the very same data
-(audit_heka/tables/*, schema.py's scheme constants, events.py's limits) into
+(audit_heka/tables/*, schema.py's scheme constants, degrade.py's order of
+importance, events.py's limits) into
 Lua table constructors between the ``-- BEGIN generated`` and ``-- END
 generated`` markers, and tests/test_lua_decoder.py fails when the section is
 stale.
@@ -21,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audit_heka import events, interpret, records, schema  # noqa: E402
+from audit_heka import degrade, events, interpret, records, schema  # noqa: E402
 from audit_heka.tables import errnos, fieldtypes, msgtypes, syscalls, valuenames  # noqa: E402
 
 DECODER = ROOT / "lua" / "decoders" / "audit_heka.lua"
@@ -93,7 +94,7 @@ def tables() -> dict[str, Any]:
         "CLOSED_MEMORY": events.CLOSED_MEMORY,
         "EXPIRE_PER_RECORD": events.EXPIRE_PER_RECORD,
         # schema.py
-        "NAMESPACE_HEX": schema.AUDIT_HEKA_NAMESPACE.hex,
+        "NAMESPACE_HEX": schema.AUDIT_HEKA_NAMESPACE.hex(),
         "DEFAULT_MESSAGE_TYPE": schema.DEFAULT_MESSAGE_TYPE,
         "LOGGER": schema.LOGGER,
         "INTEGER_KEYS": schema.INTEGER_KEYS,
@@ -108,6 +109,15 @@ def tables() -> dict[str, Any]:
         "DENIAL_TYPES": schema.DENIAL_TYPES,
         "FAILURE_VALUES": {k: set(v) for k, v in schema.FAILURE_VALUES.items()},
         "SECCOMP_KILL_ACTIONS": schema.SECCOMP_KILL_ACTIONS,
+        # degrade.py
+        "DEGRADE_WHO": degrade.WHO,
+        "DEGRADE_COMMAND_LINE": degrade.COMMAND_LINE,
+        "DEGRADE_MARKER": degrade.MARKER.replace("{}", "%d"),
+        "DEGRADE_MARKER_MAX": degrade.MARKER_MAX,
+        "DEGRADE_MIN_CUT": degrade.MIN_CUT,
+        "DEGRADE_INFO_FIELDS": degrade.INFO_FIELDS,
+        "DEGRADE_REST": degrade.REST,
+        "DEGRADE_PAYLOAD": degrade.PAYLOAD,
         # interpret.py and its tables
         "SOCKOPT_LEVELS": interpret.SOCKOPT_LEVELS,
         "FIELD_TYPES": fieldtypes.FIELD_TYPES,

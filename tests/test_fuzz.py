@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:  # fuzz/ is a top-level package beside audit_heka/
 from audit_heka.events import Event  # noqa: E402
 from audit_heka.heka.framing import Signer, Unframer, frame  # noqa: E402
 from audit_heka.heka.message import (  # noqa: E402
+    Field,
     Message,
     decode_message,
     encode_message,
@@ -430,5 +431,7 @@ def test_finding_argc_cannot_allocate_billions() -> None:
     assert len(argv) == MAX_ARGV and argv[0] == "x"
     builder = MessageBuilder(Interpreter({}, {}, "x86_64"), hostname="h")
     framer = Framer()
-    assert framer.frame(builder.build(Event(None, 2, 1, 0, (record,)))) is None
-    assert framer.oversize == 1
+    data = framer.frame(builder.build(Event(None, 2, 1, 0, (record,))))
+    assert data is not None and framer.degraded == 1 and framer.oversize == 0
+    msg = decode_message(Unframer().feed(data)[0].message)
+    assert msg.field("argc") == Field.integer("argc", 4294967295)  # exact, argv cut

@@ -205,3 +205,22 @@ def test_truncated_frame_then_new_frame() -> None:
     # exactly like Heka; the frame after that comes through
     out += u.feed(EXAMPLE_FRAME)
     assert out[-1].message == EXAMPLE_MESSAGE
+
+
+def test_unframer_says_when_a_header_is_pending_and_what_it_consumed() -> None:
+    """The listener's timeouts read these (issue 17, item 4)."""
+    whole = frame(b"\x0a\x10" + bytes(16) + b"\x10\x01")
+    u = Unframer()
+
+    def state() -> tuple[bool, int, int]:
+        return u.in_header, u.consumed, u.buffered
+
+    assert state() == (False, 0, 0)
+    u.feed(b"junk" + whole[:1])
+    assert state() == (True, 4, 1)
+    u.feed(whole[1:3])
+    assert state() == (True, 4, 3)  # the header is longer than one byte
+    u.feed(whole[3:-1])
+    assert state() == (False, 4, len(whole) - 1)
+    assert len(u.feed(whole[-1:])) == 1
+    assert state() == (False, 4 + len(whole), 0)

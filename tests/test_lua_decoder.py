@@ -171,7 +171,7 @@ def test_uuid_is_uuid5_of_host_time_serial(tmp_path: Path) -> None:
     log = _write(tmp_path / "audit.log", [CORPUS[11]])
     for host in (HOST, long_host):
         lua = run_decoder(log, {"hostname": host}).json_messages()
-        expected = uuid.uuid5(AUDIT_HEKA_NAMESPACE, f"{host}|1700000005.000|51")
+        expected = uuid.uuid5(uuid.UUID(bytes=AUDIT_HEKA_NAMESPACE), f"{host}|1700000005.000|51")
         assert lua[0]["Uuid"] == str(expected)
         assert lua[0]["Hostname"] == host
 

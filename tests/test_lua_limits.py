@@ -164,11 +164,12 @@ def _execve_event(serial: int, t: str, total: int, arg: int) -> list[str]:
     return lines
 
 
-def test_1mb_execve_is_refused_alone_as_the_daemon_refuses_it(tmp_path: Path) -> None:
+def test_1mb_execve_is_refused_alone_where_the_daemon_degrades_it(tmp_path: Path) -> None:
     """1 MB of arguments cannot be one Heka message (output_limit, and Heka's
-    max_message_size): the daemon refuses it (oversize); the decoder stops holding
-    its records past max_event_bytes and refuses it with -1 in a call of its own.
-    Every other event, before, during and after it, is injected."""
+    max_message_size): the daemon degrades it to fit; the decoder stops holding
+    its records past max_event_bytes (memory_limit) and refuses it with -1 in a
+    call of its own (docs/lua-decoder.md). Every other event, before, during
+    and after it, is injected as the daemon sends it."""
     lines = _event(_t(0), 1)
     big = _execve_event(2, _t(1), 1_000_000, 100)
     lines += big[:40] + _event(_t(1), 3) + big[40:] + _event(_t(2), 4)
@@ -182,24 +183,32 @@ def test_1mb_execve_is_refused_alone_as_the_daemon_refuses_it(tmp_path: Path) ->
     lua = run.json_messages()
     assert [m["Fields"]["serial"] for m in lua] == [1, 3, 4]
     python = _replay(log)
-    assert [m["Fields"]["serial"] for m in python] == [1, 3, 4]  # refused as oversize
-    assert _compare(lua, python) == []
+    assert [m["Fields"]["serial"] for m in python] == [1, 3, 2, 4]  # 2 completes later
+    assert "truncated" in python[2]["Fields"]  # degraded, not dropped
+    assert _compare(lua, [m for m in python if m["Fields"]["serial"] != 2]) == []
 
 
 @pytest.mark.parametrize("total", [40_000, 63_000, 120_000, 190_000])
 def test_large_execve_like_the_daemon(tmp_path: Path, total: int) -> None:
-    """Below the limit the Payload is dropped as the daemon's Framer does; above
-    it the event is refused by both (the Lua limit is output_limit, 64,512 bytes,
-    a little below the daemon's 65,536: these sizes avoid that gap)."""
+    """Above the limit the message is degraded as the daemon's Framer degrades
+    it: the Payload first, then argv (the Lua limit is output_limit, 64,512
+    bytes, so the daemon is given the same max_message_size). From ~1,500
+    arguments on, one call could not build the event within instruction_limit
+    (or hold it, past max_event_bytes): the decoder refuses it, the daemon
+    still delivers it degraded (docs/security.md)."""
     lines = _execve_event(7, _t(0), total, 40) + _event(_t(1), 8)
     log = _write(tmp_path / "audit.log", lines)
     run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
     _within_limits(run)
     assert not [c for c in run.calls if c.dropped]
-    python = _replay(log)
+    python = _replay(log, "--max-message-size", "64512")
     lua = run.json_messages()
+    assert [m["Fields"]["serial"] for m in python] == [7, 8]
+    held = total < 60_000
+    if not held:
+        python = python[1:]
     assert _compare(lua, python) == []
-    assert (7 in [m["Fields"]["serial"] for m in lua]) == (total < 60_000)
+    assert (7 in [m["Fields"]["serial"] for m in lua]) == held
 
 
 def test_oversize_event_completed_with_others_is_reported_on_a_call_of_its_own(
@@ -244,3 +253,20 @@ def test_costly_but_kernel_sized_lines_are_decoded(tmp_path: Path) -> None:
     _within_limits(run)
     assert {c.rc for c in run.calls} == {0}
     assert _compare(run.json_messages(), _replay(log)) == []
+
+
+def test_degrading_the_largest_buildable_event_stays_within_instruction_limit(
+        tmp_path: Path) -> None:
+    """Degradation (the message cut to fit) is not in the per-event estimate:
+    it must fit the 25% the plan leaves free. The largest EXECVE the decoder
+    still builds (1,900 two-byte arguments; 1,950 is refused), degraded to
+    hekad's smallest max_message_size, costs most (~650,000 instructions)."""
+    from test_degrade import exec_lines  # noqa: PLC0415
+
+    lines = exec_lines(["true", *(f"a{i % 10}" for i in range(1900))], "1700000000.300:3")
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, "max_message_size": 1025, **ACCOUNTS})
+    _within_limits(run)
+    assert [c.err for c in run.calls if c.rc != 0] == []
+    (message,) = run.json_messages()
+    assert "truncated" in message["Fields"]

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid as uuid_module
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def test_pipeline_kernel_records_and_tick() -> None:
     assert late.severity == 4
 
 
-def test_framer_drops_payload_then_refuses() -> None:
+def test_framer_drops_payload_then_degrades() -> None:
     p = pipeline()
     # Two records of ~40 KB each: ~80 KB of fields, over 64 KiB even without Payload.
     big = " " + " ".join(f"x{i}=" + "A" * 100 for i in range(400))
@@ -109,8 +110,16 @@ def test_framer_drops_payload_then_refuses() -> None:
         msgs += messages(p.feed(line))
     assert p.counters()["malformed_records"] == 0
     framer = Framer()
-    assert framer.frame(msgs[0]) is None  # too big even without Payload
-    assert framer.oversize == 1
+    data = framer.frame(msgs[0])  # too big even without Payload: degraded, not refused
+    assert data is not None and len(data) <= 65536 + 10
+    assert (framer.oversize, framer.payload_dropped, framer.degraded) == (0, 1, 1)
+    (unframed,) = Unframer().feed(data)
+    degraded = decode_message(unframed.message)
+    truncated = degraded.field("truncated")
+    assert truncated is not None and truncated.values[0] == "Payload"
+    assert degraded.field("serial") is not None and degraded.field("pid") is not None
+    huge = replace(msgs[0], hostname="h" * 70_000)  # even the header cannot fit
+    assert framer.frame(huge) is None and framer.oversize == 1
     small = Framer(max_message_size=2000)
     frame = small.frame(pipeline_msg())
     assert frame is not None and small.payload_dropped == 1

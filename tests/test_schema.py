@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from protoc import protoc_decode
 
 from audit_heka.events import Event
@@ -20,6 +22,7 @@ from audit_heka.schema import (
     MessageBuilder,
     event_uuid,
     severity,
+    uuid5,
 )
 
 
@@ -86,7 +89,7 @@ def test_header() -> None:
     ev = event(SYSCALL, CWD, PATH0, PATH1, PROCTITLE)
     msg, _ = build(ev)
     name = "host.example|1700000000.042|777"
-    assert msg.uuid == uuid.uuid5(AUDIT_HEKA_NAMESPACE, name).bytes
+    assert msg.uuid == uuid.uuid5(uuid.UUID(bytes=AUDIT_HEKA_NAMESPACE), name).bytes
     assert msg.uuid == event_uuid("host.example", 1700000000, 42, 777)
     assert msg.timestamp == 1700000000_042_000_000
     assert (msg.type, msg.logger, msg.hostname, msg.pid) == (
@@ -96,12 +99,18 @@ def test_header() -> None:
     assert msg.payload == "\n".join([SYSCALL, CWD, PATH0, PATH1, PROCTITLE])
 
 
+@given(st.binary(min_size=16, max_size=16), st.text())
+def test_uuid5_is_the_standard_librarys(namespace: bytes, name: str) -> None:
+    assert uuid5(namespace, name) == uuid.uuid5(uuid.UUID(bytes=namespace), name).bytes
+
+
 def test_uuid_is_stable_and_parts_differ() -> None:
     a, _ = build(event(SYSCALL))
     b, _ = build(event(SYSCALL))
     c, _ = build(event(SYSCALL, part=1))
     assert a.uuid == b.uuid != c.uuid
-    assert c.uuid == uuid.uuid5(AUDIT_HEKA_NAMESPACE, "host.example|1700000000.042|777#1").bytes
+    namespace = uuid.UUID(bytes=AUDIT_HEKA_NAMESPACE)
+    assert c.uuid == uuid.uuid5(namespace, "host.example|1700000000.042|777#1").bytes
 
 
 def test_node_is_the_hostname() -> None:

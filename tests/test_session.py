@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from audit_heka.degrade import degrade
 from audit_heka.events import Assembler, Event
 from audit_heka.heka.errors import MessageTooLarge
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
@@ -123,8 +123,12 @@ def direct(lines: Sequence[str], live: bool) -> list[bytes | None]:
 
     def put(message: Message) -> None:
         encoded = encode_message(message)
-        if len(encoded) > DEFAULT_MAX_MESSAGE_SIZE:  # the documented fallback
-            encoded = encode_message(replace(message, payload=None))
+        if len(encoded) > DEFAULT_MAX_MESSAGE_SIZE:  # the documented fallback: degraded
+            degraded = degrade(message, DEFAULT_MAX_MESSAGE_SIZE)
+            if degraded is None:
+                out.append(None)
+                return
+            encoded = encode_message(degraded.message)
         try:
             out.append(frame(encoded))
         except MessageTooLarge:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from collections import Counter
 from types import FrameType
 
@@ -13,7 +14,15 @@ import click
 from audit_heka.cli.heka_options import accepted_key_options, max_message_size_option
 from audit_heka.heka.framing import Signer
 from audit_heka.heka.message import Message, message_to_json
-from audit_heka.listener import Listener, parse_address
+from audit_heka.listener import (
+    FRAME_TIMEOUT,
+    HEADER_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_PER_SOURCE,
+    Listener,
+    PeerLimits,
+    parse_address,
+)
 
 
 def report_errors(prefix: str, errors: Counter[str], reported: Counter[str]) -> None:
@@ -24,6 +33,10 @@ def report_errors(prefix: str, errors: Counter[str], reported: Counter[str]) -> 
             reported[cause] = total
 
 
+#: Seconds between two reports of the error counters on stderr.
+REPORT_INTERVAL = 1.0
+
+
 @click.command()
 @click.option("--address", default="127.0.0.1:5565", show_default=True, help="HOST:PORT to bind.")
 @click.option("--udp", is_flag=True, help="Receive datagrams (Heka UdpInput) instead of TCP.")
@@ -31,6 +44,14 @@ def report_errors(prefix: str, errors: Counter[str], reported: Counter[str]) -> 
 @click.option("--require-signature", is_flag=True, help="Drop unsigned messages (and count them).")
 @max_message_size_option
 @click.option("--count", type=click.IntRange(min=1), help="Exit after this many messages.")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=HEADER_TIMEOUT,
+              show_default=True, help="Seconds a peer may take to send a frame's header.")
+@click.option("--frame-timeout", type=click.FloatRange(min=0.1), default=FRAME_TIMEOUT,
+              show_default=True, help="Seconds a peer may take to send a whole frame.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=MAX_CONNECTIONS,
+              show_default=True, help="Connections held at once (the slowest makes room).")
+@click.option("--max-per-source", type=click.IntRange(min=1), default=MAX_PER_SOURCE,
+              show_default=True, help="Connections one source address may hold.")
 def listen(
     address: str,
     udp: bool,
@@ -39,11 +60,17 @@ def listen(
     require_signature: bool,
     max_message_size: int,
     count: int | None,
+    header_timeout: float,
+    frame_timeout: float,
+    max_connections: int,
+    max_per_source: int,
 ) -> None:
     """Receive framed Heka messages and print each as one JSON object per line.
 
     Garbage, bad or unknown signatures and oversize frames are reported on
-    stderr with running counts; they never stop the listener.
+    stderr with running counts; they never stop the listener. A peer that
+    trickles a header or a frame is evicted after the timeouts; when every
+    slot is taken the slowest peer makes room (evicted.CAUSE counters).
     """
     try:
         bind = parse_address(address)
@@ -56,6 +83,12 @@ def listen(
             signers={s.lookup_key: s for s in (*signers, *key_files)},
             require_signature=require_signature,
             max_message_size=max_message_size,
+            limits=PeerLimits(
+                max_connections=max_connections,
+                max_per_source=max_per_source,
+                header_timeout=header_timeout,
+                frame_timeout=frame_timeout,
+            ),
         )
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {address}: {exc.strerror}") from None
@@ -88,10 +121,14 @@ def listen(
         sys.stdout.flush()
 
     reported: Counter[str] = Counter()
+    next_report = 0.0
     try:
         while not stop and (count is None or printed < count):
             listener.poll(0.2, on_message)
-            report_errors("audit-heka listen", listener.stats.errors, reported)
+            now = time.monotonic()
+            if now >= next_report:  # at most every REPORT_INTERVAL: a flood must not flood stderr
+                next_report = now + REPORT_INTERVAL
+                report_errors("audit-heka listen", listener.stats.errors, reported)
     except BrokenPipeError:
         pass
     finally:

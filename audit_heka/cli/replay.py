@@ -47,8 +47,7 @@ from audit_heka.events import Assembler
 from audit_heka.heka.framing import Signer
 from audit_heka.interpret import Interpreter
 from audit_heka.outputs.stdout import JsonLinesTransport
-from audit_heka.outputs.target import TargetError, parse_target
-from audit_heka.outputs.tls import TlsOptions
+from audit_heka.outputs.target import TargetError, TlsOptions, parse_target
 from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
 from audit_heka.resume import ResumeTracker
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
@@ -535,6 +534,8 @@ def _report(session: Session) -> None:
                                        "build_errors"))}
     if session.framer.payload_dropped:
         problems["payload_dropped_for_size"] = session.framer.payload_dropped
+    if session.framer.degraded:
+        problems["degraded_for_size"] = session.framer.degraded
     if session.framer.oversize:
         problems["oversize"] = session.framer.oversize
     for key, value in sorted(problems.items()):

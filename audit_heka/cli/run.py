@@ -160,7 +160,8 @@ def _options() -> list[Callable[[Any], Any]]:
           callback=check_max_message_size, help="Heka's max_message_size."),
         o("--udp-max-datagram", type=click.IntRange(min=64, max=65507),
           default=DEFAULT_MAX_DATAGRAM, show_default=True,
-          help="Larger frames are counted and not sent over UDP (Heka's buffer is 8 KiB)."),
+          help="Larger frames are degraded to fit (docs/fields.md) for UDP "
+          "(Heka's buffer is 8 KiB)."),
         o("--ca", type=click.Path(exists=True, dir_okay=False),
           help="CA bundle to verify tls:// receivers (default: the system's)."),
         o("--cert", type=click.Path(exists=True, dir_okay=False),

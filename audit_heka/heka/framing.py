@@ -15,11 +15,8 @@ import hmac
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from google.protobuf.message import DecodeError as _PbDecodeError
-
-from audit_heka.heka import message_pb2
 from audit_heka.heka.errors import FramingError, MessageTooLarge
 from audit_heka.heka.message import varint
 
@@ -33,7 +30,12 @@ MIN_MAX_MESSAGE_SIZE = 1025
 
 HashName = Literal["md5", "sha1"]
 _DIGESTS = {"md5": hashlib.md5, "sha1": hashlib.sha1}
-_HASH_BY_HEADER = {message_pb2.Header.MD5: "md5", message_pb2.Header.SHA1: "sha1"}
+# Header.HmacHashFunction (message.proto) as plain numbers: framing must not
+# import the protobuf runtime (~20 ms of start-up) to write frames; a test
+# checks these against the generated bindings.
+HMAC_MD5 = 0
+HMAC_SHA1 = 1
+_HASH_BY_HEADER = {HMAC_MD5: "md5", HMAC_SHA1: "sha1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,27 @@ def _header(message: bytes, signer: Signer | None) -> bytes:
         header += b"\x18\x01"
     header += b"\x22" + varint(len(name)) + name + b"\x28" + varint(signer.version)
     return header + b"\x32" + varint(len(digest)) + digest
+
+
+def frame_overhead(message_length: int, signer: Signer | None = None) -> int:
+    """Bytes a frame adds to a message of ``message_length`` bytes.
+
+    Why: a target that limits whole frames (a UDP datagram) needs the message
+    limit that leaves room for the header; the digest length does not depend
+    on the message, so no message is hashed.
+    """
+    header = _header(b"", signer)
+    return 3 + len(header) - 1 + len(varint(message_length))
+
+
+def unframe_one(data: bytes) -> bytes:
+    """The message of one frame we wrote ourselves (header not verified)."""
+    if len(data) < 3 or data[0] != RECORD_SEPARATOR:
+        raise FramingError("not a frame")
+    end = 2 + data[1]
+    if len(data) <= end or data[end] != UNIT_SEPARATOR:
+        raise FramingError("not a frame")
+    return data[end + 1 :]
 
 
 def frame(
@@ -144,11 +167,20 @@ class Unframer:
         self.verify = verify
         self.errors: Counter[str] = Counter()
         self._buf = bytearray()
+        #: Bytes taken out of the buffer so far (frames, skipped bytes): when
+        #: it moves, a frame still buffered is a new one (listener timers).
+        self.consumed = 0
 
     @property
     def buffered(self) -> int:
         """Bytes held while waiting for the rest of a frame."""
         return len(self._buf)
+
+    @property
+    def in_header(self) -> bool:
+        """A frame has begun (its 0x1E is buffered) but its header is incomplete."""
+        buf = self._buf
+        return bool(buf) and (len(buf) < 2 or len(buf) < buf[1] + 3)
 
     def feed(self, data: bytes) -> list[Unframed]:
         """Add ``data`` to the stream; return every message it completes."""
@@ -185,6 +217,7 @@ class Unframer:
             if unframed is not None:
                 out.append(unframed)
         del buf[:pos]
+        self.consumed += pos
         return out
 
     def close(self) -> int:
@@ -195,13 +228,21 @@ class Unframer:
             self._buf.clear()
         return left
 
-    def _parse_header(self, data: bytes, terminator: int) -> message_pb2.Header | None:
+    # The header is Any, not message_pb2.Header: upb returns bytes for a
+    # hmac_signer that is not UTF-8, and the compiled build (setup.py) checks
+    # the stubs' ``str`` at run time.
+    def _parse_header(self, data: bytes, terminator: int) -> Any:
         if terminator != UNIT_SEPARATOR:
             return None
-        header = message_pb2.Header()
+        # Reading frames (listen, decode) needs the bindings; writing them does not.
+        from google.protobuf.message import DecodeError as PbDecodeError  # noqa: PLC0415
+
+        from audit_heka.heka import message_pb2  # noqa: PLC0415
+
+        header: Any = message_pb2.Header()
         try:
             header.ParseFromString(data)
-        except (_PbDecodeError, ValueError):
+        except (PbDecodeError, ValueError):
             self.errors["bad_header"] += 1
             return None
         if not header.HasField("message_length"):
@@ -212,7 +253,7 @@ class Unframer:
             return None
         return header
 
-    def _verify(self, header: message_pb2.Header, message: bytes) -> Unframed | None:
+    def _verify(self, header: Any, message: bytes) -> Unframed | None:
         if not header.HasField("hmac"):
             if self.require_signature:
                 self.errors["unsigned"] += 1

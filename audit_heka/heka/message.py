@@ -16,13 +16,9 @@ import base64
 import enum
 import functools
 import struct
-import uuid as uuid_module
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import DecodeError as _PbDecodeError
-
-from audit_heka.heka import message_pb2
 from audit_heka.heka.errors import DecodeError, EncodeError
 
 UUID_SIZE = 16
@@ -238,10 +234,19 @@ def decode_message(data: bytes) -> Message:
     Like Heka's gogo-generated decoder, a Field's values are read from the
     array its ``value_type`` names.
     """
-    pb = message_pb2.Message()
+    # Imported here, not at the top: the protobuf runtime costs ~20 ms of
+    # start-up that encoding (replay, run) never needs.
+    from google.protobuf.message import DecodeError as PbDecodeError  # noqa: PLC0415 - see above
+
+    from audit_heka.heka import message_pb2  # noqa: PLC0415 - see above
+
+    # Any, not message_pb2.Message: upb returns bytes for a string field that is
+    # not UTF-8 (see _text), and the compiled build checks declared types at run
+    # time -- reading such a field through the stubs' ``str`` would raise there.
+    pb: Any = message_pb2.Message()
     try:
         pb.ParseFromString(data)
-    except (_PbDecodeError, ValueError) as exc:
+    except (PbDecodeError, ValueError) as exc:
         raise DecodeError(f"not a Heka message: {exc}") from None
     if not pb.HasField("uuid") or not pb.HasField("timestamp"):
         raise DecodeError("not a Heka message: uuid or timestamp missing")
@@ -298,9 +303,11 @@ def message_to_json(msg: Message) -> dict[str, Any]:
     A field with one value maps to a scalar and several to a list; a name that
     repeats (legal in Heka) gathers the values of all its occurrences.
     """
+    import uuid  # noqa: PLC0415 - ~6 ms of start-up that only the JSON view needs
+
     out: dict[str, Any] = {}
     try:
-        out["Uuid"] = str(uuid_module.UUID(bytes=msg.uuid))
+        out["Uuid"] = str(uuid.UUID(bytes=msg.uuid))
     except ValueError:
         out["Uuid"] = msg.uuid.hex()
     out["Timestamp"] = msg.timestamp

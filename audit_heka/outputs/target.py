@@ -39,6 +39,22 @@ class TargetError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """``--ca``, ``--cert``, ``--key`` and the server name to check.
+
+    Here rather than in ``outputs.tls``: every command builds transport
+    options, and importing ``ssl`` (~35 ms) for that is what only a TLS
+    target needs.
+    """
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    server_name: str | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where frames go. ``host``/``port`` for network kinds, ``path`` for files."""
 

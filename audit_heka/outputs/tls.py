@@ -13,22 +13,13 @@ import contextlib
 import logging
 import socket
 import ssl
-from dataclasses import dataclass
 
+from audit_heka.outputs.target import TlsOptions
 from audit_heka.outputs.tcp import TcpTransport, socket_peer_closed
 
+__all__ = ["TlsOptions", "TlsTransport", "client_context"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TlsOptions:
-    """``--ca``, ``--cert``, ``--key`` and the server name to check."""
-
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    server_name: str | None = None
-    insecure: bool = False
 
 
 def client_context(options: TlsOptions) -> ssl.SSLContext:

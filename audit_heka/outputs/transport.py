@@ -17,10 +17,8 @@ from typing import Protocol, TextIO
 
 from audit_heka.heka.framing import Signer
 from audit_heka.outputs.file import FileTransport, FsyncPolicy
-from audit_heka.outputs.stdout import JsonLinesTransport
-from audit_heka.outputs.target import Target, TargetKind
+from audit_heka.outputs.target import Target, TargetKind, TlsOptions
 from audit_heka.outputs.tcp import TcpTransport
-from audit_heka.outputs.tls import TlsOptions, TlsTransport
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM, UdpTransport
 
 
@@ -78,10 +76,16 @@ class TransportOptions:
 
 
 def open_transport(target: Target, options: TransportOptions) -> Transport:
-    """The transport for ``target`` (not yet connected)."""
+    """The transport for ``target`` (not yet connected).
+
+    TLS and JSON lines are imported when a target needs them: ``ssl`` alone
+    costs ~35 ms of start-up, which a replay to a file must not pay.
+    """
     if target.kind is TargetKind.TCP:
         return TcpTransport(target.host, target.port, options.connect_timeout, options.send_timeout)
     if target.kind is TargetKind.TLS:
+        from audit_heka.outputs.tls import TlsTransport  # noqa: PLC0415 - see above
+
         return TlsTransport(
             target.host,
             target.port,
@@ -93,4 +97,6 @@ def open_transport(target: Target, options: TransportOptions) -> Transport:
         return UdpTransport(target.host, target.port, options.max_datagram)
     if target.kind is TargetKind.FILE:
         return FileTransport(Path(target.path), options.fsync)
+    from audit_heka.outputs.stdout import JsonLinesTransport  # noqa: PLC0415 - see above
+
     return JsonLinesTransport(options.stdout, options.signers)

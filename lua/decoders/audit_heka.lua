@@ -22,7 +22,8 @@
 --   hostname      host for records without node=   (default: the input's Hostname)
 --   passwd, group contents of passwd(5)/group(5) files, for uid/gid names of
 --                 RAW logs (ENRICHED logs carry the names; default: 0 = root)
---   max_message_size  above this the Payload is left out (default 65536)
+--   max_message_size  above this the message is degraded to fit: Payload first,
+--                     then fields by importance, as the daemon does (default 65536)
 --   machine       arch for a syscall number without arch= (default "x86_64")
 --   instruction_limit, memory_limit, output_limit  the sandbox's (defaults:
 --                 Heka 0.10's 1000000, 8388608, 64512), which the decoder
@@ -344,6 +345,10 @@ G.EVENT_FIELDS = (function() return {
  ["record_types"]=true,
  ["serial"]=true,
  ["suspicious_duplicates"]=true,
+ ["truncated"]=true,
+ ["truncated_bytes"]=true,
+ ["truncated_kept"]=true,
+ ["truncated_values"]=true,
  ["type"]=true,
 } end)()
 G.LIBRARY_TAIL = (function() return {"exe","hostname","addr","terminal","res"} end)()
@@ -356,6 +361,49 @@ G.DENIAL_TYPES_BY_TEXT = (function() return {[1107]=true,[1400]=true} end)()
 G.DENIAL_TYPES = (function() return {[1503]=true} end)()
 G.FAILURE_VALUES = (function() return {["res"]={["0"]=true,["failed"]=true,["no"]=true},["success"]={["no"]=true}} end)()
 G.SECCOMP_KILL_ACTIONS = (function() return {[0]=true,[2147483648]=true} end)()
+G.DEGRADE_WHO = (function() return {
+ "type",
+ "exe",
+ "comm",
+ "uid",
+ "auid",
+ "pid",
+ "ppid",
+ "key",
+ "syscall",
+ "success",
+ "exit",
+ "name",
+ "cwd",
+ "argc",
+ "op",
+ "acct",
+ "res",
+ "hostname",
+ "addr",
+ "terminal",
+ "id",
+ "serial",
+ "record_types",
+ "node",
+ "nametype",
+ "euid",
+ "suid",
+ "fsuid",
+ "gid",
+ "egid",
+ "ses",
+ "tty",
+ "subj",
+ "arch",
+} end)()
+G.DEGRADE_COMMAND_LINE = (function() return {["argv"]=true,["proctitle"]=true} end)()
+G.DEGRADE_MARKER = (function() return "...[cut from %d bytes]" end)()
+G.DEGRADE_MARKER_MAX = (function() return 32 end)()
+G.DEGRADE_MIN_CUT = (function() return 32 end)()
+G.DEGRADE_INFO_FIELDS = (function() return {"truncated","truncated_bytes","truncated_values","truncated_kept"} end)()
+G.DEGRADE_REST = (function() return "*" end)()
+G.DEGRADE_PAYLOAD = (function() return "Payload" end)()
 G.SOCKOPT_LEVELS = (function() return {
  [0]="ipoptname",
  [1]="sockoptname",
@@ -7427,8 +7475,12 @@ end
 -- * memory_limit: pending records are held as their text, counted, and the
 --   oldest events completed early when they hold more than
 --   LIMITS.pending_bytes; an event above max_event_bytes keeps no more records.
--- * output_limit: a message above it (or above max_message_size) is retried
---   without Payload, then refused, as the daemon refuses what Heka cannot take.
+-- * output_limit: a message above it (or above max_message_size) is degraded
+--   to fit as the daemon's Framer does (Payload first, then fields by
+--   importance; audit_heka/degrade.py), refused only when its header alone
+--   cannot fit. Degrading is not in the per-event estimate: it costs ~125
+--   instructions per value and fits the 25% of instruction_limit left free
+--   (the largest event built, degraded, takes ~650,000: tests/test_lua_limits.py).
 local INSTRUCTION_LIMIT = config("instruction_limit", 1000000)
 local MEMORY_LIMIT = config("memory_limit", 8388608)
 local OUTPUT_LIMIT = config("output_limit", 64512)
@@ -7471,12 +7523,334 @@ local function line_cost(line)
 end
 
 ---------------------------------------------------------------------------
+-- Degradation: a message too large is cut to fit, never dropped
+-- (audit_heka/degrade.py, the same algorithm and the same result; see its
+-- docstring and docs/fields.md for the order of importance)
+---------------------------------------------------------------------------
+-- In a block: the main chunk may have at most 200 locals.
+local degrade
+do
+local D_MARKER_MAX, D_MIN_CUT = G.DEGRADE_MARKER_MAX, G.DEGRADE_MIN_CUT
+
+local function d_vlen(n)  -- bytes of a non-negative varint
+    local len = 1
+    while n >= 128 do n = floor(n / 128); len = len + 1 end
+    return len
+end
+
+local function d_entry(inner) return 1 + d_vlen(inner) + inner end
+
+local function d_value_cost(len, cap)
+    local data = len <= cap and len or cap + D_MARKER_MAX
+    return 1 + d_vlen(data) + data
+end
+
+local D_WHO_RANK = {}
+for rank, name in ipairs(G.DEGRADE_WHO) do D_WHO_RANK[name] = rank end
+local D_CLASSES = 4  -- who, who interpreted, command line, the rest
+
+local function d_importance(name)
+    local interpreted = sub(name, -2) == "_i"
+    local base = interpreted and sub(name, 1, -3) or name
+    if D_WHO_RANK[base] then return interpreted and 1 or 0 end
+    if G.DEGRADE_COMMAND_LINE[base] then return 2 end
+    return 3
+end
+
+local function d_rank(name)
+    local base = sub(name, -2) == "_i" and sub(name, 1, -3) or name
+    return D_WHO_RANK[base] or (#G.DEGRADE_WHO + 1)
+end
+
+local function d_wrap(p, values)
+    if p.cuttable then return d_entry(p.head + values) end
+    if p.count == 0 then return d_entry(p.head) end
+    return d_entry(p.head + 1 + d_vlen(values) + values)
+end
+
+local function d_plan(f)
+    local p = {field = f, head = 1 + d_vlen(#f.name) + #f.name + 2, cuttable = f.vt ~= VT_INTEGER}
+    local lengths, prefix, whole = {}, {[0] = 0}, 0
+    for i, v in ipairs(f.values) do
+        local n = p.cuttable and #v or #varint_dec(v)
+        lengths[i] = n
+        if p.cuttable then
+            prefix[i] = prefix[i - 1] + d_value_cost(n, D_MIN_CUT)
+            whole = whole + 1 + d_vlen(n) + n
+        else
+            prefix[i] = prefix[i - 1] + n
+            whole = whole + n
+        end
+    end
+    p.lengths, p.prefix, p.count = lengths, prefix, #lengths
+    p.full = d_wrap(p, whole)
+    return p
+end
+
+local function d_size_min(p, k)
+    local n, pre = p.count, p.prefix
+    if k >= n then return d_wrap(p, pre[n]) end
+    local head, tail = floor((k + 1) / 2), floor(k / 2)
+    return d_wrap(p, pre[head] + pre[n] - pre[n - tail])
+end
+
+local function d_kept_lengths(p, k)
+    local n = p.count
+    if k >= n then return p.lengths end
+    local head, tail, out = floor((k + 1) / 2), floor(k / 2), {}
+    for i = 1, head do out[#out + 1] = p.lengths[i] end
+    for i = n - tail + 1, n do out[#out + 1] = p.lengths[i] end
+    return out
+end
+
+local function d_sized(p, k)
+    local lengths = d_kept_lengths(p, k)
+    local s = {plan = p, sorted = {}, prefix = {[0] = 0}, fixed = 0}
+    if p.cuttable then
+        for i, n in ipairs(lengths) do s.sorted[i] = n end
+        sort(s.sorted)
+        for i, n in ipairs(s.sorted) do s.prefix[i] = s.prefix[i - 1] + 1 + d_vlen(n) + n end
+    else
+        for _, n in ipairs(lengths) do s.fixed = s.fixed + n end
+    end
+    return s
+end
+
+local function d_sized_size(s, cap)
+    if not s.plan.cuttable then return d_wrap(s.plan, s.fixed) end
+    local sorted, lo, hi = s.sorted, 0, #s.sorted  -- short: how many are <= cap
+    while lo < hi do
+        local mid = floor((lo + hi + 1) / 2)
+        if sorted[mid] <= cap then lo = mid else hi = mid - 1 end
+    end
+    return d_wrap(s.plan, s.prefix[lo] + (#sorted - lo) * d_value_cost(cap + 1, cap))
+end
+
+local function d_largest(low, high, ok)
+    while low < high do
+        local mid = floor((low + high + 1) / 2)
+        if ok(mid) then low = mid else high = mid - 1 end
+    end
+    return low
+end
+
+-- Choose {K, C} (or false: dropped) for one class; return the bytes it takes.
+local function d_fit_class(plans, members, budget, choice)
+    local whole, at_one = 0, 0
+    for _, i in ipairs(members) do
+        whole = whole + plans[i].full
+        at_one = at_one + d_size_min(plans[i], 1)
+    end
+    if whole <= budget then return whole end
+    if at_one > budget then
+        local order = {}  -- by rank in WHO, then message order (a stable sort)
+        for j, i in ipairs(members) do order[j] = i end
+        sort(order, function(a, b)
+            local ra, rb = d_rank(plans[a].field.name), d_rank(plans[b].field.name)
+            if ra ~= rb then return ra < rb end
+            return a < b
+        end)
+        local used = 0
+        for _, i in ipairs(order) do
+            local size = d_size_min(plans[i], 1)
+            if used + size <= budget then
+                choice[i] = {1, D_MIN_CUT}
+                used = used + size
+            else
+                choice[i] = false
+            end
+        end
+        return used
+    end
+    local most = 1
+    for _, i in ipairs(members) do if plans[i].count > most then most = plans[i].count end end
+    local k = d_largest(1, most, function(k_)
+        local total = 0
+        for _, i in ipairs(members) do total = total + d_size_min(plans[i], k_) end
+        return total <= budget
+    end)
+    local sized, longest = {}, D_MIN_CUT
+    for j, i in ipairs(members) do
+        sized[j] = d_sized(plans[i], k)
+        local last = sized[j].sorted[#sized[j].sorted]
+        if last and last > longest then longest = last end
+    end
+    local function total(cap)
+        local sum = 0
+        for _, s in ipairs(sized) do sum = sum + d_sized_size(s, cap) end
+        return sum
+    end
+    local cap = d_largest(D_MIN_CUT, longest, function(c) return total(c) <= budget end)
+    for _, i in ipairs(members) do choice[i] = {k, cap} end
+    return total(cap)
+end
+
+local function d_cut(value, cap)
+    local n = #value
+    if n <= cap then return value end
+    local last = cap
+    while last > 0 do  -- not inside a UTF-8 sequence
+        local c = byte(value, last + 1)
+        if c < 0x80 or c >= 0xC0 then break end
+        last = last - 1
+    end
+    return sub(value, 1, last) .. format(G.DEGRADE_MARKER, n)
+end
+
+local function d_apply(p, k, cap)
+    local f, values, n = p.field, p.field.values, p.count
+    local changed = false
+    if k < n then
+        local head, tail, out = floor((k + 1) / 2), floor(k / 2), {}
+        for i = 1, head do out[#out + 1] = values[i] end
+        for i = n - tail + 1, n do out[#out + 1] = values[i] end
+        values, changed = out, true
+    end
+    if cap >= 0 and p.cuttable then
+        local long = false
+        for _, len in ipairs(d_kept_lengths(p, k)) do if len > cap then long = true end end
+        if long then
+            local out = {}
+            for i, v in ipairs(values) do out[i] = d_cut(v, cap) end
+            values, changed = out, true
+        end
+    end
+    if not changed then return f, false end
+    return {name = f.name, vt = f.vt, values = values}, true
+end
+
+local function d_fit(plans, classes, floors, budget)
+    local choice, left = {}, budget
+    for c = 0, D_CLASSES - 1 do
+        if #classes[c] > 0 then
+            local room = left > 0 and left or 0
+            local reserve = math.min(floors[c + 1], floor(room / 4))
+            local given = room - reserve
+            left = left - d_fit_class(plans, classes[c], given > 0 and given or 0, choice)
+        end
+    end
+    local kept, cuts = {}, {[0] = {}, {}, {}, {}}
+    for i, p in ipairs(plans) do
+        local how = choice[i]
+        if how == nil then how = {p.count, -1} end
+        local class = cuts[d_importance(p.field.name)]
+        if how == false then
+            class[#class + 1] = {p.field.name, p.full, p.count, 0}
+        else
+            local field, changed = d_apply(p, how[1], how[2])
+            kept[#kept + 1] = field
+            if changed then class[#class + 1] = {p.field.name, p.full, p.count, #field.values} end
+        end
+    end
+    local ordered = {}
+    for c = 0, D_CLASSES - 1 do
+        for _, cut in ipairs(cuts[c]) do ordered[#ordered + 1] = cut end
+    end
+    return kept, ordered
+end
+
+local function d_info(entries)
+    if #entries == 0 then return {} end
+    local names, columns = {}, {{}, {}, {}}
+    for i, e in ipairs(entries) do
+        names[i] = e[1]
+        for c = 1, 3 do columns[c][i] = format("%d", e[c + 1]) end
+    end
+    local info = G.DEGRADE_INFO_FIELDS
+    return {
+        {name = info[1], vt = VT_STRING, values = names},
+        {name = info[2], vt = VT_INTEGER, values = columns[1]},
+        {name = info[3], vt = VT_INTEGER, values = columns[2]},
+        {name = info[4], vt = VT_INTEGER, values = columns[3]},
+    }
+end
+
+local function d_info_size(entries)
+    local size = 0
+    for _, f in ipairs(d_info(entries)) do size = size + d_plan(f).full end
+    return size
+end
+
+local function d_info_fields(entries, room)
+    if d_info_size(entries) <= room then return d_info(entries) end
+    for keep = #entries - 1, 0, -1 do
+        local listed, rest = {}, {G.DEGRADE_REST, 0, 0, 0}
+        for i = 1, keep do listed[i] = entries[i] end
+        for i = keep + 1, #entries do
+            for c = 2, 4 do rest[c] = rest[c] + entries[i][c] end
+        end
+        listed[#listed + 1] = rest
+        if d_info_size(listed) <= room then return d_info(listed) end
+    end
+    error("room is at least the size of a lone * entry")
+end
+
+-- m (a message table for encode_message) re-made to encode in at most
+-- `limit` bytes, or nil when even its header cannot fit.
+function degrade(m, limit)
+    local base = {uuid = m.uuid, timestamp = m.timestamp, type = m.type, logger = m.logger,
+                  severity = m.severity, pid = m.pid, hostname = m.hostname, fields = {}}
+    local room = limit - #encode_message(base)
+    local lead = {}
+    if m.payload then lead[1] = {G.DEGRADE_PAYLOAD, #m.payload, 1, 0} end
+    local big = 1099511627776  -- 2^40: the largest entry the list may have to hold
+    local floor_size = d_info_size({{G.DEGRADE_REST, big, big, 0}})
+    if room < floor_size then return nil end
+    local cap = floor(room / 4)
+    if cap < floor_size then cap = floor_size end
+    local plans, classes = {}, {[0] = {}, {}, {}, {}}
+    for i, f in ipairs(m.fields) do
+        plans[i] = d_plan(f)
+        local c = classes[d_importance(f.name)]
+        c[#c + 1] = i
+    end
+    -- floors[c]: what classes c.. need at one value per field, cut at MIN_CUT
+    local floors = {[D_CLASSES] = 0}
+    for c = D_CLASSES - 1, 0, -1 do
+        floors[c] = floors[c + 1]
+        for _, i in ipairs(classes[c]) do floors[c] = floors[c] + d_size_min(plans[i], 1) end
+    end
+    local reserve = floor_size
+    if #lead > 0 then reserve = math.min(d_info_size(lead), cap) end
+    local kept, entries
+    while true do
+        local cuts
+        kept, cuts = d_fit(plans, classes, floors, room - reserve)
+        entries = {}
+        for _, e in ipairs(lead) do entries[#entries + 1] = e end
+        for _, e in ipairs(cuts) do entries[#entries + 1] = e end
+        local need = d_info_size(entries)
+        if need <= reserve or reserve >= cap then break end
+        reserve = math.min(math.max(need, reserve + 16), cap)
+    end
+    for _, f in ipairs(d_info_fields(entries, reserve)) do kept[#kept + 1] = f end
+    base.fields = kept
+    return base
+end
+end
+
+---------------------------------------------------------------------------
 -- Messages
 ---------------------------------------------------------------------------
 local function event_name(event, host)
     local name = format("%s|%d.%03d|%d", host, event.seconds, event.milliseconds, event.serial)
     if event.part > 0 then name = name .. "#" .. event.part end
     return name
+end
+
+-- m and its protobuf encoding; above MESSAGE_LIMIT (max_message_size or the
+-- sandbox's output_limit, the smaller) m is degraded to fit as the daemon's
+-- Framer does (never dropped for its size), or nil and the reason when even
+-- its header cannot fit.
+local function fitted(m)
+    local data = encode_message(m)
+    if #data <= MESSAGE_LIMIT then return m, data end
+    local smaller = degrade(m, MESSAGE_LIMIT)
+    if not smaller then
+        return nil, format("%d bytes, and its header alone is above the %d-byte limit (the "
+                           .. "sandbox's output_limit or max_message_size)", #data, MESSAGE_LIMIT)
+    end
+    return smaller, encode_message(smaller)
 end
 
 -- The message (fields as decimal text) and its protobuf encoding, or nil and
@@ -7509,17 +7883,7 @@ local function build_message(event, default_host)
         hostname = host,
         fields = event_fields(event, namings, suspicious),
     }
-    local data = encode_message(m)
-    if #data > MESSAGE_LIMIT and m.payload then
-        -- As the daemon's Framer: the Payload only repeats what the fields hold.
-        m.payload = nil
-        data = encode_message(m)
-    end
-    if #data > MESSAGE_LIMIT then
-        return nil, format("%d bytes without Payload, above the %d-byte limit (the sandbox's "
-                           .. "output_limit or max_message_size)", #data, MESSAGE_LIMIT)
-    end
-    return m, data
+    return fitted(m)
 end
 
 -- schema.py _utf8_prefix: at most `limit` bytes, never cut inside a character.
@@ -7548,16 +7912,7 @@ local function unparsed_message(reason, text, stamp, host)
         fields = {str_field("parse_error", {reason}), str_field("raw", {raw}),
                   {name = "raw_length", vt = VT_INTEGER, values = {format("%d", #text)}}},
     }
-    local data = encode_message(m)
-    if #data > MESSAGE_LIMIT and m.payload then
-        m.payload = nil
-        data = encode_message(m)
-    end
-    if #data > MESSAGE_LIMIT then
-        return nil, format("an unparsed line of %d bytes: %d bytes without Payload, above "
-                           .. "the %d-byte limit", #text, #data, MESSAGE_LIMIT)
-    end
-    return m, data
+    return fitted(m)
 end
 
 -- Hindsight's inject_message takes only a table, serialised by lua_sandbox:

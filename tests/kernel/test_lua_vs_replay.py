@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from test_lua_hindsight import _plugin, _through_doubles
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.auditlog import AuditLogWriter
+from audit_heka.degrade import degrade
 from audit_heka.events import Assembler, Event
 from audit_heka.heka.message import encode_message
 from audit_heka.interpret import Interpreter
@@ -188,7 +188,9 @@ def test_log_output_through_lua_equals_protobuf_message(captured_log: CapturedLo
     for event in events:
         message = builder.build(event)
         if len(encode_message(message)) > MAX_MESSAGE_SIZE:  # as the daemon's Framer
-            message = replace(message, payload=None)
+            degraded = degrade(message, MAX_MESSAGE_SIZE)
+            assert degraded is not None
+            message = degraded.message
         expected.append(heka_json(message))
     run = run_decoder(out, {"hostname": HOST, **ACCOUNT_CONFIG})
     assert [c for c in run.calls if c.rc != 0 or c.fatal] == []

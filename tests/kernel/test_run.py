@@ -356,7 +356,9 @@ def test_udp_end_to_end(audit_kernel: object, tmp_path: Path) -> None:
     assert "daemon.kernel_lost 0" in text
 
 
-def test_oversize_udp_datagrams_are_counted_not_sent(audit_kernel: object, tmp_path: Path) -> None:
+def test_frames_too_big_for_a_udp_datagram_are_degraded_not_lost(
+    audit_kernel: object, tmp_path: Path
+) -> None:
     marker = Marker("udpbig", 20)
     rules = tmp_path / "marker.rules"
     rules.write_text(marker.rule())
@@ -365,15 +367,19 @@ def test_oversize_udp_datagrams_are_counted_not_sent(audit_kernel: object, tmp_p
         tmp_path,
         "--target", f"udp://127.0.0.1:{receiver.port}",
         "--rules", str(rules),
-        "--udp-max-datagram", "256",
+        "--udp-max-datagram", "1200",
     ) as daemon:
         marker.go()
         marker.wait()
-        daemon.wait_for("delivery_oversize", 20, timeout=30)
+        got = receiver.wait_for(marker.names(), timeout=30)
+        daemon.wait_for("delivery_refitted", 20, timeout=30)
         counters = daemon.counters()
     receiver.kill()
-    assert not receiver.marker_names()
-    assert counters["delivery_oversize"] >= 20
+    assert set(got) == marker.names()  # every event arrived, cut to 1200 bytes
+    sample = next(m for m in receiver.messages if is_marker_event(m["Fields"]))
+    assert "Payload" in sample["Fields"]["truncated"]
+    assert sample["Fields"]["pid"] == marker.proc.pid
+    assert counters["delivery_oversize"] == 0 and counters["delivery_refitted"] >= 20
 
 
 # --- TLS ---------------------------------------------------------------------
