@@ -1,6 +1,6 @@
 """The compiled build writes the same frames as the pure one (tests/data corpora).
 
-The live-kernel corpora are compared in tests/kernel/test_build_identity.py.
+The live-kernel corpora are compared in tests/kernel/test_build_identity_live.py.
 """
 
 from __future__ import annotations
