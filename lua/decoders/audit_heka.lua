@@ -28,7 +28,7 @@
 --   instruction_limit, memory_limit, output_limit  the sandbox's (defaults:
 --                 Heka 0.10's 1000000, 8388608, 64512), which the decoder
 --                 plans its work and what it holds for
---   max_event_bytes  an event whose held records take more is refused (196608)
+--   max_event_bytes  an event whose records take more is trimmed to it (196608)
 --
 -- How the Python path's rules are kept (see docs/lua-decoder.md for the reasons):
 -- * Events: records are grouped by (node, serial, time) exactly as
@@ -7587,10 +7587,11 @@ end
 -- * instruction_limit: each call does at most LIMITS.work (75% of it) of
 --   estimated work, in order, the rest on the next calls; a line whose parse
 --   would cost more than LIMITS.line_cost (15%) is refused (`too_complex`), and
---   an event that one call could not build (LIMITS.event_cost) is refused.
+--   an event that one call could not build whole (LIMITS.event_cost) is
+--   trimmed while pending (see hold).
 -- * memory_limit: pending records are held as their text, counted, and the
 --   oldest events completed early when they hold more than
---   LIMITS.pending_bytes; an event above max_event_bytes keeps no more records.
+--   LIMITS.pending_bytes; an event above max_event_bytes is trimmed (see hold).
 -- * output_limit: a message above it (or above max_message_size) is degraded
 --   to fit as the daemon's Framer does (Payload first, then fields by
 --   importance; audit_heka/degrade.py), refused only when its header alone
