@@ -313,6 +313,7 @@ def test_burst_of_huge_events_interleaved_with_normal_ones(tmp_path: Path) -> No
     assert sorted(m["Fields"]["serial"] for m in lua) == sorted(
         m["Fields"]["serial"] for m in python)
     assert len(lua) == 72
+    print(f"24 huge events: {run.max_instructions} instructions at most, {run.peak_kb} KiB peak")
     by_serial = {m["Fields"]["serial"]: m for m in python}
     for m in lua:
         serial = m["Fields"]["serial"]
