@@ -6299,7 +6299,6 @@ local function set_tail(p, r)
     if #kept < #line then
         -- the cut pairs are counted with the record's type; the record itself stays
         t.bytes.EXECVE = (t.bytes.EXECVE or 0) + #line - #kept
-        t.cut = (t.cut or 0) + 1
     end
     t.tail, t.tail_cost = kept, cost
     held.pending = held.pending + #kept
