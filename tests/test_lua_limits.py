@@ -9,9 +9,11 @@ messages injected by a call that then returned -1, which Heka drops).
 
 Bursts: 10,000 single-record events completed by one line, 4,000 multi-record
 events interleaved as CPUs interleave them and 4,000 all open at once, a 1 MB
-EXECVE; lines whose parse alone would not fit; messages above output_limit.
-Each compares with ``audit-heka replay`` where the two paths agree, and checks
-that nothing is lost where they cannot.
+EXECVE (one argument, 100,000 short ones), 60,000 PATH records, bursts of
+them; lines whose parse alone would not fit; messages above output_limit.
+Each compares with ``audit-heka replay`` where the two paths agree; where the
+decoder must trim an event (too large to hold or build), it checks that the
+who-fields and argc are the daemon's and that the report says what was cut.
 """
 
 from __future__ import annotations
@@ -164,28 +166,161 @@ def _execve_event(serial: int, t: str, total: int, arg: int) -> list[str]:
     return lines
 
 
-def test_1mb_execve_is_refused_alone_where_the_daemon_degrades_it(tmp_path: Path) -> None:
-    """1 MB of arguments cannot be one Heka message (output_limit, and Heka's
-    max_message_size): the daemon degrades it to fit; the decoder stops holding
-    its records past max_event_bytes (memory_limit) and refuses it with -1 in a
-    call of its own (docs/lua-decoder.md). Every other event, before, during
-    and after it, is injected as the daemon sends it."""
+# Fields a trimmed event keeps exact (docs/lua-decoder.md, "Limits").
+WHO = ("uid", "auid", "pid", "ppid", "exe", "comm", "key", "syscall", "success", "exit", "cwd",
+       "argc", "type", "serial", "proctitle")
+
+
+def _report(message: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    """The degradation report as {name: (bytes, values, kept)}."""
+    fields = message["Fields"]
+    names = fields["truncated"]
+    if isinstance(names, str):
+        return {names: (fields["truncated_bytes"], fields["truncated_values"],
+                        fields["truncated_kept"])}
+    return {n: (b, v, k) for n, b, v, k in zip(names, fields["truncated_bytes"],
+                                                fields["truncated_values"],
+                                                fields["truncated_kept"], strict=True)}
+
+
+def _values(field: Any) -> list[Any]:
+    return field if isinstance(field, list) else [field]
+
+
+def _check_trimmed(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    """A trimmed Lua message against the daemon's degraded one: same header,
+    the who-fields exact, the arguments and names it kept are the daemon's
+    first and last ones, and its report says so."""
+    for key in ("Uuid", "Timestamp", "Type", "Logger", "Severity", "Hostname"):
+        assert ours[key] == theirs[key], key
+    mine, full = ours["Fields"], theirs["Fields"]
+    for key in WHO:
+        assert mine.get(key) == full.get(key), key
+    report = _report(ours)
+    if "argc" in mine:
+        argv, count = _values(mine["argv"]), mine["argc"]
+        assert report["argv"][1:] == (count, len(argv))
+        assert report["argv"][0] > 0
+    if "name" in mine and "PATH" in report:
+        names = _values(mine["name"])
+        assert names[0] == _values(full["name"])[0] and names == sorted(names)
+        assert report["PATH"][1:] == (full["items"], len(names))
+    return report
+
+
+def test_1mb_execve_is_delivered_trimmed_with_a_true_report(tmp_path: Path) -> None:
+    """1 MB of arguments cannot be held (memory_limit), built in one call
+    (instruction_limit) nor injected (output_limit): the decoder holds its
+    first records, the last arguments and the records after them, and says
+    what it cut; every other event, before, during and after it, is injected
+    as the daemon sends it."""
     lines = _event(_t(0), 1)
     big = _execve_event(2, _t(1), 1_000_000, 100)
     lines += big[:40] + _event(_t(1), 3) + big[40:] + _event(_t(2), 4)
     log = _write(tmp_path / "audit.log", lines)
     run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
     _within_limits(run)
-    failed = [c for c in run.calls if c.rc != 0]
-    assert len(failed) == 1 and failed[0].messages == []
-    assert failed[0].err is not None
-    assert f"{HOST}|{_t(1)}|2 not injected" in failed[0].err
+    assert {c.rc for c in run.calls} == {0}
     lua = run.json_messages()
-    assert [m["Fields"]["serial"] for m in lua] == [1, 3, 4]
-    python = _replay(log)
-    assert [m["Fields"]["serial"] for m in python] == [1, 3, 2, 4]  # 2 completes later
-    assert "truncated" in python[2]["Fields"]  # degraded, not dropped
-    assert _compare(lua, [m for m in python if m["Fields"]["serial"] != 2]) == []
+    python = _replay(log, "--max-message-size", "64512")
+    assert [m["Fields"]["serial"] for m in lua] == [m["Fields"]["serial"] for m in python]
+    assert [m["Fields"]["serial"] for m in python] == [1, 3, 2, 4]
+    report = _check_trimmed(lua[2], python[2])
+    argv = lua[2]["Fields"]["argv"]
+    assert argv[0].startswith("x" * 40)
+    assert report["argv"][1] == 10_000 and report["argv"][0] > 900_000
+    assert _compare([lua[i] for i in (0, 1, 3)], [python[i] for i in (0, 1, 3)]) == []
+
+
+def test_1mb_single_argument(tmp_path: Path) -> None:
+    """One 1,000,000-byte argument, split into a1[N] chunks across records."""
+    from test_degrade import exec_lines  # noqa: PLC0415
+
+    lines = exec_lines(["true", "B" * 1_000_000], "1700000000.100:1") + _event(_t(5), 2)
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    lua, python = run.json_messages(), _replay(log, "--max-message-size", "64512")
+    report = _check_trimmed(lua[0], python[0])
+    assert report["argv"][1:] == (2, 2) and report["argv"][0] > 1_000_000 - 200_000
+    assert lua[0]["Fields"]["argv"][0] == "true"
+    assert lua[0]["Fields"]["argv"][1].startswith("B" * 1000)
+    assert _compare(lua[1:], python[1:]) == []
+
+
+def test_100000_short_arguments(tmp_path: Path) -> None:
+    """The most key=value pairs a kernel writes (~2,000 already exceed what one
+    call can build): argc stays exact, the first and last arguments are kept."""
+    from test_degrade import exec_lines  # noqa: PLC0415
+
+    lines = exec_lines(["true", *(f"a{i}" for i in range(100_000))], "1700000000.300:3")
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    (lua,), (python,) = run.json_messages(), _replay(log, "--max-message-size", "64512")
+    report = _check_trimmed(lua, python)
+    argv = lua["Fields"]["argv"]
+    assert lua["Fields"]["argc"] == 100_001 and report["argv"][1:] == (100_001, len(argv))
+    assert argv[:3] == ["true", "a0", "a1"] and argv[-1] == "a99999"
+    assert 500 < len(argv) < 5000
+    # the arguments kept are the first ones and a run of the last ones, in order
+    numbers = [int(a[1:]) for a in argv[1:]]
+    assert numbers == sorted(numbers)
+
+
+def test_60000_path_records(tmp_path: Path) -> None:
+    """A syscall touching 60,000 paths: the names up to a cap, the records
+    after them (PROCTITLE) whole, the rest counted as PATH."""
+    from test_degrade import path_lines  # noqa: PLC0415
+
+    lines = path_lines(60_000, "1700000000.400:4") + _event(_t(5), 5)
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    lua, python = run.json_messages(), _replay(log, "--max-message-size", "64512")
+    report = _check_trimmed(lua[0], python[0])
+    assert report["PATH"][1] == 60_000 and report["PATH"][0] > 60_000 * 100
+    assert lua[0]["Fields"]["record_types"][-1] == "PROCTITLE"
+    names = lua[0]["Fields"]["name"]  # the names held, then cut to fit as the daemon cuts
+    assert names[0] == "/tmp/p/00000" and names == sorted(set(names))
+    assert _compare(lua[1:], python[1:]) == []
+
+
+def test_burst_of_huge_events_interleaved_with_normal_ones(tmp_path: Path) -> None:
+    """20 events of 1 MB of arguments, 4 of 60,000 PATHs, each interleaved with
+    ordinary events: every event is delivered once, each huge one trimmed with
+    its report, memory and instructions stay within the limits."""
+    from test_degrade import path_lines  # noqa: PLC0415
+
+    lines: list[str] = []
+    huge = []
+    for k in range(24):
+        serial = 1000 + k
+        big = (_execve_event(serial, _t(k * 10), 1_000_000, 50 + k) if k < 20
+               else path_lines(60_000, f"{_t(k * 10)}:{serial}"))
+        lines += big[:30] + _event(_t(k * 10), 5000 + k) + big[30:] + _event(_t(k * 10 + 1),
+                                                                              6000 + k)
+        huge.append(serial)
+    log = _write(tmp_path / "audit.log", lines)
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    _within_limits(run)
+    assert {c.rc for c in run.calls} == {0}
+    lua = run.json_messages()
+    python = _replay(log, "--max-message-size", "64512")
+    assert sorted(m["Fields"]["serial"] for m in lua) == sorted(
+        m["Fields"]["serial"] for m in python)
+    assert len(lua) == 72
+    print(f"24 huge events: {run.max_instructions} instructions at most, {run.peak_kb} KiB peak")
+    by_serial = {m["Fields"]["serial"]: m for m in python}
+    for m in lua:
+        serial = m["Fields"]["serial"]
+        if serial in huge:
+            _check_trimmed(m, by_serial[serial])
+        else:
+            assert _compare([m], [by_serial[serial]]) == []
 
 
 @pytest.mark.parametrize("total", [40_000, 63_000, 120_000, 190_000])
@@ -193,37 +328,41 @@ def test_large_execve_like_the_daemon(tmp_path: Path, total: int) -> None:
     """Above the limit the message is degraded as the daemon's Framer degrades
     it: the Payload first, then argv (the Lua limit is output_limit, 64,512
     bytes, so the daemon is given the same max_message_size). From ~1,500
-    arguments on, one call could not build the event within instruction_limit
-    (or hold it, past max_event_bytes): the decoder refuses it, the daemon
-    still delivers it degraded (docs/security.md)."""
+    arguments on, one call could not build the whole event within
+    instruction_limit (or hold it, past max_event_bytes): the decoder trims it
+    and reports what it cut, the who-fields and argc exact."""
     lines = _execve_event(7, _t(0), total, 40) + _event(_t(1), 8)
     log = _write(tmp_path / "audit.log", lines)
     run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
     _within_limits(run)
     assert not [c for c in run.calls if c.dropped]
+    assert {c.rc for c in run.calls} == {0}
     python = _replay(log, "--max-message-size", "64512")
     lua = run.json_messages()
-    assert [m["Fields"]["serial"] for m in python] == [7, 8]
-    held = total < 60_000
-    if not held:
-        python = python[1:]
-    assert _compare(lua, python) == []
-    assert (7 in [m["Fields"]["serial"] for m in lua]) == held
+    assert [m["Fields"]["serial"] for m in python] == [m["Fields"]["serial"] for m in lua] == [7, 8]
+    if total < 60_000:
+        assert _compare(lua, python) == []
+    else:
+        report = _check_trimmed(lua[0], python[0])
+        assert report["argv"][1] == total // 40
+        assert _compare(lua[1:], python[1:]) == []
 
 
-def test_oversize_event_completed_with_others_is_reported_on_a_call_of_its_own(
-        tmp_path: Path) -> None:
-    """A call that completes a normal and an oversize event: -1 would make Heka
-    drop the normal one, so the refusal waits for a call that injects nothing."""
+def test_trimmed_event_completed_with_others_in_one_call(tmp_path: Path) -> None:
+    """A call that completes a normal and a trimmed event injects both (before
+    issue 15 the large one was refused with -1, on a call of its own)."""
     big = [line for line in _execve_event(5, _t(0), 120_000, 40) if "PROCTITLE" not in line]
     small = [line for line in _event(_t(0), 6) if "PROCTITLE" not in line]
     lines = small[:1] + big + small[1:] + _event(_t(5000), 7) + _event(_t(5001), 8)
     log = _write(tmp_path / "audit.log", lines)
     run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
     _within_limits(run)
-    failed = [c for c in run.calls if c.rc != 0]
-    assert len(failed) == 1 and failed[0].messages == [] and failed[0].dropped == 0
-    assert [m["Fields"]["serial"] for m in run.json_messages()] == [6, 7, 8]
+    assert {c.rc for c in run.calls} == {0}
+    assert not [c for c in run.calls if c.dropped]
+    lua = run.json_messages()
+    assert sorted(m["Fields"]["serial"] for m in lua) == [5, 6, 7, 8]
+    (trimmed,) = [m for m in lua if m["Fields"]["serial"] == 5]
+    assert _report(trimmed)["argv"][1] == 3000
 
 
 @pytest.mark.parametrize("body", [

@@ -28,7 +28,7 @@
 --   instruction_limit, memory_limit, output_limit  the sandbox's (defaults:
 --                 Heka 0.10's 1000000, 8388608, 64512), which the decoder
 --                 plans its work and what it holds for
---   max_event_bytes  an event whose held records take more is refused (196608)
+--   max_event_bytes  an event whose records take more is trimmed to it (196608)
 --
 -- How the Python path's rules are kept (see docs/lua-decoder.md for the reasons):
 -- * Events: records are grouped by (node, serial, time) exactly as
@@ -6227,8 +6227,9 @@ local function close_event(key, p)
     closed:set(key, p[PART] + 1)
     held.pending = held.pending - p[BYTES]
     held.ready = held.ready + p[BYTES]
-    return {lines = p[LINES], part = p[PART], bytes = p[BYTES], cost = p[COSTS],
-            too_big = p[TOO_BIG]}
+    local t, lines = p[TOO_BIG], p[LINES]
+    if t and t.tail then lines = lines .. "\0" .. t.tail end
+    return {lines = lines, part = p[PART], bytes = p[BYTES], cost = p[COSTS], too_big = t}
 end
 
 -- Completes the oldest pending event if no record came for it for the EOE
@@ -6242,31 +6243,127 @@ local function expire_one(now)
     return close_event(key, p)
 end
 
--- Adds r to its event p, unless that makes the event larger than any message
--- the sandbox could build within its limits: then the event keeps only its
--- first record (for its identity) and is refused when it completes.
-local function hold(p, r)
-    if p[TOO_BIG] then
-        p[TOO_BIG] = p[TOO_BIG] + 1
+-- Adds r to its event p. An event is never refused for its size (any user
+-- controls the size of their own events): once its records would take more
+-- than LIMITS.head_bytes of Lua memory or LIMITS.head_cost of the build, it is
+-- *trimmed*: p[TOO_BIG] = {bytes = {type -> bytes}, records = {type -> n},
+-- tail = line}. A later EXECVE record becomes the tail (the last arguments),
+-- cut to its last TAIL.bytes of pairs, replacing (and counting) the previous
+-- tail; any other record is kept whole while the event stays within
+-- LIMITS.event_bytes and LIMITS.event_cost less the tail's reserve (and, for
+-- a type the event already holds, such as the 60,000th PATH, less a reserve
+-- for the first record of another type, such as CWD or PROCTITLE), and is
+-- counted otherwise. So what an event holds, and its build, stay bounded.
+local TAIL = {}  -- bytes, cost, trim, line_cost: set with LIMITS (below)
+local hold
+do  -- (the main chunk may have at most 200 locals)
+local T_EXECVE_RECORD = 1309
+
+local function drop(t, line, bytes)
+    local name = string.match(line, "type=([^ ]+)") or "?"
+    t.bytes[name] = (t.bytes[name] or 0) + bytes
+    t.records[name] = (t.records[name] or 0) + 1
+end
+
+local function set_tail(p, r)
+    local t = p[TOO_BIG]
+    if t.tail then
+        drop(t, t.tail, #t.tail)
+        held.pending = held.pending - #t.tail
+        p[BYTES] = p[BYTES] - #t.tail
+        p[COSTS] = p[COSTS] - t.tail_cost
+        t.tail, t.tail_cost = nil, 0
+    end
+    local line = r.line
+    local body = find(line, "): ", 1, true)
+    if not body or find(line, "\29", 1, true) then drop(t, line, #line); return end
+    -- the last pairs within TAIL.bytes, fewer while they would cost more than TAIL.cost
+    local size, kept, cost = TAIL.bytes, nil, nil
+    while size >= 64 and not kept do
+        local from = #line - size
+        if from <= body + 2 then
+            kept = line
+        else
+            local space = find(line, " ", from, true)
+            kept = space and sub(line, 1, body + 2) .. sub(line, space + 1)
+        end
+        cost = kept and select(2, TAIL.line_cost(kept))
+        if kept and cost > TAIL.cost then kept = nil end
+        size = size / 2
+    end
+    if not kept or p[COSTS] + cost > LIMITS.event_cost
+            or p[BYTES] + #kept > LIMITS.event_bytes then
+        drop(t, line, #line)
+        return
+    end
+    if #kept < #line then
+        -- the cut pairs are counted with the record's type; the record itself stays
+        t.bytes.EXECVE = (t.bytes.EXECVE or 0) + #line - #kept
+    end
+    t.tail, t.tail_cost = kept, cost
+    held.pending = held.pending + #kept
+    p[BYTES] = p[BYTES] + #kept
+    p[COSTS] = p[COSTS] + cost
+end
+
+function hold(p, r)
+    local t = p[TOO_BIG]
+    if t then
+        local name = string.match(r.line, "type=([^ ]+)") or "?"
+        -- a type already held (PATH...) leaves room for the first of another (CWD...)
+        local reserve = t.seen[name] and 1 or 0
+        if r.type == T_EXECVE_RECORD then
+            set_tail(p, r)
+        elseif t.tail and r.type ~= T_EXECVE_RECORD then
+            -- the arguments end: the tail takes its place in the record order
+            p[LINES] = p[LINES] .. "\0" .. t.tail
+            t.tail, t.tail_cost = nil, 0
+            return hold(p, r)
+        elseif p[BYTES] + r.bytes <= LIMITS.event_bytes - TAIL.bytes - reserve * TAIL.who_bytes
+                and p[COSTS] + r.cost <= LIMITS.event_cost - TAIL.cost - reserve * TAIL.who_cost then
+            t.seen[name] = true
+            p[LINES] = p[LINES] .. "\0" .. r.line
+            p[BYTES] = p[BYTES] + r.bytes
+            p[COSTS] = p[COSTS] + r.cost
+            held.pending = held.pending + r.bytes
+        else
+            drop(t, r.line, #r.line)
+        end
     elseif p[LINES] == "" then
         p[LINES] = r.line
         p[BYTES] = p[BYTES] + r.bytes
         p[COSTS] = p[COSTS] + r.cost
         held.pending = held.pending + r.bytes
     elseif p[BYTES] + r.bytes > LIMITS.event_bytes or p[COSTS] + r.cost > LIMITS.event_cost then
-        local first = sub(p[LINES], 1, (find(p[LINES], "\0", 1, true) or 0) - 1)
-        local _, separators = gsub(p[LINES], "%z", "")
-        local freed = #p[LINES] - #first
-        held.pending = held.pending - freed
-        p[BYTES] = p[BYTES] - freed
-        p[LINES] = first
-        p[TOO_BIG] = separators + 2
+        -- An event that fits is held whole, as before; one that does not is
+        -- trimmed: its last records go (counted) until its first ones take no
+        -- more than the head limits, leaving room for the tail and the
+        -- records that follow the arguments (CWD, PATH, PROCTITLE...).
+        t = {bytes = {}, records = {}, tail_cost = 0}
+        p[TOO_BIG] = t
+        while p[BYTES] > LIMITS.head_bytes or p[COSTS] > LIMITS.head_cost do
+            local lines = p[LINES]
+            local last = string.match(lines, ".*()%z")
+            if not last then break end
+            local line = sub(lines, last + 1)
+            p[LINES] = sub(lines, 1, last - 1)
+            local bytes = #line + TAIL.held_record
+            p[BYTES] = p[BYTES] - bytes
+            held.pending = held.pending - bytes
+            p[COSTS] = p[COSTS] - select(2, TAIL.line_cost(line))
+            drop(t, line, #line)
+        end
+        t.seen = {}
+        for name in string.gmatch(p[LINES], "type=([^ ]+)") do t.seen[name] = true end
+        p[COSTS] = p[COSTS] + TAIL.trim
+        hold(p, r)
     else
         p[LINES] = p[LINES] .. "\0" .. r.line
         p[BYTES] = p[BYTES] + r.bytes
         p[COSTS] = p[COSTS] + r.cost
         held.pending = held.pending + r.bytes
     end
+end
 end
 
 -- events.py's add() after its expire(): the caller has expired what `now` ends.
@@ -7051,8 +7148,11 @@ local function argbytes(raw)
     return unhex(raw) or raw
 end
 
-local function argv_of(records)
-    local whole, chunks, argc = {}, {}, 0
+-- `trimmed`: the event's middle EXECVE records were not held (see hold): only
+-- the arguments present are listed, and an argument whose middle chunks are
+-- missing gets the cut marker with its full size (a<i>_len) at the gap.
+local function argv_of(records, trimmed)
+    local whole, chunks, argc, lens = {}, {}, 0, {}
     local count = 0
     for _, r in ipairs(records) do
         if r.type == T_EXECVE then
@@ -7066,7 +7166,9 @@ local function argv_of(records)
                     local i = tonumber(sub(name, 2))
                     whole[i] = raw
                     if i + 1 > count then count = i + 1 end
-                elseif sub(name, 1, 1) == "a" and sub(name, -4) ~= "_len" then
+                elseif sub(name, -4) == "_len" then
+                    lens[tonumber(string.match(name, "^a(%d+)_len$") or -1)] = raw
+                elseif sub(name, 1, 1) == "a" then
                     local rest = sub(name, 2)
                     local br = find(rest, "[", 1, true)
                     local index = br and sub(rest, 1, br - 1) or rest
@@ -7090,22 +7192,35 @@ local function argv_of(records)
         end
     end
     if argc > count then count = argc end
+    local indices = {}
+    if trimmed then  -- only those present (argc may be 100,000 where 1,000 are held)
+        for i in pairs(whole) do indices[#indices + 1] = i end
+        for i in pairs(chunks) do if not whole[i] then indices[#indices + 1] = i end end
+        sort(indices)
+    else
+        for i = 0, count - 1 do indices[i + 1] = i end
+    end
     local out = {}
-    for i = 0, count - 1 do
+    for _, i in ipairs(indices) do
         local data
         if chunks[i] then
             local numbers = {}
             for n in pairs(chunks[i]) do numbers[#numbers + 1] = n end
             sort(numbers)
             local parts = {}
-            for _, n in ipairs(numbers) do parts[#parts + 1] = argbytes(chunks[i][n]) end
+            for k, n in ipairs(numbers) do
+                if trimmed and n ~= (numbers[k - 1] or -1) + 1 then
+                    parts[#parts + 1] = format(G.DEGRADE_MARKER, tonumber(lens[i] or "") or 0)
+                end
+                parts[#parts + 1] = argbytes(chunks[i][n])
+            end
             data = concat(parts)
         elseif whole[i] then
             data = argbytes(whole[i])
-        else
+        elseif not trimmed then
             data = ""
         end
-        out[#out + 1] = utf8_fix(data, true)
+        if data then out[#out + 1] = utf8_fix(data, true) end
     end
     return out
 end
@@ -7421,10 +7536,10 @@ local function event_fields(event, namings, suspicious)
             key_fields(names[k], k, members, out)
             if execve and k == "argc" then
                 has_argc = true
-                out[#out + 1] = str_field("argv", argv_of(records))
+                out[#out + 1] = str_field("argv", argv_of(records, event.trimmed))
             end
         end
-        if execve and not has_argc then out[#out + 1] = str_field("argv", argv_of(records)) end
+        if execve and not has_argc then out[#out + 1] = str_field("argv", argv_of(records, event.trimmed)) end
     end
     return out
 end
@@ -7471,10 +7586,11 @@ end
 -- * instruction_limit: each call does at most LIMITS.work (75% of it) of
 --   estimated work, in order, the rest on the next calls; a line whose parse
 --   would cost more than LIMITS.line_cost (15%) is refused (`too_complex`), and
---   an event that one call could not build (LIMITS.event_cost) is refused.
+--   an event that one call could not build whole (LIMITS.event_cost) is
+--   trimmed while pending (see hold).
 -- * memory_limit: pending records are held as their text, counted, and the
 --   oldest events completed early when they hold more than
---   LIMITS.pending_bytes; an event above max_event_bytes keeps no more records.
+--   LIMITS.pending_bytes; an event above max_event_bytes is trimmed (see hold).
 -- * output_limit: a message above it (or above max_message_size) is degraded
 --   to fit as the daemon's Framer does (Payload first, then fields by
 --   importance; audit_heka/degrade.py), refused only when its header alone
@@ -7522,13 +7638,27 @@ local function line_cost(line)
     return parse, parse + COST.build_space * spaces + COST.build_byte * #line
 end
 
+-- A trimmed event (see hold): its first records take up to 3/4 of what one
+-- event may hold or cost; the tail (the last EXECVE pairs) up to 2 KiB and
+-- 8% of the build; the records after the first ones (SYSCALL, CWD, PATH...)
+-- fill the rest; the report of what was cut costs TAIL.trim.
+LIMITS.head_bytes = LIMITS.event_bytes * 0.75
+LIMITS.head_cost = LIMITS.event_cost * 0.75
+TAIL.bytes = 2048
+TAIL.cost = LIMITS.event_cost * 0.08
+TAIL.who_bytes = LIMITS.event_bytes * 0.1
+TAIL.who_cost = LIMITS.event_cost * 0.08
+TAIL.trim = 20000
+TAIL.held_record = HELD.record
+TAIL.line_cost = line_cost
+
 ---------------------------------------------------------------------------
 -- Degradation: a message too large is cut to fit, never dropped
 -- (audit_heka/degrade.py, the same algorithm and the same result; see its
 -- docstring and docs/fields.md for the order of importance)
 ---------------------------------------------------------------------------
 -- In a block: the main chunk may have at most 200 locals.
-local degrade
+local degrade, degrade_info
 do
 local D_MARKER_MAX, D_MIN_CUT = G.DEGRADE_MARKER_MAX, G.DEGRADE_MIN_CUT
 
@@ -7787,12 +7917,22 @@ end
 
 -- m (a message table for encode_message) re-made to encode in at most
 -- `limit` bytes, or nil when even its header cannot fit.
-function degrade(m, limit)
+degrade_info = d_info
+
+-- `pre`: what was cut before the message was built (a trimmed event), listed
+-- after Payload; a field cut again here keeps one entry (bytes summed, the
+-- values of the full event, the values kept now).
+function degrade(m, limit, pre)
     local base = {uuid = m.uuid, timestamp = m.timestamp, type = m.type, logger = m.logger,
                   severity = m.severity, pid = m.pid, hostname = m.hostname, fields = {}}
     local room = limit - #encode_message(base)
     local lead = {}
     if m.payload then lead[1] = {G.DEGRADE_PAYLOAD, #m.payload, 1, 0} end
+    local pre_of = {}
+    for _, e in ipairs(pre or {}) do
+        lead[#lead + 1] = e
+        pre_of[e[1]] = true
+    end
     local big = 1099511627776  -- 2^40: the largest entry the list may have to hold
     local floor_size = d_info_size({{G.DEGRADE_REST, big, big, 0}})
     if room < floor_size then return nil end
@@ -7817,8 +7957,19 @@ function degrade(m, limit)
         local cuts
         kept, cuts = d_fit(plans, classes, floors, room - reserve)
         entries = {}
-        for _, e in ipairs(lead) do entries[#entries + 1] = e end
-        for _, e in ipairs(cuts) do entries[#entries + 1] = e end
+        local at = {}
+        for _, e in ipairs(lead) do
+            entries[#entries + 1] = {e[1], e[2], e[3], e[4]}
+            at[e[1]] = entries[#entries]
+        end
+        for _, e in ipairs(cuts) do
+            local before = pre_of[e[1]] and at[e[1]]
+            if before then
+                before[2], before[4] = before[2] + e[2], e[4]
+            else
+                entries[#entries + 1] = e
+            end
+        end
         local need = d_info_size(entries)
         if need <= reserve or reserve >= cap then break end
         reserve = math.min(math.max(need, reserve + 16), cap)
@@ -7842,15 +7993,52 @@ end
 -- sandbox's output_limit, the smaller) m is degraded to fit as the daemon's
 -- Framer does (never dropped for its size), or nil and the reason when even
 -- its header cannot fit.
-local function fitted(m)
-    local data = encode_message(m)
-    if #data <= MESSAGE_LIMIT then return m, data end
-    local smaller = degrade(m, MESSAGE_LIMIT)
+-- `pre`: the report of what a trimmed event lost before it was built (see
+-- trim_report), appended like degrade's own.
+local function fitted(m, pre)
+    local whole = m
+    if pre then
+        whole = {}
+        for k, v in pairs(m) do whole[k] = v end
+        whole.fields = {}
+        for i, f in ipairs(m.fields) do whole.fields[i] = f end
+        for _, f in ipairs(degrade_info(pre)) do whole.fields[#whole.fields + 1] = f end
+    end
+    local data = encode_message(whole)
+    if #data <= MESSAGE_LIMIT then return whole, data end
+    local smaller = degrade(m, MESSAGE_LIMIT, pre)
     if not smaller then
         return nil, format("%d bytes, and its header alone is above the %d-byte limit (the "
                            .. "sandbox's output_limit or max_message_size)", #data, MESSAGE_LIMIT)
     end
     return smaller, encode_message(smaller)
+end
+
+-- What hold() did not keep of a trimmed event, as degrade's report entries
+-- ({name, bytes, values, kept}): `argv` for EXECVE arguments (bytes of the
+-- log text not held, argc values, the arguments kept), and for other records
+-- their type name (bytes of the lines not held, the event's records of that
+-- type, those kept).
+local function trim_report(event, fields)
+    local t = event.trimmed
+    local names, kept, entries = {}, {}, {}
+    for name in pairs(t.bytes) do names[#names + 1] = name end
+    sort(names)
+    for _, r in ipairs(event.records) do kept[r.type_name] = (kept[r.type_name] or 0) + 1 end
+    local argc, argv
+    for _, f in ipairs(fields) do
+        if f.name == "argc" then argc = tonumber(f.values[1]) end
+        if f.name == "argv" then argv = #f.values end
+    end
+    for _, name in ipairs(names) do
+        if name == "EXECVE" and argv then
+            entries[#entries + 1] = {"argv", t.bytes[name], argc or argv, argv}
+        else
+            local n = kept[name] or 0
+            entries[#entries + 1] = {name, t.bytes[name], n + (t.records[name] or 0), n}
+        end
+    end
+    return entries
 end
 
 -- The message (fields as decimal text) and its protobuf encoding, or nil and
@@ -7883,7 +8071,7 @@ local function build_message(event, default_host)
         hostname = host,
         fields = event_fields(event, namings, suspicious),
     }
-    return fitted(m)
+    return fitted(m, event.trimmed and trim_report(event, m.fields))
 end
 
 -- schema.py _utf8_prefix: at most `limit` bytes, never cut inside a character.
@@ -7966,12 +8154,8 @@ local function build(held_event, host)
     end
     local r = records[1]
     local event = {node = r.node, serial = r.serial, seconds = r.seconds,
-                   milliseconds = r.milliseconds, part = held_event.part, records = records}
-    if held_event.too_big then
-        return nil, refusal(event, host, format(
-            "its %d records exceed max_event_bytes (%d bytes of Lua memory) or what one call "
-            .. "can build within instruction_limit", held_event.too_big, LIMITS.event_bytes))
-    end
+                   milliseconds = r.milliseconds, part = held_event.part, records = records,
+                   trimmed = held_event.too_big}
     local m, data = build_message(event, host)
     if not m then return nil, refusal(event, host, data) end
     return m, data
@@ -7995,7 +8179,7 @@ local emitted_this_call = 0
 local function drain(work, soft, hard, host, emit)
     while ready.head <= ready.tail do
         local event = ready[ready.head]
-        local cost = event.too_big and COST.event or event.cost
+        local cost = event.cost
         local limit = emitted_this_call == 0 and hard or soft
         if work + cost > limit then break end
         shift(ready)
