@@ -42,6 +42,10 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "netlink_overruns": CounterInfo("reader", True, "ENOBUFS on the audit socket (records lost)"),
     "journal_dropped_records": CounterInfo(
         "reader", True, "records given up by --journal-full drop-oldest"),
+    "journal_blocked_reads": CounterInfo(
+        "reader", False, "records read at the blocked pace into memory while the journal was full"),
+    "journal_blocked_hold_full": CounterInfo(
+        "reader", False, "blocks that spent their memory bound: reading stopped, losses counted"),
     # --- the supervisor (kernel state and children)
     "rules_refused": CounterInfo(
         "supervisor", True, "rule lines not in force: what they would audit is not recorded"),

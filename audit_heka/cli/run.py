@@ -128,7 +128,8 @@ def _options() -> list[Callable[[Any], Any]]:
         o("--journal-full", type=click.Choice([a.value for a in FullAction]),
           default=FullAction.BLOCK.value, show_default=True,
           help="When the shipper lags by --journal-max-bytes, or the disk is full: block "
-          "(stop reading the kernel, whose backlog then throttles audited tasks) or "
+          "(read the kernel slowly into bounded memory, so that its backlog throttles "
+          "audited tasks without loss) or "
           "drop-oldest (give up the oldest unshipped records, counted)."),
         o("--flush", type=click.Choice([p.value for p in FlushPolicy]),
           default=FlushPolicy.INCREMENTAL.value, show_default=True,

@@ -7,9 +7,11 @@ byte budget). Rotation keeps the budget by deleting the oldest files; the
 question is what to do when the oldest file still holds records that the
 shipper has not delivered (the cursor points into it or before it):
 
-* ``block``: do not delete it; the reader stops reading the kernel until the
-  shipper moves on (the kernel's backlog and backlog_wait_time then throttle
-  the audited processes, as auditd's ``disk_full_action = suspend`` does);
+* ``block``: do not delete it; the reader slows to one record per 10 ms,
+  held in bounded memory, until the shipper moves on (the kernel's backlog
+  and backlog_wait_time then throttle the audited processes, as auditd's
+  ``disk_full_action = suspend`` does; reading on, slowly, keeps the kernel
+  from giving up on its daemon after HZ/10: see the reader);
 * ``drop-oldest``: delete it and count every unshipped record in it.
 
 A full disk asks the same question with a smaller budget: files already

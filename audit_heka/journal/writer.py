@@ -401,7 +401,8 @@ class JournalWriter:
         self.counters.blocks += 1
         until = "the shipper catches up" if why == "journal full" else "the disk has room"
         self.log(
-            f"journal: {why}: reading the kernel stops until {until} (--journal-full block)"
+            f"journal: {why}: reading the kernel slows to a trickle held in memory until "
+            f"{until} (--journal-full block)"
         )
 
     def blocked_for(self, now: float) -> float:

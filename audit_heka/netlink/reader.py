@@ -70,6 +70,19 @@ STATUS_NAME = READER_STATUS_NAME
 STATUS_INTERVAL = 1.0
 #: How long a stop may wait for a blocked journal before giving records up (counted).
 STOP_GRACE = 5.0
+#: While the journal is blocked: read one record this often. The kernel gives
+#: its daemon HZ/10 to make room on the socket (``sk_sndtimeo`` in
+#: kernel/audit.c), then moves its whole queue to retry/hold queues and drops
+#: what they cannot hold. A read well inside that time keeps kauditd *waiting*
+#: instead of failing, so the kernel's backlog fills and backlog_wait_time
+#: throttles the audited tasks (auditd's disk_full_action=suspend, without
+#: the loss): the storm goes on at this pace until the shipper makes room.
+BLOCKED_PACE = 0.01
+#: What a block may hold in memory on top of the write buffer (records read at
+#: BLOCKED_PACE): about half an hour of a block at 100 records/s. When it is
+#: spent the reader stops reading, logs it, and the kernel's losses are counted
+#: (kernel_lost, netlink_overruns, serial_gaps).
+BLOCKED_HOLD_BYTES = 32 * 1024 * 1024
 EXIT_USAGE = 2
 EXIT_SETUP = 3
 
@@ -123,6 +136,9 @@ class Reader:
         self.malformed = 0
         self.control = 0
         self.dropped_at_stop = 0
+        self.blocked_reads = 0
+        self.blocked_hold_full = 0
+        self._hold_full_logged = False
         self.kernel_lost_base: int | None = None
         self.kernel_lost = 0
         self.kernel_backlog = 0
@@ -249,13 +265,15 @@ class Reader:
                 self._write_status(now)
                 next_status = now + STATUS_INTERVAL
             if writer.blocked is not None:
-                # Do not read: the kernel's backlog throttles the audited tasks.
-                timeout = max(0.0, min(writer.next_retry(), next_status) - now)
+                self._paced_read(now)
+                timeout = max(0.0, min(writer.next_retry(), next_status, now + BLOCKED_PACE)
+                              - now)
                 ready, _w, _x = select.select([wake], [], [], timeout)
                 if ready:
                     self._drain_wake()
                 writer.flush(time.monotonic())
                 continue
+            self._hold_full_logged = False
             idle = self._drain(writer.buffer_limit)
             writer.flush(time.monotonic())
             if idle:
@@ -263,6 +281,23 @@ class Reader:
                 ready, _w, _x = select.select(fds, [], [], timeout)
                 if wake in ready:
                     self._drain_wake()
+
+    def _paced_read(self, now: float) -> None:
+        """Blocked: take one record (see BLOCKED_PACE) into memory, within its bound."""
+        held = len(self.writer.buffer)
+        if held < self.writer.buffer_limit + BLOCKED_HOLD_BYTES:
+            before = self.records
+            self._drain(held + 1)
+            self.blocked_reads += self.records - before
+            return
+        if not self._hold_full_logged:
+            self._hold_full_logged = True
+            self.blocked_hold_full += 1
+            log(
+                f"journal blocked ({self.writer.blocked}) and {held} bytes held in memory: "
+                "reading the kernel stops; what it cannot hold is counted as lost",
+                "ERROR",
+            )
 
     def _drain_wake(self) -> None:
         try:
@@ -423,6 +458,8 @@ class Reader:
             "journal_syncs": j.syncs,
             "journal_sync_errors": self.writer.sync_errors,
             "dropped_at_stop": self.dropped_at_stop,
+            "journal_blocked_reads": self.blocked_reads,
+            "journal_blocked_hold_full": self.blocked_hold_full,
         }
 
     def _write_status(self, now: float) -> None:
