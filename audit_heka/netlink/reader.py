@@ -261,7 +261,13 @@ class Reader:
         while not self.stop:
             now = time.monotonic()
             if now >= next_status:
-                self._poll_kernel()
+                if writer.blocked is None:
+                    # Not while blocked: the socket is full then, the kernel's
+                    # reply thread would wait HZ/10 and drop the reply, and that
+                    # overrun marks the socket congested -- after which kauditd
+                    # waits for an *empty* queue, never seen at our pace, so it
+                    # gives up and records are lost. The counters come after.
+                    self._poll_kernel()
                 self._write_status(now)
                 next_status = now + STATUS_INTERVAL
             if writer.blocked is not None:
