@@ -38,7 +38,6 @@ import bench as B
 
 WORK = B.WORK
 RESULTS = B.BENCH / "RESULTS.md"
-BEGIN, END = "<!-- issue-12 begin -->", "<!-- issue-12 end -->"
 
 
 class Listener:
@@ -281,9 +280,10 @@ def _rss(r: dict[str, Any]) -> str:
 
 
 def report() -> None:
-    out = [BEGIN, "", "## Issue 12: reader -> journal -> shipper vs auditd (live storm)", ""]
+    """Rewrite each sub-section whose figures exist in bench/work (the other stays)."""
     storm_file = WORK / "journal-storm.json"
     if storm_file.exists():
+        out = ["## Issue 12: reader -> journal -> shipper vs auditd (live storm)", ""]
         doc = json.loads(storm_file.read_text())
         results = doc["results"]
         out += [
@@ -313,11 +313,12 @@ def report() -> None:
             out += ["", f"Storm rate, median of rounds: audit-heka {statistics.median(heka):.0f} "
                     f"calls/s, auditd {statistics.median(auditd):.0f} calls/s: **ratio "
                     f"{ratio:.2f}x** (target >= 1.5x)."]
+        _replace("storm", out)
     bound_file = WORK / "journal-bound.json"
     if bound_file.exists():
         doc = json.loads(bound_file.read_text())
-        out += [
-            "", f"### Journal bound (run {doc['when']} at commit {doc['commit']})", "",
+        out = [
+            f"### Journal bound (run {doc['when']} at commit {doc['commit']})", "",
             "`python bench/journal_bench.py bound`: a storm whose journal is larger than "
             "--journal-max-bytes (--no-payload).", "",
             "| mode | max bytes | storm calls | storm calls/s | kernel lost | netlink overruns "
@@ -332,12 +333,17 @@ def report() -> None:
                 f"{r['journal_dropped_records']} | {r['journal_blocks']} / "
                 f"{r['journal_blocked_seconds']} | {r['delivered']} | {_rss(r)} |"
             )
-    out += ["", END]
+        _replace("bound", out)
+
+
+def _replace(part: str, lines: list[str]) -> None:
+    begin, end = f"<!-- issue-12-{part} begin -->", f"<!-- issue-12-{part} end -->"
+    block = "\n".join([begin, "", *lines, "", end])
     text = RESULTS.read_text() if RESULTS.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + "\n".join(out) + text[text.index(END) + len(END):]
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
     else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(out) + "\n"
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
     RESULTS.write_text(text)
 
 

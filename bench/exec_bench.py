@@ -1,0 +1,244 @@
+"""Issue 13: CPU per exec event of `run` against `auditd -n`, same run.
+
+    python bench/exec_bench.py run --rate 400 --seconds 15 --rounds 3 \\
+        [--candidate pure=.venv/bin/python --candidate compiled=.venv-compiled/bin/python]
+    python bench/exec_bench.py report
+
+Per round, interleaved: ``auditd -n`` writing its RAW log, then ``audit-heka
+run`` (supervisor, reader, shipper; its defaults, payload on) shipping over
+TCP to ``audit-heka listen``, once per candidate interpreter. Each consumer
+sees the same load: ``--rate`` runs of /usr/bin/true per second for
+``--seconds``, paced by a driver, under one rule (``-S execve -F
+exe=/usr/bin/true``), so each event is SYSCALL, EXECVE, CWD, 2 PATH,
+PROCTITLE (and EOE).
+
+CPU per event: utime+stime of every consumer process (auditd; audit-heka's
+supervisor, reader and shipper -- not the receiver, which stands for a remote
+Heka) from the moment the consumer is registered and idle until every event
+is written (auditd) or delivered (counted by uuid at the receiver), divided
+by the events. Start-up is not counted, shutdown neither: a daemon runs for
+months. Kernel lost and serial gaps are reported for both.
+
+Everything that touches the kernel holds /run/audit-heka-test.lock (bench.kernel)
+and restores the audit state. Figures go to bench/work/exec-rate.json and into
+bench/RESULTS.md between the ``issue-13-run`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from journal_bench import Listener, commit, serial_gaps, status_doc, wait_registered_child
+
+import bench as B
+
+WORK = B.WORK
+RESULTS = B.BENCH / "RESULTS.md"
+BEGIN, END = "<!-- issue-13-run begin -->", "<!-- issue-13-run end -->"
+TRUE = "/usr/bin/true"
+
+
+def rule() -> list[str]:
+    return B.storm_rules()[1]  # -S execve -F exe=/usr/bin/true -k exec
+
+
+def drive(rate: float, seconds: float) -> dict[str, float]:
+    """Run /usr/bin/true ``rate`` times a second for ``seconds``; reap as we go."""
+    total = int(rate * seconds)
+    start = time.monotonic()
+    running = 0
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        os.posix_spawn(TRUE, [TRUE], {})
+        running += 1
+        while running:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                running = 0
+                break
+            if pid == 0:
+                break
+            running -= 1
+    while running:
+        os.waitpid(-1, 0)
+        running -= 1
+    elapsed = time.monotonic() - start
+    return {"execs": total, "seconds": elapsed, "rate": total / elapsed}
+
+
+def cpu(pids: dict[str, int]) -> dict[str, float]:
+    out = {}
+    for role, pid in pids.items():
+        try:
+            out[role] = B.proc_cpu_seconds(pid)
+        except OSError:
+            out[role] = 0.0
+    return out
+
+
+def auditd_round(index: int, rate: float, seconds: float) -> dict[str, Any]:
+    workdir = WORK / f"exec-auditd-{index}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    with B.kernel():
+        auditd = B.start_auditd(workdir)
+        try:
+            B._wait_registered(auditd.pid)
+            B.sh("auditctl", "-b", str(B.BACKLOG_LIMIT), "-e", "1")
+            B.sh("auditctl", *rule())
+            time.sleep(1.0)  # idle: start-up done
+            before, k_before = cpu({"auditd": auditd.pid}), B.kernel_status()
+            load = drive(rate, seconds)
+            B._wait_drained()
+            after, k_after = cpu({"auditd": auditd.pid}), B.kernel_status()
+        finally:
+            auditd.send_signal(signal.SIGTERM)
+            auditd.wait(60)
+    lines = (workdir / "audit.log").read_bytes().split(b"\n")
+    events = sum(1 for line in lines
+                 if line.startswith(b"type=SYSCALL") and b'key="exec"' in line)
+    return {
+        "consumer": "auditd -n (RAW)", "round": index, **load, "events": events,
+        "kernel_lost": k_after["lost"] - k_before["lost"],
+        "serial_gaps": serial_gaps([line for line in lines if b"msg=audit(" in line
+                                    and not line.startswith(b"type=DAEMON")]),
+        "cpu": {role: after[role] - before[role] for role in after},
+    }
+
+
+def heka_round(index: int, rate: float, seconds: float, name: str, python: str
+               ) -> dict[str, Any]:
+    workdir = WORK / f"exec-heka-{name}-{index}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True, mode=0o700)
+    listener = Listener(key=b"exec")
+    status_file = workdir / "run" / "status.json"
+    with B.kernel():
+        daemon = subprocess.Popen(
+            [python, "-m", "audit_heka", "run", "--target", listener.address,
+             "--state-dir", str(workdir / "state"), "--status-file", str(status_file),
+             "--backlog-limit", str(B.BACKLOG_LIMIT)],
+            stdout=subprocess.DEVNULL, stderr=(workdir / "stderr").open("wb"),
+        )
+        try:
+            doc = wait_registered_child(status_file)
+            pids = {"supervisor": daemon.pid, "reader": doc["children"]["reader"]["pid"],
+                    "shipper": doc["children"]["shipper"]["pid"]}
+            B.sh("auditctl", *rule())
+            time.sleep(1.0)
+            before, k_before = cpu(pids), B.kernel_status()
+            load = drive(rate, seconds)
+            deadline = time.monotonic() + 300
+            while len(listener.uuids) < load["execs"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            after, k_after = cpu(pids), B.kernel_status()
+            time.sleep(1.5)  # one more status file
+            counters = status_doc(status_file).get("counters", {})
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(120)
+    listener.stop()
+    return {
+        "consumer": f"audit-heka run ({name})", "round": index, **load,
+        "events": len(listener.uuids), "kernel_lost": k_after["lost"] - k_before["lost"],
+        "serial_gaps": counters.get("serial_gaps"),
+        "netlink_overruns": counters.get("netlink_overruns"),
+        "cpu": {role: after[role] - before[role] for role in after},
+    }
+
+
+def per_event_us(r: dict[str, Any]) -> float:
+    return float(sum(r["cpu"].values()) / max(r["events"], 1) * 1e6)
+
+
+def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str, str]]
+            ) -> None:
+    results = []
+    for index in range(rounds):
+        r = auditd_round(index, rate, seconds)
+        print(json.dumps(r), flush=True)
+        results.append(r)
+        for name, python in candidates:
+            r = heka_round(index, rate, seconds, name, python)
+            print(json.dumps(r), flush=True)
+            results.append(r)
+    (WORK / "exec-rate.json").write_text(json.dumps(
+        {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit(),
+         "rate": rate, "seconds": seconds, "results": results}, indent=1))
+    report()
+
+
+def report() -> None:
+    doc = json.loads((WORK / "exec-rate.json").read_text())
+    results = doc["results"]
+    out = [BEGIN, "", "## Issue 13: `run` at a steady exec rate vs auditd (CPU per event)", "",
+           f"Run {doc['when']} at commit {doc['commit']} on {B.machine()}.",
+           f"Command: `python bench/exec_bench.py run` ({doc['rate']:.0f} runs of "
+           f"/usr/bin/true per second for {doc['seconds']:.0f} s under `-S execve -F "
+           "exe=/usr/bin/true`, interleaved rounds; audit-heka with its defaults, payload on, "
+           "TCP to `audit-heka listen`; CPU of auditd, or of audit-heka's supervisor + reader + "
+           "shipper, from idle after start-up until every event is written/delivered).", "",
+           "| consumer | round | exec/s | events | kernel lost | serial gaps | CPU s by process "
+           "| CPU µs / event | ratio to auditd (same round) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    ratios: dict[str, list[float]] = {}
+    base = 0.0
+    for r in results:
+        us = per_event_us(r)
+        if r["consumer"].startswith("auditd"):
+            base = us
+            ratio = "1.00"
+        else:
+            ratios.setdefault(r["consumer"], []).append(us / base)
+            ratio = f"{us / base:.2f}"
+        procs = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
+        out.append(f"| {r['consumer']} | {r['round']} | {r['rate']:.0f} | {r['events']} of "
+                   f"{r['execs']} | {r['kernel_lost']} | {r['serial_gaps']} | {procs} | "
+                   f"{us:.0f} | {ratio} |")
+    out.append("")
+    for consumer, values in ratios.items():
+        out.append(f"{consumer}: CPU per event **{statistics.median(values):.2f}x** auditd's "
+                   f"(median of rounds; {min(values):.2f}-{max(values):.2f}; target <= 1.5x).")
+    out += ["", END]
+    text = RESULTS.read_text()
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + "\n".join(out) + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(out) + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--rounds", type=int, default=3)
+    r.add_argument("--rate", type=float, default=400)
+    r.add_argument("--seconds", type=float, default=15)
+    r.add_argument("--candidate", action="append", default=[],
+                   help="NAME=PYTHON (default: pure=.venv/bin/python)")
+    sub.add_parser("report")
+    args = parser.parse_args()
+    if args.cmd == "run":
+        candidates = [tuple(c.split("=", 1)) for c in args.candidate] or [("pure", B.PYTHON)]
+        cmd_run(args.rounds, args.rate, args.seconds,
+                [(name, str(Path(python).resolve())) for name, python in candidates])
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()
