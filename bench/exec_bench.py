@@ -235,7 +235,7 @@ def main() -> None:
     if args.cmd == "run":
         candidates = [tuple(c.split("=", 1)) for c in args.candidate] or [("pure", B.PYTHON)]
         cmd_run(args.rounds, args.rate, args.seconds,
-                [(name, str(Path(python).resolve())) for name, python in candidates])
+                [(name, str(Path(python).absolute())) for name, python in candidates])
     else:
         report()
 
