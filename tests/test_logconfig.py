@@ -28,8 +28,8 @@ def restore_logging() -> Iterator[None]:
 
 
 def emit() -> None:
-    logging.getLogger("audit_heka.daemon").debug("own debug")
-    logging.getLogger("audit_heka.daemon").info("own info")
+    logging.getLogger("audit_heka.shipper").debug("own debug")
+    logging.getLogger("audit_heka.shipper").info("own info")
     logging.getLogger("pyroute2.netlink.core").debug("message {'header': ...}")
     logging.getLogger("pyroute2.netlink.core").warning("library warning")
 
