@@ -7,12 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit_heka.journal.format import (
+    HEAD_BYTES,
+    NO_HEAD,
     BadLine,
     Cursor,
     JournalLine,
     LineBuilder,
     build_line,
     escape,
+    file_head,
     format_cursor,
     needs_escape,
     node_prefix,
@@ -154,8 +157,48 @@ def test_split_anywhere(texts: list[bytes], cut: int) -> None:
 
 
 def test_cursor_line() -> None:
-    cursor = Cursor(2049, 131, 8192)
-    assert format_cursor(cursor) == b"v1 2049 131 8192\n"
+    cursor = Cursor(2049, 131, 8192, "0123456789abcdef")
+    assert format_cursor(cursor) == b"v2 2049 131 8192 0123456789abcdef\n"
     assert parse_cursor(format_cursor(cursor)) == cursor
-    for bad in (b"", b"v2 1 2 3\n", b"v1 1 2\n", b"v1 1 2 -3\n", b"v1 a b c\n"):
-        assert parse_cursor(bad) is None
+    empty = Cursor(2049, 131, 0, NO_HEAD)
+    assert format_cursor(empty) == b"v2 2049 131 0 -\n"
+    assert parse_cursor(format_cursor(empty)) == empty
+    # An upgrade keeps the position: v1 files (no head) are still read, and written back
+    # as v1 only for a cursor that has no head.
+    assert parse_cursor(b"v1 2049 131 8192\n") == Cursor(2049, 131, 8192, None)
+    assert format_cursor(Cursor(2049, 131, 8192)) == b"v1 2049 131 8192\n"
+    for bad in (b"", b"v2 1 2 3\n", b"v1 1 2\n", b"v1 1 2 -3\n", b"v1 a b c\n",
+                b"v1 1 2 3 0123456789abcdef\n", b"v2 1 2 3 0123456789ABCDEF\n",
+                b"v2 1 2 3 0123456789abcde\n", b"v2 1 2 -3 0123456789abcdef\n",
+                b"v3 1 2 3 0123456789abcdef\n", b"v2 1 2 3 --\n"):
+        assert parse_cursor(bad) is None, bad
+
+
+def test_a_files_head_is_its_first_line_and_final_once_written() -> None:
+    first = build_line(1300, b"1700000000.001:1", b"pid=1")
+    head = file_head(first)
+    assert head is not None and len(head) == 16
+    # What follows the first line, and how much of it was read, does not matter ...
+    assert file_head(first + build_line(1300, b"1700000000.002:2", b"pid=2")) == head
+    assert file_head((first + b"x" * HEAD_BYTES)[:HEAD_BYTES]) == head
+    # ... another first record (another time stamp or serial) does.
+    assert file_head(build_line(1300, b"1700000000.001:2", b"pid=1")) != head
+    # Not final without a whole line: an empty file, a torn first line.
+    assert file_head(b"") is None
+    assert file_head(first[:-1]) is None
+    # A first line longer than HEAD_BYTES: its first HEAD_BYTES bytes, final.
+    long = b"type=USER msg=audit(1.000:1): " + b"a" * 2 * HEAD_BYTES + b"\n"
+    assert file_head(long[:HEAD_BYTES]) == file_head(long) is not None
+
+
+def test_a_cursor_names_its_file_by_identity_and_head() -> None:
+    v2 = Cursor(1, 7, 100, "0123456789abcdef")
+    assert v2.names_file(1, 7, "0123456789abcdef")
+    # A newer file with the inode number of the cursor's deleted file:
+    assert not v2.names_file(1, 7, "fedcba9876543210")
+    assert not v2.names_file(1, 7, None)  # still empty: not a file that had a first line
+    assert not v2.names_file(2, 7, "0123456789abcdef")
+    v1 = Cursor(1, 7, 100)
+    assert v1.names_file(1, 7, "fedcba9876543210") and v1.names_file(1, 7, None)
+    assert not v1.names_file(1, 8, None)
+    assert not Cursor(1, 7, 0, NO_HEAD).names_file(1, 7, None)  # a guess is never a match

@@ -1,7 +1,9 @@
 """The shipper's cursor file: read it, replace it atomically (I/O edge).
 
-The line format is :mod:`audit_heka.journal.format`'s (``v1 DEV INO OFFSET``);
-this module only moves it to and from disk. A cursor is replaced the safe
+The line format is :mod:`audit_heka.journal.format`'s (``v2 DEV INO OFFSET
+HEAD``; ``v1 DEV INO OFFSET`` files of earlier versions are still read);
+this module only moves it to and from disk, and reads the heads of journal
+files that cursors are compared with. A cursor is replaced the safe
 way -- a fresh temporary (``O_EXCL``, never through a planted link), fsync,
 rename over the old one, fsync of the directory -- so a crash at any point
 leaves either the old cursor or the new one, never half a line. The reader
@@ -13,12 +15,38 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from audit_heka.journal.format import CURSOR_FILE, Cursor, format_cursor, parse_cursor
+from audit_heka.journal.format import (
+    CURSOR_FILE,
+    HEAD_BYTES,
+    Cursor,
+    file_head,
+    format_cursor,
+    parse_cursor,
+)
 from audit_heka.private_files import create_exclusive, open_private
 
 
 class CursorError(ValueError):
     """The cursor file exists but does not hold a cursor (it is then ignored, counted)."""
+
+
+def read_head(fd: int) -> str | None:
+    """The head of the open journal file ``fd`` (None while it holds no line)."""
+    return file_head(os.pread(fd, HEAD_BYTES, 0))
+
+
+def head_of(path: Path) -> str | None:
+    """The head of the journal file at ``path`` (None: no line yet, or unreadable)."""
+    try:
+        fd = open_private(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return read_head(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def read_cursor(directory: Path) -> Cursor | None:

@@ -23,6 +23,7 @@ with ``str.splitlines()``, which also splits at \\x1c-\\x1e and \\x85.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -190,28 +191,87 @@ def parse_line(line: bytes) -> JournalLine | BadLine:
     return JournalLine(node, name, unescape(rest[msg + 5 :]))
 
 
+#: A journal file's *head* is a digest of its first line (at most the first
+#: HEAD_BYTES bytes of it): the file's first record, with its time stamp and
+#: serial. File systems reuse a deleted file's inode number for the next new
+#: file (ext4 at once, in the same directory), so (st_dev, st_ino) alone does
+#: not name a journal file: the reader deletes old files and creates new ones
+#: all the time. The writer only writes whole lines, so once a file holds a
+#: line its head is final.
+HEAD_BYTES = 256
+#: The head of a file that held no complete line when the cursor was written.
+NO_HEAD = "-"
+_HEAD = re.compile(rb"[0-9a-f]{16}|-")
+
+
+def file_head(start: bytes | bytearray) -> str | None:
+    """The head of a journal file from its first bytes (``pread(fd, HEAD_BYTES, 0)``).
+
+    None while it is not final: fewer than HEAD_BYTES bytes and no newline
+    (an empty file, or a torn first line).
+    """
+    end = start.find(b"\n", 0, HEAD_BYTES)
+    if end >= 0:
+        first = start[: end + 1]
+    elif len(start) >= HEAD_BYTES:
+        first = start[:HEAD_BYTES]
+    else:
+        return None
+    return hashlib.blake2b(first, digest_size=8).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """The shipper's position: the journal file holding the first record not
     yet acknowledged by every target (by identity, so renames by rotation do
-    not move it) and the offset of that record's line start in it."""
+    not move it) and the offset of that record's line start in it.
+
+    ``head`` (:func:`file_head`) tells the file from a later one that reuses
+    its inode number; None for a ``v1`` cursor (written before heads: known
+    by identity alone), :data:`NO_HEAD` when the file was still empty.
+    """
 
     dev: int
     ino: int
     offset: int
+    head: str | None = None
+
+    def names_file(self, dev: int, ino: int, head: str | None) -> bool:
+        """Whether this cursor names the file with identity (dev, ino) and ``head``.
+
+        A file whose head is not known yet (None: empty) is never the file of
+        a cursor with a head: that file had a first line. A NO_HEAD cursor
+        names no file (its file's head was unknown, so a match would be a
+        guess); a v1 cursor matches by identity, as v1 always did.
+        """
+        if dev != self.dev or ino != self.ino:
+            return False
+        if self.head is None:
+            return True
+        return head is not None and head == self.head
 
 
 CURSOR_FILE = "cursor"
 
 
 def format_cursor(cursor: Cursor) -> bytes:
-    """The cursor file's one line: ``v1 <st_dev> <st_ino> <offset>\\n``."""
-    return b"v1 %d %d %d\n" % (cursor.dev, cursor.ino, cursor.offset)
+    """The cursor file's one line: ``v2 <st_dev> <st_ino> <offset> <head>\\n``
+    (``v1`` without the head, for a cursor read from a v1 file)."""
+    if cursor.head is None:
+        return b"v1 %d %d %d\n" % (cursor.dev, cursor.ino, cursor.offset)
+    return b"v2 %d %d %d %s\n" % (cursor.dev, cursor.ino, cursor.offset,
+                                  cursor.head.encode("ascii"))
 
 
 def parse_cursor(data: bytes) -> Cursor | None:
-    """The cursor in a cursor file's content, or None when it is not one."""
+    """The cursor in a cursor file's content (v1 or v2), or None when it is not one."""
     parts = data.split()
-    if len(parts) != 4 or parts[0] != b"v1" or not all(p.isdigit() for p in parts[1:]):
+    if len(parts) == 4 and parts[0] == b"v1":
+        head = None
+    elif len(parts) == 5 and parts[0] == b"v2" and _HEAD.fullmatch(parts[4]) is not None:
+        head = parts[4].decode("ascii")
+    else:
         return None
-    return Cursor(int(parts[1]), int(parts[2]), int(parts[3]))
+    if not all(p.isdigit() for p in parts[1:4]):
+        return None
+    return Cursor(int(parts[1]), int(parts[2]), int(parts[3]), head)

@@ -40,11 +40,17 @@ class FullAction(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class JournalFile:
-    """One journal file as the writer knows it: identity and size."""
+    """One journal file as the writer knows it: identity, size and head.
+
+    ``head`` (:func:`~audit_heka.journal.format.file_head` of its first line;
+    None while it is empty) tells it from an earlier file whose inode number
+    the file system gave it: the cursor may still name that deleted file.
+    """
 
     dev: int
     ino: int
     size: int
+    head: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +80,13 @@ def unshipped_from(files: Sequence[JournalFile], index: int, cursor: Cursor | No
     cursor's file are shipped; the cursor's file is unshipped from its
     offset; newer ones entirely. Without a cursor, or with one naming a file
     that is no longer here, nothing counts as shipped: losing records must
-    be a decision, never a guess.
+    be a decision, never a guess. A file that reuses the inode number of the
+    cursor's (deleted) file is not the cursor's file: the heads differ.
     """
     if cursor is None:
         return 0
     for position, f in enumerate(files):
-        if f.dev == cursor.dev and f.ino == cursor.ino:
+        if cursor.names_file(f.dev, f.ino, f.head):
             if index > position:
                 return None
             if index == position:

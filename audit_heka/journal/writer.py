@@ -9,8 +9,12 @@ the writes are large.
 Files (auditd's naming and rotation): ``audit.log`` is active; rotation
 renames ``audit.log.N-1`` -> ``audit.log.N`` ... ``audit.log`` ->
 ``audit.log.1`` and opens a new ``audit.log``. The shipper follows files by
-identity (st_dev, st_ino), so renames never move its cursor. What to delete
-and when to stop is decided by :class:`~audit_heka.journal.policy.JournalPolicy`.
+identity (st_dev, st_ino) and head (a digest of the first line: the file
+system reuses a deleted file's inode number for the next new one), so renames
+never move its cursor and a new file is never taken for a deleted one. The
+writer knows each file's head: it wrote the first line (rotated files found
+at open are read once). What to delete and when to stop is decided by
+:class:`~audit_heka.journal.policy.JournalPolicy`.
 
 Never a torn line: a write cut short (disk full, quota) is truncated back
 to its last complete line and the rest stays in the buffer, so a follower
@@ -27,6 +31,7 @@ helper thread: :mod:`audit_heka.journal.syncer`, as auditd's incremental_async),
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import errno
 import os
@@ -35,7 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit_heka.journal.format import CURSOR_FILE, Cursor, parse_cursor
+from audit_heka.journal.cursor import head_of, read_head
+from audit_heka.journal.format import CURSOR_FILE, HEAD_BYTES, Cursor, file_head, parse_cursor
 from audit_heka.journal.policy import FullAction, JournalFile, JournalPolicy, Plan
 from audit_heka.journal.syncer import Syncer
 from audit_heka.private_files import UnsafePathError, ensure_private_dir, open_private
@@ -152,13 +158,14 @@ class JournalWriter:
         files: list[JournalFile] = []
         index = 1
         while True:
+            path = self._dir / rotated_name(index)
             try:
-                st = (self._dir / rotated_name(index)).lstat()
+                st = path.lstat()
             except FileNotFoundError:
                 break
             if not stat.S_ISREG(st.st_mode):
-                raise UnsafePathError(f"{self._dir / rotated_name(index)} is not a regular file")
-            files.append(JournalFile(st.st_dev, st.st_ino, st.st_size))
+                raise UnsafePathError(f"{path} is not a regular file")
+            files.append(JournalFile(st.st_dev, st.st_ino, st.st_size, head_of(path)))
             index += 1
         self._open_active()
         self._files = [self._files[0], *files]
@@ -179,7 +186,7 @@ class JournalWriter:
             if self._syncer is None:
                 self._syncer = Syncer(self.log)
             self._syncer.follow(fd)
-        active = JournalFile(st.st_dev, st.st_ino, size)
+        active = JournalFile(st.st_dev, st.st_ino, size, read_head(fd) if size else None)
         if self._files:
             self._files[0] = active
         else:
@@ -299,9 +306,13 @@ class JournalWriter:
                 self.counters.torn_bytes_repaired += done - keep
         if keep:
             records = self.buffer.count(b"\n", 0, keep)
-            del self.buffer[:keep]
             active = self._files[0]
-            self._files[0] = JournalFile(active.dev, active.ino, active.size + keep)
+            head = active.head
+            if head is None:  # the file's first line: written just now, whole
+                head = (file_head(self.buffer[:min(keep, HEAD_BYTES)]) if active.size == 0
+                        else read_head(self._fd))
+            del self.buffer[:keep]
+            self._files[0] = dataclasses.replace(active, size=active.size + keep, head=head)
             self.counters.bytes_written += keep
             self.counters.writes += 1
             self._after_write(records)
