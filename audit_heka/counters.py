@@ -58,7 +58,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "journal_bytes": CounterInfo("journal", False, "journal bytes read by the shipper"),
     "journal_files": CounterInfo("journal", False, "journal files followed (rotations + 1)"),
     "journal_lost_files": CounterInfo(
-        "journal", True, "journal files deleted before the shipper reached their end"),
+        "journal", True, "journal files deleted (or their inode number reused by a newer "
+        "file) before the shipper reached their end"),
     "journal_unsafe_files": CounterInfo(
         "journal", True, "journal names that are not our regular files (symlinks): not read"),
     "journal_partial_lines": CounterInfo(

@@ -63,8 +63,8 @@ from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.interpret import Interpreter
 from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
 from audit_heka.journal.follower import COUNTER_NAMES as JOURNAL_COUNTERS
-from audit_heka.journal.follower import Inotify, JournalFollower, journal_files
-from audit_heka.journal.format import Cursor
+from audit_heka.journal.follower import Inotify, JournalFollower, find_file, journal_files
+from audit_heka.journal.format import Cursor, format_cursor, parse_cursor
 from audit_heka.logconfig import LEVELS, configure_logging
 from audit_heka.outputs.file import FsyncPolicy
 from audit_heka.outputs.target import Target, TlsOptions, parse_target
@@ -245,6 +245,7 @@ class Shipper:
         self._stamps: dict[int, int] = {}  # token -> event time (ns), for the lag's age
         self._cursor: Cursor | None = None
         self._cursor_position = -1
+        self._cursor_settled = False  # see JournalFollower.settled
         self._last_health: dict[str, int] = {}
         self._logged_losses: dict[str, int] = {}
         self._logs: list[AuditLogWriter] = []
@@ -324,12 +325,10 @@ class Shipper:
         mark = previous.get("log_cursor")
         if not self._logs or not isinstance(mark, dict):
             return None
-        try:
-            cursor = Cursor(int(mark["dev"]), int(mark["ino"]), int(mark["offset"]))
-        except (KeyError, TypeError, ValueError):
-            return None
-        present = {(st.st_dev, st.st_ino) for _, st in journal_files(self.config.journal_dir)}
-        return cursor if (cursor.dev, cursor.ino) in present else None
+        cursor = _cursor_from_json(mark)
+        if cursor is None or find_file(journal_files(self.config.journal_dir), cursor) is None:
+            return None  # gone, or its inode number now names a newer file
+        return cursor
 
     def _check_crash_loop(self, cursor: Cursor | None, previous: Mapping[str, Any]) -> None:
         """Count unclean exits at this cursor (from the last status); past
@@ -337,8 +336,7 @@ class Shipper:
         assert self.follower is not None
         if previous.get("state") != "running":
             return
-        same = cursor is not None and previous.get("cursor") == {
-            "dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
+        same = cursor is not None and previous.get("cursor") == _cursor_json(cursor)
         if not same:
             return
         counters = previous.get("counters")
@@ -516,17 +514,19 @@ class Shipper:
         return max(min(candidates), self.follower.start_position)
 
     def _cursor_moved(self) -> bool:
-        """Whether the persisted cursor is behind where it could be."""
-        return self.cursor_position() != self._cursor_position
+        """Whether the persisted cursor is behind where it could be (or can
+        name its position better: see JournalFollower.settled)."""
+        return self.cursor_position() != self._cursor_position or not self._cursor_settled
 
     def _save_cursor(self) -> None:
         assert self.follower is not None
         position = self.cursor_position()
-        if position == self._cursor_position:
+        if position == self._cursor_position and self._cursor_settled:
             return
         cursor = self.follower.cursor_at(position)
         if cursor is None:
             return  # no journal file yet
+        self._cursor_settled = self.follower.settled(position)
         if cursor == self._cursor:
             self._cursor_position = position
             return
@@ -598,13 +598,13 @@ class Shipper:
     def _journal_bytes_after(self, cursor: Cursor | None) -> int:
         """Journal bytes from the cursor to the end (what is not yet done)."""
         total = 0
-        seen = cursor is None
-        for _path, st in journal_files(self.config.journal_dir):
-            if seen:
-                total += st.st_size
-            elif cursor is not None and (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino):
-                seen = True
-                total += max(0, st.st_size - cursor.offset)
+        files = journal_files(self.config.journal_dir)
+        start = 0 if cursor is None else find_file(files, cursor)
+        if start is None:
+            return 0  # the cursor's file is gone: the follower is past it
+        for index, (_path, st) in enumerate(files[start:]):
+            total += st.st_size - (min(cursor.offset, st.st_size)
+                                   if index == 0 and cursor is not None else 0)
         return total
 
     def _most_pending(self) -> int:
@@ -702,10 +702,28 @@ class Shipper:
             self._held.append((data, None))
 
 
-def _cursor_json(cursor: Cursor | None) -> dict[str, int] | None:
+def _cursor_json(cursor: Cursor | None) -> dict[str, int | str] | None:
+    """A cursor for shipper.status (the head only when it has one: v1 marks)."""
     if cursor is None:
         return None
-    return {"dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
+    out: dict[str, int | str] = {"dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset}
+    if cursor.head is not None:
+        out["head"] = cursor.head
+    return out
+
+
+def _cursor_from_json(mark: Mapping[str, Any]) -> Cursor | None:
+    """The inverse of :func:`_cursor_json` (None when ``mark`` is not one)."""
+    head = mark.get("head")
+    try:
+        cursor = Cursor(int(mark["dev"]), int(mark["ino"]), int(mark["offset"]),
+                        head if isinstance(head, str) else None)
+        line = format_cursor(cursor)
+    except (KeyError, TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return None
+    if head is not None and cursor.head is None:
+        return None
+    return cursor if parse_cursor(line) == cursor else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

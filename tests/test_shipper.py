@@ -35,11 +35,11 @@ from audit_heka.health import HEALTH_TYPE
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import decode_message
 from audit_heka.journal.cursor import read_cursor, write_cursor
-from audit_heka.journal.format import Cursor, LineBuilder
+from audit_heka.journal.format import Cursor, LineBuilder, file_head
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
 from audit_heka.schema import event_uuid
-from audit_heka.shipper import CRASH_LIMIT, config_from_json
+from audit_heka.shipper import CRASH_LIMIT, _cursor_from_json, _cursor_json, config_from_json
 
 HOST = "shipper-test"
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,6 +328,46 @@ def test_a_crash_loop_at_one_cursor_ships_the_next_round_raw(tmp_path: Path,
     assert all(m.field("error") is None for m in events if m.type != HEALTH_TYPE)
 
 
+def test_a_restart_at_a_cursor_whose_inode_was_reused_delivers_every_record(
+        tmp_path: Path) -> None:
+    """The last run's cursor names a journal file deleted since (drop-oldest), and
+    the file system gave its inode number to the new audit.log. Resuming there at
+    the cursor's offset would skip the new file's first events (issue 12); the
+    shipper counts the cursor's file as gone and delivers every event."""
+    directory = tmp_path / "journal"
+    directory.mkdir(mode=0o700)
+    old = directory / "audit.log"
+    old.write_bytes(b"".join(event_lines(100_000 + s) for s in range(100)))
+    st = old.stat()
+    offset = 50 * len(event_lines(1))  # what a match by inode number would skip
+    old_head = file_head(old.read_bytes()[:256])
+    old.unlink()
+    journal = Journal(directory)  # creates audit.log at once: ext4 reuses the inode
+    journal.write(200)
+    active = (directory / "audit.log").stat()
+    reused = (active.st_dev, active.st_ino) == (st.st_dev, st.st_ino)
+    # Where the file system does not reuse it (tmpfs), the same case, constructed:
+    write_cursor(directory, Cursor(active.st_dev, active.st_ino, offset, old_head))
+    receiver = TcpReceiver()
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
+    try:
+        assert wait_for(receiver, range(1, 201), 20) == set()
+        time.sleep(1.2)
+        status = json.loads((tmp_path / "shipper.status").read_text())
+    finally:
+        err = stop(proc)
+        journal.close()
+    receiver.kill()
+    assert status["counters"]["journal_lost_files"] == 1
+    assert "cursor's file" in err and "is gone" in err
+    cursor = read_cursor(directory)
+    assert cursor is not None and cursor.head == file_head((directory / "audit.log")
+                                                           .read_bytes()[:256])
+    assert (cursor.ino, cursor.offset) == (active.st_ino, active.st_size)
+    print(f"inode {'reused by the file system' if reused else 'reuse constructed'}: "
+          "all 200 events delivered")
+
+
 def test_log_copies_are_not_written_twice_across_a_restart(tmp_path: Path,
                                                            journal: Journal) -> None:
     """A target that is down holds the cursor back; the log: copy, written at once,
@@ -395,3 +435,19 @@ def test_the_supervisors_run_json_is_what_the_shipper_reads(tmp_path: Path) -> N
     assert config.journal_dir == tmp_path / "journal"
     assert config.delivery.transport.fsync.frames == 10
     assert config.status_dir == tmp_path / "run" / "status.d"  # beside run's status file
+
+
+def test_status_cursor_marks_carry_the_head_and_read_back() -> None:
+    """shipper.status's cursor and log_cursor (the log: high-water mark a restart
+    resumes from) carry the head; marks of earlier versions (no head) still read."""
+    for cursor in (Cursor(2049, 131, 8192, "0123456789abcdef"), Cursor(2049, 131, 0, "-"),
+                   Cursor(2049, 131, 8192)):
+        mark = json.loads(json.dumps(_cursor_json(cursor)))
+        assert _cursor_from_json(mark) == cursor
+    assert "head" not in (_cursor_json(Cursor(1, 2, 3)) or {})
+    for bad in ({"dev": 1, "ino": 2}, {"dev": 1, "ino": 2, "offset": -3},
+                {"dev": 1, "ino": 2, "offset": 3, "head": 7},
+                {"dev": 1, "ino": 2, "offset": 3, "head": "XYZ"},
+                {"dev": 1, "ino": 2, "offset": 3, "head": "\u00e9" * 16},
+                {"dev": "a", "ino": 2, "offset": 3}):
+        assert _cursor_from_json(bad) is None, bad

@@ -3,16 +3,21 @@
 The reader appends to ``audit.log`` and rotates the way auditd does
 (``audit.log`` -> ``audit.log.1`` -> ... ; the oldest is deleted). The
 follower holds the file it is reading open and knows it by identity
-(``st_dev``, ``st_ino``), never by name: a rename by rotation does not move
-it, and a deleted file can still be read to its end through the open
-descriptor. At the end of a file that is no longer ``audit.log`` it goes on
-with the oldest file it has not read yet.
+(``st_dev``, ``st_ino``) and head (a digest of its first line), never by
+name: a rename by rotation does not move it, a deleted file can still be
+read to its end through the open descriptor, and a new file that the file
+system gave a deleted file's inode number is not taken for that file. At the
+end of a file that is no longer ``audit.log`` it goes on with the oldest file
+it has not read yet.
 
 Positions: every line gets an integer *journal position* that only grows
 (the offset of the line start in its file plus a base per file), so the
 shipper can compare "where is the oldest record not yet acknowledged" across
 files; :meth:`JournalFollower.cursor_at` turns a position back into the
-persisted :class:`~audit_heka.journal.format.Cursor` (file identity, offset).
+persisted :class:`~audit_heka.journal.format.Cursor` (file identity, offset,
+head). A persisted cursor whose file is gone -- deleted, or its inode number
+now used by a newer file -- is logged and counted (``journal_lost_files``),
+and the follower starts at the oldest file present: never a skip.
 
 Waking up: an inotify watch on the journal directory (ctypes: ``IN_MODIFY``,
 ``IN_CREATE``, ``IN_MOVED_TO``, ``IN_CLOSE_WRITE``), so the shipper sleeps in
@@ -34,7 +39,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit_heka.journal.format import Cursor, split_lines, unescape
+from audit_heka.journal.cursor import head_of, read_head
+from audit_heka.journal.format import NO_HEAD, Cursor, split_lines, unescape
 from audit_heka.private_files import UnsafePathError, open_private
 
 log = logging.getLogger(__name__)
@@ -126,11 +132,12 @@ def _drain_fd(fd: int) -> None:
 
 @dataclass(slots=True)
 class _Segment:
-    """One journal file as followed: its identity and where its offset 0 sits."""
+    """One journal file as followed: its identity, head and where its offset 0 sits."""
 
     dev: int
     ino: int
     base: int  # journal position of offset 0
+    head: str | None  # None until the file holds a line
 
 
 _ROTATED = re.compile(r"^" + re.escape(ACTIVE_NAME) + r"\.([1-9][0-9]{0,5})$")
@@ -161,21 +168,16 @@ def journal_files(directory: Path) -> list[tuple[Path, os.stat_result]]:
     return [(path, st) for _, path, st in found]
 
 
-#: Bytes at the start of a journal file that tell it from a later file that
-#: reuses its inode number (its first record: a time stamp and serial).
-HEAD_BYTES = 256
+def find_file(files: list[tuple[Path, os.stat_result]], cursor: Cursor) -> int | None:
+    """The index in ``files`` (:func:`journal_files`) of the cursor's file, or None.
 
-
-def _head(path: Path) -> bytes | None:
-    """The first bytes of ``path`` (None if it cannot be read)."""
-    try:
-        fd = open_private(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.pread(fd, HEAD_BYTES, 0)
-    finally:
-        os.close(fd)
+    Reads the head of a file only when its identity matches: one small read.
+    """
+    for index, (path, st) in enumerate(files):
+        if (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino) and cursor.names_file(
+                st.st_dev, st.st_ino, head_of(path)):
+            return index
+    return None
 
 
 class JournalFollower:
@@ -194,8 +196,8 @@ class JournalFollower:
         # Identities are reused: the reader deletes shipped files and the file
         # system hands their inode numbers to new ones. So "done" is not a set
         # of (dev, ino): the follower remembers the last file it finished, by
-        # identity and its first bytes, and goes on with the file after it.
-        self._last: tuple[int, int, bytes] | None = None
+        # identity and head, and goes on with the file after it.
+        self._last: _Segment | None = None
         self._unsafe: set[tuple[int, int]] = set()  # passed over (not our files)
         self._next_base = 0
         #: The position of the cursor given at start (lines before it are re-read
@@ -205,45 +207,72 @@ class JournalFollower:
 
     # --------------------------------------------------------------- opening
     def _open_start(self, cursor: Cursor | None, warmup: int) -> None:
-        files = journal_files(self.directory)
-        if cursor is not None:
-            for path, st in files:
-                if (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino) and self._open(path, st):
-                    offset = min(cursor.offset, st.st_size)
-                    self._seek(max(0, offset - warmup))
-                    self.start_position = self._position(offset)
-                    return
-            log.warning("journal: the cursor's file (dev %d ino %d) is gone: starting at "
-                        "the oldest journal file", cursor.dev, cursor.ino)
+        if cursor is not None and cursor.head == NO_HEAD:
+            # Written while the follower's first file was still empty, so that
+            # file was the oldest one: every file present is it or newer.
+            log.info("journal: the cursor names a file that was empty: starting at the "
+                     "oldest journal file")
+        elif cursor is not None:
+            for path, st in journal_files(self.directory):
+                if (st.st_dev, st.st_ino) != (cursor.dev, cursor.ino):
+                    continue
+                fd = self._open_fd(path, st)
+                if fd is None:
+                    continue
+                head = read_head(fd)
+                if not cursor.names_file(st.st_dev, st.st_ino, head):
+                    os.close(fd)  # a newer file with the inode number of the cursor's
+                    break
+                self._adopt(fd, head)
+                offset = min(cursor.offset, st.st_size)
+                self._seek(max(0, offset - warmup))
+                self.start_position = self._position(offset)
+                return
+            log.warning("journal: the cursor's file (dev %d ino %d head %s) is gone%s: "
+                        "starting at the oldest journal file", cursor.dev, cursor.ino,
+                        cursor.head, "" if cursor.head is None else
+                        " (deleted; its inode number may name a newer file now)")
             self.counters["journal_lost_files"] += 1
         self._open_next()
 
-    def _open(self, path: Path, st: os.stat_result) -> bool:
+    def _open_fd(self, path: Path, st: os.stat_result) -> int | None:
+        """``path`` opened for reading if it is still the file ``st`` describes."""
         try:
             fd = open_private(path, os.O_RDONLY)
         except FileNotFoundError:
-            return False
+            return None
         except UnsafePathError as exc:
             # Not a regular file of ours (a planted symlink, a FIFO): never read
             # through it; counted, logged, and passed over.
             log.error("journal: %s", exc)
             self.counters["journal_unsafe_files"] += 1
             self._unsafe.add((st.st_dev, st.st_ino))
-            return False
+            return None
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
             os.close(fd)  # renamed between listing and opening: list again
+            return None
+        return fd
+
+    def _open(self, path: Path, st: os.stat_result) -> bool:
+        fd = self._open_fd(path, st)
+        if fd is None:
             return False
+        self._adopt(fd, read_head(fd))
+        return True
+
+    def _adopt(self, fd: int, head: str | None) -> None:
+        """Make the open file ``fd`` the one being read, from its start."""
+        opened = os.fstat(fd)
         os.set_blocking(fd, True)
         self._close_file()
         self._fd = fd
-        self._segment = _Segment(opened.st_dev, opened.st_ino, self._next_base)
+        self._segment = _Segment(opened.st_dev, opened.st_ino, self._next_base, head)
         self._segments.append(self._segment)
         self._offset = 0
         self._buf.clear()
         self._buf_offset = 0
         self.counters["journal_files"] += 1
-        return True
 
     def _seek(self, offset: int) -> None:
         """Start reading at ``offset``, at a line start (skip a partial line first)."""
@@ -266,10 +295,11 @@ class JournalFollower:
         for _ in range(3):  # a rotation between listing and opening: list again
             files = journal_files(self.directory)
             start = 0
-            if self._last is not None:
-                dev, ino, head = self._last
+            last = self._last
+            if last is not None:
                 for index, (path, st) in enumerate(files):
-                    if (st.st_dev, st.st_ino) == (dev, ino) and _head(path) == head:
+                    if (st.st_dev, st.st_ino) == (last.dev, last.ino) and \
+                            head_of(path) == last.head:
                         start = index + 1
                         break
                 # else: the last file is gone (deleted once shipped, oldest
@@ -358,7 +388,9 @@ class JournalFollower:
             out.append((self._position(self._buf_offset), unescape(bytes(self._buf))))
             self._buf_offset += len(self._buf)
             self._buf.clear()
-        self._last = (self._segment.dev, self._segment.ino, os.pread(self._fd, HEAD_BYTES, 0))
+        if self._segment.head is None:
+            self._segment.head = read_head(self._fd)
+        self._last = self._segment
         self._next_base = self._segment.base + self._offset
         self._close_file()
         self._open_next()  # nothing newer yet: read() tries again
@@ -373,21 +405,60 @@ class JournalFollower:
             return self._next_base
         return self._position(self._buf_offset)
 
+    def _head_of(self, segment: _Segment) -> str | None:
+        """The segment's head; the current file's is read once it holds a line."""
+        if segment.head is None and segment is self._segment and self._fd >= 0:
+            segment.head = read_head(self._fd)
+        return segment.head
+
     def cursor_at(self, position: int) -> Cursor | None:
-        """The cursor (file identity, offset) of a journal position."""
+        """The cursor (file identity, offset, head) of a journal position.
+
+        A position at the start of a file that holds no line yet has no head
+        to name the file by; it is the end of the file before it, which is
+        named instead (a file is finished before the next one is read, so its
+        head is final). Only without such a file is the cursor NO_HEAD.
+        """
+        fallback: Cursor | None = None
+        for segment in reversed(self._segments):
+            if segment.base > position:
+                continue
+            offset = position - segment.base
+            head = self._head_of(segment)
+            if head is not None:
+                return Cursor(segment.dev, segment.ino, offset, head)
+            if fallback is None:
+                fallback = Cursor(segment.dev, segment.ino, offset, NO_HEAD)
+            if offset:
+                break  # a file with bytes but no whole line (torn): no earlier end
+        return fallback
+
+    def settled(self, position: int) -> bool:
+        """Whether :meth:`cursor_at` names the file that holds ``position`` by a
+        head that is final, so the cursor cannot get better without moving.
+
+        Not settled: the file holding ``position`` has no line yet (the cursor
+        is the end of the file before, or NO_HEAD), or ``position`` is the end
+        of a finished file and the next one is not open yet. The shipper
+        writes such a cursor again once it is settled, so that the file it
+        names is the one being read (a finished file may be deleted at once).
+        """
         for segment in reversed(self._segments):
             if segment.base <= position:
-                return Cursor(segment.dev, segment.ino, position - segment.base)
-        return None
+                if self._head_of(segment) is None:
+                    return False
+                return not (segment is self._segment and self._fd < 0
+                            and position >= self._next_base)
+        return False
 
     def position_of(self, cursor: Cursor) -> int | None:
         """The position of ``cursor`` if its file has been opened (else None)."""
         for segment in self._segments:
-            if (segment.dev, segment.ino) == (cursor.dev, cursor.ino):
+            if cursor.names_file(segment.dev, segment.ino, self._head_of(segment)):
                 return segment.base + cursor.offset
         return None
 
-    def segments(self) -> Iterator[tuple[int, int, int]]:
-        """(dev, ino, base) of the files followed so far (status, tests)."""
+    def segments(self) -> Iterator[tuple[int, int, int, str | None]]:
+        """(dev, ino, base, head) of the files followed so far (status, tests)."""
         for segment in self._segments:
-            yield segment.dev, segment.ino, segment.base
+            yield segment.dev, segment.ino, segment.base, segment.head

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from audit_heka.journal.cursor import CursorError, read_cursor
-from audit_heka.journal.follower import journal_files
+from audit_heka.journal.follower import find_file, journal_files
 
 _STAMP = re.compile(rb"msg=audit\((\d+)\.(\d{3}):")
 _CHUNK = 1 << 20
@@ -44,18 +44,13 @@ def journal_summary(directory: Path, now: float) -> dict[str, object]:
         cursor, cursor_problem = None, str(exc)
     unshipped = 0
     first: bytes | None = None
-    counting = cursor is None or not any(
-        (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino) for _p, st in files
-    )
-    for path, st in files:
-        start = 0
-        if not counting and cursor is not None and (st.st_dev, st.st_ino) == (
-            cursor.dev, cursor.ino
-        ):
-            counting, start = True, cursor.offset
-        if not counting:
-            continue
+    # Without a cursor, or with one whose file is gone (deleted, or its inode
+    # number reused by a newer file), every record present counts.
+    at = None if cursor is None else find_file(files, cursor)
+    start = cursor.offset if at is not None and cursor is not None else 0
+    for path, _st in files[at or 0 :]:
         count, head = _lines_from(path, start)
+        start = 0
         unshipped += count
         if first is None and count:
             first = head
@@ -69,6 +64,6 @@ def journal_summary(directory: Path, now: float) -> dict[str, object]:
         "unshipped_records": unshipped,
         "oldest_unshipped_age": age,
         "cursor": None if cursor is None else
-        {"dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset},
+        {"dev": cursor.dev, "ino": cursor.ino, "offset": cursor.offset, "head": cursor.head},
         "cursor_problem": cursor_problem,
     }
