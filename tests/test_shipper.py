@@ -368,6 +368,47 @@ def test_a_restart_at_a_cursor_whose_inode_was_reused_delivers_every_record(
           "all 200 events delivered")
 
 
+def test_a_cursor_at_the_end_of_a_finished_file_moves_into_the_next_once_it_has_a_line(
+        tmp_path: Path) -> None:
+    """Everything in audit.log.1 is shipped and audit.log is empty: the cursor is
+    the end of audit.log.1 (an empty file has no head to be named by). Once
+    audit.log holds a line the cursor names it, even while its first event is
+    not acknowledged, so that audit.log.1 can be deleted without the cursor
+    pointing at a file that is gone."""
+    directory = tmp_path / "journal"
+    directory.mkdir(mode=0o700)
+    finished = directory / "audit.log.1"
+    finished.write_bytes(b"".join(event_lines(s) for s in range(1, 11)))
+    journal = Journal(directory)
+    journal.next_serial = 11
+    receiver = TcpReceiver()
+    port = receiver.port
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{port}"]))
+    try:
+        assert wait_for(receiver, range(1, 11), 20) == set()
+        deadline = time.monotonic() + 10
+        w = finished.stat()
+        end = Cursor(w.st_dev, w.st_ino, w.st_size, file_head(finished.read_bytes()[:256]))
+        while read_cursor(directory) != end:
+            assert time.monotonic() < deadline, read_cursor(directory)
+            time.sleep(0.05)
+        receiver.kill()  # the next event is not acknowledged: the position stays
+        journal.write(5)
+        active = directory / "audit.log"
+        x = active.stat()
+        start_of_x = Cursor(x.st_dev, x.st_ino, 0, file_head(active.read_bytes()[:256]))
+        deadline = time.monotonic() + 10
+        while read_cursor(directory) != start_of_x:
+            assert time.monotonic() < deadline, read_cursor(directory)
+            time.sleep(0.05)
+        receiver = TcpReceiver(port=port)
+        assert wait_for(receiver, range(11, 16), 20) == set()
+    finally:
+        stop(proc)
+        journal.close()
+    receiver.kill()
+
+
 def test_log_copies_are_not_written_twice_across_a_restart(tmp_path: Path,
                                                            journal: Journal) -> None:
     """A target that is down holds the cursor back; the log: copy, written at once,
