@@ -31,7 +31,6 @@ helper thread: :mod:`audit_heka.journal.syncer`, as auditd's incremental_async),
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import enum
 import errno
 import os
@@ -312,7 +311,7 @@ class JournalWriter:
                 head = (file_head(self.buffer[:min(keep, HEAD_BYTES)]) if active.size == 0
                         else read_head(self._fd))
             del self.buffer[:keep]
-            self._files[0] = dataclasses.replace(active, size=active.size + keep, head=head)
+            self._files[0] = JournalFile(active.dev, active.ino, active.size + keep, head)
             self.counters.bytes_written += keep
             self.counters.writes += 1
             self._after_write(records)
