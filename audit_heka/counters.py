@@ -42,6 +42,9 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "netlink_overruns": CounterInfo("reader", True, "ENOBUFS on the audit socket (records lost)"),
     "journal_dropped_records": CounterInfo(
         "reader", True, "records given up by --journal-full drop-oldest"),
+    "reregistrations": CounterInfo(
+        "reader", False, "times the kernel dropped the reader as its daemon and it registered "
+        "again (what the kernel could not send meanwhile is in kernel_lost)"),
     "journal_blocked_reads": CounterInfo(
         "reader", False, "records read at the blocked pace into memory while the journal was full"),
     "journal_blocked_hold_full": CounterInfo(

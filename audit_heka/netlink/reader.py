@@ -136,6 +136,8 @@ class Reader:
         self.malformed = 0
         self.control = 0
         self.dropped_at_stop = 0
+        self.reregistrations = 0
+        self._lost_registration: int | None = None  # the audit pid the kernel reported
         self.blocked_reads = 0
         self.blocked_hold_full = 0
         self._hold_full_logged = False
@@ -282,6 +284,8 @@ class Reader:
             self._hold_full_logged = False
             idle = self._drain(writer.buffer_limit)
             writer.flush(time.monotonic())
+            if self._lost_registration is not None:
+                self._check_registration()
             if idle:
                 timeout = max(0.0, next_status - time.monotonic())
                 ready, _w, _x = select.select(fds, [], [], timeout)
@@ -399,6 +403,41 @@ class Reader:
             log(f"the kernel lost {grew} audit records (backlog {status.backlog})", "WARNING")
         self.kernel_lost = max(0, status.lost - self.kernel_lost_base)
         self.kernel_backlog = status.backlog
+        if self.registered and status.pid != os.getpid():
+            self._lost_registration = status.pid  # handled by the loop, off this socket read
+
+    def _check_registration(self) -> None:
+        """The kernel dropped us as its daemon: take the audit pid back.
+
+        kauditd resets its daemon when a send from its retry queue fails
+        (the socket stayed full for HZ/10 twice: the reader was late once,
+        a CPU starved it). Nothing says so on the socket; only AUDIT_GET
+        shows the pid gone. Without this the reader would stay alive,
+        reading nothing, while the kernel printk()s or drops the records
+        (counted by the kernel as lost). If another daemon took the pid in
+        the meantime it is not ours to take: stop, loudly, and let the
+        supervisor's restart report the conflict.
+        """
+        pid, self._lost_registration = self._lost_registration, None
+        if pid is None or not self.registered:
+            return
+        if pid != 0:
+            self.registered = False  # never hand back a pid that is not ours
+            log(f"the kernel's audit daemon is now pid {pid}, not this reader: stopping", "ERROR")
+            self.stop = True
+            return
+        self.registered = False
+        try:
+            self._register()
+        except (SourceError, OSError) as exc:
+            log(f"the kernel dropped this reader as its audit daemon and registering again "
+                f"failed: {exc}", "ERROR")
+            self.stop = True
+            return
+        self.reregistrations += 1
+        log("the kernel had dropped this reader as its audit daemon (a send to it timed out); "
+            f"registered again ({self.reregistrations} time(s)); records it could not send "
+            "meanwhile are in the kernel's lost counter", "WARNING")
 
     def _poll_kernel(self) -> None:
         """Ask for the kernel's counters; the reply arrives among the records."""
@@ -464,6 +503,7 @@ class Reader:
             "journal_syncs": j.syncs,
             "journal_sync_errors": self.writer.sync_errors,
             "dropped_at_stop": self.dropped_at_stop,
+            "reregistrations": self.reregistrations,
             "journal_blocked_reads": self.blocked_reads,
             "journal_blocked_hold_full": self.blocked_hold_full,
         }
