@@ -410,12 +410,12 @@ def memory_section(doc: dict[str, Any]) -> list[str]:
         lines.append(f"| {role} | {min(values) / 1024:.1f} | {max(values) / 1024:.1f} | "
                      f"{values[-1] / 1024:.1f} | {growth:.1f} | "
                      f"{'yes' if growth <= 2 else '**no**'} |")
-    lines += ["", f"| t (s) | {' | '.join(f'{r} MiB' for r in roles)} | journal MiB "
-              "| records given up |", "|---|" + "---|" * (len(roles) + 2)]
+    lines += ["", f"| t (s) | {' | '.join(f'{r} MiB' for r in roles)} | records read "
+              "| journal MiB | records given up |", "|---|" + "---|" * (len(roles) + 3)]
     for s in samples[:: max(1, len(samples) // 20)]:
         rss = " | ".join(f"{s['rss_kib'].get(r, 0) / 1024:.1f}" for r in roles)
-        lines.append(f"| {s['t']:.0f} | {rss} | {s['journal_bytes'] / 2**20:.1f} | "
-                     f"{s['journal_dropped_records']} |")
+        lines.append(f"| {s['t']:.0f} | {rss} | {s['netlink_records']} | "
+                     f"{s['journal_bytes'] / 2**20:.1f} | {s['journal_dropped_records']} |")
     return lines
 
 
