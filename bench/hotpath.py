@@ -73,7 +73,7 @@ def measure(log: Path, repeat: int) -> dict[str, Any]:
         start = time.process_time()
         events, size = run(lines)
         best = min(best, time.process_time() - start)
-    return {"log": log.name if log.name != "audit.log" else log.parent.name,
+    return {"log": log.stem if log.name != "audit.log" else log.parent.name,
             "records": len(lines), "events": events, "bytes": size, "cpu_s": best,
             "us_per_event": best / max(events, 1) * 1e6}
 
@@ -121,7 +121,7 @@ def write_results(build: str, repeat: int, figures: list[dict[str, Any]]
                   ) -> None:
     """Keep this build's figures beside the other build's; rewrite the hotpath section."""
     sys.path.append(str(ROOT / "bench"))
-    from results import commit, now, write_section  # noqa: PLC0415
+    from results import commit, machine, now, write_section  # noqa: PLC0415
 
     saved = ROOT / "bench" / "work" / "hotpath.json"
     saved.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +134,7 @@ def write_results(build: str, repeat: int, figures: list[dict[str, Any]]
     saved.write_text(json.dumps(doc, indent=1))
     lines = [
         "## Hot path: lines -> records -> events -> frames, in one process", "",
+        f"On {machine()}.",
         "Command: `python bench/hotpath.py LOG... --write-results` (CPU time, best of the "
         "repeats; no start-up, no output I/O; `--installed` under the compiled build's "
         "interpreter for `compiled`). Each row says its run: the builds are measured one "

@@ -64,10 +64,20 @@ def now() -> str:
 
 
 def commit() -> str:
-    """The checkout's commit, ``-dirty`` when it has uncommitted changes."""
-    done = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                          capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
+    """The checkout's commit, ``-dirty`` when code differs from it.
+
+    RESULTS.md itself does not count: the runs write it, so after the first
+    section every later one would say dirty.
+    """
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                              check=False)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                  f":!{RESULTS.relative_to(ROOT)}")
+    return f"{head}-dirty" if changed else head
 
 
 def machine() -> str:
