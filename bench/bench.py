@@ -1,14 +1,21 @@
-"""audit-heka benchmarks: ratios against a baseline measured in the same run.
+"""audit-heka benchmarks (offline, memory) and the pieces the other bench scripts share.
 
-    python bench/bench.py all        # capture logs, offline, live, memory; writes bench/RESULTS.md
-    python bench/bench.py offline    # replay vs ausearch -i on the captured logs
-    python bench/bench.py live       # syscall storm: auditd -n vs audit-heka run
-    python bench/bench.py memory --minutes 10
-    python bench/bench.py report     # rewrite RESULTS.md from the saved figures
+    python bench/bench.py offline [--runs 5] [--logs log-10k]  # replay vs ausearch -i
+    python bench/bench.py memory --minutes 10   # RSS of run's processes, dead receiver, storm
+    python bench/bench.py capture               # only capture the logs (bench/work/log-*)
+    python bench/bench.py report                # rewrite this script's sections from saved figures
 
-Everything that touches the kernel holds the same lock as the tests
-(/run/audit-heka-test.lock) and puts the audit state back as it found it.
-Work files go to bench/work/ (ignored by git).
+Every figure is a ratio against a baseline measured in the same run, or a
+bound. Everything that touches the kernel holds the same lock as the tests
+(/run/audit-heka-test.lock, ``kernel()``) and puts the audit state back as it
+found it. Work files go to bench/work/ (ignored by git); each section keeps
+its figures in bench/work/<section>.json, so one section can be rerun and
+``report`` still writes every section that has figures. This script writes
+only its own sections of bench/RESULTS.md (``offline``, ``memory``; see
+bench/results.py).
+
+The other scripts (journal_bench.py, exec_bench.py) import the shared pieces
+from here: the lock, the storm, auditd in the foreground, the daemon's status.
 """
 
 from __future__ import annotations
@@ -18,16 +25,16 @@ import contextlib
 import fcntl
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -37,9 +44,13 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 sys.path.insert(0, str(ROOT / "tests"))
 
 from capture import run_auditd  # noqa: E402
+from results import commit, now, stamp, write_section  # noqa: E402
 
 LOCK = Path("/run/audit-heka-test.lock")
 BACKLOG_LIMIT = 8192
+# name: (storm calls, execs of /usr/bin/true) -> ~10k and ~250k records
+LOGS = {"log-10k": (2_450, 25), "log-250k": (62_000, 500)}
+OFFLINE_TARGETS = {"log-10k": 1.0, "log-250k": 0.1}  # replay / ausearch -i, issue 7
 HZ_JIFFIES = os.sysconf("SC_CLK_TCK")
 
 
@@ -140,11 +151,11 @@ class OfflineResult:
         return self.replay_s / self.ausearch_s
 
 
-def offline(runs: int = 5) -> list[OfflineResult]:
+def offline(runs: int, logs: list[str]) -> list[OfflineResult]:
     results = []
     env_ausearch = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
-    for name, calls, execs in (("log-10k", 2_450, 25), ("log-250k", 62_000, 500)):
-        log = capture_log(name, calls, execs)
+    for name in logs:
+        log = capture_log(name, *LOGS[name])
         out = WORK / f"{name}.heka"
         ausearch, _ = timed(["env", *[f"{k}={v}" for k, v in env_ausearch.items()
                                       if k in ("TZ", "LC_ALL")],
@@ -170,7 +181,7 @@ def offline(runs: int = 5) -> list[OfflineResult]:
     return results
 
 
-# ---------------------------------------------------------------- live
+# ---------------------------------------------------------------- consumers
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -185,29 +196,12 @@ def proc_peak_rss_kib(pid: int) -> int:
     return 0
 
 
-@dataclass
-class LiveResult:
-    consumer: str
-    storm_rate: float
-    storm_calls: int
-    events: int
-    kernel_lost: int
-    backlog_wait_actual: int
-    cpu_s: float
-    peak_rss_mib: float
-
-    @property
-    def cpu_per_100k(self) -> float:
-        return self.cpu_s / max(self.events, 1) * 100_000
-
-
-def _storm(seconds: float) -> dict[str, float]:
-    out = sh(str(STORM), str(seconds)).stdout
-    result: dict[str, float] = json.loads(out)
-    return result
+def proc_rss_kib(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0])
 
 
 def _wait_registered(pid: int, timeout: float = 30) -> None:
+    """Wait until ``pid`` is the kernel's audit daemon (auditd -n registers itself)."""
     deadline = time.monotonic() + timeout
     while kernel_status().get("pid") != pid:
         if time.monotonic() > deadline:
@@ -237,46 +231,8 @@ def _wait_drained(timeout: float = 600) -> None:
     raise RuntimeError("the consumer did not drain the kernel backlog in time")
 
 
-def live_consumer(
-    name: str,
-    start: Callable[[Path], subprocess.Popen[bytes]],
-    count_events: Callable[[Path], int],
-    seconds: float,
-) -> LiveResult:
-    workdir = WORK / f"live-{name}"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    with kernel():
-        consumer = start(workdir)
-        try:
-            _wait_registered(consumer.pid)
-            sh("auditctl", "-b", str(BACKLOG_LIMIT), "-e", "1")
-            for rule in storm_rules()[:1]:
-                sh("auditctl", *rule)
-            before = kernel_status()
-            storm = _storm(seconds)
-            _wait_drained()
-            after = kernel_status()
-            cpu = proc_cpu_seconds(consumer.pid)
-            rss = proc_peak_rss_kib(consumer.pid)
-        finally:
-            consumer.send_signal(signal.SIGTERM)
-            consumer.wait(60)
-    events = count_events(workdir)
-    return LiveResult(
-        consumer=name,
-        storm_rate=storm["rate"],
-        storm_calls=int(storm["calls"]),
-        events=events,
-        kernel_lost=after["lost"] - before["lost"],
-        backlog_wait_actual=after.get("backlog_wait_time_actual", 0)
-        - before.get("backlog_wait_time_actual", 0),
-        cpu_s=cpu,
-        peak_rss_mib=rss / 1024,
-    )
-
-
 def start_auditd(workdir: Path) -> subprocess.Popen[bytes]:
+    """``auditd -n`` (foreground, never the service) writing workdir/audit.log, RAW."""
     confdir = workdir / "etc"
     confdir.mkdir()
     from capture import _auditd_conf  # noqa: PLC0415 - the same config the tests use
@@ -288,237 +244,213 @@ def start_auditd(workdir: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def count_auditd(workdir: Path) -> int:
-    n = 0
-    with (workdir / "audit.log").open("rb") as f:
-        for line in f:
-            if line.startswith(b"type=SYSCALL") and b'key="storm"' in line:
-                n += 1
-    return n
+def wait_registered_child(status_file: Path, timeout: float = 30) -> dict[str, Any]:
+    """Wait until ``run``'s reader child is the kernel's audit daemon and its shipper is up.
+
+    The supervisor (the pid ``Popen`` knows) never registers: its reader
+    child does, and the status file names that child's pid.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            doc: dict[str, Any] = json.loads(status_file.read_text())
+            pid = doc["children"]["reader"]["pid"]
+            if kernel_status().get("pid") == pid and doc["children"]["shipper"]["alive"]:
+                return doc
+        time.sleep(0.1)
+    raise RuntimeError("audit-heka did not register")
 
 
-def start_audit_heka(workdir: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [PYTHON, "-m", "audit_heka", "run", "--target", f"file:{workdir / 'out.heka'}",
-         "--backlog-limit", str(BACKLOG_LIMIT), "--status-file", str(workdir / "status.json"),
-         "--spool", str(workdir / "spool"), "--no-payload"],
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "stderr").open("wb"),
-    )
+def status_doc(status_file: Path) -> dict[str, Any]:
+    """``run``'s status file (retried: it is replaced while we read it)."""
+    for _ in range(50):
+        with contextlib.suppress(OSError, ValueError):
+            doc: dict[str, Any] = json.loads(status_file.read_text())
+            return doc
+        time.sleep(0.1)
+    raise RuntimeError("no status file")
 
 
-def count_audit_heka(workdir: Path) -> int:
-    decoded = subprocess.run([PYTHON, "-m", "audit_heka", "decode", str(workdir / "out.heka")],
-                             capture_output=True, text=True, check=False)
-    n = 0
-    for line in decoded.stdout.splitlines():
-        fields = json.loads(line)["Fields"]
-        if fields.get("key") == "storm" and fields.get("type") == "SYSCALL":
-            n += 1
-    return n
-
-
-def live(seconds: float = 10) -> list[LiveResult]:
-    build_storm()
-    results = [
-        live_consumer("auditd", start_auditd, count_auditd, seconds),
-        live_consumer("audit-heka", start_audit_heka, count_audit_heka, seconds),
-    ]
-    for r in results:
-        print(f"live {r}", flush=True)
-    return results
+def run_pids(supervisor: int, doc: dict[str, Any]) -> dict[str, int]:
+    """Every process of ``run``: the supervisor and its children (as the status file has them)."""
+    return {"supervisor": supervisor, "reader": doc["children"]["reader"]["pid"],
+            "shipper": doc["children"]["shipper"]["pid"]}
 
 
 # ---------------------------------------------------------------- memory
 
 
-def memory(minutes: float) -> list[tuple[float, int]]:
-    """RSS of `run` with a dead receiver (spool filling) under a storm."""
+def memory(minutes: float, journal_max_bytes: int, interval: float) -> dict[str, Any]:
+    """RSS of each of ``run``'s processes under a storm with a dead receiver.
+
+    The receiver is 127.0.0.1:9 (discard, nobody listens: refused), so the
+    shipper delivers nothing and the journal fills to --journal-max-bytes, where
+    drop-oldest gives up the oldest records (counted). What must stay flat is
+    every process's RSS: the reader's (it writes the journal and deletes its
+    oldest files), the shipper's (it retries the receiver with a journal that
+    grows and is cut under it) and the supervisor's.
+    """
     build_storm()
     workdir = WORK / "memory"
     shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    samples: list[tuple[float, int]] = []
+    workdir.mkdir(parents=True, mode=0o700)
+    status_file = workdir / "run" / "status.json"
+    journal = workdir / "state" / "journal"
+    samples: list[dict[str, Any]] = []
     with kernel():
-        consumer = subprocess.Popen(
-            [PYTHON, "-m", "audit_heka", "run", "--target", "127.0.0.1:9",  # discard: refused
-             "--backlog-limit", str(BACKLOG_LIMIT), "--status-file", str(workdir / "status.json"),
-             "--spool", str(workdir / "spool"), "--spool-max-bytes", str(512 * 1024 * 1024),
-             "--spool-full", "drop-oldest"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        before = kernel_status()
+        daemon = subprocess.Popen(
+            [PYTHON, "-m", "audit_heka", "run", "--target", "127.0.0.1:9",
+             "--state-dir", str(workdir / "state"), "--status-file", str(status_file),
+             "--backlog-limit", str(BACKLOG_LIMIT), "--journal-max-bytes",
+             str(journal_max_bytes), "--journal-full", "drop-oldest", "--drain-seconds", "0"],
+            stdout=subprocess.DEVNULL, stderr=(workdir / "stderr").open("wb"),
         )
         try:
-            _wait_registered(consumer.pid)
-            sh("auditctl", "-e", "1", *storm_rules()[0])
-            storm = subprocess.Popen([str(STORM), str(minutes * 60)], stdout=subprocess.DEVNULL)
+            wait_registered_child(status_file)
+            sh("auditctl", *storm_rules()[0])
+            storm = subprocess.Popen([str(STORM), str(minutes * 60)], stdout=subprocess.PIPE,
+                                     text=True)
             start = time.monotonic()
-            while storm.poll() is None:
-                rss = int(Path(f"/proc/{consumer.pid}/status").read_text()
-                          .split("VmRSS:")[1].split()[0])
-                samples.append((time.monotonic() - start, rss))
-                time.sleep(10)
+            while True:
+                doc = status_doc(status_file)
+                pids = run_pids(daemon.pid, doc)
+                rss = {}
+                for role, pid in pids.items():
+                    with contextlib.suppress(OSError, IndexError, ValueError):
+                        rss[role] = proc_rss_kib(pid)
+                counters = doc.get("counters", {})
+                samples.append({
+                    "t": round(time.monotonic() - start, 1), "rss_kib": rss, "pids": pids,
+                    "journal_bytes": sum(f.stat().st_size for f in journal.glob("audit.log*")),
+                    "journal_dropped_records": counters.get("journal_dropped_records", 0),
+                    "netlink_records": counters.get("netlink_records", 0),
+                })
+                if storm.poll() is not None:
+                    break
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    storm.wait(interval)
+            out, _ = storm.communicate()
+            load = json.loads(out)
+            after = kernel_status()
         finally:
-            consumer.send_signal(signal.SIGTERM)
-            consumer.wait(120)
-    return samples
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(120)
+    return {"minutes": minutes, "interval": interval, "journal_max_bytes": journal_max_bytes,
+            "storm_calls": int(load["calls"]), "storm_rate": load["rate"],
+            "kernel_lost": after["lost"] - before["lost"], "samples": samples}
+
+
+def growth_mib(values: list[int]) -> float:
+    """How much the second half of a series rose above its own minimum (MiB)."""
+    later = values[len(values) // 2:]
+    return (max(later) - min(later)) / 1024
 
 
 # ---------------------------------------------------------------- report
 
 
-def machine() -> str:
-    cpu = "unknown cpu"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return (f"{platform.node()}: {os.cpu_count()} x {cpu}, kernel {platform.release()}, "
-            f"Python {platform.python_version()}, "
-            f"{sh('ausearch', '-v').stdout.strip() or 'ausearch'}")
+def saved(section: str) -> dict[str, Any] | None:
+    path = WORK / f"{section}.json"
+    if not path.exists():
+        return None
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
 
 
-def write_results(off: list[OfflineResult], lv: list[LiveResult],
-                  mem: list[tuple[float, int]]) -> None:
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}.",
-        "Command: `bash bench/run.sh` (see bench/README.md). Every ratio is against a baseline",
-        "measured in the same run.",
-        "",
-        "## Offline: `audit-heka replay LOG --target file:` vs `ausearch -i -if LOG`",
-        "",
-        f"Section {section_when('offline')}.",
-        "",
-        "| log | records | events | ausearch -i (s, median) | replay (s, median) | ratio "
-        "| target |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    targets = {"log-10k": "≤ 1.0", "log-250k": "≤ 0.1"}
-    for r in off:
-        lines.append(f"| {r.log} | {r.records} | {r.events} | {r.ausearch_s:.3f} | "
-                     f"{r.replay_s:.3f} | {r.ratio:.2f} | {targets[r.log]} |")
-    lines += [
-        "",
-        "## Live: syscall storm (failing open, one rule), auditd -n (RAW) vs audit-heka run",
-        "",
-        f"Section {section_when('live')}. Same backlog limit for both ({BACKLOG_LIMIT}); "
-        "each consumer ran until the kernel backlog had drained.",
-        "",
-        "| consumer | storm calls/s | storm calls | events received | kernel lost | "
-        "backlog_wait_time_actual | CPU s | CPU s / 100k events | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for lr in lv:
-        lines.append(f"| {lr.consumer} | {lr.storm_rate:.0f} | {lr.storm_calls} | {lr.events} | "
-                     f"{lr.kernel_lost} | {lr.backlog_wait_actual} | {lr.cpu_s:.2f} | "
-                     f"{lr.cpu_per_100k:.2f} | {lr.peak_rss_mib:.1f} |")
-    if len(lv) == 2:
-        a, h = lv
-        lines += ["", f"Ratios audit-heka / auditd: storm rate {h.storm_rate / a.storm_rate:.2f}, "
-                  f"CPU per event {h.cpu_per_100k / max(a.cpu_per_100k, 1e-9):.2f}."]
-    if mem:
-        rss = [kib / 1024 for _, kib in mem]
-        lines += ["", "## Memory: `run` with a dead receiver under a storm", "",
-                  f"Section {section_when('memory')}.", "",
-                  f"{len(mem)} samples over {mem[-1][0] / 60:.1f} min: RSS min {min(rss):.1f} MiB, "
-                  f"max {max(rss):.1f} MiB, last {rss[-1]:.1f} MiB.", "",
-                  "| t (s) | RSS (MiB) |", "|---|---|"]
-        lines += [f"| {t:.0f} | {kib / 1024:.1f} |" for t, kib in mem[:: max(1, len(mem) // 20)]]
-    lines += ["", *targets_table(off, lv, mem)]
-    notes = BENCH / "NOTES.md"
-    if notes.exists():
-        lines += ["", notes.read_text().rstrip()]
-    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
-
-
-def targets_table(off: list[OfflineResult], lv: list[LiveResult],
-                  mem: list[tuple[float, int]]) -> list[str]:
-    """Issue 7's targets, each with the measured figure and whether it is met."""
-    rows: list[tuple[str, str, str, bool]] = []
-    for r in off:
-        limit = 1.0 if r.log == "log-10k" else 0.1
-        rows.append((f"offline {r.log}: replay / ausearch -i wall time", f"≤ {limit}",
-                     f"{r.ratio:.2f}", r.ratio <= limit))
-    if len(lv) == 2:
-        a, h = lv
-        rate = h.storm_rate / a.storm_rate
-        cpu = h.cpu_per_100k / max(a.cpu_per_100k, 1e-9)
-        rows += [
-            ("live: storm rate vs auditd's", "≥ 1.0", f"{rate:.2f}", rate >= 1.0),
-            ("live: kernel lost", "0", str(h.kernel_lost), h.kernel_lost == 0),
-            ("live: events received / storm calls", "1.0",
-             f"{h.events / max(h.storm_calls, 1):.2f}", h.events == h.storm_calls),
-            ("live: CPU per event vs auditd's", "≤ 1.5", f"{cpu:.2f}", cpu <= 1.5),
-            ("live: peak RSS (MiB)", "≤ 64", f"{h.peak_rss_mib:.1f}", h.peak_rss_mib <= 64),
-        ]
-    if mem:
-        rss = [kib / 1024 for _, kib in mem]
-        later = rss[len(rss) // 2 :]
-        growth = max(later) - min(later)
-        rows.append(("memory: RSS growth over the second half of the run (MiB)", "flat (≤ 2)",
-                     f"{growth:.1f}", growth <= 2))
-    out = ["## Targets (issue 7)", "", "| target | goal | measured | met |", "|---|---|---|---|"]
-    out += [f"| {name} | {goal} | {got} | {'yes' if ok else '**no**'} |"
-            for name, goal, got, ok in rows]
-    return out
-
-
-def save(section: str, data: object) -> None:
-    record = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "commit": git_commit(), "data": data}
+def save(section: str, data: object, command: str) -> None:
+    record = {"when": now(), "commit": commit(), "command": command, "data": data}
     (WORK / f"{section}.json").write_text(json.dumps(record, indent=1))
 
 
-def load(section: str) -> list:  # type: ignore[type-arg]
-    path = WORK / f"{section}.json"
-    if not path.exists():
-        return []
-    data: list = json.loads(path.read_text())["data"]  # type: ignore[type-arg]
-    return data
+def offline_section(doc: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Offline: `audit-heka replay LOG --target file:` vs `ausearch -i -if LOG`", "",
+        stamp(doc["when"], doc["commit"]),
+        f"Command: `{doc['command']}`: whole processes, median of the runs; the logs are "
+        "RAW audit.logs `auditd -n` wrote from bench/storm.c's failing open()s plus some "
+        "execs of /usr/bin/true (bench/work/log-*); ausearch with TZ=UTC LC_ALL=C.", "",
+        "| log | records | events | ausearch -i (s, median) | replay (s, median) | ratio "
+        "| target | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in (OfflineResult(**r) for r in doc["data"]):
+        limit = OFFLINE_TARGETS[r.log]
+        lines.append(f"| {r.log} | {r.records} | {r.events} | {r.ausearch_s:.3f} | "
+                     f"{r.replay_s:.3f} | {r.ratio:.2f} | ≤ {limit} | "
+                     f"{'yes' if r.ratio <= limit else '**no**'} |")
+    return lines
 
 
-def section_when(section: str) -> str:
-    path = WORK / f"{section}.json"
-    if not path.exists():
-        return "not run"
-    record = json.loads(path.read_text())
-    return f"run {record['when']} at commit {record['commit']}"
+def memory_section(doc: dict[str, Any]) -> list[str]:
+    data = doc["data"]
+    samples = data["samples"]
+    roles = list(samples[0]["pids"])
+    restarts = [role for role in roles if len({s["pids"][role] for s in samples}) > 1]
+    lines = [
+        "## Memory: `run` (supervisor, reader, shipper) with a dead receiver under a storm", "",
+        stamp(doc["when"], doc["commit"]),
+        f"Command: `{doc['command']}`: the open() storm (one rule) for "
+        f"{data['minutes']:g} min against `audit-heka run --target 127.0.0.1:9` (refused: "
+        f"nothing is delivered) with `--journal-full drop-oldest --journal-max-bytes "
+        f"{data['journal_max_bytes']}`; VmRSS of each process every {data['interval']:g} s. "
+        f"Storm: {data['storm_calls']} calls, {data['storm_rate']:.0f} calls/s; kernel lost "
+        f"{data['kernel_lost']}; records given up (counted) "
+        f"{samples[-1]['journal_dropped_records']} of {samples[-1]['netlink_records']} read; "
+        f"journal at the end {samples[-1]['journal_bytes'] / 2**20:.1f} MiB.",
+    ]
+    if restarts:
+        lines.append(f"**Restarted during the run** (new pid): {', '.join(restarts)}.")
+    lines += ["", "| process | RSS min MiB | max MiB | last MiB | growth over the second half "
+              "MiB | flat (≤ 2 MiB) |", "|---|---|---|---|---|---|"]
+    series = {role: [s["rss_kib"].get(role, 0) for s in samples] for role in roles}
+    series["all"] = [sum(s["rss_kib"].values()) for s in samples]
+    for role, values in series.items():
+        growth = growth_mib(values)
+        lines.append(f"| {role} | {min(values) / 1024:.1f} | {max(values) / 1024:.1f} | "
+                     f"{values[-1] / 1024:.1f} | {growth:.1f} | "
+                     f"{'yes' if growth <= 2 else '**no**'} |")
+    lines += ["", f"| t (s) | {' | '.join(f'{r} MiB' for r in roles)} | records read "
+              "| journal MiB | records given up |", "|---|" + "---|" * (len(roles) + 3)]
+    for s in samples[:: max(1, len(samples) // 20)]:
+        rss = " | ".join(f"{s['rss_kib'].get(r, 0) / 1024:.1f}" for r in roles)
+        lines.append(f"| {s['t']:.0f} | {rss} | {s['netlink_records']} | "
+                     f"{s['journal_bytes'] / 2**20:.1f} | {s['journal_dropped_records']} |")
+    return lines
 
 
-def git_commit() -> str:
-    done = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                          capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
+def report() -> None:
+    """Rewrite this script's sections that have figures in bench/work (and nothing else)."""
+    for section, render in (("offline", offline_section), ("memory", memory_section)):
+        doc = saved(section)
+        if doc is not None:
+            write_section(section, render(doc))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["all", "offline", "live", "memory", "report"],
-                        help="report: rewrite RESULTS.md from the saved figures only")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("what", choices=["offline", "memory", "capture", "report"])
+    parser.add_argument("--runs", type=int, default=5, help="offline: runs of each command")
+    parser.add_argument("--logs", nargs="+", choices=list(LOGS), default=list(LOGS),
+                        help="offline, capture: which logs")
+    parser.add_argument("--minutes", type=float, default=10, help="memory: storm length")
+    parser.add_argument("--interval", type=float, default=10, help="memory: s between samples")
+    parser.add_argument("--journal-max-bytes", type=int, default=256 * 1024 * 1024,
+                        help="memory: the journal's bound (drop-oldest beyond it)")
     args = parser.parse_args()
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and args.what != "report":
         sys.exit("the benchmarks use the kernel's audit subsystem: run them as root")
-    # Each section's figures are kept in bench/work/*.json, so that one section
-    # can be rerun (the memory run takes 10 minutes) and RESULTS.md still shows
-    # every figure, each from its section's last run.
     WORK.mkdir(parents=True, exist_ok=True)
-    if args.what in ("all", "offline"):
-        save("offline", [asdict(r) for r in offline(args.runs)])
-    if args.what in ("all", "live"):
-        save("live", [asdict(r) for r in live(args.seconds)])
-    if args.what in ("all", "memory"):
-        save("memory", memory(args.minutes))
-    off = [OfflineResult(**r) for r in load("offline")]
-    lv = [LiveResult(**r) for r in load("live")]
-    mem = [(float(t), int(k)) for t, k in load("memory")]
-    write_results(off, lv, mem)
-    print((BENCH / "RESULTS.md").read_text())
+    command = "python bench/bench.py " + " ".join(sys.argv[1:])
+    if args.what == "capture":
+        for name in args.logs:
+            print(capture_log(name, *LOGS[name]))
+        return 0
+    if args.what == "offline":
+        save("offline", [asdict(r) for r in offline(args.runs, args.logs)], command)
+    elif args.what == "memory":
+        save("memory", memory(args.minutes, args.journal_max_bytes, args.interval), command)
+    report()
     return 0
 
 

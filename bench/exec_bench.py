@@ -37,13 +37,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from journal_bench import Listener, commit, serial_gaps, status_doc, wait_registered_child
+from journal_bench import Listener, serial_gaps
+from results import commit, machine, now, write_section
 
 import bench as B
 
 WORK = B.WORK
-RESULTS = B.BENCH / "RESULTS.md"
-BEGIN, END = "<!-- issue-13-run begin -->", "<!-- issue-13-run end -->"
 TRUE = "/usr/bin/true"
 
 
@@ -134,9 +133,8 @@ def heka_round(index: int, rate: float, seconds: float, name: str, python: str
             stdout=subprocess.DEVNULL, stderr=(workdir / "stderr").open("wb"),
         )
         try:
-            doc = wait_registered_child(status_file)
-            pids = {"supervisor": daemon.pid, "reader": doc["children"]["reader"]["pid"],
-                    "shipper": doc["children"]["shipper"]["pid"]}
+            doc = B.wait_registered_child(status_file)
+            pids = B.run_pids(daemon.pid, doc)
             B.sh("auditctl", *rule())
             time.sleep(1.0)
             before, k_before = cpu(pids), B.kernel_status()
@@ -146,7 +144,7 @@ def heka_round(index: int, rate: float, seconds: float, name: str, python: str
                 time.sleep(0.05)
             after, k_after = cpu(pids), B.kernel_status()
             time.sleep(1.5)  # one more status file
-            counters = status_doc(status_file).get("counters", {})
+            counters = B.status_doc(status_file).get("counters", {})
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(120)
@@ -176,7 +174,7 @@ def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str
             print(json.dumps(r), flush=True)
             results.append(r)
     (WORK / "exec-rate.json").write_text(json.dumps(
-        {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit(),
+        {"when": now(), "commit": commit(),
          "rate": rate, "seconds": seconds, "results": results}, indent=1))
     report()
 
@@ -184,8 +182,8 @@ def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str
 def report() -> None:
     doc = json.loads((WORK / "exec-rate.json").read_text())
     results = doc["results"]
-    out = [BEGIN, "", "## Issue 13: `run` at a steady exec rate vs auditd (CPU per event)", "",
-           f"Run {doc['when']} at commit {doc['commit']} on {B.machine()}.",
+    out = ["## Issue 13: `run` at a steady exec rate vs auditd (CPU per event)", "",
+           f"Run {doc['when']} at commit {doc['commit']} on {machine()}.",
            f"Command: `python bench/exec_bench.py run` ({doc['rate']:.0f} runs of "
            f"/usr/bin/true per second for {doc['seconds']:.0f} s under `-S execve -F "
            "exe=/usr/bin/true`, interleaved rounds; audit-heka with its defaults, payload on, "
@@ -212,13 +210,7 @@ def report() -> None:
     for consumer, values in ratios.items():
         out.append(f"{consumer}: CPU per event **{statistics.median(values):.2f}x** auditd's "
                    f"(median of rounds; {min(values):.2f}-{max(values):.2f}; target <= 1.5x).")
-    out += ["", END]
-    text = RESULTS.read_text()
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + "\n".join(out) + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(out) + "\n"
-    RESULTS.write_text(text)
+    write_section("issue-13-run", out)
 
 
 def main() -> None:

@@ -34,10 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results import commit, machine, now, write_section
+
 import bench as B
 
 WORK = B.WORK
-RESULTS = B.BENCH / "RESULTS.md"
 
 
 class Listener:
@@ -77,27 +78,6 @@ class Listener:
         self.proc.wait(60)
         self._thread.join(30)
         return cpu
-
-
-def wait_registered_child(status_file: Path, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            doc: dict[str, Any] = json.loads(status_file.read_text())
-            pid = doc["children"]["reader"]["pid"]
-            if B.kernel_status().get("pid") == pid and doc["children"]["shipper"]["alive"]:
-                return doc
-        time.sleep(0.1)
-    raise RuntimeError("audit-heka did not register")
-
-
-def status_doc(status_file: Path) -> dict[str, Any]:
-    for _ in range(50):
-        with contextlib.suppress(OSError, ValueError):
-            doc: dict[str, Any] = json.loads(status_file.read_text())
-            return doc
-        time.sleep(0.1)
-    raise RuntimeError("no status file")
 
 
 def storm(calls: int) -> dict[str, float]:
@@ -172,9 +152,8 @@ def heka_round(calls: int, index: int, extra: tuple[str, ...] = (),
             stdout=subprocess.DEVNULL, stderr=(workdir / "stderr").open("wb"),
         )
         try:
-            doc = wait_registered_child(status_file)
-            pids = {"supervisor": daemon.pid, "reader": doc["children"]["reader"]["pid"],
-                    "shipper": doc["children"]["shipper"]["pid"]}
+            doc = B.wait_registered_child(status_file)
+            pids = B.run_pids(daemon.pid, doc)
             B.sh("auditctl", *B.storm_rules()[0])
             before = B.kernel_status()
             sampler_stop = threading.Event()
@@ -201,7 +180,7 @@ def heka_round(calls: int, index: int, extra: tuple[str, ...] = (),
                     last, last_change = len(listener.uuids), time.monotonic()
                 elif time.monotonic() - last_change > 60:
                     break  # nothing new for a minute: what is missing is missing (reported)
-                counters = status_doc(status_file).get("counters", {})
+                counters = B.status_doc(status_file).get("counters", {})
                 if counters.get("journal_dropped_records", 0) and \
                         counters.get("journal_lines", 0) >= counters.get("netlink_records", 0) \
                         - counters["journal_dropped_records"] and \
@@ -210,7 +189,7 @@ def heka_round(calls: int, index: int, extra: tuple[str, ...] = (),
                 time.sleep(0.5)
             catch_up = time.monotonic() - storm_end
             time.sleep(1.5)  # one more status file
-            doc = status_doc(status_file)
+            doc = B.status_doc(status_file)
             figures = {role: proc_figures(pid) for role, pid in pids.items()}
             sampler_stop.set()
         finally:
@@ -245,14 +224,14 @@ def cmd_storm(rounds: int, calls: int) -> None:
             print(json.dumps(r), flush=True)
             results.append(r)
     (WORK / "journal-storm.json").write_text(json.dumps(
-        {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit(),
+        {"when": now(), "commit": commit(),
          "results": results}, indent=1))
     report()
 
 
 def cmd_bound(calls: int, max_bytes: int, file_bytes: int) -> None:
     B.build_storm()
-    results = []
+    results: list[dict[str, Any]] = []
     for full in ("block", "drop-oldest"):
         r = heka_round(calls, 100 + len(results), (
             "--journal-max-bytes", str(max_bytes), "--journal-file-bytes", str(file_bytes),
@@ -262,13 +241,9 @@ def cmd_bound(calls: int, max_bytes: int, file_bytes: int) -> None:
         print(json.dumps(r), flush=True)
         results.append(r)
     (WORK / "journal-bound.json").write_text(json.dumps(
-        {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit(),
+        {"when": now(), "commit": commit(),
          "results": results}, indent=1))
     report()
-
-
-def commit() -> str:
-    return B.sh("git", "-C", str(B.ROOT), "rev-parse", "--short", "HEAD").stdout.strip()
 
 
 def _cpu(r: dict[str, Any]) -> str:
@@ -287,7 +262,7 @@ def report() -> None:
         doc = json.loads(storm_file.read_text())
         results = doc["results"]
         out += [
-            f"Run {doc['when']} at commit {doc['commit']} on {B.machine()}.",
+            f"Run {doc['when']} at commit {doc['commit']} on {machine()}.",
             "Command: `python bench/journal_bench.py storm` (bench/storm.c, one rule, backlog "
             "limit 8192, interleaved rounds; audit-heka with its defaults: --flush incremental "
             "--freq 1000, payload on, reader at nice -4, shipper at nice 10, TCP to "
@@ -313,7 +288,7 @@ def report() -> None:
             out += ["", f"Storm rate, median of rounds: audit-heka {statistics.median(heka):.0f} "
                     f"calls/s, auditd {statistics.median(auditd):.0f} calls/s: **ratio "
                     f"{ratio:.2f}x** (target >= 1.5x)."]
-        _replace("storm", out)
+        write_section("issue-12-storm", out)
     bound_file = WORK / "journal-bound.json"
     if bound_file.exists():
         doc = json.loads(bound_file.read_text())
@@ -333,18 +308,7 @@ def report() -> None:
                 f"{r['journal_dropped_records']} | {r['journal_blocks']} / "
                 f"{r['journal_blocked_seconds']} | {r['delivered']} | {_rss(r)} |"
             )
-        _replace("bound", out)
-
-
-def _replace(part: str, lines: list[str]) -> None:
-    begin, end = f"<!-- issue-12-{part} begin -->", f"<!-- issue-12-{part} end -->"
-    block = "\n".join([begin, "", *lines, "", end])
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+        write_section("issue-12-bound", out)
 
 
 def main() -> None:

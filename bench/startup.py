@@ -1,6 +1,7 @@
 """Start-up cost: ``audit-heka replay`` of a 10-line log to a file, against ``python3 -c pass``.
 
-    .venv/bin/python bench/startup.py [--runs 20] [--audit-heka .venv/bin/audit-heka]
+    .venv/bin/python bench/startup.py [--runs 20] [--audit-heka .venv/bin/audit-heka] \
+        [--write-results]    # also set the ``startup`` section of bench/RESULTS.md
 
 Why: a short replay (a cron job, a test, a log rotation hook) pays the
 interpreter's start-up and the imports far more than the per-event work; the
@@ -52,6 +53,8 @@ def main() -> int:
     parser.add_argument("--audit-heka", default=str(ROOT / ".venv" / "bin" / "audit-heka"))
     parser.add_argument("--python", default="/usr/bin/python3",
                         help="the bare interpreter of the baseline")
+    parser.add_argument("--write-results", action="store_true",
+                        help="set the startup section of bench/RESULTS.md to these figures")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     compileall.compile_dir(ROOT / "audit_heka", quiet=1)
@@ -80,7 +83,35 @@ def main() -> int:
           f"{' '.join(baseline)}: {statistics.median(base_cpu) * 1000:.1f} ms")
     print(f"ratio CPU  {spread(cpu_ratio)}  (target <= 3x)")
     print(f"ratio wall {spread(wall_ratio)}")
+    if args.write_results:
+        write_results(args, len(seeds), replay_cpu, base_cpu, cpu_ratio, wall_ratio)
     return 0
+
+
+def write_results(args: argparse.Namespace, lines: int, replay_cpu: list[float],
+                  base_cpu: list[float], cpu_ratio: list[float], wall_ratio: list[float]
+                  ) -> None:
+    sys.path.append(str(ROOT / "bench"))
+    from results import commit, now, stamp, write_section  # noqa: PLC0415
+
+    median = statistics.median(cpu_ratio)
+    audit_heka = Path(args.audit_heka)
+    if audit_heka.is_relative_to(ROOT):
+        audit_heka = audit_heka.relative_to(ROOT)
+    write_section("startup", [
+        "## Start-up: `audit-heka replay` of a short log vs a bare interpreter", "",
+        stamp(now(), commit()),
+        f"Command: `python bench/startup.py --runs {args.runs}` (`{audit_heka} replay` "
+        f"of {lines} lines to `file:` against `{args.python} -c pass`, interleaved pairs, "
+        "bytecode compiled first; the ratio is taken pair by pair).", "",
+        "| replay CPU ms (median) | baseline CPU ms (median) | ratio CPU median (min-max) "
+        "| ratio wall median (min-max) | target | met |",
+        "|---|---|---|---|---|---|",
+        f"| {statistics.median(replay_cpu) * 1000:.1f} | {statistics.median(base_cpu) * 1000:.1f}"
+        f" | {median:.2f}x ({min(cpu_ratio):.2f}-{max(cpu_ratio):.2f}) | "
+        f"{statistics.median(wall_ratio):.2f}x ({min(wall_ratio):.2f}-{max(wall_ratio):.2f}) | "
+        f"≤ 3x CPU | {'yes' if median <= 3 else '**no**'} |",
+    ])
 
 
 if __name__ == "__main__":
