@@ -65,6 +65,10 @@ COUNTERS: Mapping[str, CounterInfo] = {
         "file) before the shipper reached their end"),
     "journal_unsafe_files": CounterInfo(
         "journal", True, "journal names that are not our regular files (symlinks): not read"),
+    "journal_gaps": CounterInfo(
+        "journal", False, "journal files deleted before the shipper read them to their end "
+        "(drop-oldest): the records missing there are counted once, in "
+        "journal_dropped_records, not again as serial_gaps"),
     "journal_partial_lines": CounterInfo(
         "journal", True, "unterminated lines at the end of a rotated-away file"),
     # --- the session (parse, assemble, build, frame)

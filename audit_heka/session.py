@@ -162,6 +162,12 @@ class Session:
         """End of input: every pending event is complete."""
         return self._ship(self.assembler.flush())
 
+    def input_gap(self) -> None:
+        """Records are missing from the input here for a known, counted reason
+        (the journal gave them up): their serials are not lost upstream, so
+        they must not count as ``serial_gaps`` too."""
+        self.assembler.reset_serials()
+
     def lowest_pending(self) -> int | None:
         """The lowest position of a record still waiting in the assembler."""
         lowest = [q[0] for q in self._positions.values() if q]

@@ -150,6 +150,32 @@ def test_a_file_deleted_under_the_follower_is_read_to_its_end(tmp_path: Path) ->
     got = [line for _, line in read_all(follower)]
     assert got == [record(2)[:-1], record(3)[:5], record(4)[:-1]]
     assert follower.counters["journal_partial_lines"] == 1
+    assert follower.counters["journal_gaps"] == 1
+    assert follower.take_gap() and not follower.take_gap()
+
+
+def test_a_gap_is_reported_between_the_reads_it_separates(tmp_path: Path) -> None:
+    """drop-oldest deleted the file being read and the next one: the lines
+    before the gap and after it never come back from the same read, and
+    take_gap() says so in between (the shipper then resets its serials)."""
+    w = writer(tmp_path, file_bytes=256)
+    for serial in range(1, 4):
+        w.buffer += record(serial)
+        w.flush(0.0)
+        w._rotate(0.0)  # one record per file: audit.log.3, .2, .1, then audit.log
+    w.buffer += record(4)
+    w.flush(0.0)
+    follower = JournalFollower(tmp_path)
+    lines, _ = follower.read(len(record(1)))  # inside the oldest file
+    assert [line for _, line in lines] == [record(1)[:-1]]
+    (tmp_path / "audit.log.3").unlink()  # being read: it stays readable
+    (tmp_path / "audit.log.2").unlink()  # never read: records 2 given up
+    first, _ = follower.read(1 << 20)
+    assert first == [] and follower.take_gap()
+    rest = [line for _, line in read_all(follower)]
+    assert rest == [record(3)[:-1], record(4)[:-1]]
+    assert not follower.take_gap()
+    assert follower.counters["journal_gaps"] == 1
 
 
 def test_inotify_wakes_on_a_write_and_sleeps_otherwise(tmp_path: Path) -> None:

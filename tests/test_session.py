@@ -178,3 +178,15 @@ def test_signed_frames_and_health_messages_go_through_the_same_framer() -> None:
     assert out.frame is not None and out.frame == frame(encode_message(out.message), signer)
     data = s.frame_message(Message(uuid=b"\0" * 16, timestamp=1, type="t"))
     assert data is not None and s.counters()["frames"] == 2
+
+
+def test_an_input_gap_is_not_counted_again_as_serial_gaps() -> None:
+    """Serials missing where the journal gave records up (counted by the
+    reader) are not lost upstream; serials missing elsewhere still count."""
+    s = session()
+    s.feed(rec("USER", 10), 0.0)
+    s.input_gap()  # records 11-19 were in a deleted journal file
+    s.feed(rec("USER", 20), 0.0)
+    assert s.counters()["serial_gaps"] == 0
+    s.feed(rec("USER", 23), 0.0)  # 21, 22 never came: lost before the journal
+    assert s.counters()["serial_gaps"] == 2

@@ -50,7 +50,7 @@ READ_CHUNK = 1 << 20
 
 #: The follower's counters (meanings in audit_heka.counters).
 COUNTER_NAMES = ("journal_lines", "journal_bytes", "journal_files", "journal_lost_files",
-                 "journal_partial_lines", "journal_unsafe_files")
+                 "journal_partial_lines", "journal_unsafe_files", "journal_gaps")
 
 IN_MODIFY = 0x00000002
 IN_CLOSE_WRITE = 0x00000008
@@ -188,6 +188,7 @@ class JournalFollower:
         self.directory = directory
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._fd = -1
+        self._gap = False
         self._segment: _Segment | None = None
         self._segments: deque[_Segment] = deque(maxlen=256)
         self._offset = 0  # bytes of the current file consumed into _buf
@@ -367,6 +368,8 @@ class JournalFollower:
                 if self._fill():  # written just before the rotation
                     continue
                 self._finish_file(out)
+                if self._gap:
+                    return out, False  # the caller learns of the gap between two reads
                 continue
             lines, consumed = split_lines(self._buf)
             start = self._buf_offset
@@ -390,10 +393,25 @@ class JournalFollower:
             self._buf.clear()
         if self._segment.head is None:
             self._segment.head = read_head(self._fd)
+        if os.fstat(self._fd).st_nlink == 0:
+            # Deleted before we were done with it: only --journal-full
+            # drop-oldest (or an operator) deletes a file not yet shipped, and
+            # the files after it may have gone the same way. The reader counts
+            # what it gave up; the caller must not count it again as lost
+            # serials (see take_gap).
+            self.counters["journal_gaps"] += 1
+            self._gap = True
         self._last = self._segment
         self._next_base = self._segment.base + self._offset
         self._close_file()
         self._open_next()  # nothing newer yet: read() tries again
+
+    def take_gap(self) -> bool:
+        """Whether lines are missing between the last read and the next one
+        (a file deleted before it was read to its end: records the reader
+        gave up, counted there). Asking clears it."""
+        gap, self._gap = self._gap, False
+        return gap
 
     # -------------------------------------------------------------- positions
     @property
