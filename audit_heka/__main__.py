@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from audit_heka.cli import main
+from audit_heka.cli import entry
 
-main()
+entry()

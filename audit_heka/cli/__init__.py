@@ -3,20 +3,26 @@
 Each sub-command lives in a module of its own in this package and is
 registered here, so that the command list reads as a table of contents.
 
-Sub-commands are imported only when invoked: importing all of them (pyroute2
-for ``rules``/``status``/``run``, the protobuf bindings, ...) costs about a
-third of a second, which dominated short ``replay`` runs.
+``audit-heka replay`` starts without click: importing click costs more than
+three bare interpreter starts, and a short replay is nearly all start-up. Its
+options are a table (:mod:`audit_heka.cli.options`) from which both its
+click command and a click-free parser are made; :func:`entry`, the console
+script, takes the click-free road for it and hands everything else (other
+commands, ``--help``, usage errors) to the click group :data:`main`
+(:mod:`audit_heka.cli.group`), which is imported only then.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import TYPE_CHECKING, Any
 
-import click
+if TYPE_CHECKING:
+    from audit_heka.cli.group import main as main
 
-from audit_heka import __version__
-
-# Sub-commands: name -> module defining a click command of that name (keep sorted).
+# Sub-commands: name -> module defining a click command of that name, or a
+# COMMAND table (audit_heka.cli.options.Command) (keep sorted).
 COMMANDS: dict[str, str] = {
     "decode": "audit_heka.cli.decode",
     "demo": "audit_heka.cli.demo",
@@ -27,24 +33,33 @@ COMMANDS: dict[str, str] = {
     "status": "audit_heka.cli.status",
 }
 
-
-class LazyGroup(click.Group):
-    """A click group that imports a sub-command's module on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *COMMANDS})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMANDS.get(cmd_name)
-        if module is None:
-            return super().get_command(ctx, cmd_name)
-        command = getattr(importlib.import_module(module), cmd_name.replace("-", "_"))
-        if not isinstance(command, click.Command):
-            raise TypeError(f"{module}.{cmd_name} is not a click command")
-        return command
+#: Commands run without click when their command line is a plain one.
+CLICK_FREE = frozenset({"replay"})
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="audit-heka")
-def main() -> None:
-    """Ship Linux kernel audit events to Heka as framed protobuf messages."""
+def __getattr__(name: str) -> Any:
+    """``main``, the click group, imported on first use (it imports click)."""
+    if name == "main":
+        from audit_heka.cli.group import main  # noqa: PLC0415 - see the module docstring
+
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def entry() -> None:
+    """The ``audit-heka`` console script."""
+    args = sys.argv[1:]
+    if args and args[0] in CLICK_FREE:
+        from audit_heka.cli.options import Command, run_fast  # noqa: PLC0415 - see above
+
+        command = getattr(importlib.import_module(COMMANDS[args[0]]), "COMMAND", None)
+        if isinstance(command, Command):
+            run_fast(command, args[1:], _click)
+            return
+    _click()
+
+
+def _click() -> None:
+    from audit_heka.cli.group import main  # noqa: PLC0415 - see the module docstring
+
+    main()

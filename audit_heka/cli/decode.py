@@ -9,7 +9,8 @@ from typing import BinaryIO
 
 import click
 
-from audit_heka.cli.heka_options import accepted_key_options, max_message_size_option
+from audit_heka.cli.click_build import with_options
+from audit_heka.cli.heka_options import ACCEPTED_KEYS, MAX_MESSAGE_SIZE
 from audit_heka.cli.listen import report_errors
 from audit_heka.heka.errors import DecodeError
 from audit_heka.heka.framing import Signer, Unframer
@@ -18,9 +19,9 @@ from audit_heka.heka.message import decode_message, message_to_json
 
 @click.command()
 @click.argument("source", type=click.File("rb"))
-@accepted_key_options
+@with_options(ACCEPTED_KEYS)
 @click.option("--require-signature", is_flag=True, help="Count unsigned messages as errors.")
-@max_message_size_option
+@with_options((MAX_MESSAGE_SIZE,))
 def decode(
     source: BinaryIO,
     signers: tuple[Signer, ...],

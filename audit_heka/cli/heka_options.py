@@ -1,8 +1,11 @@
-"""Click options shared by the commands that speak Heka's wire format.
+"""The options shared by the commands that speak Heka's wire format, as data.
 
 ``run`` and ``replay`` send (one signing key, TLS client files); ``listen``
 and ``decode`` receive (any number of accepted keys). Each option is defined
-once here, so its name, help text and checks cannot drift between commands.
+once here (tables of :class:`~audit_heka.cli.options.Option`, which click
+commands are built from by :mod:`audit_heka.cli.click_build`), so its name,
+help text and checks cannot drift between commands. No click here: ``replay``
+parses its command line without it.
 
 Keys can come from the command line (``--hmac-key``, visible in ``ps``) or
 from a key file (``--hmac-key-file``); a key file readable by group or others
@@ -11,31 +14,25 @@ gets a warning, as ssh does for private keys.
 
 from __future__ import annotations
 
+import os
 import stat
-from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
-import click
-
+from audit_heka.cli.options import Option, UsageError, Warn
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, MIN_MAX_MESSAGE_SIZE, Signer
 
-F = TypeVar("F", bound=Callable[..., object])
+if TYPE_CHECKING:
+    from pathlib import Path
 
 KEY_FORM = "SIGNER:VERSION=KEY"
 
 
-def parse_signers(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> tuple[Signer, ...]:
+def parse_signers(values: tuple[str, ...], warn: Warn) -> tuple[Signer, ...]:
     """``SIGNER:VERSION=KEY`` values, as Heka names keys ``[x.signer.SIGNER_VERSION]``."""
-    try:
-        return tuple(Signer.parse(v) for v in values)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    return tuple(Signer.parse(v) for v in values)
 
 
-def exposure_warning(path: Path, mode: int, what: str) -> str | None:
+def exposure_warning(path: str | os.PathLike[str], mode: int, what: str) -> str | None:
     """The warning for a secret-holding file readable by group or others, else None."""
     if mode & (stat.S_IRGRP | stat.S_IROTH):
         return (f"warning: {path} holds {what} and is readable by group or others "
@@ -62,10 +59,12 @@ def read_key_file(path: Path) -> tuple[Signer, ...]:
     return tuple(signers)
 
 
-def parse_key_files(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> tuple[Signer, ...]:
-    """Read every ``--hmac-key-file``; warn (stderr) when one is not private."""
+def parse_key_files(values: tuple[str, ...], warn: Warn) -> tuple[Signer, ...]:
+    """Read every ``--hmac-key-file``; warn when one is not private."""
+    if not values:
+        return ()
+    from pathlib import Path  # noqa: PLC0415 - start-up cost only key files need
+
     out: list[Signer] = []
     for value in values:
         path = Path(value)
@@ -73,93 +72,66 @@ def parse_key_files(
             st = path.stat()
             out += read_key_file(path)
         except OSError as exc:
-            raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(str(exc)) from None
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
         warning = exposure_warning(path, st.st_mode, "HMAC keys")
-        if warning is not None and not ctx.resilient_parsing:
-            click.echo(f"audit-heka: {warning}", err=True)
+        if warning is not None:
+            warn(f"audit-heka: {warning}")
     return tuple(out)
 
 
-def check_max_message_size(ctx: click.Context, param: click.Parameter, value: int) -> int:
+def check_max_message_size(value: int, warn: Warn) -> int:
     """hekad refuses a max_message_size of 1024 or less; so do we."""
     if value < MIN_MAX_MESSAGE_SIZE:
-        raise click.BadParameter(f"must be at least {MIN_MAX_MESSAGE_SIZE} (as in hekad)")
+        raise ValueError(f"must be at least {MIN_MAX_MESSAGE_SIZE} (as in hekad)")
     return value
 
 
-def _apply(f: F, options: list[Callable[[F], F]]) -> F:
-    for option in reversed(options):
-        f = option(f)
-    return f
+#: ``--hmac-key``, ``--hmac-key-file``, ``--hmac-hash``: how a sender signs.
+SIGNING = (
+    Option(("--hmac-key",), "hmac_keys", multiple=True, metavar=KEY_FORM, check=parse_signers,
+           help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key). Visible in "
+           "ps: prefer --hmac-key-file."),
+    Option(("--hmac-key-file",), "hmac_key_files", multiple=True, metavar="FILE",
+           check=parse_key_files,
+           help=f"Read the signing key from FILE (a line {KEY_FORM}; keep it mode 0600)."),
+    Option(("--hmac-hash",), "hmac_hash", kind="choice", choices=("md5", "sha1"),
+           default="md5", show_default=True, help="HMAC hash (Heka's hmac_hash)."),
+)
 
+#: ``--hmac-key`` and ``--hmac-key-file`` for receivers: every key they accept.
+ACCEPTED_KEYS = (
+    Option(("--hmac-key",), "signers", multiple=True, metavar=KEY_FORM, check=parse_signers,
+           help="Accept messages signed with this key (repeatable)."),
+    Option(("--hmac-key-file",), "key_files", multiple=True, metavar="FILE",
+           check=parse_key_files,
+           help=f"Accept the keys in FILE (lines of {KEY_FORM}; repeatable)."),
+)
 
-def signing_options(f: F) -> F:
-    """``--hmac-key``, ``--hmac-key-file``, ``--hmac-hash``: how a sender signs."""
-    return _apply(f, [
-        click.option(
-            "--hmac-key", "hmac_keys", multiple=True, metavar=KEY_FORM, callback=parse_signers,
-            help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key). Visible in "
-            "ps: prefer --hmac-key-file.",
-        ),
-        click.option(
-            "--hmac-key-file", "hmac_key_files", multiple=True, metavar="FILE",
-            callback=parse_key_files,
-            help=f"Read the signing key from FILE (a line {KEY_FORM}; keep it mode 0600).",
-        ),
-        click.option(
-            "--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5", show_default=True,
-            help="HMAC hash (Heka's hmac_hash).",
-        ),
-    ])
+#: ``--ca``, ``--cert``, ``--key`` for ``tls://`` targets.
+TLS = (
+    Option(("--ca",), "ca", kind="file",
+           help="tls:// targets: trust only this CA file (PEM) instead of the system's."),
+    Option(("--cert",), "cert", kind="file",
+           help="tls:// targets: client certificate (PEM), for client_auth."),
+    Option(("--key",), "key", kind="file",
+           help="tls:// targets: the client certificate's private key (PEM)."),
+)
 
-
-def accepted_key_options(f: F) -> F:
-    """``--hmac-key`` and ``--hmac-key-file`` for receivers: every key they accept."""
-    return _apply(f, [
-        click.option(
-            "--hmac-key", "signers", multiple=True, metavar=KEY_FORM, callback=parse_signers,
-            help="Accept messages signed with this key (repeatable).",
-        ),
-        click.option(
-            "--hmac-key-file", "key_files", multiple=True, metavar="FILE",
-            callback=parse_key_files,
-            help=f"Accept the keys in FILE (lines of {KEY_FORM}; repeatable).",
-        ),
-    ])
-
-
-def tls_options(f: F) -> F:
-    """``--ca``, ``--cert``, ``--key`` for ``tls://`` targets."""
-    path = click.Path(exists=True, dir_okay=False)
-    return _apply(f, [
-        click.option("--ca", type=path,
-                     help="tls:// targets: trust only this CA file (PEM) instead of the "
-                     "system's."),
-        click.option("--cert", type=path,
-                     help="tls:// targets: client certificate (PEM), for client_auth."),
-        click.option("--key", type=path,
-                     help="tls:// targets: the client certificate's private key (PEM)."),
-    ])
-
-
-def max_message_size_option(f: F) -> F:
-    """``--max-message-size``, as hekad's setting of that name."""
-    return click.option(
-        "--max-message-size", default=DEFAULT_MAX_MESSAGE_SIZE, show_default=True,
-        callback=check_max_message_size,
-        help="Largest message, as hekad's max_message_size (larger ones are counted).",
-    )(f)
+#: ``--max-message-size``, as hekad's setting of that name.
+MAX_MESSAGE_SIZE = Option(
+    ("--max-message-size",), "max_message_size", kind="int", default=DEFAULT_MAX_MESSAGE_SIZE,
+    show_default=True, check=check_max_message_size,
+    help="Largest message, as hekad's max_message_size (larger ones are counted).",
+)
 
 
 def one_signer(
     hmac_keys: tuple[Signer, ...], hmac_key_files: tuple[Signer, ...], hmac_hash: str
 ) -> Signer | None:
-    """The sender's single signing key, with its hash (raises a click error if several)."""
+    """The sender's single signing key, with its hash (raises UsageError if several)."""
     keys = (*hmac_keys, *hmac_key_files)
     if len(keys) > 1:
-        raise click.BadParameter("give one signing key (--hmac-key or one line in "
+        raise UsageError("give one signing key (--hmac-key or one line in "
                                  "--hmac-key-file)", param_hint="--hmac-key")
     if not keys:
         return None

@@ -11,7 +11,8 @@ from types import FrameType
 
 import click
 
-from audit_heka.cli.heka_options import accepted_key_options, max_message_size_option
+from audit_heka.cli.click_build import with_options
+from audit_heka.cli.heka_options import ACCEPTED_KEYS, MAX_MESSAGE_SIZE
 from audit_heka.heka.framing import Signer
 from audit_heka.heka.message import Message, message_to_json
 from audit_heka.listener import (
@@ -40,9 +41,9 @@ REPORT_INTERVAL = 1.0
 @click.command()
 @click.option("--address", default="127.0.0.1:5565", show_default=True, help="HOST:PORT to bind.")
 @click.option("--udp", is_flag=True, help="Receive datagrams (Heka UdpInput) instead of TCP.")
-@accepted_key_options
+@with_options(ACCEPTED_KEYS)
 @click.option("--require-signature", is_flag=True, help="Drop unsigned messages (and count them).")
-@max_message_size_option
+@with_options((MAX_MESSAGE_SIZE,))
 @click.option("--count", type=click.IntRange(min=1), help="Exit after this many messages.")
 @click.option("--header-timeout", type=click.FloatRange(min=0.1), default=HEADER_TIMEOUT,
               show_default=True, help="Seconds a peer may take to send a frame's header.")

@@ -34,20 +34,13 @@ from pathlib import Path
 from types import FrameType
 from typing import BinaryIO, NoReturn, TextIO
 
-import click
-
 from audit_heka.accounts import read_groups, read_users
-from audit_heka.cli.heka_options import (
-    max_message_size_option,
-    one_signer,
-    signing_options,
-    tls_options,
-)
+from audit_heka.cli.heka_options import MAX_MESSAGE_SIZE, SIGNING, TLS, one_signer
+from audit_heka.cli.options import Command, CommandError, Option, UsageError
 from audit_heka.events import Assembler
 from audit_heka.heka.framing import Signer
 from audit_heka.interpret import Interpreter
-from audit_heka.outputs.stdout import JsonLinesTransport
-from audit_heka.outputs.target import TargetError, TlsOptions, parse_target
+from audit_heka.outputs.target import Target, TargetError, TargetKind, TlsOptions, parse_target
 from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
 from audit_heka.resume import ResumeTracker
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
@@ -64,17 +57,13 @@ ACK_WAIT = 2.0
 PROGRESS_INTERVAL = 0.5
 
 
-def open_target(text: str, options: TransportOptions | None = None) -> Transport:
-    """The connected transport for a ``--target`` string (raises click errors)."""
-    try:
-        target = parse_target(text)
-    except TargetError as e:
-        raise click.BadParameter(str(e), param_hint="--target") from e
-    transport = open_transport(target, options or TransportOptions())
+def open_target(target: Target, text: str, options: TransportOptions) -> Transport:
+    """The connected transport for a ``--target`` (raises CommandError)."""
+    transport = open_transport(target, options)
     try:
         transport.connect()
     except (OSError, ValueError) as e:
-        raise click.ClickException(f"cannot open target {text}: {e}") from e
+        raise CommandError(f"cannot open target {text}: {e}") from e
     return transport
 
 
@@ -365,29 +354,35 @@ class Outcome:
     status: int
 
 
-@click.command()
-@click.argument("files", nargs=-1, required=True)
-@click.option("--target", "target_text", default="-", show_default=True,
-              help="-, file:PATH, host:port, tcp://, udp://, tls://")
-@click.option("--follow", is_flag=True, help="Keep tailing the last FILE across rotation.")
-@click.option("--resume", metavar="FILE:LINE",
-              help="Start at line LINE of FILE (one of FILES; the files before it are "
-              "skipped), as an interrupted replay prints.")
-@click.option("--type", "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True,
-              help="Heka message Type.")
-@click.option("--payload/--no-payload", default=True, show_default=True,
-              help="Carry the raw records in Payload.")
-@click.option("--hostname", default=None, help="Hostname for records without node= "
-              "[default: this host's name].")
-@click.option("--passwd", default="/etc/passwd", show_default=True,
-              help="passwd file for uid names (the host the log came from).")
-@click.option("--group", "group_file", default="/etc/group", show_default=True,
-              help="group file for gid names.")
-@signing_options
-@tls_options
-@max_message_size_option
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress line on stderr [default: when stderr is a terminal].")
+#: replay's options: the one definition that its click command (``audit-heka
+#: replay --help``) and its click-free parser are both made from.
+OPTIONS = (
+    Option((), "files", kind="arguments"),
+    Option(("--target",), "target_text", default="-", show_default=True,
+           help="-, file:PATH, host:port, tcp://, udp://, tls://"),
+    Option(("--follow",), "follow", kind="flag",
+           help="Keep tailing the last FILE across rotation."),
+    Option(("--resume",), "resume", metavar="FILE:LINE",
+           help="Start at line LINE of FILE (one of FILES; the files before it are "
+           "skipped), as an interrupted replay prints."),
+    Option(("--type",), "message_type", default=DEFAULT_MESSAGE_TYPE, show_default=True,
+           help="Heka message Type."),
+    Option(("--payload", "--no-payload"), "payload", kind="switch", default=True,
+           show_default=True, help="Carry the raw records in Payload."),
+    Option(("--hostname",), "hostname", help="Hostname for records without node= "
+           "[default: this host's name]."),
+    Option(("--passwd",), "passwd", default="/etc/passwd", show_default=True,
+           help="passwd file for uid names (the host the log came from)."),
+    Option(("--group",), "group_file", default="/etc/group", show_default=True,
+           help="group file for gid names."),
+    *SIGNING,
+    *TLS,
+    MAX_MESSAGE_SIZE,
+    Option(("--progress", "--no-progress"), "progress", kind="switch",
+           help="Show a progress line on stderr [default: when stderr is a terminal]."),
+)
+
+
 def replay(
     files: tuple[str, ...],
     target_text: str,
@@ -406,7 +401,7 @@ def replay(
     key: str | None,
     max_message_size: int,
     progress: bool | None,
-) -> None:
+) -> Callable[[], None]:
     """Ship the events in audit.log FILES (oldest first; - for stdin) to a target.
 
     Exits 1 if any line was malformed or any event too large to send (counts
@@ -415,28 +410,67 @@ def replay(
     continues without losing an event.
     """
     if follow and files[-1] == "-":
-        raise click.BadParameter("cannot --follow stdin", param_hint="--follow")
+        raise UsageError("cannot --follow stdin", param_hint="--follow")
     start = (0, 1)
     if resume is not None:
         try:
             start = parse_resume(resume, files)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--resume") from None
+            raise UsageError(str(exc), param_hint="--resume") from None
     signer = one_signer(hmac_keys, hmac_key_files, hmac_hash)
+    try:
+        target = parse_target(target_text)
+    except TargetError as exc:
+        raise UsageError(str(exc), param_hint="--target") from None
+    return functools.partial(
+        _replay, files=files, target=target, target_text=target_text, follow=follow,
+        start=start, message_type=message_type, payload=payload, hostname=hostname,
+        passwd=passwd, group_file=group_file, signer=signer,
+        tls=TlsOptions(ca=ca, cert=cert, key=key), max_message_size=max_message_size,
+        progress=progress,
+    )
+
+
+#: ``audit-heka replay``, run by :func:`audit_heka.cli.options.run_fast` or by click.
+COMMAND = Command("replay", OPTIONS, replay)
+
+
+def _replay(
+    files: tuple[str, ...],
+    target: Target,
+    target_text: str,
+    follow: bool,
+    start: tuple[int, int],
+    message_type: str,
+    payload: bool,
+    hostname: str | None,
+    passwd: str,
+    group_file: str,
+    signer: Signer | None,
+    tls: TlsOptions,
+    max_message_size: int,
+    progress: bool | None,
+) -> None:
+    """Replay checked options (:func:`replay`): read, ship, report, exit."""
     interpreter = Interpreter(read_users(passwd), read_groups(group_file))
     builder = MessageBuilder(interpreter, hostname=hostname or socket.gethostname(),
                              message_type=message_type, payload=payload)
     session = Session(builder, Assembler(live=False), signer=signer,
                       max_message_size=max_message_size)
     options = TransportOptions(
-        tls=TlsOptions(ca=ca, cert=cert, key=key),
+        tls=tls,
         signers={signer.lookup_key: signer} if signer else {},
     )
-    transport = open_target(target_text, options)
-    stream_target = parse_target(target_text).is_stream
+    transport = open_target(target, target_text, options)
+    # Only JSON lines on stdout notices a reader that went away (and needs json to decode).
+    json_lines = None
+    if target.kind is TargetKind.STDOUT:
+        from audit_heka.outputs.stdout import JsonLinesTransport  # noqa: PLC0415 - start-up
+
+        json_lines = transport if isinstance(transport, JsonLinesTransport) else None
     reader = LineReader(files, follow, start)
     # Marks count every line of the files from the first one read, skipped ones too.
-    tracker = ResumeTracker(start_mark=start[1] - 1, hold=HOLD if stream_target else 0.0)
+    tracker = ResumeTracker(start_mark=start[1] - 1, hold=HOLD if target.is_stream else 0.0)
     show = Progress(sys.stderr, sys.stderr.isatty() if progress is None else progress,
                     total_bytes(files, follow, start[0]))
 
@@ -445,7 +479,7 @@ def replay(
             data = item.frame
             if data is not None:
                 transport.send(data)
-                if isinstance(transport, JsonLinesTransport) and transport.reader_gone:
+                if json_lines is not None and json_lines.reader_gone:
                     raise TargetGone("stdout was closed by its reader")
                 tracker.sent(len(data))
         pending = session.lowest_pending()
@@ -503,30 +537,21 @@ def _settle(transport: Transport, tracker: ResumeTracker) -> None:
 def _report_stop(outcome: Outcome, reader: LineReader, tracker: ResumeTracker) -> None:
     stopped = reader.position(max(0, reader.mark - 1)) if reader.starts else None
     at = f" at {stopped[0]} line {stopped[1]}" if stopped else ""
-    click.echo(
-        f"audit-heka replay: stopped{at}: {outcome.why}; {tracker.frames} events sent, "
-        f"{tracker.delivered_frames} known delivered",
-        err=True,
-    )
+    _say(f"audit-heka replay: stopped{at}: {outcome.why}; {tracker.frames} events sent, "
+         f"{tracker.delivered_frames} known delivered")
     name, line = reader.position(tracker.safe_mark)
     rotated = "" if name in reader.files else (
         f" and {shlex.quote(name)} (rotated while followed) added before "
         f"{shlex.quote(reader.files[-1])}")
-    click.echo(
-        f"audit-heka replay: to resume, run the same command with --resume "
-        f"{shlex.quote(f'{name}:{line}')}{rotated} (events after that line already "
-        "delivered are sent again with the same uuid; receivers deduplicate them)",
-        err=True,
-    )
+    _say(f"audit-heka replay: to resume, run the same command with --resume "
+         f"{shlex.quote(f'{name}:{line}')}{rotated} (events after that line already "
+         "delivered are sent again with the same uuid; receivers deduplicate them)")
 
 
 def _report(session: Session) -> None:
     counters = session.counters()
-    click.echo(
-        f"audit-heka replay: {counters['lines']} lines, {counters['records']} records, "
-        f"{counters['messages']} events, {session.framer.frames} sent",
-        err=True,
-    )
+    _say(f"audit-heka replay: {counters['lines']} lines, {counters['records']} records, "
+         f"{counters['messages']} events, {session.framer.frames} sent")
     problems = {k: v for k, v in counters.items()
                 if v and k.startswith(("malformed", "late_records", "aligned_fill", "comment_lines",
                                        "duplicate_key", "suspicious_duplicates",
@@ -539,7 +564,11 @@ def _report(session: Session) -> None:
     if session.framer.oversize:
         problems["oversize"] = session.framer.oversize
     for key, value in sorted(problems.items()):
-        click.echo(f"audit-heka replay: {key}: {value}", err=True)
+        _say(f"audit-heka replay: {key}: {value}")
     for sample in session.error_samples:
-        click.echo(f"audit-heka replay: malformed ({sample.reason}): {sample.text[:200]!r}",
-                   err=True)
+        _say(f"audit-heka replay: malformed ({sample.reason}): {sample.text[:200]!r}")
+
+
+def _say(text: str) -> None:
+    """One line on stderr, flushed (as click.echo did: the summary must not wait in a buffer)."""
+    print(text, file=sys.stderr, flush=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from audit_heka.cli.click_build import click_callback
 from audit_heka.cli.heka_options import (
     check_max_message_size,
     exposure_warning,
@@ -143,7 +144,7 @@ def _options() -> list[Callable[[Any], Any]]:
           callback=check_signers,
           help="Sign every message (Heka [x.signer.SIGNER_VERSION] hmac_key)."),
         o("--hmac-key-file", "hmac_key_files", multiple=True, metavar="FILE",
-          callback=parse_key_files,
+          callback=click_callback(parse_key_files),
           help="File holding the signing key (one SIGNER:VERSION=KEY line, mode 0600): "
           "not visible in ps as --hmac-key is."),
         o("--hmac-hash", type=click.Choice(["md5", "sha1"]), default="md5", show_default=True,
@@ -158,7 +159,7 @@ def _options() -> list[Callable[[Any], Any]]:
           "(while the process exists; see docs/fields.md)."),
         o("--hostname", default=None, help="Hostname in messages (default: this host)."),
         o("--max-message-size", default=DEFAULT_MAX_MESSAGE_SIZE, show_default=True,
-          callback=check_max_message_size, help="Heka's max_message_size."),
+          callback=click_callback(check_max_message_size), help="Heka's max_message_size."),
         o("--udp-max-datagram", type=click.IntRange(min=64, max=65507),
           default=DEFAULT_MAX_DATAGRAM, show_default=True,
           help="Larger frames are degraded to fit (docs/fields.md) for UDP "
