@@ -9,12 +9,12 @@ interpreter runs on replayed logs from another host (with that host's files) and
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
 
-def _read(path: str | Path) -> dict[int, str]:
+def _read(path: str | os.PathLike[str]) -> dict[int, str]:
     """name:x:id:... lines -> {id: name}; the first entry for an id wins, as getpwuid's does.
 
     Malformed lines (too few fields, non-numeric ids, comments, blanks, undecodable bytes)
@@ -22,7 +22,8 @@ def _read(path: str | Path) -> dict[int, str]:
     """
     names: dict[int, str] = {}
     try:
-        text = Path(path).read_bytes().decode("utf-8", "replace")
+        with open(path, "rb") as f:  # noqa: PTH123 - pathlib is start-up cost replay avoids
+            text = f.read().decode("utf-8", "replace")
     except OSError:
         return names
     for line in text.splitlines():
@@ -38,12 +39,12 @@ def _read(path: str | Path) -> dict[int, str]:
     return names
 
 
-def read_users(path: str | Path = "/etc/passwd") -> dict[int, str]:
+def read_users(path: str | os.PathLike[str] = "/etc/passwd") -> dict[int, str]:
     """Uid -> user name from a passwd(5) file ({} if it cannot be read)."""
     return _read(path)
 
 
-def read_groups(path: str | Path = "/etc/group") -> dict[int, str]:
+def read_groups(path: str | os.PathLike[str] = "/etc/group") -> dict[int, str]:
     """Gid -> group name from a group(5) file ({} if it cannot be read)."""
     return _read(path)
 
@@ -86,7 +87,7 @@ class AccountNames(Mapping[int, str]):
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | os.PathLike[str],
         lookup: Callable[[int], str | None] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -95,7 +96,7 @@ class AccountNames(Mapping[int, str]):
         lookups_per_second: int = 10,
         cache_size: int = 4096,
     ) -> None:
-        self.path = Path(path)
+        self.path = os.fspath(path)
         self.lookup = lookup
         self.clock = clock
         self.recheck = recheck
@@ -114,16 +115,16 @@ class AccountNames(Mapping[int, str]):
         self.reload()
 
     @classmethod
-    def users(cls, path: str | Path = "/etc/passwd") -> AccountNames:
+    def users(cls, path: str | os.PathLike[str] = "/etc/passwd") -> AccountNames:
         return cls(path, _passwd_lookup)
 
     @classmethod
-    def groups(cls, path: str | Path = "/etc/group") -> AccountNames:
+    def groups(cls, path: str | os.PathLike[str] = "/etc/group") -> AccountNames:
         return cls(path, _group_lookup)
 
     def _stat(self) -> tuple[int, int, int] | None:
         try:
-            st = self.path.stat()
+            st = os.stat(self.path)  # noqa: PTH116 - see _read
         except OSError:
             return None
         return (st.st_mtime_ns, st.st_ino, st.st_size)

@@ -25,12 +25,10 @@ import functools
 import os
 import shlex
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import BinaryIO, NoReturn, TextIO
 
@@ -102,7 +100,7 @@ def follow_lines(
         while True:
             if stream is None:
                 try:
-                    stream = Path(path).open("rb")  # noqa: SIM115 - closed on rotation below
+                    stream = open(path, "rb")  # noqa: PTH123, SIM115 - no pathlib at start-up; closed below
                 except FileNotFoundError:
                     time.sleep(POLL_INTERVAL)
                     continue
@@ -124,7 +122,7 @@ def follow_lines(
             # At EOF: rotated? truncated? otherwise wait.
             st: os.stat_result | None
             try:
-                st = Path(path).stat()
+                st = os.stat(path)  # noqa: PTH116 - no pathlib at start-up
             except FileNotFoundError:
                 st = None
             if st is not None and (st.st_dev, st.st_ino) != inode:
@@ -192,9 +190,9 @@ def parse_resume(text: str, files: tuple[str, ...]) -> tuple[int, int]:
     for index, candidate in enumerate(files):
         if candidate == name:
             return index, int(line)
-    wanted = Path(name).resolve() if name != "-" else None
+    wanted = os.path.realpath(name) if name != "-" else None  # Path.resolve(), without pathlib
     for index, candidate in enumerate(files):
-        if wanted is not None and candidate != "-" and Path(candidate).resolve() == wanted:
+        if wanted is not None and candidate != "-" and os.path.realpath(candidate) == wanted:
             return index, int(line)
     raise ValueError(f"{name} is not one of the files given")
 
@@ -234,7 +232,7 @@ class LineReader:
                         yield line
             else:
                 try:
-                    stream = Path(name).open("rb")  # noqa: SIM115 - closed below
+                    stream = open(name, "rb")  # noqa: PTH123, SIM115 - no pathlib at start-up; closed below
                 except OSError as e:
                     raise SourceError(f"cannot read {name}: {e.strerror}") from e
                 with stream:
@@ -294,7 +292,7 @@ def total_bytes(files: tuple[str, ...], follow: bool, start_index: int) -> int |
         if name == "-":
             return None
         try:
-            total += Path(name).stat().st_size
+            total += os.stat(name).st_size  # noqa: PTH116
         except OSError:
             return None
     return total
@@ -453,7 +451,8 @@ def _replay(
 ) -> None:
     """Replay checked options (:func:`replay`): read, ship, report, exit."""
     interpreter = Interpreter(read_users(passwd), read_groups(group_file))
-    builder = MessageBuilder(interpreter, hostname=hostname or socket.gethostname(),
+    # os.uname().nodename is what socket.gethostname() returns, without importing socket.
+    builder = MessageBuilder(interpreter, hostname=hostname or os.uname().nodename,
                              message_type=message_type, payload=payload)
     session = Session(builder, Assembler(live=False), signer=signer,
                       max_message_size=max_message_size)

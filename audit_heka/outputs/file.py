@@ -17,7 +17,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ class FileTransport:
 
     def __init__(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         policy: FsyncPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -89,7 +92,7 @@ class FileTransport:
 
     @property
     def name(self) -> str:
-        return f"file:{self.path}"
+        return f"file:{os.fspath(self.path)}"
 
     @property
     def connected(self) -> bool:

@@ -8,7 +8,6 @@ not a traceback or a daemon that silently ships nowhere.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -86,6 +85,8 @@ def _host_port(text: str, rest: str) -> tuple[str, int]:
         if close < 0 or not rest[close + 1 :].startswith(":"):
             raise TargetError(text, "an IPv6 address must be written [addr]:port")
         host, port_text = rest[1:close], rest[close + 2 :]
+        import ipaddress  # noqa: PLC0415 - ~2 ms of start-up that only [IPv6] targets need
+
         try:
             ipaddress.IPv6Address(host.split("%", 1)[0])
         except ValueError:

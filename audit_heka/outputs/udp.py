@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 #: Heka UdpInput's default splitter buffer (min_buffer_size) is 8 KiB.
 DEFAULT_MAX_DATAGRAM = 8192
@@ -43,6 +46,8 @@ class UdpTransport:
         return self._sock is not None
 
     def connect(self) -> None:
+        import socket  # noqa: PLC0415 - start-up cost that only UDP targets pay
+
         self.close()
         family, kind, proto, _name, address = socket.getaddrinfo(
             self.host,
