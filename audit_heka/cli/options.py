@@ -115,7 +115,7 @@ def parse(options: Sequence[Option], args: Sequence[str]) -> dict[str, Any] | No
     for option in options:
         for index, flag in enumerate(option.flags):
             by_flag[flag] = (option, index == 0)
-    given: dict[str, list[Any]] = {}
+    given: dict[str, list[str | bool]] = {}
     positional: list[str] = []
     i = 0
     while i < len(args):
@@ -132,23 +132,18 @@ def parse(options: Sequence[Option], args: Sequence[str]) -> dict[str, Any] | No
         if found is None:
             return None  # --help, -h, a typo: click's to handle
         option, on = found
-        value: Any
+        value: str | bool
         if option.kind in ("flag", "switch"):
             if eq:
                 return None  # "does not take a value"
             value = on
+        elif eq:
+            value = inline
+        elif i < len(args):
+            value = args[i]
+            i += 1
         else:
-            if eq:
-                text = inline
-            elif i < len(args):
-                text = args[i]
-                i += 1
-            else:
-                return None  # "requires an argument"
-            try:
-                value = _convert(option, text)
-            except ValueError:
-                return None
+            return None  # "requires an argument"
         given.setdefault(option.dest, []).append(value)
     values: dict[str, Any] = {}
     for option in options:
@@ -158,8 +153,13 @@ def parse(options: Sequence[Option], args: Sequence[str]) -> dict[str, Any] | No
             values[option.dest] = tuple(positional)
             positional = []
         elif option.dest in given:
-            got = given[option.dest]
-            values[option.dest] = tuple(got) if option.multiple else got[-1]
+            # As click: every value of a repeatable option, else only the last one given.
+            got = given[option.dest] if option.multiple else given[option.dest][-1:]
+            try:
+                converted = [v if isinstance(v, bool) else _convert(option, v) for v in got]
+            except ValueError:
+                return None
+            values[option.dest] = tuple(converted) if option.multiple else converted[0]
         elif option.multiple:
             values[option.dest] = tuple(option.default or ())
         elif option.kind == "flag":

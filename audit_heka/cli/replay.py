@@ -358,7 +358,7 @@ OPTIONS = (
     Option((), "files", kind="arguments"),
     Option(("--target",), "target_text", default="-", show_default=True,
            help="-, file:PATH, host:port, tcp://, udp://, tls://"),
-    Option(("--follow",), "follow", kind="flag",
+    Option(("--follow",), "follow", kind="flag", default=False,
            help="Keep tailing the last FILE across rotation."),
     Option(("--resume",), "resume", metavar="FILE:LINE",
            help="Start at line LINE of FILE (one of FILES; the files before it are "
