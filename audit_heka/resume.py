@@ -23,11 +23,10 @@ Sans-IO: byte counts, acknowledgements and ``now`` come from the caller.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
+class Checkpoint(NamedTuple):
     end: int  # bytes written when it was taken
     at: float  # when (the caller's clock)
     mark: int  # re-read from here once those bytes are delivered

@@ -28,9 +28,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from types import FrameType
-from typing import BinaryIO, NoReturn, TextIO
+from typing import BinaryIO, NamedTuple, NoReturn, TextIO
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.cli.heka_options import MAX_MESSAGE_SIZE, SIGNING, TLS, one_signer
@@ -344,8 +343,7 @@ class Progress:
             self._shown = False
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """How a replay ended, when it did not read everything."""
 
     why: str

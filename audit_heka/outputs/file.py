@@ -16,15 +16,13 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
-@dataclass(frozen=True, slots=True)
-class FsyncPolicy:
+class FsyncPolicy(NamedTuple):
     """``never`` (0/0), every ``frames`` frames, or every ``interval`` seconds."""
 
     frames: int = 0

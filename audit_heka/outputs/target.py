@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class TargetKind(enum.Enum):
@@ -37,13 +37,13 @@ class TargetError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class TlsOptions:
+class TlsOptions(NamedTuple):
     """``--ca``, ``--cert``, ``--key`` and the server name to check.
 
     Here rather than in ``outputs.tls``: every command builds transport
     options, and importing ``ssl`` (~35 ms) for that is what only a TLS
-    target needs.
+    target needs. (A NamedTuple, as the other small values of the outputs:
+    one is made ~8x faster than a frozen slotted dataclass, at every start.)
     """
 
     ca: str | None = None
@@ -53,8 +53,7 @@ class TlsOptions:
     insecure: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """Where frames go. ``host``/``port`` for network kinds, ``path`` for files."""
 
     kind: TargetKind

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from types import MappingProxyType
+from typing import NamedTuple, Protocol, TextIO
 
 from audit_heka.heka.framing import Signer
 from audit_heka.outputs.file import FileTransport, FsyncPolicy
@@ -60,16 +60,15 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class TransportOptions:
+class TransportOptions(NamedTuple):
     """Per-run transport settings (from the ``run`` command line)."""
 
     connect_timeout: float = 5.0
     send_timeout: float = 10.0
     max_datagram: int = DEFAULT_MAX_DATAGRAM
-    tls: TlsOptions = field(default_factory=TlsOptions)
-    fsync: FsyncPolicy = field(default_factory=FsyncPolicy)
-    signers: Mapping[str, Signer] = field(default_factory=dict)
+    tls: TlsOptions = TlsOptions()
+    fsync: FsyncPolicy = FsyncPolicy()
+    signers: Mapping[str, Signer] = MappingProxyType({})
     stdout: TextIO | None = None
 
 
