@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 import signal
 import sys
 import time
@@ -532,6 +531,8 @@ def _settle(transport: Transport, tracker: ResumeTracker) -> None:
 
 
 def _report_stop(outcome: Outcome, reader: LineReader, tracker: ResumeTracker) -> None:
+    import shlex  # noqa: PLC0415 - only a replay that stops early quotes a resume point
+
     stopped = reader.position(max(0, reader.mark - 1)) if reader.starts else None
     at = f" at {stopped[0]} line {stopped[1]}" if stopped else ""
     _say(f"audit-heka replay: stopped{at}: {outcome.why}; {tracker.frames} events sent, "
