@@ -59,8 +59,8 @@ def _heavy(modules: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
 #: costs on the reference machine: click 24 ms, pathlib 3-8 ms with
 #: urllib.parse and ipaddress, json+logging 5 ms, socket 2 ms).
 NOT_FOR_A_FILE = (*HEAVY, "click", "pathlib", "ipaddress", "urllib", "socket", "selectors",
-                  "json", "logging", "uuid", "platform", "shutil", "tempfile", "subprocess", "shlex",
-                  "threading", "datetime", "argparse", "audit_heka.cli.group",
+                  "json", "logging", "uuid", "platform", "shutil", "tempfile", "subprocess",
+                  "shlex", "threading", "datetime", "argparse", "audit_heka.cli.group",
                   "audit_heka.cli.click_build", "audit_heka.outputs.tcp",
                   "audit_heka.outputs.stdout")
 
