@@ -53,34 +53,35 @@ def spread(values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--audit-heka", action="append", dest="builds",
-                        help="an audit-heka console script (repeatable; default: .venv's)")
+    parser.add_argument("--audit-heka", action="append", dest="builds", metavar="[NAME=]PATH",
+                        help="an audit-heka console script, named NAME in the results "
+                        "(repeatable; default: .venv's)")
     parser.add_argument("--python", default="/usr/bin/python3",
                         help="the bare interpreter of the baseline")
     parser.add_argument("--write-results", action="store_true",
                         help="set the startup section of bench/RESULTS.md to these figures")
     args = parser.parse_args()
-    builds: list[str] = args.builds or [str(ROOT / ".venv" / "bin" / "audit-heka")]
+    builds = dict(build_name(b) for b in args.builds or [str(ROOT / ".venv/bin/audit-heka")])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     compileall.compile_dir(ROOT / "audit_heka", quiet=1)
     baseline = [args.python, "-c", "pass"]
-    figures = {b: Figures() for b in builds}
+    figures = {name: Figures() for name in builds}
     base_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "audit.log"
         seeds = sorted(SEEDS.glob("seed-raw-*"))[:10]
         log.write_bytes(b"".join(p.read_bytes().rstrip(b"\n") + b"\n" for p in seeds))
         out = Path(tmp) / "out"
-        for build in builds:  # warm-up (page cache, bytecode)
+        for build in builds.values():  # warm-up (page cache, bytecode)
             cpu_and_wall([build, "replay", str(log), "--target", f"file:{out}"], env)
         for _ in range(args.runs):
-            for build in builds:
+            for name, build in builds.items():
                 out.unlink(missing_ok=True)
                 replay = [build, "replay", str(log), "--target", f"file:{out}"]
                 a_cpu, a_wall = cpu_and_wall(replay, env)
                 b_cpu, b_wall = cpu_and_wall(baseline, env)
                 base_cpu.append(b_cpu)
-                figures[build].add(a_cpu, b_cpu, a_wall, b_wall)
+                figures[name].add(a_cpu, b_cpu, a_wall, b_wall)
     print(f"replay of {len(seeds)} lines to file: vs {' '.join(baseline)} "
           f"(median CPU {statistics.median(base_cpu) * 1000:.1f} ms)")
     for build, f in figures.items():
@@ -90,6 +91,15 @@ def main() -> int:
     if args.write_results:
         write_results(args, len(seeds), figures, base_cpu)
     return 0
+
+
+def build_name(arg: str) -> tuple[str, str]:
+    """``NAME=PATH`` or ``PATH`` (named by its path, relative to the repository if inside)."""
+    name, sep, path = arg.partition("=")
+    if sep:
+        return name, path
+    where = Path(arg)
+    return (str(where.relative_to(ROOT)) if where.is_relative_to(ROOT) else arg), arg
 
 
 class Figures:
@@ -112,13 +122,10 @@ def write_results(args: argparse.Namespace, lines: int, figures: dict[str, Figur
     from results import commit, now, stamp, write_section  # noqa: PLC0415
 
     rows = []
-    for build, f in figures.items():
-        audit_heka = Path(build)
-        if audit_heka.is_relative_to(ROOT):
-            audit_heka = audit_heka.relative_to(ROOT)
+    for name, f in figures.items():
         median = statistics.median(f.cpu_ratio)
         rows.append(
-            f"| `{audit_heka}` | {statistics.median(f.replay_cpu) * 1000:.1f} | "
+            f"| {name} | {statistics.median(f.replay_cpu) * 1000:.1f} | "
             f"{statistics.median(base_cpu) * 1000:.1f} | {median:.2f}x "
             f"({min(f.cpu_ratio):.2f}-{max(f.cpu_ratio):.2f}) | "
             f"{statistics.median(f.wall_ratio):.2f}x "
