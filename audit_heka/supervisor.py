@@ -423,13 +423,15 @@ class Supervisor:
             self._write_own_status()  # before the shipper starts: its health carries these
             self._start(self.shipper)
             mode = "multicast" if config.kernel.multicast else "unicast"
+            # READY=1 first: whoever waits for the "running" line may rely on
+            # systemd having been told already.
+            sd_notify(f"READY=1\nSTATUS=reading the kernel ({mode})\nMAINPID={os.getpid()}",
+                      self.environ)
             log.info(
                 "audit-heka running (%s, pid %d; reader %s, shipper %s) -> %s",
                 mode, os.getpid(), self.reader.pid, self.shipper.pid,
                 ", ".join(config.ship.targets),
             )
-            sd_notify(f"READY=1\nSTATUS=reading the kernel ({mode})\nMAINPID={os.getpid()}",
-                      self.environ)
             self._loop()
             sd_notify("STOPPING=1", self.environ)
             log.info("stopping: the reader first, then the shipper drains the journal")
