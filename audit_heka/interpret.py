@@ -244,6 +244,9 @@ class Interpreter:
         # context ones; a field's kind depends only on (record type, name).
         self._kinds: dict[tuple[int, str], str | None] = {}
         self._texts: dict[tuple[str, str], str | None] = {}
+        #: Grows at every forget_names(): memos of interpreted texts kept elsewhere
+        #: (audit_heka.hotpath) are dropped when it moves.
+        self.names_generation = 0
 
     # ----- public -------------------------------------------------------------------
 
@@ -270,22 +273,13 @@ class Interpreter:
         rtype = record.type
         ctx: _Context | None = None  # built on first need: only SYSCALL records need it
         enriched = dict(reversed(record.enriched)) if record.enriched else None
-        kinds = self._kinds
-        texts = self._texts
         out: Interpreted = {}
         raw_only = _user_tty_message_keys(record) if rtype == USER_TTY else None
         for name, raw in record.fields:
             if raw_only and name in raw_only and name not in out:
                 continue
             try:
-                if name == "acct":  # the only name whose kind depends on its value
-                    kind = field_type(rtype, name, raw)
-                else:
-                    kind = kinds.get((rtype, name), _UNKNOWN_KIND)
-                    if kind is _UNKNOWN_KIND:
-                        if len(kinds) >= MEMO_SIZE:
-                            kinds.clear()
-                        kind = kinds[(rtype, name)] = field_type(rtype, name, raw)
+                kind = self.kind(rtype, name, raw)
                 if kind is None:
                     continue
                 if enriched is not None:
@@ -304,20 +298,12 @@ class Interpreter:
                     continue
                 if name in out:
                     continue  # auparse's find_field and the message scheme see the first one
-                if kind in _CONTEXT_KINDS:
+                if kind in CONTEXT_KINDS:
                     if ctx is None:
                         ctx = _Context.of(record, self.machine)
                     text = self.value(kind, raw, ctx)
                 else:
-                    text = texts.get((kind, raw), _UNKNOWN_KIND)
-                    if text is _UNKNOWN_KIND:
-                        if len(texts) >= MEMO_SIZE:
-                            texts.clear()
-                        text = self.value(kind, raw, _NO_CONTEXT)
-                        # An unknown id may be an account created since: ask again next time.
-                        if (kind not in _NAME_KINDS or not text
-                                or not text.startswith("unknown(")):
-                            texts[(kind, raw)] = text
+                    text = self.plain(kind, raw)
                 if text is not None:
                     out[name] = text
             except Exception as exc:  # any bug, contained to this value
@@ -326,9 +312,58 @@ class Interpreter:
                 errors.append(error_text(f"{record.type_name} {name}", exc))
         return out
 
+    def kind(self, rtype: int, name: str, raw: str) -> str | None:
+        """:func:`field_type`, memoised: a kind depends on (record type, name) only, but
+        for ``acct``, whose kind depends on its value."""
+        if name == "acct":
+            return field_type(rtype, name, raw)
+        kinds = self._kinds
+        kind = kinds.get((rtype, name), _UNKNOWN_KIND)
+        if kind is _UNKNOWN_KIND:
+            if len(kinds) >= MEMO_SIZE:
+                kinds.clear()
+            kind = kinds[(rtype, name)] = field_type(rtype, name, raw)
+        return kind
+
+    def plain(self, kind: str, raw: str) -> str | None:
+        """The text of a field whose kind needs no other field of its record, memoised."""
+        texts = self._texts
+        text = texts.get((kind, raw), _UNKNOWN_KIND)
+        if text is _UNKNOWN_KIND:
+            if len(texts) >= MEMO_SIZE:
+                texts.clear()
+            text = self.value(kind, raw, _NO_CONTEXT)
+            # An unknown id may be an account created since: ask again next time.
+            if kind not in _NAME_KINDS or not text or not text.startswith("unknown("):
+                texts[(kind, raw)] = text
+        return text
+
+    def field_text(self, record: RecordLike, name: str, raw: str,
+                   enriched: Mapping[str, str] | None) -> str | list[str] | None:
+        """What :meth:`record` gives the field ``name`` of a record that has every key
+        once and is no USER_TTY (``enriched``: its ENRICHED pairs, first occurrence per
+        key, or None); exceptions propagate.
+
+        For the bytes-first hot path (audit_heka.hotpath), which interprets one field
+        at a time and memoises the result; :meth:`record` makes the same decisions.
+        """
+        kind = self.kind(record.type, name, raw)
+        if kind is None:
+            return None
+        if enriched is not None:
+            resolved = enriched.get(name.upper())
+            if resolved is not None:
+                return _unquote(resolved)
+        if kind == "ESCAPED_KEY":
+            return self.key_parts(raw)
+        if kind in CONTEXT_KINDS:
+            return self.value(kind, raw, _Context.of(record, self.machine))
+        return self.plain(kind, raw)
+
     def forget_names(self) -> None:
         """The user or group names changed: drop the memoised uid/gid texts."""
         self._texts.clear()
+        self.names_generation += 1
 
     def argv(self, records: Sequence[RecordLike]) -> list[str]:
         """EXECVE arguments reassembled from aN, aN_len and aN[i] across EXECVE records."""
@@ -481,7 +516,7 @@ MEMO_SIZE = 16384  # entries per Interpreter memo
 ERROR_TEXT = 200  # an error description is cut here (the raw value can be megabytes)
 _UNKNOWN_KIND = "\0not memoised"  # a sentinel no kind or text can equal
 # Field kinds whose text depends on other fields of the record (arch, syscall, a0, a1).
-_CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
+CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
 #: Kinds whose text comes from the users/groups maps (which can change).
 _NAME_KINDS = frozenset({"UID", "GID"})
 _NO_CONTEXT = _Context(None, None, 0, 0)

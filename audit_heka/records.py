@@ -400,8 +400,21 @@ def parse_kernel(msg_type: int, text: str) -> Record | ParseError:
                   fields, enriched, free, body, msg_fields, problem_)
 
 
-def parse_line(line: str) -> Record | ParseError:
-    """Parse one auditd log line (RAW or ENRICHED, with or without node=)."""
+#: A record body's parse: fields, ENRICHED pairs, free text, msg='' field count, problem.
+Body = tuple[Pairs, Pairs, str, int, str]
+BODY_MEMO_SIZE = 8192  # bodies remembered by a parse_line memo (cleared when full)
+
+
+def parse_line(line: str, bodies: dict[str, Body] | None = None) -> Record | ParseError:
+    """Parse one auditd log line (RAW or ENRICHED, with or without node=).
+
+    ``bodies``: a memo of body parses the caller keeps (bounded here). Bodies
+    repeat -- a storm's records differ only in their ``audit(...)`` stamp,
+    an exec's CWD, PATH and PROCTITLE records repeat from one event to the
+    next -- and a body's parse depends on nothing else, so a repeated body
+    costs a dict look-up; its records share the same (immutable) tuples,
+    which audit_heka.hotpath's own memo recognises.
+    """
     text = line.rstrip("\r\n")
     problem = _check(text)
     if problem is not None:
@@ -426,7 +439,16 @@ def parse_line(line: str) -> Record | ParseError:
         sec, msec, serial, body = _stamp(text, sp + 5)
     except _Malformed as e:
         return ParseError(e.reason, text)
-    fields, enriched, free, msg_fields, problem_ = _body(body, True)
+    if bodies is None:
+        parsed = _body(body, True)
+    else:
+        hit = bodies.get(body)
+        if hit is None:
+            if len(bodies) >= BODY_MEMO_SIZE:
+                bodies.clear()
+            hit = bodies[body] = _body(body, True)
+        parsed = hit
+    fields, enriched, free, msg_fields, problem_ = parsed
     return Record(type_number_for(name), name, sec, msec, serial, node,
                   fields, enriched, free, body, msg_fields, problem_)
 

@@ -204,14 +204,14 @@ def _untrusted(record: Record) -> set[int]:
 
 
 def field_names(record: Record) -> tuple[Named, tuple[str, ...]]:
-    """Every field of a record under a unique name (see :func:`_renaming`)."""
-    named, suspicious = _renaming(record)
+    """Every field of a record under a unique name (see :func:`renaming`)."""
+    named, suspicious = renaming(record)
     if named is None:
         return tuple((k, k, v, True) for k, v in record.fields), ()
     return named, suspicious
 
 
-def _renaming(record: Record) -> tuple[Named | None, tuple[str, ...]]:
+def renaming(record: Record) -> tuple[Named | None, tuple[str, ...]]:
     """Every field of a record under a unique name, and the keys flagged as forged.
 
     The naming (docs/fields.md, "Repeated keys"): a key's first trustworthy
@@ -250,7 +250,7 @@ def _renaming(record: Record) -> tuple[Named | None, tuple[str, ...]]:
     return tuple(out), suspicious
 
 
-def _integer_key(name: str) -> bool:
+def integer_key(name: str) -> bool:
     """Whether a field is typed INTEGER: its key, or the key a ``<key>_<N>`` repeats."""
     if name in INTEGER_KEYS:
         return True
@@ -258,7 +258,7 @@ def _integer_key(name: str) -> bool:
     return bool(sep) and n.isascii() and n.isdigit() and base in INTEGER_KEYS
 
 
-def _decimal(text: str) -> int | None:
+def to_decimal(text: str) -> int | None:
     digits = text[1:] if text.startswith("-") else text
     # len: no int64 has more than 19 digits, and int() refuses > 4300 (ValueError).
     if not digits or len(digits) > 19 or not digits.isascii() or not digits.isdigit():
@@ -267,7 +267,7 @@ def _decimal(text: str) -> int | None:
     return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
-def _is_execve_arg(key: str) -> bool:
+def is_execve_arg(key: str) -> bool:
     """aN, aN_len, aN[i] of EXECVE records (they go into ``argv``)."""
     if len(key) < 2 or key[0] != "a" or not key[1].isdigit():
         return False
@@ -341,7 +341,7 @@ class MessageBuilder:
         errors: list[str] = []
         suspicious: list[str] = []
         try:
-            renamings = [_renaming(r) for r in event.records]
+            renamings = [renaming(r) for r in event.records]
             suspicious = sorted({k for _, keys in renamings for k in keys})
             if suspicious:
                 self.counters.suspicious_duplicates += 1
@@ -377,7 +377,7 @@ class MessageBuilder:
             severity=SEVERITY_WARNING if suspicious else SEVERITY_INFO if safe
             else severity(records),
             payload="\n".join(r.log_line() for r in records) if self.payload else None,
-            pid=None if safe else _first_pid(records),
+            pid=None if safe else first_pid(records),
             hostname=host,
             fields=tuple(fields),
         )
@@ -415,7 +415,7 @@ class MessageBuilder:
         The text is the interpretation when there is one, else the raw value:
         what ``ausearch -i`` prints for that occurrence (the oracle tests use it).
         """
-        named, _ = _renaming(record)
+        named, _ = renaming(record)
         interp = self._renamed(record, self.interpreter.interpret_checked([record])[0][0], named)
         if named is None:
             named = tuple((k, k, v, True) for k, v in record.fields)
@@ -537,11 +537,11 @@ class MessageBuilder:
         execve = record.type == EXECVE
         if named is None:
             for k, v in record.fields:
-                if not (execve and _is_execve_arg(k)):
+                if not (execve and is_execve_arg(k)):
                     pairs.setdefault(k, v)
             return pairs
         for name, k, v, _ in named:
-            if execve and _is_execve_arg(k):
+            if execve and is_execve_arg(k):
                 continue
             if name != k:
                 self.counters.duplicate_key += 1
@@ -605,8 +605,8 @@ class MessageBuilder:
     def _single_fields(self, out: list[Field], name: str, key: str, raw: str,
                        text: str | list[str] | None) -> None:
         value = unquote(raw)
-        if _integer_key(key):
-            number = _decimal(value)
+        if integer_key(key):
+            number = to_decimal(value)
             if number is not None:
                 out.append(Field(name, ValueType.INTEGER, (number,)))
             else:
@@ -623,8 +623,8 @@ class MessageBuilder:
         values = [unquote(v) if (v := pairs.get(key)) is not None else None
                   for pairs, _ in members]
         done = False
-        if _integer_key(key):
-            numbers = [_decimal(v) if v is not None else None for v in values]
+        if integer_key(key):
+            numbers = [to_decimal(v) if v is not None else None for v in values]
             for v, n in zip(values, numbers, strict=True):
                 if v is not None and n is None:
                     self._count_malformed(key)
@@ -675,11 +675,11 @@ def _utf8_prefix(data: bytes, limit: int) -> str:
     return data[:cut].decode("utf-8", "replace")
 
 
-def _first_pid(records: Sequence[Record]) -> int | None:
+def first_pid(records: Sequence[Record]) -> int | None:
     for r in records:
         raw = r.get("pid")
         if raw is not None:
-            value = _decimal(unquote(raw))
+            value = to_decimal(unquote(raw))
             if value is not None and _INT32_MIN <= value <= _INT32_MAX:
                 return value
             return None

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from audit_heka.degrade import degrade
 from audit_heka.events import EOE, Assembler, Event
@@ -38,8 +37,10 @@ from audit_heka.heka.framing import (
     unframe_one,
 )
 from audit_heka.heka.message import Field, Message, decode_message, encode_message
+from audit_heka.hotpath import FastEncoder
 from audit_heka.records import (
     MAX_RECORD_LENGTH,
+    Body,
     ParseError,
     Record,
     is_comment,
@@ -54,7 +55,6 @@ ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error repo
 Key = tuple[str | None, int, int, int]
 
 
-@dataclass(frozen=True, slots=True)
 class Shipment:
     """One completed event (or one unparsable input), built and framed.
 
@@ -64,14 +64,39 @@ class Shipment:
     exceeds ``max_message_size`` (counted in ``oversize``): the event is done
     but nothing is sent. ``degraded`` says fields were cut or dropped to fit
     (the shipper logs it). ``position`` is the lowest input position among
-    the event's records (None when the caller gave none).
+    the event's records (None when the caller gave none). ``uuid`` and
+    ``timestamp`` are the message's.
+
+    ``message`` is made on first use only: the hot path (audit_heka.hotpath)
+    encodes an event's bytes without building a Message object, and the
+    callers need it rarely (tests, benchmarks); it is then decoded from the
+    frame, field for field the message the general path builds.
     """
 
-    event: Event | None
-    message: Message
-    frame: bytes | None
-    position: int | None
-    degraded: bool = False
+    __slots__ = ("_message", "degraded", "event", "frame", "position", "timestamp", "uuid")
+
+    def __init__(self, event: Event | None, message: Message | None, frame: bytes | None,
+                 position: int | None, degraded: bool = False, *,
+                 uuid: bytes = b"", timestamp: int = 0) -> None:
+        self.event = event
+        self._message = message
+        self.frame = frame
+        self.position = position
+        self.degraded = degraded
+        self.uuid = message.uuid if message is not None else uuid
+        self.timestamp = message.timestamp if message is not None else timestamp
+
+    @property
+    def message(self) -> Message:
+        if self._message is None:
+            assert self.frame is not None  # only framed events come without their Message
+            self._message = decode_message(unframe_one(self.frame))
+        return self._message
+
+    def __repr__(self) -> str:
+        return (f"Shipment(event={self.event!r}, uuid={self.uuid.hex()}, "
+                f"frame={len(self.frame) if self.frame is not None else None} bytes, "
+                f"position={self.position}, degraded={self.degraded})")
 
 
 class Session:
@@ -84,10 +109,15 @@ class Session:
         *,
         signer: Signer | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        fast: bool = True,
     ) -> None:
         self.builder = builder
         self.assembler = assembler
         self.framer = Framer(signer, max_message_size)
+        #: The bytes-first hot path; None: every event through the builder (the
+        #: reference the identity tests compare the hot path with).
+        self.fast = FastEncoder(builder) if fast else None
+        self._bodies: dict[str, Body] = {}  # parse_line's memo of record bodies
         self.lines = 0
         self.blank_lines = 0
         self.comment_lines = 0  # "#" lines: not records, not malformed
@@ -124,11 +154,11 @@ class Session:
         text = line.rstrip("\r\n")
         pieces = [text] if len(text) > MAX_RECORD_LENGTH else split_records(text)
         if len(pieces) == 1:
-            return self._take(parse_line(line), now, position)
+            return self._take(parse_line(line, self._bodies), now, position)
         self.shared_lines += 1
         out: list[Shipment] = []
         for piece in pieces:
-            out += self._take(parse_line(piece), now, position)
+            out += self._take(parse_line(piece, self._bodies), now, position)
         return out
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
@@ -204,12 +234,19 @@ class Session:
         out = []
         for event in events:
             position = self._position(event)
+            self.messages += 1
             if self.raw_below is not None and position is not None and position < self.raw_below:
                 self.shipped_raw += 1
                 message = self._raw_message(event, "shipped raw: the shipper kept stopping here")
             else:
+                fast = self.fast
+                encoded = fast.encode(event, self.framer.max_message_size) if fast else None
+                if encoded is not None:
+                    out.append(Shipment(
+                        event, None, self.framer.frame_encoded(encoded), position,
+                        uuid=encoded[2:18], timestamp=event.timestamp_ns))
+                    continue
                 message = self._build(event)
-            self.messages += 1
             out.append(self._shipment(event, message, position))
         return out
 
@@ -338,6 +375,12 @@ class Framer:
         except MessageTooLarge:  # pragma: no cover - degrade() guarantees the size
             self.oversize += 1
             return None
+        self.frames += 1
+        return data
+
+    def frame_encoded(self, encoded: bytes) -> bytes:
+        """The frame of a message encoded elsewhere that fits ``max_message_size``."""
+        data = frame(encoded, self.signer, self.max_message_size)
         self.frames += 1
         return data
 

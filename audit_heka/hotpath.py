@@ -1,0 +1,603 @@
+"""The bytes-first hot path: an event's Heka Message bytes from memoised field encodings.
+
+Why: building a Message object per event -- a Record, a dozen Field objects, a
+Message, then encoding them -- made replay and the shipper cost ~240 us per
+exec event, mostly in CPython's object machinery (issue 13). Audit values
+repeat: the same uids, exe, comm, cwd, key, proctitle event after event,
+and a storm repeats whole records. So the finished protobuf encodings are
+memoised and an event's message is a join of bytes:
+
+* per record, by (type, name, body): the record's keys in order and, per key,
+  a :class:`_Piece` holding the encodings of its raw Field and of its
+  interpretation (``<key>_i``) -- plus what the event header takes from the
+  record (severity, pid);
+* per field, by (record type, key, raw value) -- with the arch, syscall, a0
+  and a1 of the record for the fields whose text depends on them -- for the
+  records that are new (a SYSCALL whose pid changes each time);
+* per event shape (its records' types and keys), the plan: which key becomes
+  which field, single or aligned on repeated records, collision prefixes,
+  where ``argv`` goes;
+* the header (uuid by hashlib.sha1, timestamp, severity, pid, hostname) is
+  encoded directly.
+
+Semantics live in one place: audit_heka.schema.MessageBuilder. This module
+answers only for the common case and says ``None`` for anything unusual --
+a record parsed in part, a repeated key or a forged library field, an
+interpretation that raised, an enricher, EXECVE keys spread over records,
+a name that is not UTF-8 -- and the caller then takes the builder's general
+path. The general path is the reference: the tests compare the two byte for
+byte on corpora, fuzz seeds and hypothesis-mutated records.
+
+Memos are bounded (cleared when full) and dropped when their inputs change:
+the interpreter's ``names_generation`` (user/group names re-read) and the
+builder's hostname, type and payload options. An interpretation naming an id
+as ``unknown(...)`` is never memoised (the account may appear: the
+interpreter asks again each time, so does this).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from audit_heka.events import Event
+from audit_heka.heka.message import varint
+from audit_heka.interpret import CONTEXT_KINDS
+from audit_heka.records import Record
+from audit_heka.schema import (
+    AUDIT_HEKA_NAMESPACE,
+    EVENT_FIELDS,
+    EXECVE,
+    LOGGER,
+    SEVERITY_INFO,
+    SEVERITY_WARNING,
+    MessageBuilder,
+    first_pid,
+    integer_key,
+    is_execve_arg,
+    renaming,
+    severity,
+    to_decimal,
+    unquote,
+)
+
+USER_TTY = 1124  # its msg='' keys are interpreted raw: the general path's business
+RECORD_MEMO_SIZE = 8192  # record entries remembered (cleared when full)
+FIELD_MEMO_SIZE = 16384  # field pieces remembered
+PLAN_MEMO_SIZE = 1024  # event shapes remembered
+ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
+
+_INT64_MAX = (1 << 63) - 1
+_STRING = b"\x10\x00"
+_INTEGER = b"\x10\x02"
+_EMPTY_STRING = b"\x22\x00"  # one "" value (an aligned array's filler)
+
+Text = str | list[str] | None
+_FieldKey = tuple[object, ...]
+
+
+def _entry(body: bytes) -> bytes:
+    """A ``Message.fields`` entry: tag 10, length, the encoded Field."""
+    return b"\x52" + varint(len(body)) + body
+
+
+def _name(name: str) -> bytes:
+    data = name.encode()  # strict, as the general encoder: a bad name raises there too
+    return b"\x0a" + varint(len(data)) + data
+
+
+def _string(value: str) -> bytes:
+    """One ``value_string`` element."""
+    data = value.encode("utf-8", "surrogateescape")
+    return b"\x22" + varint(len(data)) + data
+
+
+def _integers(packed: bytes) -> bytes:
+    return b"\x32" + varint(len(packed)) + packed
+
+
+class _Piece:
+    """One key of one record: its raw field and its interpretation, encoded."""
+
+    __slots__ = ("key", "malformed", "number", "packed", "single", "text", "text_elems",
+                 "text_joined", "value", "volatile")
+
+    def __init__(self, key: str, raw: str, text: Text, volatile: bool) -> None:
+        self.key = key
+        value = unquote(raw)
+        number = to_decimal(value) if integer_key(key) else None
+        self.number = number
+        self.malformed = number is None and integer_key(key)
+        self.packed = varint(number) if number is not None else b""
+        self.value = _string(value)  # the STRING element (aligned arrays mix forms)
+        self.volatile = volatile
+        self.text = text
+        self.text_elems, self.text_joined = _text_elements(text)
+        # The fields for the plain name, the common case (a collision prefixes it).
+        self.single = self.raw_field(_name(key)) + (
+            b"" if volatile else self.text_field(_name(key + "_i")))
+
+    def raw_field(self, name: bytes) -> bytes:
+        if self.number is not None:
+            return _entry(name + _INTEGER + _integers(self.packed))
+        return _entry(name + _STRING + self.value)
+
+    def text_field(self, name_i: bytes) -> bytes:
+        if self.text is None:
+            return b""
+        return _entry(name_i + _STRING + self.text_elems)
+
+
+def _text_elements(text: Text) -> tuple[bytes, bytes]:
+    """(the elements of ``<key>_i`` for a single value, the one element of an aligned one)."""
+    if text is None:
+        return b"", b""
+    if isinstance(text, list):
+        return b"".join(map(_string, text)), _string(" ".join(text))
+    element = _string(text)
+    return element, element
+
+
+class _Rec:
+    """What an event's message takes from one record, by (type, type name, body)."""
+
+    __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
+                 "malformed", "parts", "pid", "pieces", "shape", "type_name", "volatile", "warn")
+
+    def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[_Piece, ...],
+                 shape: int) -> None:
+        self.fields = record.fields
+        self.enriched = record.enriched
+        self.free_text = record.free_text
+        self.type_name = record.type_name
+        self.execve = record.type == EXECVE
+        self.keys = keys
+        self.pieces = pieces
+        self.shape = shape
+        self.volatile = any(p.volatile for p in pieces)
+        # Every key a single field under its plain name: the common case, one join.
+        self.joined = b"".join(p.single for p in pieces)
+        # The same with the volatile pieces apart (their text is asked at each use).
+        parts: list[bytes | _Piece] = []
+        for p in pieces:
+            if p.volatile:
+                parts.append(p)
+            elif parts and isinstance(parts[-1], bytes):
+                parts[-1] += p.single
+            else:
+                parts.append(p.single)
+        self.parts = tuple(parts)
+        self.malformed = tuple(p.key for p in pieces if p.malformed)
+        self.warn = severity((record,)) == SEVERITY_WARNING
+        self.has_pid = record.get("pid") is not None
+        self.pid = first_pid((record,))
+
+    def matches(self, record: Record) -> bool:
+        """Whether this entry was made from a record parsed as ``record`` was."""
+        return ((self.fields is record.fields or self.fields == record.fields)
+                and (self.enriched is record.enriched or self.enriched == record.enriched)
+                and self.free_text == record.free_text)
+
+
+_SINGLE, _ALIGNED, _ARGV = 0, 1, 2
+_RECORD, _GROUP, _OPS = 0, 1, 2  # a record's own fields, an aligned group, field by field
+ALIGNED_MEMO_SIZE = 256  # per plan: aligned groups remembered by their records
+# (op, field name, field name + "_i", key, record indexes (aligned: None where missing),
+#  key index in each record (aligned: None where missing)) -- or (_ARGV, ...).
+_Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ...], bool]
+
+
+# (kind, record indexes, ops, memo of the group's bytes by its records)
+_Group = tuple[int, tuple[int, ...], tuple[_Op, ...],
+               dict[tuple["_Rec", ...], tuple[bytes, list[str], int]]]
+
+
+class _Plan:
+    __slots__ = ("groups", "head")
+
+    def __init__(self, head: bytes, groups: tuple[_Group, ...]) -> None:
+        self.head = head  # the type and record_types fields
+        self.groups = groups
+
+
+class FastEncoder:
+    """Event -> encoded Message bytes for the common case; None: use the general path.
+
+    Shares the builder's interpreter, options and counters: an event encoded
+    here counts exactly what the builder would have counted.
+    """
+
+    def __init__(self, builder: MessageBuilder) -> None:
+        self.builder = builder
+        self.encoded = 0  # events encoded here
+        self.general = 0  # events handed to the general path
+        self._records: dict[tuple[int, str, str], _Rec | None] = {}
+        self._fields: dict[_FieldKey, _Piece] = {}
+        self._shapes: dict[tuple[str, ...], int] = {}
+        self._plans: dict[tuple[int, ...], _Plan | None] = {}
+        self._argvs: dict[tuple[str, ...], bytes] = {}
+        self._generation = -1
+        self._malformed: list[str] = []  # counted when the event's bytes are returned
+        self._fill = 0
+        self._options: tuple[str, str, bool] | None = None
+        self._type_logger = b""
+        self._hostname = b""
+
+    # ------------------------------------------------------------------ public
+
+    def encode(self, event: Event, limit: int) -> bytes | None:
+        """The event's message bytes, or None when the general path must build it.
+
+        None too for a message over ``limit`` bytes: the general path degrades
+        it to fit (audit_heka.degrade). Counters move only when bytes are
+        returned, so that the general path never counts an event twice.
+        """
+        self._malformed.clear()
+        self._fill = 0
+        try:
+            data = self._encode(event)
+        except Exception:  # whatever went wrong here, the general path decides (and says)
+            data = None
+        if data is None or len(data) > limit:
+            self.general += 1
+            return None
+        counters = self.builder.counters
+        for key in self._malformed:
+            counters.malformed_integer += 1
+            counters.by_key[key] = counters.by_key.get(key, 0) + 1
+        counters.aligned_fill += self._fill
+        self.encoded += 1
+        return data
+
+    def _encode(self, event: Event) -> bytes | None:
+        builder = self.builder
+        timestamp = event.seconds * 1_000_000_000 + event.milliseconds * 1_000_000
+        if (builder.enricher is not None or not event.records
+                or not 0 <= timestamp <= _INT64_MAX or not 0 <= event.serial <= _INT64_MAX):
+            return None
+        self._check_inputs()
+        recs: list[_Rec] = []
+        for record in event.records:
+            rec = self._record(record)
+            if rec is None:
+                return None
+            recs.append(rec)
+        shape = tuple(r.shape for r in recs)
+        plan = self._plans.get(shape, _MISSING_PLAN)
+        if plan is _MISSING_PLAN:
+            if len(self._plans) >= PLAN_MEMO_SIZE:
+                self._plans.clear()
+            plan = self._plans[shape] = _make_plan(recs)
+        if plan is None:
+            return None
+        out = [b"", plan.head]
+        if event.node is not None:
+            out.append(_entry(b"\x0a\x04node" + _STRING + _string(event.node)))
+        malformed = self._malformed
+        records = event.records
+        for kind, indexes, ops, memo in plan.groups:
+            if kind == _RECORD:
+                i = indexes[0]
+                rec = recs[i]
+                malformed.extend(rec.malformed)
+                if not rec.volatile:
+                    out.append(rec.joined)
+                    continue
+                for part in rec.parts:
+                    if isinstance(part, bytes):
+                        out.append(part)
+                    else:
+                        out.append(part.single)  # without its text: asked now
+                        out.append(self._text_field(part, records[i], _name(part.key + "_i")))
+                continue
+            elif kind == _GROUP:
+                members = tuple([recs[i] for i in indexes])
+                hit = memo.get(members)
+                if hit is None:
+                    fill = self._fill
+                    start = len(malformed)
+                    data = b"".join([self._op(op, recs, records) for op in ops])
+                    hit = (data, malformed[start:], self._fill - fill)
+                    if not any(m.volatile for m in members):
+                        if len(memo) >= ALIGNED_MEMO_SIZE:
+                            memo.clear()
+                        memo[members] = hit
+                else:
+                    malformed.extend(hit[1])
+                    self._fill += hit[2]
+                out.append(hit[0])
+                continue
+            out += [self._op(op, recs, records) for op in ops]
+        serial = varint(event.serial)
+        out[0] = _entry(b"\x0a\x06serial" + _INTEGER + b"\x32" + varint(len(serial)) + serial)
+        host = event.node if event.node is not None else builder.hostname
+        name = f"{host}|{event.seconds}.{event.milliseconds:03d}|{event.serial}"
+        if event.part:
+            name += f"#{event.part}"
+        digest = hashlib.sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
+                              usedforsecurity=False).digest()
+        warn = False
+        pid: int | None = None
+        for rec in recs:
+            warn = warn or rec.warn
+        for rec in recs:
+            if rec.has_pid:
+                pid = rec.pid
+                break
+        head = [
+            b"\x0a\x10", digest[:6], _VERSION5[digest[6] & 0x0F], digest[7:8],
+            _VARIANT[digest[8] & 0x3F], digest[9:16],
+            b"\x10", varint(timestamp),
+            self._type_logger, b"\x28\x04" if warn else b"\x28\x06",
+        ]
+        if builder.payload:
+            payload = "\n".join([r.log_line() for r in records]).encode(
+                "utf-8", "surrogateescape")
+            head += (b"\x32", varint(len(payload)), payload)
+        if pid is not None:
+            head += (b"\x40", varint(pid))
+        head.append(self._hostname if event.node is None else _host(event.node))
+        return b"".join(head + out)
+
+    # --------------------------------------------------------------- internals
+
+    def _check_inputs(self) -> None:
+        """Drop the memos whose inputs changed (names re-read, options set)."""
+        builder = self.builder
+        generation = getattr(builder.interpreter, "names_generation", 0)
+        if generation != self._generation:
+            self._generation = generation
+            self._records.clear()
+            self._fields.clear()
+        options = (builder.message_type, builder.hostname, builder.payload)
+        if options != self._options:
+            self._options = options
+            self._type_logger = (b"\x1a" + _len_str(builder.message_type)
+                                 + b"\x22" + _len_str(LOGGER))
+            self._hostname = _host(builder.hostname)
+
+    def _record(self, record: Record) -> _Rec | None:
+        key = (record.type, record.type_name, record.text)
+        memo = self._records
+        rec = memo.get(key, _MISSING_REC)
+        if rec is not _MISSING_REC and (rec is None or rec.matches(record)):
+            return rec
+        rec = self._make_record(record)
+        if rec is None or rec.matches(record):  # (a hand-made record may not match its text)
+            if len(memo) >= RECORD_MEMO_SIZE:
+                memo.clear()
+            memo[key] = rec
+        return rec
+
+    def _make_record(self, record: Record) -> _Rec | None:
+        """The record's entry, or None when its event needs the general path."""
+        if record.problem or record.type == USER_TTY:
+            return None
+        if (record.type == EXECVE) != (record.type_name == "EXECVE"):
+            return None  # the general path groups by name but merges by number
+        named, _ = renaming(record)
+        if named is not None:  # a repeated key or a forged library field
+            return None
+        enriched = dict(reversed(record.enriched)) if record.enriched else None
+        keys: list[str] = []
+        pieces: list[_Piece] = []
+        execve = record.type == EXECVE
+        try:
+            if record.free_text:
+                if record.get("msgdata") is not None:
+                    return None  # a key "msgdata" beside the free text
+                keys.append("msgdata")  # free text: never interpreted
+                pieces.append(_Piece("msgdata", record.free_text, None, False))
+            memo = self._fields
+            rtype = record.type
+            context: tuple[str | None, ...] | None = None
+            for k, raw in record.fields:
+                if execve and is_execve_arg(k):
+                    continue
+                keys.append(k)
+                if enriched is not None:
+                    pieces.append(self._piece(record, k, raw, enriched))
+                    continue
+                piece = memo.get((rtype, k, raw))
+                if piece is _CONTEXTUAL:
+                    if context is None:
+                        context = _context(record)
+                    piece = memo.get((rtype, k, raw, *context))
+                pieces.append(piece if piece is not None
+                              else self._piece(record, k, raw, None))
+        except Exception:  # an interpretation that raised, a name the encoder refuses:
+            return None  # the general path reports it (interpret_error)
+        shape_key = (record.type_name, *keys)
+        shape = self._shapes.get(shape_key)
+        if shape is None:
+            if len(self._shapes) >= PLAN_MEMO_SIZE:
+                self._shapes.clear()  # ids stay unique: plans keyed by old ones stay right
+            shape = self._shapes[shape_key] = next(_SHAPE_IDS)
+        return _Rec(record, tuple(keys), tuple(pieces), shape)
+
+    def _piece(self, record: Record, key: str, raw: str,
+               enriched: dict[str, str] | None) -> _Piece:
+        interpreter = self.builder.interpreter
+        kind = interpreter.kind(record.type, key, raw)  # type: ignore[attr-defined]
+        resolved = enriched.get(key.upper()) if enriched is not None else None
+        memo = self._fields
+        memo_key: _FieldKey
+        if kind in CONTEXT_KINDS and resolved is None:
+            memo_key = (record.type, key, raw, *_context(record))
+        elif resolved is None:
+            memo_key = (record.type, key, raw)
+        else:
+            memo_key = (record.type, key, raw, resolved)
+        piece = memo.get(memo_key)
+        if piece is not None:
+            return piece
+        text: Text = interpreter.field_text(record, key, raw, enriched)  # type: ignore[attr-defined]
+        # An unknown id may be an account created since: its text is asked again at
+        # each use (the interpreter does not memoise it either).
+        volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
+        piece = _Piece(key, raw, text, volatile)
+        if len(memo) >= FIELD_MEMO_SIZE:
+            memo.clear()
+        memo[memo_key] = piece
+        if len(memo_key) > 4:  # the plain key says: look again with the context
+            memo[(record.type, key, raw)] = _CONTEXTUAL
+        return piece
+
+    def _op(self, op: _Op, recs: list[_Rec], records: tuple[Record, ...]) -> bytes:
+        """One field (and its ``_i``) of the plan, the general way."""
+        kind, name, name_i, key, where, index, plain = op
+        if kind == _SINGLE:
+            i = where[0]
+            assert i is not None
+            piece = recs[i].pieces[index[0] or 0]
+            if piece.malformed:
+                self._malformed.append(key)
+            if plain and not piece.volatile:
+                return piece.single
+            return piece.raw_field(name) + self._text_field(piece, records[i], name_i)
+        if kind == _ALIGNED:
+            return self._aligned(recs, records, name, name_i, key, where, index)
+        return self._argv(records)
+
+    def _text_field(self, piece: _Piece, record: Record, name_i: bytes) -> bytes:
+        if not piece.volatile:
+            return piece.text_field(name_i)
+        text = self.builder.interpreter.field_text(  # type: ignore[attr-defined]
+            record, piece.key, _raw(record, piece.key), None)
+        elements, _ = _text_elements(text)
+        return _entry(name_i + _STRING + elements) if text is not None else b""
+
+    def _aligned(self, recs: list[_Rec], records: tuple[Record, ...], name: bytes,
+                 name_i: bytes, key: str, where: tuple[int | None, ...],
+                 index: tuple[int | None, ...]) -> bytes:
+        """A key of a repeated record type: arrays aligned on its records (as schema's)."""
+        pieces: list[_Piece | None] = []
+        for i, j in zip(where, index, strict=True):
+            pieces.append(recs[i].pieces[j] if i is not None and j is not None else None)
+        missing = pieces.count(None)
+        malformed = [p for p in pieces if p is not None and p.malformed]
+        self._malformed.extend(key for _ in malformed)
+        if integer_key(key) and not missing and not malformed:
+            out = _entry(name + _INTEGER + _integers(
+                b"".join(p.packed for p in pieces if p is not None)))
+        else:
+            self._fill += missing
+            out = _entry(name + _STRING + b"".join(
+                p.value if p is not None else _EMPTY_STRING for p in pieces))
+        texts: list[bytes | None] = []
+        for p, i in zip(pieces, where, strict=True):
+            if p is None or i is None:
+                texts.append(None)
+            elif p.volatile:
+                text = self.builder.interpreter.field_text(  # type: ignore[attr-defined]
+                    records[i], p.key, _raw(records[i], p.key), None)
+                texts.append(_text_elements(text)[1] if text is not None else None)
+            else:
+                texts.append(p.text_joined if p.text is not None else None)
+        if any(t is not None for t in texts):
+            self._fill += texts.count(None)
+            out += _entry(name_i + _STRING + b"".join(
+                t if t is not None else _EMPTY_STRING for t in texts))
+        return out
+
+    def _argv(self, records: tuple[Record, ...]) -> bytes:
+        execve = [r for r in records if r.type == EXECVE]
+        key = tuple(r.fields for r in execve)
+        data = self._argvs.get(key)
+        if data is None:
+            argv = self.builder.interpreter.argv(records)
+            data = _entry(b"\x0a\x04argv" + _STRING + b"".join(map(_string, argv)))
+            if len(self._argvs) >= ARGV_MEMO_SIZE:
+                self._argvs.clear()
+            self._argvs[key] = data
+        return data
+
+
+def _make_plan(recs: list[_Rec]) -> _Plan | None:
+    """The plan of an event of these records' shape (schema's grouping, prefixes, argv)."""
+    groups: dict[str, list[dict[str, int]]] = {}  # type name -> members: key -> record
+    firsts: dict[str, list[int]] = {}  # type name -> each member's (first) record
+    for i, rec in enumerate(recs):
+        members = groups.get(rec.type_name)
+        firsts.setdefault(rec.type_name, [])
+        if members is None or not rec.execve:
+            firsts[rec.type_name].append(i)
+        if members is None:
+            groups[rec.type_name] = [dict.fromkeys(rec.keys, i)]
+        elif rec.execve:  # every EXECVE record of the event is one logical record
+            first = members[0]
+            for k in rec.keys:
+                if k in first:
+                    return None  # the general path merges their interpretations
+                first[k] = i
+        else:
+            members.append(dict.fromkeys(rec.keys, i))
+    used = set(EVENT_FIELDS)
+    plan: list[_Group] = []
+    for type_name, members in groups.items():
+        keys = list(dict.fromkeys(k for m in members for k in m))
+        prefix = type_name.lower() + "_"
+        names = {k: prefix + k if k in used else k for k in keys}
+        used.update(names.values())
+        execve = type_name == "EXECVE"  # _make_record: the name says the type
+        ops: list[_Op] = []
+        for k in keys:
+            name = names[k]
+            where = tuple(m.get(k) for m in members)
+            index = tuple(recs[i].keys.index(k) if i is not None else None for i in where)
+            ops.append((_SINGLE if len(members) == 1 else _ALIGNED, _name(name),
+                        _name(name + "_i"), k, where, index, name == k))
+            if execve and k == "argc":
+                ops.append((_ARGV, b"", b"", "", (), (), True))
+        if execve and "argc" not in keys:
+            ops.append((_ARGV, b"", b"", "", (), (), True))
+        indexes = tuple(sorted({i for m in members for i in m.values()}))
+        if len(members) > 1:
+            plan.append((_GROUP, tuple(firsts[type_name]), tuple(ops), {}))
+        elif not execve and all(names[k] == k for k in keys):
+            plan.append((_RECORD, tuple(firsts[type_name]), tuple(ops), {}))
+        else:
+            plan.append((_OPS, indexes, tuple(ops), {}))
+    type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
+    record_types = _entry(b"\x0a\x0crecord_types" + _STRING
+                          + b"".join(_string(r.type_name) for r in recs))
+    return _Plan(type_field + record_types, tuple(plan))
+
+
+def _context(record: Record) -> tuple[str | None, ...]:
+    """The fields a SYSCALL/aN text depends on (interpret._Context): arch, syscall, a0, a1."""
+    values = dict(reversed(record.fields))
+    return (values.get("arch"), values.get("syscall"), values.get("a0"), values.get("a1"))
+
+
+def _raw(record: Record, key: str) -> str:
+    raw = record.get(key)
+    assert raw is not None
+    return raw
+
+
+def _len_str(text: str) -> bytes:
+    data = text.encode("utf-8", "surrogateescape")
+    return varint(len(data)) + data
+
+
+def _host(hostname: str) -> bytes:
+    return b"\x4a" + _len_str(hostname)
+
+
+class _Counter:
+    """Shape ids, never reused (a cleared shape memo must not alias old plans)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def __next__(self) -> int:
+        self.value += 1
+        return self.value
+
+
+_SHAPE_IDS = _Counter()
+_MISSING_REC = _Rec.__new__(_Rec)
+_MISSING_PLAN = _Plan(b"", ())
+_CONTEXTUAL = _Piece.__new__(_Piece)  # in the field memo: "keyed with the context too"
+_VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
+_VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))
