@@ -38,11 +38,12 @@ interpreter asks again each time, so does this).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from audit_heka.events import Event
 from audit_heka.heka.message import varint
 from audit_heka.interpret import CONTEXT_KINDS
-from audit_heka.records import Record
+from audit_heka.records import Body, Record
 from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
     EVENT_FIELDS,
@@ -137,7 +138,7 @@ def _text_elements(text: Text) -> tuple[bytes, bytes]:
     return element, element
 
 
-class _Rec:
+class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
     __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
@@ -188,7 +189,7 @@ _Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ..
 
 # (kind, record indexes, ops, memo of the group's bytes by its records)
 _Group = tuple[int, tuple[int, ...], tuple[_Op, ...],
-               dict[tuple["_Rec", ...], tuple[bytes, list[str], int]]]
+               dict[tuple["Rec", ...], tuple[bytes, list[str], int]]]
 
 
 class _Plan:
@@ -210,11 +211,11 @@ class FastEncoder:
         self.builder = builder
         self.encoded = 0  # events encoded here
         self.general = 0  # events handed to the general path
-        self._records: dict[tuple[int, str, str], _Rec | None] = {}
+        self._records: dict[tuple[int, str, str], Rec | None] = {}
         self._fields: dict[_FieldKey, _Piece] = {}
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
-        self._argvs: dict[tuple[str, ...], bytes] = {}
+        self._argvs: dict[tuple[Rec, ...], bytes] = {}
         self._generation = -1
         self._malformed: list[str] = []  # counted when the event's bytes are returned
         self._fill = 0
@@ -231,10 +232,42 @@ class FastEncoder:
         it to fit (audit_heka.degrade). Counters move only when bytes are
         returned, so that the general path never counts an event twice.
         """
+        records = event.records
+        recs: list[Rec] = []
+        self._check_inputs()
+        memo = self._records
+        for record in records:
+            rec = memo.get((record.type, record.type_name, record.text))
+            if rec is None or (rec.fields is not record.fields and not rec.matches(record)):
+                rec = self._record(record)
+                if rec is None:
+                    self.general += 1
+                    return None
+            recs.append(rec)
+        return self.encode_parts(event.node, event.serial, event.seconds, event.milliseconds,
+                                 event.part, recs, [r.log_line() for r in records],
+                                 records.__getitem__, limit)
+
+    def line_rec(self, rtype: int, type_name: str, body: str, parsed: Body) -> Rec | None:
+        """The entry of a log line's record (``parsed``: parse_line's memo of its body)."""
+        self._check_inputs()
+        rec = self._records.get((rtype, type_name, body))
+        if rec is not None and rec.fields is parsed[0] and rec.enriched is parsed[1]:
+            return rec
+        fields, enriched, free, msg_fields, problem = parsed
+        return self._record(Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free,
+                                   body, msg_fields, problem))
+
+    def encode_parts(self, node: str | None, serial: int, seconds: int, milliseconds: int,
+                     part: int, recs: list[Rec], lines: list[str],
+                     record_at: Callable[[int], Record], limit: int) -> bytes | None:
+        """:meth:`encode` from an event's parts: its records' entries and log lines;
+        ``record_at(i)`` gives record i when an entry does not say enough (rare)."""
         self._malformed.clear()
         self._fill = 0
         try:
-            data = self._encode(event)
+            data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,
+                                record_at)
         except Exception:  # whatever went wrong here, the general path decides (and says)
             data = None
         if data is None or len(data) > limit:
@@ -248,19 +281,14 @@ class FastEncoder:
         self.encoded += 1
         return data
 
-    def _encode(self, event: Event) -> bytes | None:
+    def _encode(self, node: str | None, serial: int, seconds: int, milliseconds: int,
+                part: int, recs: list[Rec], lines: list[str],
+                record_at: Callable[[int], Record]) -> bytes | None:
         builder = self.builder
-        timestamp = event.seconds * 1_000_000_000 + event.milliseconds * 1_000_000
-        if (builder.enricher is not None or not event.records
-                or not 0 <= timestamp <= _INT64_MAX or not 0 <= event.serial <= _INT64_MAX):
+        timestamp = seconds * 1_000_000_000 + milliseconds * 1_000_000
+        if (builder.enricher is not None or not recs
+                or not 0 <= timestamp <= _INT64_MAX or not 0 <= serial <= _INT64_MAX):
             return None
-        self._check_inputs()
-        recs: list[_Rec] = []
-        for record in event.records:
-            rec = self._record(record)
-            if rec is None:
-                return None
-            recs.append(rec)
         shape = tuple(r.shape for r in recs)
         plan = self._plans.get(shape, _MISSING_PLAN)
         if plan is _MISSING_PLAN:
@@ -270,10 +298,9 @@ class FastEncoder:
         if plan is None:
             return None
         out = [b"", plan.head]
-        if event.node is not None:
-            out.append(_entry(b"\x0a\x04node" + _STRING + _string(event.node)))
+        if node is not None:
+            out.append(_entry(b"\x0a\x04node" + _STRING + _string(node)))
         malformed = self._malformed
-        records = event.records
         for kind, indexes, ops, memo in plan.groups:
             if kind == _RECORD:
                 i = indexes[0]
@@ -282,12 +309,13 @@ class FastEncoder:
                 if not rec.volatile:
                     out.append(rec.joined)
                     continue
-                for part in rec.parts:
-                    if isinstance(part, bytes):
-                        out.append(part)
+                for chunk in rec.parts:
+                    if isinstance(chunk, bytes):
+                        out.append(chunk)
                     else:
-                        out.append(part.single)  # without its text: asked now
-                        out.append(self._text_field(part, records[i], _name(part.key + "_i")))
+                        out.append(chunk.single)  # without its text: asked now
+                        out.append(self._text_field(chunk, record_at(i),
+                                                    _name(chunk.key + "_i")))
                 continue
             elif kind == _GROUP:
                 members = tuple([recs[i] for i in indexes])
@@ -295,7 +323,7 @@ class FastEncoder:
                 if hit is None:
                     fill = self._fill
                     start = len(malformed)
-                    data = b"".join([self._op(op, recs, records) for op in ops])
+                    data = b"".join([self._op(op, recs, record_at) for op in ops])
                     hit = (data, malformed[start:], self._fill - fill)
                     if not any(m.volatile for m in members):
                         if len(memo) >= ALIGNED_MEMO_SIZE:
@@ -306,13 +334,13 @@ class FastEncoder:
                     self._fill += hit[2]
                 out.append(hit[0])
                 continue
-            out += [self._op(op, recs, records) for op in ops]
-        serial = varint(event.serial)
-        out[0] = _entry(b"\x0a\x06serial" + _INTEGER + b"\x32" + varint(len(serial)) + serial)
-        host = event.node if event.node is not None else builder.hostname
-        name = f"{host}|{event.seconds}.{event.milliseconds:03d}|{event.serial}"
-        if event.part:
-            name += f"#{event.part}"
+            out += [self._op(op, recs, record_at) for op in ops]
+        number = varint(serial)
+        out[0] = _entry(b"\x0a\x06serial" + _INTEGER + b"\x32" + varint(len(number)) + number)
+        host = node if node is not None else builder.hostname
+        name = f"{host}|{seconds}.{milliseconds:03d}|{serial}"
+        if part:
+            name += f"#{part}"
         digest = hashlib.sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
                               usedforsecurity=False).digest()
         warn = False
@@ -330,12 +358,11 @@ class FastEncoder:
             self._type_logger, b"\x28\x04" if warn else b"\x28\x06",
         ]
         if builder.payload:
-            payload = "\n".join([r.log_line() for r in records]).encode(
-                "utf-8", "surrogateescape")
+            payload = "\n".join(lines).encode("utf-8", "surrogateescape")
             head += (b"\x32", varint(len(payload)), payload)
         if pid is not None:
             head += (b"\x40", varint(pid))
-        head.append(self._hostname if event.node is None else _host(event.node))
+        head.append(self._hostname if node is None else _host(node))
         return b"".join(head + out)
 
     # --------------------------------------------------------------- internals
@@ -355,7 +382,7 @@ class FastEncoder:
                                  + b"\x22" + _len_str(LOGGER))
             self._hostname = _host(builder.hostname)
 
-    def _record(self, record: Record) -> _Rec | None:
+    def _record(self, record: Record) -> Rec | None:
         key = (record.type, record.type_name, record.text)
         memo = self._records
         rec = memo.get(key, _MISSING_REC)
@@ -368,7 +395,7 @@ class FastEncoder:
             memo[key] = rec
         return rec
 
-    def _make_record(self, record: Record) -> _Rec | None:
+    def _make_record(self, record: Record) -> Rec | None:
         """The record's entry, or None when its event needs the general path."""
         if record.problem or record.type == USER_TTY:
             return None
@@ -412,7 +439,7 @@ class FastEncoder:
             if len(self._shapes) >= PLAN_MEMO_SIZE:
                 self._shapes.clear()  # ids stay unique: plans keyed by old ones stay right
             shape = self._shapes[shape_key] = next(_SHAPE_IDS)
-        return _Rec(record, tuple(keys), tuple(pieces), shape)
+        return Rec(record, tuple(keys), tuple(pieces), shape)
 
     def _piece(self, record: Record, key: str, raw: str,
                enriched: dict[str, str] | None) -> _Piece:
@@ -442,7 +469,7 @@ class FastEncoder:
             memo[(record.type, key, raw)] = _CONTEXTUAL
         return piece
 
-    def _op(self, op: _Op, recs: list[_Rec], records: tuple[Record, ...]) -> bytes:
+    def _op(self, op: _Op, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
         """One field (and its ``_i``) of the plan, the general way."""
         kind, name, name_i, key, where, index, plain = op
         if kind == _SINGLE:
@@ -453,10 +480,10 @@ class FastEncoder:
                 self._malformed.append(key)
             if plain and not piece.volatile:
                 return piece.single
-            return piece.raw_field(name) + self._text_field(piece, records[i], name_i)
+            return piece.raw_field(name) + self._text_field(piece, record_at(i), name_i)
         if kind == _ALIGNED:
-            return self._aligned(recs, records, name, name_i, key, where, index)
-        return self._argv(records)
+            return self._aligned(recs, record_at, name, name_i, key, where, index)
+        return self._argv(recs, record_at)
 
     def _text_field(self, piece: _Piece, record: Record, name_i: bytes) -> bytes:
         if not piece.volatile:
@@ -466,7 +493,7 @@ class FastEncoder:
         elements, _ = _text_elements(text)
         return _entry(name_i + _STRING + elements) if text is not None else b""
 
-    def _aligned(self, recs: list[_Rec], records: tuple[Record, ...], name: bytes,
+    def _aligned(self, recs: list[Rec], record_at: Callable[[int], Record], name: bytes,
                  name_i: bytes, key: str, where: tuple[int | None, ...],
                  index: tuple[int | None, ...]) -> bytes:
         """A key of a repeated record type: arrays aligned on its records (as schema's)."""
@@ -488,8 +515,9 @@ class FastEncoder:
             if p is None or i is None:
                 texts.append(None)
             elif p.volatile:
+                record = record_at(i)
                 text = self.builder.interpreter.field_text(  # type: ignore[attr-defined]
-                    records[i], p.key, _raw(records[i], p.key), None)
+                    record, p.key, _raw(record, p.key), None)
                 texts.append(_text_elements(text)[1] if text is not None else None)
             else:
                 texts.append(p.text_joined if p.text is not None else None)
@@ -499,12 +527,12 @@ class FastEncoder:
                 t if t is not None else _EMPTY_STRING for t in texts))
         return out
 
-    def _argv(self, records: tuple[Record, ...]) -> bytes:
-        execve = [r for r in records if r.type == EXECVE]
-        key = tuple(r.fields for r in execve)
+    def _argv(self, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
+        key = tuple([r for r in recs if r.execve])  # entries stand for their fields
         data = self._argvs.get(key)
         if data is None:
-            argv = self.builder.interpreter.argv(records)
+            argv = self.builder.interpreter.argv(
+                [record_at(i) for i, r in enumerate(recs) if r.execve])
             data = _entry(b"\x0a\x04argv" + _STRING + b"".join(map(_string, argv)))
             if len(self._argvs) >= ARGV_MEMO_SIZE:
                 self._argvs.clear()
@@ -512,7 +540,7 @@ class FastEncoder:
         return data
 
 
-def _make_plan(recs: list[_Rec]) -> _Plan | None:
+def _make_plan(recs: list[Rec]) -> _Plan | None:
     """The plan of an event of these records' shape (schema's grouping, prefixes, argv)."""
     groups: dict[str, list[dict[str, int]]] = {}  # type name -> members: key -> record
     firsts: dict[str, list[int]] = {}  # type name -> each member's (first) record
@@ -596,7 +624,7 @@ class _Counter:
 
 
 _SHAPE_IDS = _Counter()
-_MISSING_REC = _Rec.__new__(_Rec)
+_MISSING_REC = Rec.__new__(Rec)
 _MISSING_PLAN = _Plan(b"", ())
 _CONTEXTUAL = _Piece.__new__(_Piece)  # in the field memo: "keyed with the context too"
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))

@@ -439,18 +439,26 @@ def parse_line(line: str, bodies: dict[str, Body] | None = None) -> Record | Par
         sec, msec, serial, body = _stamp(text, sp + 5)
     except _Malformed as e:
         return ParseError(e.reason, text)
-    if bodies is None:
-        parsed = _body(body, True)
-    else:
-        hit = bodies.get(body)
-        if hit is None:
-            if len(bodies) >= BODY_MEMO_SIZE:
-                bodies.clear()
-            hit = bodies[body] = _body(body, True)
-        parsed = hit
+    parsed = _body(body, True) if bodies is None else parse_body(body, bodies)
     fields, enriched, free, msg_fields, problem_ = parsed
     return Record(type_number_for(name), name, sec, msec, serial, node,
                   fields, enriched, free, body, msg_fields, problem_)
+
+
+def parse_body(body: str, bodies: dict[str, Body]) -> Body:
+    """A log record's body (after ``audit(...): ``) parsed, through the memo ``bodies``."""
+    hit = bodies.get(body)
+    if hit is None:
+        if len(bodies) >= BODY_MEMO_SIZE:
+            bodies.clear()
+        hit = bodies[body] = _body(body, True)
+    return hit
+
+
+#: A log line in the form parse_line would write back (Record.log_line): no node=,
+#: no leading zeros, three millisecond digits, ": " before the body.
+CANONICAL_LINE = re.compile(
+    r"type=([^ ]+) msg=audit\((0|[1-9][0-9]{0,18})\.([0-9]{3}):(0|[1-9][0-9]{0,18})\): ")
 
 
 def is_comment(line: str) -> bool:

@@ -24,10 +24,10 @@ branches change them in parallel; moving them all is one later step.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from audit_heka.degrade import degrade
-from audit_heka.events import EOE, Assembler, Event
+from audit_heka.events import EOE, PROCTITLE, Assembler, Event
 from audit_heka.heka.errors import DecodeError, FramingError, MessageTooLarge
 from audit_heka.heka.framing import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -37,16 +37,21 @@ from audit_heka.heka.framing import (
     unframe_one,
 )
 from audit_heka.heka.message import Field, Message, decode_message, encode_message
-from audit_heka.hotpath import FastEncoder
+from audit_heka.hotpath import FastEncoder, Rec
 from audit_heka.records import (
+    CANONICAL_LINE,
     MAX_RECORD_LENGTH,
+    MAX_SECONDS,
+    MAX_SERIAL,
     Body,
     ParseError,
     Record,
     is_comment,
+    parse_body,
     parse_kernel,
     parse_line,
     split_records,
+    type_number_for,
 )
 from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
 
@@ -73,18 +78,28 @@ class Shipment:
     frame, field for field the message the general path builds.
     """
 
-    __slots__ = ("_message", "degraded", "event", "frame", "position", "timestamp", "uuid")
+    __slots__ = ("_event", "_event_of", "_message", "degraded", "frame", "position",
+                 "timestamp", "uuid")
 
     def __init__(self, event: Event | None, message: Message | None, frame: bytes | None,
                  position: int | None, degraded: bool = False, *,
-                 uuid: bytes = b"", timestamp: int = 0) -> None:
-        self.event = event
+                 uuid: bytes = b"", timestamp: int = 0,
+                 event_of: Callable[[], Event] | None = None) -> None:
+        self._event = event
+        self._event_of = event_of  # makes the Event on first use (the session's lane)
         self._message = message
         self.frame = frame
         self.position = position
         self.degraded = degraded
         self.uuid = message.uuid if message is not None else uuid
         self.timestamp = message.timestamp if message is not None else timestamp
+
+    @property
+    def event(self) -> Event | None:
+        if self._event is None and self._event_of is not None:
+            self._event = self._event_of()
+            self._event_of = None
+        return self._event
 
     @property
     def message(self) -> Message:
@@ -94,7 +109,7 @@ class Shipment:
         return self._message
 
     def __repr__(self) -> str:
-        return (f"Shipment(event={self.event!r}, uuid={self.uuid.hex()}, "
+        return (f"Shipment(event={self._event!r}, uuid={self.uuid.hex()}, "
                 f"frame={len(self.frame) if self.frame is not None else None} bytes, "
                 f"position={self.position}, degraded={self.degraded})")
 
@@ -118,6 +133,11 @@ class Session:
         #: reference the identity tests compare the hot path with).
         self.fast = FastEncoder(builder) if fast else None
         self._bodies: dict[str, Body] = {}  # parse_line's memo of record bodies
+        # The lane (see _lane): log lines of the event going by, their entries, positions.
+        self._run: list[str] = []
+        self._run_recs: list[Rec] = []
+        self._run_positions: list[int | None] = []
+        self._run_key: Key = (None, 0, 0, 0)
         self.lines = 0
         self.blank_lines = 0
         self.comment_lines = 0  # "#" lines: not records, not malformed
@@ -154,9 +174,13 @@ class Session:
         text = line.rstrip("\r\n")
         pieces = [text] if len(text) > MAX_RECORD_LENGTH else split_records(text)
         if len(pieces) == 1:
-            return self._take(parse_line(line, self._bodies), now, position)
+            if now is None and self.fast is not None:
+                lane = self._lane(text, position)
+                if lane is not None:
+                    return lane
+            return self._spill() + self._take(parse_line(line, self._bodies), now, position)
         self.shared_lines += 1
-        out: list[Shipment] = []
+        out = self._spill()
         for piece in pieces:
             out += self._take(parse_line(piece, self._bodies), now, position)
         return out
@@ -164,12 +188,16 @@ class Session:
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
         self.lines += 1
-        return self._take(parse_kernel(msg_type, text), now, None)
+        return self._spill() + self._take(parse_kernel(msg_type, text), now, None)
 
     def feed_record(self, record: Record, now: float,
                     position: int | None = None) -> list[Shipment]:
         """One parsed record."""
+        out = self._spill()
         self.records += 1
+        return out + self._add(record, now, position)
+
+    def _add(self, record: Record, now: float, position: int | None) -> list[Shipment]:
         self._last_now = now
         if position is not None and record.type != EOE:
             key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
@@ -180,17 +208,19 @@ class Session:
         """The ``now`` at which :meth:`expire` would complete an event (None: never)."""
         # While input flows, every add() expires what is due; so only the
         # idle case matters, where nothing pending was seen after ``_last_now``.
-        if not self.assembler.in_flight or self._last_now is None:
+        if (not self.assembler.in_flight and not self._run) or self._last_now is None:
             return None
         return self._last_now + self.assembler.timeout
 
     def expire(self, now: float) -> list[Shipment]:
         """Let time pass with no input (events without an EOE time out)."""
-        return self._ship(self.assembler.expire(now))
+        out = self._spill()
+        return out + self._ship(self.assembler.expire(now))
 
     def finish(self) -> list[Shipment]:
         """End of input: every pending event is complete."""
-        return self._ship(self.assembler.flush())
+        out = self._spill()
+        return out + self._ship(self.assembler.flush())
 
     def input_gap(self) -> None:
         """Records are missing from the input here for a known, counted reason
@@ -201,7 +231,99 @@ class Session:
     def lowest_pending(self) -> int | None:
         """The lowest position of a record still waiting in the assembler."""
         lowest = [q[0] for q in self._positions.values() if q]
+        lowest += [p for p in self._run_positions if p is not None]
         return min(lowest) if lowest else None
+
+    # ------------------------------------------------------------------- lane
+
+    def _lane(self, text: str, position: int | None) -> list[Shipment] | None:
+        """The common case of a log, without a Record per line: None if declined.
+
+        Replay reads events whose records follow one another and end with
+        their PROCTITLE. While the assembler has nothing pending
+        (Assembler.idle_for), such a run of lines is held here as text with
+        each record's hot-path entry (audit_heka.hotpath, found by its body),
+        and at the PROCTITLE it is encoded and counted as the assembler would
+        have (Assembler.went_by); Records and the Event are made only if
+        someone asks (Shipment.event). Anything else -- another event's
+        record in between, a line not in canonical form, a record the hot
+        path hands to the general one, a call other than feed -- first hands
+        the held lines to the assembler (:meth:`_spill`), in order, with the
+        ``now`` they would have had: the same state as if they had never
+        been held.
+        """
+        fast = self.fast
+        match = CANONICAL_LINE.match(text)
+        if (match is None or fast is None or len(text) > MAX_RECORD_LENGTH or "\x00" in text
+                or self.raw_below is not None):
+            return None
+        type_name, sec, msec, number = match.groups()
+        seconds, milliseconds, serial = int(sec), int(msec), int(number)
+        rtype = type_number_for(type_name)
+        if seconds > MAX_SECONDS or serial > MAX_SERIAL or rtype == EOE:
+            return None
+        key: Key = (None, serial, seconds, milliseconds)
+        if self._run:
+            if key != self._run_key:
+                return None
+        elif not self.assembler.idle_for(key) or key in self._positions:
+            return None
+        body = text[match.end():]
+        rec = fast.line_rec(rtype, type_name, body, parse_body(body, self._bodies))
+        if rec is None:
+            return None
+        self._run.append(text)
+        self._run_recs.append(rec)
+        self._run_positions.append(position)
+        self._run_key = key
+        self.records += 1
+        self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
+        self._last_now = seconds + milliseconds / 1000.0
+        return self._lane_close() if rtype == PROCTITLE else []
+
+    def _lane_close(self) -> list[Shipment]:
+        lines, recs, positions = self._run, self._run_recs, self._run_positions
+        self._run, self._run_recs, self._run_positions = [], [], []
+        _, serial, seconds, milliseconds = key = self._run_key
+        self.assembler.went_by(key, len(lines))
+        self.messages += 1
+        known = [p for p in positions if p is not None]
+        position = min(known) if known else None
+
+        def record_at(i: int) -> Record:
+            return self._record_of(lines[i])
+
+        def event_of() -> Event:
+            return Event(None, serial, seconds, milliseconds,
+                         tuple(self._record_of(line) for line in lines), 0)
+
+        assert self.fast is not None
+        encoded = self.fast.encode_parts(None, serial, seconds, milliseconds, 0, recs, lines,
+                                         record_at, self.framer.max_message_size)
+        if encoded is None:
+            event = event_of()
+            return [self._shipment(event, self._build(event), position)]
+        return [Shipment(None, None, self.framer.frame_encoded(encoded), position,
+                         uuid=encoded[2:18],
+                         timestamp=seconds * 1_000_000_000 + milliseconds * 1_000_000,
+                         event_of=event_of)]
+
+    def _record_of(self, line: str) -> Record:
+        record = parse_line(line, self._bodies)
+        assert isinstance(record, Record)  # the lane took only lines that parse
+        return record
+
+    def _spill(self) -> list[Shipment]:
+        """The lines held by the lane, handed to the assembler as they came."""
+        if not self._run:
+            return []
+        lines, positions = self._run, self._run_positions
+        self._run, self._run_recs, self._run_positions = [], [], []
+        out: list[Shipment] = []
+        for line, position in zip(lines, positions, strict=True):
+            record = self._record_of(line)
+            out += self._add(record, record.seconds + record.milliseconds / 1000.0, position)
+        return out
 
     def frame_message(self, message: Message) -> bytes | None:
         """Frame a message that does not come from the input (health reports).
@@ -320,7 +442,7 @@ class Session:
             "build_errors": self.build_errors,
             "shipped_raw": self.shipped_raw,
             "malformed_records": sum(self.parse_errors.values()),
-            "events_in_flight": a.in_flight,
+            "events_in_flight": a.in_flight + (1 if self._run else 0),
             "events_completed_by_eoe": a.completed_by_eoe,
             "events_completed_alone": a.completed_alone,
             "events_timed_out": a.timed_out,
