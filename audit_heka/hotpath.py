@@ -43,21 +43,19 @@ from collections.abc import Callable
 from audit_heka.events import Event
 from audit_heka.heka.message import varint
 from audit_heka.interpret import CONTEXT_KINDS
-from audit_heka.records import Body, Record
+from audit_heka.records import BODY_MEMO_SIZE, Body, Record, _pairs_fast, parse_body
 from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
     EVENT_FIELDS,
     EXECVE,
     LOGGER,
-    SEVERITY_INFO,
-    SEVERITY_WARNING,
     MessageBuilder,
-    first_pid,
+    failure,
     integer_key,
     is_execve_arg,
     renaming,
-    severity,
     to_decimal,
+    type_warns,
     unquote,
 )
 
@@ -68,6 +66,8 @@ PLAN_MEMO_SIZE = 1024  # event shapes remembered
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
 
 _INT64_MAX = (1 << 63) - 1
+_INT32_MIN = -(1 << 31)
+_INT32_MAX = (1 << 31) - 1
 _STRING = b"\x10\x00"
 _INTEGER = b"\x10\x02"
 _EMPTY_STRING = b"\x22\x00"  # one "" value (an aligned array's filler)
@@ -99,11 +99,15 @@ def _integers(packed: bytes) -> bytes:
 class _Piece:
     """One key of one record: its raw field and its interpretation, encoded."""
 
-    __slots__ = ("key", "malformed", "number", "packed", "single", "text", "text_elems",
-                 "text_joined", "value", "volatile")
+    __slots__ = ("fails", "key", "kind", "malformed", "number", "packed", "raw", "single",
+                 "text", "text_elems", "text_joined", "value", "volatile")
 
-    def __init__(self, key: str, raw: str, text: Text, volatile: bool) -> None:
+    def __init__(self, key: str, raw: str, text: Text, volatile: bool,
+                 kind: str | None = None) -> None:
         self.key = key
+        self.raw = raw
+        self.kind = kind
+        self.fails = failure(key, raw)  # the event's severity
         value = unquote(raw)
         number = to_decimal(value) if integer_key(key) else None
         self.number = number
@@ -154,23 +158,38 @@ class Rec:
         self.keys = keys
         self.pieces = pieces
         self.shape = shape
-        self.volatile = any(p.volatile for p in pieces)
+        singles: list[bytes] = []
+        malformed: list[str] = []
+        volatile = fails = has_pid = False
+        number: int | None = None
+        for p in pieces:
+            singles.append(p.single)
+            if p.malformed:
+                malformed.append(p.key)
+            if p.volatile:
+                volatile = True
+            if p.fails:
+                fails = True
+            if not has_pid and p.key == "pid":  # the first record with a pid gives Pid
+                has_pid, number = True, p.number
+        self.volatile = volatile
+        self.malformed = tuple(malformed)
+        self.has_pid = has_pid
+        self.pid = number if number is not None and _INT32_MIN <= number <= _INT32_MAX else None
+        self.warn = fails or type_warns(record)
         # Every key a single field under its plain name: the common case, one join.
-        self.joined = b"".join(p.single for p in pieces)
+        self.joined = b"".join(singles)
         # The same with the volatile pieces apart (their text is asked at each use).
         parts: list[bytes | _Piece] = []
-        for p in pieces:
-            if p.volatile:
-                parts.append(p)
-            elif parts and isinstance(parts[-1], bytes):
-                parts[-1] += p.single
-            else:
-                parts.append(p.single)
+        if volatile:
+            for p in pieces:
+                if p.volatile:
+                    parts.append(p)
+                elif parts and isinstance(parts[-1], bytes):
+                    parts[-1] += p.single
+                else:
+                    parts.append(p.single)
         self.parts = tuple(parts)
-        self.malformed = tuple(p.key for p in pieces if p.malformed)
-        self.warn = severity((record,)) == SEVERITY_WARNING
-        self.has_pid = record.get("pid") is not None
-        self.pid = first_pid((record,))
 
     def matches(self, record: Record) -> bool:
         """Whether this entry was made from a record parsed as ``record`` was."""
@@ -213,6 +232,8 @@ class FastEncoder:
         self.general = 0  # events handed to the general path
         self._records: dict[tuple[int, str, str], Rec | None] = {}
         self._fields: dict[_FieldKey, _Piece] = {}
+        # (record type, "key=value" word) -> its pair and piece (see line_rec)
+        self._words: dict[tuple[int, str], tuple[tuple[str, str], _Piece]] = {}
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
@@ -248,15 +269,109 @@ class FastEncoder:
                                  event.part, recs, [r.log_line() for r in records],
                                  records.__getitem__, limit)
 
-    def line_rec(self, rtype: int, type_name: str, body: str, parsed: Body) -> Rec | None:
-        """The entry of a log line's record (``parsed``: parse_line's memo of its body)."""
+    def line_rec(self, rtype: int, type_name: str, body: str,
+                 bodies: dict[str, Body]) -> Rec | None:
+        """The entry of a log line's record; ``bodies``: parse_line's memo of bodies.
+
+        A body seen before is one look-up. A new one whose every ``key=value``
+        word was seen before in a record of its type (a SYSCALL whose pid is
+        the only news) is put together from those words' pieces: one split
+        and a look-up per word, no tokenising, no interpreting -- with the
+        parse records._body would give it (the words passed its fast path).
+        """
         self._check_inputs()
-        rec = self._records.get((rtype, type_name, body))
-        if rec is not None and rec.fields is parsed[0] and rec.enriched is parsed[1]:
-            return rec
-        fields, enriched, free, msg_fields, problem = parsed
-        return self._record(Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free,
-                                   body, msg_fields, problem))
+        parsed = bodies.get(body)
+        if parsed is not None:
+            rec = self._records.get((rtype, type_name, body))
+            if rec is not None and rec.fields is parsed[0] and rec.enriched is parsed[1]:
+                return rec
+        elif "\x1d" not in body and rtype != EXECVE:
+            rec = self._from_words(rtype, type_name, body, bodies)
+            if rec is not None:
+                return rec
+        fields, enriched, free, msg_fields, problem = parse_body(body, bodies)
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
+                        msg_fields, problem)
+        rec = self._record(record)
+        if rec is not None and not rec.execve and not free and not enriched:
+            self._learn_words(rtype, record, rec)
+        return rec
+
+    def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
+        """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
+        words = self._words
+        if len(words) >= FIELD_MEMO_SIZE:
+            words.clear()
+        for (k, raw), piece in zip(record.fields, rec.pieces, strict=True):
+            word = f"{k}={raw}"
+            if _pairs_fast(word) == [(k, raw)]:  # as records' fast path reads it alone
+                words[(rtype, word)] = ((k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS
+                                        else piece)
+
+    def _from_words(self, rtype: int, type_name: str, body: str,
+                    bodies: dict[str, Body]) -> Rec | None:
+        words = self._words
+        pairs: list[tuple[str, str]] = []
+        pieces: list[_Piece] = []
+        contextual = False
+        new: list[int] = []  # words not seen before: read here, one by one
+        for word in body.split(" "):
+            if word:
+                hit = words.get((rtype, word))
+                if hit is None:
+                    if len(new) > 3:
+                        return None  # a record of another kind: parsed the usual way
+                    alone = _pairs_fast(word)
+                    if alone is None or len(alone) != 1:
+                        return None
+                    new.append(len(pairs))
+                    pairs.append(alone[0])
+                    pieces.append(_CONTEXTUAL)
+                    contextual = True
+                    continue
+                pairs.append(hit[0])
+                pieces.append(hit[1])
+                if hit[1] is _CONTEXTUAL:
+                    contextual = True
+        if not pairs or len(new) * 2 > len(pairs):
+            return None
+        keys = tuple([k for k, _ in pairs])
+        if len(set(keys)) != len(keys):
+            return None  # a repeated key: the general path names them
+        fields = tuple(pairs)
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
+        if contextual:
+            context = _context(record)
+            memo = self._fields
+            for i, piece in enumerate(pieces):
+                if piece is _CONTEXTUAL:
+                    k, raw = pairs[i]
+                    found = memo.get((rtype, k, raw, *context))
+                    pieces[i] = found if found is not None else self._piece(record, k, raw, None)
+        if len(words) >= FIELD_MEMO_SIZE:
+            words.clear()
+        for i in new:
+            k, raw = pairs[i]
+            words[(rtype, f"{k}={raw}")] = (
+                (k, raw), _CONTEXTUAL if pieces[i].kind in CONTEXT_KINDS else pieces[i])
+        if len(bodies) >= BODY_MEMO_SIZE:
+            bodies.clear()
+        bodies[body] = (fields, (), "", 0, "")
+        rec = Rec(record, keys, tuple(pieces), self._shape(type_name, keys))
+        memo_records = self._records
+        if len(memo_records) >= RECORD_MEMO_SIZE:
+            memo_records.clear()
+        memo_records[(rtype, type_name, body)] = rec
+        return rec
+
+    def _shape(self, type_name: str, keys: tuple[str, ...]) -> int:
+        shape_key = (type_name, *keys)
+        shape = self._shapes.get(shape_key)
+        if shape is None:
+            if len(self._shapes) >= PLAN_MEMO_SIZE:
+                self._shapes.clear()  # ids stay unique: plans keyed by old ones stay right
+            shape = self._shapes[shape_key] = next(_SHAPE_IDS)
+        return shape
 
     def encode_parts(self, node: str | None, serial: int, seconds: int, milliseconds: int,
                      part: int, recs: list[Rec], lines: list[str],
@@ -314,7 +429,7 @@ class FastEncoder:
                         out.append(chunk)
                     else:
                         out.append(chunk.single)  # without its text: asked now
-                        out.append(self._text_field(chunk, record_at(i),
+                        out.append(self._text_field(chunk, record_at, i,
                                                     _name(chunk.key + "_i")))
                 continue
             elif kind == _GROUP:
@@ -375,6 +490,7 @@ class FastEncoder:
             self._generation = generation
             self._records.clear()
             self._fields.clear()
+            self._words.clear()
         options = (builder.message_type, builder.hostname, builder.payload)
         if options != self._options:
             self._options = options
@@ -433,13 +549,7 @@ class FastEncoder:
                               else self._piece(record, k, raw, None))
         except Exception:  # an interpretation that raised, a name the encoder refuses:
             return None  # the general path reports it (interpret_error)
-        shape_key = (record.type_name, *keys)
-        shape = self._shapes.get(shape_key)
-        if shape is None:
-            if len(self._shapes) >= PLAN_MEMO_SIZE:
-                self._shapes.clear()  # ids stay unique: plans keyed by old ones stay right
-            shape = self._shapes[shape_key] = next(_SHAPE_IDS)
-        return Rec(record, tuple(keys), tuple(pieces), shape)
+        return Rec(record, tuple(keys), tuple(pieces), self._shape(record.type_name, tuple(keys)))
 
     def _piece(self, record: Record, key: str, raw: str,
                enriched: dict[str, str] | None) -> _Piece:
@@ -461,7 +571,7 @@ class FastEncoder:
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
-        piece = _Piece(key, raw, text, volatile)
+        piece = _Piece(key, raw, text, volatile, kind)
         if len(memo) >= FIELD_MEMO_SIZE:
             memo.clear()
         memo[memo_key] = piece
@@ -480,18 +590,29 @@ class FastEncoder:
                 self._malformed.append(key)
             if plain and not piece.volatile:
                 return piece.single
-            return piece.raw_field(name) + self._text_field(piece, record_at(i), name_i)
+            return piece.raw_field(name) + self._text_field(piece, record_at, i, name_i)
         if kind == _ALIGNED:
             return self._aligned(recs, record_at, name, name_i, key, where, index)
         return self._argv(recs, record_at)
 
-    def _text_field(self, piece: _Piece, record: Record, name_i: bytes) -> bytes:
+    def _text_field(self, piece: _Piece, record_at: Callable[[int], Record], i: int,
+                    name_i: bytes) -> bytes:
         if not piece.volatile:
             return piece.text_field(name_i)
-        text = self.builder.interpreter.field_text(  # type: ignore[attr-defined]
-            record, piece.key, _raw(record, piece.key), None)
+        text = self._volatile_text(piece, record_at, i)
         elements, _ = _text_elements(text)
         return _entry(name_i + _STRING + elements) if text is not None else b""
+
+    def _volatile_text(self, piece: _Piece, record_at: Callable[[int], Record], i: int) -> Text:
+        """A text that names an id found unknown before: asked again, as the interpreter
+        does (of the record only when the text depends on its other fields)."""
+        interpreter = self.builder.interpreter
+        if piece.kind is not None and piece.kind not in CONTEXT_KINDS:
+            text: Text = interpreter.plain(piece.kind, piece.raw)  # type: ignore[attr-defined]
+            return text
+        text = interpreter.field_text(  # type: ignore[attr-defined]
+            record_at(i), piece.key, piece.raw, None)
+        return text
 
     def _aligned(self, recs: list[Rec], record_at: Callable[[int], Record], name: bytes,
                  name_i: bytes, key: str, where: tuple[int | None, ...],
@@ -515,9 +636,7 @@ class FastEncoder:
             if p is None or i is None:
                 texts.append(None)
             elif p.volatile:
-                record = record_at(i)
-                text = self.builder.interpreter.field_text(  # type: ignore[attr-defined]
-                    record, p.key, _raw(record, p.key), None)
+                text = self._volatile_text(p, record_at, i)
                 texts.append(_text_elements(text)[1] if text is not None else None)
             else:
                 texts.append(p.text_joined if p.text is not None else None)
@@ -595,12 +714,6 @@ def _context(record: Record) -> tuple[str | None, ...]:
     """The fields a SYSCALL/aN text depends on (interpret._Context): arch, syscall, a0, a1."""
     values = dict(reversed(record.fields))
     return (values.get("arch"), values.get("syscall"), values.get("a0"), values.get("a1"))
-
-
-def _raw(record: Record, key: str) -> str:
-    raw = record.get(key)
-    assert raw is not None
-    return raw
 
 
 def _len_str(text: str) -> bytes:

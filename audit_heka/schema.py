@@ -284,25 +284,34 @@ def severity(records: Sequence[Record], suspicious: bool = False) -> int:
     if suspicious:
         return SEVERITY_WARNING
     for r in records:
-        t = r.type
-        if any(low <= t <= high for low, high in ANOMALY_RANGES) or t in DENIAL_TYPES:
+        if type_warns(r) or any(failure(key, raw) for key, raw in r.fields):
             return SEVERITY_WARNING
-        if t in DENIAL_TYPES_BY_TEXT and "denied" in r.free_text:
-            return SEVERITY_WARNING
-        if t == SECCOMP:
-            code = r.get("code")
-            if code is not None:
-                try:
-                    action = int(code, 16) & SECCOMP_RET_ACTION_FULL
-                except ValueError:
-                    action = -1
-                if action in SECCOMP_KILL_ACTIONS:
-                    return SEVERITY_WARNING
-        for key, raw in r.fields:
-            bad = FAILURE_VALUES.get(key)
-            if bad is not None and unquote(raw) in bad:
-                return SEVERITY_WARNING
     return SEVERITY_INFO
+
+
+def type_warns(r: Record) -> bool:
+    """Whether the record's type (with its text or seccomp code) makes its event a warning."""
+    t = r.type
+    if any(low <= t <= high for low, high in ANOMALY_RANGES) or t in DENIAL_TYPES:
+        return True
+    if t in DENIAL_TYPES_BY_TEXT and "denied" in r.free_text:
+        return True
+    if t == SECCOMP:
+        code = r.get("code")
+        if code is not None:
+            try:
+                action = int(code, 16) & SECCOMP_RET_ACTION_FULL
+            except ValueError:
+                action = -1
+            if action in SECCOMP_KILL_ACTIONS:
+                return True
+    return False
+
+
+def failure(key: str, raw: str) -> bool:
+    """Whether one field says the action failed (FAILURE_VALUES): its event is a warning."""
+    bad = FAILURE_VALUES.get(key)
+    return bad is not None and unquote(raw) in bad
 
 
 class MessageBuilder:

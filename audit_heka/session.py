@@ -47,7 +47,6 @@ from audit_heka.records import (
     ParseError,
     Record,
     is_comment,
-    parse_body,
     parse_kernel,
     parse_line,
     split_records,
@@ -269,7 +268,7 @@ class Session:
         elif not self.assembler.idle_for(key) or key in self._positions:
             return None
         body = text[match.end():]
-        rec = fast.line_rec(rtype, type_name, body, parse_body(body, self._bodies))
+        rec = fast.line_rec(rtype, type_name, body, self._bodies)
         if rec is None:
             return None
         self._run.append(text)
