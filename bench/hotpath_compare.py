@@ -1,0 +1,111 @@
+"""CPU per event of the in-process replay hot path, for several trees in one run.
+
+    .venv/bin/python bench/hotpath_compare.py --tree before=/work/wt-base \\
+        --tree main=/work/wt-m8a --tree now=. --rounds 5 LOG...
+
+Why: issue 13's targets are ratios against the code as it was ("today" =
+edb248c when the issue was filed). Timings on this shared machine drift, so
+every tree runs on the same log in the same round, in a rotating order, each
+in a fresh interpreter (a replay starts with empty memos: the first pass is
+what replay pays), and the report gives the median ratio with its spread.
+A tree is run with the interpreter given by --python (the pure build by
+default); its own directory comes first on sys.path. Lines are split on
+"\\n" as replay splits them, whatever the tree's own bench/hotpath.py did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+# Run in the child: the tree's own pipeline, Session API or (older trees) Pipeline.
+CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import audit_heka
+assert audit_heka.__file__.startswith(sys.argv[1]), audit_heka.__file__
+from audit_heka.accounts import read_groups, read_users
+from audit_heka.events import Assembler
+from audit_heka.interpret import Interpreter
+from audit_heka.schema import MessageBuilder
+with open(sys.argv[2], "rb") as stream:
+    lines = [raw.decode("utf-8", "replace") for raw in stream]
+builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="bench")
+events = size = 0
+start = time.process_time()
+try:
+    from audit_heka.session import Session
+except ImportError:
+    from audit_heka.pipeline import Framer, Pipeline
+    pipeline, framer = Pipeline(builder, Assembler(live=False)), Framer()
+    for line in lines:
+        for message in pipeline.feed_line(line):
+            events += 1
+            size += len(framer.frame(message) or b"")
+    for message in pipeline.finish():
+        events += 1
+        size += len(framer.frame(message) or b"")
+else:
+    session = Session(builder, Assembler(live=False))
+    for position, line in enumerate(lines):
+        for item in session.feed(line, position=position):
+            events += 1
+            size += len(item.frame or b"")
+    for item in session.finish():
+        events += 1
+        size += len(item.frame or b"")
+cpu = time.process_time() - start
+compiled = audit_heka.records.__file__.endswith(".so")
+print(json.dumps({"cpu": cpu, "events": events, "bytes": size, "compiled": compiled}))
+"""
+
+
+def run_tree(python: str, tree: str, log: Path) -> dict[str, float]:
+    out = subprocess.run([python, "-c", CHILD, str(Path(tree).resolve()), str(log)],
+                         check=True, capture_output=True, text=True)
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("logs", type=Path, nargs="+")
+    parser.add_argument("--tree", action="append", required=True,
+                        help="NAME=DIR (the first one is the baseline of the ratios)")
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    trees = [t.split("=", 1) for t in args.tree]
+    for log in args.logs:
+        per: dict[str, list[float]] = {name: [] for name, _ in trees}
+        ratios: dict[str, list[float]] = {name: [] for name, _ in trees[1:]}
+        events = {}
+        for r in range(args.rounds):
+            order = trees[r % len(trees):] + trees[: r % len(trees)]
+            got = {}
+            for name, tree in order:
+                result = run_tree(args.python, tree, log)
+                got[name] = result["cpu"] / max(result["events"], 1) * 1e6
+                events[name] = (result["events"], result["bytes"])
+            for name, _ in trees:
+                per[name].append(got[name])
+            for name, _ in trees[1:]:
+                ratios[name].append(got[trees[0][0]] / got[name])
+        print(f"{log} ({events[trees[0][0]][0]} events, {args.rounds} rounds)")
+        for name, _ in trees:
+            v = per[name]
+            print(f"  {name:8} {statistics.median(v):8.1f} us/event  "
+                  f"(min {min(v):.1f}, max {max(v):.1f}); frames {events[name][1]} bytes")
+        for name, _ in trees[1:]:
+            v = ratios[name]
+            print(f"  {trees[0][0]} / {name}: {statistics.median(v):.2f}x "
+                  f"(min {min(v):.2f}, max {max(v):.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
