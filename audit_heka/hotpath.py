@@ -39,11 +39,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from itertools import compress
+from operator import attrgetter, ne
 
 from audit_heka.events import Event
 from audit_heka.heka.message import varint
 from audit_heka.interpret import CONTEXT_KINDS
-from audit_heka.records import BODY_MEMO_SIZE, Body, Record, _pairs_fast, parse_body
+from audit_heka.records import BODY_MEMO_SIZE, Body, Pairs, Record, _pairs_fast, parse_body
 from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
     EVENT_FIELDS,
@@ -82,8 +84,18 @@ def _entry(body: bytes) -> bytes:
 
 
 def _name(name: str) -> bytes:
-    data = name.encode()  # strict, as the general encoder: a bad name raises there too
-    return b"\x0a" + varint(len(data)) + data
+    """A Field's name, encoded (memoised: names are few)."""
+    data = _NAMES.get(name)
+    if data is None:
+        raw = name.encode()  # strict, as the general encoder: a bad name raises there too
+        data = b"\x0a" + varint(len(raw)) + raw
+        if len(_NAMES) >= FIELD_MEMO_SIZE:
+            _NAMES.clear()
+        _NAMES[name] = data
+    return data
+
+
+_NAMES: dict[str, bytes] = {}
 
 
 def _string(value: str) -> bytes:
@@ -99,7 +111,8 @@ def _integers(packed: bytes) -> bytes:
 class _Piece:
     """One key of one record: its raw field and its interpretation, encoded."""
 
-    __slots__ = ("fails", "key", "kind", "malformed", "number", "packed", "raw", "single",
+    __slots__ = ("fails", "key", "kind", "malformed", "name_i", "number", "packed", "raw",
+                 "single",
                  "text", "text_elems", "text_joined", "value", "volatile")
 
     def __init__(self, key: str, raw: str, text: Text, volatile: bool,
@@ -118,8 +131,9 @@ class _Piece:
         self.text = text
         self.text_elems, self.text_joined = _text_elements(text)
         # The fields for the plain name, the common case (a collision prefixes it).
+        self.name_i = _name(key + "_i")
         self.single = self.raw_field(_name(key)) + (
-            b"" if volatile else self.text_field(_name(key + "_i")))
+            b"" if volatile else self.text_field(self.name_i))
 
     def raw_field(self, name: bytes) -> bytes:
         if self.number is not None:
@@ -146,50 +160,53 @@ class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
     __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
-                 "malformed", "parts", "pid", "pieces", "shape", "type_name", "volatile", "warn")
+                 "malformed", "parts", "pid", "pid_index", "pieces", "shape", "singles",
+                 "type_name", "volatile", "warn")
 
     def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[_Piece, ...],
                  shape: int) -> None:
-        self.fields = record.fields
-        self.enriched = record.enriched
-        self.free_text = record.free_text
         self.type_name = record.type_name
         self.execve = record.type == EXECVE
         self.keys = keys
-        self.pieces = pieces
         self.shape = shape
-        singles: list[bytes] = []
-        malformed: list[str] = []
-        volatile = fails = has_pid = False
-        number: int | None = None
-        for p in pieces:
-            singles.append(p.single)
-            if p.malformed:
-                malformed.append(p.key)
-            if p.volatile:
-                volatile = True
-            if p.fails:
-                fails = True
-            if not has_pid and p.key == "pid":  # the first record with a pid gives Pid
-                has_pid, number = True, p.number
-        self.volatile = volatile
-        self.malformed = tuple(malformed)
-        self.has_pid = has_pid
-        self.pid = number if number is not None and _INT32_MIN <= number <= _INT32_MAX else None
-        self.warn = fails or type_warns(record)
+        self.pid_index = keys.index("pid") if "pid" in keys else -1
+        self._derive(record, pieces)
+
+    def patched(self, record: Record, pieces: tuple[_Piece, ...]) -> Rec:
+        """The entry of a record with the same keys as this one's (some values new)."""
+        rec = Rec.__new__(Rec)
+        rec.type_name = self.type_name
+        rec.execve = self.execve
+        rec.keys = self.keys
+        rec.shape = self.shape
+        rec.pid_index = self.pid_index
+        rec._derive(record, pieces)
+        return rec
+
+    def _derive(self, record: Record, pieces: tuple[_Piece, ...]) -> None:
+        self.fields = record.fields
+        self.enriched = record.enriched
+        self.free_text = record.free_text
+        self.pieces = pieces
         # Every key a single field under its plain name: the common case, one join.
+        singles = self.singles = list(map(_SINGLE_OF, pieces))
         self.joined = b"".join(singles)
+        self.malformed = tuple(compress(self.keys, map(_MALFORMED_OF, pieces)))
         # The same with the volatile pieces apart (their text is asked at each use).
+        volatile = list(compress(range(len(pieces)), map(_VOLATILE_OF, pieces)))
+        self.volatile = bool(volatile)
         parts: list[bytes | _Piece] = []
-        if volatile:
-            for p in pieces:
-                if p.volatile:
-                    parts.append(p)
-                elif parts and isinstance(parts[-1], bytes):
-                    parts[-1] += p.single
-                else:
-                    parts.append(p.single)
+        start = 0
+        for i in volatile:
+            parts += (b"".join(singles[start:i]), pieces[i])
+            start = i + 1
+        parts.append(b"".join(singles[start:]))
         self.parts = tuple(parts)
+        # The event's Pid comes from the first record with a pid field (first_pid).
+        number = pieces[self.pid_index].number if self.pid_index >= 0 else None
+        self.has_pid = self.pid_index >= 0
+        self.pid = number if number is not None and _INT32_MIN <= number <= _INT32_MAX else None
+        self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
 
     def matches(self, record: Record) -> bool:
         """Whether this entry was made from a record parsed as ``record`` was."""
@@ -233,7 +250,10 @@ class FastEncoder:
         self._records: dict[tuple[int, str, str], Rec | None] = {}
         self._fields: dict[_FieldKey, _Piece] = {}
         # (record type, "key=value" word) -> its pair and piece (see line_rec)
-        self._words: dict[tuple[int, str], tuple[tuple[str, str], _Piece]] = {}
+        self._words: dict[int, dict[str, tuple[tuple[str, str], _Piece]]] = {}
+        self._word_count = 0
+        # Per record type: the last entry put together from words, and its words.
+        self._last: dict[int, tuple[str, list[str], Rec]] = {}
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
@@ -299,25 +319,96 @@ class FastEncoder:
 
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
         """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
-        words = self._words
-        if len(words) >= FIELD_MEMO_SIZE:
-            words.clear()
+        words = self._words_of(rtype, len(record.fields))
         for (k, raw), piece in zip(record.fields, rec.pieces, strict=True):
             word = f"{k}={raw}"
             if _pairs_fast(word) == [(k, raw)]:  # as records' fast path reads it alone
-                words[(rtype, word)] = ((k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS
-                                        else piece)
+                words[word] = ((k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+
+    def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], _Piece]]:
+        """The word memo of a record type, with room for ``adding`` words (bounded)."""
+        self._word_count += adding
+        if self._word_count > FIELD_MEMO_SIZE:
+            self._words.clear()
+            self._word_count = 0
+            self._last.clear()
+            self._word_count = adding
+        words = self._words.get(rtype)
+        if words is None:
+            words = self._words[rtype] = {}
+        return words
 
     def _from_words(self, rtype: int, type_name: str, body: str,
                     bodies: dict[str, Body]) -> Rec | None:
-        words = self._words
+        words = self._words.get(rtype)
+        if words is None:
+            return None
+        split = body.split(" ")
+        last = self._last.get(rtype)
+        if last is not None and last[0] == type_name and len(last[1]) == len(split):
+            changed = list(compress(range(len(split)), map(ne, split, last[1])))
+            if len(changed) <= 4:
+                rec = self._patched(rtype, type_name, body, split, changed, last[2], bodies)
+                if rec is not None:
+                    self._last[rtype] = (type_name, split, rec)
+                    return rec
+        rec = self._put_together(rtype, type_name, body, split, words, bodies)
+        if rec is not None and "" not in split:
+            self._last[rtype] = (type_name, split, rec)
+        return rec
+
+    def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
+                 changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
+        """A record like the last one of its type but for a few words (a new pid, new
+        pointers): that entry with those pieces replaced."""
+        words = self._words[rtype]
+        pairs = list(last.fields)
+        pieces: list[_Piece | None] = list(last.pieces)
+        for i in changed:
+            hit = words.get(split[i])
+            if hit is None:
+                alone = _pairs_fast(split[i])
+                if alone is None or len(alone) != 1:
+                    return None
+                pair, piece = alone[0], None
+            else:
+                pair, piece = hit
+            if pair[0] != pairs[i][0] or pair[0] in _CONTEXT_KEYS:
+                return None  # other keys, or the context of others' texts changed
+            pairs[i] = pair
+            pieces[i] = None if piece is _CONTEXTUAL else piece
+        fields = tuple(pairs)
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
+        for i in changed:
+            if pieces[i] is None:
+                k, raw = pairs[i]
+                piece = pieces[i] = self._piece(record, k, raw, None)
+                self._words_of(rtype, 1)[split[i]] = (
+                    (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+        rec = last.patched(record, tuple([p for p in pieces if p is not None]))
+        self._remember(rtype, type_name, body, fields, rec, bodies)
+        return rec
+
+    def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs, rec: Rec,
+                  bodies: dict[str, Body]) -> None:
+        if len(bodies) >= BODY_MEMO_SIZE:
+            bodies.clear()
+        bodies[body] = (fields, (), "", 0, "")
+        memo = self._records
+        if len(memo) >= RECORD_MEMO_SIZE:
+            memo.clear()
+        memo[(rtype, type_name, body)] = rec
+
+    def _put_together(self, rtype: int, type_name: str, body: str, split: list[str],
+                      words: dict[str, tuple[tuple[str, str], _Piece]],
+                      bodies: dict[str, Body]) -> Rec | None:
         pairs: list[tuple[str, str]] = []
         pieces: list[_Piece] = []
         contextual = False
         new: list[int] = []  # words not seen before: read here, one by one
-        for word in body.split(" "):
+        for word in split:
             if word:
-                hit = words.get((rtype, word))
+                hit = words.get(word)
                 if hit is None:
                     if len(new) > 3:
                         return None  # a record of another kind: parsed the usual way
@@ -348,20 +439,13 @@ class FastEncoder:
                     k, raw = pairs[i]
                     found = memo.get((rtype, k, raw, *context))
                     pieces[i] = found if found is not None else self._piece(record, k, raw, None)
-        if len(words) >= FIELD_MEMO_SIZE:
-            words.clear()
+        words = self._words_of(rtype, len(new))
         for i in new:
             k, raw = pairs[i]
-            words[(rtype, f"{k}={raw}")] = (
+            words[f"{k}={raw}"] = (
                 (k, raw), _CONTEXTUAL if pieces[i].kind in CONTEXT_KINDS else pieces[i])
-        if len(bodies) >= BODY_MEMO_SIZE:
-            bodies.clear()
-        bodies[body] = (fields, (), "", 0, "")
         rec = Rec(record, keys, tuple(pieces), self._shape(type_name, keys))
-        memo_records = self._records
-        if len(memo_records) >= RECORD_MEMO_SIZE:
-            memo_records.clear()
-        memo_records[(rtype, type_name, body)] = rec
+        self._remember(rtype, type_name, body, fields, rec, bodies)
         return rec
 
     def _shape(self, type_name: str, keys: tuple[str, ...]) -> int:
@@ -429,8 +513,7 @@ class FastEncoder:
                         out.append(chunk)
                     else:
                         out.append(chunk.single)  # without its text: asked now
-                        out.append(self._text_field(chunk, record_at, i,
-                                                    _name(chunk.key + "_i")))
+                        out.append(self._text_field(chunk, record_at, i, chunk.name_i))
                 continue
             elif kind == _GROUP:
                 members = tuple([recs[i] for i in indexes])
@@ -491,6 +574,8 @@ class FastEncoder:
             self._records.clear()
             self._fields.clear()
             self._words.clear()
+            self._word_count = 0
+            self._last.clear()
         options = (builder.message_type, builder.hostname, builder.payload)
         if options != self._options:
             self._options = options
@@ -737,8 +822,13 @@ class _Counter:
 
 
 _SHAPE_IDS = _Counter()
+_SINGLE_OF = attrgetter("single")
+_MALFORMED_OF = attrgetter("malformed")
+_VOLATILE_OF = attrgetter("volatile")
+_FAILS_OF = attrgetter("fails")
 _MISSING_REC = Rec.__new__(Rec)
 _MISSING_PLAN = _Plan(b"", ())
-_CONTEXTUAL = _Piece.__new__(_Piece)  # in the field memo: "keyed with the context too"
+_CONTEXTUAL = _Piece.__new__(_Piece)
+_CONTEXT_KEYS = frozenset({"arch", "syscall", "a0", "a1"})  # what interpret._Context reads  # in the field memo: "keyed with the context too"
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

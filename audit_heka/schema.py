@@ -292,7 +292,10 @@ def severity(records: Sequence[Record], suspicious: bool = False) -> int:
 def type_warns(r: Record) -> bool:
     """Whether the record's type (with its text or seccomp code) makes its event a warning."""
     t = r.type
-    if any(low <= t <= high for low, high in ANOMALY_RANGES) or t in DENIAL_TYPES:
+    for low, high in ANOMALY_RANGES:
+        if low <= t <= high:
+            return True
+    if t in DENIAL_TYPES:
         return True
     if t in DENIAL_TYPES_BY_TEXT and "denied" in r.free_text:
         return True
