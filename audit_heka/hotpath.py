@@ -275,7 +275,7 @@ class FastEncoder:
         """
         records = event.records
         recs: list[Rec] = []
-        self._check_inputs()
+        self._check_names()
         memo = self._records
         for record in records:
             rec = memo.get((record.type, record.type_name, record.text))
@@ -299,7 +299,7 @@ class FastEncoder:
         and a look-up per word, no tokenising, no interpreting -- with the
         parse records._body would give it (the words passed its fast path).
         """
-        self._check_inputs()
+        self._check_names()
         parsed = bodies.get(body)
         if parsed is not None:
             rec = self._records.get((rtype, type_name, body))
@@ -464,6 +464,7 @@ class FastEncoder:
         ``record_at(i)`` gives record i when an entry does not say enough (rare)."""
         self._malformed.clear()
         self._fill = 0
+        self._check_options()
         try:
             data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,
                                 record_at)
@@ -565,17 +566,19 @@ class FastEncoder:
 
     # --------------------------------------------------------------- internals
 
-    def _check_inputs(self) -> None:
-        """Drop the memos whose inputs changed (names re-read, options set)."""
-        builder = self.builder
-        generation = getattr(builder.interpreter, "names_generation", 0)
-        if generation != self._generation:
-            self._generation = generation
+    def _check_names(self) -> None:
+        """Drop the memos of interpreted texts when the user/group names were re-read."""
+        if self.builder.interpreter.names_generation != self._generation:  # type: ignore[attr-defined]
+            self._generation = self.builder.interpreter.names_generation  # type: ignore[attr-defined]
             self._records.clear()
             self._fields.clear()
             self._words.clear()
             self._word_count = 0
             self._last.clear()
+
+    def _check_options(self) -> None:
+        """The header's encodings follow the builder's options."""
+        builder = self.builder
         options = (builder.message_type, builder.hostname, builder.payload)
         if options != self._options:
             self._options = options
