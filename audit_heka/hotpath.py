@@ -44,7 +44,7 @@ from operator import attrgetter, ne
 
 from audit_heka.events import Event
 from audit_heka.heka.message import varint
-from audit_heka.interpret import CONTEXT_KINDS
+from audit_heka.interpret import CONTEXT_KINDS, Interpreter
 from audit_heka.records import BODY_MEMO_SIZE, Body, Pairs, Record, _pairs_fast, parse_body
 from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
@@ -243,8 +243,20 @@ class FastEncoder:
     here counts exactly what the builder would have counted.
     """
 
-    def __init__(self, builder: MessageBuilder) -> None:
+    @classmethod
+    def of(cls, builder: MessageBuilder) -> FastEncoder | None:
+        """The hot path of a builder, or None when the builder has rules of its own (a
+        subclass) or its interpreter is not ours (a stand-in: the general path asks only
+        what InterpreterLike promises)."""
+        interpreter = builder.interpreter
+        if type(builder) is not MessageBuilder or not isinstance(interpreter, Interpreter):
+            return None
+        return cls(builder, interpreter)
+
+    def __init__(self, builder: MessageBuilder, interpreter: Interpreter) -> None:
         self.builder = builder
+        #: The builder's interpreter (:meth:`of` checks it is one).
+        self.interpreter = interpreter
         self.encoded = 0  # events encoded here
         self.general = 0  # events handed to the general path
         self._records: dict[tuple[int, str, str], Rec | None] = {}
@@ -516,7 +528,7 @@ class FastEncoder:
                         out.append(chunk.single)  # without its text: asked now
                         out.append(self._text_field(chunk, record_at, i, chunk.name_i))
                 continue
-            elif kind == _GROUP:
+            if kind == _GROUP:
                 members = tuple([recs[i] for i in indexes])
                 hit = memo.get(members)
                 if hit is None:
@@ -568,8 +580,8 @@ class FastEncoder:
 
     def _check_names(self) -> None:
         """Drop the memos of interpreted texts when the user/group names were re-read."""
-        if self.builder.interpreter.names_generation != self._generation:  # type: ignore[attr-defined]
-            self._generation = self.builder.interpreter.names_generation  # type: ignore[attr-defined]
+        if self.interpreter.names_generation != self._generation:
+            self._generation = self.interpreter.names_generation
             self._records.clear()
             self._fields.clear()
             self._words.clear()
@@ -641,8 +653,8 @@ class FastEncoder:
 
     def _piece(self, record: Record, key: str, raw: str,
                enriched: dict[str, str] | None) -> _Piece:
-        interpreter = self.builder.interpreter
-        kind = interpreter.kind(record.type, key, raw)  # type: ignore[attr-defined]
+        interpreter = self.interpreter
+        kind = interpreter.kind(record.type, key, raw)
         resolved = enriched.get(key.upper()) if enriched is not None else None
         memo = self._fields
         memo_key: _FieldKey
@@ -655,7 +667,7 @@ class FastEncoder:
         piece = memo.get(memo_key)
         if piece is not None:
             return piece
-        text: Text = interpreter.field_text(record, key, raw, enriched)  # type: ignore[attr-defined]
+        text: Text = interpreter.field_text(record, key, raw, enriched)
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
@@ -694,13 +706,10 @@ class FastEncoder:
     def _volatile_text(self, piece: _Piece, record_at: Callable[[int], Record], i: int) -> Text:
         """A text that names an id found unknown before: asked again, as the interpreter
         does (of the record only when the text depends on its other fields)."""
-        interpreter = self.builder.interpreter
+        interpreter = self.interpreter
         if piece.kind is not None and piece.kind not in CONTEXT_KINDS:
-            text: Text = interpreter.plain(piece.kind, piece.raw)  # type: ignore[attr-defined]
-            return text
-        text = interpreter.field_text(  # type: ignore[attr-defined]
-            record_at(i), piece.key, piece.raw, None)
-        return text
+            return interpreter.plain(piece.kind, piece.raw)
+        return interpreter.field_text(record_at(i), piece.key, piece.raw, None)
 
     def _aligned(self, recs: list[Rec], record_at: Callable[[int], Record], name: bytes,
                  name_i: bytes, key: str, where: tuple[int | None, ...],
@@ -738,7 +747,7 @@ class FastEncoder:
         key = tuple([r for r in recs if r.execve])  # entries stand for their fields
         data = self._argvs.get(key)
         if data is None:
-            argv = self.builder.interpreter.argv(
+            argv = self.interpreter.argv(
                 [record_at(i) for i, r in enumerate(recs) if r.execve])
             data = _entry(b"\x0a\x04argv" + _STRING + b"".join(map(_string, argv)))
             if len(self._argvs) >= ARGV_MEMO_SIZE:
@@ -831,7 +840,7 @@ _VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
 _MISSING_REC = Rec.__new__(Rec)
 _MISSING_PLAN = _Plan(b"", ())
-_CONTEXTUAL = _Piece.__new__(_Piece)
-_CONTEXT_KEYS = frozenset({"arch", "syscall", "a0", "a1"})  # what interpret._Context reads  # in the field memo: "keyed with the context too"
+_CONTEXTUAL = _Piece.__new__(_Piece)  # in the field memo: "keyed with the context too"
+_CONTEXT_KEYS = frozenset({"arch", "syscall", "a0", "a1"})  # what interpret._Context reads
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

@@ -132,7 +132,7 @@ class Session:
         self.framer = Framer(signer, max_message_size)
         #: The bytes-first hot path; None: every event through the builder (the
         #: reference the identity tests compare the hot path with).
-        self.fast = FastEncoder(builder) if fast else None
+        self.fast = FastEncoder.of(builder) if fast else None
         self._bodies: dict[str, Body] = {}  # parse_line's memo of record bodies
         # The lane (see _lane): log lines of the event going by, their entries, positions.
         self._run: list[str] = []

@@ -440,7 +440,7 @@ class Shipper:
                 # Acknowledged by every target before the restart.
                 self.books["resumed_skipped"] += 1
                 continue
-            if item.event is not None and self._logs and self._log_wanted(item.position):
+            if self._logs and item.event is not None and self._log_wanted(item.position):
                 for writer in self._logs:
                     self._write_log(writer, item)
             if item.degraded:
@@ -448,13 +448,13 @@ class Shipper:
                 if worth_logging(self._degraded):
                     log.warning("event %s degraded to fit max_message_size (its truncated "
                                 "field says what was cut; %d so far)",
-                                item.message.uuid.hex(), self._degraded)
+                                item.uuid.hex(), self._degraded)
             if item.frame is None:
                 log.warning("event %s refused: its header alone exceeds max_message_size",
-                            item.message.uuid.hex())
+                            item.uuid.hex())
                 continue
             if item.position is not None:
-                self._stamps[item.position] = item.message.timestamp
+                self._stamps[item.position] = item.timestamp
             self._held.append((item.frame, item.position))
 
     def _log_wanted(self, position: int | None) -> bool:
