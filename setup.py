@@ -26,6 +26,7 @@ COMPILED_MODULES = [
     "audit_heka/heka/message.py",
     "audit_heka/heka/framing.py",
     "audit_heka/session.py",
+    "audit_heka/hotpath.py",
 ]
 
 mode = os.environ.get("AUDIT_HEKA_COMPILE", "")

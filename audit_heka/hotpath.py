@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from itertools import compress
+from itertools import compress, count
 from operator import attrgetter, ne
 
 from audit_heka.events import Event
@@ -174,14 +174,7 @@ class Rec:
 
     def patched(self, record: Record, pieces: tuple[_Piece, ...]) -> Rec:
         """The entry of a record with the same keys as this one's (some values new)."""
-        rec = Rec.__new__(Rec)
-        rec.type_name = self.type_name
-        rec.execve = self.execve
-        rec.keys = self.keys
-        rec.shape = self.shape
-        rec.pid_index = self.pid_index
-        rec._derive(record, pieces)
-        return rec
+        return Rec(record, self.keys, pieces, self.shape)
 
     def _derive(self, record: Record, pieces: tuple[_Piece, ...]) -> None:
         self.fields = record.fields
@@ -601,9 +594,10 @@ class FastEncoder:
     def _record(self, record: Record) -> Rec | None:
         key = (record.type, record.type_name, record.text)
         memo = self._records
-        rec = memo.get(key, _MISSING_REC)
-        if rec is not _MISSING_REC and (rec is None or rec.matches(record)):
-            return rec
+        if key in memo:
+            rec = memo[key]
+            if rec is None or rec.matches(record):
+                return rec
         rec = self._make_record(record)
         if rec is None or rec.matches(record):  # (a hand-made record may not match its text)
             if len(memo) >= RECORD_MEMO_SIZE:
@@ -822,25 +816,13 @@ def _host(hostname: str) -> bytes:
     return b"\x4a" + _len_str(hostname)
 
 
-class _Counter:
-    """Shape ids, never reused (a cleared shape memo must not alias old plans)."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def __next__(self) -> int:
-        self.value += 1
-        return self.value
-
-
-_SHAPE_IDS = _Counter()
+_SHAPE_IDS = count(1)  # shape ids, never reused: a cleared shape memo must not alias plans
 _SINGLE_OF = attrgetter("single")
 _MALFORMED_OF = attrgetter("malformed")
 _VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
-_MISSING_REC = Rec.__new__(Rec)
 _MISSING_PLAN = _Plan(b"", ())
-_CONTEXTUAL = _Piece.__new__(_Piece)  # in the field memo: "keyed with the context too"
+_CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _CONTEXT_KEYS = frozenset({"arch", "syscall", "a0", "a1"})  # what interpret._Context reads
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

@@ -33,7 +33,7 @@ AUDIT_HEKA_OTHER_PYTHON=.venv/bin/python .venv-compiled/bin/python -P -m pytest 
     -p no:cacheprovider -q tests/test_build_identity.py tests/test_records.py \
     tests/test_events.py tests/test_interpret.py tests/test_schema.py \
     tests/test_heka_message.py tests/test_heka_framing.py tests/test_fuzz.py \
-    tests/test_fuzz_targets.py tests/test_foreign_logs.py
+    tests/test_fuzz_targets.py tests/test_foreign_logs.py tests/test_hotpath.py
 compiled_status=$?
 set -e
 if [ "$status" = 5 ]; then
