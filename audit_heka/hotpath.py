@@ -209,7 +209,7 @@ class Rec:
 
 
 _SINGLE, _ALIGNED, _ARGV = 0, 1, 2
-_RECORD, _GROUP, _OPS = 0, 1, 2  # a record's own fields, an aligned group, field by field
+_RECORD, _GROUP = 0, 1  # a record's own fields; a group of records (aligned, or EXECVE)
 ALIGNED_MEMO_SIZE = 256  # per plan: aligned groups remembered by their records
 # (op, field name, field name + "_i", key, record indexes (aligned: None where missing),
 #  key index in each record (aligned: None where missing)) -- or (_ARGV, ...).
@@ -521,24 +521,22 @@ class FastEncoder:
                         out.append(chunk.single)  # without its text: asked now
                         out.append(self._text_field(chunk, record_at, i, chunk.name_i))
                 continue
-            if kind == _GROUP:
-                members = tuple([recs[i] for i in indexes])
-                hit = memo.get(members)
-                if hit is None:
-                    fill = self._fill
-                    start = len(malformed)
-                    data = b"".join([self._op(op, recs, record_at) for op in ops])
-                    hit = (data, malformed[start:], self._fill - fill)
-                    if not any(m.volatile for m in members):
-                        if len(memo) >= ALIGNED_MEMO_SIZE:
-                            memo.clear()
-                        memo[members] = hit
-                else:
-                    malformed.extend(hit[1])
-                    self._fill += hit[2]
-                out.append(hit[0])
-                continue
-            out += [self._op(op, recs, record_at) for op in ops]
+            # A group whose bytes depend on its records only: memoised by them.
+            members = tuple([recs[i] for i in indexes])
+            hit = memo.get(members)
+            if hit is None:
+                fill = self._fill
+                start = len(malformed)
+                data = b"".join([self._op(op, recs, record_at) for op in ops])
+                hit = (data, malformed[start:], self._fill - fill)
+                if not any(m.volatile for m in members):
+                    if len(memo) >= ALIGNED_MEMO_SIZE:
+                        memo.clear()
+                    memo[members] = hit
+            else:
+                malformed.extend(hit[1])
+                self._fill += hit[2]
+            out.append(hit[0])
         number = varint(serial)
         out[0] = _entry(b"\x0a\x06serial" + _INTEGER + b"\x32" + varint(len(number)) + number)
         host = node if node is not None else builder.hostname
@@ -754,9 +752,11 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
     """The plan of an event of these records' shape (schema's grouping, prefixes, argv)."""
     groups: dict[str, list[dict[str, int]]] = {}  # type name -> members: key -> record
     firsts: dict[str, list[int]] = {}  # type name -> each member's (first) record
+    every: dict[str, list[int]] = {}  # type name -> its records
     for i, rec in enumerate(recs):
         members = groups.get(rec.type_name)
         firsts.setdefault(rec.type_name, [])
+        every.setdefault(rec.type_name, []).append(i)
         if members is None or not rec.execve:
             firsts[rec.type_name].append(i)
         if members is None:
@@ -788,13 +788,10 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
                 ops.append((_ARGV, b"", b"", "", (), (), True))
         if execve and "argc" not in keys:
             ops.append((_ARGV, b"", b"", "", (), (), True))
-        indexes = tuple(sorted({i for m in members for i in m.values()}))
-        if len(members) > 1:
-            plan.append((_GROUP, tuple(firsts[type_name]), tuple(ops), {}))
-        elif not execve and all(names[k] == k for k in keys):
+        if len(members) == 1 and not execve and all(names[k] == k for k in keys):
             plan.append((_RECORD, tuple(firsts[type_name]), tuple(ops), {}))
-        else:
-            plan.append((_OPS, indexes, tuple(ops), {}))
+        else:  # an aligned group, or EXECVE's: its bytes depend on its records only
+            plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}))
     type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
     record_types = _entry(b"\x0a\x0crecord_types" + _STRING
                           + b"".join(_string(r.type_name) for r in recs))

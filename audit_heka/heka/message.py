@@ -107,6 +107,8 @@ def varint(value: int) -> bytes:
     """Protobuf base-128 varint, negatives as 64-bit two's complement (framing uses it too)."""
     if 0 <= value < 0x80:
         return _SMALL_VARINTS[value]
+    if 0 < value < 0x4000:  # lengths of most fields and payloads: two bytes
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     if value < 0:
         value += 1 << 64
     out = bytearray()
