@@ -252,7 +252,8 @@ class FastEncoder:
         self.interpreter = interpreter
         self.encoded = 0  # events encoded here
         self.general = 0  # events handed to the general path
-        self._records: dict[tuple[int, str, str], Rec | None] = {}
+        self._records: dict[tuple[int, str, str], Rec | None] = {}  # by Record (encode)
+        self._lines: dict[str, tuple[int, str, Rec | None]] = {}  # by log line body
         self._fields: dict[_FieldKey, _Piece] = {}
         # (record type, "key=value" word) -> its pair and piece (see line_rec)
         self._words: dict[int, dict[str, tuple[tuple[str, str], _Piece]]] = {}
@@ -304,22 +305,22 @@ class FastEncoder:
         and a look-up per word, no tokenising, no interpreting -- with the
         parse records._body would give it (the words passed its fast path).
         """
-        self._check_names()
-        parsed = bodies.get(body)
-        if parsed is not None:
-            rec = self._records.get((rtype, type_name, body))
-            if rec is not None and rec.fields is parsed[0] and rec.enriched is parsed[1]:
-                return rec
-        elif "\x1d" not in body and rtype != EXECVE:
+        if self.interpreter.names_generation != self._generation:
+            self._check_names()
+        hit = self._lines.get(body)
+        if hit is not None and hit[0] == rtype and hit[1] == type_name:
+            return hit[2]
+        if "\x1d" not in body and rtype != EXECVE and body not in bodies:
             rec = self._from_words(rtype, type_name, body, bodies)
             if rec is not None:
                 return rec
         fields, enriched, free, msg_fields, problem = parse_body(body, bodies)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
                         msg_fields, problem)
-        rec = self._record(record)
+        rec = self._make_record(record)
         if rec is not None and not rec.execve and not free and not enriched:
             self._learn_words(rtype, record, rec)
+        self._remember(rtype, type_name, body, None, rec, bodies)
         return rec
 
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
@@ -394,15 +395,18 @@ class FastEncoder:
         self._remember(rtype, type_name, body, fields, rec, bodies)
         return rec
 
-    def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs, rec: Rec,
-                  bodies: dict[str, Body]) -> None:
-        if len(bodies) >= BODY_MEMO_SIZE:
-            bodies.clear()
-        bodies[body] = (fields, (), "", 0, "")
-        memo = self._records
+    def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
+                  rec: Rec | None, bodies: dict[str, Body]) -> None:
+        """The entry of a log line's body; with ``fields``, its parse too (put together
+        from words: what records._body gives such a body)."""
+        if fields is not None:
+            if len(bodies) >= BODY_MEMO_SIZE:
+                bodies.clear()
+            bodies[body] = (fields, (), "", 0, "")
+        memo = self._lines
         if len(memo) >= RECORD_MEMO_SIZE:
             memo.clear()
-        memo[(rtype, type_name, body)] = rec
+        memo[body] = (rtype, type_name, rec)
 
     def _put_together(self, rtype: int, type_name: str, body: str, split: list[str],
                       words: dict[str, tuple[tuple[str, str], _Piece]],
@@ -574,6 +578,7 @@ class FastEncoder:
         if self.interpreter.names_generation != self._generation:
             self._generation = self.interpreter.names_generation
             self._records.clear()
+            self._lines.clear()
             self._fields.clear()
             self._words.clear()
             self._word_count = 0
