@@ -38,7 +38,7 @@ interpreter asks again each time, so does this).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import compress, count
 from operator import attrgetter, ne
 
@@ -51,6 +51,7 @@ from audit_heka.schema import (
     EVENT_FIELDS,
     EXECVE,
     LOGGER,
+    SECCOMP,
     MessageBuilder,
     failure,
     integer_key,
@@ -161,45 +162,66 @@ class Rec:
 
     __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
                  "malformed", "parts", "pid", "pid_index", "pieces", "shape", "singles",
-                 "type_name", "volatile", "warn")
+                 "type_name", "volatile", "volatiles", "warn")
+    pid_index: int
+    singles: list[bytes]
+    malformed: tuple[str, ...]
+    volatiles: tuple[int, ...]
+    warn: bool
+    has_pid: bool
+    pid: int | None
 
     def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[_Piece, ...],
-                 shape: int) -> None:
+                 shape: int, base: Rec | None = None, changed: Sequence[int] = ()) -> None:
+        """``base``: the entry of a record with the same keys but for the values at
+        ``changed`` (what :meth:`FastEncoder._patched` knows): the rest is taken over."""
         self.type_name = record.type_name
         self.execve = record.type == EXECVE
         self.keys = keys
         self.shape = shape
-        self.pid_index = keys.index("pid") if "pid" in keys else -1
-        self._derive(record, pieces)
-
-    def patched(self, record: Record, pieces: tuple[_Piece, ...]) -> Rec:
-        """The entry of a record with the same keys as this one's (some values new)."""
-        return Rec(record, self.keys, pieces, self.shape)
-
-    def _derive(self, record: Record, pieces: tuple[_Piece, ...]) -> None:
         self.fields = record.fields
         self.enriched = record.enriched
         self.free_text = record.free_text
         self.pieces = pieces
+        if base is not None and record.type != SECCOMP and not any(
+                p.volatile or p.malformed or p.fails
+                for i in changed for p in (pieces[i], base.pieces[i])):
+            # Only values changed, none of them bearing on the counters or severity.
+            self.pid_index = index = base.pid_index
+            singles = self.singles = list(base.singles)
+            for i in changed:
+                singles[i] = pieces[i].single
+            self.malformed = base.malformed
+            self.volatiles = base.volatiles
+            self.warn = base.warn
+            if index in changed:
+                self._pid(pieces[index].number)
+            else:
+                self.has_pid, self.pid = base.has_pid, base.pid
+        else:
+            self.pid_index = index = keys.index("pid") if "pid" in keys else -1
+            singles = self.singles = list(map(_SINGLE_OF, pieces))
+            self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
+            self.volatiles = tuple(compress(range(len(pieces)), map(_VOLATILE_OF, pieces)))
+            self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
+            self._pid(pieces[index].number if index >= 0 else None)
+            self.has_pid = index >= 0
         # Every key a single field under its plain name: the common case, one join.
-        singles = self.singles = list(map(_SINGLE_OF, pieces))
         self.joined = b"".join(singles)
-        self.malformed = tuple(compress(self.keys, map(_MALFORMED_OF, pieces)))
         # The same with the volatile pieces apart (their text is asked at each use).
-        volatile = list(compress(range(len(pieces)), map(_VOLATILE_OF, pieces)))
-        self.volatile = bool(volatile)
+        self.volatile = bool(self.volatiles)
         parts: list[bytes | _Piece] = []
         start = 0
-        for i in volatile:
+        for i in self.volatiles:
             parts += (b"".join(singles[start:i]), pieces[i])
             start = i + 1
         parts.append(b"".join(singles[start:]))
         self.parts = tuple(parts)
-        # The event's Pid comes from the first record with a pid field (first_pid).
-        number = pieces[self.pid_index].number if self.pid_index >= 0 else None
-        self.has_pid = self.pid_index >= 0
+
+    def _pid(self, number: int | None) -> None:
+        """The event's Pid comes from the first record with a pid field (first_pid)."""
+        self.has_pid = True
         self.pid = number if number is not None and _INT32_MIN <= number <= _INT32_MAX else None
-        self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
 
     def matches(self, record: Record) -> bool:
         """Whether this entry was made from a record parsed as ``record`` was."""
@@ -391,7 +413,8 @@ class FastEncoder:
                 piece = pieces[i] = self._piece(record, k, raw, None)
                 self._words_of(rtype, 1)[split[i]] = (
                     (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
-        rec = last.patched(record, tuple([p for p in pieces if p is not None]))
+        rec = Rec(record, last.keys, tuple([p for p in pieces if p is not None]), last.shape,
+                  last, changed)
         self._remember(rtype, type_name, body, fields, rec, bodies)
         return rec
 
