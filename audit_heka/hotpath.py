@@ -288,6 +288,8 @@ class FastEncoder:
         self._generation = -1
         self._malformed: list[str] = []  # counted when the event's bytes are returned
         self._fill = 0
+        self._stamp = -1  # the last timestamp and its varint
+        self._stamp_bytes = b""
         self._options: tuple[str, str, bool] | None = None
         self._type_logger = b""
         self._hostname = b""
@@ -521,7 +523,7 @@ class FastEncoder:
         if (builder.enricher is not None or not recs
                 or not 0 <= timestamp <= _INT64_MAX or not 0 <= serial <= _INT64_MAX):
             return None
-        shape = tuple(r.shape for r in recs)
+        shape = tuple([r.shape for r in recs])
         plan = self._plans.get(shape, _MISSING_PLAN)
         if plan is _MISSING_PLAN:
             if len(self._plans) >= PLAN_MEMO_SIZE:
@@ -572,19 +574,17 @@ class FastEncoder:
             name += f"#{part}"
         digest = hashlib.sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
                               usedforsecurity=False).digest()
-        warn = False
         pid: int | None = None
-        for rec in recs:
-            warn = warn or rec.warn
         for rec in recs:
             if rec.has_pid:
                 pid = rec.pid
                 break
+        if timestamp != self._stamp:  # events of one millisecond share it
+            self._stamp, self._stamp_bytes = timestamp, varint(timestamp)
         head = [
             b"\x0a\x10", digest[:6], _VERSION5[digest[6] & 0x0F], digest[7:8],
-            _VARIANT[digest[8] & 0x3F], digest[9:16],
-            b"\x10", varint(timestamp),
-            self._type_logger, b"\x28\x04" if warn else b"\x28\x06",
+            _VARIANT[digest[8] & 0x3F], digest[9:16], b"\x10", self._stamp_bytes,
+            self._type_logger, b"\x28\x04" if any(map(_WARN_OF, recs)) else b"\x28\x06",
         ]
         if builder.payload:
             payload = "\n".join(lines).encode("utf-8", "surrogateescape")
@@ -592,7 +592,8 @@ class FastEncoder:
         if pid is not None:
             head += (b"\x40", varint(pid))
         head.append(self._hostname if node is None else _host(node))
-        return b"".join(head + out)
+        head += out
+        return b"".join(head)
 
     # --------------------------------------------------------------- internals
 
@@ -846,6 +847,7 @@ _SINGLE_OF = attrgetter("single")
 _MALFORMED_OF = attrgetter("malformed")
 _VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
+_WARN_OF = attrgetter("warn")
 _MISSING_PLAN = _Plan(b"", ())
 _CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _CONTEXT_KEYS = frozenset({"arch", "syscall", "a0", "a1"})  # what interpret._Context reads
