@@ -112,9 +112,8 @@ def _integers(packed: bytes) -> bytes:
 class _Piece:
     """One key of one record: its raw field and its interpretation, encoded."""
 
-    __slots__ = ("fails", "key", "kind", "malformed", "name_i", "number", "packed", "raw",
-                 "single",
-                 "text", "text_elems", "text_joined", "value", "volatile")
+    __slots__ = ("asked", "fails", "key", "kind", "malformed", "name_i", "number", "packed",
+                 "raw", "single", "text", "text_elems", "text_joined", "value", "volatile")
 
     def __init__(self, key: str, raw: str, text: Text, volatile: bool,
                  kind: str | None = None) -> None:
@@ -123,14 +122,17 @@ class _Piece:
         self.kind = kind
         self.fails = failure(key, raw)  # the event's severity
         value = unquote(raw)
-        number = to_decimal(value) if integer_key(key) else None
+        typed = integer_key(key)
+        number = to_decimal(value) if typed else None
         self.number = number
-        self.malformed = number is None and integer_key(key)
+        self.malformed = number is None and typed
         self.packed = varint(number) if number is not None else b""
         self.value = _string(value)  # the STRING element (aligned arrays mix forms)
         self.volatile = volatile
         self.text = text
         self.text_elems, self.text_joined = _text_elements(text)
+        #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
+        self.asked: tuple[Text, bytes, bytes] = (None, b"", b"")  # text, name_i, field
         # The fields for the plain name, the common case (a collision prefixes it).
         self.name_i = _name(key + "_i")
         self.single = self.raw_field(_name(key)) + (
@@ -393,30 +395,31 @@ class FastEncoder:
         pointers): that entry with those pieces replaced."""
         words = self._words[rtype]
         pairs = list(last.fields)
-        pieces: list[_Piece | None] = list(last.pieces)
+        pieces = list(last.pieces)
+        unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
         for i in changed:
             hit = words.get(split[i])
             if hit is None:
                 alone = _pairs_fast(split[i])
                 if alone is None or len(alone) != 1:
                     return None
-                pair, piece = alone[0], None
+                pair, piece = alone[0], _CONTEXTUAL
             else:
                 pair, piece = hit
             if pair[0] != pairs[i][0] or pair[0] in _CONTEXT_KEYS:
                 return None  # other keys, or the context of others' texts changed
             pairs[i] = pair
-            pieces[i] = None if piece is _CONTEXTUAL else piece
+            pieces[i] = piece
+            if piece is _CONTEXTUAL:
+                unknown.append(i)
         fields = tuple(pairs)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
-        for i in changed:
-            if pieces[i] is None:
-                k, raw = pairs[i]
-                piece = pieces[i] = self._piece(record, k, raw, None)
-                self._words_of(rtype, 1)[split[i]] = (
-                    (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
-        rec = Rec(record, last.keys, tuple([p for p in pieces if p is not None]), last.shape,
-                  last, changed)
+        for i in unknown:
+            k, raw = pairs[i]
+            piece = pieces[i] = self._piece(record, k, raw, None)
+            self._words_of(rtype, 1)[split[i]] = (
+                (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+        rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
         self._remember(rtype, type_name, body, fields, rec, bodies)
         return rec
 
@@ -721,8 +724,14 @@ class FastEncoder:
         if not piece.volatile:
             return piece.text_field(name_i)
         text = self._volatile_text(piece, record_at, i)
-        elements, _ = _text_elements(text)
-        return _entry(name_i + _STRING + elements) if text is not None else b""
+        if text is None:
+            return b""
+        asked = piece.asked
+        if text == asked[0] and name_i == asked[1]:
+            return asked[2]
+        field = _entry(name_i + _STRING + _text_elements(text)[0])
+        piece.asked = (text, name_i, field)
+        return field
 
     def _volatile_text(self, piece: _Piece, record_at: Callable[[int], Record], i: int) -> Text:
         """A text that names an id found unknown before: asked again, as the interpreter
