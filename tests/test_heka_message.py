@@ -18,6 +18,7 @@ from audit_heka.heka.message import (
     decode_message,
     encode_message,
     message_to_json,
+    varint,
 )
 
 UUID = bytes(range(16))
@@ -162,3 +163,25 @@ def test_json_form() -> None:
         "Type": "t",
         "Fields": {"n": 7, "argv": ["a", "b"], "raw": "AP8=", "ok": True},
     }
+
+
+def _varint_by_loop(value: int) -> bytes:
+    rest = value + (1 << 64) if value < 0 else value
+    out = bytearray()
+    while rest >= 0x80:
+        out.append((rest & 0x7F) | 0x80)
+        rest >>= 7
+    out.append(rest)
+    return bytes(out)
+
+
+@given(st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1))
+def test_varint_is_protobufs_base_128(value: int) -> None:
+    """The short forms (one to four bytes, written without a loop) and the loop agree."""
+    assert varint(value) == _varint_by_loop(value)
+
+
+def test_varint_at_the_edges_of_its_short_forms() -> None:
+    for edge in (0x80, 0x4000, 0x200000, 0x10000000, 1 << 63):
+        for value in (edge - 1, edge, edge + 1, -edge):
+            assert varint(value) == _varint_by_loop(value), value

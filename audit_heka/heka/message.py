@@ -109,6 +109,11 @@ def varint(value: int) -> bytes:
         return _SMALL_VARINTS[value]
     if 0 < value < 0x4000:  # lengths of most fields and payloads: two bytes
         return bytes(((value & 0x7F) | 0x80, value >> 7))
+    if 0 < value < 0x10000000:  # pids, serials: three or four
+        if value < 0x200000:
+            return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80,
+                      ((value >> 14) & 0x7F) | 0x80, value >> 21))
     if value < 0:
         value += 1 << 64
     out = bytearray()
