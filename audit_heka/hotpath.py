@@ -737,6 +737,9 @@ class FastEncoder:
         """A text that names an id found unknown before: asked again, as the interpreter
         does (of the record only when the text depends on its other fields)."""
         interpreter = self.interpreter
+        if piece.kind in _NAME_KINDS:  # asked of the map again: the same text while unknown
+            name = interpreter.known_name(piece.kind, piece.raw)
+            return piece.text if name is None else name
         if piece.kind is not None and piece.kind not in CONTEXT_KINDS:
             return interpreter.plain(piece.kind, piece.raw)
         return interpreter.field_text(record_at(i), piece.key, piece.raw, None)
@@ -859,6 +862,7 @@ _FAILS_OF = attrgetter("fails")
 _WARN_OF = attrgetter("warn")
 _MISSING_PLAN = _Plan(b"", ())
 _CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
+_NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 _CONTEXT_KEYS = frozenset({"arch", "syscall", "a0", "a1"})  # what interpret._Context reads
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

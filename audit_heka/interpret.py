@@ -360,6 +360,13 @@ class Interpreter:
             return self.value(kind, raw, _Context.of(record, self.machine))
         return self.plain(kind, raw)
 
+    def known_name(self, kind: str, raw: str) -> str | None:
+        """The name a UID or GID field's id (decimal ``raw``) has now, if any: the
+        question uid() and gid() ask their map, for a caller that keeps their text
+        and asks again (audit_heka.hotpath: an unknown id may be created since)."""
+        names = self.users if kind == "UID" else self.groups
+        return names.get(strtoul(raw, 10) & UNSET32)
+
     def forget_names(self) -> None:
         """The user or group names changed: drop the memoised uid/gid texts."""
         self._texts.clear()

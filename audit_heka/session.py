@@ -140,6 +140,7 @@ class Session:
         self._run_positions: list[int | None] = []
         self._run_key: Key = (None, 0, 0, 0)
         self._run_stamp: tuple[str | Any, ...] = ()  # its audit(SEC.MSEC:SERIAL) as written
+        self._run_names = 0  # the interpreter's names_generation when it began
         self.lines = 0
         self.blank_lines = 0
         self.comment_lines = 0  # "#" lines: not records, not malformed
@@ -289,6 +290,7 @@ class Session:
         if not self._run:
             self._run_key = key
             self._run_stamp = stamp
+            self._run_names = fast.interpreter.names_generation
             self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
             self._last_now = seconds + milliseconds / 1000.0
         self._run.append(text)
@@ -313,9 +315,13 @@ class Session:
             return Event(None, serial, seconds, milliseconds,
                          tuple(self._record_of(line) for line in lines), 0)
 
-        assert self.fast is not None
-        encoded = self.fast.encode_parts(None, serial, seconds, milliseconds, 0, recs, lines,
-                                         record_at, self.framer.max_message_size)
+        fast = self.fast
+        assert fast is not None
+        # Names re-read while the event went by: its entries may have the old ones, and
+        # the general path interprets the event now.
+        encoded = fast.encode_parts(None, serial, seconds, milliseconds, 0, recs, lines,
+                                    record_at, self.framer.max_message_size) if (
+            fast.interpreter.names_generation == self._run_names) else None
         if encoded is None:
             event = event_of()
             return [self._shipment(event, self._build(event), position)]

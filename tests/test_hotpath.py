@@ -243,6 +243,19 @@ def test_names_read_again_reach_the_memoised_texts(tmp_path: Path) -> None:
     assert auid_text(2) == ("bob",)
 
 
+def test_names_read_again_while_an_event_goes_by() -> None:
+    """The general path interprets an event when it is complete: so does the hot path."""
+    users = {0: "root", 1000: "alice"}
+    interpreter = Interpreter(users, {})
+    s = Session(MessageBuilder(interpreter, hostname="h"), Assembler(live=False))
+    stamp = "msg=audit(1.000:7):"
+    assert s.feed(f"type=SYSCALL {stamp} arch=c000003e syscall=59 auid=1000 uid=0") == []
+    users[1000] = "bob"
+    interpreter.forget_names()
+    (out,) = s.feed(f"type=PROCTITLE {stamp} proctitle=6C73")
+    assert out.message.field("auid_i").values == ("bob",)  # type: ignore[union-attr]
+
+
 def test_an_unknown_id_is_asked_again() -> None:
     users: dict[int, str] = {0: "root"}
     s = Session(MessageBuilder(Interpreter(users, {}), hostname="h"), Assembler(live=False))
