@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/hotpath_compare.py --tree before=/work/wt-base \\
         --tree main=/work/wt-m8a --tree now=. --rounds 5 LOG...
+    ... --tree compiled=installed@.venv-compiled/bin/python     # an installed build
 
 Why: issue 13's targets are ratios against the code as it was ("today" =
 edb248c when the issue was filed). Timings on this shared machine drift, so
@@ -9,7 +10,8 @@ every tree runs on the same log in the same round, in a rotating order, each
 in a fresh interpreter (a replay starts with empty memos: the first pass is
 what replay pays), and the report gives the median ratio with its spread.
 A tree is run with the interpreter given by --python (the pure build by
-default); its own directory comes first on sys.path. Lines are split on
+default) or after its "@"; its own directory comes first on sys.path, but
+for "installed": the interpreter's own package (the compiled build's venv). Lines are split on
 "\\n" as replay splits them, whatever the tree's own bench/hotpath.py did.
 """
 
@@ -25,9 +27,10 @@ from pathlib import Path
 # Run in the child: the tree's own pipeline, Session API or (older trees) Pipeline.
 CHILD = r"""
 import json, sys, time
-sys.path.insert(0, sys.argv[1])
+if sys.argv[1] != "installed":
+    sys.path.insert(0, sys.argv[1])
 import audit_heka
-assert audit_heka.__file__.startswith(sys.argv[1]), audit_heka.__file__
+assert sys.argv[1] == "installed" or audit_heka.__file__.startswith(sys.argv[1])
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.events import Assembler
 from audit_heka.interpret import Interpreter
@@ -65,8 +68,14 @@ print(json.dumps({"cpu": cpu, "events": events, "bytes": size, "compiled": compi
 
 
 def run_tree(python: str, tree: str, log: Path) -> dict[str, float]:
-    out = subprocess.run([python, "-c", CHILD, str(Path(tree).resolve()), str(log)],
-                         check=True, capture_output=True, text=True)
+    if "@" in tree:
+        tree, python = tree.split("@", 1)
+    where = tree if tree == "installed" else str(Path(tree).resolve())
+    # -P: an installed build is not shadowed by the checkout the command runs in.
+    # Absolute, not resolved: a venv's python is a symlink, and its path picks the venv.
+    out = subprocess.run([str(Path(python).absolute()), "-P", "-c", CHILD, where,
+                          str(log.resolve())],
+                         check=True, capture_output=True, text=True, cwd="/")
     result: dict[str, float] = json.loads(out.stdout)
     return result
 
