@@ -148,6 +148,15 @@ class Assembler:
         # process_message call, under Heka's instruction limit. A few per
         # record drain any backlog (each record adds at most one event).
         out = self.expire(now, None if self.live else EXPIRE_PER_RECORD)
+        return self.add_expired(record, now, mark, out)
+
+    def add_expired(self, record: Record, now: float, mark: int = 0,
+                    out: list[Event] | None = None) -> list[Event]:
+        """add() without its first step, ``expire(now, EXPIRE_PER_RECORD)`` (log mode):
+        for a caller that took that step itself when the record came (the session's
+        lane, which holds records back; see :meth:`may_hold`)."""
+        if out is None:
+            out = []
         key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
         if self.track_gaps:
             self._see_serial(record.serial)
@@ -211,23 +220,28 @@ class Assembler:
             out.append(self._close(key, pending))
         return out
 
-    def idle_for(self, key: Key) -> bool:
-        """Whether records of ``key`` may go by this assembler until their PROCTITLE
-        (:meth:`went_by`) with the same outcome as if each had been added.
+    def may_hold(self, key: Key) -> bool:
+        """Whether the records of event ``key`` may go by this assembler until their
+        PROCTITLE (:meth:`went_by`), with the same outcome as if each had been added.
 
-        True in log mode with nothing pending, no serial tracking, a positive
-        timeout and ``key`` not completed before: then add() would only hold
-        the records (the expiry and overflow rules cannot fire on one event
-        whose records share one time) and close the event at its PROCTITLE.
-        The session's hot path (audit_heka.session) uses it to skip the
-        per-record bookkeeping of the common case; anything else is added.
+        True in log mode (no serial tracking, a positive timeout) for an event
+        neither pending nor completed before, with room for one more pending
+        event. Then add() would hold its records -- its expiry step cannot
+        complete an event whose records share one time, and holding them
+        cannot overflow -- and close it at its PROCTITLE. The caller takes
+        add()'s expiry step itself for each record as it comes
+        (``expire(now, EXPIRE_PER_RECORD)``), and hands back records it held
+        with :meth:`add_expired` if the event turns out otherwise. The
+        session's hot path (audit_heka.session) uses it to skip the
+        per-record bookkeeping of the common case.
         """
-        return (not self._pending and not self.live and not self.track_gaps
-                and self.timeout > 0 and key not in self._closed)
+        return (not self.live and not self.track_gaps and self.timeout > 0
+                and key not in self._pending and key not in self._closed
+                and len(self._pending) < self.max_in_flight)
 
     def went_by(self, key: Key, records: int) -> None:
         """Count an event of ``records`` records, ending with its PROCTITLE, that
-        went by while :meth:`idle_for` said so: the state add() would have left."""
+        went by while :meth:`may_hold` said so: the state add() would have left."""
         self.records_in += records
         self.completed_alone += 1
         self._closed[key] = 1

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from audit_heka.degrade import degrade
-from audit_heka.events import EOE, PROCTITLE, Assembler, Event
+from audit_heka.events import EOE, EXPIRE_PER_RECORD, PROCTITLE, Assembler, Event
 from audit_heka.heka.errors import DecodeError, FramingError, MessageTooLarge
 from audit_heka.heka.framing import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -141,6 +141,7 @@ class Session:
         self._run_key: Key = (None, 0, 0, 0)
         self._run_stamp: tuple[str | Any, ...] = ()  # its audit(SEC.MSEC:SERIAL) as written
         self._run_names = 0  # the interpreter's names_generation when it began
+        self._run_now = 0.0  # its records' time (replay's now)
         self.lines = 0
         self.blank_lines = 0
         self.comment_lines = 0  # "#" lines: not records, not malformed
@@ -208,11 +209,14 @@ class Session:
         self.records += 1
         return out + self._add(record, now, position)
 
-    def _add(self, record: Record, now: float, position: int | None) -> list[Shipment]:
+    def _add(self, record: Record, now: float, position: int | None,
+             expired: bool = False) -> list[Shipment]:
         self._last_now = now
         if position is not None and record.type != EOE:
             key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
             self._positions.setdefault(key, deque()).append(position)
+        if expired:
+            return self._ship(self.assembler.add_expired(record, now))
         return self._ship(self.assembler.add(record, now))
 
     def next_deadline(self) -> float | None:
@@ -251,16 +255,18 @@ class Session:
         """The common case of a log, without a Record per line: None if declined.
 
         Replay reads events whose records follow one another and end with
-        their PROCTITLE. While the assembler has nothing pending
-        (Assembler.idle_for), such a run of lines is held here as text with
-        each record's hot-path entry (audit_heka.hotpath, found by its body),
-        and at the PROCTITLE it is encoded and counted as the assembler would
+        their PROCTITLE. Such a run of lines, for an event the assembler may
+        let go by (Assembler.may_hold), is held here as text with each
+        record's hot-path entry (audit_heka.hotpath, found by its body), and
+        at the PROCTITLE it is encoded and counted as the assembler would
         have (Assembler.went_by); Records and the Event are made only if
-        someone asks (Shipment.event). Anything else -- another event's
-        record in between, a line not in canonical form, a record the hot
-        path hands to the general one, a call other than feed -- first hands
-        the held lines to the assembler (:meth:`_spill`), in order, with the
-        ``now`` they would have had: the same state as if they had never
+        someone asks (Shipment.event). For each line the assembler's expiry
+        step is taken as add() takes it (other events may time out then).
+        Anything else -- another event's record in between, a line not in
+        canonical form, a record the hot path hands to the general one, a
+        call other than feed -- first hands the held lines to the assembler
+        (:meth:`_spill`), in order, with the ``now`` they would have had and
+        without a second expiry step: the same state as if they had never
         been held.
         """
         fast = self.fast
@@ -282,7 +288,7 @@ class Session:
             seconds, milliseconds, serial = int(stamp[0]), int(stamp[1]), int(stamp[2])
             key: Key = (None, serial, seconds, milliseconds)
             if (seconds > MAX_SECONDS or serial > MAX_SERIAL
-                    or not self.assembler.idle_for(key) or key in self._positions):
+                    or not self.assembler.may_hold(key) or key in self._positions):
                 return None
         rec = fast.line_rec(rtype, type_name, text[match.end():], self._bodies)
         if rec is None:
@@ -292,12 +298,17 @@ class Session:
             self._run_stamp = stamp
             self._run_names = fast.interpreter.names_generation
             self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
-            self._last_now = seconds + milliseconds / 1000.0
+            self._last_now = self._run_now = seconds + milliseconds / 1000.0
         self._run.append(text)
         self._run_recs.append(rec)
         self._run_positions.append(position)
         self.records += 1
-        return self._lane_close() if rtype == PROCTITLE else []
+        # add()'s first step, for this record: events of other keys that timed out.
+        out = (self._ship(self.assembler.expire(self._run_now, EXPIRE_PER_RECORD))
+               if self.assembler.in_flight else [])
+        if rtype == PROCTITLE:
+            out += self._lane_close()
+        return out
 
     def _lane_close(self) -> list[Shipment]:
         lines, recs, positions = self._run, self._run_recs, self._run_positions
@@ -344,7 +355,9 @@ class Session:
         out: list[Shipment] = []
         for line, position in zip(lines, positions, strict=True):
             record = self._record_of(line)
-            out += self._add(record, record.seconds + record.milliseconds / 1000.0, position)
+            # Without the expiry step: the lane took it when the line came.
+            out += self._add(record, record.seconds + record.milliseconds / 1000.0, position,
+                             expired=True)
         return out
 
     def frame_message(self, message: Message) -> bytes | None:

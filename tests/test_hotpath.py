@@ -219,6 +219,29 @@ def test_records_like_the_last_but_for_a_few_words() -> None:
         assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
 
 
+def test_events_going_by_while_others_wait_for_their_timeout() -> None:
+    """User records wait in the assembler for their timeout (log mode); the events going
+    by meanwhile take the assembler's expiry step at each record, two events at most,
+    as add() does; interleaving and a full assembler hand everything back to it."""
+    lines = [f"type=USER msg=audit(1700000000.{n:03d}:{n}): pid=1 uid=0 msg='op=x res=success'"
+             for n in range(7)]
+    for n in range(100, 112):
+        stamp = f"msg=audit(1700000009.{n % 1000:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes pid={n}",
+                  f"type=CWD {stamp}: cwd=\"/\"",
+                  f"type=PROCTITLE {stamp}: proctitle=6C73"]
+    lines[-4:-2] = lines[-4:-2][::-1]  # two records of different events swapped
+    for live in (False, True):
+        same(lines, live)
+    tight = Session(MessageBuilder(Interpreter(USERS, GROUPS), hostname="h"),
+                    Assembler(live=False, max_in_flight=3))
+    loose = Session(MessageBuilder(Interpreter(USERS, GROUPS), hostname="h"),
+                    Assembler(live=False, max_in_flight=3), fast=False)
+    assert ([x.frame for x in shipped(tight, lines, False)]
+            == [x.frame for x in shipped(loose, lines, False)])
+    assert tight.counters() == loose.counters()
+
+
 # ------------------------------------------------------------ what memos notice
 
 
