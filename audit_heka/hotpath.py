@@ -50,6 +50,7 @@ from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
     EVENT_FIELDS,
     EXECVE,
+    FAILURE_VALUES,
     LOGGER,
     SECCOMP,
     MessageBuilder,
@@ -97,6 +98,8 @@ def _name(name: str) -> bytes:
 
 
 _NAMES: dict[str, bytes] = {}
+_NAMES_I: dict[str, bytes] = {}  # key -> the encoded name of its ``_i`` field
+_INTEGER_KEYS: dict[str, bool] = {}  # key -> schema.integer_key(key)
 
 
 def _string(value: str) -> bytes:
@@ -120,9 +123,13 @@ class _Piece:
         self.key = key
         self.raw = raw
         self.kind = kind
-        self.fails = failure(key, raw)  # the event's severity
+        self.fails = key in FAILURE_VALUES and failure(key, raw)  # the event's severity
         value = unquote(raw)
-        typed = integer_key(key)
+        typed = _INTEGER_KEYS.get(key)
+        if typed is None:
+            if len(_INTEGER_KEYS) >= FIELD_MEMO_SIZE:
+                _INTEGER_KEYS.clear()
+            typed = _INTEGER_KEYS[key] = integer_key(key)
         number = to_decimal(value) if typed else None
         self.number = number
         self.malformed = number is None and typed
@@ -134,7 +141,12 @@ class _Piece:
         #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
         self.asked: tuple[Text, bytes, bytes] = (None, b"", b"")  # text, name_i, field
         # The fields for the plain name, the common case (a collision prefixes it).
-        self.name_i = _name(key + "_i")
+        name_i = _NAMES_I.get(key)
+        if name_i is None:
+            if len(_NAMES_I) >= FIELD_MEMO_SIZE:
+                _NAMES_I.clear()
+            name_i = _NAMES_I[key] = _name(key + "_i")
+        self.name_i = name_i
         self.single = self.raw_field(_name(key)) + (
             b"" if volatile else self.text_field(self.name_i))
 
@@ -818,21 +830,24 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
         names = {k: prefix + k if k in used else k for k in keys}
         used.update(names.values())
         execve = type_name == "EXECVE"  # _make_record: the name says the type
+        if len(members) == 1 and not execve and all(names[k] == k for k in keys):
+            # A record's own fields (Rec.joined): the common case needs no ops.
+            plan.append((_RECORD, tuple(firsts[type_name]), (), {}))
+            continue
         ops: list[_Op] = []
+        positions = {i: {k: j for j, k in enumerate(recs[i].keys)} for i in every[type_name]}
         for k in keys:
             name = names[k]
             where = tuple(m.get(k) for m in members)
-            index = tuple(recs[i].keys.index(k) if i is not None else None for i in where)
+            index = tuple(positions[i][k] if i is not None else None for i in where)
             ops.append((_SINGLE if len(members) == 1 else _ALIGNED, _name(name),
                         _name(name + "_i"), k, where, index, name == k))
             if execve and k == "argc":
                 ops.append((_ARGV, b"", b"", "", (), (), True))
         if execve and "argc" not in keys:
             ops.append((_ARGV, b"", b"", "", (), (), True))
-        if len(members) == 1 and not execve and all(names[k] == k for k in keys):
-            plan.append((_RECORD, tuple(firsts[type_name]), tuple(ops), {}))
-        else:  # an aligned group, or EXECVE's: its bytes depend on its records only
-            plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}))
+        # An aligned group, or EXECVE's: its bytes depend on its records only.
+        plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}))
     type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
     record_types = _entry(b"\x0a\x0crecord_types" + _STRING
                           + b"".join(_string(r.type_name) for r in recs))
