@@ -43,8 +43,8 @@ def main() -> int:
     builds = [b.split("=", 1) for b in args.build] or [["pure", str(ROOT / ".venv/bin/python")]]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for log in args.logs:
-            log = log.resolve()
+        for given in args.logs:
+            log = given.resolve()
             times: dict[str, list[float]] = {"ausearch": []}
             ratios: dict[str, list[float]] = {}
             for _ in range(args.rounds):
