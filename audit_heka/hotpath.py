@@ -137,7 +137,7 @@ class _Piece:
         self.value = _string(value)  # the STRING element (aligned arrays mix forms)
         self.volatile = volatile
         self.text = text
-        self.text_elems, self.text_joined = _text_elements(text)
+        self.text_elems, self.text_joined = (b"", b"") if text is None else _text_elements(text)
         #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
         self.asked: tuple[Text, bytes, bytes] = (None, b"", b"")  # text, name_i, field
         # The fields for the plain name, the common case (a collision prefixes it).
@@ -148,7 +148,7 @@ class _Piece:
             name_i = _NAMES_I[key] = _name(key + "_i")
         self.name_i = name_i
         self.single = self.raw_field(_name(key)) + (
-            b"" if volatile else self.text_field(self.name_i))
+            b"" if volatile or text is None else self.text_field(name_i))
 
     def raw_field(self, name: bytes) -> bytes:
         if self.number is not None:
@@ -703,7 +703,8 @@ class FastEncoder:
         piece = memo.get(memo_key)
         if piece is not None:
             return piece
-        text: Text = interpreter.field_text(record, key, raw, enriched)
+        text: Text = (None if kind is None  # what field_text says of a kind-less field
+                      else interpreter.field_text(record, key, raw, enriched))
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
