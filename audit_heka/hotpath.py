@@ -68,6 +68,11 @@ RECORD_MEMO_SIZE = 8192  # record entries remembered (cleared when full)
 FIELD_MEMO_SIZE = 16384  # field pieces remembered
 PLAN_MEMO_SIZE = 1024  # event shapes remembered
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
+GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
+# Memory stays bounded by size too: what is larger is computed at each use.
+MEMO_VALUE_MAX = 1024  # characters of a raw value whose piece is remembered
+MEMO_BODY_MAX = 4096  # characters of a record body whose entry is remembered
+MEMO_BYTES_MAX = 16384  # bytes of a group's or argv's encoding remembered
 
 _INT64_MAX = (1 << 63) - 1
 _INT32_MIN = -(1 << 31)
@@ -299,6 +304,7 @@ class FastEncoder:
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
+        self._group_entries = 0  # in all plans' group memos
         self._generation = -1
         self._malformed: list[str] = []  # counted when the event's bytes are returned
         self._fill = 0
@@ -366,7 +372,8 @@ class FastEncoder:
         words = self._words_of(rtype, len(record.fields))
         for (k, raw), piece in zip(record.fields, rec.pieces, strict=True):
             word = f"{k}={raw}"
-            if _pairs_fast(word) == [(k, raw)]:  # as records' fast path reads it alone
+            if len(raw) <= MEMO_VALUE_MAX and _pairs_fast(word) == [(k, raw)]:
+                # (a word records' fast path reads alone as this pair)
                 words[word] = ((k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
 
     def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], _Piece]]:
@@ -398,6 +405,8 @@ class FastEncoder:
                     return rec
         rec = self._put_together(rtype, type_name, body, split, words, bodies)
         if rec is not None and "" not in split:
+            if len(self._last) >= PLAN_MEMO_SIZE:  # one per record type seen
+                self._last.clear()
             self._last[rtype] = (type_name, split, rec)
         return rec
 
@@ -429,8 +438,9 @@ class FastEncoder:
         for i in unknown:
             k, raw = pairs[i]
             piece = pieces[i] = self._piece(record, k, raw, None)
-            self._words_of(rtype, 1)[split[i]] = (
-                (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+            if len(raw) <= MEMO_VALUE_MAX:
+                self._words_of(rtype, 1)[split[i]] = (
+                    (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
         self._remember(rtype, type_name, body, fields, rec, bodies)
         return rec
@@ -439,6 +449,8 @@ class FastEncoder:
                   rec: Rec | None, bodies: dict[str, Body]) -> None:
         """The entry of a log line's body; with ``fields``, its parse too (put together
         from words: what records._body gives such a body)."""
+        if len(body) > MEMO_BODY_MAX:
+            return
         if fields is not None:
             if len(bodies) >= BODY_MEMO_SIZE:
                 bodies.clear()
@@ -491,8 +503,9 @@ class FastEncoder:
         words = self._words_of(rtype, len(new))
         for i in new:
             k, raw = pairs[i]
-            words[f"{k}={raw}"] = (
-                (k, raw), _CONTEXTUAL if pieces[i].kind in CONTEXT_KINDS else pieces[i])
+            if len(raw) <= MEMO_VALUE_MAX:
+                words[f"{k}={raw}"] = (
+                    (k, raw), _CONTEXTUAL if pieces[i].kind in CONTEXT_KINDS else pieces[i])
         rec = Rec(record, keys, tuple(pieces), self._shape(type_name, keys))
         self._remember(rtype, type_name, body, fields, rec, bodies)
         return rec
@@ -573,7 +586,14 @@ class FastEncoder:
                 start = len(malformed)
                 data = b"".join([self._op(op, recs, record_at) for op in ops])
                 hit = (data, malformed[start:], self._fill - fill)
-                if not any(m.volatile for m in members):
+                if len(data) <= MEMO_BYTES_MAX and not any(m.volatile for m in members):
+                    self._group_entries += 1
+                    if self._group_entries > GROUP_MEMO_SIZE:  # all plans' groups together
+                        for other in self._plans.values():
+                            if other is not None:
+                                for group in other.groups:
+                                    group[3].clear()
+                        self._group_entries = 1
                     if len(memo) >= ALIGNED_MEMO_SIZE:
                         memo.clear()
                     memo[members] = hit
@@ -641,6 +661,8 @@ class FastEncoder:
             if rec is None or rec.matches(record):
                 return rec
         rec = self._make_record(record)
+        if len(record.text) > MEMO_BODY_MAX:
+            return rec
         if rec is None or rec.matches(record):  # (a hand-made record may not match its text)
             if len(memo) >= RECORD_MEMO_SIZE:
                 memo.clear()
@@ -709,6 +731,8 @@ class FastEncoder:
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
         piece = _Piece(key, raw, text, volatile, kind)
+        if len(raw) > MEMO_VALUE_MAX:
+            return piece
         if len(memo) >= FIELD_MEMO_SIZE:
             memo.clear()
         memo[memo_key] = piece
@@ -796,6 +820,8 @@ class FastEncoder:
             argv = self.interpreter.argv(
                 [record_at(i) for i, r in enumerate(recs) if r.execve])
             data = _entry(b"\x0a\x04argv" + _STRING + b"".join(map(_string, argv)))
+            if len(data) > MEMO_BYTES_MAX:
+                return data
             if len(self._argvs) >= ARGV_MEMO_SIZE:
                 self._argvs.clear()
             self._argvs[key] = data

@@ -403,6 +403,7 @@ def parse_kernel(msg_type: int, text: str) -> Record | ParseError:
 #: A record body's parse: fields, ENRICHED pairs, free text, msg='' field count, problem.
 Body = tuple[Pairs, Pairs, str, int, str]
 BODY_MEMO_SIZE = 8192  # bodies remembered by a parse_line memo (cleared when full)
+BODY_MEMO_MAX = 4096  # characters of a body remembered (a longer one is parsed each time)
 
 
 def parse_line(line: str, bodies: dict[str, Body] | None = None) -> Record | ParseError:
@@ -446,7 +447,10 @@ def parse_line(line: str, bodies: dict[str, Body] | None = None) -> Record | Par
 
 
 def parse_body(body: str, bodies: dict[str, Body]) -> Body:
-    """A log record's body (after ``audit(...): ``) parsed, through the memo ``bodies``."""
+    """A log record's body (after ``audit(...): ``) parsed, through the memo ``bodies``
+    (bodies of at most BODY_MEMO_MAX characters: memory stays bounded by size too)."""
+    if len(body) > BODY_MEMO_MAX:
+        return _body(body, True)
     hit = bodies.get(body)
     if hit is None:
         if len(bodies) >= BODY_MEMO_SIZE:

@@ -316,3 +316,23 @@ def test_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fast._fields) <= limits["fields"]
     assert sum(len(w) for w in fast._words.values()) <= limits["words"] + 64
     assert len(hot._bodies) <= 8192
+
+
+def test_large_values_are_not_remembered() -> None:
+    """Memory is bounded by size too: long values, bodies and encodings are computed at
+    each use, with the same frames."""
+    lines = []
+    for n in range(40):
+        stamp = f"msg=audit(1700000000.{n:03d}:{n})"
+        big = f"{n:04x}" * 1500  # 6000 hex digits
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes pid={n}",
+                  f"type=EXECVE {stamp}: argc=2 a0=\"x\" a1={big}",
+                  f"type=CWD {stamp}: cwd={big[:3000]}",
+                  f"type=PROCTITLE {stamp}: proctitle={big[:4200]}"]
+    hot, _ = same(lines, False)
+    fast = hot.fast
+    assert isinstance(fast, FastEncoder)
+    assert all(len(body) <= 4096 for body in fast._lines)
+    assert all(len(body) <= 4096 for body in hot._bodies)
+    assert all(len(key[2]) <= 1024 for key in fast._fields if isinstance(key[2], str))
+    assert all(len(data) <= 16384 for data in fast._argvs.values())
