@@ -459,10 +459,12 @@ def parse_body(body: str, bodies: dict[str, Body]) -> Body:
     return hit
 
 
-#: A log line in the form parse_line would write back (Record.log_line): no node=,
-#: no leading zeros, three millisecond digits, ": " before the body.
+#: A log line in the form parse_line would write back (Record.log_line): no leading
+#: zeros, three millisecond digits, ": " before the body. Groups: node (or None),
+#: type name, seconds, milliseconds, serial.
 CANONICAL_LINE = re.compile(
-    r"type=([^ ]+) msg=audit\((0|[1-9][0-9]{0,18})\.([0-9]{3}):(0|[1-9][0-9]{0,18})\): ")
+    r"(?:node=([^ ]+) )?type=([^ ]+) "
+    r"msg=audit\((0|[1-9][0-9]{0,18})\.([0-9]{3}):(0|[1-9][0-9]{0,18})\): ")
 
 
 def is_comment(line: str) -> bool:

@@ -139,7 +139,7 @@ class Session:
         self._run_recs: list[Rec] = []
         self._run_positions: list[int | None] = []
         self._run_key: Key = (None, 0, 0, 0)
-        self._run_stamp: tuple[str | Any, ...] = ()  # its audit(SEC.MSEC:SERIAL) as written
+        self._run_stamp: tuple[str | Any, ...] = ()  # its node and audit(...) as written
         self._run_names = 0  # the interpreter's names_generation when it began
         self._run_now = 0.0  # its records' time (replay's now)
         self.lines = 0
@@ -274,19 +274,20 @@ class Session:
         if (match is None or fast is None or len(text) > MAX_RECORD_LENGTH or "\x00" in text
                 or self.raw_below is not None):
             return None
-        type_name = match.group(1)
+        type_name = match.group(2)
         rtype = MSG_TYPE_NUMBERS.get(type_name)
         if rtype is None:
             rtype = type_number_for(type_name)
         if rtype == EOE:
             return None
-        stamp = match.group(2, 3, 4)
+        stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
         if self._run:
             if stamp != self._run_stamp:
                 return None  # another event's record in between
         else:
-            seconds, milliseconds, serial = int(stamp[0]), int(stamp[1]), int(stamp[2])
-            key: Key = (None, serial, seconds, milliseconds)
+            node = stamp[0]
+            seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
+            key: Key = (node, serial, seconds, milliseconds)
             if (seconds > MAX_SECONDS or serial > MAX_SERIAL
                     or not self.assembler.may_hold(key) or key in self._positions):
                 return None
@@ -313,7 +314,7 @@ class Session:
     def _lane_close(self) -> list[Shipment]:
         lines, recs, positions = self._run, self._run_recs, self._run_positions
         self._run, self._run_recs, self._run_positions = [], [], []
-        _, serial, seconds, milliseconds = key = self._run_key
+        node, serial, seconds, milliseconds = key = self._run_key
         self.assembler.went_by(key, len(lines))
         self.messages += 1
         known = [p for p in positions if p is not None]
@@ -323,14 +324,14 @@ class Session:
             return self._record_of(lines[i])
 
         def event_of() -> Event:
-            return Event(None, serial, seconds, milliseconds,
+            return Event(node, serial, seconds, milliseconds,
                          tuple(self._record_of(line) for line in lines), 0)
 
         fast = self.fast
         assert fast is not None
         # Names re-read while the event went by: its entries may have the old ones, and
         # the general path interprets the event now.
-        encoded = fast.encode_parts(None, serial, seconds, milliseconds, 0, recs, lines,
+        encoded = fast.encode_parts(node, serial, seconds, milliseconds, 0, recs, lines,
                                     record_at, self.framer.max_message_size) if (
             fast.interpreter.names_generation == self._run_names) else None
         if encoded is None:
