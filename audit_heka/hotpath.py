@@ -437,13 +437,16 @@ class FastEncoder:
         record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
         for i in unknown:
             k, raw = pairs[i]
-            piece = pieces[i] = self._piece(record, k, raw, None)
-            if len(raw) <= MEMO_VALUE_MAX:
+            # A value that changes from record to record (a pid) is seldom seen again:
+            # remembered only when its text cost an interpretation. The entry itself
+            # is not remembered either (but as the last of its type, for the next one).
+            # Memos that fill with one-off entries keep the garbage collector busy.
+            piece = pieces[i] = self._piece(record, k, raw, None, remember=False)
+            if piece.kind is not None and len(raw) <= MEMO_VALUE_MAX:
+                self._remember_piece(record, k, raw, piece)
                 self._words_of(rtype, 1)[split[i]] = (
                     (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
-        rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
-        self._remember(rtype, type_name, body, fields, rec, bodies)
-        return rec
+        return Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
 
     def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
                   rec: Rec | None, bodies: dict[str, Body]) -> None:
@@ -710,7 +713,7 @@ class FastEncoder:
         return Rec(record, tuple(keys), tuple(pieces), self._shape(record.type_name, tuple(keys)))
 
     def _piece(self, record: Record, key: str, raw: str,
-               enriched: dict[str, str] | None) -> _Piece:
+               enriched: dict[str, str] | None, remember: bool = True) -> _Piece:
         interpreter = self.interpreter
         kind = interpreter.kind(record.type, key, raw)
         resolved = enriched.get(key.upper()) if enriched is not None else None
@@ -731,14 +734,21 @@ class FastEncoder:
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
         piece = _Piece(key, raw, text, volatile, kind)
-        if len(raw) > MEMO_VALUE_MAX:
-            return piece
+        if remember and len(raw) <= MEMO_VALUE_MAX:
+            self._remember_piece(record, key, raw, piece, memo_key)
+        return piece
+
+    def _remember_piece(self, record: Record, key: str, raw: str, piece: _Piece,
+                        memo_key: _FieldKey | None = None) -> None:
+        memo = self._fields
+        if memo_key is None:
+            memo_key = ((record.type, key, raw, *_context(record))
+                        if piece.kind in CONTEXT_KINDS else (record.type, key, raw))
         if len(memo) >= FIELD_MEMO_SIZE:
             memo.clear()
         memo[memo_key] = piece
         if len(memo_key) > 4:  # the plain key says: look again with the context
             memo[(record.type, key, raw)] = _CONTEXTUAL
-        return piece
 
     def _op(self, op: _Op, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
         """One field (and its ``_i``) of the plan, the general way."""
