@@ -435,18 +435,24 @@ class FastEncoder:
                 unknown.append(i)
         fields = tuple(pairs)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
+        new = False
         for i in unknown:
             k, raw = pairs[i]
             # A value that changes from record to record (a pid) is seldom seen again:
             # remembered only when its text cost an interpretation. The entry itself
             # is not remembered either (but as the last of its type, for the next one).
             # Memos that fill with one-off entries keep the garbage collector busy.
+            if words.get(split[i]) is None:
+                new = True
             piece = pieces[i] = self._piece(record, k, raw, None, remember=False)
             if piece.kind is not None and len(raw) <= MEMO_VALUE_MAX:
                 self._remember_piece(record, k, raw, piece)
                 self._words_of(rtype, 1)[split[i]] = (
                     (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
-        return Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
+        rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
+        if not new:  # known words (a PATH item like one seen before) may come again
+            self._remember(rtype, type_name, body, fields, rec, bodies)
+        return rec
 
     def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
                   rec: Rec | None, bodies: dict[str, Body]) -> None:
@@ -496,21 +502,27 @@ class FastEncoder:
         fields = tuple(pairs)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
         if contextual:
+            # New words, and texts whose context is new: made, and remembered (below)
+            # only when they cost an interpretation that other records may share.
             context = _context(record)
             memo = self._fields
             for i, piece in enumerate(pieces):
                 if piece is _CONTEXTUAL:
                     k, raw = pairs[i]
                     found = memo.get((rtype, k, raw, *context))
-                    pieces[i] = found if found is not None else self._piece(record, k, raw, None)
+                    pieces[i] = (found if found is not None
+                                 else self._piece(record, k, raw, None, remember=False))
         words = self._words_of(rtype, len(new))
         for i in new:
             k, raw = pairs[i]
-            if len(raw) <= MEMO_VALUE_MAX:
-                words[f"{k}={raw}"] = (
-                    (k, raw), _CONTEXTUAL if pieces[i].kind in CONTEXT_KINDS else pieces[i])
+            piece = pieces[i]
+            if piece.kind is not None and piece.kind not in CONTEXT_KINDS and (
+                    len(raw) <= MEMO_VALUE_MAX):
+                self._remember_piece(record, k, raw, piece)
+                words[f"{k}={raw}"] = ((k, raw), piece)
         rec = Rec(record, keys, tuple(pieces), self._shape(type_name, keys))
-        self._remember(rtype, type_name, body, fields, rec, bodies)
+        if not new:  # a body of known words may come again (a storm's); new ones seldom
+            self._remember(rtype, type_name, body, fields, rec, bodies)
         return rec
 
     def _shape(self, type_name: str, keys: tuple[str, ...]) -> int:
