@@ -398,7 +398,7 @@ class FastEncoder:
         last = self._last.get(rtype)
         if last is not None and last[0] == type_name and len(last[1]) == len(split):
             changed = list(compress(range(len(split)), map(ne, split, last[1])))
-            if len(changed) <= 4:
+            if len(changed) <= max(4, len(split) // 4):
                 rec = self._patched(rtype, type_name, body, split, changed, last[2], bodies)
                 if rec is not None:
                     self._last[rtype] = (type_name, split, rec)
@@ -418,6 +418,7 @@ class FastEncoder:
         pairs = list(last.fields)
         pieces = list(last.pieces)
         unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
+        reads_args = False  # a0 or a1 changed: the context of others' texts, for some calls
         for i in changed:
             hit = words.get(split[i])
             if hit is None:
@@ -427,14 +428,18 @@ class FastEncoder:
                 pair, piece = alone[0], _CONTEXTUAL
             else:
                 pair, piece = hit
-            if pair[0] != pairs[i][0] or pair[0] in _CONTEXT_KEYS:
-                return None  # other keys, or the context of others' texts changed
+            if pair[0] != pairs[i][0] or pair[0] in _CALL_KEYS:
+                return None  # other keys, or another call: the context of others' texts
+            if pair[0] in _ARG_KEYS:
+                reads_args = True
             pairs[i] = pair
             pieces[i] = piece
             if piece is _CONTEXTUAL:
                 unknown.append(i)
         fields = tuple(pairs)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
+        if reads_args and len(self.interpreter.context_key(record)) > 2:
+            return None  # this call's texts read a0/a1 (socketcall, fcntl...)
         new = False
         for i in unknown:
             k, raw = pairs[i]
@@ -480,7 +485,7 @@ class FastEncoder:
             if word:
                 hit = words.get(word)
                 if hit is None:
-                    if len(new) > 3:
+                    if len(new) * 2 >= len(split):
                         return None  # a record of another kind: parsed the usual way
                     alone = _pairs_fast(word)
                     if alone is None or len(alone) != 1:
@@ -504,7 +509,7 @@ class FastEncoder:
         if contextual:
             # New words, and texts whose context is new: made, and remembered (below)
             # only when they cost an interpretation that other records may share.
-            context = _context(record)
+            context = self.interpreter.context_key(record)
             memo = self._fields
             for i, piece in enumerate(pieces):
                 if piece is _CONTEXTUAL:
@@ -705,7 +710,7 @@ class FastEncoder:
                 pieces.append(_Piece("msgdata", record.free_text, None, False))
             memo = self._fields
             rtype = record.type
-            context: tuple[str | None, ...] | None = None
+            context: tuple[str | int | None, ...] | None = None
             for k, raw in record.fields:
                 if execve and is_execve_arg(k):
                     continue
@@ -716,7 +721,7 @@ class FastEncoder:
                 piece = memo.get((rtype, k, raw))
                 if piece is _CONTEXTUAL:
                     if context is None:
-                        context = _context(record)
+                        context = self.interpreter.context_key(record)
                     piece = memo.get((rtype, k, raw, *context))
                 pieces.append(piece if piece is not None
                               else self._piece(record, k, raw, None))
@@ -731,8 +736,9 @@ class FastEncoder:
         resolved = enriched.get(key.upper()) if enriched is not None else None
         memo = self._fields
         memo_key: _FieldKey
-        if kind in CONTEXT_KINDS and resolved is None:
-            memo_key = (record.type, key, raw, *_context(record))
+        contextual = kind in CONTEXT_KINDS and resolved is None
+        if contextual:
+            memo_key = (record.type, key, raw, *interpreter.context_key(record))
         elif resolved is None:
             memo_key = (record.type, key, raw)
         else:
@@ -747,19 +753,22 @@ class FastEncoder:
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
         piece = _Piece(key, raw, text, volatile, kind)
         if remember and len(raw) <= MEMO_VALUE_MAX:
-            self._remember_piece(record, key, raw, piece, memo_key)
+            self._remember_piece(record, key, raw, piece, memo_key, contextual)
         return piece
 
     def _remember_piece(self, record: Record, key: str, raw: str, piece: _Piece,
-                        memo_key: _FieldKey | None = None) -> None:
+                        memo_key: _FieldKey | None = None, contextual: bool = False) -> None:
+        """Into the field memo; ``memo_key`` None: a piece of a record without ENRICHED
+        pairs (its key made here)."""
         memo = self._fields
         if memo_key is None:
-            memo_key = ((record.type, key, raw, *_context(record))
-                        if piece.kind in CONTEXT_KINDS else (record.type, key, raw))
+            contextual = piece.kind in CONTEXT_KINDS
+            memo_key = ((record.type, key, raw, *self.interpreter.context_key(record))
+                        if contextual else (record.type, key, raw))
         if len(memo) >= FIELD_MEMO_SIZE:
             memo.clear()
         memo[memo_key] = piece
-        if len(memo_key) > 4:  # the plain key says: look again with the context
+        if contextual:  # the plain key says: look again with the record's context
             memo[(record.type, key, raw)] = _CONTEXTUAL
 
     def _op(self, op: _Op, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
@@ -903,12 +912,6 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
     return _Plan(type_field + record_types, tuple(plan))
 
 
-def _context(record: Record) -> tuple[str | None, ...]:
-    """The fields a SYSCALL/aN text depends on (interpret._Context): arch, syscall, a0, a1."""
-    values = dict(reversed(record.fields))
-    return (values.get("arch"), values.get("syscall"), values.get("a0"), values.get("a1"))
-
-
 def _len_str(text: str) -> bytes:
     data = text.encode("utf-8", "surrogateescape")
     return varint(len(data)) + data
@@ -927,6 +930,8 @@ _WARN_OF = attrgetter("warn")
 _MISSING_PLAN = _Plan(b"", ())
 _CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
-_CONTEXT_KEYS = frozenset({"arch", "syscall", "a0", "a1"})  # what interpret._Context reads
+# What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).
+_CALL_KEYS = frozenset({"arch", "syscall"})
+_ARG_KEYS = frozenset({"a0", "a1"})
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

@@ -360,6 +360,18 @@ class Interpreter:
             return self.value(kind, raw, _Context.of(record, self.machine))
         return self.plain(kind, raw)
 
+    def context_key(self, record: RecordLike) -> tuple[str | int | None, ...]:
+        """What the texts of a record's SYSCALL and a0-a3 fields (CONTEXT_KINDS) depend
+        on besides their own values: the machine and the syscall's name, and a0 and a1
+        for the calls whose texts read them (socketcall and ipc name the call by a0;
+        fcntl, prctl, open, mq_open, setsockopt and getsockopt decode an argument by a0
+        or a1: _contextual). A caller memoising those texts keys them with it."""
+        ctx = _Context.of(record, self.machine)
+        name = ctx.sysname
+        if name is None or name in _READS_A0_A1 or name.startswith("fcntl"):
+            return (ctx.machine, name, ctx.a0, ctx.a1)
+        return (ctx.machine, name)
+
     def known_name(self, kind: str, raw: str) -> str | None:
         """The name a UID or GID field's id (decimal ``raw``) has now, if any: the
         question uid() and gid() ask their map, for a caller that keeps their text
@@ -516,6 +528,9 @@ class _Context:
 
 # socketcall(2) and ipc(2) multiplex calls chosen by a0: ausearch prints `socketcall(bind)`.
 _MULTIPLEXED = {"socketcall": ENUMS["socketcall"], "ipc": IPC_CALLS}
+# The calls whose texts read a0 or a1 (besides fcntl*): _MULTIPLEXED and _contextual's.
+_READS_A0_A1 = frozenset({*_MULTIPLEXED, "prctl", "open", "mq_open", "setsockopt",
+                          "getsockopt"})
 INT_MIN_AS_ULONG = ULONG_MAX + 1 - (1 << 31)  # (unsigned long long)(int)INT_MIN
 # Enumerations auparse reads with strtol (ERANGE past LONG_MAX), not strtoul.
 _SIGNED_ENUMS = frozenset({"socketcall", "ipccall"})

@@ -22,10 +22,13 @@ from audit_heka.accounts import AccountNames
 from audit_heka.events import Assembler
 from audit_heka.hotpath import FastEncoder
 from audit_heka.interpret import Interpreter
+from audit_heka.records import Record, parse_line
 from audit_heka.schema import INTEGER_KEYS, MessageBuilder
 from audit_heka.session import Session, Shipment
 from audit_heka.tables.fieldtypes import FIELD_TYPES
 from audit_heka.tables.msgtypes import MSG_TYPES
+from audit_heka.tables.syscalls import SYSCALLS
+from audit_heka.tables.valuenames import ARG_KINDS
 
 GOLDEN = golden_frames.CORPUS / "golden.json"
 USERS = {0: "root", 1000: "alice"}
@@ -336,3 +339,39 @@ def test_large_values_are_not_remembered() -> None:
     assert all(len(body) <= 4096 for body in hot._bodies)
     assert all(len(key[2]) <= 1024 for key in fast._fields if isinstance(key[2], str))
     assert all(len(data) <= 16384 for data in fast._argvs.values())
+
+
+def test_context_key_covers_every_call_whose_texts_read_its_arguments() -> None:
+    """interpret.context_key keeps a0/a1 for the calls _contextual or the multiplexers
+    read them for: the hot path keys memoised texts with it."""
+    interpreter = Interpreter({}, {}, machine="x86_64")
+    names = {n for n, kinds in ARG_KINDS.items() if kinds and "contextual" in kinds}
+    names |= {"socketcall", "ipc"}
+    for arch, machine in (("c000003e", "x86_64"), ("40000003", "i386")):
+        numbers = {name: number for number, name in SYSCALLS[machine].items()}
+        for name in sorted(names & numbers.keys()):
+            record = parse_line(f"type=SYSCALL msg=audit(1.000:1): arch={arch} "
+                                f"syscall={numbers[name]} a0=1 a1=2")
+            assert isinstance(record, Record)
+            assert len(interpreter.context_key(record)) == 4, name
+    plain = parse_line("type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 a0=1 a1=2")
+    assert isinstance(plain, Record)
+    assert len(interpreter.context_key(plain)) == 2  # execve's texts read no argument
+
+
+def test_exec_events_whose_pointers_change() -> None:
+    """Real exec events: a0-a2 are new pointers each time, ppid and pid new too."""
+    lines = []
+    for n in range(60):
+        stamp = f"msg=audit(1700000000.{n:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall={59 if n % 7 else 41} "
+                  f"success=yes exit=0 a0={0x7f0000 + n * 977:x} a1={0x7e0000 + n * 31:x} "
+                  f"a2={n * 4099:x} a3=8 items=2 ppid={1000 + n * 3} pid={2000 + n} "
+                  "auid=4242 uid=0 gid=0 comm=\"true\" exe=\"/usr/bin/true\" key=\"exec\"",
+                  f"type=EXECVE {stamp}: argc=1 a0=\"/bin/true\"",
+                  f"type=PATH {stamp}: item=0 name=\"/bin/true\" inode=5 nametype=NORMAL",
+                  f"type=PATH {stamp}: item=1 name=\"/lib/ld.so\" inode=6 nametype=NORMAL",
+                  f"type=PROCTITLE {stamp}: proctitle=2F62696E2F74727565"]
+    for live in (False, True):
+        hot, _ = same(lines, live)
+        assert hot.fast is not None and hot.fast.encoded == 60
