@@ -247,6 +247,7 @@ class Interpreter:
         #: Grows at every forget_names(): memos of interpreted texts kept elsewhere
         #: (audit_heka.hotpath) are dropped when it moves.
         self.names_generation = 0
+        self._last_context: tuple[RecordLike, _Context] | None = None  # see _context_of
 
     # ----- public -------------------------------------------------------------------
 
@@ -357,7 +358,7 @@ class Interpreter:
         if kind == "ESCAPED_KEY":
             return self.key_parts(raw)
         if kind in CONTEXT_KINDS:
-            return self.value(kind, raw, _Context.of(record, self.machine))
+            return self.value(kind, raw, self._context_of(record))
         return self.plain(kind, raw)
 
     def context_key(self, record: RecordLike) -> tuple[str | int | None, ...]:
@@ -366,11 +367,21 @@ class Interpreter:
         for the calls whose texts read them (socketcall and ipc name the call by a0;
         fcntl, prctl, open, mq_open, setsockopt and getsockopt decode an argument by a0
         or a1: _contextual). A caller memoising those texts keys them with it."""
-        ctx = _Context.of(record, self.machine)
+        ctx = self._context_of(record)
         name = ctx.sysname
         if name is None or name in _READS_A0_A1 or name.startswith("fcntl"):
             return (ctx.machine, name, ctx.a0, ctx.a1)
         return (ctx.machine, name)
+
+    def _context_of(self, record: RecordLike) -> _Context:
+        """The record's context, kept for the next call about the same record (the hot
+        path asks for several fields of one record, one at a time)."""
+        last = self._last_context
+        if last is not None and last[0] is record:
+            return last[1]
+        ctx = _Context.of(record, self.machine)
+        self._last_context = (record, ctx)
+        return ctx
 
     def known_name(self, kind: str, raw: str) -> str | None:
         """The name a UID or GID field's id (decimal ``raw``) has now, if any: the
