@@ -450,10 +450,10 @@ class FastEncoder:
             if words.get(split[i]) is None:
                 new = True
             piece = pieces[i] = self._piece(record, k, raw, None, remember=False)
-            if piece.kind is not None and len(raw) <= MEMO_VALUE_MAX:
+            if (piece.kind is not None and piece.kind not in CONTEXT_KINDS
+                    and len(raw) <= MEMO_VALUE_MAX):  # (a new pointer: a0-a3)
                 self._remember_piece(record, k, raw, piece)
-                self._words_of(rtype, 1)[split[i]] = (
-                    (k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+                self._words_of(rtype, 1)[split[i]] = ((k, raw), piece)
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
         if not new:  # known words (a PATH item like one seen before) may come again
             self._remember(rtype, type_name, body, fields, rec, bodies)
