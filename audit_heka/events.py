@@ -150,15 +150,24 @@ class Assembler:
         out = self.expire(now, None if self.live else EXPIRE_PER_RECORD)
         return self.add_expired(record, now, mark, out)
 
+    def first_step(self, serial: int, now: float) -> list[Event]:
+        """What add() does for any record before it looks at the record's event: the
+        expiry (all that is due in live mode, EXPIRE_PER_RECORD in log mode) and, when
+        tracking gaps, the serial. For the session's lane (:meth:`may_hold`)."""
+        out = self.expire(now, None if self.live else EXPIRE_PER_RECORD)
+        if self.track_gaps:
+            self._see_serial(serial)
+        return out
+
     def add_expired(self, record: Record, now: float, mark: int = 0,
-                    out: list[Event] | None = None) -> list[Event]:
-        """add() without its first step, ``expire(now, EXPIRE_PER_RECORD)`` (log mode):
-        for a caller that took that step itself when the record came (the session's
-        lane, which holds records back; see :meth:`may_hold`)."""
+                    out: list[Event] | None = None, serial_seen: bool = False) -> list[Event]:
+        """add() without its first step, the expiry (:meth:`first_step`): for a caller
+        that took it itself when the record came -- the session's lane, which holds
+        records back (see :meth:`may_hold`); ``serial_seen``: and the serial's too."""
         if out is None:
             out = []
         key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
-        if self.track_gaps:
+        if self.track_gaps and not serial_seen:
             self._see_serial(record.serial)
         if record.type == EOE:
             pending = self._pending.pop(key, None)
@@ -224,26 +233,29 @@ class Assembler:
         """Whether the records of event ``key`` may go by this assembler until their
         PROCTITLE (:meth:`went_by`), with the same outcome as if each had been added.
 
-        True in log mode (no serial tracking, a positive timeout) for an event
-        neither pending nor completed before, with room for one more pending
-        event. Then add() would hold its records -- its expiry step cannot
-        complete an event whose records share one time, and holding them
-        cannot overflow -- and close it at its PROCTITLE. The caller takes
-        add()'s expiry step itself for each record as it comes
-        (``expire(now, EXPIRE_PER_RECORD)``), and hands back records it held
-        with :meth:`add_expired` if the event turns out otherwise. The
-        session's hot path (audit_heka.session) uses it to skip the
-        per-record bookkeeping of the common case.
+        True (with a positive timeout) for an event neither pending nor
+        completed before, with room for one more pending event. Then add()
+        would hold its records -- holding them cannot overflow -- and close
+        the event at its PROCTITLE (log mode) or its EOE (live). The caller
+        takes add()'s first step itself for each record as it comes
+        (:meth:`first_step`), makes sure the held event itself would not time
+        out meanwhile, and hands back records it held with :meth:`add_expired`
+        if the event turns out otherwise. The session's hot path
+        (audit_heka.session) uses it to skip the per-record bookkeeping of the
+        common case.
         """
-        return (not self.live and not self.track_gaps and self.timeout > 0
-                and key not in self._pending and key not in self._closed
+        return (self.timeout > 0 and key not in self._pending and key not in self._closed
                 and len(self._pending) < self.max_in_flight)
 
-    def went_by(self, key: Key, records: int) -> None:
-        """Count an event of ``records`` records, ending with its PROCTITLE, that
-        went by while :meth:`may_hold` said so: the state add() would have left."""
+    def went_by(self, key: Key, records: int, by_eoe: bool = False) -> None:
+        """Count an event of ``records`` records that went by while :meth:`may_hold`
+        said so, closed by its PROCTITLE (log mode) or, ``by_eoe``, its EOE (live):
+        the state add() would have left."""
         self.records_in += records
-        self.completed_alone += 1
+        if by_eoe:
+            self.completed_by_eoe += 1
+        else:
+            self.completed_alone += 1
         self._closed[key] = 1
         if len(self._closed) > CLOSED_MEMORY:
             self._closed.popitem(last=False)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from audit_heka.degrade import degrade
-from audit_heka.events import EOE, EXPIRE_PER_RECORD, PROCTITLE, Assembler, Event
+from audit_heka.events import EOE, PROCTITLE, Assembler, Event, stands_alone
 from audit_heka.heka.errors import DecodeError, FramingError, MessageTooLarge
 from audit_heka.heka.framing import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -138,6 +138,7 @@ class Session:
         self._run: list[str] = []
         self._run_recs: list[Rec] = []
         self._run_positions: list[int | None] = []
+        self._run_nows: list[float] = []  # the now each held line came with
         self._run_key: Key = (None, 0, 0, 0)
         self._run_stamp: tuple[str | Any, ...] = ()  # its node and audit(...) as written
         self._run_names = 0  # the interpreter's names_generation when it began
@@ -169,11 +170,12 @@ class Session:
              position: int | None = None) -> list[Shipment]:
         """One auditd log line. ``now`` defaults to the record's event time (replay)."""
         self.lines += 1
-        if now is None and line.startswith("type=") and self.fast is not None:
-            # Replay's common case, first: not blank, no comment, (nearly always) one record.
+        if (self.fast is not None and (now is None) is not self.assembler.live
+                and line.startswith(("type=", "node="))):
+            # The common case first: not blank, no comment, (nearly always) one record.
             text = line.rstrip("\r\n")
             if text.count("msg=audit(", 1) < 2 or len(text) > MAX_RECORD_LENGTH:
-                lane = self._lane(text, position)
+                lane = self._lane(text, position, now)
                 if lane is not None:
                     return lane
                 return self._spill() + self._take(parse_line(line, self._bodies), now, position)
@@ -186,10 +188,6 @@ class Session:
         text = line.rstrip("\r\n")
         pieces = [text] if len(text) > MAX_RECORD_LENGTH else split_records(text)
         if len(pieces) == 1:
-            if now is None and self.fast is not None:
-                lane = self._lane(text, position)
-                if lane is not None:
-                    return lane
             return self._spill() + self._take(parse_line(line, self._bodies), now, position)
         self.shared_lines += 1
         out = self._spill()
@@ -216,7 +214,7 @@ class Session:
             key: Key = (record.node, record.serial, record.seconds, record.milliseconds)
             self._positions.setdefault(key, deque()).append(position)
         if expired:
-            return self._ship(self.assembler.add_expired(record, now))
+            return self._ship(self.assembler.add_expired(record, now, serial_seen=True))
         return self._ship(self.assembler.add(record, now))
 
     def next_deadline(self) -> float | None:
@@ -251,7 +249,8 @@ class Session:
 
     # ------------------------------------------------------------------- lane
 
-    def _lane(self, text: str, position: int | None) -> list[Shipment] | None:
+    def _lane(self, text: str, position: int | None,
+              now: float | None) -> list[Shipment] | None:
         """The common case of a log, without a Record per line: None if declined.
 
         Replay reads events whose records follow one another and end with
@@ -278,19 +277,30 @@ class Session:
         rtype = MSG_TYPE_NUMBERS.get(type_name)
         if rtype is None:
             rtype = type_number_for(type_name)
-        if rtype == EOE:
-            return None
+        live = self.assembler.live
         stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
         if self._run:
             if stamp != self._run_stamp:
                 return None  # another event's record in between
+            if now is not None and now - self.assembler.timeout >= self._run_nows[-1]:
+                return None  # the held event times out first: the assembler says how
+            if rtype == EOE:  # live: the end of the event going by
+                if now is None:
+                    return None  # log mode: the assembler closes it
+                self.records += 1
+                self._last_now = now
+                out = self._first_step(now)
+                return out + self._lane_close(by_eoe=True)
         else:
             node = stamp[0]
             seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
             key: Key = (node, serial, seconds, milliseconds)
-            if (seconds > MAX_SECONDS or serial > MAX_SERIAL
+            if (rtype == EOE or (live and stands_alone(rtype))
+                    or seconds > MAX_SECONDS or serial > MAX_SERIAL
                     or not self.assembler.may_hold(key) or key in self._positions):
                 return None
+        if live and stands_alone(rtype):
+            return None
         rec = fast.line_rec(rtype, type_name, text[match.end():], self._bodies)
         if rec is None:
             return None
@@ -299,23 +309,32 @@ class Session:
             self._run_stamp = stamp
             self._run_names = fast.interpreter.names_generation
             self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
-            self._last_now = self._run_now = seconds + milliseconds / 1000.0
+            self._run_now = seconds + milliseconds / 1000.0  # log mode's now: event time
+        record_now = self._run_now if now is None else now
         self._run.append(text)
         self._run_recs.append(rec)
         self._run_positions.append(position)
+        self._run_nows.append(record_now)
+        self._last_now = record_now
         self.records += 1
-        # add()'s first step, for this record: events of other keys that timed out.
-        out = (self._ship(self.assembler.expire(self._run_now, EXPIRE_PER_RECORD))
-               if self.assembler.in_flight else [])
-        if rtype == PROCTITLE:
+        out = self._first_step(record_now)
+        if rtype == PROCTITLE and not live:
             out += self._lane_close()
         return out
 
-    def _lane_close(self) -> list[Shipment]:
+    def _first_step(self, now: float) -> list[Shipment]:
+        """add()'s first step for a record the lane takes: events of other keys that
+        timed out, and the serial seen (live)."""
+        assembler = self.assembler
+        if not assembler.in_flight and not assembler.track_gaps:
+            return []
+        return self._ship(assembler.first_step(self._run_key[1], now))
+
+    def _lane_close(self, by_eoe: bool = False) -> list[Shipment]:
         lines, recs, positions = self._run, self._run_recs, self._run_positions
-        self._run, self._run_recs, self._run_positions = [], [], []
+        self._run, self._run_recs, self._run_positions, self._run_nows = [], [], [], []
         node, serial, seconds, milliseconds = key = self._run_key
-        self.assembler.went_by(key, len(lines))
+        self.assembler.went_by(key, len(lines), by_eoe)
         self.messages += 1
         known = [p for p in positions if p is not None]
         position = min(known) if known else None
@@ -351,14 +370,12 @@ class Session:
         """The lines held by the lane, handed to the assembler as they came."""
         if not self._run:
             return []
-        lines, positions = self._run, self._run_positions
-        self._run, self._run_recs, self._run_positions = [], [], []
+        lines, positions, nows = self._run, self._run_positions, self._run_nows
+        self._run, self._run_recs, self._run_positions, self._run_nows = [], [], [], []
         out: list[Shipment] = []
-        for line, position in zip(lines, positions, strict=True):
-            record = self._record_of(line)
-            # Without the expiry step: the lane took it when the line came.
-            out += self._add(record, record.seconds + record.milliseconds / 1000.0, position,
-                             expired=True)
+        for line, position, now in zip(lines, positions, nows, strict=True):
+            # Without add()'s first step: the lane took it when the line came.
+            out += self._add(self._record_of(line), now, position, expired=True)
         return out
 
     def frame_message(self, message: Message) -> bytes | None:

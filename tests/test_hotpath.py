@@ -175,6 +175,9 @@ def logs(draw: st.DrawFn) -> list[str]:
         if draw(st.booleans()):
             event.append(f"{node}type=PROCTITLE msg=audit({stamp}:{serial}): "
                          "proctitle=2F62696E2F74727565")
+        if draw(st.booleans()):  # the journal's end-of-event line (live mode's close)
+            event.insert(draw(st.integers(0, len(event))),
+                         f"{node}type=EOE msg=audit({stamp}:{serial}): ")
         lines += event
     if draw(st.booleans()) and len(lines) > 2:  # interleaving, as several CPUs write
         i = draw(st.integers(0, len(lines) - 2))
@@ -243,6 +246,35 @@ def test_events_going_by_while_others_wait_for_their_timeout() -> None:
     assert ([x.frame for x in shipped(tight, lines, False)]
             == [x.frame for x in shipped(loose, lines, False)])
     assert tight.counters() == loose.counters()
+
+
+def test_live_events_closed_by_their_eoe_or_their_timeout() -> None:
+    """The shipper's journal: records, then an EOE line; the clock is the shipper's. An
+    event whose EOE comes late times out first; one interleaves with another."""
+    lines: list[str] = []
+    nows: list[float] = []
+    now = 50.0
+    for n in range(30):
+        stamp = f"msg=audit(1700000000.{n:03d}:{n})"
+        event = [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes pid={n} "
+                 "auid=4242 uid=0",
+                 f"type=CWD {stamp}: cwd=\"/\"", f"type=PROCTITLE {stamp}: proctitle=6C73",
+                 f"type=EOE {stamp}: "]
+        for i, line in enumerate(event):
+            now += 3.0 if (n == 7 and i == 2) else 0.01  # event 7 times out before its EOE
+            lines.append(line)
+            nows.append(now)
+    lines[40:42] = lines[40:42][::-1]
+    hot = session(True, live=True)
+    general = session(False, live=True)
+    a = [x for line, t in zip(lines, nows, strict=True) for x in hot.feed(line, t, 0)]
+    b = [x for line, t in zip(lines, nows, strict=True) for x in general.feed(line, t, 0)]
+    a += hot.expire(now + 10)
+    b += general.expire(now + 10)
+    assert [x.frame for x in a] == [x.frame for x in b]
+    assert hot.counters() == general.counters()
+    assert hot.counters()["events_completed_by_eoe"] >= 25
+    assert hot.fast is not None and hot.fast.encoded == len(a)
 
 
 # ------------------------------------------------------------ what memos notice
