@@ -42,7 +42,12 @@ def main() -> int:
     parser.add_argument("log", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--events", type=int, default=35_000)
+    parser.add_argument("--new-pointers", action="store_true",
+                        help="new a0-a2 and ppid in every event, as a real run of execs has "
+                             "(address-space randomisation, forking parents): the values the "
+                             "hot path's memos cannot keep")
     args = parser.parse_args()
+    state = 0x9E3779B97F4A7C15  # a fixed sequence: the same log every time
     template = exec_event(args.log)
     m = STAMP.search(template[0])
     assert m is not None
@@ -57,6 +62,15 @@ def main() -> int:
                 line = STAMP.sub(stamp, record, count=1)
                 if record is template[0]:
                     line = line.replace(f" pid={pid} ", f" pid={pid + i % 30000} ", 1)
+                    if args.new_pointers:
+                        values = []
+                        for _ in range(4):
+                            state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+                            values.append(state >> 17)
+                        line = re.sub(r" a0=\w+ a1=\w+ a2=\w+ ", " a0={:x} a1={:x} a2={:x} ".format(
+                            *values[:3]), line, count=1)
+                        line = re.sub(r" ppid=\d+ ", f" ppid={values[3] % 4000000 + 2} ", line,
+                                      count=1)
                 out.write(line + "\n")
     print(f"{args.out}: {args.events} events, {args.events * len(template)} records")
     return 0

@@ -81,7 +81,8 @@ def test_frames_match_main_8a1b372() -> None:
             assert got[name] == want, f"{name} (fast={fast})"
 
 
-@pytest.mark.parametrize("name", ["exec-300", "storm-4k", "captured-raw", "captured-enriched"])
+@pytest.mark.parametrize("name", ["exec-300", "exec-ptr-300", "storm-4k", "captured-raw",
+                                  "captured-enriched"])
 def test_the_hot_path_does_the_work(name: str) -> None:
     """The identity above is not the general path answering for the hot one."""
     lines = golden_frames.logs()[name]
