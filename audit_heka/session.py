@@ -317,7 +317,9 @@ class Session:
         self._run_nows.append(record_now)
         self._last_now = record_now
         self.records += 1
-        out = self._first_step(record_now)
+        assembler = self.assembler
+        out = (self._first_step(record_now) if assembler.in_flight or assembler.track_gaps
+               else [])
         if rtype == PROCTITLE and not live:
             out += self._lane_close()
         return out
