@@ -733,6 +733,10 @@ class FastEncoder:
                enriched: dict[str, str] | None, remember: bool = True) -> _Piece:
         interpreter = self.interpreter
         kind = interpreter.kind(record.type, key, raw)
+        if not remember and enriched is None:  # a value seldom seen again: made, not looked up
+            text: Text = None if kind is None else interpreter.field_text(record, key, raw, None)
+            return _Piece(key, raw, text,
+                          isinstance(text, str) and text.startswith("unknown("), kind)
         resolved = enriched.get(key.upper()) if enriched is not None else None
         memo = self._fields
         memo_key: _FieldKey
@@ -746,8 +750,8 @@ class FastEncoder:
         piece = memo.get(memo_key)
         if piece is not None:
             return piece
-        text: Text = (None if kind is None  # what field_text says of a kind-less field
-                      else interpreter.field_text(record, key, raw, enriched))
+        text = (None if kind is None  # what field_text says of a kind-less field
+                else interpreter.field_text(record, key, raw, enriched))
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
