@@ -138,8 +138,16 @@ class _Piece:
         number = to_decimal(value) if typed else None
         self.number = number
         self.malformed = number is None and typed
-        self.packed = varint(number) if number is not None else b""
-        self.value = _string(value)  # the STRING element (aligned arrays mix forms)
+        data = value.encode("utf-8", "surrogateescape")
+        self.value = b"\x22" + varint(len(data)) + data  # the STRING element (arrays mix)
+        name = _name(key)
+        if number is not None:  # (raw_field, inline: this runs for every new value)
+            packed = self.packed = varint(number)
+            body = name + b"\x10\x02\x32" + varint(len(packed)) + packed
+        else:
+            self.packed = b""
+            body = name + b"\x10\x00" + self.value
+        raw_single = b"\x52" + varint(len(body)) + body
         self.volatile = volatile
         self.text = text
         self.text_elems, self.text_joined = (b"", b"") if text is None else _text_elements(text)
@@ -152,8 +160,8 @@ class _Piece:
                 _NAMES_I.clear()
             name_i = _NAMES_I[key] = _name(key + "_i")
         self.name_i = name_i
-        self.single = self.raw_field(_name(key)) + (
-            b"" if volatile or text is None else self.text_field(name_i))
+        self.single = raw_single if volatile or text is None else (
+            raw_single + self.text_field(name_i))
 
     def raw_field(self, name: bytes) -> bytes:
         if self.number is not None:
