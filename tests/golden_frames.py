@@ -13,9 +13,10 @@ from the new tree and says so in its commit.
 The corpus: tests/capture.py's RAW and ENRICHED logs as the kernel and
 auditd wrote them, exec-event logs (bench/exec_log.py, with and without
 --new-pointers), a storm log (bench/bench.py's log-250k, cut), and the fuzz
-seeds (tests/data/fuzz/records, kernel ones through the netlink entry). Each goes through several sessions
-(VARIANTS): replay's log mode, the shipper's live mode, and one with small
-messages (degraded), no payload, another type and HMAC signatures. Names are
+seeds (tests/data/fuzz/records, kernel ones through the netlink entry). Each
+goes through several sessions (VARIANTS): replay's log mode, the shipper's live
+mode, and one with small messages (degraded), no payload, another type and HMAC
+signatures. Names are
 fixed here, not read from this machine's /etc/passwd, so that the digests do
 not depend on the machine.
 """
