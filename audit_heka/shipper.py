@@ -523,9 +523,16 @@ class Shipper:
         return max(min(candidates), self.follower.start_position)
 
     def _cursor_moved(self) -> bool:
-        """Whether the persisted cursor is behind where it could be (or can
-        name its position better: see JournalFollower.settled)."""
-        return self.cursor_position() != self._cursor_position or not self._cursor_settled
+        """Whether the persisted cursor may be behind where it could be (or can
+        name its position better: see JournalFollower.settled).
+
+        Cheap on purpose (asked at every idle wait): the cursor cannot pass
+        what was read, so a saved cursor at the read position is done;
+        anything else wakes the cursor timer, whose :meth:`_save_cursor`
+        finds the exact position (a scan of the frames in flight).
+        """
+        assert self.follower is not None
+        return self._cursor_position != self.follower.position or not self._cursor_settled
 
     def _save_cursor(self) -> None:
         assert self.follower is not None

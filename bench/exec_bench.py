@@ -131,6 +131,9 @@ def heka_round(index: int, rate: float, seconds: float, name: str, python: str
              "--state-dir", str(workdir / "state"), "--status-file", str(status_file),
              "--backlog-limit", str(B.BACKLOG_LIMIT)],
             stdout=subprocess.DEVNULL, stderr=(workdir / "stderr").open("wb"),
+            # Not the repository: `python -m` puts the working directory first on
+            # sys.path, and an installed (compiled) build would import the sources.
+            cwd=workdir,
         )
         try:
             doc = B.wait_registered_child(status_file)
