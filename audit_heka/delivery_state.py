@@ -127,6 +127,26 @@ class DeliveryState:
             self._next += 1
         return None
 
+    def next_frames(self, max_bytes: int) -> list[bytes]:
+        """The frames to write next, in order, for a transport that joins them:
+        the next frame (as :meth:`next_frame`) and those after it, up to
+        ``max_bytes`` in all (always at least one) and never past a refused
+        one. The caller writes them together and calls :meth:`on_sent` once
+        for each: the accounting is the same as frame by frame."""
+        first = self.next_frame()
+        if first is None:
+            return []
+        frames = [first]
+        size = len(first)
+        queue = self._queue
+        for index in range(self._next + 1, len(queue)):
+            entry = queue[index]
+            if entry.refused or size + len(entry.frame) > max_bytes:
+                break
+            frames.append(entry.frame)
+            size += len(entry.frame)
+        return frames
+
     def on_sent(self, now: float) -> None:
         """The frame from :meth:`next_frame` was written whole at ``now``."""
         entry = self._queue[self._next]

@@ -123,3 +123,39 @@ def test_every_frame_is_done_exactly_once_whatever_happens(ops: list[str], seed:
     done += state.on_acked(state.written, 0.0)
     assert done == pushed
     assert state.pending == 0 and state.pending_bytes == 0
+
+
+def test_joined_frames_are_accounted_as_if_sent_one_by_one() -> None:
+    """next_frames() for a transport that writes a batch at once: bounded by
+    bytes (at least one frame), never past a refused frame, and on_sent per
+    frame gives the same offsets, acks and counters as frame by frame."""
+    joined, single = DeliveryState(hold=0.0), DeliveryState(hold=0.0)
+    for state in (joined, single):
+        for i in range(5):
+            state.push(b"frame%d" % i, token=i)
+    assert joined.next_frames(0) == [b"frame0"]  # one frame always
+    batch = joined.next_frames(13)
+    assert batch == [b"frame0", b"frame1"]  # 12 bytes; a third would be 18
+    for _ in batch:
+        joined.on_sent(0.0)
+    rest = joined.next_frames(1 << 20)
+    assert rest == [b"frame2", b"frame3", b"frame4"]
+    for _ in rest:
+        joined.on_sent(0.0)
+    send_all(single, 0.0)
+    assert joined.written == single.written == 30
+    assert joined.on_acked(18, 0.0) == single.on_acked(18, 0.0) == [0, 1, 2]
+    assert joined.counters == single.counters
+    assert joined.next_frames(1 << 20) == []
+
+    state = DeliveryState()
+    for frame, token in ((b"ok1", 1), (b"bad", 2), (b"ok3", 3)):
+        state.push(frame, token=token)
+    state.next_frame()
+    state.on_sent(0.0)
+    assert state.next_frame() == b"bad"
+    state.on_refused()
+    state.on_connection_lost()
+    assert state.next_frames(1 << 20) == [b"ok1"]  # a batch stops before a refused frame
+    state.on_sent(0.0)
+    assert state.next_frames(1 << 20) == [b"ok3"]  # which is then skipped, not offered

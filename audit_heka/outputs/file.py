@@ -72,6 +72,7 @@ class FileTransport:
     """Append frames to ``path`` (created 0600 if missing)."""
 
     max_frame: int | None = None
+    joins_frames = False
 
     def __init__(
         self,

@@ -35,6 +35,7 @@ class JsonLinesTransport:
     """One JSON object per line on a text stream (stdout by default)."""
 
     max_frame: int | None = None
+    joins_frames = False
 
     def __init__(
         self,

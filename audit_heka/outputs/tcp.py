@@ -63,6 +63,7 @@ class TcpTransport:
     """Frames over a plain TCP connection."""
 
     max_frame: int | None = None
+    joins_frames = True
 
     def __init__(
         self,

@@ -34,6 +34,12 @@ class Transport(Protocol):
     @property
     def connected(self) -> bool: ...
 
+    #: Whether several frames may be written with one ``send`` (a byte stream
+    #: that resends everything unacknowledged after a failure anyway). Not UDP
+    #: (a datagram per frame), not files (a failed batch would leave whole
+    #: frames that are written again), not stdout (decodes frame by frame).
+    joins_frames: bool
+
     #: Counted problems of the transport itself (e.g. ``malformed`` frames).
     errors: collections.Counter[str]
 

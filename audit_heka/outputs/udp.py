@@ -27,6 +27,8 @@ MAX_UDP_PAYLOAD = 65507
 class UdpTransport:
     """Frames as datagrams on a connected UDP socket."""
 
+    joins_frames = False
+
     def __init__(self, host: str, port: int, max_datagram: int = DEFAULT_MAX_DATAGRAM) -> None:
         if not 0 < max_datagram <= MAX_UDP_PAYLOAD:
             raise ValueError(f"max datagram size must be from 1 to {MAX_UDP_PAYLOAD}")
