@@ -126,6 +126,9 @@ class Reader:
         # filesystem is full, which is exactly when an operator looks.
         self.status_path = Path(conf.get("status_dir") or journal.directory) / STATUS_NAME
         self.sock: socket.socket | None = None
+        #: AUDIT_GET requests and replies (see _poll_kernel), apart from the records.
+        self.status_sock: socket.socket | None = None
+        self.status_buf = bytearray(8192)
         self.buf = bytearray(RECV_BUFFER)
         self.seq = 0
         self.registered = False
@@ -239,6 +242,7 @@ class Reader:
             self.sock = open_socket(
                 multicast=self.multicast, rcvbuf=int(self.conf.get("rcvbuf") or DEFAULT_RCVBUF)
             )
+            self.status_sock = open_socket(multicast=False, rcvbuf=65536)
             if not self.multicast:
                 self._register()
         except (SourceError, OSError, ValueError) as exc:
@@ -265,13 +269,7 @@ class Reader:
         while not self.stop:
             now = time.monotonic()
             if now >= next_status:
-                if writer.blocked is None:
-                    # Not while blocked: the socket is full then, the kernel's
-                    # reply thread would wait HZ/10 and drop the reply, and that
-                    # overrun marks the socket congested -- after which kauditd
-                    # waits for an *empty* queue, never seen at our pace, so it
-                    # gives up and records are lost. The counters come after.
-                    self._poll_kernel()
+                self._poll_kernel()
                 self._write_status(now)
                 next_status = now + STATUS_INTERVAL
             if writer.blocked is not None:
@@ -398,10 +396,13 @@ class Reader:
 
     def _control(self, mtype: int, n: int) -> None:
         self.control += 1
-        if mtype != AUDIT_GET:
-            return
+        if mtype == AUDIT_GET:
+            self._kernel_status(bytes(self.buf[NLMSG_HDRLEN:n]))
+
+    def _kernel_status(self, payload: bytes) -> None:
+        """An AUDIT_GET reply: the kernel's lost counter, backlog and audit pid."""
         try:
-            status = decode_status(bytes(self.buf[NLMSG_HDRLEN:n]))
+            status = decode_status(payload)
         except StatusError:
             return
         if self.kernel_lost_base is None:
@@ -448,12 +449,33 @@ class Reader:
             "meanwhile are in the kernel's lost counter", "WARNING")
 
     def _poll_kernel(self) -> None:
-        """Ask for the kernel's counters; the reply arrives among the records."""
-        if self.sock is None:
+        """Take the reply to the last AUDIT_GET, ask again (answered by the next call).
+
+        On a socket of its own, never on the one the records come on: the
+        kernel sends the reply from a thread that waits HZ/10 for room, and
+        when the records' socket is full (a storm, a block, a late reader)
+        it drops the reply and marks that socket congested -- after which
+        kauditd waits for an *empty* queue, gives up its sends and the
+        audited tasks stall in backlog_wait_time (measured: 40-60 s stalls
+        and one record lost each time, under drop-oldest with a dead
+        receiver). The records' socket only ever carries records.
+        """
+        sock = self.status_sock
+        if sock is None:
             return
+        buf = self.status_buf
+        while True:
+            try:
+                n = sock.recv_into(buf, len(buf), socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:  # ENOBUFS: a reply lost; the next one will do
+                continue
+            if n >= NLMSG_HDRLEN and NLMSGHDR.unpack_from(buf)[1] == AUDIT_GET:
+                self._kernel_status(bytes(buf[NLMSG_HDRLEN:n]))
         # Without CAP_AUDIT_CONTROL (multicast) this fails: lost stays unknown.
         with contextlib.suppress(OSError):
-            request(self.sock, AUDIT_GET, b"", self._next_seq(), NLM_F_REQUEST)
+            request(sock, AUDIT_GET, b"", self._next_seq(), NLM_F_REQUEST)
 
     def _finish(self) -> None:
         """The stop: pid back first, then everything the socket still holds."""
@@ -478,6 +500,9 @@ class Reader:
         log(f"stopped: {self.records} records journaled")
 
     def _close(self) -> None:
+        if self.status_sock is not None:
+            self.status_sock.close()
+            self.status_sock = None
         if self.sock is not None:
             if self.registered:
                 self._unregister()
