@@ -454,11 +454,9 @@ class Reader:
         On a socket of its own, never on the one the records come on: the
         kernel sends the reply from a thread that waits HZ/10 for room, and
         when the records' socket is full (a storm, a block, a late reader)
-        it drops the reply and marks that socket congested -- after which
-        kauditd waits for an *empty* queue, gives up its sends and the
-        audited tasks stall in backlog_wait_time (measured: 40-60 s stalls
-        and one record lost each time, under drop-oldest with a dead
-        receiver). The records' socket only ever carries records.
+        it drops the reply and marks that socket congested, after which
+        kauditd waits for an *empty* queue before it sends again. The
+        records' socket only ever carries records.
         """
         sock = self.status_sock
         if sock is None:
