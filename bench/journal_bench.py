@@ -217,16 +217,13 @@ def heka_round(calls: int, index: int, extra: tuple[str, ...] = (),
 
 def cmd_storm(rounds: int, calls: int) -> None:
     B.build_storm()
-    results = []
+    results: list[dict[str, Any]] = []
     for index in range(rounds):
         for fn in (auditd_round, heka_round):
             r = fn(calls, index)
             print(json.dumps(r), flush=True)
             results.append(r)
-    (WORK / "journal-storm.json").write_text(json.dumps(
-        {"when": now(), "commit": commit(),
-         "results": results}, indent=1))
-    report()
+    _keep("journal-storm", results)
 
 
 def cmd_bound(calls: int, max_bytes: int, file_bytes: int) -> None:
@@ -240,9 +237,13 @@ def cmd_bound(calls: int, max_bytes: int, file_bytes: int) -> None:
         r["journal_max_bytes"] = max_bytes
         print(json.dumps(r), flush=True)
         results.append(r)
-    (WORK / "journal-bound.json").write_text(json.dumps(
-        {"when": now(), "commit": commit(),
-         "results": results}, indent=1))
+    _keep("journal-bound", results)
+
+
+def _keep(name: str, results: list[dict[str, Any]]) -> None:
+    """Save a run's figures in bench/work (stamped) and rewrite RESULTS.md's sections."""
+    (WORK / f"{name}.json").write_text(json.dumps(
+        {"when": now(), "commit": commit(), "results": results}, indent=1))
     report()
 
 
