@@ -131,6 +131,19 @@ def test_roundtrip(raw: bytes) -> None:
     assert all(b >= 0x20 and b != 0x7F for b in out)
 
 
+@pytest.mark.parametrize("byte", range(256))
+def test_needs_escape_exactly_control_bytes_and_backslash_x(byte: int) -> None:
+    text = b"a=1 " + bytes((byte,)) + b"x b=2"
+    assert needs_escape(text) == (byte < 0x20 or byte == 0x7F or byte == ord("\\"))
+    assert needs_escape(text) == (escape(text) != text)
+
+
+@given(st.binary(max_size=300))
+def test_needs_escape_iff_escape_changes_the_text(raw: bytes) -> None:
+    assert needs_escape(raw) == (escape(raw) is not raw)
+    assert needs_escape(raw) == (escape(raw) != raw)
+
+
 @given(st.binary(max_size=200), st.integers(min_value=0, max_value=0xFFFF))
 def test_line_roundtrip(raw: bytes, msgtype: int) -> None:
     line = LineBuilder("n1").line(msgtype, raw)

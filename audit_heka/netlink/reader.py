@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit_heka.counters import READER_STATUS_NAME
-from audit_heka.journal.format import LineBuilder, find_unsafe
+from audit_heka.journal.format import LineBuilder, needs_escape
 from audit_heka.journal.format import escape as escape_text
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
@@ -336,7 +336,7 @@ class Reader:
         unpack = NLMSGHDR.unpack_from
         prefixes: dict[int, bytes] = {}
         prefix_for = self.builder.prefix
-        search = find_unsafe
+        unsafe = needs_escape
         not_records = NOT_RECORDS
         flags = socket.MSG_DONTWAIT
         records = 0
@@ -370,7 +370,7 @@ class Reader:
                 if prefix is None:
                     prefix = prefixes[mtype] = prefix_for(mtype)
                 out += prefix
-                out += text if search(text) is None else escape_text(text)
+                out += escape_text(text) if unsafe(text) else text
                 out += b"\n"
                 records += 1
                 nbytes += n
