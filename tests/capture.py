@@ -55,7 +55,8 @@ class CapturedLog:
     auid: int
 
 
-def _auditd_conf(workdir: Path, log_file: Path, log_format: str, with_node: bool) -> str:
+def _auditd_conf(workdir: Path, log_file: Path, log_format: str, with_node: bool,
+                 freq: int = 1) -> str:
     plugins = workdir / "plugins.d"
     plugins.mkdir(exist_ok=True)
     return "\n".join(
@@ -66,7 +67,7 @@ def _auditd_conf(workdir: Path, log_file: Path, log_format: str, with_node: bool
             "log_group = root",
             f"log_format = {log_format}",
             "flush = INCREMENTAL_ASYNC",
-            "freq = 1",
+            f"freq = {freq}",
             "max_log_file = 0",
             "num_logs = 0",
             "max_log_file_action = IGNORE",
