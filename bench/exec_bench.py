@@ -158,7 +158,18 @@ def heka_round(index: int, rate: float, seconds: float, name: str, python: str
         "serial_gaps": counters.get("serial_gaps"),
         "netlink_overruns": counters.get("netlink_overruns"),
         "cpu": {role: after[role] - before[role] for role in after},
+        "latency_ms": latency_ms(listener.latencies),
     }
+
+
+def latency_ms(values: list[float]) -> dict[str, float]:
+    """Median, p99 and maximum of the kernel-timestamp -> receiver latencies, ms."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {"p50": 1000 * ordered[len(ordered) // 2],
+            "p99": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            "max": 1000 * ordered[-1]}
 
 
 def per_event_us(r: dict[str, Any]) -> float:
@@ -189,12 +200,14 @@ def report() -> None:
            f"Run {doc['when']} at commit {doc['commit']} on {machine()}.",
            f"Command: `python bench/exec_bench.py run` ({doc['rate']:.0f} runs of "
            f"/usr/bin/true per second for {doc['seconds']:.0f} s under `-S execve -F "
-           "exe=/usr/bin/true`, interleaved rounds; audit-heka with its defaults, payload on, "
+           "exe=/usr/bin/true`, interleaved rounds; auditd -n writing RAW, flushing as shipped "
+           f"(incremental_async, freq {B.AUDITD_FREQ}); audit-heka with its defaults, payload on, "
            "TCP to `audit-heka listen`; CPU of auditd, or of audit-heka's supervisor + reader + "
-           "shipper, from idle after start-up until every event is written/delivered).", "",
+           "shipper, from idle after start-up until every event is written/delivered; latency: "
+           "event's kernel timestamp -> its line printed by the receiver).", "",
            "| consumer | round | exec/s | events | kernel lost | serial gaps | CPU s by process "
-           "| CPU µs / event | ratio to auditd (same round) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| CPU µs / event | ratio to auditd (same round) | latency p50 / p99 ms |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     ratios: dict[str, list[float]] = {}
     base = 0.0
     for r in results:
@@ -206,9 +219,11 @@ def report() -> None:
             ratios.setdefault(r["consumer"], []).append(us / base)
             ratio = f"{us / base:.2f}"
         procs = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
+        lat = r.get("latency_ms") or {}
+        latency = f"{lat['p50']:.0f} / {lat['p99']:.0f}" if lat else "-"
         out.append(f"| {r['consumer']} | {r['round']} | {r['rate']:.0f} | {r['events']} of "
                    f"{r['execs']} | {r['kernel_lost']} | {r['serial_gaps']} | {procs} | "
-                   f"{us:.0f} | {ratio} |")
+                   f"{us:.0f} | {ratio} | {latency} |")
     out.append("")
     for consumer, values in ratios.items():
         out.append(f"{consumer}: CPU per event **{statistics.median(values):.2f}x** auditd's "

@@ -41,6 +41,9 @@ import bench as B
 WORK = B.WORK
 
 
+TIMESTAMP = re.compile(rb'"Timestamp": (\d+)')
+
+
 class Listener:
     """``audit-heka listen`` on a free port; counts one key's SYSCALL events by uuid."""
 
@@ -59,6 +62,10 @@ class Listener:
         assert match, banner
         self.address = f"{match.group(1)}:{match.group(2)}"
         self.uuids: set[bytes] = set()
+        #: Seconds from each event's kernel timestamp to its line here (an
+        #: upper bound of the delivery latency: the receiver's own decode and
+        #: print are in it).
+        self.latencies: list[float] = []
         self.messages = 0
         self.storm_messages = 0
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -69,8 +76,12 @@ class Listener:
         for line in self.proc.stdout:
             self.messages += 1
             if self.key in line and b'"type": "SYSCALL"' in line:
+                arrived = time.time()
                 self.storm_messages += 1
                 self.uuids.add(line[10:46])
+                stamp = TIMESTAMP.search(line)
+                if stamp is not None:
+                    self.latencies.append(arrived - int(stamp.group(1)) / 1e9)
 
     def stop(self) -> float:
         cpu = B.proc_cpu_seconds(self.proc.pid)
