@@ -382,6 +382,7 @@ class Shipper:
             self._refresh_names(force=self._reload)
             self._reload = False
             round_start = time.monotonic()
+            lines_before = self.session.lines
             caught_up = self._round()
             now = time.monotonic()
             deadline = self.session.next_deadline()
@@ -400,6 +401,14 @@ class Shipper:
                 next_health = now + self.config.health_interval
             if self._held:
                 self._wait_for_room(0.05)
+            elif caught_up and self.session.lines != lines_before \
+                    and self.config.round_interval > self.config.batch_wait:
+                # Busy: the reader is writing. Sleep straight to the next round
+                # (see round_interval), without waiting for its inotify event
+                # first: one wake-up per round, not two.
+                time.sleep(max(0.0, round_start + self.config.round_interval
+                               - time.monotonic()))
+                inotify.drain()
             elif caught_up:
                 # Idle: sleep until the reader writes (inotify) or a timer is due;
                 # the cursor's timer only while it has somewhere to move.
@@ -410,8 +419,7 @@ class Shipper:
                         and self.config.batch_wait:
                     # Let a few more events arrive: the round, the hand-over to
                     # the delivery threads, the send and its acknowledgement are
-                    # then paid once per batch instead of once per event; under
-                    # load, once per round_interval.
+                    # then paid once per batch instead of once per event.
                     time.sleep(max(self.config.batch_wait, round_start
                                    + self.config.round_interval - time.monotonic()))
 
