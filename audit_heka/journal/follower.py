@@ -186,6 +186,7 @@ class JournalFollower:
     def __init__(self, directory: Path, cursor: Cursor | None = None, *,
                  warmup: int = 0) -> None:
         self.directory = directory
+        self._active_path = os.path.join(directory, ACTIVE_NAME)  # lstat()ed every round
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._fd = -1
         self._gap = False
@@ -343,7 +344,7 @@ class JournalFollower:
         """Whether the current file is no longer the active ``audit.log``."""
         assert self._segment is not None
         try:
-            st = os.lstat(self.directory / ACTIVE_NAME)
+            st = os.lstat(self._active_path)
         except FileNotFoundError:
             return True
         return (st.st_dev, st.st_ino) != (self._segment.dev, self._segment.ino)
@@ -372,10 +373,11 @@ class JournalFollower:
                     return out, False  # the caller learns of the gap between two reads
                 continue
             lines, consumed = split_lines(self._buf)
-            start = self._buf_offset
+            position = self._position(self._buf_offset)
+            escaped = self._buf.find(b"\\x", 0, consumed) >= 0  # rare: one look per chunk
             for line in lines:
-                out.append((self._position(start), unescape(line)))
-                start += len(line) + 1
+                out.append((position, unescape(line) if escaped else line))
+                position += len(line) + 1
             del self._buf[:consumed]
             self._buf_offset += consumed
             taken += consumed
