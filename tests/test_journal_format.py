@@ -17,6 +17,7 @@ from audit_heka.journal.format import (
     escape,
     file_head,
     format_cursor,
+    lines_need_escape,
     needs_escape,
     node_prefix,
     parse_cursor,
@@ -142,6 +143,14 @@ def test_needs_escape_exactly_control_bytes_and_backslash_x(byte: int) -> None:
 def test_needs_escape_iff_escape_changes_the_text(raw: bytes) -> None:
     assert needs_escape(raw) == (escape(raw) is not raw)
     assert needs_escape(raw) == (escape(raw) != raw)
+
+
+@given(st.lists(st.binary(max_size=60).filter(lambda t: b"\n" not in t), max_size=8),
+       st.sampled_from([b"", b"type=SYSCALL msg="]))
+def test_lines_need_escape_iff_a_line_does(texts: list[bytes], prefix: bytes) -> None:
+    region = b"".join(prefix + text + b"\n" for text in texts)
+    assert lines_need_escape(region, len(texts)) == any(needs_escape(t) for t in texts)
+    assert lines_need_escape(bytearray(region), len(texts)) == any(needs_escape(t) for t in texts)
 
 
 @given(st.binary(max_size=200), st.integers(min_value=0, max_value=0xFFFF))

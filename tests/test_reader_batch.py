@@ -120,6 +120,22 @@ def test_reader_journals_the_same_lines_either_way(
     reader.sock = None
 
 
+@pytest.mark.parametrize("batched", [True, False])
+def test_plain_batches_are_written_as_received(
+        pair: tuple[socket.socket, socket.socket], reader: Reader, batched: bool) -> None:
+    sender, receiver = pair
+    reader.sock = receiver
+    reader.rx = open_batch() if batched else DatagramBatch(None)
+    plain = [data for data in STREAM if len(data) >= 16 and b"\x1b" not in data]
+    for data in plain * 40:  # batches without a byte to escape: the fast path only
+        sender.send(data)
+    assert reader._drain(1 << 30)
+    expected = b"".join(line + b"\n" for line in JOURNAL.split(b"\n") if line
+                        and b"type=PATH" not in line)
+    assert bytes(reader.writer.buffer) == expected * 40
+    reader.sock = None
+
+
 def test_paced_drain_takes_one_record(pair: tuple[socket.socket, socket.socket],
                                       reader: Reader) -> None:
     sender, receiver = pair

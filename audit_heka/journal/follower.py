@@ -186,7 +186,7 @@ class JournalFollower:
     def __init__(self, directory: Path, cursor: Cursor | None = None, *,
                  warmup: int = 0) -> None:
         self.directory = directory
-        self._active_path = os.path.join(directory, ACTIVE_NAME)  # lstat()ed every round
+        self._active_path = str(directory / ACTIVE_NAME)  # lstat()ed every round
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._fd = -1
         self._gap = False

@@ -69,6 +69,17 @@ def needs_escape(text: bytes) -> bool:
     return b"\\x" in text or len(text.translate(None, _CONTROL)) != len(text)
 
 
+def lines_need_escape(region: bytes | bytearray, lines: int) -> bool:
+    """Whether ``lines`` newline-ended lines in ``region`` hold a byte to escape.
+
+    The reader appends a whole batch of records as they came and asks this
+    once for the batch: one look for ``\\x`` and one count of control bytes
+    (exactly its ``lines`` newlines when the kernel's text is plain) instead
+    of a scan and a copy per record.
+    """
+    return b"\\x" in region or len(region) - len(region.translate(None, _CONTROL)) != lines
+
+
 def escape(text: bytes) -> bytes:
     """``text`` with control bytes and the backslash of ``\\x`` as ``\\xHH``.
 
