@@ -80,7 +80,7 @@ log = logging.getLogger("audit_heka.shipper")
 #: clock, the cursor and the signals.
 ROUND_BYTES = 256 * 1024
 #: Least seconds between the starts of two rounds under load (ShipperConfig.round_interval).
-ROUND_INTERVAL = 0.03
+ROUND_INTERVAL = 0.02
 #: Bytes re-read before the cursor at start (context for interleaved events).
 WARMUP_BYTES = 256 * 1024
 STATUS_NAME = "shipper.status"
@@ -143,9 +143,9 @@ class ShipperConfig:
     #: Under load, the least time between the starts of two rounds. Why: a
     #: round's fixed cost (a wake-up with cold caches, the hand-over to the
     #: delivery thread and its wake-up, a send) was ~0.7 ms of CPU at 400 exec
-    #: events/s, more than the events of a short round; waiting 30 ms after a
-    #: busy round's wake-up took the shipper from ~157 to ~120 us per event.
-    #: An event after a quiet spell still waits only ``batch_wait``.
+    #: events/s, more than the events of a short round. Busy, a round follows
+    #: each of the reader's writes (batched by its WAKE_INTERVAL) at once;
+    #: this bounds the rounds when the reader writes more often (a storm).
     round_interval: float = ROUND_INTERVAL
     #: The reader's --journal-full: under drop-oldest, records missing where a
     #: journal file was deleted early are counted by the reader, not as serial gaps.
@@ -401,15 +401,8 @@ class Shipper:
                 next_health = now + self.config.health_interval
             if self._held:
                 self._wait_for_room(0.05)
-            elif caught_up and self.session.lines != lines_before \
-                    and self.config.round_interval > self.config.batch_wait:
-                # Busy: the reader is writing. Sleep straight to the next round
-                # (see round_interval), without waiting for its inotify event
-                # first: one wake-up per round, not two.
-                time.sleep(max(0.0, round_start + self.config.round_interval
-                               - time.monotonic()))
-                inotify.drain()
             elif caught_up:
+                busy = self.session.lines != lines_before
                 # Idle: sleep until the reader writes (inotify) or a timer is due;
                 # the cursor's timer only while it has somewhere to move.
                 cursor_due = next_cursor if self._cursor_moved() else None
@@ -417,11 +410,16 @@ class Shipper:
                            if x is not None)
                 if inotify.wait(max(0.0, wake - time.monotonic()), self._wake_read) \
                         and self.config.batch_wait:
-                    # Let a few more events arrive: the round, the hand-over to
-                    # the delivery threads, the send and its acknowledgement are
-                    # then paid once per batch instead of once per event.
-                    time.sleep(max(self.config.batch_wait, round_start
-                                   + self.config.round_interval - time.monotonic()))
+                    # After a quiet spell, let a few more events arrive: the
+                    # round, the hand-over to the delivery threads, the send and
+                    # its acknowledgement are then paid once per batch instead
+                    # of once per event. Busy, the reader's write is the batch
+                    # (netlink/reader.py WAKE_INTERVAL): go, at most once per
+                    # round_interval.
+                    pause = (round_start + self.config.round_interval - time.monotonic()
+                             if busy else self.config.batch_wait)
+                    if pause > 0:
+                        time.sleep(pause)
 
     def _round(self) -> bool:
         """One bounded round of reading and shipping; True when at the journal's end."""

@@ -74,15 +74,17 @@ STATUS_INTERVAL = 1.0
 STOP_GRACE = 5.0
 #: After a quiet spell, how long the first record waits for company (seconds).
 COALESCE = 0.005
-#: Under load, the least time between two wake-ups (seconds): at most 50 a
+#: Under load, the least time between two wake-ups (seconds): at most 25 a
 #: second, whatever the rate. Why: a wake-up of a Python process on a busy
 #: machine costs far more than its few system calls -- cold caches, a context
 #: switch, the loop's own work -- about 200 us of CPU measured at 400 exec
-#: events/s, against ~1.5 us per record; and each journal write also wakes
-#: the shipper. Measured at 400 events/s: 97-107 us of reader CPU per event
-#: waking every 5 ms, 50-52 us every 20 ms. Records wait in the socket's
-#: buffer meanwhile (32 MiB: far more than 20 ms of any storm).
-WAKE_INTERVAL = 0.02
+#: events/s, against ~1.5 us per record; and each journal write wakes the
+#: shipper for a round (a delivery thread's wake-up, a send) that costs more.
+#: Measured at 400 events/s: 97-107 us of reader CPU per event waking every
+#: 5 ms, 50-52 us every 20 ms. This is also the batching latency under load
+#: (the shipper's round follows each write at once). Records wait in the
+#: socket's buffer meanwhile (32 MiB: far more than this of any storm).
+WAKE_INTERVAL = 0.04
 #: The least socket buffer for which the reader waits WAKE_INTERVAL (bytes).
 WAKE_RCVBUF = 4 * 1024 * 1024
 #: While the journal is blocked: read one record this often. The kernel gives
