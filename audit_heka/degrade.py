@@ -46,10 +46,15 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 
 from audit_heka.heka.message import Field, FieldValues, Message, ValueType, encode_message
+from audit_heka.value import Value
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Final
 
 #: Appended to a value that was cut; ``{}`` is the value's full size in bytes.
 MARKER = "...[cut from {} bytes]"
@@ -104,22 +109,31 @@ def _rank(name: str) -> int:
     return _WHO_RANK.get(name[:-2] if name.endswith("_i") else name, len(WHO))
 
 
-@dataclass(frozen=True, slots=True)
-class Cut:
-    """One field that was cut or dropped, as the ``truncated*`` fields list it."""
+class Cut(Value):
+    """One field that was cut or dropped, as the ``truncated*`` fields list it.
 
-    name: str
-    bytes: int  # what the field took in the full message (Payload: its text)
-    values: int  # its number of values
-    kept: int  # values kept (0: dropped)
+    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    """
+
+    __slots__ = ("bytes", "kept", "name", "values")
+    __match_args__ = ("name", "bytes", "values", "kept")
+
+    def __init__(self, name: str, bytes: int, values: int, kept: int) -> None:
+        self.name: Final = name
+        self.bytes: Final = bytes  # what the field took in the full message (Payload: its text)
+        self.values: Final = values  # its number of values
+        self.kept: Final = kept  # values kept (0: dropped)
 
 
-@dataclass(frozen=True, slots=True)
-class Degraded:
+class Degraded(Value):
     """A message made to fit, and what was cut to make it fit."""
 
-    message: Message
-    cuts: tuple[Cut, ...]
+    __slots__ = ("cuts", "message")
+    __match_args__ = ("message", "cuts")
+
+    def __init__(self, message: Message, cuts: tuple[Cut, ...]) -> None:
+        self.message: Final = message
+        self.cuts: Final = cuts
 
     @property
     def payload_dropped(self) -> bool:
@@ -136,7 +150,7 @@ def degrade(message: Message, limit: int) -> Degraded | None:
     None only when the header alone (with an empty ``truncated`` list) does
     not fit: there is no message to send at all.
     """
-    base = replace(message, payload=None, fields=())
+    base = message.replace(payload=None, fields=())
     room = limit - len(encode_message(base))
     fields, earlier = _earlier_cuts(message.fields)
     lead: list[Cut] = []
@@ -157,7 +171,7 @@ def degrade(message: Message, limit: int) -> Degraded | None:
             break
         reserve = min(max(need, reserve + 16), cap)
     info, listed = _info_fields(entries, reserve)
-    out = replace(base, fields=(*kept, *info))
+    out = base.replace(fields=(*kept, *info))
     return Degraded(out, tuple(listed))
 
 
@@ -400,7 +414,7 @@ def _apply(plan: _Plan, k: int, cap: int, again: bool) -> tuple[Field, bool]:
             values = tuple(_cut_bytes(v, cap, again) for v in values if isinstance(v, bytes))
     if values is field.values:
         return field, False
-    return replace(field, values=values), True
+    return field.replace(values=values), True
 
 
 # --- the truncated list -------------------------------------------------------

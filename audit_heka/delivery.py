@@ -26,12 +26,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from audit_heka.backoff import Backoff
 from audit_heka.delivery_state import COUNTER_NAMES as STATE_COUNTERS
 from audit_heka.delivery_state import DEFAULT_MAX_BYTES, DeliveryState
 from audit_heka.outputs.target import Target
-from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
+from audit_heka.outputs.transport import TransportOptions, open_transport
+
+if TYPE_CHECKING:
+    from audit_heka.outputs.transport import Transport  # a Protocol: for the type checker only
 
 log = logging.getLogger(__name__)
 

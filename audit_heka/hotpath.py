@@ -37,8 +37,6 @@ interpreter asks again each time, so does this).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
 from itertools import compress, count
 from operator import attrgetter, ne
 
@@ -62,6 +60,16 @@ from audit_heka.schema import (
     type_warns,
     unquote,
 )
+
+try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's start-up)
+    from _sha1 import sha1  # type: ignore[import-not-found]
+except ImportError:  # a Python built without its bundled hashes
+    from hashlib import sha1
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 USER_TTY = 1124  # its msg='' keys are interpreted raw: the general path's business
 RECORD_MEMO_SIZE = 8192  # record entries remembered (cleared when full)
@@ -635,7 +643,7 @@ class FastEncoder:
         name = f"{host}|{seconds}.{milliseconds:03d}|{serial}"
         if part:
             name += f"#{part}"
-        digest = hashlib.sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
+        digest = sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
                               usedforsecurity=False).digest()
         pid: int | None = None
         for rec in recs:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
 
 from audit_heka.tables.errnos import EXIT_TEXTS
 from audit_heka.tables.fieldtypes import FIELD_TYPES
@@ -35,6 +33,13 @@ from audit_heka.tables.valuenames import (
     TTY_NAMED_KEYS,
     UNKNOWN,
 )
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from audit_heka.protocols import RecordLike
 
 Interpreted = dict[str, str | list[str]]
 
@@ -75,19 +80,6 @@ SOCKADDR_UN_MIN = 4  # a shorter AF_LOCAL saddr is "sockaddr len too short" in a
 # made a 4-billion-entry list; found by tests/test_fuzz.py). A real execve cannot pass more:
 # ARG_MAX is 2 MiB under the default 8 MiB stack limit, and each argument costs a pointer.
 MAX_ARGV = 1 << 18
-
-
-class RecordLike(Protocol):
-    """What the interpreter reads of audit_heka.records.Record."""
-
-    @property
-    def type(self) -> int: ...
-    @property
-    def type_name(self) -> str: ...
-    @property
-    def fields(self) -> tuple[tuple[str, str], ...]: ...
-    @property
-    def enriched(self) -> tuple[tuple[str, str], ...]: ...
 
 
 class ConversionError(ValueError):

@@ -51,9 +51,14 @@ carrying the raw text and a reason, which callers count and still ship.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS, MSG_TYPES
+from audit_heka.value import Value
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 ENRICHED_SEPARATOR = "\x1d"
 # A kernel record is at most AUDIT_MESSAGE_TEXT_MAX (8560) + header; auditd's
@@ -66,26 +71,38 @@ MAX_SERIAL = (1 << 63) - 1
 Pairs = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One audit record. ``fields`` hold raw values as written (quotes kept)."""
+class Record(Value):
+    """One audit record. ``fields`` hold raw values as written (quotes kept).
 
-    type: int  # message type number; 0 if a log named a type we do not know
-    type_name: str  # "SYSCALL", "UNKNOWN[1338]", ... as the source named it
-    seconds: int
-    milliseconds: int
-    serial: int
-    node: str | None  # node= prefix of auditd logs (name_format), else None
-    fields: Pairs  # (key, raw value) in record order; inner msg='' pairs after outer
-    enriched: Pairs  # ENRICHED section pairs (key as written, e.g. "UID")
-    free_text: str  # text that is not key=value (AVC "avc:  denied  { read } for")
-    text: str  # the body after "audit(...): ", ENRICHED section included
-    #: How many of ``fields`` (the last ones) came from inside a user-space
-    #: ``msg='...'``: the text a user-space writer (and whoever fed it) chose.
-    msg_fields: int = 0
-    #: Why the record was only partly understood ("" if it was not), e.g.
-    #: ``unterminated_quote``; the record is kept, the reason counted and shipped.
-    problem: str = ""
+    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    """
+
+    __slots__ = ("enriched", "fields", "free_text", "milliseconds", "msg_fields", "node",
+                 "problem", "seconds", "serial", "text", "type", "type_name")
+    __match_args__ = ("type", "type_name", "seconds", "milliseconds", "serial", "node",
+                      "fields", "enriched", "free_text", "text", "msg_fields", "problem")
+
+    def __init__(self, type: int, type_name: str, seconds: int, milliseconds: int,
+                 serial: int, node: str | None, fields: Pairs, enriched: Pairs,
+                 free_text: str, text: str, msg_fields: int = 0, problem: str = "") -> None:
+        self.type: Final = type  # message type number; 0 if a log named a type we do not know
+        self.type_name: Final = type_name  # "SYSCALL", "UNKNOWN[1338]", ... as the source named it
+        self.seconds: Final = seconds
+        self.milliseconds: Final = milliseconds
+        self.serial: Final = serial
+        self.node: Final = node  # node= prefix of auditd logs (name_format), else None
+        # (key, raw value) in record order; inner msg='' pairs after outer
+        self.fields: Final = fields
+        self.enriched: Final = enriched  # ENRICHED section pairs (key as written, e.g. "UID")
+        # text that is not key=value (AVC "avc:  denied  { read } for")
+        self.free_text: Final = free_text
+        self.text: Final = text  # the body after "audit(...): ", ENRICHED section included
+        #: How many of ``fields`` (the last ones) came from inside a user-space
+        #: ``msg='...'``: the text a user-space writer (and whoever fed it) chose.
+        self.msg_fields: Final = msg_fields
+        #: Why the record was only partly understood ("" if it was not), e.g.
+        #: ``unterminated_quote``; the record is kept, the reason counted and shipped.
+        self.problem: Final = problem
 
     @property
     def timestamp_ns(self) -> int:
@@ -107,12 +124,15 @@ class Record:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ParseError:
+class ParseError(Value):
     """A line that is not an audit record; ``reason`` is a counter name."""
 
-    reason: str
-    text: str
+    __slots__ = ("reason", "text")
+    __match_args__ = ("reason", "text")
+
+    def __init__(self, reason: str, text: str) -> None:
+        self.reason: Final = reason
+        self.text: Final = text
 
 
 class _Malformed(Exception):

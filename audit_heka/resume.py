@@ -23,14 +23,23 @@ Sans-IO: byte counts, acknowledgements and ``now`` come from the caller.
 from __future__ import annotations
 
 from collections import deque
-from typing import NamedTuple
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
-class Checkpoint(NamedTuple):
-    end: int  # bytes written when it was taken
-    at: float  # when (the caller's clock)
-    mark: int  # re-read from here once those bytes are delivered
-    frames: int  # frames written when it was taken
+class Checkpoint:
+    """A resume point waiting for its bytes to be delivered (a plain class: start-up)."""
+
+    __slots__ = ("at", "end", "frames", "mark")
+
+    def __init__(self, end: int, at: float, mark: int, frames: int) -> None:
+        self.end: Final = end  # bytes written when it was taken
+        self.at: Final = at  # when (the caller's clock)
+        self.mark: Final = mark  # re-read from here once those bytes are delivered
+        self.frames: Final = frames  # frames written when it was taken
 
 
 class ResumeTracker:

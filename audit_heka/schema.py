@@ -22,15 +22,22 @@ library-written fields were also written by its caller is flagged
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's start-up)
+    from _sha1 import sha1  # type: ignore[import-not-found]
+except ImportError:  # a Python built without its bundled hashes
+    from hashlib import sha1
 
 from audit_heka.events import Event
 from audit_heka.heka.message import Field, Message, ValueType
 from audit_heka.interpret import error_text
 from audit_heka.records import ParseError, Record
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from audit_heka.protocols import InterpreterLike
 
 # Fixed forever: changing it changes every uuid and breaks receivers' de-duplication.
 AUDIT_HEKA_NAMESPACE = bytes.fromhex("b7aa49738fc5572ba7d0e17b4e1b104a")
@@ -116,26 +123,23 @@ _Plan = tuple[tuple[str, str, tuple[int, ...]], ...]  # field name, key, record 
 _Member = tuple[dict[str, str], dict[str, str | list[str]]]
 
 
-class InterpreterLike(Protocol):
-    """What schema needs of audit_heka.interpret.Interpreter."""
-
-    def interpret_checked(self, records: Sequence[Record]
-                          ) -> tuple[list[dict[str, str | list[str]]], list[str]]: ...
-
-    def argv(self, records: Sequence[Record]) -> list[str]: ...
-
-
-@dataclass
 class SchemaCounters:
-    """Things the scheme had to bend; reported with the health counters."""
+    """Things the scheme had to bend; reported with the health counters.
 
-    malformed_integer: int = 0  # an INTEGER_KEYS value that is not decimal int64
-    aligned_fill: int = 0  # "" written for a key missing in one record of a repeated type
-    duplicate_key: int = 0  # a key repeated inside one record (every value kept: key_N)
-    suspicious_duplicates: int = 0  # events whose msg='' repeats library-written fields
-    unparsed: int = 0  # lines/records shipped without a parse (parse_error + raw)
-    interpret_errors: int = 0  # events shipped with INTERPRET_ERROR (a bug met a value)
-    by_key: dict[str, int] = field(default_factory=dict)  # malformed integer, by key
+    A plain class, not a dataclass: start-up cost (audit_heka.value).
+    """
+
+    __slots__ = ("aligned_fill", "by_key", "duplicate_key", "interpret_errors",
+                 "malformed_integer", "suspicious_duplicates", "unparsed")
+
+    def __init__(self) -> None:
+        self.malformed_integer = 0  # an INTEGER_KEYS value that is not decimal int64
+        self.aligned_fill = 0  # "" written for a key missing in one record of a repeated type
+        self.duplicate_key = 0  # a key repeated inside one record (every value kept: key_N)
+        self.suspicious_duplicates = 0  # events whose msg='' repeats library-written fields
+        self.unparsed = 0  # lines/records shipped without a parse (parse_error + raw)
+        self.interpret_errors = 0  # events shipped with INTERPRET_ERROR (a bug met a value)
+        self.by_key: dict[str, int] = {}  # malformed integer, by key
 
 
 def event_uuid(hostname: str, seconds: int, milliseconds: int, serial: int, part: int = 0) -> bytes:
@@ -152,7 +156,7 @@ def uuid5(namespace: bytes, name: str) -> bytes:
     Direct: the ``uuid`` module costs ~6 ms of start-up and a UUID object per
     event on the hot path (a test compares with ``uuid.uuid5``).
     """
-    digest = hashlib.sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
+    digest = sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
     return b"".join((
         digest[:6],
         bytes(((digest[6] & 0x0F) | 0x50,)),
@@ -576,9 +580,9 @@ class MessageBuilder:
         out = {k: v for k, v in interp.items() if k not in affected}
         for name, k, raw, _ in named:
             if k in affected:
-                alone = replace(record, fields=((k, raw), *(p for p in record.fields
-                                                            if p[0] != k)),
-                                enriched=(), msg_fields=0)
+                alone = record.replace(fields=((k, raw), *(p for p in record.fields
+                                                           if p[0] != k)),
+                                       enriched=(), msg_fields=0)
                 text = self.interpreter.interpret_checked([alone])[0][0].get(k)
                 if text is not None:
                     out[name] = text

@@ -24,8 +24,6 @@ branches change them in parallel; moving them all is one later step.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from audit_heka.degrade import degrade
 from audit_heka.events import EOE, PROCTITLE, Assembler, Event, stands_alone
@@ -55,6 +53,12 @@ from audit_heka.records import (
 )
 from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
 

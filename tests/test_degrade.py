@@ -9,7 +9,6 @@ truth about every field that differs from the original.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,7 +68,7 @@ WHO_SAMPLE = (
 
 
 def entry_size(field: Field) -> int:
-    return len(encode_message(replace(HEADER, fields=(field,)))) - len(encode_message(HEADER))
+    return len(encode_message(HEADER.replace(fields=(field,)))) - len(encode_message(HEADER))
 
 
 def check(original: Message, limit: int, result: Degraded) -> None:
@@ -78,7 +77,7 @@ def check(original: Message, limit: int, result: Degraded) -> None:
     data = encode_message(out)
     assert len(data) <= limit
     assert decode_message(data) == out
-    assert replace(out, fields=()) == replace(original, payload=None, fields=())
+    assert out.replace(fields=()) == original.replace(payload=None, fields=())
     info = {f.name: f for f in out.fields if f.name in INFO_FIELDS}
     fields = [f for f in out.fields if f.name not in INFO_FIELDS]
     names = list(info[INFO_FIELDS[0]].values) if info else []
@@ -160,7 +159,7 @@ def test_any_message_any_limit_fits_and_tells_the_truth(
     fields: tuple[Field, ...], payload: str | None, limit: int
 ) -> None:
     who = tuple(f for f in WHO_SAMPLE if f.name not in {g.name for g in fields})
-    original = replace(HEADER, payload=payload, fields=(*who, *fields))
+    original = HEADER.replace(payload=payload, fields=(*who, *fields))
     result = degrade(original, limit)
     assert result is not None  # this header always fits a limit >= hekad's minimum
     check(original, limit, result)
@@ -263,7 +262,7 @@ def test_path_heavy_event_keeps_who_and_aligned_names() -> None:
     paths = [Field.string("name", *(f"/tmp/f{i}" for i in range(60_000))),
              Field.integer("inode", *range(60_000)),
              Field.string("nametype", *(["CREATE"] * 60_000))]
-    original = replace(HEADER, payload="x" * 1000, fields=(*WHO_SAMPLE, *paths))
+    original = HEADER.replace(payload="x" * 1000, fields=(*WHO_SAMPLE, *paths))
     result = degrade(original, 65536)
     assert result is not None
     check(original, 65536, result)
@@ -286,7 +285,7 @@ def test_normal_path_does_not_degrade(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_payload_goes_first() -> None:
-    original = replace(HEADER, payload="p" * 70_000, fields=WHO_SAMPLE)
+    original = HEADER.replace(payload="p" * 70_000, fields=WHO_SAMPLE)
     out = framed(original, Framer())
     assert out.payload is None and out.fields[: len(WHO_SAMPLE)] == WHO_SAMPLE
     assert values(out, "truncated") == ("Payload",)
@@ -295,13 +294,13 @@ def test_payload_goes_first() -> None:
 
 def test_header_alone_too_large_is_refused_and_counted() -> None:
     framer = Framer()
-    assert framer.frame(replace(HEADER, hostname="h" * 70_000)) is None
+    assert framer.frame(HEADER.replace(hostname="h" * 70_000)) is None
     assert framer.oversize == 1
 
 
 def test_truncated_list_itself_is_bounded() -> None:
     many = tuple(Field.string(f"k{i:04d}_" + "n" * 40, "v" * 300) for i in range(400))
-    original = replace(HEADER, fields=(*WHO_SAMPLE, *many))
+    original = HEADER.replace(fields=(*WHO_SAMPLE, *many))
     result = degrade(original, 2048)
     assert result is not None
     check(original, 2048, result)

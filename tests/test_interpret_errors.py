@@ -19,7 +19,8 @@ from audit_heka.cli import main
 from audit_heka.events import Assembler, Event
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
-from audit_heka.interpret import Interpreter, RecordLike
+from audit_heka.interpret import Interpreter
+from audit_heka.protocols import RecordLike
 from audit_heka.records import Record, parse_line
 from audit_heka.schema import INTERPRET_ERROR, MessageBuilder
 from audit_heka.session import Session

@@ -14,7 +14,6 @@ import threading
 import time
 import uuid as uuid_module
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +117,7 @@ def test_framer_drops_payload_then_degrades() -> None:
     truncated = degraded.field("truncated")
     assert truncated is not None and truncated.values[0] == "Payload"
     assert degraded.field("serial") is not None and degraded.field("pid") is not None
-    huge = replace(msgs[0], hostname="h" * 70_000)  # even the header cannot fit
+    huge = msgs[0].replace(hostname="h" * 70_000)  # even the header cannot fit
     assert framer.frame(huge) is None and framer.oversize == 1
     small = Framer(max_message_size=2000)
     frame = small.frame(pipeline_msg())

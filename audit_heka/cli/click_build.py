@@ -10,11 +10,14 @@ and warn through a callback; here they become click callbacks raising
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from audit_heka.cli.options import Check, Command, CommandError, Option, UsageError
+from audit_heka.cli.options import Command, CommandError, Option, UsageError
+
+if TYPE_CHECKING:
+    from audit_heka.cli.options import Check  # a type only (it needs typing)
 
 F = TypeVar("F", bound=Callable[..., object])
 

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
 
-from audit_heka.cli.options import Option, UsageError, Warn
+from audit_heka.cli.options import Option, UsageError
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, MIN_MAX_MESSAGE_SIZE, Signer
 
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from audit_heka.cli.options import Warn
 
 KEY_FORM = "SIGNER:VERSION=KEY"
 

@@ -22,49 +22,69 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, NamedTuple
 
-#: How an option takes its value: a string, an integer, one of ``choices``,
-#: the path of an existing readable file (not a directory), a ``--x`` flag,
-#: an ``--x/--no-x`` switch, or the command's positional arguments (one or more).
-Kind = Literal["text", "int", "choice", "file", "flag", "switch", "arguments"]
+from audit_heka.value import Value
 
-#: Where a check reports something worth saying that is not an error.
-Warn = Callable[[str], None]
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, Final, Literal
 
-#: A check of an option's (converted) value: returns the value the command
-#: gets, raises ValueError with a message for the user.
-Check = Callable[[Any, Warn], Any]
+    #: How an option takes its value: a string, an integer, one of ``choices``,
+    #: the path of an existing readable file (not a directory), a ``--x`` flag,
+    #: an ``--x/--no-x`` switch, or the command's positional arguments (one or more).
+    Kind = Literal["text", "int", "choice", "file", "flag", "switch", "arguments"]
+
+    #: Where a check reports something worth saying that is not an error.
+    Warn = Callable[[str], None]
+
+    #: A check of an option's (converted) value: returns the value the command
+    #: gets, raises ValueError with a message for the user.
+    Check = Callable[[Any, Warn], Any]
 
 
-class Option(NamedTuple):
+class Option(Value):
     """One option of a command (or its positional arguments), as data."""
 
-    #: ``("--target",)``; a switch names its on and off flags,
-    #: ``("--payload", "--no-payload")``; positional arguments have none.
-    flags: tuple[str, ...]
-    #: The keyword the command's ``prepare`` receives the value as.
-    dest: str
-    kind: Kind = "text"
-    default: Any = None
-    help: str | None = None
-    metavar: str | None = None
-    choices: tuple[str, ...] = ()
-    multiple: bool = False
-    show_default: bool = False
-    check: Check | None = None
+    __slots__ = ("check", "choices", "default", "dest", "flags", "help", "kind", "metavar",
+                 "multiple", "show_default")
+    __match_args__ = ("flags", "dest", "kind", "default", "help", "metavar", "choices",
+                      "multiple", "show_default", "check")
+
+    def __init__(self, flags: tuple[str, ...], dest: str, kind: Kind = "text",
+                 default: Any = None, help: str | None = None, metavar: str | None = None,
+                 choices: tuple[str, ...] = (), multiple: bool = False,
+                 show_default: bool = False, check: Check | None = None) -> None:
+        #: ``("--target",)``; a switch names its on and off flags,
+        #: ``("--payload", "--no-payload")``; positional arguments have none.
+        self.flags: Final = flags
+        #: The keyword the command's ``prepare`` receives the value as.
+        self.dest: Final = dest
+        self.kind: Final = kind
+        self.default: Final = default
+        self.help: Final = help
+        self.metavar: Final = metavar
+        self.choices: Final = choices
+        self.multiple: Final = multiple
+        self.show_default: Final = show_default
+        self.check: Final = check
 
 
-class Command(NamedTuple):
+class Command(Value):
     """A command whose options are a table."""
 
-    name: str
-    options: tuple[Option, ...]
-    #: Takes every option as a keyword, does the checks that involve several
-    #: options (raising :class:`UsageError`) and nothing else, and returns the
-    #: work to do. Its docstring is the command's help.
-    prepare: Callable[..., Callable[[], None]]
+    __slots__ = ("name", "options", "prepare")
+    __match_args__ = ("name", "options", "prepare")
+
+    def __init__(self, name: str, options: tuple[Option, ...],
+                 prepare: Callable[..., Callable[[], None]]) -> None:
+        self.name: Final = name
+        self.options: Final = options
+        #: Takes every option as a keyword, does the checks that involve several
+        #: options (raising :class:`UsageError`) and nothing else, and returns the
+        #: work to do. Its docstring is the command's help.
+        self.prepare: Final = prepare
 
 
 class UsageError(Exception):

@@ -23,24 +23,36 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from types import FrameType
-from typing import BinaryIO, NamedTuple, NoReturn, TextIO
 
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.cli.heka_options import MAX_MESSAGE_SIZE, SIGNING, TLS, one_signer
 from audit_heka.cli.options import Command, CommandError, Option, UsageError
 from audit_heka.events import Assembler
-from audit_heka.heka.framing import Signer
 from audit_heka.interpret import Interpreter
-from audit_heka.outputs.target import Target, TargetError, TargetKind, TlsOptions, parse_target
-from audit_heka.outputs.transport import Transport, TransportOptions, open_transport
+from audit_heka.outputs.target import TargetError, TargetKind, TlsOptions, parse_target
+from audit_heka.outputs.transport import TransportOptions, open_transport
 from audit_heka.resume import ResumeTracker
 from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
-from audit_heka.session import Session, Shipment
+from audit_heka.session import Session
+
+try:  # the C module: ``signal`` builds its enums at import (~1 ms of replay's start-up)
+    import _signal  # type: ignore[import-not-found]
+except ImportError:  # not CPython
+    import signal as _signal
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import FrameType
+    from typing import BinaryIO, Final, NoReturn, TextIO
+
+    from audit_heka.heka.framing import Signer
+    from audit_heka.outputs.target import Target
+    from audit_heka.outputs.transport import Transport
+    from audit_heka.session import Shipment
 
 POLL_INTERVAL = 0.25  # seconds between checks of a followed file at EOF
 IDLE_FLUSH = 2.0  # seconds without new lines before pending events are shipped (follow)
@@ -164,6 +176,8 @@ class Interrupted(BaseException):
     """
 
     def __init__(self, signum: int) -> None:
+        import signal  # noqa: PLC0415 - the signal's name; start-up cost (above) only now
+
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
@@ -342,11 +356,14 @@ class Progress:
             self._shown = False
 
 
-class Outcome(NamedTuple):
+class Outcome:
     """How a replay ended, when it did not read everything."""
 
-    why: str
-    status: int
+    __slots__ = ("status", "why")
+
+    def __init__(self, why: str, status: int) -> None:
+        self.why: Final = why
+        self.status: Final = status
 
 
 #: replay's options: the one definition that its click command (``audit-heka
@@ -484,8 +501,8 @@ def _replay(
         tracker.acknowledged(tracker.written - transport.unacked_bytes(), now)
 
     outcome: Outcome | None = None
-    old_handlers = {sig: signal.signal(sig, _raise_interrupted)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    old_handlers = {sig: _signal.signal(sig, _raise_interrupted)
+                    for sig in (_signal.SIGINT, _signal.SIGTERM)}
     try:
         try:
             for line in reader:
@@ -511,7 +528,7 @@ def _replay(
         outcome = outcome or Outcome("interrupted", 130)
     finally:
         for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
     _report(session)
     if outcome is not None:
         _report_stop(outcome, reader, tracker)

@@ -10,15 +10,19 @@ which is what ``audit-heka listen`` is for.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
 
 from audit_heka.heka.errors import FramingError, MessageTooLarge
 from audit_heka.heka.message import varint
+from audit_heka.value import Value
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Final, Literal
+
+    HashName = Literal["md5", "sha1"]
 
 RECORD_SEPARATOR = 0x1E
 UNIT_SEPARATOR = 0x1F
@@ -28,8 +32,6 @@ DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
 #: hekad refuses a max_message_size of 1024 or less (cmd/hekad/main.go).
 MIN_MAX_MESSAGE_SIZE = 1025
 
-HashName = Literal["md5", "sha1"]
-_DIGESTS = {"md5": hashlib.md5, "sha1": hashlib.sha1}
 # Header.HmacHashFunction (message.proto) as plain numbers: framing must not
 # import the protobuf runtime (~20 ms of start-up) to write frames; a test
 # checks these against the generated bindings.
@@ -38,14 +40,20 @@ HMAC_SHA1 = 1
 _HASH_BY_HEADER = {HMAC_MD5: "md5", HMAC_SHA1: "sha1"}
 
 
-@dataclass(frozen=True, slots=True)
-class Signer:
-    """An HMAC signing identity, as Heka's ``[x.signer.NAME_VERSION] hmac_key``."""
+class Signer(Value):
+    """An HMAC signing identity, as Heka's ``[x.signer.NAME_VERSION] hmac_key``.
 
-    name: str
-    version: int
-    key: bytes
-    hash: HashName = "md5"
+    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    """
+
+    __slots__ = ("hash", "key", "name", "version")
+    __match_args__ = ("name", "version", "key", "hash")
+
+    def __init__(self, name: str, version: int, key: bytes, hash: HashName = "md5") -> None:
+        self.name: Final = name
+        self.version: Final = version
+        self.key: Final = key
+        self.hash: Final = hash
 
     @property
     def lookup_key(self) -> str:
@@ -62,12 +70,19 @@ class Signer:
         return cls(name, int(version), key.encode(), hash)
 
 
+def _hmac(key: bytes, message: bytes, hash_name: str) -> bytes:
+    """The HMAC of ``message``: hmac (hashlib, OpenSSL's start: ~4 ms) is imported to sign only."""
+    import hmac  # noqa: PLC0415 - start-up cost that only signing and verifying pay
+
+    return hmac.new(key, message, hash_name).digest()
+
+
 def _header(message: bytes, signer: Signer | None) -> bytes:
     # message_length first: Hindsight's reader requires the header to begin with tag 0x08.
     header = b"\x08" + varint(len(message))
     if signer is None:
         return header
-    digest = hmac.new(signer.key, message, _DIGESTS[signer.hash]).digest()
+    digest = _hmac(signer.key, message, signer.hash)
     name = signer.name.encode()
     # MD5 is the default hash function: like Heka's Go client, leave it unset.
     if signer.hash == "sha1":
@@ -114,17 +129,21 @@ def frame(
     return b"\x1e" + bytes((len(header),)) + header + b"\x1f" + message
 
 
-@dataclass(frozen=True, slots=True)
-class Unframed:
+class Unframed(Value):
     """A message taken out of the stream, with the signer named in its header.
 
     ``verified`` says whether that signature was checked against a key (always
     so when the Unframer verifies); it is None for an unsigned frame.
     """
 
-    message: bytes
-    signer: str | None = None
-    verified: bool | None = None
+    __slots__ = ("message", "signer", "verified")
+    __match_args__ = ("message", "signer", "verified")
+
+    def __init__(self, message: bytes, signer: str | None = None,
+                 verified: bool | None = None) -> None:
+        self.message: Final = message
+        self.signer: Final = signer
+        self.verified: Final = verified
 
 
 #: Names of the errors :class:`Unframer` counts.
@@ -266,8 +285,9 @@ class Unframer:
             self.errors["unknown_signer"] += 1
             return None
         hash_name = _HASH_BY_HEADER.get(header.hmac_hash_function, "md5")
-        expected = hmac.new(signer.key, message, _DIGESTS[hash_name]).digest()
-        if not hmac.compare_digest(expected, header.hmac):
+        from hmac import compare_digest  # noqa: PLC0415 - see _hmac
+
+        if not compare_digest(_hmac(signer.key, message, hash_name), header.hmac):
             self.errors["bad_hmac"] += 1
             return None
         return Unframed(message, header.hmac_signer, verified=True)

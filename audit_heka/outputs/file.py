@@ -15,18 +15,26 @@ import collections
 import contextlib
 import os
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
 
+from audit_heka.value import Value
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
+    from typing import Final
 
 
-class FsyncPolicy(NamedTuple):
+class FsyncPolicy(Value):
     """``never`` (0/0), every ``frames`` frames, or every ``interval`` seconds."""
 
-    frames: int = 0
-    interval: float = 0.0
+    __slots__ = ("frames", "interval")
+    __match_args__ = ("frames", "interval")
+
+    def __init__(self, frames: int = 0, interval: float = 0.0) -> None:
+        self.frames: Final = frames
+        self.interval: Final = interval
 
     @classmethod
     def parse(cls, text: str) -> FsyncPolicy:

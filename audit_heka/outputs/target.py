@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import NamedTuple
+
+from audit_heka.value import Value
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class TargetKind(enum.Enum):
@@ -37,29 +43,38 @@ class TargetError(ValueError):
         self.reason = reason
 
 
-class TlsOptions(NamedTuple):
+class TlsOptions(Value):
     """``--ca``, ``--cert``, ``--key`` and the server name to check.
 
     Here rather than in ``outputs.tls``: every command builds transport
     options, and importing ``ssl`` (~35 ms) for that is what only a TLS
-    target needs. (A NamedTuple, as the other small values of the outputs:
-    one is made ~8x faster than a frozen slotted dataclass, at every start.)
+    target needs. (A :class:`~audit_heka.value.Value`, as the other small
+    values of the outputs: no typing, no dataclasses at start-up.)
     """
 
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    server_name: str | None = None
-    insecure: bool = False
+    __slots__ = ("ca", "cert", "insecure", "key", "server_name")
+    __match_args__ = ("ca", "cert", "key", "server_name", "insecure")
+
+    def __init__(self, ca: str | None = None, cert: str | None = None, key: str | None = None,
+                 server_name: str | None = None, insecure: bool = False) -> None:
+        self.ca: Final = ca
+        self.cert: Final = cert
+        self.key: Final = key
+        self.server_name: Final = server_name
+        self.insecure: Final = insecure
 
 
-class Target(NamedTuple):
+class Target(Value):
     """Where frames go. ``host``/``port`` for network kinds, ``path`` for files."""
 
-    kind: TargetKind
-    host: str = ""
-    port: int = 0
-    path: str = ""
+    __slots__ = ("host", "kind", "path", "port")
+    __match_args__ = ("kind", "host", "port", "path")
+
+    def __init__(self, kind: TargetKind, host: str = "", port: int = 0, path: str = "") -> None:
+        self.kind: Final = kind
+        self.host: Final = host
+        self.port: Final = port
+        self.path: Final = path
 
     def __str__(self) -> str:
         if self.kind is TargetKind.STDOUT:

@@ -9,73 +9,94 @@ unblock a stuck ``send`` at shutdown, and ``close``.
 
 from __future__ import annotations
 
-import collections
-from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple, Protocol, TextIO
 
-from audit_heka.heka.framing import Signer
 from audit_heka.outputs.file import FileTransport, FsyncPolicy
-from audit_heka.outputs.target import Target, TargetKind, TlsOptions
+from audit_heka.outputs.target import TargetKind, TlsOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM, UdpTransport
+from audit_heka.value import Value
+
+#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: :class:`Transport` is a Protocol: it exists for the type checker only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import collections
+    from collections.abc import Mapping
+    from typing import Final, Protocol, TextIO
+
+    from audit_heka.heka.framing import Signer
+    from audit_heka.outputs.target import Target
+
+    class Transport(Protocol):
+        """A way to move frames to one receiver."""
+
+        @property
+        def name(self) -> str: ...
+
+        @property
+        def max_frame(self) -> int | None:
+            """Largest frame this transport can carry whole (None: no limit)."""
+            ...
+
+        @property
+        def connected(self) -> bool: ...
+
+        #: Whether several frames may be written with one ``send`` (a byte stream
+        #: that resends everything unacknowledged after a failure anyway). Not UDP
+        #: (a datagram per frame), not files (a failed batch would leave whole
+        #: frames that are written again), not stdout (decodes frame by frame).
+        joins_frames: bool
+
+        #: Counted problems of the transport itself (e.g. ``malformed`` frames).
+        errors: collections.Counter[str]
+
+        def connect(self) -> None:
+            """Open the connection (bounded by the transport's timeout); raises OSError."""
+
+        def send(self, frame: bytes) -> None:
+            """Write the whole frame or raise OSError (the connection is then unusable)."""
+
+        def unacked_bytes(self) -> int:
+            """Bytes sent that the far side has not acknowledged (0 when it cannot say)."""
+            ...
+
+        def alive(self) -> bool:
+            """False if the far side is known to have gone away (checked without blocking)."""
+            ...
+
+        def tick(self) -> None:
+            """Periodic work while idle (e.g. a timed fsync)."""
+
+        def abort(self) -> None:
+            """Unblock a ``send`` running in another thread (shutdown)."""
+
+        def close(self) -> None: ...
 
 
-class Transport(Protocol):
-    """A way to move frames to one receiver."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def max_frame(self) -> int | None:
-        """Largest frame this transport can carry whole (None: no limit)."""
-        ...
-
-    @property
-    def connected(self) -> bool: ...
-
-    #: Whether several frames may be written with one ``send`` (a byte stream
-    #: that resends everything unacknowledged after a failure anyway). Not UDP
-    #: (a datagram per frame), not files (a failed batch would leave whole
-    #: frames that are written again), not stdout (decodes frame by frame).
-    joins_frames: bool
-
-    #: Counted problems of the transport itself (e.g. ``malformed`` frames).
-    errors: collections.Counter[str]
-
-    def connect(self) -> None:
-        """Open the connection (bounded by the transport's timeout); raises OSError."""
-
-    def send(self, frame: bytes) -> None:
-        """Write the whole frame or raise OSError (the connection is then unusable)."""
-
-    def unacked_bytes(self) -> int:
-        """Bytes sent that the far side has not acknowledged (0 when it cannot say)."""
-        ...
-
-    def alive(self) -> bool:
-        """False if the far side is known to have gone away (checked without blocking)."""
-        ...
-
-    def tick(self) -> None:
-        """Periodic work while idle (e.g. a timed fsync)."""
-
-    def abort(self) -> None:
-        """Unblock a ``send`` running in another thread (shutdown)."""
-
-    def close(self) -> None: ...
+_NO_TLS = TlsOptions()
+_NEVER = FsyncPolicy()
+_NO_SIGNERS: Mapping[str, Signer] = MappingProxyType({})
 
 
-class TransportOptions(NamedTuple):
+class TransportOptions(Value):
     """Per-run transport settings (from the ``run`` command line)."""
 
-    connect_timeout: float = 5.0
-    send_timeout: float = 10.0
-    max_datagram: int = DEFAULT_MAX_DATAGRAM
-    tls: TlsOptions = TlsOptions()
-    fsync: FsyncPolicy = FsyncPolicy()
-    signers: Mapping[str, Signer] = MappingProxyType({})
-    stdout: TextIO | None = None
+    __slots__ = ("connect_timeout", "fsync", "max_datagram", "send_timeout", "signers",
+                 "stdout", "tls")
+    __match_args__ = ("connect_timeout", "send_timeout", "max_datagram", "tls", "fsync",
+                      "signers", "stdout")
+
+    def __init__(self, connect_timeout: float = 5.0, send_timeout: float = 10.0,
+                 max_datagram: int = DEFAULT_MAX_DATAGRAM, tls: TlsOptions = _NO_TLS,
+                 fsync: FsyncPolicy = _NEVER, signers: Mapping[str, Signer] = _NO_SIGNERS,
+                 stdout: TextIO | None = None) -> None:
+        self.connect_timeout: Final = connect_timeout
+        self.send_timeout: Final = send_timeout
+        self.max_datagram: Final = max_datagram
+        self.tls: Final = tls
+        self.fsync: Final = fsync
+        self.signers: Final = signers
+        self.stdout: Final = stdout
 
 
 def open_transport(target: Target, options: TransportOptions) -> Transport:
