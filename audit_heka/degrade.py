@@ -50,11 +50,11 @@ import re
 from audit_heka.heka.message import Field, FieldValues, Message, ValueType, encode_message
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Final
+    from typing import Any, Final
 
 #: Appended to a value that was cut; ``{}`` is the value's full size in bytes.
 MARKER = "...[cut from {} bytes]"
@@ -112,11 +112,10 @@ def _rank(name: str) -> int:
 class Cut(Value):
     """One field that was cut or dropped, as the ``truncated*`` fields list it.
 
-    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("bytes", "kept", "name", "values")
-    __match_args__ = ("name", "bytes", "values", "kept")
 
     def __init__(self, name: str, bytes: int, values: int, kept: int) -> None:
         self.name: Final = name
@@ -124,16 +123,21 @@ class Cut(Value):
         self.values: Final = values  # its number of values
         self.kept: Final = kept  # values kept (0: dropped)
 
+    def _as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes, "values": self.values, "kept": self.kept}
+
 
 class Degraded(Value):
     """A message made to fit, and what was cut to make it fit."""
 
     __slots__ = ("cuts", "message")
-    __match_args__ = ("message", "cuts")
 
     def __init__(self, message: Message, cuts: tuple[Cut, ...]) -> None:
         self.message: Final = message
         self.cuts: Final = cuts
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "cuts": self.cuts}
 
     @property
     def payload_dropped(self) -> bool:

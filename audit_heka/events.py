@@ -49,10 +49,10 @@ from collections import OrderedDict
 from audit_heka.records import Record
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Any, Final
 
 EOE = 1320
 PROCTITLE = 1327
@@ -76,11 +76,10 @@ def stands_alone(msg_type: int) -> bool:
 class Event(Value):
     """All records of one audit event, in arrival order (EOE not included).
 
-    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("milliseconds", "node", "part", "records", "seconds", "serial")
-    __match_args__ = ("node", "serial", "seconds", "milliseconds", "records", "part")
 
     def __init__(self, node: str | None, serial: int, seconds: int, milliseconds: int,
                  records: tuple[Record, ...], part: int = 0) -> None:
@@ -90,6 +89,10 @@ class Event(Value):
         self.milliseconds: Final = milliseconds
         self.records: Final = records
         self.part: Final = part  # > 0 only for records that arrived after the event was completed
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "serial": self.serial, "seconds": self.seconds,
+                "milliseconds": self.milliseconds, "records": self.records, "part": self.part}
 
     @property
     def timestamp_ns(self) -> int:

@@ -66,7 +66,7 @@ try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's st
 except ImportError:  # a Python built without its bundled hashes
     from hashlib import sha1
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -55,10 +55,10 @@ import re
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS, MSG_TYPES
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Any, Final
 
 ENRICHED_SEPARATOR = "\x1d"
 # A kernel record is at most AUDIT_MESSAGE_TEXT_MAX (8560) + header; auditd's
@@ -74,13 +74,11 @@ Pairs = tuple[tuple[str, str], ...]
 class Record(Value):
     """One audit record. ``fields`` hold raw values as written (quotes kept).
 
-    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("enriched", "fields", "free_text", "milliseconds", "msg_fields", "node",
                  "problem", "seconds", "serial", "text", "type", "type_name")
-    __match_args__ = ("type", "type_name", "seconds", "milliseconds", "serial", "node",
-                      "fields", "enriched", "free_text", "text", "msg_fields", "problem")
 
     def __init__(self, type: int, type_name: str, seconds: int, milliseconds: int,
                  serial: int, node: str | None, fields: Pairs, enriched: Pairs,
@@ -103,6 +101,12 @@ class Record(Value):
         #: Why the record was only partly understood ("" if it was not), e.g.
         #: ``unterminated_quote``; the record is kept, the reason counted and shipped.
         self.problem: Final = problem
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "type_name": self.type_name, "seconds": self.seconds,
+                "milliseconds": self.milliseconds, "serial": self.serial, "node": self.node,
+                "fields": self.fields, "enriched": self.enriched, "free_text": self.free_text,
+                "text": self.text, "msg_fields": self.msg_fields, "problem": self.problem}
 
     @property
     def timestamp_ns(self) -> int:
@@ -128,11 +132,13 @@ class ParseError(Value):
     """A line that is not an audit record; ``reason`` is a counter name."""
 
     __slots__ = ("reason", "text")
-    __match_args__ = ("reason", "text")
 
     def __init__(self, reason: str, text: str) -> None:
         self.reason: Final = reason
         self.text: Final = text
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "text": self.text}
 
 
 class _Malformed(Exception):

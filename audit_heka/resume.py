@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final

@@ -32,7 +32,7 @@ from audit_heka.heka.message import Field, Message, ValueType
 from audit_heka.interpret import error_text
 from audit_heka.records import ParseError, Record
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -126,7 +126,7 @@ _Member = tuple[dict[str, str], dict[str, str | list[str]]]
 class SchemaCounters:
     """Things the scheme had to bend; reported with the health counters.
 
-    A plain class, not a dataclass: start-up cost (audit_heka.value).
+    A plain class, not a dataclass: start-up cost (bench/RESULTS.md, "Start-up").
     """
 
     __slots__ = ("aligned_fill", "by_key", "duplicate_key", "interpret_errors",

@@ -54,7 +54,7 @@ from audit_heka.records import (
 from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

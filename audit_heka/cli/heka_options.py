@@ -20,7 +20,7 @@ import stat
 from audit_heka.cli.options import Option, UsageError
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, MIN_MAX_MESSAGE_SIZE, Signer
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path

@@ -23,9 +23,7 @@ import os
 import stat
 import sys
 
-from audit_heka.value import Value
-
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -44,13 +42,15 @@ if TYPE_CHECKING:
     Check = Callable[[Any, Warn], Any]
 
 
-class Option(Value):
-    """One option of a command (or its positional arguments), as data."""
+class Option:
+    """One option of a command (or its positional arguments), as data.
+
+    A plain class, not a NamedTuple: typing costs replay's start-up ~4.5 ms
+    (bench/RESULTS.md, "Start-up").
+    """
 
     __slots__ = ("check", "choices", "default", "dest", "flags", "help", "kind", "metavar",
                  "multiple", "show_default")
-    __match_args__ = ("flags", "dest", "kind", "default", "help", "metavar", "choices",
-                      "multiple", "show_default", "check")
 
     def __init__(self, flags: tuple[str, ...], dest: str, kind: Kind = "text",
                  default: Any = None, help: str | None = None, metavar: str | None = None,
@@ -71,11 +71,10 @@ class Option(Value):
         self.check: Final = check
 
 
-class Command(Value):
+class Command:
     """A command whose options are a table."""
 
     __slots__ = ("name", "options", "prepare")
-    __match_args__ = ("name", "options", "prepare")
 
     def __init__(self, name: str, options: tuple[Option, ...],
                  prepare: Callable[..., Callable[[], None]]) -> None:

@@ -42,7 +42,7 @@ try:  # the C module: ``signal`` builds its enums at import (~1 ms of replay's s
 except ImportError:  # not CPython
     import signal as _signal
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -16,7 +16,7 @@ from audit_heka.heka.errors import FramingError, MessageTooLarge
 from audit_heka.heka.message import varint
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -43,17 +43,19 @@ _HASH_BY_HEADER = {HMAC_MD5: "md5", HMAC_SHA1: "sha1"}
 class Signer(Value):
     """An HMAC signing identity, as Heka's ``[x.signer.NAME_VERSION] hmac_key``.
 
-    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("hash", "key", "name", "version")
-    __match_args__ = ("name", "version", "key", "hash")
 
     def __init__(self, name: str, version: int, key: bytes, hash: HashName = "md5") -> None:
         self.name: Final = name
         self.version: Final = version
         self.key: Final = key
         self.hash: Final = hash
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "key": self.key, "hash": self.hash}
 
     @property
     def lookup_key(self) -> str:
@@ -137,13 +139,15 @@ class Unframed(Value):
     """
 
     __slots__ = ("message", "signer", "verified")
-    __match_args__ = ("message", "signer", "verified")
 
     def __init__(self, message: bytes, signer: str | None = None,
                  verified: bool | None = None) -> None:
         self.message: Final = message
         self.signer: Final = signer
         self.verified: Final = verified
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "signer": self.signer, "verified": self.verified}
 
 
 #: Names of the errors :class:`Unframer` counts.

@@ -19,7 +19,7 @@ import struct
 from audit_heka.heka.errors import DecodeError, EncodeError
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
@@ -51,11 +51,10 @@ class Field(Value):
 
     Heka has no scalar fields: every value is repeated, so a single value and
     a one-element array are the same thing on the wire. A
-    :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("name", "representation", "value_type", "values")
-    __match_args__ = ("name", "value_type", "values", "representation")
 
     def __init__(self, name: str, value_type: ValueType, values: FieldValues,
                  representation: str = "") -> None:
@@ -63,6 +62,10 @@ class Field(Value):
         self.value_type: Final = value_type
         self.values: Final = values
         self.representation: Final = representation
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value_type": self.value_type, "values": self.values,
+                "representation": self.representation}
 
     @classmethod
     def string(cls, name: str, *values: str, representation: str = "") -> Field:
@@ -88,13 +91,11 @@ class Field(Value):
 class Message(Value):
     """A Heka message. ``uuid`` and ``timestamp`` are always present on the wire.
 
-    A :class:`~audit_heka.value.Value`, not a dataclass (start-up cost, measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("env_version", "fields", "hostname", "logger", "payload", "pid", "severity",
                  "timestamp", "type", "uuid")
-    __match_args__ = ("uuid", "timestamp", "type", "logger", "severity", "payload",
-                      "env_version", "pid", "hostname", "fields")
 
     def __init__(self, uuid: bytes, timestamp: int, type: str | None = None,
                  logger: str | None = None, severity: int | None = None,
@@ -111,6 +112,12 @@ class Message(Value):
         self.pid: Final = pid
         self.hostname: Final = hostname
         self.fields: Final = fields
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"uuid": self.uuid, "timestamp": self.timestamp, "type": self.type,
+                "logger": self.logger, "severity": self.severity, "payload": self.payload,
+                "env_version": self.env_version, "pid": self.pid, "hostname": self.hostname,
+                "fields": self.fields}
 
     def field(self, name: str) -> Field | None:
         """The first field called ``name`` (Heka's ``Fields[name]``), if any."""

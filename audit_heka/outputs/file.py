@@ -18,23 +18,25 @@ import time
 
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-    from typing import Final
+    from typing import Any, Final
 
 
 class FsyncPolicy(Value):
     """``never`` (0/0), every ``frames`` frames, or every ``interval`` seconds."""
 
     __slots__ = ("frames", "interval")
-    __match_args__ = ("frames", "interval")
 
     def __init__(self, frames: int = 0, interval: float = 0.0) -> None:
         self.frames: Final = frames
         self.interval: Final = interval
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"frames": self.frames, "interval": self.interval}
 
     @classmethod
     def parse(cls, text: str) -> FsyncPolicy:

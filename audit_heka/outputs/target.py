@@ -12,10 +12,10 @@ import re
 
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Any, Final
 
 
 class TargetKind(enum.Enum):
@@ -48,12 +48,11 @@ class TlsOptions(Value):
 
     Here rather than in ``outputs.tls``: every command builds transport
     options, and importing ``ssl`` (~35 ms) for that is what only a TLS
-    target needs. (A :class:`~audit_heka.value.Value`, as the other small
-    values of the outputs: no typing, no dataclasses at start-up.)
+    target needs. (Written out, as the other small values of the outputs: no typing,
+    no dataclasses at start-up.)
     """
 
     __slots__ = ("ca", "cert", "insecure", "key", "server_name")
-    __match_args__ = ("ca", "cert", "key", "server_name", "insecure")
 
     def __init__(self, ca: str | None = None, cert: str | None = None, key: str | None = None,
                  server_name: str | None = None, insecure: bool = False) -> None:
@@ -63,18 +62,24 @@ class TlsOptions(Value):
         self.server_name: Final = server_name
         self.insecure: Final = insecure
 
+    def _as_dict(self) -> dict[str, Any]:
+        return {"ca": self.ca, "cert": self.cert, "key": self.key, "server_name": self.server_name,
+                "insecure": self.insecure}
+
 
 class Target(Value):
     """Where frames go. ``host``/``port`` for network kinds, ``path`` for files."""
 
     __slots__ = ("host", "kind", "path", "port")
-    __match_args__ = ("kind", "host", "port", "path")
 
     def __init__(self, kind: TargetKind, host: str = "", port: int = 0, path: str = "") -> None:
         self.kind: Final = kind
         self.host: Final = host
         self.port: Final = port
         self.path: Final = path
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "host": self.host, "port": self.port, "path": self.path}
 
     def __str__(self) -> str:
         if self.kind is TargetKind.STDOUT:

@@ -16,13 +16,13 @@ from audit_heka.outputs.target import TargetKind, TlsOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM, UdpTransport
 from audit_heka.value import Value
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 #: :class:`Transport` is a Protocol: it exists for the type checker only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import collections
     from collections.abc import Mapping
-    from typing import Final, Protocol, TextIO
+    from typing import Any, Final, Protocol, TextIO
 
     from audit_heka.heka.framing import Signer
     from audit_heka.outputs.target import Target
@@ -83,8 +83,6 @@ class TransportOptions(Value):
 
     __slots__ = ("connect_timeout", "fsync", "max_datagram", "send_timeout", "signers",
                  "stdout", "tls")
-    __match_args__ = ("connect_timeout", "send_timeout", "max_datagram", "tls", "fsync",
-                      "signers", "stdout")
 
     def __init__(self, connect_timeout: float = 5.0, send_timeout: float = 10.0,
                  max_datagram: int = DEFAULT_MAX_DATAGRAM, tls: TlsOptions = _NO_TLS,
@@ -97,6 +95,11 @@ class TransportOptions(Value):
         self.fsync: Final = fsync
         self.signers: Final = signers
         self.stdout: Final = stdout
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {"connect_timeout": self.connect_timeout, "send_timeout": self.send_timeout,
+                "max_datagram": self.max_datagram, "tls": self.tls, "fsync": self.fsync,
+                "signers": self.signers, "stdout": self.stdout}
 
 
 def open_transport(target: Target, options: TransportOptions) -> Transport:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 
-#: typing.TYPE_CHECKING without importing typing (start-up: audit_heka.value); mypy knows it.
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
