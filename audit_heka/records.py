@@ -345,7 +345,8 @@ def _word_end(s: str, i: int) -> int:
     return len(s) if end == -1 else end
 
 
-_ENRICHED_KEY = re.compile(r"[A-Z][A-Z0-9_-]*\Z")
+#: Compiled on first use (re keeps it): only ENRICHED logs need it (start-up).
+_ENRICHED_KEY = r"[A-Z][A-Z0-9_-]*\Z"
 
 
 def split_enriched(body: str) -> tuple[str, str]:
@@ -366,7 +367,7 @@ def split_enriched(body: str) -> tuple[str, str]:
         return body, ""
     head, tail = body[:sep], body[sep + 1 :]
     pairs, free, problem = _pairs(tail)
-    if free or problem or not all(_ENRICHED_KEY.match(k) for k, _ in pairs):
+    if free or problem or not all(re.match(_ENRICHED_KEY, k) for k, _ in pairs):
         return body, ""
     opened = head.find("msg='")
     if opened != -1 and head.rfind("'") <= opened + 4:
@@ -498,7 +499,8 @@ def is_comment(line: str) -> bool:
     return line.lstrip(" \t").startswith("#")
 
 
-_NEXT_RECORD = re.compile(r" (?:node=[^ ]+ )?type=[^ =]+ msg=audit\([0-9]+\.[0-9]+:[0-9]+\)")
+#: Compiled on first use (re keeps it): only lines of two records need it (start-up).
+_NEXT_RECORD = r" (?:node=[^ ]+ )?type=[^ =]+ msg=audit\([0-9]+\.[0-9]+:[0-9]+\)"
 
 
 def split_records(line: str) -> list[str]:
@@ -514,7 +516,7 @@ def split_records(line: str) -> list[str]:
     out: list[str] = []
     start = 0
     last_quote = line.rfind("'")
-    for match in _NEXT_RECORD.finditer(line, 1):
+    for match in re.compile(_NEXT_RECORD).finditer(line, 1):
         cut = match.start()
         if cut <= start:
             continue

@@ -12,7 +12,6 @@ promises.
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
 import time
 
@@ -157,9 +156,11 @@ class FileTransport:
     def close(self) -> None:
         fd, self._fd = self._fd, -1
         if fd >= 0:
-            with contextlib.suppress(OSError):
+            try:  # not contextlib.suppress: ~0.4 ms of replay's start-up
                 if self._unsynced_frames:
                     os.fsync(fd)
+            except OSError:
+                pass
             os.close(fd)
         self._unsynced_bytes = 0
         self._unsynced_frames = 0

@@ -95,7 +95,8 @@ class Target(Value):
         return self.kind in (TargetKind.TCP, TargetKind.TLS)
 
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_-]{1,63})*\.?$")
+#: Compiled on first use (re keeps it): a replay to a file names no host (start-up).
+_HOSTNAME = r"^(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_-]{1,63})*\.?$"
 
 
 def _host_port(text: str, rest: str) -> tuple[str, int]:
@@ -116,7 +117,7 @@ def _host_port(text: str, rest: str) -> tuple[str, int]:
             raise TargetError(text, "missing host or port")
         if ":" in host:
             raise TargetError(text, "an IPv6 address must be written [addr]:port")
-        if not _HOSTNAME.match(host):
+        if not re.match(_HOSTNAME, host):
             raise TargetError(text, f"{host!r} is not a host name or address")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise TargetError(text, f"port {port_text!r} is not a number from 1 to 65535")

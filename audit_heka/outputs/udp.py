@@ -12,7 +12,6 @@ a later send makes that frame go again after a backoff.
 from __future__ import annotations
 
 import collections
-import contextlib
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
@@ -95,5 +94,7 @@ class UdpTransport:
     def close(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
+            import contextlib  # noqa: PLC0415 - start-up cost that only UDP targets pay
+
             with contextlib.suppress(OSError):
                 sock.close()
