@@ -77,6 +77,7 @@ FIELD_MEMO_SIZE = 16384  # field pieces remembered
 PLAN_MEMO_SIZE = 1024  # event shapes remembered
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
 GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
+BASES = 4  # recent records per record type and length, to patch the next one from
 # Memory stays bounded by size too: what is larger is computed at each use.
 MEMO_VALUE_MAX = 1024  # characters of a raw value whose piece is remembered
 MEMO_BODY_MAX = 4096  # characters of a record body whose entry is remembered
@@ -315,8 +316,9 @@ class FastEncoder:
         # (record type, "key=value" word) -> its pair and piece (see line_rec)
         self._words: dict[int, dict[str, tuple[tuple[str, str], _Piece]]] = {}
         self._word_count = 0
-        # Per record type: the last entry put together from words, and its words.
-        self._last: dict[int, tuple[str, list[str], Rec]] = {}
+        # Per (record type, word count): the last few entries put together from words,
+        # with their words (the bases of _patched).
+        self._last: dict[tuple[int, int], list[tuple[str, list[str], Rec]]] = {}
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
@@ -411,20 +413,44 @@ class FastEncoder:
         if words is None:
             return None
         split = body.split(" ")
-        last = self._last.get(rtype)
-        if last is not None and last[0] == type_name and len(last[1]) == len(split):
-            changed = list(compress(range(len(split)), map(ne, split, last[1])))
-            if len(changed) <= max(4, len(split) // 4):
-                rec = self._patched(rtype, type_name, body, split, changed, last[2], bodies)
+        n = len(split)
+        shape = (rtype, n)
+        bases = self._last.get(shape)
+        if bases is not None:
+            # The most recent records of this type and length: one like this one but
+            # for a few words (the same call with new pointers, the next file of a
+            # directory) is patched rather than put together.
+            most = max(4, n // 4)
+            for name, base_split, base in bases:
+                if name != type_name:
+                    continue
+                changed = list(compress(range(n), map(ne, split, base_split)))
+                if len(changed) > most:
+                    continue
+                fields = base.fields
+                if any(fields[i][0] in _CALL_KEYS for i in changed):
+                    continue  # another call: the context of the others' texts
+                rec = self._patched(rtype, type_name, body, split, changed, base, bodies)
                 if rec is not None:
-                    self._last[rtype] = (type_name, split, rec)
+                    self._keep_base(shape, bases, type_name, split, rec)
                     return rec
         rec = self._put_together(rtype, type_name, body, split, words, bodies)
         if rec is not None and "" not in split:
-            if len(self._last) >= PLAN_MEMO_SIZE:  # one per record type seen
-                self._last.clear()
-            self._last[rtype] = (type_name, split, rec)
+            if bases is None:
+                if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
+                    self._last.clear()
+                bases = self._last[shape] = []
+            self._keep_base(shape, bases, type_name, split, rec)
         return rec
+
+    @staticmethod
+    def _keep_base(shape: tuple[int, int], bases: list[tuple[str, list[str], Rec]],
+                   type_name: str, split: list[str], rec: Rec) -> None:
+        """``rec`` first among the bases of its shape; one base per first two words
+        (a call, an item and name), BASES of them."""
+        head = split[:2]
+        bases[:] = [(type_name, split, rec),
+                    *[b for b in bases if b[1][:2] != head][:BASES - 1]]
 
     def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
                  changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
