@@ -270,8 +270,11 @@ _SINGLE, _ALIGNED, _ARGV = 0, 1, 2
 _RECORD, _GROUP = 0, 1  # a record's own fields; a group of records (aligned, or EXECVE)
 ALIGNED_MEMO_SIZE = 256  # per plan: aligned groups remembered by their records
 # (op, field name, field name + "_i", key, record indexes (aligned: None where missing),
-#  key index in each record (aligned: None where missing)) -- or (_ARGV, ...).
-_Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ...], bool]
+#  key index in each record (aligned: None where missing), plain name, memo of an aligned
+#  field's bytes by its pieces) -- or (_ARGV, ...).
+_Aligned = dict[tuple["_Piece | None", ...], tuple[bytes, int, int]]  # bytes, malformed, fill
+_Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ...], bool,
+            _Aligned]
 
 
 # (kind, record indexes, ops, memo of the group's bytes by its records)
@@ -649,13 +652,7 @@ class FastEncoder:
                 data = b"".join([self._op(op, recs, record_at) for op in ops])
                 hit = (data, malformed[start:], self._fill - fill)
                 if len(data) <= MEMO_BYTES_MAX and not any(m.volatile for m in members):
-                    self._group_entries += 1
-                    if self._group_entries > GROUP_MEMO_SIZE:  # all plans' groups together
-                        for other in self._plans.values():
-                            if other is not None:
-                                for group in other.groups:
-                                    group[3].clear()
-                        self._group_entries = 1
+                    self._count_group_entry()
                     if len(memo) >= ALIGNED_MEMO_SIZE:
                         memo.clear()
                     memo[members] = hit
@@ -817,9 +814,21 @@ class FastEncoder:
         if contextual:  # the plain key says: look again with the record's context
             memo[(record.type, key, raw)] = _CONTEXTUAL
 
+    def _count_group_entry(self) -> None:
+        """One more group or aligned field remembered: all plans' together are bounded."""
+        self._group_entries += 1
+        if self._group_entries > GROUP_MEMO_SIZE:
+            for plan in self._plans.values():
+                if plan is not None:
+                    for group in plan.groups:
+                        group[3].clear()
+                        for op in group[2]:
+                            op[7].clear()
+            self._group_entries = 1
+
     def _op(self, op: _Op, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
         """One field (and its ``_i``) of the plan, the general way."""
-        kind, name, name_i, key, where, index, plain = op
+        kind, name, name_i, key, where, index, plain, memo = op
         if kind == _SINGLE:
             i = where[0]
             assert i is not None
@@ -830,7 +839,7 @@ class FastEncoder:
                 return piece.single
             return piece.raw_field(name) + self._text_field(piece, record_at, i, name_i)
         if kind == _ALIGNED:
-            return self._aligned(recs, record_at, name, name_i, key, where, index)
+            return self._aligned(recs, record_at, name, name_i, key, where, index, memo)
         return self._argv(recs, record_at)
 
     def _text_field(self, piece: _Piece, record_at: Callable[[int], Record], i: int,
@@ -860,11 +869,22 @@ class FastEncoder:
 
     def _aligned(self, recs: list[Rec], record_at: Callable[[int], Record], name: bytes,
                  name_i: bytes, key: str, where: tuple[int | None, ...],
-                 index: tuple[int | None, ...]) -> bytes:
-        """A key of a repeated record type: arrays aligned on its records (as schema's)."""
-        pieces: list[_Piece | None] = []
-        for i, j in zip(where, index, strict=True):
-            pieces.append(recs[i].pieces[j] if i is not None and j is not None else None)
+                 index: tuple[int | None, ...], memo: _Aligned) -> bytes:
+        """A key of a repeated record type: arrays aligned on its records (as schema's).
+
+        Memoised by its pieces: an event's PATH records are seldom all seen before
+        (a new file name, a new inode), but most of their keys' values were.
+        """
+        pieces = tuple([recs[i].pieces[j] if i is not None and j is not None else None
+                        for i, j in zip(where, index, strict=True)])
+        hit = memo.get(pieces)
+        if hit is not None:
+            data, bad, filled = hit
+            if bad:
+                self._malformed.extend([key] * bad)
+            self._fill += filled
+            return data
+        fill = self._fill
         missing = pieces.count(None)
         malformed = [p for p in pieces if p is not None and p.malformed]
         self._malformed.extend(key for _ in malformed)
@@ -888,6 +908,11 @@ class FastEncoder:
             self._fill += texts.count(None)
             out += _entry(name_i + _STRING + b"".join(
                 t if t is not None else _EMPTY_STRING for t in texts))
+        if len(out) <= MEMO_BYTES_MAX and not any(p.volatile for p in pieces if p is not None):
+            self._count_group_entry()
+            if len(memo) >= ALIGNED_MEMO_SIZE:
+                memo.clear()
+            memo[pieces] = (out, len(malformed), self._fill - fill)
         return out
 
     def _argv(self, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
@@ -945,11 +970,11 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
             where = tuple(m.get(k) for m in members)
             index = tuple(positions[i][k] if i is not None else None for i in where)
             ops.append((_SINGLE if len(members) == 1 else _ALIGNED, _name(name),
-                        _name(name + "_i"), k, where, index, name == k))
+                        _name(name + "_i"), k, where, index, name == k, {}))
             if execve and k == "argc":
-                ops.append((_ARGV, b"", b"", "", (), (), True))
+                ops.append((_ARGV, b"", b"", "", (), (), True, {}))
         if execve and "argc" not in keys:
-            ops.append((_ARGV, b"", b"", "", (), (), True))
+            ops.append((_ARGV, b"", b"", "", (), (), True, {}))
         # An aligned group, or EXECVE's: its bytes depend on its records only.
         plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}))
     type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
