@@ -52,13 +52,11 @@ from audit_heka.schema import (
     LOGGER,
     SECCOMP,
     MessageBuilder,
-    failure,
     integer_key,
     is_execve_arg,
     renaming,
     to_decimal,
     type_warns,
-    unquote,
 )
 
 try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's start-up)
@@ -112,8 +110,18 @@ def _name(name: str) -> bytes:
 
 
 _NAMES: dict[str, bytes] = {}
-_NAMES_I: dict[str, bytes] = {}  # key -> the encoded name of its ``_i`` field
-_INTEGER_KEYS: dict[str, bool] = {}  # key -> schema.integer_key(key)
+_SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))  # a length below 128: one byte
+_NOT_ASKED: tuple[Text, bytes, bytes] = (None, b"", b"")
+# key -> its field's encoded name, its ``_i`` field's, integer_key(key), FAILURE_VALUES[key]
+_KEY_FACTS: dict[str, tuple[bytes, bytes, bool, frozenset[str] | None]] = {}
+
+
+def _key_facts(key: str) -> tuple[bytes, bytes, bool, frozenset[str] | None]:
+    if len(_KEY_FACTS) >= FIELD_MEMO_SIZE:
+        _KEY_FACTS.clear()
+    facts = _KEY_FACTS[key] = (_name(key), _name(key + "_i"), integer_key(key),
+                               FAILURE_VALUES.get(key))
+    return facts
 
 
 def _string(value: str) -> bytes:
@@ -134,43 +142,59 @@ class _Piece:
 
     def __init__(self, key: str, raw: str, text: Text, volatile: bool,
                  kind: str | None = None) -> None:
+        # Inline, with the key's facts looked up once: this runs for every new value.
         self.key = key
         self.raw = raw
         self.kind = kind
-        self.fails = key in FAILURE_VALUES and failure(key, raw)  # the event's severity
-        value = unquote(raw)
-        typed = _INTEGER_KEYS.get(key)
-        if typed is None:
-            if len(_INTEGER_KEYS) >= FIELD_MEMO_SIZE:
-                _INTEGER_KEYS.clear()
-            typed = _INTEGER_KEYS[key] = integer_key(key)
-        number = to_decimal(value) if typed else None
-        self.number = number
-        self.malformed = number is None and typed
-        data = value.encode("utf-8", "surrogateescape")
-        self.value = b"\x22" + varint(len(data)) + data  # the STRING element (arrays mix)
-        name = _name(key)
-        if number is not None:  # (raw_field, inline: this runs for every new value)
-            packed = self.packed = varint(number)
-            body = name + b"\x10\x02\x32" + varint(len(packed)) + packed
-        else:
-            self.packed = b""
-            body = name + b"\x10\x00" + self.value
-        raw_single = b"\x52" + varint(len(body)) + body
         self.volatile = volatile
         self.text = text
-        self.text_elems, self.text_joined = (b"", b"") if text is None else _text_elements(text)
+        facts = _KEY_FACTS.get(key)
+        if facts is None:
+            facts = _key_facts(key)
+        name, name_i, typed, failing = facts
+        self.name_i = name_i  # the fields for the plain name (a collision prefixes it)
+        value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
+        self.fails = failing is not None and value in failing  # the event's severity
+        data = value.encode("utf-8", "surrogateescape")
+        size = len(data)
+        element = self.value = (  # the STRING element (arrays mix)
+            b"\x22" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+        if not typed:
+            number = None
+        elif len(value) < 19 and value.isdigit() and value.isascii():  # fits int64
+            number = int(value)
+        else:
+            number = to_decimal(value)
+        self.number = number
+        if number is not None:
+            self.malformed = False
+            packed = self.packed = (_SMALL_VARINTS[number] if 0 <= number < 0x80
+                                    else varint(number))
+            body = name + b"\x10\x02\x32" + _SMALL_VARINTS[len(packed)] + packed
+        else:
+            self.malformed = typed
+            self.packed = b""
+            body = name + b"\x10\x00" + element
+        size = len(body)
+        single = b"\x52" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
         #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
-        self.asked: tuple[Text, bytes, bytes] = (None, b"", b"")  # text, name_i, field
-        # The fields for the plain name, the common case (a collision prefixes it).
-        name_i = _NAMES_I.get(key)
-        if name_i is None:
-            if len(_NAMES_I) >= FIELD_MEMO_SIZE:
-                _NAMES_I.clear()
-            name_i = _NAMES_I[key] = _name(key + "_i")
-        self.name_i = name_i
-        self.single = raw_single if volatile or text is None else (
-            raw_single + self.text_field(name_i))
+        self.asked: tuple[Text, bytes, bytes] = _NOT_ASKED  # text, name_i, field
+        if text is None:
+            self.text_elems = self.text_joined = b""
+        else:
+            if isinstance(text, str):
+                data = text.encode("utf-8", "surrogateescape")
+                size = len(data)
+                elems = self.text_elems = self.text_joined = (
+                    b"\x22" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+            else:
+                elems, self.text_joined = _text_elements(text)
+                self.text_elems = elems
+            if not volatile:
+                body = name_i + b"\x10\x00" + elems
+                size = len(body)
+                single += b"\x52" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
+        self.single = single
 
     def raw_field(self, name: bytes) -> bytes:
         if self.number is not None:
@@ -773,7 +797,9 @@ class FastEncoder:
         interpreter = self.interpreter
         kind = interpreter.kind(record.type, key, raw)
         if not remember and enriched is None:  # a value seldom seen again: made, not looked up
-            text: Text = None if kind is None else interpreter.field_text(record, key, raw, None)
+            if kind is None:
+                return _Piece(key, raw, None, False, None)
+            text: Text = interpreter.kind_text(record, kind, raw)
             return _Piece(key, raw, text,
                           isinstance(text, str) and text.startswith("unknown("), kind)
         resolved = enriched.get(key.upper()) if enriched is not None else None
@@ -789,8 +815,12 @@ class FastEncoder:
         piece = memo.get(memo_key)
         if piece is not None:
             return piece
-        text = (None if kind is None  # what field_text says of a kind-less field
-                else interpreter.field_text(record, key, raw, enriched))
+        if kind is None:  # what field_text says of a kind-less field
+            text = None
+        elif enriched is None:
+            text = interpreter.kind_text(record, kind, raw)
+        else:
+            text = interpreter.field_text(record, key, raw, enriched)
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
