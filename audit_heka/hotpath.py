@@ -243,9 +243,8 @@ class Rec:
         self.enriched = record.enriched
         self.free_text = record.free_text
         self.pieces = pieces
-        if base is not None and record.type != SECCOMP and not any(
-                p.volatile or p.malformed or p.fails
-                for i in changed for p in (pieces[i], base.pieces[i])):
+        if base is not None and record.type != SECCOMP and _plain_change(
+                changed, pieces, base.pieces):
             # Only values changed, none of them bearing on the counters or severity.
             self.pid_index = index = base.pid_index
             singles = self.singles = list(base.singles)
@@ -270,6 +269,9 @@ class Rec:
         self.joined = b"".join(singles)
         # The same with the volatile pieces apart (their text is asked at each use).
         self.volatile = bool(self.volatiles)
+        if not self.volatile:
+            self.parts: tuple[bytes | _Piece, ...] = (self.joined,)
+            return
         parts: list[bytes | _Piece] = []
         start = 0
         for i in self.volatiles:
@@ -288,6 +290,17 @@ class Rec:
         return ((self.fields is record.fields or self.fields == record.fields)
                 and (self.enriched is record.enriched or self.enriched == record.enriched)
                 and self.free_text == record.free_text)
+
+
+def _plain_change(changed: Sequence[int], pieces: Sequence[_Piece],
+                  before: Sequence[_Piece]) -> bool:
+    """Whether the values at ``changed`` bear on no counter and not on the severity,
+    before and after."""
+    for i in changed:
+        p, q = pieces[i], before[i]
+        if p.volatile or p.malformed or p.fails or q.volatile or q.malformed or q.fails:
+            return False
+    return True
 
 
 _SINGLE, _ALIGNED, _ARGV = 0, 1, 2
@@ -476,6 +489,9 @@ class FastEncoder:
         """``rec`` first among the bases of its shape; one base per first two words
         (a call, an item and name), BASES of them."""
         head = split[:2]
+        if bases and bases[0][1][:2] == head:  # the same call or item again: its place
+            bases[0] = (type_name, split, rec)
+            return
         bases[:] = [(type_name, split, rec),
                     *[b for b in bases if b[1][:2] != head][:BASES - 1]]
 
