@@ -43,7 +43,15 @@ from operator import attrgetter, ne
 from audit_heka.events import Event
 from audit_heka.heka.message import varint
 from audit_heka.interpret import CONTEXT_KINDS, Interpreter
-from audit_heka.records import BODY_MEMO_SIZE, Body, Pairs, Record, _pairs_fast, parse_body
+from audit_heka.records import (
+    BODY_MEMO_SIZE,
+    Body,
+    Pairs,
+    Record,
+    _pairs_fast,
+    parse_body,
+    reads_alone,
+)
 from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
     EVENT_FIELDS,
@@ -428,11 +436,10 @@ class FastEncoder:
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
         """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
         words = self._words_of(rtype, len(record.fields))
-        for (k, raw), piece in zip(record.fields, rec.pieces, strict=True):
-            word = f"{k}={raw}"
-            if len(raw) <= MEMO_VALUE_MAX and _pairs_fast(word) == [(k, raw)]:
-                # (a word records' fast path reads alone as this pair)
-                words[word] = ((k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+        for pair, piece in zip(record.fields, rec.pieces, strict=True):
+            k, raw = pair
+            if len(raw) <= MEMO_VALUE_MAX and reads_alone(k, raw):
+                words[f"{k}={raw}"] = (pair, _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
 
     def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], _Piece]]:
         """The word memo of a record type, with room for ``adding`` words (bounded)."""
@@ -632,6 +639,9 @@ class FastEncoder:
         self._malformed.clear()
         self._fill = 0
         self._check_options()
+        if self.builder.payload and sum(map(len, lines)) > limit:
+            self.general += 1  # its payload alone is too large: degraded there, at once
+            return None
         try:
             data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,
                                 record_at)
@@ -803,13 +813,15 @@ class FastEncoder:
                         context = self.interpreter.context_key(record)
                     piece = memo.get((rtype, k, raw, *context))
                 pieces.append(piece if piece is not None
-                              else self._piece(record, k, raw, None))
+                              else self._piece(record, k, raw, None, looked=True))
         except Exception:  # an interpretation that raised, a name the encoder refuses:
             return None  # the general path reports it (interpret_error)
         return Rec(record, tuple(keys), tuple(pieces), self._shape(record.type_name, tuple(keys)))
 
-    def _piece(self, record: Record, key: str, raw: str,
-               enriched: dict[str, str] | None, remember: bool = True) -> _Piece:
+    def _piece(self, record: Record, key: str, raw: str, enriched: dict[str, str] | None,
+               remember: bool = True, looked: bool = False) -> _Piece:
+        """The piece of one field; ``remember``: into the memos (a value seldom seen
+        again is not); ``looked``: the caller found it in no memo."""
         interpreter = self.interpreter
         kind = interpreter.kind(record.type, key, raw)
         if not remember and enriched is None:  # a value seldom seen again: made, not looked up
@@ -828,7 +840,7 @@ class FastEncoder:
             memo_key = (record.type, key, raw)
         else:
             memo_key = (record.type, key, raw, resolved)
-        piece = memo.get(memo_key)
+        piece = None if looked else memo.get(memo_key)
         if piece is not None:
             return piece
         if kind is None:  # what field_text says of a kind-less field
