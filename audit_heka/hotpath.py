@@ -365,8 +365,9 @@ class FastEncoder:
         self._words: dict[int, dict[str, tuple[tuple[str, str], _Piece]]] = {}
         self._word_count = 0
         # Per (record type, word count): the last few entries put together from words,
-        # with their words (the bases of _patched).
-        self._last: dict[tuple[int, int], list[tuple[str, list[str], Rec]]] = {}
+        # with their words (the bases of _patched), by their first two words.
+        self._last: dict[tuple[int, int],
+                         dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
@@ -460,47 +461,59 @@ class FastEncoder:
         if words is None:
             return None
         split = body.split(" ")
-        n = len(split)
-        shape = (rtype, n)
+        shape = (rtype, len(split))
+        head = tuple(split[:2])
         bases = self._last.get(shape)
         if bases is not None:
             # The most recent records of this type and length: one like this one but
             # for a few words (the same call with new pointers, the next file of a
-            # directory) is patched rather than put together.
-            most = max(4, n // 4)
-            for name, base_split, base in bases:
-                if name != type_name:
-                    continue
-                changed = list(compress(range(n), map(ne, split, base_split)))
-                if len(changed) > most:
-                    continue
-                fields = base.fields
-                if any(fields[i][0] in _CALL_KEYS for i in changed):
-                    continue  # another call: the context of the others' texts
-                rec = self._patched(rtype, type_name, body, split, changed, base, bodies)
+            # directory) is patched rather than put together. The one with the same
+            # first two words (the same call, the same item) first.
+            same = bases.get(head)
+            if same is not None:
+                rec = self._patched_from(same, rtype, type_name, body, split, bodies)
                 if rec is not None:
-                    self._keep_base(shape, bases, type_name, split, rec)
+                    self._keep_base(bases, head, type_name, split, rec)
                     return rec
+            for base in reversed(bases.values()):
+                if base is not same:
+                    rec = self._patched_from(base, rtype, type_name, body, split, bodies)
+                    if rec is not None:
+                        self._keep_base(bases, head, type_name, split, rec)
+                        return rec
         rec = self._put_together(rtype, type_name, body, split, words, bodies)
         if rec is not None and "" not in split:
             if bases is None:
                 if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
                     self._last.clear()
-                bases = self._last[shape] = []
-            self._keep_base(shape, bases, type_name, split, rec)
+                bases = self._last[shape] = {}
+            self._keep_base(bases, head, type_name, split, rec)
         return rec
 
+    def _patched_from(self, base: tuple[str, list[str], Rec], rtype: int, type_name: str,
+                      body: str, split: list[str], bodies: dict[str, Body]) -> Rec | None:
+        """The record patched from ``base`` if only a few of its words changed (no call)."""
+        name, base_split, rec = base
+        if name != type_name:
+            return None
+        n = len(split)
+        changed = list(compress(range(n), map(ne, split, base_split)))
+        if len(changed) > max(4, n // 4):
+            return None
+        fields = rec.fields
+        for i in changed:
+            if fields[i][0] in _CALL_KEYS:
+                return None  # another call: the context of the others' texts
+        return self._patched(rtype, type_name, body, split, changed, rec, bodies)
+
     @staticmethod
-    def _keep_base(shape: tuple[int, int], bases: list[tuple[str, list[str], Rec]],
-                   type_name: str, split: list[str], rec: Rec) -> None:
-        """``rec`` first among the bases of its shape; one base per first two words
-        (a call, an item and name), BASES of them."""
-        head = split[:2]
-        if bases and bases[0][1][:2] == head:  # the same call or item again: its place
-            bases[0] = (type_name, split, rec)
-            return
-        bases[:] = [(type_name, split, rec),
-                    *[b for b in bases if b[1][:2] != head][:BASES - 1]]
+    def _keep_base(bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
+                   head: tuple[str, ...], type_name: str, split: list[str], rec: Rec) -> None:
+        """``rec`` the most recent base of its shape: one per first two words (a call,
+        an item and name), BASES of them."""
+        if bases.pop(head, None) is None and len(bases) >= BASES:
+            del bases[next(iter(bases))]  # the least recent
+        bases[head] = (type_name, split, rec)
 
     def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
                  changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
