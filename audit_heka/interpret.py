@@ -1051,6 +1051,13 @@ def _sockaddr(_: Interpreter, raw: str, ctx: _Context) -> str:
 
 
 def _escaped(_: Interpreter, raw: str, ctx: _Context) -> str:
+    if raw.startswith('"'):
+        end = raw.find('"', 1)
+        if end > 0 and raw.isprintable():
+            # No control character to escape, no byte that is not UTF-8 (a surrogate
+            # escape is not printable): what tty_escape(escaped(raw)) gives, without
+            # the round trip through bytes.
+            return raw[1:end]
     return tty_escape(escaped(raw))
 
 
