@@ -178,6 +178,15 @@ class Assembler:
             self._see_serial(serial)
         return out
 
+    def first_step_due(self, now: float) -> bool:
+        """Whether :meth:`first_step` at ``now`` would do anything: expire the first
+        pending event (as :meth:`expire` looks at it) or track a serial. The lane asks
+        this at every record; the answer is nearly always no."""
+        if self.track_gaps:
+            return True
+        pending = self._pending
+        return bool(pending) and next(iter(pending.values())).last_seen <= now - self.timeout
+
     def add_expired(self, record: Record, now: float, mark: int = 0,
                     out: list[Event] | None = None, serial_seen: bool = False) -> list[Event]:
         """add() without its first step, the expiry (:meth:`first_step`): for a caller

@@ -321,8 +321,7 @@ class Session:
         self._last_now = record_now
         self.records += 1
         assembler = self.assembler
-        out = (self._first_step(record_now) if assembler.in_flight or assembler.track_gaps
-               else [])
+        out = self._first_step(record_now) if assembler.first_step_due(record_now) else []
         if rtype == PROCTITLE and not live:
             out += self._lane_close()
         return out
@@ -331,7 +330,7 @@ class Session:
         """add()'s first step for a record the lane takes: events of other keys that
         timed out, and the serial seen (live)."""
         assembler = self.assembler
-        if not assembler.in_flight and not assembler.track_gaps:
+        if not assembler.first_step_due(now):
             return []
         return self._ship(assembler.first_step(self._run_key[1], now))
 
