@@ -1025,15 +1025,17 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
     used = set(EVENT_FIELDS)
     plan: list[_Group] = []
     for type_name, members in groups.items():
+        execve = type_name == "EXECVE"  # _make_record: the name says the type
+        if len(members) == 1 and not execve and used.isdisjoint(members[0]):
+            # A record's own fields under their own names (Rec.joined): the common case
+            # needs no ops.
+            used.update(members[0])
+            plan.append((_RECORD, tuple(firsts[type_name]), (), {}))
+            continue
         keys = list(dict.fromkeys(k for m in members for k in m))
         prefix = type_name.lower() + "_"
         names = {k: prefix + k if k in used else k for k in keys}
         used.update(names.values())
-        execve = type_name == "EXECVE"  # _make_record: the name says the type
-        if len(members) == 1 and not execve and all(names[k] == k for k in keys):
-            # A record's own fields (Rec.joined): the common case needs no ops.
-            plan.append((_RECORD, tuple(firsts[type_name]), (), {}))
-            continue
         ops: list[_Op] = []
         positions = {i: {k: j for j, k in enumerate(recs[i].keys)} for i in every[type_name]}
         for k in keys:
