@@ -524,13 +524,22 @@ class FastEncoder:
         pieces = list(last.pieces)
         unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
         reads_args = False  # a0 or a1 changed: the context of others' texts, for some calls
+        new = False  # a word not seen before
         for i in changed:
-            hit = words.get(split[i])
+            word = split[i]
+            hit = words.get(word)
             if hit is None:
-                alone = _pairs_fast(split[i])
-                if alone is None or len(alone) != 1:
-                    return None
-                pair, piece = alone[0], _CONTEXTUAL
+                new = True
+                key, _, value = word.partition("=")
+                if key == pairs[i][0] and value and value[0] not in "\"'{" and (
+                        value[-1] not in ",:)"):
+                    pair = (key, value)  # what _pairs_fast reads of such a word
+                else:
+                    alone = _pairs_fast(word)
+                    if alone is None or len(alone) != 1:
+                        return None
+                    pair = alone[0]
+                piece = _CONTEXTUAL
             else:
                 pair, piece = hit
             if pair[0] != pairs[i][0] or pair[0] in _CALL_KEYS:
@@ -543,20 +552,23 @@ class FastEncoder:
                 unknown.append(i)
         fields = tuple(pairs)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
-        if reads_args and len(self.interpreter.context_key(record)) > 2:
+        interpreter = self.interpreter
+        if reads_args and len(interpreter.context_key(record)) > 2:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
-        new = False
         for i in unknown:
             k, raw = pairs[i]
             # A value that changes from record to record (a pid) is seldom seen again:
             # remembered only when its text cost an interpretation. The entry itself
-            # is not remembered either (but as the last of its type, for the next one).
+            # is not remembered either (but as a base of its type, for the next one).
             # Memos that fill with one-off entries keep the garbage collector busy.
-            if words.get(split[i]) is None:
-                new = True
-            piece = pieces[i] = self._piece(record, k, raw, None, remember=False)
-            if (piece.kind is not None and piece.kind not in CONTEXT_KINDS
-                    and len(raw) <= MEMO_VALUE_MAX):  # (a new pointer: a0-a3)
+            kind = interpreter.kind(rtype, k, raw)
+            if kind is None:
+                pieces[i] = _Piece(k, raw, None, False, None)
+                continue
+            text = interpreter.kind_text(record, kind, raw)
+            piece = pieces[i] = _Piece(
+                k, raw, text, isinstance(text, str) and text.startswith("unknown("), kind)
+            if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
                 self._remember_piece(record, k, raw, piece)
                 self._words_of(rtype, 1)[split[i]] = ((k, raw), piece)
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
