@@ -328,11 +328,13 @@ _Group = tuple[int, tuple[int, ...], tuple[_Op, ...],
 
 
 class _Plan:
-    __slots__ = ("groups", "head")
+    __slots__ = ("groups", "head", "pid_rec")
 
-    def __init__(self, head: bytes, groups: tuple[_Group, ...]) -> None:
+    def __init__(self, head: bytes, groups: tuple[_Group, ...], pid_rec: int) -> None:
         self.head = head  # the type and record_types fields
         self.groups = groups
+        #: The first record with a pid key (the event's Pid, first_pid), or -1.
+        self.pid_rec = pid_rec
 
 
 class FastEncoder:
@@ -707,7 +709,8 @@ class FastEncoder:
             if kind == _RECORD:
                 i = indexes[0]
                 rec = recs[i]
-                malformed.extend(rec.malformed)
+                if rec.malformed:
+                    malformed.extend(rec.malformed)
                 if not rec.volatile:
                     out.append(rec.joined)
                     continue
@@ -743,11 +746,7 @@ class FastEncoder:
             name += f"#{part}"
         digest = sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
                               usedforsecurity=False).digest()
-        pid: int | None = None
-        for rec in recs:
-            if rec.has_pid:
-                pid = rec.pid
-                break
+        pid = recs[plan.pid_rec].pid if plan.pid_rec >= 0 else None
         if timestamp != self._stamp:  # events of one millisecond share it
             self._stamp, self._stamp_bytes = timestamp, varint(timestamp)
         head = [
@@ -1065,7 +1064,8 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
     type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
     record_types = _entry(b"\x0a\x0crecord_types" + _STRING
                           + b"".join(_string(r.type_name) for r in recs))
-    return _Plan(type_field + record_types, tuple(plan))
+    pid_rec = next((i for i, r in enumerate(recs) if r.has_pid), -1)
+    return _Plan(type_field + record_types, tuple(plan), pid_rec)
 
 
 def _len_str(text: str) -> bytes:
@@ -1083,7 +1083,7 @@ _MALFORMED_OF = attrgetter("malformed")
 _VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
 _WARN_OF = attrgetter("warn")
-_MISSING_PLAN = _Plan(b"", ())
+_MISSING_PLAN = _Plan(b"", (), -1)
 _CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 # What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).
