@@ -727,7 +727,7 @@ class FastEncoder:
             if hit is None:
                 fill = self._fill
                 start = len(malformed)
-                data = b"".join([self._op(op, recs, record_at) for op in ops])
+                data = self._group_bytes(ops, recs, record_at)
                 hit = (data, malformed[start:], self._fill - fill)
                 if len(data) <= MEMO_BYTES_MAX and not any(m.volatile for m in members):
                     self._count_group_entry()
@@ -908,21 +908,42 @@ class FastEncoder:
                             op[7].clear()
             self._group_entries = 1
 
-    def _op(self, op: _Op, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
-        """One field (and its ``_i``) of the plan, the general way."""
-        kind, name, name_i, key, where, index, plain, memo = op
-        if kind == _SINGLE:
-            i = where[0]
-            assert i is not None
-            piece = recs[i].pieces[index[0] or 0]
-            if piece.malformed:
-                self._malformed.append(key)
-            if plain and not piece.volatile:
-                return piece.single
-            return piece.raw_field(name) + self._text_field(piece, record_at, i, name_i)
-        if kind == _ALIGNED:
-            return self._aligned(recs, record_at, name, name_i, key, where, index, memo)
-        return self._argv(recs, record_at)
+    def _group_bytes(self, ops: tuple[_Op, ...], recs: list[Rec],
+                     record_at: Callable[[int], Record]) -> bytes:
+        """A group's fields (and their ``_i``), in plan order.
+
+        An aligned field is first looked up by its pieces (most keys of a PATH
+        group carry values seen before even when one record is new).
+        """
+        out = []
+        for op in ops:
+            kind, name, name_i, key, where, index, plain, memo = op
+            if kind == _ALIGNED:
+                pieces = tuple([recs[i].pieces[j] if i is not None and j is not None else None
+                                for i, j in zip(where, index, strict=True)])
+                hit = memo.get(pieces)
+                if hit is None:
+                    out.append(self._aligned(pieces, record_at, name, name_i, key, where, memo))
+                    continue
+                data, bad, filled = hit
+                if bad:
+                    self._malformed.extend([key] * bad)
+                self._fill += filled
+                out.append(data)
+            elif kind == _SINGLE:
+                i = where[0]
+                assert i is not None
+                piece = recs[i].pieces[index[0] or 0]
+                if piece.malformed:
+                    self._malformed.append(key)
+                if plain and not piece.volatile:
+                    out.append(piece.single)
+                else:
+                    out.append(piece.raw_field(name)
+                               + self._text_field(piece, record_at, i, name_i))
+            else:
+                out.append(self._argv(recs, record_at))
+        return b"".join(out)
 
     def _text_field(self, piece: _Piece, record_at: Callable[[int], Record], i: int,
                     name_i: bytes) -> bytes:
@@ -949,23 +970,11 @@ class FastEncoder:
             return interpreter.plain(piece.kind, piece.raw)
         return interpreter.field_text(record_at(i), piece.key, piece.raw, None)
 
-    def _aligned(self, recs: list[Rec], record_at: Callable[[int], Record], name: bytes,
-                 name_i: bytes, key: str, where: tuple[int | None, ...],
-                 index: tuple[int | None, ...], memo: _Aligned) -> bytes:
-        """A key of a repeated record type: arrays aligned on its records (as schema's).
-
-        Memoised by its pieces: an event's PATH records are seldom all seen before
-        (a new file name, a new inode), but most of their keys' values were.
-        """
-        pieces = tuple([recs[i].pieces[j] if i is not None and j is not None else None
-                        for i, j in zip(where, index, strict=True)])
-        hit = memo.get(pieces)
-        if hit is not None:
-            data, bad, filled = hit
-            if bad:
-                self._malformed.extend([key] * bad)
-            self._fill += filled
-            return data
+    def _aligned(self, pieces: tuple[_Piece | None, ...], record_at: Callable[[int], Record],
+                 name: bytes, name_i: bytes, key: str, where: tuple[int | None, ...],
+                 memo: _Aligned) -> bytes:
+        """A key of a repeated record type: arrays aligned on its records (as schema's),
+        remembered by its pieces (see :meth:`_group_bytes`)."""
         fill = self._fill
         missing = pieces.count(None)
         malformed = [p for p in pieces if p is not None and p.malformed]
