@@ -500,6 +500,9 @@ class FastEncoder:
             return None
         n = len(split)
         changed = list(compress(range(n), map(ne, split, base_split)))
+        if not changed:  # the same words again (a second call on one file): its entry,
+            self._remember(rtype, type_name, body, rec.fields, rec, bodies)  # now kept
+            return rec
         if len(changed) > max(4, n // 4):
             return None
         fields = rec.fields
