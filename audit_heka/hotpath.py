@@ -51,6 +51,7 @@ from audit_heka.records import (
     _pairs_fast,
     parse_body,
     reads_alone,
+    split_enriched,
 )
 from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
@@ -366,9 +367,9 @@ class FastEncoder:
         # (record type, "key=value" word) -> its pair and piece (see line_rec)
         self._words: dict[int, dict[str, tuple[tuple[str, str], _Piece]]] = {}
         self._word_count = 0
-        # Per (record type, word count): the last few entries put together from words,
-        # with their words (the bases of _patched), by their first two words.
-        self._last: dict[tuple[int, int],
+        # Per (record type, word count, ENRICHED part): the last few entries put together
+        # from words, with their words (the bases of _patched), by their first two words.
+        self._last: dict[tuple[int, int, str],
                          dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
@@ -423,18 +424,55 @@ class FastEncoder:
         hit = self._lines.get(body)
         if hit is not None and hit[0] == rtype and hit[1] == type_name:
             return hit[2]
-        if "\x1d" not in body and rtype != EXECVE and body not in bodies:
-            rec = self._from_words(rtype, type_name, body, bodies)
+        if rtype != EXECVE and body not in bodies:
+            rec = (self._from_words(rtype, type_name, body, bodies) if "\x1d" not in body
+                   else self._from_enriched(rtype, type_name, body, bodies))
             if rec is not None:
                 return rec
         fields, enriched, free, msg_fields, problem = parse_body(body, bodies)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
                         msg_fields, problem)
         rec = self._make_record(record)
-        if rec is not None and not rec.execve and not free and not enriched:
-            self._learn_words(rtype, record, rec)
+        if rec is not None and not rec.execve and not free:
+            if not enriched:
+                self._learn_words(rtype, record, rec)
+            elif not msg_fields and not problem:
+                self._enriched_base(rtype, type_name, body, record, rec)
         self._remember(rtype, type_name, body, None, rec, bodies)
         return rec
+
+    def _enriched_base(self, rtype: int, type_name: str, body: str, record: Record,
+                       rec: Rec) -> None:
+        """An ENRICHED record whose raw part is plain words: a base for the next ones
+        with the same ENRICHED part (:meth:`_from_enriched`)."""
+        head, tail = split_enriched(body)
+        fields = record.fields
+        if not tail or "msg='" in head or " ".join([f"{k}={v}" for k, v in fields]) != head:
+            return
+        if not all(reads_alone(k, v) for k, v in fields):
+            return
+        split = head.split(" ")
+        shape = (rtype, len(split), tail)
+        bases = self._last.get(shape)
+        if bases is None:
+            if len(self._last) >= PLAN_MEMO_SIZE:
+                self._last.clear()
+            bases = self._last[shape] = {}
+        self._keep_base(bases, tuple(split[:2]), type_name, split, rec)
+
+    def _from_enriched(self, rtype: int, type_name: str, body: str,
+                       bodies: dict[str, Body]) -> Rec | None:
+        """An ENRICHED record like a base with the same ENRICHED part but for a few
+        words of its raw part (auditd's default format on many systems: every new
+        pointer or inode would otherwise cost a whole parse)."""
+        head, tail = split_enriched(body)
+        if not tail or "msg='" in head:
+            return None  # (a msg=' opened in the raw part decides what the \x1d is)
+        split = head.split(" ")
+        bases = self._last.get((rtype, len(split), tail))
+        if bases is None:
+            return None
+        return self._from_bases(bases, rtype, type_name, body, split, bodies)
 
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
         """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
@@ -463,34 +501,42 @@ class FastEncoder:
         if words is None:
             return None
         split = body.split(" ")
-        shape = (rtype, len(split))
-        head = tuple(split[:2])
+        shape = (rtype, len(split), "")
         bases = self._last.get(shape)
         if bases is not None:
-            # The most recent records of this type and length: one like this one but
-            # for a few words (the same call with new pointers, the next file of a
-            # directory) is patched rather than put together. The one with the same
-            # first two words (the same call, the same item) first.
-            same = bases.get(head)
-            if same is not None:
-                rec = self._patched_from(same, rtype, type_name, body, split, bodies)
-                if rec is not None:
-                    self._keep_base(bases, head, type_name, split, rec)
-                    return rec
-            for base in reversed(bases.values()):
-                if base is not same:
-                    rec = self._patched_from(base, rtype, type_name, body, split, bodies)
-                    if rec is not None:
-                        self._keep_base(bases, head, type_name, split, rec)
-                        return rec
+            rec = self._from_bases(bases, rtype, type_name, body, split, bodies)
+            if rec is not None:
+                return rec
         rec = self._put_together(rtype, type_name, body, split, words, bodies)
         if rec is not None and "" not in split:
             if bases is None:
                 if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
                     self._last.clear()
                 bases = self._last[shape] = {}
-            self._keep_base(bases, head, type_name, split, rec)
+            self._keep_base(bases, tuple(split[:2]), type_name, split, rec)
         return rec
+
+    def _from_bases(self, bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
+                    rtype: int, type_name: str, body: str, split: list[str],
+                    bodies: dict[str, Body]) -> Rec | None:
+        """The record patched from one of the most recent of its type and length (and
+        ENRICHED part): one like it but for a few words (the same call with new
+        pointers, the next file of a directory). The one with the same first two
+        words (the same call, the same item) is tried first."""
+        head = tuple(split[:2])
+        same = bases.get(head)
+        if same is not None:
+            rec = self._patched_from(same, rtype, type_name, body, split, bodies)
+            if rec is not None:
+                self._keep_base(bases, head, type_name, split, rec)
+                return rec
+        for base in reversed(bases.values()):
+            if base is not same:
+                rec = self._patched_from(base, rtype, type_name, body, split, bodies)
+                if rec is not None:
+                    self._keep_base(bases, head, type_name, split, rec)
+                    return rec
+        return None
 
     def _patched_from(self, base: tuple[str, list[str], Rec], rtype: int, type_name: str,
                       body: str, split: list[str], bodies: dict[str, Body]) -> Rec | None:
@@ -523,8 +569,11 @@ class FastEncoder:
     def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
                  changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
         """A record like the last one of its type but for a few words (a new pid, new
-        pointers): that entry with those pieces replaced."""
-        words = self._words[rtype]
+        pointers): that entry with those pieces replaced. An ENRICHED one (its base
+        has the same ENRICHED part) makes its new pieces with those pairs."""
+        enriched = dict(reversed(last.enriched)) if last.enriched else None
+        # (the word memo's pieces were made without ENRICHED pairs)
+        words = self._words.get(rtype, _NO_WORDS) if enriched is None else _NO_WORDS
         pairs = list(last.fields)
         pieces = list(last.pieces)
         unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
@@ -556,12 +605,18 @@ class FastEncoder:
             if piece is _CONTEXTUAL:
                 unknown.append(i)
         fields = tuple(pairs)
-        record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body, 0,
+                        "")
         interpreter = self.interpreter
         if reads_args and len(interpreter.context_key(record)) > 2:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
         for i in unknown:
             k, raw = pairs[i]
+            if enriched is not None:
+                kind = interpreter.kind(rtype, k, raw)
+                pieces[i] = self._piece(record, k, raw, enriched, remember=(
+                    kind is not None and kind not in CONTEXT_KINDS))
+                continue
             # A value that changes from record to record (a pid) is seldom seen again:
             # remembered only when its text cost an interpretation. The entry itself
             # is not remembered either (but as a base of its type, for the next one).
@@ -584,13 +639,14 @@ class FastEncoder:
     def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
                   rec: Rec | None, bodies: dict[str, Body]) -> None:
         """The entry of a log line's body; with ``fields``, its parse too (put together
-        from words: what records._body gives such a body)."""
+        from words: what records._body gives such a body, the ENRICHED pairs of its
+        entry's)."""
         if len(body) > MEMO_BODY_MAX:
             return
         if fields is not None:
             if len(bodies) >= BODY_MEMO_SIZE:
                 bodies.clear()
-            bodies[body] = (fields, (), "", 0, "")
+            bodies[body] = (fields, () if rec is None else rec.enriched, "", 0, "")
         memo = self._lines
         if len(memo) >= RECORD_MEMO_SIZE:
             memo.clear()
@@ -1096,6 +1152,7 @@ _VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
 _WARN_OF = attrgetter("warn")
 _MISSING_PLAN = _Plan(b"", (), -1)
+_NO_WORDS: dict[str, tuple[tuple[str, str], _Piece]] = {}  # (never written)
 _CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 # What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).

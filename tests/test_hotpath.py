@@ -226,6 +226,30 @@ def test_records_like_the_last_but_for_a_few_words() -> None:
         assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
 
 
+def test_enriched_records_like_the_last_but_for_a_few_words() -> None:
+    """ENRICHED records patched from one with the same ENRICHED part: new pieces take
+    their text from those pairs (uid), a new context (fcntl's a1), a word that opens a
+    msg=' (the \x1d is then data), another ENRICHED part, one that is no ENRICHED part."""
+    base = ("arch=c000003e syscall={sc} success=yes exit=0 a0={a0} a1={a1} a2=3 a3=0 "
+            "items=0 ppid=1 pid={pid} auid=4242 uid={uid} comm={comm} key=(null)")
+    tail = '\x1dARCH=x86_64 SYSCALL={name} AUID="unknown(4242)" UID="root"'
+    rows = [(72, 3, 8, 10, 0, '"x"', "fcntl"), (72, 3, 8, 11, 0, '"x"', "fcntl"),
+            (72, 3, 2, 12, 0, '"x"', "fcntl"), (72, 3, 2, 13, 1000, '"x"', "fcntl"),
+            (72, 3, 2, 14, 1000, '"y"', "fcntl"), (72, 3, 2, 14, 1000, '"y"', "fcntl"),
+            (2, 3, 2, 15, 1000, '"y"', "open"), (2, 3, 2, 16, 0, "amsg='", "open"),
+            (2, 3, 2, 17, 0, '"a b"', "open"), (2, 3, 2, 18, 0, "x\x1dY=z", "open")]
+    bodies = [base.format(sc=sc, a0=a0, a1=a1, pid=pid, uid=uid, comm=comm)
+              + tail.format(name=name) for sc, a0, a1, pid, uid, comm, name in rows]
+    bodies.append(bodies[-1].replace("ARCH=", "arch="))  # no ENRICHED part: data
+    lines = []
+    for n, body in enumerate(bodies):
+        lines += [f"type=SYSCALL msg=audit(1700000000.{n:03d}:{n}): {body}",
+                  f"type=PROCTITLE msg=audit(1700000000.{n:03d}:{n}): proctitle=6C73"]
+    for live in (False, True):
+        hot, _ = same(lines, live)
+        assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
+
+
 def test_events_going_by_while_others_wait_for_their_timeout() -> None:
     """User records wait in the assembler for their timeout (log mode); the events going
     by meanwhile take the assembler's expiry step at each record, two events at most,
