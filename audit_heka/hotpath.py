@@ -445,6 +445,8 @@ class FastEncoder:
                        rec: Rec) -> None:
         """An ENRICHED record whose raw part is plain words: a base for the next ones
         with the same ENRICHED part (:meth:`_from_enriched`)."""
+        if len(body) > MEMO_BODY_MAX:
+            return
         head, tail = split_enriched(body)
         fields = record.fields
         if not tail or "msg='" in head or " ".join([f"{k}={v}" for k, v in fields]) != head:
@@ -452,19 +454,16 @@ class FastEncoder:
         if not all(reads_alone(k, v) for k, v in fields):
             return
         split = head.split(" ")
-        shape = (rtype, len(split), tail)
-        bases = self._last.get(shape)
-        if bases is None:
-            if len(self._last) >= PLAN_MEMO_SIZE:
-                self._last.clear()
-            bases = self._last[shape] = {}
-        self._keep_base(bases, tuple(split[:2]), type_name, split, rec)
+        self._keep_base(self._bases((rtype, len(split), tail)), tuple(split[:2]), type_name,
+                        split, rec)
 
     def _from_enriched(self, rtype: int, type_name: str, body: str,
                        bodies: dict[str, Body]) -> Rec | None:
         """An ENRICHED record like a base with the same ENRICHED part but for a few
         words of its raw part (auditd's default format on many systems: every new
         pointer or inode would otherwise cost a whole parse)."""
+        if len(body) > MEMO_BODY_MAX:
+            return None
         head, tail = split_enriched(body)
         if not tail or "msg='" in head:
             return None  # (a msg=' opened in the raw part decides what the \x1d is)
@@ -502,19 +501,27 @@ class FastEncoder:
             return None
         split = body.split(" ")
         shape = (rtype, len(split), "")
-        bases = self._last.get(shape)
+        small = len(body) <= MEMO_BODY_MAX  # (bases of bounded size, as the other memos)
+        bases = self._last.get(shape) if small else None
         if bases is not None:
             rec = self._from_bases(bases, rtype, type_name, body, split, bodies)
             if rec is not None:
                 return rec
         rec = self._put_together(rtype, type_name, body, split, words, bodies)
-        if rec is not None and "" not in split:
-            if bases is None:
-                if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
-                    self._last.clear()
-                bases = self._last[shape] = {}
-            self._keep_base(bases, tuple(split[:2]), type_name, split, rec)
+        if rec is not None and small and "" not in split:
+            self._keep_base(self._bases(shape) if bases is None else bases, tuple(split[:2]),
+                            type_name, split, rec)
         return rec
+
+    def _bases(self, shape: tuple[int, int, str]
+               ) -> dict[tuple[str, ...], tuple[str, list[str], Rec]]:
+        """The bases of a shape (record type, word count, ENRICHED part), made if new."""
+        bases = self._last.get(shape)
+        if bases is None:
+            if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
+                self._last.clear()
+            bases = self._last[shape] = {}
+        return bases
 
     def _from_bases(self, bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
                     rtype: int, type_name: str, body: str, split: list[str],

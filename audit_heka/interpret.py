@@ -519,9 +519,11 @@ class _Context:
         arch, raw = values.get("arch"), values.get("syscall")
         call = _CALLS.get((arch, raw, host))
         if call is None:
-            if len(_CALLS) >= MEMO_SIZE:
-                _CALLS.clear()
-            call = _CALLS[(arch, raw, host)] = _call(arch, raw, host)
+            call = _call(arch, raw, host)
+            if len(arch or "") + len(raw or "") <= _CALL_TEXT_MAX:  # memory bounded by size
+                if len(_CALLS) >= MEMO_SIZE:
+                    _CALLS.clear()
+                _CALLS[(arch, raw, host)] = call
         machine, sysname = call
         if sysname is None or sysname in _READS_A0_A1 or sysname.startswith("fcntl"):
             return cls(machine, sysname, _hex_or(values.get("a0")), _hex_or(values.get("a1")))
@@ -547,6 +549,7 @@ def _call(arch: str | None, raw: str | None, host: str) -> tuple[str | None, str
 
 
 # (arch, syscall, host) -> (machine, syscall name): a few calls make most records.
+_CALL_TEXT_MAX = 64  # characters of arch and syscall values whose call is remembered
 _CALLS: dict[tuple[str | None, str | None, str], tuple[str | None, str | None]] = {}
 
 

@@ -376,6 +376,7 @@ def test_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fast._fields) <= limits["fields"]
     assert sum(len(w) for w in fast._words.values()) <= limits["words"] + 64
     assert len(hot._bodies) <= 8192
+    assert len(fast._last) <= 1024 and all(len(b) <= 4 for b in fast._last.values())
 
 
 def test_large_values_are_not_remembered() -> None:
@@ -396,6 +397,8 @@ def test_large_values_are_not_remembered() -> None:
     assert all(len(body) <= 4096 for body in hot._bodies)
     assert all(len(key[2]) <= 1024 for key in fast._fields if isinstance(key[2], str))
     assert all(len(data) <= 16384 for data in fast._argvs.values())
+    assert all(len(" ".join(split)) <= 4096 for bases in fast._last.values()
+               for _, split, _ in bases.values())
 
 
 def test_context_key_covers_every_call_whose_texts_read_its_arguments() -> None:
