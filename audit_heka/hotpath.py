@@ -856,10 +856,16 @@ class FastEncoder:
         key = (record.type, record.type_name, record.text)
         memo = self._records
         if key in memo:
-            rec = memo[key]
-            if rec is None or rec.matches(record):
-                return rec
-        rec = self._make_record(record)
+            hit = memo[key]
+            if hit is None or hit.matches(record):
+                return hit
+        # The lane's entry of this body, when it read the line before handing it to the
+        # assembler (a record that stands alone, a user message: it waits for its timeout).
+        read = self._lines.get(record.text)
+        rec = read[2] if read is not None and read[0] == record.type and (
+            read[1] == record.type_name) else None
+        if rec is None or not rec.matches(record):
+            rec = self._make_record(record)
         if len(record.text) > MEMO_BODY_MAX:
             return rec
         if rec is None or rec.matches(record):  # (a hand-made record may not match its text)
