@@ -60,6 +60,7 @@ EXPIRE_PER_RECORD = 2  # log mode: timed-out events completed per record at most
 EOE_TIMEOUT = 2.0  # auditd's end_of_event_timeout default (seconds)
 DEFAULT_MAX_IN_FLIGHT = 4096
 CLOSED_MEMORY = 8192  # completed keys remembered to place late records
+_NEVER = float("inf")  # the head time of no pending event: never due
 GAP_WINDOW = 4096  # serials below the highest seen by more than this are settled
 SERIAL_SPACE = 1 << 32
 
@@ -129,6 +130,8 @@ class Assembler:
         self.max_in_flight = max_in_flight
         self.track_gaps = live if track_gaps is None else track_gaps
         self._pending: OrderedDict[Key, _Pending] = OrderedDict()
+        #: last_seen of the first pending event (the one expire() looks at), or +inf.
+        self._head_seen = _NEVER
         self._closed: OrderedDict[Key, int] = OrderedDict()  # key -> next part number
         # Counters (read by status/health reporting).
         self.records_in = 0
@@ -178,6 +181,12 @@ class Assembler:
             self._see_serial(serial)
         return out
 
+    def first_step_due(self, now: float) -> bool:
+        """Whether :meth:`first_step` at ``now`` would do anything: expire the first
+        pending event (as :meth:`expire` looks at it) or track a serial. The lane asks
+        this at every record; the answer is nearly always no."""
+        return self.track_gaps or self._head_seen <= now - self.timeout
+
     def add_expired(self, record: Record, now: float, mark: int = 0,
                     out: list[Event] | None = None, serial_seen: bool = False) -> list[Event]:
         """add() without its first step, the expiry (:meth:`first_step`): for a caller
@@ -196,6 +205,7 @@ class Assembler:
                 return out
             self.completed_by_eoe += 1
             out.append(self._close(key, pending))
+            self._note_head()
             return out
         self.records_in += 1
         pending = self._pending.get(key)
@@ -220,6 +230,7 @@ class Assembler:
             oldest, victim = self._pending.popitem(last=False)
             self.overflowed += 1
             out.append(self._close(oldest, victim))
+        self._note_head()
         return out
 
     def expire(self, now: float, most: int | None = None) -> list[Event]:
@@ -237,6 +248,8 @@ class Assembler:
             del self._pending[key]
             self.timed_out += 1
             out.append(self._close(key, pending))
+        if out:
+            self._note_head()
         return out
 
     def flush(self) -> list[Event]:
@@ -246,6 +259,7 @@ class Assembler:
             key, pending = self._pending.popitem(last=False)
             self.flushed += 1
             out.append(self._close(key, pending))
+        self._head_seen = _NEVER
         return out
 
     def may_hold(self, key: Key) -> bool:
@@ -286,6 +300,11 @@ class Assembler:
         self._missing.clear()
 
     # --------------------------------------------------------------- internals
+
+    def _note_head(self) -> None:
+        """The first pending event changed (or its time): keep its last_seen at hand."""
+        pending = self._pending
+        self._head_seen = next(iter(pending.values())).last_seen if pending else _NEVER
 
     def _close(self, key: Key, pending: _Pending) -> Event:
         self._closed[key] = pending.part + 1

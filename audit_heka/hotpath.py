@@ -43,7 +43,16 @@ from operator import attrgetter, ne
 from audit_heka.events import Event
 from audit_heka.heka.message import varint
 from audit_heka.interpret import CONTEXT_KINDS, Interpreter
-from audit_heka.records import BODY_MEMO_SIZE, Body, Pairs, Record, _pairs_fast, parse_body
+from audit_heka.records import (
+    BODY_MEMO_SIZE,
+    Body,
+    Pairs,
+    Record,
+    _pairs_fast,
+    parse_body,
+    reads_alone,
+    split_enriched,
+)
 from audit_heka.schema import (
     AUDIT_HEKA_NAMESPACE,
     EVENT_FIELDS,
@@ -52,13 +61,11 @@ from audit_heka.schema import (
     LOGGER,
     SECCOMP,
     MessageBuilder,
-    failure,
     integer_key,
     is_execve_arg,
     renaming,
     to_decimal,
     type_warns,
-    unquote,
 )
 
 try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's start-up)
@@ -77,6 +84,7 @@ FIELD_MEMO_SIZE = 16384  # field pieces remembered
 PLAN_MEMO_SIZE = 1024  # event shapes remembered
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
 GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
+BASES = 4  # recent records per record type and length, to patch the next one from
 # Memory stays bounded by size too: what is larger is computed at each use.
 MEMO_VALUE_MAX = 1024  # characters of a raw value whose piece is remembered
 MEMO_BODY_MAX = 4096  # characters of a record body whose entry is remembered
@@ -111,8 +119,18 @@ def _name(name: str) -> bytes:
 
 
 _NAMES: dict[str, bytes] = {}
-_NAMES_I: dict[str, bytes] = {}  # key -> the encoded name of its ``_i`` field
-_INTEGER_KEYS: dict[str, bool] = {}  # key -> schema.integer_key(key)
+_SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))  # a length below 128: one byte
+_NOT_ASKED: tuple[Text, bytes, bytes] = (None, b"", b"")
+# key -> its field's encoded name, its ``_i`` field's, integer_key(key), FAILURE_VALUES[key]
+_KEY_FACTS: dict[str, tuple[bytes, bytes, bool, frozenset[str] | None]] = {}
+
+
+def _key_facts(key: str) -> tuple[bytes, bytes, bool, frozenset[str] | None]:
+    if len(_KEY_FACTS) >= FIELD_MEMO_SIZE:
+        _KEY_FACTS.clear()
+    facts = _KEY_FACTS[key] = (_name(key), _name(key + "_i"), integer_key(key),
+                               FAILURE_VALUES.get(key))
+    return facts
 
 
 def _string(value: str) -> bytes:
@@ -133,43 +151,59 @@ class _Piece:
 
     def __init__(self, key: str, raw: str, text: Text, volatile: bool,
                  kind: str | None = None) -> None:
+        # Inline, with the key's facts looked up once: this runs for every new value.
         self.key = key
         self.raw = raw
         self.kind = kind
-        self.fails = key in FAILURE_VALUES and failure(key, raw)  # the event's severity
-        value = unquote(raw)
-        typed = _INTEGER_KEYS.get(key)
-        if typed is None:
-            if len(_INTEGER_KEYS) >= FIELD_MEMO_SIZE:
-                _INTEGER_KEYS.clear()
-            typed = _INTEGER_KEYS[key] = integer_key(key)
-        number = to_decimal(value) if typed else None
-        self.number = number
-        self.malformed = number is None and typed
-        data = value.encode("utf-8", "surrogateescape")
-        self.value = b"\x22" + varint(len(data)) + data  # the STRING element (arrays mix)
-        name = _name(key)
-        if number is not None:  # (raw_field, inline: this runs for every new value)
-            packed = self.packed = varint(number)
-            body = name + b"\x10\x02\x32" + varint(len(packed)) + packed
-        else:
-            self.packed = b""
-            body = name + b"\x10\x00" + self.value
-        raw_single = b"\x52" + varint(len(body)) + body
         self.volatile = volatile
         self.text = text
-        self.text_elems, self.text_joined = (b"", b"") if text is None else _text_elements(text)
+        facts = _KEY_FACTS.get(key)
+        if facts is None:
+            facts = _key_facts(key)
+        name, name_i, typed, failing = facts
+        self.name_i = name_i  # the fields for the plain name (a collision prefixes it)
+        value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
+        self.fails = failing is not None and value in failing  # the event's severity
+        data = value.encode("utf-8", "surrogateescape")
+        size = len(data)
+        element = self.value = (  # the STRING element (arrays mix)
+            b"\x22" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+        if not typed:
+            number = None
+        elif len(value) < 19 and value.isdigit() and value.isascii():  # fits int64
+            number = int(value)
+        else:
+            number = to_decimal(value)
+        self.number = number
+        if number is not None:
+            self.malformed = False
+            packed = self.packed = (_SMALL_VARINTS[number] if 0 <= number < 0x80
+                                    else varint(number))
+            body = name + b"\x10\x02\x32" + _SMALL_VARINTS[len(packed)] + packed
+        else:
+            self.malformed = typed
+            self.packed = b""
+            body = name + b"\x10\x00" + element
+        size = len(body)
+        single = b"\x52" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
         #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
-        self.asked: tuple[Text, bytes, bytes] = (None, b"", b"")  # text, name_i, field
-        # The fields for the plain name, the common case (a collision prefixes it).
-        name_i = _NAMES_I.get(key)
-        if name_i is None:
-            if len(_NAMES_I) >= FIELD_MEMO_SIZE:
-                _NAMES_I.clear()
-            name_i = _NAMES_I[key] = _name(key + "_i")
-        self.name_i = name_i
-        self.single = raw_single if volatile or text is None else (
-            raw_single + self.text_field(name_i))
+        self.asked: tuple[Text, bytes, bytes] = _NOT_ASKED  # text, name_i, field
+        if text is None:
+            self.text_elems = self.text_joined = b""
+        else:
+            if isinstance(text, str):
+                data = text.encode("utf-8", "surrogateescape")
+                size = len(data)
+                elems = self.text_elems = self.text_joined = (
+                    b"\x22" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+            else:
+                elems, self.text_joined = _text_elements(text)
+                self.text_elems = elems
+            if not volatile:
+                body = name_i + b"\x10\x00" + elems
+                size = len(body)
+                single += b"\x52" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
+        self.single = single
 
     def raw_field(self, name: bytes) -> bytes:
         if self.number is not None:
@@ -218,9 +252,8 @@ class Rec:
         self.enriched = record.enriched
         self.free_text = record.free_text
         self.pieces = pieces
-        if base is not None and record.type != SECCOMP and not any(
-                p.volatile or p.malformed or p.fails
-                for i in changed for p in (pieces[i], base.pieces[i])):
+        if base is not None and record.type != SECCOMP and _plain_change(
+                changed, pieces, base.pieces):
             # Only values changed, none of them bearing on the counters or severity.
             self.pid_index = index = base.pid_index
             singles = self.singles = list(base.singles)
@@ -245,6 +278,9 @@ class Rec:
         self.joined = b"".join(singles)
         # The same with the volatile pieces apart (their text is asked at each use).
         self.volatile = bool(self.volatiles)
+        if not self.volatile:
+            self.parts: tuple[bytes | _Piece, ...] = (self.joined,)
+            return
         parts: list[bytes | _Piece] = []
         start = 0
         for i in self.volatiles:
@@ -265,12 +301,26 @@ class Rec:
                 and self.free_text == record.free_text)
 
 
+def _plain_change(changed: Sequence[int], pieces: Sequence[_Piece],
+                  before: Sequence[_Piece]) -> bool:
+    """Whether the values at ``changed`` bear on no counter and not on the severity,
+    before and after."""
+    for i in changed:
+        p, q = pieces[i], before[i]
+        if p.volatile or p.malformed or p.fails or q.volatile or q.malformed or q.fails:
+            return False
+    return True
+
+
 _SINGLE, _ALIGNED, _ARGV = 0, 1, 2
 _RECORD, _GROUP = 0, 1  # a record's own fields; a group of records (aligned, or EXECVE)
 ALIGNED_MEMO_SIZE = 256  # per plan: aligned groups remembered by their records
 # (op, field name, field name + "_i", key, record indexes (aligned: None where missing),
-#  key index in each record (aligned: None where missing)) -- or (_ARGV, ...).
-_Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ...], bool]
+#  key index in each record (aligned: None where missing), plain name, memo of an aligned
+#  field's bytes by its pieces) -- or (_ARGV, ...).
+_Aligned = dict[tuple["_Piece | None", ...], tuple[bytes, int, int]]  # bytes, malformed, fill
+_Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ...], bool,
+            _Aligned]
 
 
 # (kind, record indexes, ops, memo of the group's bytes by its records)
@@ -279,11 +329,13 @@ _Group = tuple[int, tuple[int, ...], tuple[_Op, ...],
 
 
 class _Plan:
-    __slots__ = ("groups", "head")
+    __slots__ = ("groups", "head", "pid_rec")
 
-    def __init__(self, head: bytes, groups: tuple[_Group, ...]) -> None:
+    def __init__(self, head: bytes, groups: tuple[_Group, ...], pid_rec: int) -> None:
         self.head = head  # the type and record_types fields
         self.groups = groups
+        #: The first record with a pid key (the event's Pid, first_pid), or -1.
+        self.pid_rec = pid_rec
 
 
 class FastEncoder:
@@ -315,8 +367,10 @@ class FastEncoder:
         # (record type, "key=value" word) -> its pair and piece (see line_rec)
         self._words: dict[int, dict[str, tuple[tuple[str, str], _Piece]]] = {}
         self._word_count = 0
-        # Per record type: the last entry put together from words, and its words.
-        self._last: dict[int, tuple[str, list[str], Rec]] = {}
+        # Per (record type, word count, ENRICHED part): the last few entries put together
+        # from words, with their words (the bases of _patched), by their first two words.
+        self._last: dict[tuple[int, int, str],
+                         dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
@@ -370,27 +424,62 @@ class FastEncoder:
         hit = self._lines.get(body)
         if hit is not None and hit[0] == rtype and hit[1] == type_name:
             return hit[2]
-        if "\x1d" not in body and rtype != EXECVE and body not in bodies:
-            rec = self._from_words(rtype, type_name, body, bodies)
+        if rtype != EXECVE and body not in bodies:
+            rec = (self._from_words(rtype, type_name, body, bodies) if "\x1d" not in body
+                   else self._from_enriched(rtype, type_name, body, bodies))
             if rec is not None:
                 return rec
         fields, enriched, free, msg_fields, problem = parse_body(body, bodies)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
                         msg_fields, problem)
         rec = self._make_record(record)
-        if rec is not None and not rec.execve and not free and not enriched:
-            self._learn_words(rtype, record, rec)
+        if rec is not None and not rec.execve and not free:
+            if not enriched:
+                self._learn_words(rtype, record, rec)
+            elif not msg_fields and not problem:
+                self._enriched_base(rtype, type_name, body, record, rec)
         self._remember(rtype, type_name, body, None, rec, bodies)
         return rec
+
+    def _enriched_base(self, rtype: int, type_name: str, body: str, record: Record,
+                       rec: Rec) -> None:
+        """An ENRICHED record whose raw part is plain words: a base for the next ones
+        with the same ENRICHED part (:meth:`_from_enriched`)."""
+        if len(body) > MEMO_BODY_MAX:
+            return
+        head, tail = split_enriched(body)
+        fields = record.fields
+        if not tail or "msg='" in head or " ".join([f"{k}={v}" for k, v in fields]) != head:
+            return
+        if not all(reads_alone(k, v) for k, v in fields):
+            return
+        split = head.split(" ")
+        self._keep_base(self._bases((rtype, len(split), tail)), tuple(split[:2]), type_name,
+                        split, rec)
+
+    def _from_enriched(self, rtype: int, type_name: str, body: str,
+                       bodies: dict[str, Body]) -> Rec | None:
+        """An ENRICHED record like a base with the same ENRICHED part but for a few
+        words of its raw part (auditd's default format on many systems: every new
+        pointer or inode would otherwise cost a whole parse)."""
+        if len(body) > MEMO_BODY_MAX:
+            return None
+        head, tail = split_enriched(body)
+        if not tail or "msg='" in head:
+            return None  # (a msg=' opened in the raw part decides what the \x1d is)
+        split = head.split(" ")
+        bases = self._last.get((rtype, len(split), tail))
+        if bases is None:
+            return None
+        return self._from_bases(bases, rtype, type_name, body, split, bodies)
 
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
         """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
         words = self._words_of(rtype, len(record.fields))
-        for (k, raw), piece in zip(record.fields, rec.pieces, strict=True):
-            word = f"{k}={raw}"
-            if len(raw) <= MEMO_VALUE_MAX and _pairs_fast(word) == [(k, raw)]:
-                # (a word records' fast path reads alone as this pair)
-                words[word] = ((k, raw), _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+        for pair, piece in zip(record.fields, rec.pieces, strict=True):
+            k, raw = pair
+            if len(raw) <= MEMO_VALUE_MAX and reads_alone(k, raw):
+                words[f"{k}={raw}"] = (pair, _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
 
     def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], _Piece]]:
         """The word memo of a record type, with room for ``adding`` words (bounded)."""
@@ -411,37 +500,107 @@ class FastEncoder:
         if words is None:
             return None
         split = body.split(" ")
-        last = self._last.get(rtype)
-        if last is not None and last[0] == type_name and len(last[1]) == len(split):
-            changed = list(compress(range(len(split)), map(ne, split, last[1])))
-            if len(changed) <= max(4, len(split) // 4):
-                rec = self._patched(rtype, type_name, body, split, changed, last[2], bodies)
-                if rec is not None:
-                    self._last[rtype] = (type_name, split, rec)
-                    return rec
+        shape = (rtype, len(split), "")
+        small = len(body) <= MEMO_BODY_MAX  # (bases of bounded size, as the other memos)
+        bases = self._last.get(shape) if small else None
+        if bases is not None:
+            rec = self._from_bases(bases, rtype, type_name, body, split, bodies)
+            if rec is not None:
+                return rec
         rec = self._put_together(rtype, type_name, body, split, words, bodies)
-        if rec is not None and "" not in split:
-            if len(self._last) >= PLAN_MEMO_SIZE:  # one per record type seen
-                self._last.clear()
-            self._last[rtype] = (type_name, split, rec)
+        if rec is not None and small and "" not in split:
+            self._keep_base(self._bases(shape) if bases is None else bases, tuple(split[:2]),
+                            type_name, split, rec)
         return rec
+
+    def _bases(self, shape: tuple[int, int, str]
+               ) -> dict[tuple[str, ...], tuple[str, list[str], Rec]]:
+        """The bases of a shape (record type, word count, ENRICHED part), made if new."""
+        bases = self._last.get(shape)
+        if bases is None:
+            if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
+                self._last.clear()
+            bases = self._last[shape] = {}
+        return bases
+
+    def _from_bases(self, bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
+                    rtype: int, type_name: str, body: str, split: list[str],
+                    bodies: dict[str, Body]) -> Rec | None:
+        """The record patched from one of the most recent of its type and length (and
+        ENRICHED part): one like it but for a few words (the same call with new
+        pointers, the next file of a directory). The one with the same first two
+        words (the same call, the same item) is tried first."""
+        head = tuple(split[:2])
+        same = bases.get(head)
+        if same is not None:
+            rec = self._patched_from(same, rtype, type_name, body, split, bodies)
+            if rec is not None:
+                self._keep_base(bases, head, type_name, split, rec)
+                return rec
+        for base in reversed(bases.values()):
+            if base is not same:
+                rec = self._patched_from(base, rtype, type_name, body, split, bodies)
+                if rec is not None:
+                    self._keep_base(bases, head, type_name, split, rec)
+                    return rec
+        return None
+
+    def _patched_from(self, base: tuple[str, list[str], Rec], rtype: int, type_name: str,
+                      body: str, split: list[str], bodies: dict[str, Body]) -> Rec | None:
+        """The record patched from ``base`` if only a few of its words changed (no call)."""
+        name, base_split, rec = base
+        if name != type_name:
+            return None
+        n = len(split)
+        changed = list(compress(range(n), map(ne, split, base_split)))
+        if not changed:  # the same words again (a second call on one file): its entry,
+            self._remember(rtype, type_name, body, rec.fields, rec, bodies)  # now kept
+            return rec
+        if len(changed) > max(4, n // 4):
+            return None
+        fields = rec.fields
+        for i in changed:
+            if fields[i][0] in _CALL_KEYS:
+                return None  # another call: the context of the others' texts
+        return self._patched(rtype, type_name, body, split, changed, rec, bodies)
+
+    @staticmethod
+    def _keep_base(bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
+                   head: tuple[str, ...], type_name: str, split: list[str], rec: Rec) -> None:
+        """``rec`` the most recent base of its shape: one per first two words (a call,
+        an item and name), BASES of them."""
+        if bases.pop(head, None) is None and len(bases) >= BASES:
+            del bases[next(iter(bases))]  # the least recent
+        bases[head] = (type_name, split, rec)
 
     def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
                  changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
         """A record like the last one of its type but for a few words (a new pid, new
-        pointers): that entry with those pieces replaced."""
-        words = self._words[rtype]
+        pointers): that entry with those pieces replaced. An ENRICHED one (its base
+        has the same ENRICHED part) makes its new pieces with those pairs."""
+        enriched = dict(reversed(last.enriched)) if last.enriched else None
+        # (the word memo's pieces were made without ENRICHED pairs)
+        words = self._words.get(rtype, _NO_WORDS) if enriched is None else _NO_WORDS
         pairs = list(last.fields)
         pieces = list(last.pieces)
         unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
         reads_args = False  # a0 or a1 changed: the context of others' texts, for some calls
+        new = False  # a word not seen before
         for i in changed:
-            hit = words.get(split[i])
+            word = split[i]
+            hit = words.get(word)
             if hit is None:
-                alone = _pairs_fast(split[i])
-                if alone is None or len(alone) != 1:
-                    return None
-                pair, piece = alone[0], _CONTEXTUAL
+                new = True
+                key, _, value = word.partition("=")
+                if key == pairs[i][0] and value and value[0] not in "\"'{" and (
+                        value[-1] not in ",:)"):
+                    pair = (key, value)  # what _pairs_fast reads of such a word
+                else:
+                    alone = _pairs_fast(word)
+                    if alone is None or len(alone) != 1:
+                        return None
+                    pair = alone[0]
+                piece = _CONTEXTUAL
             else:
                 pair, piece = hit
             if pair[0] != pairs[i][0] or pair[0] in _CALL_KEYS:
@@ -453,21 +612,30 @@ class FastEncoder:
             if piece is _CONTEXTUAL:
                 unknown.append(i)
         fields = tuple(pairs)
-        record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
-        if reads_args and len(self.interpreter.context_key(record)) > 2:
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body, 0,
+                        "")
+        interpreter = self.interpreter
+        if reads_args and len(interpreter.context_key(record)) > 2:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
-        new = False
         for i in unknown:
             k, raw = pairs[i]
+            if enriched is not None:
+                kind = interpreter.kind(rtype, k, raw)
+                pieces[i] = self._piece(record, k, raw, enriched, remember=(
+                    kind is not None and kind not in CONTEXT_KINDS))
+                continue
             # A value that changes from record to record (a pid) is seldom seen again:
             # remembered only when its text cost an interpretation. The entry itself
-            # is not remembered either (but as the last of its type, for the next one).
+            # is not remembered either (but as a base of its type, for the next one).
             # Memos that fill with one-off entries keep the garbage collector busy.
-            if words.get(split[i]) is None:
-                new = True
-            piece = pieces[i] = self._piece(record, k, raw, None, remember=False)
-            if (piece.kind is not None and piece.kind not in CONTEXT_KINDS
-                    and len(raw) <= MEMO_VALUE_MAX):  # (a new pointer: a0-a3)
+            kind = interpreter.kind(rtype, k, raw)
+            if kind is None:
+                pieces[i] = _Piece(k, raw, None, False, None)
+                continue
+            text = interpreter.kind_text(record, kind, raw)
+            piece = pieces[i] = _Piece(
+                k, raw, text, isinstance(text, str) and text.startswith("unknown("), kind)
+            if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
                 self._remember_piece(record, k, raw, piece)
                 self._words_of(rtype, 1)[split[i]] = ((k, raw), piece)
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
@@ -478,13 +646,14 @@ class FastEncoder:
     def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
                   rec: Rec | None, bodies: dict[str, Body]) -> None:
         """The entry of a log line's body; with ``fields``, its parse too (put together
-        from words: what records._body gives such a body)."""
+        from words: what records._body gives such a body, the ENRICHED pairs of its
+        entry's)."""
         if len(body) > MEMO_BODY_MAX:
             return
         if fields is not None:
             if len(bodies) >= BODY_MEMO_SIZE:
                 bodies.clear()
-            bodies[body] = (fields, (), "", 0, "")
+            bodies[body] = (fields, () if rec is None else rec.enriched, "", 0, "")
         memo = self._lines
         if len(memo) >= RECORD_MEMO_SIZE:
             memo.clear()
@@ -563,6 +732,9 @@ class FastEncoder:
         self._malformed.clear()
         self._fill = 0
         self._check_options()
+        if self.builder.payload and sum(map(len, lines)) > limit:
+            self.general += 1  # its payload alone is too large: degraded there, at once
+            return None
         try:
             data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,
                                 record_at)
@@ -603,7 +775,8 @@ class FastEncoder:
             if kind == _RECORD:
                 i = indexes[0]
                 rec = recs[i]
-                malformed.extend(rec.malformed)
+                if rec.malformed:
+                    malformed.extend(rec.malformed)
                 if not rec.volatile:
                     out.append(rec.joined)
                     continue
@@ -620,16 +793,10 @@ class FastEncoder:
             if hit is None:
                 fill = self._fill
                 start = len(malformed)
-                data = b"".join([self._op(op, recs, record_at) for op in ops])
+                data = self._group_bytes(ops, recs, record_at)
                 hit = (data, malformed[start:], self._fill - fill)
                 if len(data) <= MEMO_BYTES_MAX and not any(m.volatile for m in members):
-                    self._group_entries += 1
-                    if self._group_entries > GROUP_MEMO_SIZE:  # all plans' groups together
-                        for other in self._plans.values():
-                            if other is not None:
-                                for group in other.groups:
-                                    group[3].clear()
-                        self._group_entries = 1
+                    self._count_group_entry()
                     if len(memo) >= ALIGNED_MEMO_SIZE:
                         memo.clear()
                     memo[members] = hit
@@ -645,11 +812,7 @@ class FastEncoder:
             name += f"#{part}"
         digest = sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
                               usedforsecurity=False).digest()
-        pid: int | None = None
-        for rec in recs:
-            if rec.has_pid:
-                pid = rec.pid
-                break
+        pid = recs[plan.pid_rec].pid if plan.pid_rec >= 0 else None
         if timestamp != self._stamp:  # events of one millisecond share it
             self._stamp, self._stamp_bytes = timestamp, varint(timestamp)
         head = [
@@ -693,10 +856,16 @@ class FastEncoder:
         key = (record.type, record.type_name, record.text)
         memo = self._records
         if key in memo:
-            rec = memo[key]
-            if rec is None or rec.matches(record):
-                return rec
-        rec = self._make_record(record)
+            hit = memo[key]
+            if hit is None or hit.matches(record):
+                return hit
+        # The lane's entry of this body, when it read the line before handing it to the
+        # assembler (a record that stands alone, a user message: it waits for its timeout).
+        read = self._lines.get(record.text)
+        rec = read[2] if read is not None and read[0] == record.type and (
+            read[1] == record.type_name) else None
+        if rec is None or not rec.matches(record):
+            rec = self._make_record(record)
         if len(record.text) > MEMO_BODY_MAX:
             return rec
         if rec is None or rec.matches(record):  # (a hand-made record may not match its text)
@@ -740,17 +909,21 @@ class FastEncoder:
                         context = self.interpreter.context_key(record)
                     piece = memo.get((rtype, k, raw, *context))
                 pieces.append(piece if piece is not None
-                              else self._piece(record, k, raw, None))
+                              else self._piece(record, k, raw, None, looked=True))
         except Exception:  # an interpretation that raised, a name the encoder refuses:
             return None  # the general path reports it (interpret_error)
         return Rec(record, tuple(keys), tuple(pieces), self._shape(record.type_name, tuple(keys)))
 
-    def _piece(self, record: Record, key: str, raw: str,
-               enriched: dict[str, str] | None, remember: bool = True) -> _Piece:
+    def _piece(self, record: Record, key: str, raw: str, enriched: dict[str, str] | None,
+               remember: bool = True, looked: bool = False) -> _Piece:
+        """The piece of one field; ``remember``: into the memos (a value seldom seen
+        again is not); ``looked``: the caller found it in no memo."""
         interpreter = self.interpreter
         kind = interpreter.kind(record.type, key, raw)
         if not remember and enriched is None:  # a value seldom seen again: made, not looked up
-            text: Text = None if kind is None else interpreter.field_text(record, key, raw, None)
+            if kind is None:
+                return _Piece(key, raw, None, False, None)
+            text: Text = interpreter.kind_text(record, kind, raw)
             return _Piece(key, raw, text,
                           isinstance(text, str) and text.startswith("unknown("), kind)
         resolved = enriched.get(key.upper()) if enriched is not None else None
@@ -763,11 +936,15 @@ class FastEncoder:
             memo_key = (record.type, key, raw)
         else:
             memo_key = (record.type, key, raw, resolved)
-        piece = memo.get(memo_key)
+        piece = None if looked else memo.get(memo_key)
         if piece is not None:
             return piece
-        text = (None if kind is None  # what field_text says of a kind-less field
-                else interpreter.field_text(record, key, raw, enriched))
+        if kind is None:  # what field_text says of a kind-less field
+            text = None
+        elif enriched is None:
+            text = interpreter.kind_text(record, kind, raw)
+        else:
+            text = interpreter.field_text(record, key, raw, enriched)
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
@@ -791,21 +968,54 @@ class FastEncoder:
         if contextual:  # the plain key says: look again with the record's context
             memo[(record.type, key, raw)] = _CONTEXTUAL
 
-    def _op(self, op: _Op, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
-        """One field (and its ``_i``) of the plan, the general way."""
-        kind, name, name_i, key, where, index, plain = op
-        if kind == _SINGLE:
-            i = where[0]
-            assert i is not None
-            piece = recs[i].pieces[index[0] or 0]
-            if piece.malformed:
-                self._malformed.append(key)
-            if plain and not piece.volatile:
-                return piece.single
-            return piece.raw_field(name) + self._text_field(piece, record_at, i, name_i)
-        if kind == _ALIGNED:
-            return self._aligned(recs, record_at, name, name_i, key, where, index)
-        return self._argv(recs, record_at)
+    def _count_group_entry(self) -> None:
+        """One more group or aligned field remembered: all plans' together are bounded."""
+        self._group_entries += 1
+        if self._group_entries > GROUP_MEMO_SIZE:
+            for plan in self._plans.values():
+                if plan is not None:
+                    for group in plan.groups:
+                        group[3].clear()
+                        for op in group[2]:
+                            op[7].clear()
+            self._group_entries = 1
+
+    def _group_bytes(self, ops: tuple[_Op, ...], recs: list[Rec],
+                     record_at: Callable[[int], Record]) -> bytes:
+        """A group's fields (and their ``_i``), in plan order.
+
+        An aligned field is first looked up by its pieces (most keys of a PATH
+        group carry values seen before even when one record is new).
+        """
+        out = []
+        for op in ops:
+            kind, name, name_i, key, where, index, plain, memo = op
+            if kind == _ALIGNED:
+                pieces = tuple([recs[i].pieces[j] if i is not None and j is not None else None
+                                for i, j in zip(where, index, strict=True)])
+                hit = memo.get(pieces)
+                if hit is None:
+                    out.append(self._aligned(pieces, record_at, name, name_i, key, where, memo))
+                    continue
+                data, bad, filled = hit
+                if bad:
+                    self._malformed.extend([key] * bad)
+                self._fill += filled
+                out.append(data)
+            elif kind == _SINGLE:
+                i = where[0]
+                assert i is not None
+                piece = recs[i].pieces[index[0] or 0]
+                if piece.malformed:
+                    self._malformed.append(key)
+                if plain and not piece.volatile:
+                    out.append(piece.single)
+                else:
+                    out.append(piece.raw_field(name)
+                               + self._text_field(piece, record_at, i, name_i))
+            else:
+                out.append(self._argv(recs, record_at))
+        return b"".join(out)
 
     def _text_field(self, piece: _Piece, record_at: Callable[[int], Record], i: int,
                     name_i: bytes) -> bytes:
@@ -832,13 +1042,12 @@ class FastEncoder:
             return interpreter.plain(piece.kind, piece.raw)
         return interpreter.field_text(record_at(i), piece.key, piece.raw, None)
 
-    def _aligned(self, recs: list[Rec], record_at: Callable[[int], Record], name: bytes,
-                 name_i: bytes, key: str, where: tuple[int | None, ...],
-                 index: tuple[int | None, ...]) -> bytes:
-        """A key of a repeated record type: arrays aligned on its records (as schema's)."""
-        pieces: list[_Piece | None] = []
-        for i, j in zip(where, index, strict=True):
-            pieces.append(recs[i].pieces[j] if i is not None and j is not None else None)
+    def _aligned(self, pieces: tuple[_Piece | None, ...], record_at: Callable[[int], Record],
+                 name: bytes, name_i: bytes, key: str, where: tuple[int | None, ...],
+                 memo: _Aligned) -> bytes:
+        """A key of a repeated record type: arrays aligned on its records (as schema's),
+        remembered by its pieces (see :meth:`_group_bytes`)."""
+        fill = self._fill
         missing = pieces.count(None)
         malformed = [p for p in pieces if p is not None and p.malformed]
         self._malformed.extend(key for _ in malformed)
@@ -862,6 +1071,11 @@ class FastEncoder:
             self._fill += texts.count(None)
             out += _entry(name_i + _STRING + b"".join(
                 t if t is not None else _EMPTY_STRING for t in texts))
+        if len(out) <= MEMO_BYTES_MAX and not any(p.volatile for p in pieces if p is not None):
+            self._count_group_entry()
+            if len(memo) >= ALIGNED_MEMO_SIZE:
+                memo.clear()
+            memo[pieces] = (out, len(malformed), self._fill - fill)
         return out
 
     def _argv(self, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
@@ -903,15 +1117,17 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
     used = set(EVENT_FIELDS)
     plan: list[_Group] = []
     for type_name, members in groups.items():
+        execve = type_name == "EXECVE"  # _make_record: the name says the type
+        if len(members) == 1 and not execve and used.isdisjoint(members[0]):
+            # A record's own fields under their own names (Rec.joined): the common case
+            # needs no ops.
+            used.update(members[0])
+            plan.append((_RECORD, tuple(firsts[type_name]), (), {}))
+            continue
         keys = list(dict.fromkeys(k for m in members for k in m))
         prefix = type_name.lower() + "_"
         names = {k: prefix + k if k in used else k for k in keys}
         used.update(names.values())
-        execve = type_name == "EXECVE"  # _make_record: the name says the type
-        if len(members) == 1 and not execve and all(names[k] == k for k in keys):
-            # A record's own fields (Rec.joined): the common case needs no ops.
-            plan.append((_RECORD, tuple(firsts[type_name]), (), {}))
-            continue
         ops: list[_Op] = []
         positions = {i: {k: j for j, k in enumerate(recs[i].keys)} for i in every[type_name]}
         for k in keys:
@@ -919,17 +1135,18 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
             where = tuple(m.get(k) for m in members)
             index = tuple(positions[i][k] if i is not None else None for i in where)
             ops.append((_SINGLE if len(members) == 1 else _ALIGNED, _name(name),
-                        _name(name + "_i"), k, where, index, name == k))
+                        _name(name + "_i"), k, where, index, name == k, {}))
             if execve and k == "argc":
-                ops.append((_ARGV, b"", b"", "", (), (), True))
+                ops.append((_ARGV, b"", b"", "", (), (), True, {}))
         if execve and "argc" not in keys:
-            ops.append((_ARGV, b"", b"", "", (), (), True))
+            ops.append((_ARGV, b"", b"", "", (), (), True, {}))
         # An aligned group, or EXECVE's: its bytes depend on its records only.
         plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}))
     type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
     record_types = _entry(b"\x0a\x0crecord_types" + _STRING
                           + b"".join(_string(r.type_name) for r in recs))
-    return _Plan(type_field + record_types, tuple(plan))
+    pid_rec = next((i for i, r in enumerate(recs) if r.has_pid), -1)
+    return _Plan(type_field + record_types, tuple(plan), pid_rec)
 
 
 def _len_str(text: str) -> bytes:
@@ -947,7 +1164,8 @@ _MALFORMED_OF = attrgetter("malformed")
 _VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
 _WARN_OF = attrgetter("warn")
-_MISSING_PLAN = _Plan(b"", ())
+_MISSING_PLAN = _Plan(b"", (), -1)
+_NO_WORDS: dict[str, tuple[tuple[str, str], _Piece]] = {}  # (never written)
 _CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 # What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).

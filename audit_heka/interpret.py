@@ -347,6 +347,11 @@ class Interpreter:
             resolved = enriched.get(name.upper())
             if resolved is not None:
                 return _unquote(resolved)
+        return self.kind_text(record, kind, raw)
+
+    def kind_text(self, record: RecordLike, kind: str, raw: str) -> str | list[str] | None:
+        """:meth:`field_text` of a field whose kind (not None) the caller knows, without
+        ENRICHED pairs."""
         if kind == "ESCAPED_KEY":
             return self.key_parts(raw)
         if kind in CONTEXT_KINDS:
@@ -511,22 +516,41 @@ class _Context:
     @classmethod
     def of(cls, record: RecordLike, host: str) -> _Context:
         values = dict(reversed(record.fields))
-        machine: str | None = None
-        arch = values.get("arch")
-        if arch is not None:
-            try:
-                # An arch auparse does not know: it falls back to the host's, like `syscall`.
-                machine = ARCHES.get(strtoul(arch, 16) & UNSET32, host)
-            except ConversionError:
-                machine = host
-        sysname = None
-        raw = values.get("syscall")
-        if raw is not None and machine is not None:
-            try:
-                sysname = SYSCALLS.get(machine, {}).get(_int32(strtoul(raw, 10)))
-            except ConversionError:
-                sysname = None
-        return cls(machine, sysname, _hex_or(values.get("a0")), _hex_or(values.get("a1")))
+        arch, raw = values.get("arch"), values.get("syscall")
+        call = _CALLS.get((arch, raw, host))
+        if call is None:
+            call = _call(arch, raw, host)
+            if len(arch or "") + len(raw or "") <= _CALL_TEXT_MAX:  # memory bounded by size
+                if len(_CALLS) >= MEMO_SIZE:
+                    _CALLS.clear()
+                _CALLS[(arch, raw, host)] = call
+        machine, sysname = call
+        if sysname is None or sysname in _READS_A0_A1 or sysname.startswith("fcntl"):
+            return cls(machine, sysname, _hex_or(values.get("a0")), _hex_or(values.get("a1")))
+        return cls(machine, sysname, 0, 0)  # no text of this call reads a0 or a1
+
+
+def _call(arch: str | None, raw: str | None, host: str) -> tuple[str | None, str | None]:
+    """The machine and syscall name of a record's arch and syscall values."""
+    machine: str | None = None
+    if arch is not None:
+        try:
+            # An arch auparse does not know: it falls back to the host's, like `syscall`.
+            machine = ARCHES.get(strtoul(arch, 16) & UNSET32, host)
+        except ConversionError:
+            machine = host
+    sysname = None
+    if raw is not None and machine is not None:
+        try:
+            sysname = SYSCALLS.get(machine, {}).get(_int32(strtoul(raw, 10)))
+        except ConversionError:
+            sysname = None
+    return machine, sysname
+
+
+# (arch, syscall, host) -> (machine, syscall name): a few calls make most records.
+_CALL_TEXT_MAX = 64  # characters of arch and syscall values whose call is remembered
+_CALLS: dict[tuple[str | None, str | None, str], tuple[str | None, str | None]] = {}
 
 
 # socketcall(2) and ipc(2) multiplex calls chosen by a0: ausearch prints `socketcall(bind)`.
@@ -1030,6 +1054,13 @@ def _sockaddr(_: Interpreter, raw: str, ctx: _Context) -> str:
 
 
 def _escaped(_: Interpreter, raw: str, ctx: _Context) -> str:
+    if raw.startswith('"'):
+        end = raw.find('"', 1)
+        if end > 0 and raw.isprintable():
+            # No control character to escape, no byte that is not UTF-8 (a surrogate
+            # escape is not printable): what tty_escape(escaped(raw)) gives, without
+            # the round trip through bytes.
+            return raw[1:end]
     return tty_escape(escaped(raw))
 
 

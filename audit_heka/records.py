@@ -252,6 +252,18 @@ def _pairs_fast(s: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def reads_alone(key: str, value: str) -> bool:
+    """Whether the word ``key=value`` alone reads as this pair by :func:`_pairs_fast`."""
+    if not key or key[0] == "(" or " " in value or " " in key or "=" in key:
+        return False
+    if not value:
+        return True
+    c = value[0]
+    if c == '"':
+        return len(value) >= 2 and value[-1] == '"' and '"' not in value[1:-1]
+    return c not in "'{" and (value[-1] not in ",:)" or _trim(value) == value)
+
+
 def _pairs(s: str) -> tuple[list[tuple[str, str]], str, str]:
     """Split a body into (key, raw value) pairs, the free text, and a problem ("" if none)."""
     fast = _pairs_fast(s)

@@ -173,12 +173,13 @@ class Session:
              position: int | None = None) -> list[Shipment]:
         """One auditd log line. ``now`` defaults to the record's event time (replay)."""
         self.lines += 1
-        if (self.fast is not None and (now is None) is not self.assembler.live
+        fast = self.fast
+        if (fast is not None and (now is None) is not self.assembler.live
                 and line.startswith(("type=", "node="))):
             # The common case first: not blank, no comment, (nearly always) one record.
             text = line.rstrip("\r\n")
-            if text.count("msg=audit(", 1) < 2 or len(text) > MAX_RECORD_LENGTH:
-                lane = self._lane(text, position, now)
+            if len(text) <= MAX_RECORD_LENGTH and text.count("msg=audit(", 1) < 2:
+                lane = self._lane(fast, text, position, now)
                 if lane is not None:
                     return lane
                 return self._spill() + self._take(parse_line(line, self._bodies), now, position)
@@ -252,7 +253,7 @@ class Session:
 
     # ------------------------------------------------------------------- lane
 
-    def _lane(self, text: str, position: int | None,
+    def _lane(self, fast: FastEncoder, text: str, position: int | None,
               now: float | None) -> list[Shipment] | None:
         """The common case of a log, without a Record per line: None if declined.
 
@@ -271,11 +272,9 @@ class Session:
         without a second expiry step: the same state as if they had never
         been held.
         """
-        fast = self.fast
         match = CANONICAL_LINE.match(text)
-        if (match is None or fast is None or len(text) > MAX_RECORD_LENGTH or "\x00" in text
-                or self.raw_below is not None):
-            return None
+        if match is None or "\x00" in text or self.raw_below is not None:
+            return None  # (feed() took the lines of at most MAX_RECORD_LENGTH)
         type_name = match.group(2)
         rtype = MSG_TYPE_NUMBERS.get(type_name)
         if rtype is None:
@@ -321,8 +320,7 @@ class Session:
         self._last_now = record_now
         self.records += 1
         assembler = self.assembler
-        out = (self._first_step(record_now) if assembler.in_flight or assembler.track_gaps
-               else [])
+        out = self._first_step(record_now) if assembler.first_step_due(record_now) else []
         if rtype == PROCTITLE and not live:
             out += self._lane_close()
         return out
@@ -331,7 +329,7 @@ class Session:
         """add()'s first step for a record the lane takes: events of other keys that
         timed out, and the serial seen (live)."""
         assembler = self.assembler
-        if not assembler.in_flight and not assembler.track_gaps:
+        if not assembler.first_step_due(now):
             return []
         return self._ship(assembler.first_step(self._run_key[1], now))
 

@@ -221,6 +221,35 @@ def test_no_record_lost_or_duplicated(case: tuple[list[Record], bool, int, list[
     assert asm.events_out == len(out)
 
 
+@settings(max_examples=100, deadline=None)
+@given(scenarios(), st.lists(st.floats(min_value=0, max_value=14), min_size=1, max_size=4))
+def test_first_step_due_says_whether_first_step_acts(
+        case: tuple[list[Record], bool, int, list[float]], probes: list[float]) -> None:
+    """The session's lane asks first_step_due() at each record instead of taking the
+    first step: it must say yes exactly when the step would complete or track something."""
+    stream, live, max_in_flight, times = case
+
+    def assembler(steps: int) -> Assembler:
+        # (built again rather than copied: the compiled build's records do not deepcopy)
+        asm = Assembler(live=live, max_in_flight=max_in_flight, timeout=2.0)
+        for i, (record, now) in enumerate(zip(stream[:steps], times, strict=False)):
+            if i % 3 == 2:
+                asm.expire(now, 1)
+            else:
+                asm.add(record, now)
+        return asm
+
+    for steps in range(1, len(stream) + 1):
+        asm = assembler(steps)
+        for probe in probes:
+            twin = assembler(steps)
+            acted = bool(twin.first_step(stream[steps - 1].serial, probe)) or twin.track_gaps
+            assert asm.first_step_due(probe) == acted
+    asm = assembler(len(stream))
+    asm.flush()
+    assert not asm.first_step_due(1e9) or asm.track_gaps
+
+
 @settings(max_examples=200, deadline=None)
 @given(EVENT_SHAPES, st.randoms(use_true_random=False))
 def test_live_events_with_eoe_come_out_whole(shapes: list[list[int]], rnd: random.Random) -> None:

@@ -82,7 +82,7 @@ def test_frames_match_main_8a1b372() -> None:
 
 
 @pytest.mark.parametrize("name", ["exec-300", "exec-ptr-300", "storm-4k", "captured-raw",
-                                  "captured-enriched"])
+                                  "captured-enriched", "mixed-7k"])
 def test_the_hot_path_does_the_work(name: str) -> None:
     """The identity above is not the general path answering for the hot one."""
     lines = golden_frames.logs()[name]
@@ -226,6 +226,30 @@ def test_records_like_the_last_but_for_a_few_words() -> None:
         assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
 
 
+def test_enriched_records_like_the_last_but_for_a_few_words() -> None:
+    """ENRICHED records patched from one with the same ENRICHED part: new pieces take
+    their text from those pairs (uid), a new context (fcntl's a1), a word that opens a
+    msg=' (the \x1d is then data), another ENRICHED part, one that is no ENRICHED part."""
+    base = ("arch=c000003e syscall={sc} success=yes exit=0 a0={a0} a1={a1} a2=3 a3=0 "
+            "items=0 ppid=1 pid={pid} auid=4242 uid={uid} comm={comm} key=(null)")
+    tail = '\x1dARCH=x86_64 SYSCALL={name} AUID="unknown(4242)" UID="root"'
+    rows = [(72, 3, 8, 10, 0, '"x"', "fcntl"), (72, 3, 8, 11, 0, '"x"', "fcntl"),
+            (72, 3, 2, 12, 0, '"x"', "fcntl"), (72, 3, 2, 13, 1000, '"x"', "fcntl"),
+            (72, 3, 2, 14, 1000, '"y"', "fcntl"), (72, 3, 2, 14, 1000, '"y"', "fcntl"),
+            (2, 3, 2, 15, 1000, '"y"', "open"), (2, 3, 2, 16, 0, "amsg='", "open"),
+            (2, 3, 2, 17, 0, '"a b"', "open"), (2, 3, 2, 18, 0, "x\x1dY=z", "open")]
+    bodies = [base.format(sc=sc, a0=a0, a1=a1, pid=pid, uid=uid, comm=comm)
+              + tail.format(name=name) for sc, a0, a1, pid, uid, comm, name in rows]
+    bodies.append(bodies[-1].replace("ARCH=", "arch="))  # no ENRICHED part: data
+    lines = []
+    for n, body in enumerate(bodies):
+        lines += [f"type=SYSCALL msg=audit(1700000000.{n:03d}:{n}): {body}",
+                  f"type=PROCTITLE msg=audit(1700000000.{n:03d}:{n}): proctitle=6C73"]
+    for live in (False, True):
+        hot, _ = same(lines, live)
+        assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
+
+
 def test_events_going_by_while_others_wait_for_their_timeout() -> None:
     """User records wait in the assembler for their timeout (log mode); the events going
     by meanwhile take the assembler's expiry step at each record, two events at most,
@@ -352,6 +376,7 @@ def test_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fast._fields) <= limits["fields"]
     assert sum(len(w) for w in fast._words.values()) <= limits["words"] + 64
     assert len(hot._bodies) <= 8192
+    assert len(fast._last) <= 1024 and all(len(b) <= 4 for b in fast._last.values())
 
 
 def test_large_values_are_not_remembered() -> None:
@@ -372,6 +397,8 @@ def test_large_values_are_not_remembered() -> None:
     assert all(len(body) <= 4096 for body in hot._bodies)
     assert all(len(key[2]) <= 1024 for key in fast._fields if isinstance(key[2], str))
     assert all(len(data) <= 16384 for data in fast._argvs.values())
+    assert all(len(" ".join(split)) <= 4096 for bases in fast._last.values()
+               for _, split, _ in bases.values())
 
 
 def test_context_key_covers_every_call_whose_texts_read_its_arguments() -> None:

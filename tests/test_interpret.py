@@ -7,9 +7,19 @@ tests/kernel/test_*_agreement.py compare whole captured logs against the oracles
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from audit_heka.accounts import read_groups, read_users
-from audit_heka.interpret import Interpreter, escaped, strtoul, unhex
+from audit_heka.interpret import (
+    _NO_CONTEXT,
+    Interpreter,
+    _escaped,
+    escaped,
+    strtoul,
+    tty_escape,
+    unhex,
+)
 from audit_heka.records import Record, parse_line
 
 USERS = {0: "root", 1: "daemon", 1000: "alice"}
@@ -205,3 +215,11 @@ def test_accounts_tolerate_malformed_lines(tmp_path: object) -> None:
                        b"#comment:x:5:5\n\xff\xfe:x:7:7\ndup:x:0:0\nbig:x:99999999999:0\n")
     assert read_users(passwd) == {0: "root", 7: "\ufffd\ufffd"}
     assert read_groups(tmp_path / "missing") == {}
+
+
+@given(st.text(st.sampled_from(["a", " ", '"', "\x01", "\x1f", "\x7f", "é", "\u00a0", "✓",
+                                "\udcff", "\n", "\\", "0"]), max_size=8))
+def test_quoted_escaped_value_shortcut(inner: str) -> None:
+    """The shortcut for printable quoted values gives what the byte round trip gives."""
+    for raw in (f'"{inner}"', f'"{inner}', inner):
+        assert _escaped(INTERP, raw, _NO_CONTEXT) == tty_escape(escaped(raw))
