@@ -327,7 +327,8 @@ class Interpreter:
                 texts.clear()
             text = self.value(kind, raw, _NO_CONTEXT)
             # An unknown id may be an account created since: ask again next time.
-            if kind not in _NAME_KINDS or not text or not text.startswith("unknown("):
+            if len(raw) <= MEMO_TEXT_MAX and (
+                    kind not in _NAME_KINDS or not text or not text.startswith("unknown(")):
                 texts[(kind, raw)] = text
         return text
 
@@ -562,6 +563,10 @@ INT_MIN_AS_ULONG = ULONG_MAX + 1 - (1 << 31)  # (unsigned long long)(int)INT_MIN
 # Enumerations auparse reads with strtol (ERANGE past LONG_MAX), not strtoul.
 _SIGNED_ENUMS = frozenset({"socketcall", "ipccall"})
 MEMO_SIZE = 16384  # entries per Interpreter memo
+# Characters of a raw value whose text is remembered: with MEMO_SIZE entries the
+# memo stays within ~50 MiB even when every value is a new long one (hex argv
+# chunks, long paths: rarely the same twice); longer ones are computed at each use.
+MEMO_TEXT_MAX = 1024
 ERROR_TEXT = 200  # an error description is cut here (the raw value can be megabytes)
 _UNKNOWN_KIND = "\0not memoised"  # a sentinel no kind or text can equal
 # Field kinds whose text depends on other fields of the record (arch, syscall, a0, a1).

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from audit_heka.accounts import read_groups, read_users
 from audit_heka.interpret import (
     _NO_CONTEXT,
+    MEMO_SIZE,
+    MEMO_TEXT_MAX,
     Interpreter,
     _escaped,
     escaped,
@@ -223,3 +225,16 @@ def test_quoted_escaped_value_shortcut(inner: str) -> None:
     """The shortcut for printable quoted values gives what the byte round trip gives."""
     for raw in (f'"{inner}"', f'"{inner}', inner):
         assert _escaped(INTERP, raw, _NO_CONTEXT) == tty_escape(escaped(raw))
+
+
+def test_texts_memo_is_bounded_by_size_too() -> None:
+    interp = Interpreter(USERS, GROUPS, machine="x86_64")
+    short, long = "2f746d70", "41" * (MEMO_TEXT_MAX // 2 + 1)  # hex: "/tmp", "AAA..."
+    assert interp.plain("ESCAPED", short) == "/tmp"
+    assert interp.plain("ESCAPED", long) == "A" * (MEMO_TEXT_MAX // 2 + 1)
+    texts = interp._texts
+    assert ("ESCAPED", short) in texts
+    assert ("ESCAPED", long) not in texts  # computed again at each use, never pinned
+    for i in range(MEMO_SIZE + 10):  # full: cleared, never past MEMO_SIZE entries
+        interp.plain("ESCAPED", f"{i:08x}")
+    assert len(texts) <= MEMO_SIZE
