@@ -203,6 +203,18 @@ def test_mutated_records_with_other_options(lines: list[str]) -> None:
     same(lines + lines, False)  # the second pass: memo hits
 
 
+def patched_alike(bodies: list[str]) -> None:
+    """SYSCALL ``bodies``, one event each with a PROCTITLE: the hot path encodes all
+    but the first two or so itself, with the same frames as the general path."""
+    lines = []
+    for n, body in enumerate(bodies):
+        lines += [f"type=SYSCALL msg=audit(1700000000.{n:03d}:{n}): {body}",
+                  f"type=PROCTITLE msg=audit(1700000000.{n:03d}:{n}): proctitle=6C73"]
+    for live in (False, True):
+        hot, _ = same(lines, live)
+        assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
+
+
 def test_records_like_the_last_but_for_a_few_words() -> None:
     """The patched entries (hotpath's words): a new pid, a new context for the syscall's
     and arguments' texts, a repeated key, a word of another form."""
@@ -217,13 +229,7 @@ def test_records_like_the_last_but_for_a_few_words() -> None:
               base.format(sc=157, a0=1, a1=2, pid=16) + " pid=17",  # a repeated key
               base.format(sc=157, a0=1, a1=2, pid=18).replace("key=(null)", 'key="a b"'),
               base.format(sc=157, a0=1, a1=2, pid=19).replace("comm=\"x\"", "comm=(x,")]
-    lines = []
-    for n, body in enumerate(bodies):
-        lines += [f"type=SYSCALL msg=audit(1700000000.{n:03d}:{n}): {body}",
-                  f"type=PROCTITLE msg=audit(1700000000.{n:03d}:{n}): proctitle=6C73"]
-    for live in (False, True):
-        hot, _ = same(lines, live)
-        assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
+    patched_alike(bodies)
 
 
 def test_enriched_records_like_the_last_but_for_a_few_words() -> None:
@@ -241,13 +247,7 @@ def test_enriched_records_like_the_last_but_for_a_few_words() -> None:
     bodies = [base.format(sc=sc, a0=a0, a1=a1, pid=pid, uid=uid, comm=comm)
               + tail.format(name=name) for sc, a0, a1, pid, uid, comm, name in rows]
     bodies.append(bodies[-1].replace("ARCH=", "arch="))  # no ENRICHED part: data
-    lines = []
-    for n, body in enumerate(bodies):
-        lines += [f"type=SYSCALL msg=audit(1700000000.{n:03d}:{n}): {body}",
-                  f"type=PROCTITLE msg=audit(1700000000.{n:03d}:{n}): proctitle=6C73"]
-    for live in (False, True):
-        hot, _ = same(lines, live)
-        assert hot.fast is not None and hot.fast.encoded >= len(bodies) - 2
+    patched_alike(bodies)
 
 
 def test_events_going_by_while_others_wait_for_their_timeout() -> None:

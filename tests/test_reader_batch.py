@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -73,15 +72,6 @@ def test_a_datagram_longer_than_its_slot_is_flagged(
         assert got == 2
         assert batch.words[batch.flags_at[0]] & 0x20
         assert not batch.words[batch.flags_at[1]] & 0x20
-
-
-@pytest.fixture
-def reader(tmp_path: Path) -> Iterator[Reader]:
-    r = Reader({"journal_dir": str(tmp_path / "journal"), "journal_file_bytes": 1 << 20,
-                "journal_max_bytes": 1 << 22, "owners": None})
-    yield r
-    r._wake_r.close()
-    r._wake_w.close()
 
 
 STREAM = [
