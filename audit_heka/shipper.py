@@ -377,7 +377,6 @@ class Shipper:
         next_status = now
         next_cursor = now + self.config.cursor_interval
         next_health = now + self.config.health_interval
-        round_start = now
         while not self._stop:
             self._refresh_names(force=self._reload)
             self._reload = False

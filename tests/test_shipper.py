@@ -23,6 +23,7 @@ import uuid as uuid_module
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -33,7 +34,7 @@ from test_outputs import pki, server_context  # noqa: F401 - pki is a fixture
 from audit_heka.cli.run import build_config, run_options
 from audit_heka.health import HEALTH_TYPE
 from audit_heka.heka.framing import Unframer
-from audit_heka.heka.message import decode_message
+from audit_heka.heka.message import Message, decode_message
 from audit_heka.journal.cursor import read_cursor, write_cursor
 from audit_heka.journal.format import Cursor, LineBuilder, file_head
 from audit_heka.journal.policy import FullAction
@@ -140,6 +141,24 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 def wait_for(receiver: TcpReceiver, serials: range, timeout: float) -> set[int]:
     wanted = {uuid_int(s) for s in serials}
     return receiver.wait_for(wanted, timeout)
+
+
+def ship_once(tmp_path: Path, serials: range, settle: float = 0.0
+              ) -> tuple[list[Message], dict[str, Any] | None, str]:
+    """A shipper to a fresh receiver until ``serials`` arrived; its status ``settle``
+    seconds later (None without); stopped: (messages received, status, stderr)."""
+    receiver = TcpReceiver()
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
+    status = None
+    try:
+        assert wait_for(receiver, serials, 20) == set()
+        if settle:
+            time.sleep(settle)
+            status = json.loads((tmp_path / "shipper.status").read_text())
+    finally:
+        err = stop(proc)
+    receiver.kill()
+    return [decode_message(m) for m in receiver.messages], status, err
 
 
 def test_ships_every_event_moves_the_cursor_and_drains_on_sigterm(
@@ -298,16 +317,8 @@ def test_a_crash_loop_at_one_cursor_ships_the_next_round_raw(tmp_path: Path,
     status = {"state": "running", "cursor": {"dev": cursor.dev, "ino": cursor.ino, "offset": 0},
               "counters": {"crashes_at_cursor": CRASH_LIMIT - 1}}
     (tmp_path / "shipper.status").write_text(json.dumps(status))
-    receiver = TcpReceiver()
-    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
-    try:
-        assert wait_for(receiver, range(1, 6), 20) == set()
-        time.sleep(1.2)
-        after = json.loads((tmp_path / "shipper.status").read_text())
-    finally:
-        err = stop(proc)
-    receiver.kill()
-    events = [decode_message(m) for m in receiver.messages]
+    events, after, err = ship_once(tmp_path, range(1, 6), settle=1.2)
+    assert after is not None
     fields = [m.field("error") for m in events if m.type != HEALTH_TYPE]
     assert len(fields) == 5
     assert all(f is not None and "shipped raw" in str(f.values[0]) for f in fields)
@@ -316,15 +327,8 @@ def test_a_crash_loop_at_one_cursor_ships_the_next_round_raw(tmp_path: Path,
     assert "did not stop cleanly" in err
     assert json.loads((tmp_path / "shipper.status").read_text())["state"] == "stopped"
     # A clean stop ends the series: the next start interprets as usual.
-    receiver = TcpReceiver()
     journal.write(1)
-    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
-    try:
-        assert wait_for(receiver, range(6, 7), 20) == set()
-    finally:
-        stop(proc)
-    receiver.kill()
-    events = [decode_message(m) for m in receiver.messages]
+    events, _, _ = ship_once(tmp_path, range(6, 7))
     assert all(m.field("error") is None for m in events if m.type != HEALTH_TYPE)
 
 
@@ -348,16 +352,11 @@ def test_a_restart_at_a_cursor_whose_inode_was_reused_delivers_every_record(
     reused = (active.st_dev, active.st_ino) == (st.st_dev, st.st_ino)
     # Where the file system does not reuse it (tmpfs), the same case, constructed:
     write_cursor(directory, Cursor(active.st_dev, active.st_ino, offset, old_head))
-    receiver = TcpReceiver()
-    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"]))
     try:
-        assert wait_for(receiver, range(1, 201), 20) == set()
-        time.sleep(1.2)
-        status = json.loads((tmp_path / "shipper.status").read_text())
+        _, status, err = ship_once(tmp_path, range(1, 201), settle=1.2)
     finally:
-        err = stop(proc)
         journal.close()
-    receiver.kill()
+    assert status is not None
     assert status["counters"]["journal_lost_files"] == 1
     assert "cursor's file" in err and "is gone" in err
     cursor = read_cursor(directory)
