@@ -279,12 +279,14 @@ class Session:
         rtype = MSG_TYPE_NUMBERS.get(type_name)
         if rtype is None:
             rtype = type_number_for(type_name)
-        live = self.assembler.live
+        assembler = self.assembler
+        live = assembler.live
         stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
+        rec: Rec | None
         if self._run:
             if stamp != self._run_stamp:
                 return None  # another event's record in between
-            if now is not None and now - self.assembler.timeout >= self._run_nows[-1]:
+            if now is not None and now - assembler.timeout >= self._run_nows[-1]:
                 return None  # the held event times out first: the assembler says how
             if rtype == EOE:  # live: the end of the event going by
                 if now is None:
@@ -293,20 +295,29 @@ class Session:
                 self._last_now = now
                 out = self._first_step(now)
                 return out + self._lane_close(by_eoe=True)
+            if live and stands_alone(rtype):
+                return None
+            # Most lines of a run repeat a body read before: its entry straight from
+            # the hot path's memo. (line_rec checked the memo against the names at the
+            # run's first line; names re-read since send the event to the general path
+            # at its close.)
+            body = text[match.end():]
+            hit = fast.entries.get(body)
+            rec = (hit[2] if hit is not None and hit[0] == rtype and hit[1] == type_name
+                   else fast.line_rec(rtype, type_name, body, self._bodies))
+            if rec is None:
+                return None
         else:
             node = stamp[0]
             seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
             key: Key = (node, serial, seconds, milliseconds)
             if (rtype == EOE or (live and stands_alone(rtype))
                     or seconds > MAX_SECONDS or serial > MAX_SERIAL
-                    or not self.assembler.may_hold(key) or key in self._positions):
+                    or not assembler.may_hold(key) or key in self._positions):
                 return None
-        if live and stands_alone(rtype):
-            return None
-        rec = fast.line_rec(rtype, type_name, text[match.end():], self._bodies)
-        if rec is None:
-            return None
-        if not self._run:
+            rec = fast.line_rec(rtype, type_name, text[match.end():], self._bodies)
+            if rec is None:
+                return None
             self._run_key = key
             self._run_stamp = stamp
             self._run_names = fast.interpreter.names_generation
@@ -319,7 +330,6 @@ class Session:
         self._run_nows.append(record_now)
         self._last_now = record_now
         self.records += 1
-        assembler = self.assembler
         out = self._first_step(record_now) if assembler.first_step_due(record_now) else []
         if rtype == PROCTITLE and not live:
             out += self._lane_close()

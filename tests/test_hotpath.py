@@ -232,6 +232,36 @@ def test_records_like_the_last_but_for_a_few_words() -> None:
     patched_alike(bodies)
 
 
+def test_aligned_groups_like_the_last_but_for_a_few_pieces() -> None:
+    """Events of one plan whose PATH records change in a few pieces (the next file of
+    a directory, a malformed inode, an item missing a key, a name seen before): each
+    group is encoded again only where it changed (hotpath._Recent), with the frames and
+    the malformed and filler counts of the general path."""
+    path = ("item={item} name={name} inode={inode} dev=fe:00 mode=0100644 ouid=0 ogid=0 "
+            "rdev=00:00 nametype={kind}")
+    rows = [("a", "11", "NORMAL"), ("b", "12", "NORMAL"), ("c", "1x3", "NORMAL"),
+            ("d", "14", "DELETE"), ("a", "11", "NORMAL"), ("e", "15", "")]
+    lines = []
+    for n, (name, inode, kind) in enumerate(rows):
+        stamp = f"msg=audit(1700000000.{n:03d}:{n})"
+        second = path.format(item=1, name=f'"{name}"', inode=inode, kind=kind)
+        if not kind:
+            second = second.replace(" nametype=", "")
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=263 success=yes exit=0 "
+                  f"a0=6 a1=5{n}0 a2=0 a3=0 items=2 ppid=1 pid=2 auid=4242 uid=0 "
+                  'comm="find" exe="/usr/bin/find" key="delete"',
+                  f'type=CWD {stamp}: cwd="/tmp"',
+                  f"type=PATH {stamp}: " + path.format(item=0, name='"/tmp"', inode=10,
+                                                      kind="PARENT"),
+                  f"type=PATH {stamp}: {second}",
+                  f"type=PROCTITLE {stamp}: proctitle=66696E64"]
+    for live in (False, True):
+        hot, general = same(lines, live)
+        assert hot.fast is not None and hot.fast.encoded >= len(rows) - 1
+        counters = general.counters()
+        assert counters["malformed_integer"] == 1, counters
+
+
 def test_enriched_records_like_the_last_but_for_a_few_words() -> None:
     """ENRICHED records patched from one with the same ENRICHED part: new pieces take
     their text from those pairs (uid), a new context (fcntl's a1), a word that opens a
@@ -393,7 +423,7 @@ def test_large_values_are_not_remembered() -> None:
     hot, _ = same(lines, False)
     fast = hot.fast
     assert isinstance(fast, FastEncoder)
-    assert all(len(body) <= 4096 for body in fast._lines)
+    assert all(len(body) <= 4096 for body in fast.entries)
     assert all(len(body) <= 4096 for body in hot._bodies)
     assert all(len(key[2]) <= 1024 for key in fast._fields if isinstance(key[2], str))
     assert all(len(data) <= 16384 for data in fast._argvs.values())

@@ -339,8 +339,10 @@ class Progress:
         self._shown = False
 
     def update(self, reader: LineReader, session: Session, tracker: ResumeTracker) -> None:
+        if not self.enabled:  # (called at every line: no clock read when not shown)
+            return
         now = time.monotonic()
-        if not self.enabled or now < self._next:
+        if now < self._next:
             return
         self._next = now + PROGRESS_INTERVAL
         text = progress_line(reader.position(reader.mark - 1), session.lines, tracker.frames,
