@@ -516,19 +516,31 @@ class _Context:
 
     @classmethod
     def of(cls, record: RecordLike, host: str) -> _Context:
-        values = dict(reversed(record.fields))
-        arch, raw = values.get("arch"), values.get("syscall")
-        call = _CALLS.get((arch, raw, host))
-        if call is None:
-            call = _call(arch, raw, host)
+        fields = record.fields
+        values: dict[str, str] | None = None
+        if len(fields) >= 2 and fields[0][0] == "arch" and fields[1][0] == "syscall":
+            # A kernel SYSCALL record: arch and syscall come first (their first
+            # occurrence), no dict of its thirty-odd fields to find them.
+            arch: str | None = fields[0][1]
+            raw: str | None = fields[1][1]
+        else:
+            values = dict(reversed(fields))  # the first occurrence of each key
+            arch, raw = values.get("arch"), values.get("syscall")
+        key = (arch, raw, host)
+        context = _CALLS.get(key)
+        if context is None:
+            context = cls(*_call(arch, raw, host), 0, 0)
             if len(arch or "") + len(raw or "") <= _CALL_TEXT_MAX:  # memory bounded by size
                 if len(_CALLS) >= MEMO_SIZE:
                     _CALLS.clear()
-                _CALLS[(arch, raw, host)] = call
-        machine, sysname = call
+                _CALLS[key] = context
+        sysname = context.sysname
         if sysname is None or sysname in _READS_A0_A1 or sysname.startswith("fcntl"):
-            return cls(machine, sysname, _hex_or(values.get("a0")), _hex_or(values.get("a1")))
-        return cls(machine, sysname, 0, 0)  # no text of this call reads a0 or a1
+            if values is None:
+                values = dict(reversed(fields))
+            return cls(context.machine, sysname, _hex_or(values.get("a0")),
+                       _hex_or(values.get("a1")))
+        return context  # no text of this call reads a0 or a1: one context per call
 
 
 def _call(arch: str | None, raw: str | None, host: str) -> tuple[str | None, str | None]:
@@ -549,9 +561,10 @@ def _call(arch: str | None, raw: str | None, host: str) -> tuple[str | None, str
     return machine, sysname
 
 
-# (arch, syscall, host) -> (machine, syscall name): a few calls make most records.
+# (arch, syscall, host) -> the context of that call (machine, syscall name; a0 and a1
+# read apart for the calls whose texts read them): a few calls make most records.
 _CALL_TEXT_MAX = 64  # characters of arch and syscall values whose call is remembered
-_CALLS: dict[tuple[str | None, str | None, str], tuple[str | None, str | None]] = {}
+_CALLS: dict[tuple[str | None, str | None, str], _Context] = {}
 
 
 # socketcall(2) and ipc(2) multiplex calls chosen by a0: ausearch prints `socketcall(bind)`.
