@@ -335,13 +335,14 @@ class _Recent:
     encoded again, the others' bytes are taken over.
     """
 
-    __slots__ = ("always", "bad", "deps", "fills", "members", "parts")
+    __slots__ = ("always", "bad", "deps", "fills", "members", "parts", "primed")
 
     def __init__(self, deps: dict[tuple[int, int], tuple[int, ...]],
                  always: tuple[int, ...]) -> None:
         #: (record index, piece index) -> the ops that read that piece.
         self.deps = deps
         self.always = always  # ops that read whole records (argv): done again at each change
+        self.primed = False  # missed once: from the next miss on, kept op by op
         self.members: tuple[Rec, ...] | None = None  # the records of the last encoding
         self.parts: list[bytes] = []  # each op's bytes,
         self.bad: list[list[str]] = []  # the malformed keys it found,
@@ -437,7 +438,7 @@ class FastEncoder:
                                  records.__getitem__, limit)
 
     def line_rec(self, rtype: int, type_name: str, body: str,
-                 bodies: dict[str, Body]) -> Rec | None:
+                 bodies: dict[str, Body], looked: bool = False) -> Rec | None:
         """The entry of a log line's record; ``bodies``: parse_line's memo of bodies.
 
         A body seen before is one look-up. A new one whose every ``key=value``
@@ -448,9 +449,10 @@ class FastEncoder:
         """
         if self.interpreter.names_generation != self._generation:
             self._check_names()
-        hit = self.entries.get(body)
-        if hit is not None and hit[0] == rtype and hit[1] == type_name:
-            return hit[2]
+        elif not looked:  # (``looked``: the caller found no entry in :attr:`entries`)
+            hit = self.entries.get(body)
+            if hit is not None and hit[0] == rtype and hit[1] == type_name:
+                return hit[2]
         if rtype != EXECVE and body not in bodies:
             rec = (self._from_words(rtype, type_name, body, bodies) if "\x1d" not in body
                    else self._from_enriched(rtype, type_name, body, bodies))
@@ -835,7 +837,7 @@ class FastEncoder:
                 self._fill += hit[2]
             out.append(hit[0])
         number = varint(serial)
-        out[0] = _entry(b"\x0a\x06serial" + _INTEGER + b"\x32" + varint(len(number)) + number)
+        out[0] = _SERIAL_ENTRIES[len(number)] + number
         host = node if node is not None else builder.hostname
         name = f"{host}|{seconds}.{milliseconds:03d}|{serial}"
         if part:
@@ -1054,6 +1056,9 @@ class FastEncoder:
         encoding: only the ops that read a piece not in the last records are done."""
         last = recent.members
         if last is None:
+            if not recent.primed:  # a plan's first miss: most plans of a log are seen once
+                recent.primed = True
+                return self._group_bytes(ops, recs, record_at)
             redo: Iterable[int] = range(len(ops))
             recent.parts = [b""] * len(ops)
             recent.bad = [[] for _ in ops]
@@ -1112,35 +1117,51 @@ class FastEncoder:
                  memo: _Aligned) -> bytes:
         """A key of a repeated record type: arrays aligned on its records (as schema's),
         remembered by its pieces (see :meth:`_group_bytes`)."""
-        fill = self._fill
-        missing = pieces.count(None)
-        malformed = [p for p in pieces if p is not None and p.malformed]
-        self._malformed.extend(key for _ in malformed)
-        if integer_key(key) and not missing and not malformed:
-            out = _entry(name + _INTEGER + _integers(
-                b"".join(p.packed for p in pieces if p is not None)))
-        else:
-            self._fill += missing
-            out = _entry(name + _STRING + b"".join(
-                p.value if p is not None else _EMPTY_STRING for p in pieces))
-        texts: list[bytes | None] = []
+        # One pass, no generator per step: this runs for every new item of a group.
+        values: list[bytes] = []  # the raw array's STRING elements (a filler where missing)
+        packed: list[bytes] = []  # its INTEGER values (of the pieces present)
+        texts: list[bytes] = []  # the ``_i`` array's elements (a filler where no text)
+        missing = bad = no_text = 0
+        volatile = False
         for p, i in zip(pieces, where, strict=True):
             if p is None or i is None:
-                texts.append(None)
-            elif p.volatile:
+                missing += 1
+                no_text += 1
+                values.append(_EMPTY_STRING)
+                texts.append(_EMPTY_STRING)
+                continue
+            if p.malformed:
+                bad += 1
+            values.append(p.value)
+            packed.append(p.packed)
+            if p.volatile:
+                volatile = True
                 text = self._volatile_text(p, record_at, i)
-                texts.append(_text_elements(text)[1] if text is not None else None)
+                element = _text_elements(text)[1] if text is not None else None
             else:
-                texts.append(p.text_joined if p.text is not None else None)
-        if any(t is not None for t in texts):
-            self._fill += texts.count(None)
-            out += _entry(name_i + _STRING + b"".join(
-                t if t is not None else _EMPTY_STRING for t in texts))
-        if len(out) <= MEMO_BYTES_MAX and not any(p.volatile for p in pieces if p is not None):
+                element = p.text_joined if p.text is not None else None
+            if element is None:
+                no_text += 1
+                texts.append(_EMPTY_STRING)
+            else:
+                texts.append(element)
+        if bad:
+            self._malformed += [key] * bad
+        filled = 0
+        if integer_key(key) and not missing and not bad:
+            out = _entry(name + _INTEGER + _integers(b"".join(packed)))
+        else:
+            filled = missing
+            out = _entry(name + _STRING + b"".join(values))
+        if no_text < len(texts):  # a text for some: the others' are fillers
+            filled += no_text
+            out += _entry(name_i + _STRING + b"".join(texts))
+        self._fill += filled
+        if len(out) <= MEMO_BYTES_MAX and not volatile:
             self._count_group_entry()
             if len(memo) >= ALIGNED_MEMO_SIZE:
                 memo.clear()
-            memo[pieces] = (out, len(malformed), self._fill - fill)
+            memo[pieces] = (out, bad, filled)
         return out
 
     def _argv(self, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
@@ -1244,5 +1265,10 @@ _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 # What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).
 _CALL_KEYS = frozenset({"arch", "syscall"})
 _ARG_KEYS = frozenset({"a0", "a1"})
+# The ``serial`` field's entry up to its value, by the value's length (a varint of at
+# most 10 bytes): tag, length, name, INTEGER, packed value_integer of that length.
+_SERIAL_ENTRIES = tuple(
+    b"\x52" + bytes((12 + n,)) + b"\x0a\x06serial" + _INTEGER + b"\x32" + bytes((n,))
+    for n in range(11))
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

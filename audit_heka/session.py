@@ -304,7 +304,7 @@ class Session:
             body = text[match.end():]
             hit = fast.entries.get(body)
             rec = (hit[2] if hit is not None and hit[0] == rtype and hit[1] == type_name
-                   else fast.line_rec(rtype, type_name, body, self._bodies))
+                   else fast.line_rec(rtype, type_name, body, self._bodies, looked=True))
             if rec is None:
                 return None
         else:
