@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from test_outputs import pki, server_context
 
 from audit_heka.cli import main
+from audit_heka.cli.replay import FILE_WRITE_BYTES
 from audit_heka.events import Assembler
 from audit_heka.heka.framing import Signer, Unframer
 from audit_heka.heka.message import Message, decode_message
@@ -314,6 +315,35 @@ def test_interrupted_replay_says_where_and_resumes_without_loss(
     duplicates = len(got) - len(set(got))
     assert len(set(got)) == len(wanted) and duplicates <= int(stop.group(4)) - int(
         stop.group(5)) + 2, duplicates
+
+
+def test_interrupted_replay_to_a_file_resumes_without_loss(tmp_path: Path) -> None:
+    """A file target takes many events' frames in one write (FILE_WRITE_BYTES): the
+    resume point an interrupted replay names covers only what was written, so the
+    rerun completes the file, every event in it, none twice but around the stop."""
+    files = write_logs(tmp_path, 20000)
+    wanted = all_uuids(files)
+    out = tmp_path / "out.heka"
+    proc = replay_process(*files, "--target", f"file:{out}")
+    wait_until(lambda: out.exists() and out.stat().st_size >= 3 * FILE_WRITE_BYTES)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    first = [decode_message(u.message).uuid for u in Unframer().feed(out.read_bytes())]
+    assert 0 < len(first) < len(wanted), "not interrupted mid-way"
+    stop = re.search(r"(\d+) events sent, (\d+) known delivered", err)
+    assert stop and int(stop.group(1)) == int(stop.group(2)) == len(first), err
+    resume = RESUME.search(err)
+    assert resume, err
+    rerun = subprocess.run([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
+                            *files, "--target", f"file:{out}", "--resume",
+                            f"{resume.group(1)}:{resume.group(2)}"],
+                           capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    got = [uuid_module.UUID(bytes=decode_message(u.message).uuid).int
+           for u in Unframer().feed(out.read_bytes())]
+    assert set(got) == wanted
+    assert len(got) - len(wanted) <= 2, "resent more than the events around the stop"
 
 
 def test_receiver_reset_mid_replay_exits_1_and_resumes(tmp_path: Path) -> None:
