@@ -337,11 +337,11 @@ class _Recent:
 
     __slots__ = ("always", "bad", "deps", "fills", "members", "parts", "primed")
 
-    def __init__(self, deps: dict[tuple[int, int], tuple[int, ...]],
-                 always: tuple[int, ...]) -> None:
-        #: (record index, piece index) -> the ops that read that piece.
-        self.deps = deps
-        self.always = always  # ops that read whole records (argv): done again at each change
+    def __init__(self) -> None:
+        #: (record index, piece index) -> the ops that read that piece (made at the
+        #: second miss: most plans of a log are seen once).
+        self.deps: dict[tuple[int, int], list[int]] = {}
+        self.always: list[int] = []  # ops that read whole records (argv): done at each change
         self.primed = False  # missed once: from the next miss on, kept op by op
         self.members: tuple[Rec, ...] | None = None  # the records of the last encoding
         self.parts: list[bytes] = []  # each op's bytes,
@@ -1059,6 +1059,12 @@ class FastEncoder:
             if not recent.primed:  # a plan's first miss: most plans of a log are seen once
                 recent.primed = True
                 return self._group_bytes(ops, recs, record_at)
+            for n, (kind, _, _, _, where, index, _, _) in enumerate(ops):
+                if kind == _ARGV:
+                    recent.always.append(n)
+                for at in zip(where, index, strict=True):
+                    if at[0] is not None and at[1] is not None:
+                        recent.deps.setdefault((at[0], at[1]), []).append(n)
             redo: Iterable[int] = range(len(ops))
             recent.parts = [b""] * len(ops)
             recent.bad = [[] for _ in ops]
@@ -1210,35 +1216,27 @@ def _make_plan(recs: list[Rec]) -> _Plan | None:
             used.update(members[0])
             plan.append((_RECORD, tuple(firsts[type_name]), (), {}, None))
             continue
-        keys = list(dict.fromkeys(k for m in members for k in m))
+        keys = list(dict.fromkeys([k for m in members for k in m]))
         prefix = type_name.lower() + "_"
         names = {k: prefix + k if k in used else k for k in keys}
         used.update(names.values())
         ops: list[_Op] = []
         positions = {i: {k: j for j, k in enumerate(recs[i].keys)} for i in every[type_name]}
-        deps: dict[tuple[int, int], list[int]] = {}  # (record, piece) -> ops reading it
-        always: list[int] = []
         for k in keys:
             name = names[k]
-            where = tuple(m.get(k) for m in members)
-            index = tuple(positions[i][k] if i is not None else None for i in where)
-            for record, piece in zip(where, index, strict=True):
-                if record is not None and piece is not None:
-                    deps.setdefault((record, piece), []).append(len(ops))
+            where = tuple([m.get(k) for m in members])
+            index = tuple([positions[i][k] if i is not None else None for i in where])
             ops.append((_SINGLE if len(members) == 1 else _ALIGNED, _name(name),
                         _name(name + "_i"), k, where, index, name == k, {}))
             if execve and k == "argc":
-                always.append(len(ops))
                 ops.append((_ARGV, b"", b"", "", (), (), True, {}))
         if execve and "argc" not in keys:
-            always.append(len(ops))
             ops.append((_ARGV, b"", b"", "", (), (), True, {}))
         # An aligned group, or EXECVE's: its bytes depend on its records only.
-        recent = _Recent({at: tuple(n) for at, n in deps.items()}, tuple(always))
-        plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}, recent))
+        plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}, _Recent()))
     type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
     record_types = _entry(b"\x0a\x0crecord_types" + _STRING
-                          + b"".join(_string(r.type_name) for r in recs))
+                          + b"".join([_string(r.type_name) for r in recs]))
     pid_rec = next((i for i, r in enumerate(recs) if r.has_pid), -1)
     return _Plan(type_field + record_types, tuple(plan), pid_rec)
 
