@@ -323,8 +323,6 @@ _Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ..
             _Aligned]
 
 
-
-
 class _Recent:
     """An aligned group's last encoding, op by op.
 
@@ -340,7 +338,7 @@ class _Recent:
     def __init__(self) -> None:
         #: (record index, piece index) -> the ops that read that piece (made at the
         #: second miss: most plans of a log are seen once).
-        self.deps: dict[tuple[int, int], list[int]] = {}
+        self.deps: dict[tuple[int, int], list[int]] | None = None
         self.always: list[int] = []  # ops that read whole records (argv): done at each change
         self.primed = False  # missed once: from the next miss on, kept op by op
         self.members: tuple[Rec, ...] | None = None  # the records of the last encoding
@@ -1059,12 +1057,8 @@ class FastEncoder:
             if not recent.primed:  # a plan's first miss: most plans of a log are seen once
                 recent.primed = True
                 return self._group_bytes(ops, recs, record_at)
-            for n, (kind, _, _, _, where, index, _, _) in enumerate(ops):
-                if kind == _ARGV:
-                    recent.always.append(n)
-                for at in zip(where, index, strict=True):
-                    if at[0] is not None and at[1] is not None:
-                        recent.deps.setdefault((at[0], at[1]), []).append(n)
+            if recent.deps is None:
+                recent.deps, recent.always = _dependencies(ops)
             redo: Iterable[int] = range(len(ops))
             recent.parts = [b""] * len(ops)
             recent.bad = [[] for _ in ops]
@@ -1072,6 +1066,7 @@ class FastEncoder:
         else:
             again = set(recent.always)
             deps = recent.deps
+            assert deps is not None  # (made before the first ``members``)
             for i, new, old in zip(indexes, members, last, strict=True):
                 if new is not old:
                     for j in compress(count(), map(is_not, new.pieces, old.pieces)):
@@ -1086,12 +1081,17 @@ class FastEncoder:
             del malformed[mark:]
             fills[n] = self._fill - fill
             self._fill = fill
-        recent.members = members
         for keys in bad:
             if keys:
                 malformed += keys
         self._fill += sum(fills)
-        return b"".join(parts)
+        data = b"".join(parts)
+        if len(data) <= MEMO_BYTES_MAX:  # memory bounded by size, as the memos'
+            recent.members = members
+        else:
+            recent.members = None
+            recent.parts, recent.bad, recent.fills = [], [], []
+        return data
 
     def _text_field(self, piece: _Piece, record_at: Callable[[int], Record], i: int,
                     name_i: bytes) -> bytes:
@@ -1183,6 +1183,19 @@ class FastEncoder:
                 self._argvs.clear()
             self._argvs[key] = data
         return data
+
+
+def _dependencies(ops: tuple[_Op, ...]) -> tuple[dict[tuple[int, int], list[int]], list[int]]:
+    """Which ops of a group read each (record, piece); and those that read whole records."""
+    deps: dict[tuple[int, int], list[int]] = {}
+    always: list[int] = []
+    for n, (kind, _, _, _, where, index, _, _) in enumerate(ops):
+        if kind == _ARGV:
+            always.append(n)
+        for record, piece in zip(where, index, strict=True):
+            if record is not None and piece is not None:
+                deps.setdefault((record, piece), []).append(n)
+    return deps, always
 
 
 def _make_plan(recs: list[Rec]) -> _Plan | None:

@@ -419,6 +419,8 @@ def test_large_values_are_not_remembered() -> None:
         lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes pid={n}",
                   f"type=EXECVE {stamp}: argc=2 a0=\"x\" a1={big}",
                   f"type=CWD {stamp}: cwd={big[:3000]}",
+                  *[f"type=PATH {stamp}: item={i} name={big} inode={n} nametype=NORMAL"
+                    for i in range(3)],
                   f"type=PROCTITLE {stamp}: proctitle={big[:4200]}"]
     hot, _ = same(lines, False)
     fast = hot.fast
@@ -429,6 +431,9 @@ def test_large_values_are_not_remembered() -> None:
     assert all(len(data) <= 16384 for data in fast._argvs.values())
     assert all(len(" ".join(split)) <= 4096 for bases in fast._last.values()
                for _, split, _ in bases.values())
+    recents = [group[4] for plan in fast._plans.values() if plan is not None
+               for group in plan.groups if group[4] is not None]
+    assert recents and all(sum(map(len, recent.parts)) <= 16384 for recent in recents)
 
 
 def test_context_key_covers_every_call_whose_texts_read_its_arguments() -> None:
