@@ -136,6 +136,9 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "health_messages": CounterInfo("shipper", False, "health messages sent"),
     "cursor_writes": CounterInfo("shipper", False, "cursor persisted"),
     "cursor_errors": CounterInfo("shipper", False, "cursor writes that failed"),
+    "mark_errors": CounterInfo(
+        "shipper", False, "consumed-mark writes that failed (drop-oldest may then count "
+        "records the shipper had as given up)"),
     "line_errors": CounterInfo("shipper", True, "journal lines that raised while processed"),
     "resumed_skipped": CounterInfo(
         "shipper", False, "events before the cursor re-read at start (already delivered)"),

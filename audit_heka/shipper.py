@@ -61,6 +61,7 @@ from audit_heka.events import Assembler
 from audit_heka.health import health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.interpret import Interpreter
+from audit_heka.journal.consumed import MarkWriter
 from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
 from audit_heka.journal.follower import COUNTER_NAMES as JOURNAL_COUNTERS
 from audit_heka.journal.follower import Inotify, JournalFollower, find_file, journal_files
@@ -251,7 +252,7 @@ class Shipper:
         self.books: dict[str, int] = {
             "log_events": 0, "log_write_errors": 0, "health_messages": 0,
             "cursor_writes": 0, "cursor_errors": 0, "blocked_ms": 0, "line_errors": 0,
-            "resumed_skipped": 0, "crashes_at_cursor": 0,
+            "resumed_skipped": 0, "crashes_at_cursor": 0, "mark_errors": 0,
         }
         self._stop = False
         self._reload = False
@@ -271,6 +272,9 @@ class Shipper:
         self._log_resume: Cursor | None = None
         self.delivery: Delivery | None = None
         self.follower: JournalFollower | None = None
+        self._marks: MarkWriter | None = None
+        self._mark_floor: Cursor | None = None  # the last run's mark, until passed
+        self._mark_position = -1
 
     @property
     def status_path(self) -> Path:
@@ -306,6 +310,8 @@ class Shipper:
         self._cursor = cursor
         inotify = Inotify(config.journal_dir)
         self.follower = JournalFollower(config.journal_dir, cursor, warmup=WARMUP_BYTES)
+        self._marks = MarkWriter(config.journal_dir)
+        self._mark_floor = self._marks.previous
         self.delivery = Delivery.open(config.targets, config.delivery,
                                       refit=self.session.framer.refit)
         for target in config.logs:
@@ -327,6 +333,7 @@ class Shipper:
         finally:
             inotify.close()
             self.follower.close()
+            self._marks.close()
             for writer in self._logs:
                 writer.close()
         return 0
@@ -442,9 +449,46 @@ class Shipper:
                               position, raw[:200])
                 continue
             self._take(shipments)
+        self._publish_consumed()
         self._log_build_errors()
         self._submit_held()
         return at_end
+
+    def _publish_consumed(self) -> None:
+        """Tell the reader how far this shipper has consumed the journal (every
+        line read so far is in the session now), then let go of the finished
+        files behind that point (:mod:`audit_heka.journal.consumed`).
+
+        A restart re-reads from the cursor, behind the last run's mark: that
+        run had consumed up to its mark, so the mark is not moved back; it
+        moves once this run passes it (or at once when its file is gone).
+        """
+        assert self.follower is not None and self._marks is not None
+        position = max(self.follower.position, self.follower.start_position)
+        if position == self._mark_position:
+            return
+        floor = self._mark_floor
+        if floor is not None:
+            at = self.follower.position_of(floor)
+            if at is None and find_file(journal_files(self.config.journal_dir), floor) is None:
+                at = position  # its file is gone: nothing left to hold it for
+            if at is None or position < at:
+                self.follower.release(position)
+                return
+            self._mark_floor = None
+        cursor = self.follower.cursor_at(position)
+        if cursor is None:
+            return
+        try:
+            self._marks.publish(cursor)
+        except OSError as exc:
+            self.books["mark_errors"] += 1
+            if worth_logging(self.books["mark_errors"]):
+                log.error("cannot write the consumed mark: %s (drop-oldest may count records "
+                          "this shipper has as given up)", exc)
+            return
+        self._mark_position = position
+        self.follower.release(position)
 
     def _log_build_errors(self) -> None:
         """Log events that went out raw because they could not be built."""

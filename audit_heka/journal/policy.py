@@ -95,6 +95,26 @@ def unshipped_from(files: Sequence[JournalFile], index: int, cursor: Cursor | No
     return 0
 
 
+def given_up_from(files: Sequence[JournalFile], index: int, cursor: Cursor | None,
+                  mark: Cursor | None) -> int | None:
+    """Where the records of ``files[index]`` that no shipper has consumed start
+    (None: it consumed them all), if the file is deleted now.
+
+    ``mark`` is the shipper's consumed mark (:mod:`audit_heka.journal.consumed`):
+    what it has handed to its session is not given up, acknowledged or not.
+    The cursor counts too, for the case where the mark is stale or missing
+    (after a crash of the machine, or from a shipper before marks): each is a
+    lower bound of what was consumed, so the further one wins. Whether a live
+    follower still reads the file (and so gives up nothing) is the writer's
+    question (a lock), not this function's.
+    """
+    start = unshipped_from(files, index, cursor)
+    if mark is None or start is None:
+        return start
+    consumed = unshipped_from(files, index, mark)
+    return None if consumed is None else max(start, consumed)
+
+
 class JournalPolicy:
     """The rotation and bound decisions, for given limits and ``--journal-full``."""
 
