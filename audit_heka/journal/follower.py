@@ -250,6 +250,7 @@ class JournalFollower:
         self._last: _Segment | None = None
         self._unsafe: set[tuple[int, int]] = set()  # passed over (not our files)
         self._passed: tuple[int, int] | None = None  # the last file passed over as given up
+        self._refused = False  # the last _open_fd passed over a given-up file
         # Finished files stay open (and locked) until the shipper's consumed
         # mark is past them: (descriptor, position of its end). See release().
         self._finished: deque[tuple[int, int]] = deque()
@@ -333,6 +334,7 @@ class JournalFollower:
             # either way it counted the file's records as given up. Reading
             # them now would ship records counted lost; pass over it: a gap.
             os.close(fd)
+            self._refused = True
             if self._passed != (st.st_dev, st.st_ino):
                 self._passed = (st.st_dev, st.st_ino)
                 self.counters["journal_gaps"] += 1
@@ -393,9 +395,12 @@ class JournalFollower:
             for path, st in files[start:]:
                 if (st.st_dev, st.st_ino) in self._unsafe:
                     continue
+                self._refused = False
                 if self._open(path, st):
                     return True
-                break
+                if not self._refused:
+                    break  # renamed or gone since the listing: list again
+                # given up by the writer: go on with the next file
         return False
 
     def _close_file(self) -> None:
