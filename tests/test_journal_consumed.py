@@ -185,7 +185,9 @@ def test_records_in_flight_after_the_cursor_are_not_given_up(tmp_path: Path) -> 
     follower = JournalFollower(j.dir)
     assert numbers(read_all(follower)) == list(range(7))
     marks = MarkWriter(j.dir)
-    marks.publish(follower.cursor_at(follower.position))  # in audit.log
+    mark = follower.cursor_at(follower.position)
+    assert mark == j.cursor(ACTIVE_NAME, 2)
+    marks.publish(mark)
     follower.release(follower.position)
     j.write(3)  # audit.log fills, rotates: audit.log.2 (lines 0-4) goes
     assert not (j.dir / "audit.log.2").exists()
