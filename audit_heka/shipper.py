@@ -470,8 +470,8 @@ class Shipper:
         floor = self._mark_floor
         if floor is not None:
             at = self.follower.position_of(floor)
-            if at is None and find_file(journal_files(self.config.journal_dir), floor) is None:
-                at = position  # its file is gone: nothing left to hold it for
+            if at is None and not self._ahead(floor, position):
+                at = position  # its file is gone or behind ours: nothing to hold it for
             if at is None or position < at:
                 self.follower.release(position)
                 return
@@ -489,6 +489,15 @@ class Shipper:
             return
         self._mark_position = position
         self.follower.release(position)
+
+    def _ahead(self, mark: Cursor, position: int) -> bool:
+        """Whether ``mark`` names a journal file after the one holding ``position``."""
+        assert self.follower is not None
+        files = journal_files(self.config.journal_dir)
+        index = find_file(files, mark)
+        here = self.follower.cursor_at(position)
+        current = None if here is None else find_file(files, here)
+        return index is not None and (current is None or index > current)
 
     def _log_build_errors(self) -> None:
         """Log events that went out raw because they could not be built."""
@@ -685,7 +694,9 @@ class Shipper:
         files = journal_files(self.config.journal_dir)
         start = 0 if cursor is None else find_file(files, cursor)
         if start is None:
-            return 0  # the cursor's file is gone: the follower is past it
+            # The cursor's file is gone (drop-oldest deleted it before all of
+            # it was acknowledged): nothing present is acknowledged either.
+            return sum(st.st_size for _path, st in files)
         for index, (_path, st) in enumerate(files[start:]):
             total += st.st_size - (min(cursor.offset, st.st_size)
                                    if index == 0 and cursor is not None else 0)

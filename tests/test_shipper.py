@@ -552,6 +552,10 @@ def test_drop_oldest_gives_up_nothing_a_live_shipper_holds(tmp_path: Path) -> No
         total = 4 * (journal.next_serial - FIXED)
         dropped = journal.writer.counters.records_dropped
         assert not any(p.name == "audit.log.2" for p in (tmp_path / "journal").iterdir())
+        # The cursor's file is gone and nothing is acknowledged: the lag is every
+        # byte present (it said 0: "the follower is past it").
+        present = sum(p.stat().st_size for p in (tmp_path / "journal").glob("audit.log*"))
+        shipper_status(tmp_path, lambda s: s["lag"]["journal_bytes_behind"] == present, 5)
         receiver = TcpReceiver(port=port)
         delivered = wait_for_count(receiver, (total - dropped) // 4, 30)
     finally:

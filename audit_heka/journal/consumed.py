@@ -51,13 +51,16 @@ _BUSY = frozenset({errno.EAGAIN, errno.EACCES})
 
 
 def _lock(fd: int, kind: int) -> bool:
-    """An OFD lock of ``kind`` on the whole file; False when another holder conflicts."""
+    """An OFD lock of ``kind`` on the whole file; False when another holder conflicts.
+
+    A file system without OFD locks (an error other than a conflict) counts
+    as no conflict: the follower reads, and the writer counts from the mark
+    or the cursor -- an over-count at worst, as before locks, never a skip.
+    """
     try:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _FLOCK.pack(kind, os.SEEK_SET, 0, 0, 0))
     except OSError as exc:
-        if exc.errno in _BUSY:
-            return False
-        raise
+        return exc.errno not in _BUSY
     return True
 
 
