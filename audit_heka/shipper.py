@@ -22,6 +22,11 @@ next deadline, the next status or health report. SIGTERM: read what the
 journal holds, complete pending events, deliver within ``drain_seconds``,
 persist the cursor, exit 0.
 
+After each round the shipper writes its *consumed mark* (the position of the
+first line not yet handed to the session) for the reader: under
+``--journal-full drop-oldest`` what it has consumed is not given up
+(:mod:`audit_heka.journal.consumed`).
+
 Resuming: the follower starts ``WARMUP_BYTES`` before the cursor so that an
 event whose records interleave with the cursor's event is assembled whole;
 every event whose first record lies before the cursor was acknowledged by

@@ -17,7 +17,17 @@ files; :meth:`JournalFollower.cursor_at` turns a position back into the
 persisted :class:`~audit_heka.journal.format.Cursor` (file identity, offset,
 head). A persisted cursor whose file is gone -- deleted, or its inode number
 now used by a newer file -- is logged and counted (``journal_lost_files``),
-and the follower starts at the oldest file present: never a skip.
+and the follower starts at the oldest file present: never a skip. Not
+counted: a file the writer deleted as shipped with the cursor at its end
+(its shipped note names that end).
+
+Given up: every file the follower reads is held by an OFD read lock
+(:mod:`audit_heka.journal.consumed`), kept on a finished file until the
+caller's consumed mark is past it (:meth:`JournalFollower.release`), so that
+drop-oldest counts nothing the follower has or will still read. A file the
+writer holds for deletion, or deleted before the lock, is passed over: its
+records are counted as given up, so reading them would ship records counted
+lost.
 
 Waking up: an inotify watch on the journal directory (ctypes: ``IN_MODIFY``,
 ``IN_CREATE``, ``IN_MOVED_TO``, ``IN_CLOSE_WRITE``), so the shipper sleeps in

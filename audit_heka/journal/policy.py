@@ -12,7 +12,10 @@ shipper has not delivered (the cursor points into it or before it):
   and backlog_wait_time then throttle the audited processes, as auditd's
   ``disk_full_action = suspend`` does; reading on, slowly, keeps the kernel
   from giving up on its daemon after HZ/10: see the reader);
-* ``drop-oldest``: delete it and count every unshipped record in it.
+* ``drop-oldest``: delete it and count every record in it that no shipper
+  will ship (:func:`given_up_from`: what the shipper has consumed is not
+  given up; a file a live follower reads is not given up at all -- the
+  writer asks its lock, :mod:`audit_heka.journal.consumed`).
 
 A full disk asks the same question with a smaller budget: files already
 shipped may always go; unshipped ones only under ``drop-oldest``.

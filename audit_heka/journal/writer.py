@@ -99,7 +99,10 @@ class JournalCounters:
     writes: int = 0
     rotations: int = 0
     files_deleted: int = 0
-    records_dropped: int = 0  # records given up: drop-oldest, or a full disk with nothing to free
+    #: Records no shipper will ship: deleted by drop-oldest after the shipper's
+    #: consumed mark (or cursor) in a file no live follower holds, or never
+    #: written (a full disk with nothing to free). See JournalWriter._remove.
+    records_dropped: int = 0
     write_errors: int = 0  # failed write(2)/fsync calls (disk full, quota, I/O error)
     disk_full: int = 0  # of which ENOSPC/EDQUOT
     blocks: int = 0  # times the writer stopped the reader
