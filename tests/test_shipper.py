@@ -35,12 +35,20 @@ from audit_heka.cli.run import build_config, run_options
 from audit_heka.health import HEALTH_TYPE
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
+from audit_heka.journal.consumed import MarkWriter, read_mark
 from audit_heka.journal.cursor import read_cursor, write_cursor
+from audit_heka.journal.follower import JournalFollower
 from audit_heka.journal.format import Cursor, LineBuilder, file_head
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
 from audit_heka.schema import event_uuid
-from audit_heka.shipper import CRASH_LIMIT, _cursor_from_json, _cursor_json, config_from_json
+from audit_heka.shipper import (
+    CRASH_LIMIT,
+    Shipper,
+    _cursor_from_json,
+    _cursor_json,
+    config_from_json,
+)
 
 HOST = "shipper-test"
 ROOT = Path(__file__).resolve().parent.parent
@@ -654,3 +662,49 @@ def test_a_shipper_dead_while_its_finished_file_is_deleted_as_shipped_lost_nothi
     assert missing == set()
     assert status["counters"]["journal_lost_files"] == 0
     assert "is gone" not in err and "deleted once shipped" in err
+
+
+def test_a_restart_does_not_move_the_last_runs_consumed_mark_back(tmp_path: Path) -> None:
+    """The last run had consumed into audit.log (its mark) though its cursor is
+    at the start of audit.log.1: a restart re-reads from the cursor, and until
+    it passes the old mark it leaves it as it is (the records between were
+    consumed, by the last run); a mark behind the restart's start is replaced."""
+    directory = tmp_path / "journal"
+    journal = Journal(directory, file_bytes=10 * len(event_lines(FIXED)))
+    journal.next_serial = FIXED
+    journal.write(20)  # audit.log.1: 10 events, audit.log: 10 events
+    journal.close()
+    older, newer = directory / "audit.log.1", directory / "audit.log"
+
+    def at(path: Path, events: int) -> Cursor:
+        st = path.stat()
+        return Cursor(st.st_dev, st.st_ino, events * len(event_lines(FIXED)),
+                      file_head(path.read_bytes()[:256]))
+
+    def shipper(cursor: Cursor, old_mark: Cursor) -> Shipper:
+        marks = MarkWriter(directory)
+        marks.publish(old_mark)
+        marks.close()
+        ship = Shipper(config_from_json({"journal_dir": str(directory),
+                                         "state_dir": str(tmp_path), "targets": []}))
+        ship.follower = JournalFollower(directory, cursor)
+        ship._marks = MarkWriter(directory)
+        ship._mark_floor = ship._marks.previous
+        return ship
+
+    ship = shipper(at(older, 0), at(newer, 5))
+    assert ship.follower is not None
+    ship.follower.read(1)  # audit.log.1 only
+    ship._publish_consumed()
+    assert read_mark(directory) == at(newer, 5)  # not moved back into audit.log.1
+    while not ship.follower.read(1 << 20)[1]:
+        pass
+    ship._publish_consumed()
+    assert read_mark(directory) == at(newer, 10)
+    ship.follower.close()
+    ship = shipper(at(newer, 0), at(older, 3))  # a stale mark, behind the cursor
+    assert ship.follower is not None
+    ship.follower.read(1)
+    ship._publish_consumed()
+    assert read_mark(directory) == at(newer, 10)
+    ship.follower.close()
