@@ -161,6 +161,7 @@ class JournalWriter:
         self._syncer: Syncer | None = None
         self._disk_full_logged = False
         self._dropped_logged = 0
+        self._held_deletions = 0  # files deleted while a follower read them (logged)
         self._room_made = False
 
     # ------------------------------------------------------------------ files
@@ -426,6 +427,11 @@ class JournalWriter:
             fd = open_private(path, os.O_RDWR)  # a write lock needs a writable descriptor
         except FileNotFoundError:
             return  # deleted behind our back (an operator): the shipper counts it lost
+        except OSError as exc:  # not our regular file (a planted link), or unreadable
+            self.log(f"journal: {path.name}: {exc}; deleted without counting its records")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
         try:
             held = start is not None and not take_for_deletion(fd)
             given_up = 0 if start is None or held else count_lines(fd, start)
@@ -436,8 +442,10 @@ class JournalWriter:
         if given_up:
             self._drop(given_up, f"{path.name} deleted before it was shipped")
         elif held:
-            self.log(f"journal: {path.name} deleted while the shipper reads it "
-                     "(it reads it to its end: nothing given up)")
+            self._held_deletions += 1
+            if self._held_deletions in (1, 10, 100) or not self._held_deletions % 1000:
+                self.log(f"journal: {path.name} deleted while the shipper reads it (it reads "
+                         f"it to its end: nothing given up; {self._held_deletions} so far)")
 
     def _note_shipped(self, f: JournalFile, cursor: Cursor | None) -> None:
         """Before deleting the cursor's own file as shipped (the cursor at its end):
