@@ -13,8 +13,6 @@ and the mark play it (tests/test_shipper.py runs the real one).
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 from audit_heka.journal.consumed import (
@@ -28,7 +26,7 @@ from audit_heka.journal.consumed import (
     take_for_deletion,
 )
 from audit_heka.journal.cursor import read_cursor, write_cursor
-from audit_heka.journal.follower import ACTIVE_NAME, Inotify, JournalFollower
+from audit_heka.journal.follower import ACTIVE_NAME, JournalFollower
 from audit_heka.journal.format import SHIPPED_FILE, Cursor, file_head, format_cursor
 from audit_heka.journal.policy import FullAction, JournalFile, given_up_from
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
@@ -307,36 +305,3 @@ def test_a_cursors_file_that_vanished_unshipped_is_still_lost(tmp_path: Path) ->
                                                             cursor.head)))
     assert JournalFollower(j.dir, cursor).counters["journal_lost_files"] == 1  # 3 < 5 lines
     j.writer.close()
-
-
-# ------------------------------------------------------------------ wake-ups
-
-
-def test_only_journal_files_wake_the_shipper(tmp_path: Path) -> None:
-    """The shipper writes its mark after every round into the journal
-    directory: waking on that would cost a second wake-up per round."""
-    (tmp_path / ACTIVE_NAME).write_bytes(b"")
-    notify = Inotify(tmp_path)
-    marks = MarkWriter(tmp_path)
-    try:
-        notify.drain()
-        marks.publish(Cursor(1, 2, 3, "0123456789abcdef"))
-        write_cursor(tmp_path, Cursor(1, 2, 3, "0123456789abcdef"))
-        (tmp_path / "reader.status").write_text("{}")
-        assert not notify.wait(0.3)
-
-        def later() -> None:
-            time.sleep(0.1)
-            marks.publish(Cursor(1, 2, 4, "0123456789abcdef"))
-            with (tmp_path / ACTIVE_NAME).open("ab") as f:
-                f.write(line(1))
-
-        thread = threading.Thread(target=later)
-        began = time.monotonic()
-        thread.start()
-        assert notify.wait(5.0)
-        assert time.monotonic() - began < 1.0
-        thread.join()
-    finally:
-        marks.close()
-        notify.close()

@@ -108,19 +108,7 @@ class Inotify:
     def fileno(self) -> int:
         return self.fd
 
-    def drain(self) -> int:
-        """Consume the queued events; return how many bytes of them there were."""
-        total = 0
-        while True:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return total
-            if not data:
-                return total
-            total += len(data)
-
-    def _take_events(self) -> bool:
+    def drain(self) -> bool:
         """Consume the queued events; whether one concerns a journal file."""
         relevant = False
         while True:
@@ -165,7 +153,7 @@ class Inotify:
             woken = False
             for fd, _ in ready:
                 if fd == self.fd:
-                    woken = self._take_events() or woken
+                    woken = self.drain() or woken
                 else:
                     _drain_fd(fd)
                     woken = True
