@@ -315,8 +315,12 @@ class Shipper:
         self._cursor = cursor
         inotify = Inotify(config.journal_dir)
         self.follower = JournalFollower(config.journal_dir, cursor, warmup=WARMUP_BYTES)
-        self._marks = MarkWriter(config.journal_dir)
-        self._mark_floor = self._marks.previous
+        try:
+            self._marks = MarkWriter(config.journal_dir)
+            self._mark_floor = self._marks.previous
+        except OSError as exc:  # e.g. a planted symlink: ship on, without a mark
+            log.error("cannot open the consumed mark: %s (drop-oldest counts from the "
+                      "cursor: records this shipper has may count as given up)", exc)
         self.delivery = Delivery.open(config.targets, config.delivery,
                                       refit=self.session.framer.refit)
         for target in config.logs:
@@ -338,7 +342,8 @@ class Shipper:
         finally:
             inotify.close()
             self.follower.close()
-            self._marks.close()
+            if self._marks is not None:
+                self._marks.close()
             for writer in self._logs:
                 writer.close()
         return 0
@@ -468,9 +473,12 @@ class Shipper:
         run had consumed up to its mark, so the mark is not moved back; it
         moves once this run passes it (or at once when its file is gone).
         """
-        assert self.follower is not None and self._marks is not None
+        assert self.follower is not None
         position = max(self.follower.position, self.follower.start_position)
         if position == self._mark_position:
+            return
+        if self._marks is None:
+            self.follower.release(position)
             return
         floor = self._mark_floor
         if floor is not None:

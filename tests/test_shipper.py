@@ -708,3 +708,15 @@ def test_a_restart_does_not_move_the_last_runs_consumed_mark_back(tmp_path: Path
     ship._publish_consumed()
     assert read_mark(directory) == at(newer, 10)
     ship.follower.close()
+
+
+def test_a_planted_link_at_the_consumed_mark_is_refused_and_shipping_goes_on(
+        tmp_path: Path, journal: Journal) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / "journal" / "consumed").symlink_to(victim)
+    journal.write(5)
+    events, _, err = ship_once(tmp_path, range(1, 6))
+    assert len([m for m in events if m.type != HEALTH_TYPE]) == 5
+    assert victim.read_bytes() == b"precious"
+    assert "cannot open the consumed mark" in err
