@@ -12,7 +12,8 @@ is counted once, at the place that sees it, under exactly one cause:
 * ``serial_gaps``: serials the shipper never saw (lost before the journal,
   e.g. netlink overruns this kernel does not count in ``lost``);
 * ``netlink_overruns``: ENOBUFS on the reader's audit socket;
-* ``journal_dropped_records``: records given up by ``--journal-full drop-oldest``;
+* ``journal_dropped_records``: records given up by ``--journal-full drop-oldest``
+  (exactly those no shipper will ship: not what it holds or has consumed);
 * ``oversize``: events whose header alone exceeds max_message_size (larger
   events are degraded to fit, never dropped: ``degraded``);
 * ``delivery_oversize`` per target: frames a target cannot carry even degraded.
@@ -41,7 +42,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "kernel_backlog": CounterInfo("kernel", False, "the kernel's queue length at the last poll"),
     "netlink_overruns": CounterInfo("reader", True, "ENOBUFS on the audit socket (records lost)"),
     "journal_dropped_records": CounterInfo(
-        "reader", True, "records given up by --journal-full drop-oldest"),
+        "reader", True, "records given up by --journal-full drop-oldest: deleted before the "
+        "shipper consumed them, in a file it was not reading (or never written: disk full)"),
     "reregistrations": CounterInfo(
         "reader", False, "times the kernel dropped the reader as its daemon and it registered "
         "again (what the kernel could not send meanwhile is in kernel_lost)"),
@@ -61,13 +63,13 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "journal_bytes": CounterInfo("journal", False, "journal bytes read by the shipper"),
     "journal_files": CounterInfo("journal", False, "journal files followed (rotations + 1)"),
     "journal_lost_files": CounterInfo(
-        "journal", True, "journal files deleted (or their inode number reused by a newer "
-        "file) before the shipper reached their end"),
+        "journal", True, "restarts whose cursor's file was gone (deleted, or its inode number "
+        "reused by a newer file) before it was shipped to its end"),
     "journal_unsafe_files": CounterInfo(
         "journal", True, "journal names that are not our regular files (symlinks): not read"),
     "journal_gaps": CounterInfo(
-        "journal", False, "journal files deleted before the shipper read them to their end "
-        "(drop-oldest): the records missing there are counted once, in "
+        "journal", False, "journal files deleted under the shipper or passed over as given "
+        "up (drop-oldest): records may be missing after them, counted once, in "
         "journal_dropped_records, not again as serial_gaps"),
     "journal_partial_lines": CounterInfo(
         "journal", True, "unterminated lines at the end of a rotated-away file"),
@@ -136,6 +138,9 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "health_messages": CounterInfo("shipper", False, "health messages sent"),
     "cursor_writes": CounterInfo("shipper", False, "cursor persisted"),
     "cursor_errors": CounterInfo("shipper", False, "cursor writes that failed"),
+    "mark_errors": CounterInfo(
+        "shipper", False, "consumed-mark writes that failed (drop-oldest may then count "
+        "records the shipper had as given up)"),
     "line_errors": CounterInfo("shipper", True, "journal lines that raised while processed"),
     "resumed_skipped": CounterInfo(
         "shipper", False, "events before the cursor re-read at start (already delivered)"),

@@ -22,6 +22,11 @@ next deadline, the next status or health report. SIGTERM: read what the
 journal holds, complete pending events, deliver within ``drain_seconds``,
 persist the cursor, exit 0.
 
+After each round the shipper writes its *consumed mark* (the position of the
+first line not yet handed to the session) for the reader: under
+``--journal-full drop-oldest`` what it has consumed is not given up
+(:mod:`audit_heka.journal.consumed`).
+
 Resuming: the follower starts ``WARMUP_BYTES`` before the cursor so that an
 event whose records interleave with the cursor's event is assembled whole;
 every event whose first record lies before the cursor was acknowledged by
@@ -61,6 +66,7 @@ from audit_heka.events import Assembler
 from audit_heka.health import health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.interpret import Interpreter
+from audit_heka.journal.consumed import MarkWriter
 from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
 from audit_heka.journal.follower import COUNTER_NAMES as JOURNAL_COUNTERS
 from audit_heka.journal.follower import Inotify, JournalFollower, find_file, journal_files
@@ -251,7 +257,7 @@ class Shipper:
         self.books: dict[str, int] = {
             "log_events": 0, "log_write_errors": 0, "health_messages": 0,
             "cursor_writes": 0, "cursor_errors": 0, "blocked_ms": 0, "line_errors": 0,
-            "resumed_skipped": 0, "crashes_at_cursor": 0,
+            "resumed_skipped": 0, "crashes_at_cursor": 0, "mark_errors": 0,
         }
         self._stop = False
         self._reload = False
@@ -271,6 +277,9 @@ class Shipper:
         self._log_resume: Cursor | None = None
         self.delivery: Delivery | None = None
         self.follower: JournalFollower | None = None
+        self._marks: MarkWriter | None = None
+        self._mark_floor: Cursor | None = None  # the last run's mark, until passed
+        self._mark_position = -1
 
     @property
     def status_path(self) -> Path:
@@ -306,6 +315,12 @@ class Shipper:
         self._cursor = cursor
         inotify = Inotify(config.journal_dir)
         self.follower = JournalFollower(config.journal_dir, cursor, warmup=WARMUP_BYTES)
+        try:
+            self._marks = MarkWriter(config.journal_dir)
+            self._mark_floor = self._marks.previous
+        except OSError as exc:  # e.g. a planted symlink: ship on, without a mark
+            log.error("cannot open the consumed mark: %s (drop-oldest counts from the "
+                      "cursor: records this shipper has may count as given up)", exc)
         self.delivery = Delivery.open(config.targets, config.delivery,
                                       refit=self.session.framer.refit)
         for target in config.logs:
@@ -327,6 +342,8 @@ class Shipper:
         finally:
             inotify.close()
             self.follower.close()
+            if self._marks is not None:
+                self._marks.close()
             for writer in self._logs:
                 writer.close()
         return 0
@@ -442,9 +459,58 @@ class Shipper:
                               position, raw[:200])
                 continue
             self._take(shipments)
+        self._publish_consumed()
         self._log_build_errors()
         self._submit_held()
         return at_end
+
+    def _publish_consumed(self) -> None:
+        """Tell the reader how far this shipper has consumed the journal (every
+        line read so far is in the session now), then let go of the finished
+        files behind that point (:mod:`audit_heka.journal.consumed`).
+
+        A restart re-reads from the cursor, behind the last run's mark: that
+        run had consumed up to its mark, so the mark is not moved back; it
+        moves once this run passes it (or at once when its file is gone).
+        """
+        assert self.follower is not None
+        position = max(self.follower.position, self.follower.start_position)
+        if position == self._mark_position:
+            return
+        if self._marks is None:
+            self.follower.release(position)
+            return
+        floor = self._mark_floor
+        if floor is not None:
+            at = self.follower.position_of(floor)
+            if at is None and not self._ahead(floor, position):
+                at = position  # its file is gone or behind ours: nothing to hold it for
+            if at is None or position < at:
+                self.follower.release(position)
+                return
+            self._mark_floor = None
+        cursor = self.follower.cursor_at(position)
+        if cursor is None:
+            return
+        try:
+            self._marks.publish(cursor)
+        except OSError as exc:
+            self.books["mark_errors"] += 1
+            if worth_logging(self.books["mark_errors"]):
+                log.error("cannot write the consumed mark: %s (drop-oldest may count records "
+                          "this shipper has as given up)", exc)
+            return
+        self._mark_position = position
+        self.follower.release(position)
+
+    def _ahead(self, mark: Cursor, position: int) -> bool:
+        """Whether ``mark`` names a journal file after the one holding ``position``."""
+        assert self.follower is not None
+        files = journal_files(self.config.journal_dir)
+        index = find_file(files, mark)
+        here = self.follower.cursor_at(position)
+        current = None if here is None else find_file(files, here)
+        return index is not None and (current is None or index > current)
 
     def _log_build_errors(self) -> None:
         """Log events that went out raw because they could not be built."""
@@ -641,7 +707,9 @@ class Shipper:
         files = journal_files(self.config.journal_dir)
         start = 0 if cursor is None else find_file(files, cursor)
         if start is None:
-            return 0  # the cursor's file is gone: the follower is past it
+            # The cursor's file is gone (drop-oldest deleted it before all of
+            # it was acknowledged): nothing present is acknowledged either.
+            return sum(st.st_size for _path, st in files)
         for index, (_path, st) in enumerate(files[start:]):
             total += st.st_size - (min(cursor.offset, st.st_size)
                                    if index == 0 and cursor is not None else 0)

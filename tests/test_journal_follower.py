@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from audit_heka.journal.consumed import MarkWriter
 from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
 from audit_heka.journal.follower import (
     ACTIVE_NAME,
@@ -179,16 +180,25 @@ def test_a_gap_is_reported_between_the_reads_it_separates(tmp_path: Path) -> Non
 
 
 def test_inotify_wakes_on_a_write_and_sleeps_otherwise(tmp_path: Path) -> None:
+    """Only journal files wake it: the shipper writes its consumed mark after
+    every round, and its cursor, into the same directory (the reader its
+    status, without a status directory); waking on those would cost a
+    second wake-up per round."""
     (tmp_path / ACTIVE_NAME).write_bytes(b"")
     notify = Inotify(tmp_path)
+    marks = MarkWriter(tmp_path)
     try:
         notify.drain()
+        marks.publish(Cursor(1, 2, 3, "0123456789abcdef"))
+        write_cursor(tmp_path, Cursor(1, 2, 3, "0123456789abcdef"))
+        (tmp_path / "reader.status").write_text("{}")
         began = time.monotonic()
         assert not notify.wait(0.2)
         assert time.monotonic() - began >= 0.19
 
         def later() -> None:
             time.sleep(0.1)
+            marks.publish(Cursor(1, 2, 4, "0123456789abcdef"))
             with (tmp_path / ACTIVE_NAME).open("ab") as f:
                 f.write(record(1))
 
@@ -200,6 +210,7 @@ def test_inotify_wakes_on_a_write_and_sleeps_otherwise(tmp_path: Path) -> None:
         thread.join()
         assert woke < 1.0
     finally:
+        marks.close()
         notify.close()
 
 

@@ -35,12 +35,20 @@ from audit_heka.cli.run import build_config, run_options
 from audit_heka.health import HEALTH_TYPE
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
+from audit_heka.journal.consumed import MarkWriter, read_mark
 from audit_heka.journal.cursor import read_cursor, write_cursor
+from audit_heka.journal.follower import JournalFollower
 from audit_heka.journal.format import Cursor, LineBuilder, file_head
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
 from audit_heka.schema import event_uuid
-from audit_heka.shipper import CRASH_LIMIT, _cursor_from_json, _cursor_json, config_from_json
+from audit_heka.shipper import (
+    CRASH_LIMIT,
+    Shipper,
+    _cursor_from_json,
+    _cursor_json,
+    config_from_json,
+)
 
 HOST = "shipper-test"
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +76,12 @@ def uuid_int(serial: int) -> int:
 class Journal:
     """The test's reader: the real journal writer, fed event lines."""
 
-    def __init__(self, directory: Path, file_bytes: int = 256 * 1024) -> None:
+    def __init__(self, directory: Path, file_bytes: int = 256 * 1024, max_bytes: int = 1 << 30,
+                 full: FullAction = FullAction.BLOCK) -> None:
         self.directory = directory
         self.writer = JournalWriter(
-            JournalConfig(directory, file_bytes=file_bytes, max_bytes=1 << 30,
-                          full=FullAction.BLOCK, flush=FlushPolicy.NONE),
+            JournalConfig(directory, file_bytes=file_bytes, max_bytes=max_bytes,
+                          full=full, flush=FlushPolicy.NONE),
             log=lambda _: None)
         self.writer.open()
         self.next_serial = 1
@@ -491,3 +500,223 @@ def test_status_cursor_marks_carry_the_head_and_read_back() -> None:
                 {"dev": 1, "ino": 2, "offset": 3, "head": "\u00e9" * 16},
                 {"dev": "a", "ino": 2, "offset": 3}):
         assert _cursor_from_json(bad) is None, bad
+
+
+# ----------------------------------------------- what drop-oldest counts as given up
+#: Serials whose events all have one length (6-digit serials, 5-digit pids), so
+#: that journal files hold whole events and records given up come in fours.
+FIXED = 200_000
+PER_FILE = 600  # events per journal file (about 220 KB)
+
+
+def fixed_journal(directory: Path, full: FullAction = FullAction.DROP_OLDEST) -> Journal:
+    size = len(event_lines(FIXED))
+    assert all(len(event_lines(FIXED + k)) == size for k in (0, 999, 5000, 9999))
+    journal = Journal(directory, file_bytes=PER_FILE * size, max_bytes=2 * PER_FILE * size,
+                      full=full)
+    journal.next_serial = FIXED
+    return journal
+
+
+def shipper_status(tmp_path: Path, until: Any, timeout: float = 20) -> dict[str, Any]:
+    """shipper.status once ``until(status)`` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status: dict[str, Any] = json.loads((tmp_path / "shipper.status").read_text())
+            if until(status):
+                return status
+        except (OSError, ValueError):
+            pass
+        assert time.monotonic() < deadline, "the shipper's status never got there"
+        time.sleep(0.05)
+
+
+def wait_for_count(receiver: TcpReceiver, count: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while len(set(receiver.received())) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # and nothing more arrives
+    return len(set(receiver.received()))
+
+
+def test_drop_oldest_gives_up_nothing_a_live_shipper_holds(tmp_path: Path) -> None:
+    """The shipper has read the first 100 events of the oldest file and cannot
+    send (its receiver is down: it stops reading); drop-oldest then deletes
+    that file and the next two. The shipper still reads the deleted file to its
+    end: only the next files' records are given up. Every record is read by
+    the shipper or counted given up, never both (the count from the cursor
+    said the whole oldest file too)."""
+    journal = fixed_journal(tmp_path / "journal")
+    journal.write(100)
+    receiver = TcpReceiver()
+    port = receiver.port
+    receiver.kill()
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{port}"], journal_full="drop-oldest",
+                          delivery_max_bytes=16384, status_interval=0.2))
+    try:
+        shipper_status(tmp_path, lambda s: s["counters"]["journal_lines"] == 400)
+        journal.write(4 * PER_FILE)  # 2,500 events in 5 files: the oldest 3 are deleted
+        total = 4 * (journal.next_serial - FIXED)
+        dropped = journal.writer.counters.records_dropped
+        assert not any(p.name == "audit.log.2" for p in (tmp_path / "journal").iterdir())
+        # The cursor's file is gone and nothing is acknowledged: the lag is every
+        # byte present (it said 0: "the follower is past it").
+        present = sum(p.stat().st_size for p in (tmp_path / "journal").glob("audit.log*"))
+        shipper_status(tmp_path, lambda s: s["lag"]["journal_bytes_behind"] == present, 5)
+        receiver = TcpReceiver(port=port)
+        delivered = wait_for_count(receiver, (total - dropped) // 4, 30)
+    finally:
+        stop(proc)
+        journal.close()
+    receiver.kill()
+    status = json.loads((tmp_path / "shipper.status").read_text())
+    read = status["counters"]["journal_lines"]
+    assert dropped == 2 * 4 * PER_FILE  # the 2nd and 3rd files, never opened; none of the 1st
+    assert read + dropped == total
+    assert delivered * 4 == read
+    assert wait_for(receiver, range(FIXED, FIXED + PER_FILE), 0) == set()
+    print(f"{total} records: {read} read and delivered, {dropped} given up")
+
+
+def test_drop_oldest_after_a_shipper_died_counts_from_what_it_had_consumed(
+        tmp_path: Path) -> None:
+    """The shipper delivered the first 100 events of the oldest file but no
+    frame was acknowledged yet (``hold``: the cursor stays at the file's
+    start), and died. drop-oldest deletes the file: given up are the records
+    after those 100 events, not the ones it had delivered. After a restart
+    every event is delivered or counted given up, once."""
+    journal = fixed_journal(tmp_path / "journal")
+    journal.write(100)
+    receiver = TcpReceiver()
+    config = run_json(tmp_path, [f"127.0.0.1:{receiver.port}"], journal_full="drop-oldest",
+                      delivery_hold=60)
+    proc = start(config)
+    try:
+        assert wait_for(receiver, range(FIXED, FIXED + 100), 20) == set()
+        cursor = read_cursor(tmp_path / "journal")
+        assert cursor is not None and cursor.offset == 0  # nothing acknowledged
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    journal.write(4 * PER_FILE)
+    total = journal.next_serial - FIXED
+    dropped = journal.writer.counters.records_dropped
+    assert dropped == 4 * (3 * PER_FILE - 100)
+    config = run_json(tmp_path, [f"127.0.0.1:{receiver.port}"], journal_full="drop-oldest")
+    again = start(config)
+    try:
+        delivered = wait_for_count(receiver, total - dropped // 4, 30)
+    finally:
+        err = stop(again)
+        journal.close()
+    receiver.kill()
+    assert delivered + dropped // 4 == total
+    status = json.loads((tmp_path / "shipper.status").read_text())
+    assert status["counters"]["journal_lost_files"] == 1  # the cursor's file: it did go
+    assert "is gone" in err
+
+
+def test_a_shipper_dead_while_its_finished_file_is_deleted_as_shipped_lost_nothing(
+        tmp_path: Path) -> None:
+    """The shipper shipped all of audit.log.1 (its cursor the end of it:
+    audit.log is empty) and is killed. The reader fills audit.log and, at the
+    rotation, deletes audit.log.1 as shipped. The restarted shipper finds its
+    cursor's file gone: nothing was lost, and it must not count it
+    (journal_lost_files), while every later event is delivered."""
+    directory = tmp_path / "journal"
+    directory.mkdir(mode=0o700)
+    finished = directory / "audit.log.1"
+    finished.write_bytes(b"".join(event_lines(s) for s in range(FIXED, FIXED + 10)))
+    journal = fixed_journal(directory, FullAction.BLOCK)
+    journal.next_serial = FIXED + 10
+    receiver = TcpReceiver()
+    config = run_json(tmp_path, [f"127.0.0.1:{receiver.port}"])
+    proc = start(config)
+    try:
+        assert wait_for(receiver, range(FIXED, FIXED + 10), 20) == set()
+        w = finished.stat()
+        end = Cursor(w.st_dev, w.st_ino, w.st_size, file_head(finished.read_bytes()[:256]))
+        deadline = time.monotonic() + 10
+        while read_cursor(directory) != end:
+            assert time.monotonic() < deadline, read_cursor(directory)
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # between the cursor at the end and the next one
+        proc.wait(10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    journal.write(PER_FILE + 1)  # audit.log fills and rotates: audit.log.1 goes, shipped
+    assert journal.writer.counters.files_deleted == 1 and journal.writer.blocked is None
+    assert not (directory / "audit.log.2").exists()  # audit.log.1 is the rotated audit.log
+    again = start(config)
+    try:
+        missing = wait_for(receiver, range(FIXED + 10, journal.next_serial), 30)
+        status = shipper_status(tmp_path, lambda s: s["pid"] == again.pid)
+    finally:
+        err = stop(again)
+        journal.close()
+    receiver.kill()
+    assert missing == set()
+    assert status["counters"]["journal_lost_files"] == 0
+    assert "is gone" not in err and "deleted once shipped" in err
+
+
+def test_a_restart_does_not_move_the_last_runs_consumed_mark_back(tmp_path: Path) -> None:
+    """The last run had consumed into audit.log (its mark) though its cursor is
+    at the start of audit.log.1: a restart re-reads from the cursor, and until
+    it passes the old mark it leaves it as it is (the records between were
+    consumed, by the last run); a mark behind the restart's start is replaced."""
+    directory = tmp_path / "journal"
+    journal = Journal(directory, file_bytes=10 * len(event_lines(FIXED)))
+    journal.next_serial = FIXED
+    journal.write(20)  # audit.log.1: 10 events, audit.log: 10 events
+    journal.close()
+    older, newer = directory / "audit.log.1", directory / "audit.log"
+
+    def at(path: Path, events: int) -> Cursor:
+        st = path.stat()
+        return Cursor(st.st_dev, st.st_ino, events * len(event_lines(FIXED)),
+                      file_head(path.read_bytes()[:256]))
+
+    def shipper(cursor: Cursor, old_mark: Cursor) -> Shipper:
+        marks = MarkWriter(directory)
+        marks.publish(old_mark)
+        marks.close()
+        ship = Shipper(config_from_json({"journal_dir": str(directory),
+                                         "state_dir": str(tmp_path), "targets": []}))
+        ship.follower = JournalFollower(directory, cursor)
+        ship._marks = MarkWriter(directory)
+        ship._mark_floor = ship._marks.previous
+        return ship
+
+    ship = shipper(at(older, 0), at(newer, 5))
+    assert ship.follower is not None
+    ship.follower.read(1)  # audit.log.1 only
+    ship._publish_consumed()
+    assert read_mark(directory) == at(newer, 5)  # not moved back into audit.log.1
+    while not ship.follower.read(1 << 20)[1]:
+        pass
+    ship._publish_consumed()
+    assert read_mark(directory) == at(newer, 10)
+    ship.follower.close()
+    ship = shipper(at(newer, 0), at(older, 3))  # a stale mark, behind the cursor
+    assert ship.follower is not None
+    ship.follower.read(1)
+    ship._publish_consumed()
+    assert read_mark(directory) == at(newer, 10)
+    ship.follower.close()
+
+
+def test_a_planted_link_at_the_consumed_mark_is_refused_and_shipping_goes_on(
+        tmp_path: Path, journal: Journal) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / "journal" / "consumed").symlink_to(victim)
+    journal.write(5)
+    events, _, err = ship_once(tmp_path, range(1, 6))
+    assert len([m for m in events if m.type != HEALTH_TYPE]) == 5
+    assert victim.read_bytes() == b"precious"
+    assert "cannot open the consumed mark" in err

@@ -49,15 +49,16 @@ def head_of(path: Path) -> str | None:
         os.close(fd)
 
 
-def read_cursor(directory: Path) -> Cursor | None:
+def read_cursor(directory: Path, name: str = CURSOR_FILE) -> Cursor | None:
     """The cursor in ``directory`` (None when there is none yet).
 
     Raises :class:`CursorError` for a file that is not a cursor: the caller
     decides (the shipper logs it and starts from the oldest journal file, so
-    nothing is skipped).
+    nothing is skipped). ``name``: another file of cursor lines (the writer's
+    shipped note, :data:`~audit_heka.journal.format.SHIPPED_FILE`).
     """
     try:
-        fd = open_private(directory / CURSOR_FILE, os.O_RDONLY)
+        fd = open_private(directory / name, os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:
@@ -66,14 +67,15 @@ def read_cursor(directory: Path) -> Cursor | None:
         os.close(fd)
     cursor = parse_cursor(data)
     if cursor is None:
-        raise CursorError(f"{directory / CURSOR_FILE}: not a cursor: {data[:80]!r}")
+        raise CursorError(f"{directory / name}: not a cursor: {data[:80]!r}")
     return cursor
 
 
-def write_cursor(directory: Path, cursor: Cursor) -> None:
-    """Replace the cursor in ``directory`` atomically and durably."""
-    path = directory / CURSOR_FILE
-    tmp = directory / f".{CURSOR_FILE}.{os.getpid()}"
+def write_cursor(directory: Path, cursor: Cursor, name: str = CURSOR_FILE) -> None:
+    """Replace the cursor (or the file ``name`` of one cursor line) in ``directory``
+    atomically and durably."""
+    path = directory / name
+    tmp = directory / f".{name}.{os.getpid()}"
     fd = create_exclusive(tmp)  # unlinks a leftover of a crash first
     try:
         os.write(fd, format_cursor(cursor))

@@ -17,7 +17,17 @@ files; :meth:`JournalFollower.cursor_at` turns a position back into the
 persisted :class:`~audit_heka.journal.format.Cursor` (file identity, offset,
 head). A persisted cursor whose file is gone -- deleted, or its inode number
 now used by a newer file -- is logged and counted (``journal_lost_files``),
-and the follower starts at the oldest file present: never a skip.
+and the follower starts at the oldest file present: never a skip. Not
+counted: a file the writer deleted as shipped with the cursor at its end
+(its shipped note names that end).
+
+Given up: every file the follower reads is held by an OFD read lock
+(:mod:`audit_heka.journal.consumed`), kept on a finished file until the
+caller's consumed mark is past it (:meth:`JournalFollower.release`), so that
+drop-oldest counts nothing the follower has or will still read. A file the
+writer holds for deletion, or deleted before the lock, is passed over: its
+records are counted as given up, so reading them would ship records counted
+lost.
 
 Waking up: an inotify watch on the journal directory (ctypes: ``IN_MODIFY``,
 ``IN_CREATE``, ``IN_MOVED_TO``, ``IN_CLOSE_WRITE``), so the shipper sleeps in
@@ -34,19 +44,24 @@ import logging
 import os
 import re
 import select
+import struct
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit_heka.journal.cursor import head_of, read_head
-from audit_heka.journal.format import NO_HEAD, Cursor, split_lines, unescape
+from audit_heka.journal.consumed import hold_for_reading
+from audit_heka.journal.cursor import CursorError, head_of, read_cursor, read_head
+from audit_heka.journal.format import NO_HEAD, SHIPPED_FILE, Cursor, split_lines, unescape
 from audit_heka.private_files import UnsafePathError, open_private
 
 log = logging.getLogger(__name__)
 
 ACTIVE_NAME = "audit.log"
 READ_CHUNK = 1 << 20
+#: Finished files kept open for :meth:`JournalFollower.release` at most.
+MAX_FINISHED = 64
 
 #: The follower's counters (meanings in audit_heka.counters).
 COUNTER_NAMES = ("journal_lines", "journal_bytes", "journal_files", "journal_lost_files",
@@ -58,21 +73,32 @@ IN_MOVED_FROM = 0x00000040
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
 IN_DELETE = 0x00000200
+IN_Q_OVERFLOW = 0x00004000
+#: ``struct inotify_event`` before its name: wd, mask, cookie, len.
+_EVENT = struct.Struct("iIII")
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 WATCH_MASK = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_DELETE
 
 
 class Inotify:
-    """A minimal inotify directory watch (libc through ctypes): wake-ups only."""
+    """A minimal inotify directory watch (libc through ctypes): wake-ups only.
 
-    def __init__(self, directory: Path, mask: int = WATCH_MASK) -> None:
+    Only events on journal files (names starting with ``prefix``) wake the
+    sleeper: the shipper writes its cursor and consumed mark into the same
+    directory (and the reader its status, without a status directory), and a
+    Python process's wake-up costs more than the records of a short round.
+    """
+
+    def __init__(self, directory: Path, mask: int = WATCH_MASK,
+                 prefix: str | None = ACTIVE_NAME) -> None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             err = ctypes.get_errno()
             raise OSError(err, f"inotify_init1: {os.strerror(err)}")
         self.fd: int = fd
+        self._prefix = None if prefix is None else os.fsencode(prefix)
         wd = libc.inotify_add_watch(fd, os.fsencode(directory), mask)
         if wd < 0:
             err = ctypes.get_errno()
@@ -82,20 +108,33 @@ class Inotify:
     def fileno(self) -> int:
         return self.fd
 
-    def drain(self) -> int:
-        """Consume the queued events; return how many bytes of them there were."""
-        total = 0
+    def drain(self) -> bool:
+        """Consume the queued events; whether one concerns a journal file."""
+        relevant = False
         while True:
             try:
                 data = os.read(self.fd, 65536)
             except BlockingIOError:
-                return total
+                return relevant
             if not data:
-                return total
-            total += len(data)
+                return relevant
+            relevant = relevant or self._concerns_journal(data)
+
+    def _concerns_journal(self, data: bytes) -> bool:
+        """Whether one of the ``struct inotify_event``s in ``data`` names a
+        journal file (or the queue overflowed: events were lost, so yes)."""
+        offset = 0
+        while offset + _EVENT.size <= len(data):
+            _wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
+            offset += _EVENT.size
+            name = data[offset:offset + length]
+            offset += length
+            if mask & IN_Q_OVERFLOW or self._prefix is None or name.startswith(self._prefix):
+                return True
+        return False
 
     def wait(self, timeout: float | None, wake_fd: int = -1) -> bool:
-        """Sleep until an event arrives or ``timeout`` seconds pass; True if woken.
+        """Sleep until a journal file changes or ``timeout`` seconds pass; True if woken.
 
         ``wake_fd`` (e.g. the signal wake-up pipe) also ends the sleep: Python
         retries ``poll`` after a signal, so without it a SIGTERM would wait
@@ -105,14 +144,21 @@ class Inotify:
         poller.register(self.fd, select.POLLIN)
         if wake_fd >= 0:
             poller.register(wake_fd, select.POLLIN)
-        ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
-        ready = poller.poll(ms)
-        for fd, _ in ready:
-            if fd == self.fd:
-                self.drain()
-            else:
-                _drain_fd(fd)
-        return bool(ready)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = poller.poll(None if left is None else int(left * 1000 + 0.999))
+            if not ready:
+                return False
+            woken = False
+            for fd, _ in ready:
+                if fd == self.fd:
+                    woken = self.drain() or woken
+                else:
+                    _drain_fd(fd)
+                    woken = True
+            if woken:
+                return True
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -201,6 +247,11 @@ class JournalFollower:
         # identity and head, and goes on with the file after it.
         self._last: _Segment | None = None
         self._unsafe: set[tuple[int, int]] = set()  # passed over (not our files)
+        self._passed: tuple[int, int] | None = None  # the last file passed over as given up
+        self._refused = False  # the last _open_fd passed over a given-up file
+        # Finished files stay open (and locked) until the shipper's consumed
+        # mark is past them: (descriptor, position of its end). See release().
+        self._finished: deque[tuple[int, int]] = deque()
         self._next_base = 0
         #: The position of the cursor given at start (lines before it are re-read
         #: only as context: the caller does not ship what comes from them).
@@ -230,12 +281,34 @@ class JournalFollower:
                 self._seek(max(0, offset - warmup))
                 self.start_position = self._position(offset)
                 return
-            log.warning("journal: the cursor's file (dev %d ino %d head %s) is gone%s: "
-                        "starting at the oldest journal file", cursor.dev, cursor.ino,
-                        cursor.head, "" if cursor.head is None else
-                        " (deleted; its inode number may name a newer file now)")
-            self.counters["journal_lost_files"] += 1
+            if self._deleted_as_shipped(cursor):
+                log.info("journal: the cursor's file was deleted once shipped to its end: "
+                         "starting at the oldest journal file")
+            else:
+                log.warning("journal: the cursor's file (dev %d ino %d head %s) is gone%s: "
+                            "starting at the oldest journal file", cursor.dev, cursor.ino,
+                            cursor.head, "" if cursor.head is None else
+                            " (deleted; its inode number may name a newer file now)")
+                self.counters["journal_lost_files"] += 1
         self._open_next()
+
+    def _deleted_as_shipped(self, cursor: Cursor) -> bool:
+        """Whether the writer's shipped note says the cursor's (gone) file was
+        deleted with the cursor at its end: nothing in it was left to ship.
+
+        Why a note: the shipper writes a cursor at the end of a finished file
+        while the next one holds no line yet; the writer may delete the file
+        as shipped before the shipper writes a cursor naming the next one,
+        and a shipper that dies in between restarts at a cursor whose file
+        is gone, although it skipped nothing.
+        """
+        try:
+            note = read_cursor(self.directory, SHIPPED_FILE)
+        except (CursorError, OSError):
+            return False
+        return (note is not None and note.head is not None
+                and cursor.names_file(note.dev, note.ino, note.head)
+                and cursor.offset >= note.offset)
 
     def _open_fd(self, path: Path, st: os.stat_result) -> int | None:
         """``path`` opened for reading if it is still the file ``st`` describes."""
@@ -253,6 +326,17 @@ class JournalFollower:
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
             os.close(fd)  # renamed between listing and opening: list again
+            return None
+        if not hold_for_reading(fd) or os.fstat(fd).st_nlink == 0:
+            # The writer is deleting it (drop-oldest), or did before our lock:
+            # either way it counted the file's records as given up. Reading
+            # them now would ship records counted lost; pass over it: a gap.
+            os.close(fd)
+            self._refused = True
+            if self._passed != (st.st_dev, st.st_ino):
+                self._passed = (st.st_dev, st.st_ino)
+                self.counters["journal_gaps"] += 1
+                self._gap = True
             return None
         return fd
 
@@ -309,9 +393,12 @@ class JournalFollower:
             for path, st in files[start:]:
                 if (st.st_dev, st.st_ino) in self._unsafe:
                     continue
+                self._refused = False
                 if self._open(path, st):
                     return True
-                break
+                if not self._refused:
+                    break  # renamed or gone since the listing: list again
+                # given up by the writer: go on with the next file
         return False
 
     def _close_file(self) -> None:
@@ -321,6 +408,7 @@ class JournalFollower:
 
     def close(self) -> None:
         self._close_file()
+        self.release(1 << 62)
 
     # ---------------------------------------------------------------- reading
     def _position(self, offset: int) -> int:
@@ -405,8 +493,23 @@ class JournalFollower:
             self._gap = True
         self._last = self._segment
         self._next_base = self._segment.base + self._offset
-        self._close_file()
+        self._finished.append((self._fd, self._next_base))
+        self._fd = -1
+        while len(self._finished) > MAX_FINISHED:
+            os.close(self._finished.popleft()[0])  # a caller that never releases
         self._open_next()  # nothing newer yet: read() tries again
+
+    def release(self, position: int) -> None:
+        """Close the finished files that end at or before ``position``.
+
+        Why they stay open until then: their read lock tells the journal
+        writer that a live shipper has them. Once the shipper's consumed mark
+        (:mod:`audit_heka.journal.consumed`) says ``position``, the mark tells
+        it instead; closing a file earlier would leave a moment where the
+        writer sees neither and counts records the shipper already has.
+        """
+        while self._finished and self._finished[0][1] <= position:
+            os.close(self._finished.popleft()[0])
 
     def take_gap(self) -> bool:
         """Whether lines are missing between the last read and the next one

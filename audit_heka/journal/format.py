@@ -272,6 +272,11 @@ class Cursor:
 
 
 CURSOR_FILE = "cursor"
+#: The writer's note of the last journal file it deleted while the cursor
+#: named its end (shipped to the last record): a cursor line naming that end.
+#: A shipper restarted at such a cursor finds its file gone and must not take
+#: it for lost (see :mod:`audit_heka.journal.follower`).
+SHIPPED_FILE = "shipped"
 
 
 def format_cursor(cursor: Cursor) -> bytes:

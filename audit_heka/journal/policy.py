@@ -12,7 +12,10 @@ shipper has not delivered (the cursor points into it or before it):
   and backlog_wait_time then throttle the audited processes, as auditd's
   ``disk_full_action = suspend`` does; reading on, slowly, keeps the kernel
   from giving up on its daemon after HZ/10: see the reader);
-* ``drop-oldest``: delete it and count every unshipped record in it.
+* ``drop-oldest``: delete it and count every record in it that no shipper
+  will ship (:func:`given_up_from`: what the shipper has consumed is not
+  given up; a file a live follower reads is not given up at all -- the
+  writer asks its lock, :mod:`audit_heka.journal.consumed`).
 
 A full disk asks the same question with a smaller budget: files already
 shipped may always go; unshipped ones only under ``drop-oldest``.
@@ -93,6 +96,26 @@ def unshipped_from(files: Sequence[JournalFile], index: int, cursor: Cursor | No
                 return None if cursor.offset >= f.size else cursor.offset
             return 0
     return 0
+
+
+def given_up_from(files: Sequence[JournalFile], index: int, cursor: Cursor | None,
+                  mark: Cursor | None) -> int | None:
+    """Where the records of ``files[index]`` that no shipper has consumed start
+    (None: it consumed them all), if the file is deleted now.
+
+    ``mark`` is the shipper's consumed mark (:mod:`audit_heka.journal.consumed`):
+    what it has handed to its session is not given up, acknowledged or not.
+    The cursor counts too, for the case where the mark is stale or missing
+    (after a crash of the machine, or from a shipper before marks): each is a
+    lower bound of what was consumed, so the further one wins. Whether a live
+    follower still reads the file (and so gives up nothing) is the writer's
+    question (a lock), not this function's.
+    """
+    start = unshipped_from(files, index, cursor)
+    if mark is None or start is None:
+        return start
+    consumed = unshipped_from(files, index, mark)
+    return None if consumed is None else max(start, consumed)
 
 
 class JournalPolicy:

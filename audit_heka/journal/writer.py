@@ -39,9 +39,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit_heka.journal.cursor import head_of, read_head
-from audit_heka.journal.format import CURSOR_FILE, HEAD_BYTES, Cursor, file_head, parse_cursor
-from audit_heka.journal.policy import FullAction, JournalFile, JournalPolicy, Plan
+from audit_heka.journal.consumed import read_mark, take_for_deletion
+from audit_heka.journal.cursor import head_of, read_head, write_cursor
+from audit_heka.journal.format import (
+    CURSOR_FILE,
+    HEAD_BYTES,
+    SHIPPED_FILE,
+    Cursor,
+    file_head,
+    parse_cursor,
+)
+from audit_heka.journal.policy import (
+    FullAction,
+    JournalFile,
+    JournalPolicy,
+    Plan,
+    given_up_from,
+)
 from audit_heka.journal.syncer import Syncer
 from audit_heka.private_files import UnsafePathError, ensure_private_dir, open_private
 
@@ -85,7 +99,10 @@ class JournalCounters:
     writes: int = 0
     rotations: int = 0
     files_deleted: int = 0
-    records_dropped: int = 0  # records given up: drop-oldest, or a full disk with nothing to free
+    #: Records no shipper will ship: deleted by drop-oldest after the shipper's
+    #: consumed mark (or cursor) in a file no live follower holds, or never
+    #: written (a full disk with nothing to free). See JournalWriter._remove.
+    records_dropped: int = 0
     write_errors: int = 0  # failed write(2)/fsync calls (disk full, quota, I/O error)
     disk_full: int = 0  # of which ENOSPC/EDQUOT
     blocks: int = 0  # times the writer stopped the reader
@@ -99,16 +116,14 @@ def rotated_name(index: int) -> str:
     return ACTIVE_NAME if index == 0 else f"{ACTIVE_NAME}.{index}"
 
 
-def count_lines(path: Path, start: int) -> int:
-    """Records (lines) in ``path`` from byte ``start``: what deleting it gives up."""
+def count_lines(fd: int, start: int) -> int:
+    """Records (lines) in the open file ``fd`` from byte ``start``: what deleting it
+    gives up (the writer writes whole lines only)."""
     count = 0
-    try:
-        with path.open("rb") as f:
-            f.seek(start)
-            while chunk := f.read(1 << 20):
-                count += chunk.count(b"\n")
-    except OSError:
-        return count
+    offset = start
+    while chunk := os.pread(fd, 1 << 20, offset):
+        count += chunk.count(b"\n")
+        offset += len(chunk)
     return count
 
 
@@ -146,6 +161,7 @@ class JournalWriter:
         self._syncer: Syncer | None = None
         self._disk_full_logged = False
         self._dropped_logged = 0
+        self._held_deletions = 0  # files deleted while a follower read them (logged)
         self._room_made = False
 
     # ------------------------------------------------------------------ files
@@ -343,9 +359,10 @@ class JournalWriter:
                 f"journal: {what} in {self._dir}: {len(self.buffer)} bytes wait "
                 f"(--journal-full {self.config.full.value})"
             )
-        plan = self.policy.plan_make_room(self._files, self.read_cursor())
+        cursor = self.read_cursor()
+        plan = self.policy.plan_make_room(self._files, cursor)
         if not plan.blocked:
-            self._remove(plan)
+            self._remove(plan, cursor)
             self._room_made = True
             return
         if self.config.full is FullAction.DROP_OLDEST:
@@ -359,8 +376,9 @@ class JournalWriter:
 
     def _rotate(self, now: float) -> bool:
         """Make ``audit.log`` a rotated file and open a new one; False if blocked."""
-        plan = self.policy.plan_rotation(self._files, self.read_cursor())
-        self._remove(plan)
+        cursor = self.read_cursor()
+        plan = self.policy.plan_rotation(self._files, cursor)
+        self._remove(plan, cursor)
         if plan.blocked:
             self._block("journal full", now, CURSOR_RETRY)
             return False
@@ -375,18 +393,71 @@ class JournalWriter:
         self.counters.rotations += 1
         return True
 
-    def _remove(self, plan: Plan) -> None:
+    def _remove(self, plan: Plan, cursor: Cursor | None) -> None:
+        """Delete the plan's files (oldest first), counting what that gives up.
+
+        Given up are exactly the records no shipper will ship: a file a live
+        follower holds (its read lock) is read to its end through its
+        descriptor, so nothing; otherwise the records from where the shipper's
+        consumption stopped (:func:`~audit_heka.journal.policy.given_up_from`:
+        its consumed mark, or the cursor if further). The write lock taken
+        for the count keeps a follower from starting on the file until it is
+        deleted (it then passes over it: a gap).
+        """
+        mark: Cursor | None = None
+        marked = False
         for removal in plan.removals:  # oldest first, always the last in the list
             assert removal.index == len(self._files) - 1
             path = self._dir / rotated_name(removal.index)
-            if removal.unshipped_from is not None:
-                given_up = count_lines(path, removal.unshipped_from)
-                if given_up:
-                    self._drop(given_up, f"{path.name} deleted before it was shipped")
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            if removal.unshipped_from is None:
+                self._note_shipped(self._files[removal.index], cursor)
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            else:
+                if not marked:
+                    mark, marked = read_mark(self._dir), True
+                start = given_up_from(self._files, removal.index, cursor, mark)
+                self._delete_unshipped(path, start)
             self._files.pop()
             self.counters.files_deleted += 1
+
+    def _delete_unshipped(self, path: Path, start: int | None) -> None:
+        """Delete a file with unacknowledged records; count those no shipper will ship."""
+        try:
+            fd = open_private(path, os.O_RDWR)  # a write lock needs a writable descriptor
+        except FileNotFoundError:
+            return  # deleted behind our back (an operator): the shipper counts it lost
+        except OSError as exc:  # not our regular file (a planted link), or unreadable
+            self.log(f"journal: {path.name}: {exc}; deleted without counting its records")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        try:
+            held = start is not None and not take_for_deletion(fd)
+            given_up = 0 if start is None or held else count_lines(fd, start)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # under the write lock: no follower starts on it now
+        finally:
+            os.close(fd)
+        if given_up:
+            self._drop(given_up, f"{path.name} deleted before it was shipped")
+        elif held:
+            self._held_deletions += 1
+            if self._held_deletions in (1, 10, 100) or not self._held_deletions % 1000:
+                self.log(f"journal: {path.name} deleted while the shipper reads it (it reads "
+                         f"it to its end: nothing given up; {self._held_deletions} so far)")
+
+    def _note_shipped(self, f: JournalFile, cursor: Cursor | None) -> None:
+        """Before deleting the cursor's own file as shipped (the cursor at its end):
+        say so in the shipped note, so that a shipper restarted at that cursor
+        does not take the file for lost (:mod:`audit_heka.journal.follower`)."""
+        if cursor is None or not cursor.names_file(f.dev, f.ino, f.head):
+            return
+        try:
+            write_cursor(self._dir, Cursor(f.dev, f.ino, f.size, f.head), SHIPPED_FILE)
+        except OSError as exc:
+            self.log(f"journal: cannot write the shipped note: {exc} (a shipper restarted "
+                     "now would count its cursor's file lost)")
 
     def _drop(self, records: int, why: str) -> None:
         before = self.counters.records_dropped
