@@ -282,6 +282,17 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.01)
 
 
+def replay_again(err: str, files: list[str], target: str) -> None:
+    """Run the replay again from the resume point a stopped one named in ``err``."""
+    resume = RESUME.search(err)
+    assert resume, err
+    rerun = subprocess.run([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
+                            *files, "--target", target, "--resume",
+                            f"{resume.group(1)}:{resume.group(2)}"],
+                           capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+
+
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_replay_says_where_and_resumes_without_loss(
     tmp_path: Path, sig: signal.Signals, status: int,
@@ -302,13 +313,7 @@ def test_interrupted_replay_says_where_and_resumes_without_loss(
     assert stop, err
     # A signal between a frame's write and its count makes the count one short.
     assert stop.group(3) == sig.name and int(stop.group(4)) >= len(first) - 1
-    resume = RESUME.search(err)
-    assert resume, err
-    rerun = subprocess.run([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
-                            *files, "--target", target, "--resume",
-                            f"{resume.group(1)}:{resume.group(2)}"],
-                           capture_output=True, text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr
+    replay_again(err, files, target)
     assert receiver.wait_for(wanted, 10) == set()
     got = receiver.received()
     receiver.kill()
@@ -333,13 +338,7 @@ def test_interrupted_replay_to_a_file_resumes_without_loss(tmp_path: Path) -> No
     assert 0 < len(first) < len(wanted), "not interrupted mid-way"
     stop = re.search(r"(\d+) events sent, (\d+) known delivered", err)
     assert stop and int(stop.group(1)) == int(stop.group(2)) == len(first), err
-    resume = RESUME.search(err)
-    assert resume, err
-    rerun = subprocess.run([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
-                            *files, "--target", f"file:{out}", "--resume",
-                            f"{resume.group(1)}:{resume.group(2)}"],
-                           capture_output=True, text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr
+    replay_again(err, files, f"file:{out}")
     got = [uuid_module.UUID(bytes=decode_message(u.message).uuid).int
            for u in Unframer().feed(out.read_bytes())]
     assert set(got) == wanted
@@ -356,13 +355,7 @@ def test_receiver_reset_mid_replay_exits_1_and_resumes(tmp_path: Path) -> None:
     assert proc.returncode == 1, err
     assert re.search(r"stopped at \S+ line \d+: target .*: (Connection reset by peer|Broken "
                      r"pipe); \d+ events sent, \d+ known delivered", err), err
-    resume = RESUME.search(err)
-    assert resume, err
-    rerun = subprocess.run([sys.executable, "-m", "audit_heka", "replay", "--hostname", "box",
-                            *files, "--target", target, "--resume",
-                            f"{resume.group(1)}:{resume.group(2)}"],
-                           capture_output=True, text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr
+    replay_again(err, files, target)
     missing = receiver.wait_for(wanted, 10)
     receiver.kill()
     assert missing == set(), f"{len(missing)} events lost"
