@@ -14,7 +14,10 @@ The corpus: tests/capture.py's RAW and ENRICHED logs as the kernel and
 auditd wrote them, exec-event logs (bench/exec_log.py, with and without
 --new-pointers), a storm log (bench/bench.py's log-250k, cut), a real mixed log
 (bench/mixed_log.py: a STIG/CIS-like rule set under a varied workload, its first
-7,500 records; its digests were added from a checkout of 8a1b372), and the fuzz
+7,500 records; its digests were added from a checkout of 8a1b372), user-space
+records (tests/userspace_capture.py via bench/userspace_log.py: PAM, sshd, cron,
+sudo, systemd; RAW, and ENRICHED with node=; the first 2,000 lines of each; their
+digests from main dc48a41, whose frames for the other logs equal 8a1b372's), and the fuzz
 seeds (tests/data/fuzz/records, kernel ones through the netlink entry). Each
 goes through several sessions (VARIANTS): replay's log mode, the shipper's live
 mode, and one with small messages (degraded), no payload, another type and HMAC

@@ -82,7 +82,8 @@ def test_frames_match_main_8a1b372() -> None:
 
 
 @pytest.mark.parametrize("name", ["exec-300", "exec-ptr-300", "storm-4k", "captured-raw",
-                                  "captured-enriched", "mixed-7k"])
+                                  "captured-enriched", "mixed-7k",
+                                  "userspace-raw-2k", "userspace-enriched-2k"])
 def test_the_hot_path_does_the_work(name: str) -> None:
     """The identity above is not the general path answering for the hot one."""
     lines = golden_frames.logs()[name]
