@@ -85,6 +85,7 @@ PLAN_MEMO_SIZE = 1024  # event shapes remembered
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
 GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
 BASES = 4  # recent records per record type and length, to patch the next one from
+RECENT_SIZE = 256  # pieces of new values kept for the next records (one session's)
 # Memory stays bounded by size too: what is larger is computed at each use.
 MEMO_VALUE_MAX = 1024  # characters of a raw value whose piece is remembered
 MEMO_BODY_MAX = 4096  # characters of a record body whose entry is remembered
@@ -397,6 +398,10 @@ class FastEncoder:
         # from words, with their words (the bases of _patched), by their first two words.
         self._last: dict[tuple[int, int, str],
                          dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
+        # Per (record type, type name, field count, msg='' field count): the last few
+        # entries of parsed records without context kinds (see _from_record_base).
+        self._record_bases: dict[tuple[int, str, int, int], list[Rec]] = {}
+        self._recent: dict[tuple[str, str], _Piece] = {}  # see _session_piece
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
@@ -451,7 +456,8 @@ class FastEncoder:
             hit = self.entries.get(body)
             if hit is not None and hit[0] == rtype and hit[1] == type_name:
                 return hit[2]
-        if rtype != EXECVE and body not in bodies:
+        if rtype != EXECVE and body not in bodies and "msg='" not in body:
+            # (a user-space msg='...' does not split into words: _record_of_parse)
             rec = (self._from_words(rtype, type_name, body, bodies) if "\x1d" not in body
                    else self._from_enriched(rtype, type_name, body, bodies))
             if rec is not None:
@@ -459,8 +465,8 @@ class FastEncoder:
         fields, enriched, free, msg_fields, problem = parse_body(body, bodies)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
                         msg_fields, problem)
-        rec = self._make_record(record)
-        if rec is not None and not rec.execve and not free:
+        rec = self._record_of_parse(record)
+        if rec is not None and not rec.execve and not free and not msg_fields:
             if not enriched:
                 self._learn_words(rtype, record, rec)
             elif not msg_fields and not problem:
@@ -871,6 +877,8 @@ class FastEncoder:
             self._words.clear()
             self._word_count = 0
             self._last.clear()
+            self._record_bases.clear()
+            self._recent.clear()
 
     def _check_options(self) -> None:
         """The header's encodings follow the builder's options."""
@@ -895,7 +903,7 @@ class FastEncoder:
         rec = read[2] if read is not None and read[0] == record.type and (
             read[1] == record.type_name) else None
         if rec is None or not rec.matches(record):
-            rec = self._make_record(record)
+            rec = self._record_of_parse(record)
         if len(record.text) > MEMO_BODY_MAX:
             return rec
         if rec is None or rec.matches(record):  # (a hand-made record may not match its text)
@@ -903,6 +911,100 @@ class FastEncoder:
                 memo.clear()
             memo[key] = rec
         return rec
+
+    def _record_of_parse(self, record: Record) -> Rec | None:
+        """The entry of a parsed record: patched from a recent one like it, or made."""
+        if record.problem or record.type == EXECVE or len(record.text) > MEMO_BODY_MAX:
+            return self._make_record(record)  # (None, or not a base: bounded by size)
+        shape = (record.type, record.type_name, len(record.fields), record.msg_fields)
+        bases = self._record_bases.get(shape)
+        rec = self._from_record_base(record, bases) if bases is not None else None
+        if rec is None:
+            rec = self._make_record(record)
+            if rec is None or any(p.kind in CONTEXT_KINDS for p in rec.pieces):
+                return rec  # (a syscall's: the lane's words patch those, by their call)
+        if bases is None:
+            if len(self._record_bases) >= PLAN_MEMO_SIZE:
+                self._record_bases.clear()
+            self._recent.clear()
+            bases = self._record_bases[shape] = []
+        elif len(bases) >= BASES:
+            del bases[0]  # the least recent
+        bases.append(rec)
+        return rec
+
+    def _from_record_base(self, record: Record, bases: list[Rec]) -> Rec | None:
+        """A parsed record like a recent one of its type and keys but for a few values.
+
+        Why: records written by user space (PAM's USER_* and CRED_*, sshd's
+        USER_LOGIN, sudo's USER_CMD, systemd's SERVICE_*) repeat their keys and
+        most values, but each new one has a pid and a session of its own and
+        often a few other words (the account, the address): their bodies never
+        repeat, and their ``msg='...'`` does not split into words. With the same
+        keys, the same ``msg=''`` field count, free text and ENRICHED pairs, the
+        general path names the fields alike (schema.renaming depends on nothing
+        else), so the base's entry holds but for the values that changed. No base
+        holds a field whose text depends on others (CONTEXT_KINDS).
+        """
+        fields = record.fields
+        best: Rec | None = None
+        changed: list[int] = []
+        limit = max(4, len(fields) // 2)
+        for base in reversed(bases):
+            if base.free_text != record.free_text or base.enriched != record.enriched:
+                continue
+            theirs = base.fields
+            diff = list(compress(range(len(fields)), map(ne, fields, theirs)))
+            if len(diff) <= limit and all(fields[i][0] == theirs[i][0] for i in diff):
+                best, changed, limit = base, diff, len(diff) - 1
+                if len(diff) <= 2:
+                    break
+        if best is None:
+            return None
+        rtype = record.type
+        enriched = dict(reversed(record.enriched)) if record.enriched else None
+        offset = 1 if record.free_text else 0  # (msgdata first)
+        pieces = list(best.pieces)
+        memo = self._fields
+        interpreter = self.interpreter
+        try:
+            for i in changed:
+                k, raw = fields[i]
+                if enriched is not None:
+                    kind = interpreter.kind(rtype, k, raw)
+                    piece = self._piece(record, k, raw, enriched, remember=kind is not None)
+                else:
+                    piece = memo.get((rtype, k, raw))
+                    if piece is None:
+                        piece = self._session_piece(record, k, raw)
+                if piece is _CONTEXTUAL or piece.kind in CONTEXT_KINDS:
+                    return None
+                pieces[i + offset] = piece
+        except Exception:  # an interpretation that raised: the general path reports it
+            return None
+        return Rec(record, best.keys, tuple(pieces), best.shape, best,
+                   [i + offset for i in changed])
+
+    def _session_piece(self, record: Record, key: str, raw: str) -> _Piece:
+        """The piece of a value no record of this type had: a pid, a session, an
+        address -- which the next records of the same session (other types) often
+        repeat: from the recent pieces by (key, value) if its kind is the same
+        there (a piece depends on its key, value and kind only, but for ENRICHED
+        pairs and CONTEXT_KINDS, which do not come here)."""
+        kind = self.interpreter.kind(record.type, key, raw)
+        recent = self._recent
+        piece = recent.get((key, raw))
+        if piece is not None and piece.kind == kind:
+            return piece
+        if kind is None:
+            piece = _Piece(key, raw, None, False, None)
+        else:
+            piece = self._piece(record, key, raw, None, looked=True)
+        if len(raw) <= MEMO_VALUE_MAX:
+            if len(recent) >= RECENT_SIZE:
+                recent.clear()
+            recent[(key, raw)] = piece
+        return piece
 
     def _make_record(self, record: Record) -> Rec | None:
         """The record's entry, or None when its event needs the general path."""

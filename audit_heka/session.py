@@ -311,7 +311,10 @@ class Session:
             node = stamp[0]
             seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
             key: Key = (node, serial, seconds, milliseconds)
-            if (rtype == EOE or (live and stands_alone(rtype))
+            # A record that stands alone (a user message) is not held in log mode either:
+            # its event waits in the assembler for its timeout anyway (events.py), and a
+            # held one would send the next line, another event's, the general way.
+            if (rtype == EOE or stands_alone(rtype)
                     or seconds > MAX_SECONDS or serial > MAX_SERIAL
                     or not assembler.may_hold(key) or key in self._positions):
                 return None

@@ -12,6 +12,7 @@ from audit_heka.records import (
     Record,
     _pairs_exact,
     _pairs_fast,
+    _pairs_user,
     parse_kernel,
     parse_line,
     reads_alone,
@@ -228,3 +229,32 @@ _WORD_PARTS = st.sampled_from(["a", "k", "(", ")", ",", ":", "=", '"', "'", "{",
 def test_reads_alone_is_what_the_fast_tokenizer_reads(key: str, value: str) -> None:
     """The hot path learns a record's words by this test instead of tokenizing each."""
     assert reads_alone(key, value) == (_pairs_fast(f"{key}={value}") == [(key, value)])
+
+
+@given(st.lists(st.sampled_from(['k=v', 'a="x"', 'b="x y"', 'free', '"', '=', 'c=', "'",
+                                 'k=v,', '(h=?,', 'r=success)', 'n=(none)', 'old', 'msg=x',
+                                 '', 'xmsg=', 'msg="', "msg='"]), max_size=6),
+       st.lists(st.sampled_from(['op=PAM:session_open', 'acct="root"', 'acct="a b"', "'",
+                                 'res=success', 'free', '', ' ', 'res=failed)', "x='y'",
+                                 'hostname=?', 'k=', '=v']), max_size=6),
+       st.sampled_from(["msg='", " msg='", "msg=", "msg='x", "amsg='", "msg=''"]),
+       st.sampled_from(["'", "", "' ", "''", "'x"]))
+def test_user_space_tokenizer_agrees_with_the_exact_one(outer: list[str], inner: list[str],
+                                                        opening: str, closing: str) -> None:
+    """libaudit's ``k=v ... msg='k=v ...'`` bodies, read by split() (records._pairs_user),
+    read as the general tokenizer reads them, whatever the words around."""
+    body = " ".join(outer) + (" " if outer else "") + opening + " ".join(inner) + closing
+    fast = _pairs_user(body)
+    if fast is not None:
+        assert _pairs_exact(body) == (fast, "", "")
+
+
+def test_user_space_bodies_take_the_split_reading() -> None:
+    body = ("pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:setcred "
+            'grantors=pam_permit acct="root" exe="/usr/sbin/cron" hostname=? addr=? '
+            "terminal=cron res=success'")
+    assert _pairs_user(body) == [("pid", "1"), ("uid", "0"), ("auid", "4294967295"),
+                                 ("ses", "4294967295"), ("msg", body[body.index("'"):])]
+    assert _pairs_user(body + " x=1") is None and _pairs_user("msg='a'b'") is None
+    r = ok(parse_kernel(1103, f"audit(1.000:1): {body}"))
+    assert r.msg_fields == 8 and r.fields[4] == ("op", "PAM:setcred")
