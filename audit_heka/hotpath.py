@@ -974,9 +974,8 @@ class FastEncoder:
                     kind = interpreter.kind(rtype, k, raw)
                     piece = self._piece(record, k, raw, enriched, remember=kind is not None)
                 else:
-                    piece = memo.get((rtype, k, raw))
-                    if piece is None:
-                        piece = self._session_piece(record, k, raw)
+                    hit = memo.get((rtype, k, raw))
+                    piece = hit if hit is not None else self._session_piece(record, k, raw)
                 if piece is _CONTEXTUAL or piece.kind in CONTEXT_KINDS:
                     return None
                 pieces[i + offset] = piece
