@@ -231,8 +231,8 @@ class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
     __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
-                 "malformed", "parts", "pid", "pid_index", "pieces", "shape", "singles",
-                 "type_name", "volatile", "volatiles", "warn")
+                 "malformed", "msg_fields", "parts", "pid", "pid_index", "pieces", "shape",
+                 "singles", "type_name", "volatile", "volatiles", "warn")
     pid_index: int
     singles: list[bytes]
     malformed: tuple[str, ...]
@@ -252,6 +252,7 @@ class Rec:
         self.fields = record.fields
         self.enriched = record.enriched
         self.free_text = record.free_text
+        self.msg_fields = record.msg_fields  # (the general path names fields by it too)
         self.pieces = pieces
         if base is not None and record.type != SECCOMP and _plain_change(
                 changed, pieces, base.pieces):
@@ -299,7 +300,8 @@ class Rec:
         """Whether this entry was made from a record parsed as ``record`` was."""
         return ((self.fields is record.fields or self.fields == record.fields)
                 and (self.enriched is record.enriched or self.enriched == record.enriched)
-                and self.free_text == record.free_text)
+                and self.free_text == record.free_text
+                and self.msg_fields == record.msg_fields)
 
 
 def _plain_change(changed: Sequence[int], pieces: Sequence[_Piece],
@@ -400,7 +402,7 @@ class FastEncoder:
                          dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
         # Per (record type, type name, field count, msg='' field count): the last few
         # entries of parsed records without context kinds (see _from_record_base).
-        self._record_bases: dict[tuple[int, str, int, int], list[Rec]] = {}
+        self._record_bases: dict[tuple[int, str, int, int, str, str], list[Rec]] = {}
         self._recent: dict[tuple[str, str], _Piece] = {}  # see _session_piece
         self._shapes: dict[tuple[str, ...], int] = {}
         self._plans: dict[tuple[int, ...], _Plan | None] = {}
@@ -456,20 +458,25 @@ class FastEncoder:
             hit = self.entries.get(body)
             if hit is not None and hit[0] == rtype and hit[1] == type_name:
                 return hit[2]
-        if rtype != EXECVE and body not in bodies and "msg='" not in body:
-            # (a user-space msg='...' does not split into words: _record_of_parse)
-            rec = (self._from_words(rtype, type_name, body, bodies) if "\x1d" not in body
-                   else self._from_enriched(rtype, type_name, body, bodies))
+        if rtype != EXECVE and body not in bodies:
+            if "msg='" in body:
+                rec = self._from_user_words(rtype, type_name, body, bodies)
+            elif "\x1d" not in body:
+                rec = self._from_words(rtype, type_name, body, bodies)
+            else:
+                rec = self._from_enriched(rtype, type_name, body, bodies)
             if rec is not None:
                 return rec
         fields, enriched, free, msg_fields, problem = parse_body(body, bodies)
         record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
                         msg_fields, problem)
         rec = self._record_of_parse(record)
-        if rec is not None and not rec.execve and not free and not msg_fields:
-            if not enriched:
+        if rec is not None and not rec.execve and not free and not problem:
+            if msg_fields:
+                self._user_base(rtype, type_name, body, record, rec)
+            elif not enriched:
                 self._learn_words(rtype, record, rec)
-            elif not msg_fields and not problem:
+            else:
                 self._enriched_base(rtype, type_name, body, record, rec)
         self._remember(rtype, type_name, body, None, rec, bodies)
         return rec
@@ -489,6 +496,37 @@ class FastEncoder:
         split = head.split(" ")
         self._keep_base(self._bases((rtype, len(split), tail)), tuple(split[:2]), type_name,
                         split, rec)
+
+    def _user_base(self, rtype: int, type_name: str, body: str, record: Record,
+                   rec: Rec) -> None:
+        """A user-space record read as words (:func:`_user_words`): a base for the next
+        ones of its type, word count and ENRICHED part (:meth:`_from_user_words`)."""
+        got = _user_words(body)
+        if got is None:
+            return
+        mark, at, words, head = got
+        fields = record.fields
+        if (at != len(fields) - record.msg_fields or "" in words
+                or words != [f"{k}={v}" for k, v in fields]
+                or not all(reads_alone(k, v) for k, v in fields)):
+            return
+        self._keep_base(self._bases((rtype, len(words), mark)), head, type_name, words, rec)
+        if not record.enriched:
+            self._learn_words(rtype, record, rec)
+
+    def _from_user_words(self, rtype: int, type_name: str, body: str,
+                         bodies: dict[str, Body]) -> Rec | None:
+        """A user-space record (``pid=.. ses=.. msg='op=.. acct=.. res=..'``) like a
+        recent one of its type but for a few words -- its pid, its session, an
+        account or an address: that entry patched, no tokenising (:meth:`_patched`)."""
+        got = _user_words(body)
+        if got is None:
+            return None
+        mark, _, words, head = got
+        bases = self._last.get((rtype, len(words), mark))
+        if bases is None:
+            return None
+        return self._from_bases(bases, rtype, type_name, body, words, bodies, head)
 
     def _from_enriched(self, rtype: int, type_name: str, body: str,
                        bodies: dict[str, Body]) -> Rec | None:
@@ -558,12 +596,14 @@ class FastEncoder:
 
     def _from_bases(self, bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
                     rtype: int, type_name: str, body: str, split: list[str],
-                    bodies: dict[str, Body]) -> Rec | None:
+                    bodies: dict[str, Body], head: tuple[str, ...] | None = None
+                    ) -> Rec | None:
         """The record patched from one of the most recent of its type and length (and
         ENRICHED part): one like it but for a few words (the same call with new
         pointers, the next file of a directory). The one with the same first two
-        words (the same call, the same item) is tried first."""
-        head = tuple(split[:2])
+        words (the same call, the same item), or ``head``, is tried first."""
+        if head is None:
+            head = tuple(split[:2])
         same = bases.get(head)
         if same is not None:
             rec = self._patched_from(same, rtype, type_name, body, split, bodies)
@@ -589,7 +629,9 @@ class FastEncoder:
         if not changed:  # the same words again (a second call on one file): its entry,
             self._remember(rtype, type_name, body, rec.fields, rec, bodies)  # now kept
             return rec
-        if len(changed) > max(4, n // 4):
+        # A user-space record's words have no call context: a patch of half of them is
+        # still cheaper than a parse (a new session's pid, ses, account and address).
+        if len(changed) > (n // 2 if rec.msg_fields else max(4, n // 4)):
             return None
         fields = rec.fields
         for i in changed:
@@ -645,14 +687,17 @@ class FastEncoder:
             if piece is _CONTEXTUAL:
                 unknown.append(i)
         fields = tuple(pairs)
-        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body, 0,
-                        "")
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
+                        last.msg_fields, "")
         interpreter = self.interpreter
         if reads_args and len(interpreter.context_key(record)) > 2:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
         for i in unknown:
             k, raw = pairs[i]
             if enriched is not None:
+                if last.msg_fields and k.upper() not in enriched:  # (no pair: its own text)
+                    pieces[i] = self._session_piece(record, k, raw)
+                    continue
                 kind = interpreter.kind(rtype, k, raw)
                 pieces[i] = self._piece(record, k, raw, enriched, remember=(
                     kind is not None and kind not in CONTEXT_KINDS))
@@ -661,6 +706,9 @@ class FastEncoder:
             # remembered only when its text cost an interpretation. The entry itself
             # is not remembered either (but as a base of its type, for the next one).
             # Memos that fill with one-off entries keep the garbage collector busy.
+            if last.msg_fields:  # a user-space record: its session's next ones repeat it
+                pieces[i] = self._session_piece(record, k, raw)
+                continue
             kind = interpreter.kind(rtype, k, raw)
             if kind is None:
                 pieces[i] = _Piece(k, raw, None, False, None)
@@ -686,7 +734,8 @@ class FastEncoder:
         if fields is not None:
             if len(bodies) >= BODY_MEMO_SIZE:
                 bodies.clear()
-            bodies[body] = (fields, () if rec is None else rec.enriched, "", 0, "")
+            bodies[body] = ((fields, (), "", 0, "") if rec is None
+                            else (fields, rec.enriched, "", rec.msg_fields, ""))
         memo = self.entries
         if len(memo) >= RECORD_MEMO_SIZE:
             memo.clear()
@@ -916,7 +965,16 @@ class FastEncoder:
         """The entry of a parsed record: patched from a recent one like it, or made."""
         if record.problem or record.type == EXECVE or len(record.text) > MEMO_BODY_MAX:
             return self._make_record(record)  # (None, or not a base: bounded by size)
-        shape = (record.type, record.type_name, len(record.fields), record.msg_fields)
+        fields = record.fields
+        count = record.msg_fields
+        exe = ""
+        if count:  # a user-space record: by its program too (see _user_words)
+            for k, v in reversed(fields):
+                if k == "exe":
+                    exe = v
+                    break
+        shape = (record.type, record.type_name, len(fields), count,
+                 fields[-count][1] if count else "", exe)
         bases = self._record_bases.get(shape)
         rec = self._from_record_base(record, bases) if bases is not None else None
         if rec is None:
@@ -950,14 +1008,18 @@ class FastEncoder:
         best: Rec | None = None
         changed: list[int] = []
         limit = max(4, len(fields) // 2)
-        for base in reversed(bases):
-            if base.free_text != record.free_text or base.enriched != record.enriched:
+        free_text, enriched_pairs = record.free_text, record.enriched
+        for base in reversed(bases):  # the most recent like it (a patch is cheap anyway)
+            if base.free_text != free_text or base.enriched != enriched_pairs:
                 continue
             theirs = base.fields
             diff = list(compress(range(len(fields)), map(ne, fields, theirs)))
-            if len(diff) <= limit and all(fields[i][0] == theirs[i][0] for i in diff):
-                best, changed, limit = base, diff, len(diff) - 1
-                if len(diff) <= 2:
+            if len(diff) <= limit:
+                for i in diff:
+                    if fields[i][0] != theirs[i][0]:
+                        break
+                else:
+                    best, changed = base, diff
                     break
         if best is None:
             return None
@@ -1297,6 +1359,36 @@ def _dependencies(ops: tuple[_Op, ...]) -> tuple[dict[tuple[int, int], list[int]
             if record is not None and piece is not None:
                 deps.setdefault((record, piece), []).append(n)
     return deps, always
+
+
+def _user_words(body: str) -> tuple[str, int, list[str], tuple[str, ...]] | None:
+    """A user-space body as words: (its shape's mark, the index of its first ``msg=''``
+    word, the words, its bases' key), the ``msg='`` and closing quote cut off -- so
+    that word i is field i of the parse (records._pairs_user, then the inner pairs
+    after the outer ones), as long as every word reads alone. None: not of that form
+    (the msg is not last, or quotes other than its own). Its bases are kept by its
+    first inner word and its ``exe=`` (the operation, the program): the last record
+    of the same program is the one most like it (sshd's next login, cron's next job)."""
+    if len(body) > MEMO_BODY_MAX:
+        return None
+    head, tail = split_enriched(body) if "\x1d" in body else (body, "")
+    last = len(head) - 1
+    if last < 5 or head[last] != "'" or head.count("'") != 2:
+        return None
+    quote = head.find("'")
+    if quote < 4 or not head.startswith("msg=", quote - 4) or (
+            quote > 4 and head[quote - 5] != " "):
+        return None
+    words = head.split(" ")
+    at = head.count(" ", 0, quote)
+    words[at] = words[at][5:]
+    words[-1] = words[-1][:-1]
+    exe = ""
+    for word in reversed(words):  # libaudit writes it fifth or third from the end
+        if word.startswith("exe="):
+            exe = word
+            break
+    return f"{tail}\x00{at}", at, words, (words[at], exe)
 
 
 def _make_plan(recs: list[Rec]) -> _Plan | None:

@@ -391,6 +391,9 @@ def _word_end(s: str, i: int) -> int:
 _ENRICHED_KEY = r"[A-Z][A-Z0-9_-]*\Z"
 
 
+_ENRICHED_TAILS: dict[str, bool] = {}  # an ENRICHED part -> whether it reads as one
+
+
 def split_enriched(body: str) -> tuple[str, str]:
     """(raw part, ENRICHED part) of a log record's body.
 
@@ -408,8 +411,15 @@ def split_enriched(body: str) -> tuple[str, str]:
     if sep == -1:
         return body, ""
     head, tail = body[:sep], body[sep + 1 :]
-    pairs, free, problem = _pairs(tail)
-    if free or problem or not all(re.match(_ENRICHED_KEY, k) for k, _ in pairs):
+    valid = _ENRICHED_TAILS.get(tail)
+    if valid is None:  # (tails repeat: UID="root" AUID="unset" on record after record)
+        pairs, free, problem = _pairs(tail)
+        valid = not free and not problem and all(re.match(_ENRICHED_KEY, k) for k, _ in pairs)
+        if len(tail) <= BODY_MEMO_MAX:
+            if len(_ENRICHED_TAILS) >= BODY_MEMO_SIZE:
+                _ENRICHED_TAILS.clear()
+            _ENRICHED_TAILS[tail] = valid
+    if not valid:
         return body, ""
     opened = head.find("msg='")
     if opened != -1 and head.rfind("'") <= opened + 4:

@@ -311,10 +311,11 @@ class Session:
             node = stamp[0]
             seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
             key: Key = (node, serial, seconds, milliseconds)
-            # A record that stands alone (a user message) is not held in log mode either:
-            # its event waits in the assembler for its timeout anyway (events.py), and a
-            # held one would send the next line, another event's, the general way.
-            if (rtype == EOE or stands_alone(rtype)
+            # A record that stands alone (a user message): live, its event is complete
+            # (events.py) and goes by at once; in log mode it waits in the assembler for
+            # its timeout (a syscall's records may follow under its serial), and held
+            # here it would send the next line, another event's, the general way.
+            if (rtype == EOE or (not live and stands_alone(rtype))
                     or seconds > MAX_SECONDS or serial > MAX_SERIAL
                     or not assembler.may_hold(key) or key in self._positions):
                 return None
@@ -334,7 +335,7 @@ class Session:
         self._last_now = record_now
         self.records += 1
         out = self._first_step(record_now) if assembler.first_step_due(record_now) else []
-        if rtype == PROCTITLE and not live:
+        if (rtype == PROCTITLE and not live) or (live and stands_alone(rtype)):
             out += self._lane_close()
         return out
 
