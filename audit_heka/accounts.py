@@ -13,6 +13,11 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def _read(path: str | os.PathLike[str]) -> dict[int, str]:
     """name:x:id:... lines -> {id: name}; the first entry for an id wins, as getpwuid's does.
@@ -150,6 +155,19 @@ class AccountNames(Mapping[int, str]):
         return True
 
     def __getitem__(self, number: int) -> str:
+        name = self.name(number)
+        if name is None:
+            raise KeyError(number)
+        return name
+
+    def get(self, key: int, /, default: Any = None) -> Any:  # (Mapping.get's overloads)
+        """Mapping.get without its KeyError: the interpreter asks this of every id it
+        finds unknown, at each use (an exception per ask cost more than the ask)."""
+        name = self.name(key)
+        return default if name is None else name
+
+    def name(self, number: int) -> str | None:
+        """The id's name, or None: the file (re-read if it changed), then the database."""
         name = self._names.get(number)
         if name is not None:
             return name
@@ -162,16 +180,16 @@ class AccountNames(Mapping[int, str]):
                 return name
         return self._ask(number)
 
-    def _ask(self, number: int) -> str:
+    def _ask(self, number: int) -> str | None:
         if self.lookup is None:
-            raise KeyError(number)
+            return None
         now = self.clock()
         if self._unknown.get(number, 0.0) > now:
-            raise KeyError(number)
+            return None
         if now >= self._budget_window:
             self._budget_window, self._budget = now + 1.0, self.lookups_per_second
         if self._budget <= 0:
-            raise KeyError(number)  # asked again once the budget refills
+            return None  # asked again once the budget refills
         self._budget -= 1
         self.lookups += 1
         name = self.lookup(number)
@@ -179,7 +197,7 @@ class AccountNames(Mapping[int, str]):
             if len(self._unknown) >= self.cache_size:
                 self._unknown.clear()
             self._unknown[number] = now + self.negative_ttl
-            raise KeyError(number)
+            return None
         if len(self._found) >= self.cache_size:
             self._found.clear()
         self._found[number] = name

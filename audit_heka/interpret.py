@@ -236,6 +236,7 @@ class Interpreter:
         # context ones; a field's kind depends only on (record type, name).
         self._kinds: dict[tuple[int, str], str | None] = {}
         self._texts: dict[tuple[str, str], str | None] = {}
+        self._ids: dict[str, int] = {}  # decimal id texts read (known_name)
         #: Grows at every forget_names(): memos of interpreted texts kept elsewhere
         #: (audit_heka.hotpath) are dropped when it moves.
         self.names_generation = 0
@@ -384,9 +385,19 @@ class Interpreter:
     def known_name(self, kind: str, raw: str) -> str | None:
         """The name a UID or GID field's id (decimal ``raw``) has now, if any: the
         question uid() and gid() ask their map, for a caller that keeps their text
-        and asks again (audit_heka.hotpath: an unknown id may be created since)."""
-        names = self.users if kind == "UID" else self.groups
-        return names.get(strtoul(raw, 10) & UNSET32)
+        and asks again (audit_heka.hotpath: an unknown id may be created since).
+
+        Asked at every use of an unknown id (an account may be created since, and
+        the map -- a plain dict, or accounts.AccountNames, which re-reads its file
+        -- is the only one to know): so only the map's own look-up is paid each
+        time, the id read from its text once (an unknown id's text repeats)."""
+        ids = self._ids
+        number = ids.get(raw)
+        if number is None:
+            if len(ids) >= MEMO_SIZE:
+                ids.clear()
+            number = ids[raw] = strtoul(raw, 10) & UNSET32
+        return (self.users if kind == "UID" else self.groups).get(number)
 
     def forget_names(self) -> None:
         """The user or group names changed: drop the memoised uid/gid texts."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from audit_heka.accounts import AccountNames
 from audit_heka.interpret import Interpreter
 from audit_heka.records import Record, parse_line
@@ -90,3 +92,22 @@ def test_interpreter_does_not_memoise_unknown_names(tmp_path: Path) -> None:
     assert users.refresh()
     interpreter.forget_names()  # the daemon does this when ``generation`` moves
     assert interpreter.record(record)["auid"] == "bob"
+
+
+def test_get_answers_as_mapping_get_without_raising(tmp_path: Path) -> None:
+    """The interpreter asks get() of every unknown id at each use: it answers as
+    Mapping.get does (a default for a missing id), a KeyError only from []."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0::/root:/bin/sh\n")
+    asked: list[int] = []
+
+    def lookup(number: int) -> str | None:
+        asked.append(number)
+        return None
+
+    names = AccountNames(passwd, lookup, clock=Clock())
+    assert names.get(0) == "root" and names.get(7) is None and names.get(7, "x") == "x"
+    assert asked == [7]  # (then not asked again within the negative TTL)
+    with pytest.raises(KeyError):
+        names[7]
+    assert 7 not in names and 0 in names

@@ -489,6 +489,38 @@ def test_an_unknown_id_is_asked_again() -> None:
     assert second[0].message.field("auid_i").values == ("carol",)  # type: ignore[union-attr]
 
 
+def test_an_account_created_since_shows_in_patched_user_records(tmp_path: Path) -> None:
+    """The daemon's names (accounts.AccountNames): a PAM record of an unknown login uid,
+    patched from the last one, names the account once passwd has it -- no forget_names,
+    no restart -- and stays identical to the general path before and after."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0::/root:/bin/sh\n")
+    now = [100.0]
+    lines = [f"type=USER_START msg=audit(1700000000.{n:03d}:{n}): pid={700 + n} uid=0 "
+             f"auid=1501 ses={n} msg='op=PAM:session_open grantors=pam_unix acct=\"carol\" "
+             "exe=\"/usr/sbin/sshd\" hostname=? addr=? terminal=ssh res=success'"
+             for n in range(6)]
+    out: dict[bool, list[bytes | None]] = {}
+    for fast in (True, False):
+        users = AccountNames(passwd, clock=lambda: now[0])
+        s = Session(MessageBuilder(Interpreter(users, {}), hostname="h"),
+                    Assembler(live=True), fast=fast)
+        frames = [x.frame for line in lines[:3] for x in s.feed(line, 1.0)]
+        assert all(b"unknown(1501)" in (frame or b"") for frame in frames)
+        with passwd.open("a") as f:
+            f.write("carol:x:1501:1501::/:/bin/sh\n")
+        now[0] += 1.0
+        shipments = [x for line in lines[3:] for x in s.feed(line, 2.0)]
+        assert all(x.message.field("auid_i").values == ("carol",)  # type: ignore[union-attr]
+                   for x in shipments)
+        out[fast] = frames + [x.frame for x in shipments]
+        if fast:
+            assert s.fast is not None and s.fast.general == 0
+        passwd.write_text("root:x:0:0::/root:/bin/sh\n")
+        now[0] += 1.0
+    assert out[True] == out[False]
+
+
 def test_hostname_and_options_set_later_are_followed() -> None:
     lines = golden_frames.logs()["storm-4k"][:400]
     hot, general = session(True), session(False)
