@@ -481,6 +481,12 @@ class FastEncoder:
         self._remember(rtype, type_name, body, None, rec, bodies)
         return rec
 
+    def keep_line(self, rtype: int, type_name: str, body: str, rec: Rec) -> None:
+        """Remember the entry of a log line's body that :meth:`line_rec` gave, for the
+        event's encoding (:meth:`encode`): a record handed to the assembler as read
+        (a user message waiting for its timeout) is not read twice."""
+        self._remember(rtype, type_name, body, None, rec, _NO_BODIES)
+
     def _enriched_base(self, rtype: int, type_name: str, body: str, record: Record,
                        rec: Rec) -> None:
         """An ENRICHED record whose raw part is plain words: a base for the next ones
@@ -1464,6 +1470,7 @@ _FAILS_OF = attrgetter("fails")
 _WARN_OF = attrgetter("warn")
 _MISSING_PLAN = _Plan(b"", (), -1)
 _NO_WORDS: dict[str, tuple[tuple[str, str], _Piece]] = {}  # (never written)
+_NO_BODIES: dict[str, Body] = {}  # (never written: _remember without a parse)
 _CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 # What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).

@@ -282,6 +282,8 @@ class Session:
         assembler = self.assembler
         live = assembler.live
         stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
+        if not live and stands_alone(rtype) and (not self._run or stamp != self._run_stamp):
+            return self._alone(fast, rtype, type_name, text, match.end(), stamp, position)
         rec: Rec | None
         if self._run:
             if stamp != self._run_stamp:
@@ -338,6 +340,25 @@ class Session:
         if (rtype == PROCTITLE and not live) or (live and stands_alone(rtype)):
             out += self._lane_close()
         return out
+
+    def _alone(self, fast: FastEncoder, rtype: int, type_name: str, text: str, start: int,
+               stamp: tuple[str | Any, ...], position: int | None) -> list[Shipment] | None:
+        """A record that stands alone (a user message), in log mode: it waits in the
+        assembler for its timeout (events.py), but its entry is read here, patched from
+        the last record of its program without a parse (FastEncoder.line_rec), and its
+        Record is made of that entry's fields -- the parse's -- for the assembler; the
+        event's encoding finds the entry by its body."""
+        seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
+        if seconds > MAX_SECONDS or serial > MAX_SERIAL:
+            return None
+        body = text[start:]
+        rec = fast.line_rec(rtype, type_name, body, self._bodies)
+        if rec is None:
+            return None
+        fast.keep_line(rtype, type_name, body, rec)
+        record = Record(rtype, type_name, seconds, milliseconds, serial, stamp[0], rec.fields,
+                        rec.enriched, rec.free_text, body, rec.msg_fields, "")
+        return self._spill() + self._take(record, None, position)
 
     def _first_step(self, now: float) -> list[Shipment]:
         """add()'s first step for a record the lane takes: events of other keys that
