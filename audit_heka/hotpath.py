@@ -968,8 +968,12 @@ class FastEncoder:
         return rec
 
     def _record_of_parse(self, record: Record) -> Rec | None:
-        """The entry of a parsed record: patched from a recent one like it, or made."""
-        if record.problem or record.type == EXECVE or len(record.text) > MEMO_BODY_MAX:
+        """The entry of a parsed record: patched from a recent one like it, or made.
+
+        Only user-space records (``msg='...'``) are patched here: a kernel record's
+        words are patched by the lane (:meth:`line_rec`) before it is parsed."""
+        if (not record.msg_fields or record.problem or record.type == EXECVE
+                or len(record.text) > MEMO_BODY_MAX):
             return self._make_record(record)  # (None, or not a base: bounded by size)
         fields = record.fields
         count = record.msg_fields

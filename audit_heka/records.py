@@ -266,7 +266,7 @@ def reads_alone(key: str, value: str) -> bool:
 
 def _pairs(s: str) -> tuple[list[tuple[str, str]], str, str]:
     """Split a body into (key, raw value) pairs, the free text, and a problem ("" if none)."""
-    if s[-1:] == "'":  # a user-space msg='...' ends the body (kernel records: never)
+    if s.endswith("'"):  # a user-space msg='...' ends the body (kernel records: never)
         fast = _pairs_user(s)
         if fast is not None:
             return fast, "", ""

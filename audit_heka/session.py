@@ -282,9 +282,10 @@ class Session:
         assembler = self.assembler
         live = assembler.live
         stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
-        if not live and stands_alone(rtype) and (not self._run or stamp != self._run_stamp):
+        if not live and (not self._run or stamp != self._run_stamp) and stands_alone(rtype):
             return self._alone(fast, rtype, type_name, text, match.end(), stamp, position)
         rec: Rec | None
+        alone = False  # live: a record that stands alone, its event complete (events.py)
         if self._run:
             if stamp != self._run_stamp:
                 return None  # another event's record in between
@@ -313,14 +314,10 @@ class Session:
             node = stamp[0]
             seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
             key: Key = (node, serial, seconds, milliseconds)
-            # A record that stands alone (a user message): live, its event is complete
-            # (events.py) and goes by at once; in log mode it waits in the assembler for
-            # its timeout (a syscall's records may follow under its serial), and held
-            # here it would send the next line, another event's, the general way.
-            if (rtype == EOE or (not live and stands_alone(rtype))
-                    or seconds > MAX_SECONDS or serial > MAX_SERIAL
+            if (rtype == EOE or seconds > MAX_SECONDS or serial > MAX_SERIAL
                     or not assembler.may_hold(key) or key in self._positions):
                 return None
+            alone = live and stands_alone(rtype)
             rec = fast.line_rec(rtype, type_name, text[match.end():], self._bodies)
             if rec is None:
                 return None
@@ -337,7 +334,7 @@ class Session:
         self._last_now = record_now
         self.records += 1
         out = self._first_step(record_now) if assembler.first_step_due(record_now) else []
-        if (rtype == PROCTITLE and not live) or (live and stands_alone(rtype)):
+        if alone or (rtype == PROCTITLE and not live):
             out += self._lane_close()
         return out
 

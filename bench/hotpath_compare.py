@@ -12,7 +12,8 @@ what replay pays), and the report gives the median ratio with its spread.
 A tree is run with the interpreter given by --python (the pure build by
 default) or after its "@"; its own directory comes first on sys.path, but
 for "installed": the interpreter's own package (the compiled build's venv). Lines are split on
-"\\n" as replay splits them, whatever the tree's own bench/hotpath.py did.
+"\\n" as replay splits them, whatever the tree's own bench/hotpath.py did. ``--live``
+times the shipper's session instead (live mode, the clock read from each record).
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ except ImportError:
     Session = None
     from audit_heka.pipeline import Framer, Pipeline
 import audit_heka.degrade  # lazy since 6d56ab6, eager before: an import, not event work
+live = sys.argv[3] == "live"
+nows = []  # live: the shipper's clock, here each record's event time (read before the clock)
+last = 0.0
+for line in lines if live else ():
+    at = line.find("msg=audit(")
+    try:
+        last = float(line[at + 10:line.index(":", at)])
+    except ValueError:
+        pass
+    nows.append(last)
 start = time.process_time()
 if Session is None:
     pipeline, framer = Pipeline(builder, Assembler(live=False)), Framer()
@@ -55,6 +66,15 @@ if Session is None:
     for message in pipeline.finish():
         events += 1
         size += len(framer.frame(message) or b"")
+elif live:
+    session = Session(builder, Assembler(live=True))
+    for position, line in enumerate(lines):
+        for item in session.feed(line, nows[position], position=position):
+            events += 1
+            size += len(item.frame or b"")
+    for item in session.expire(last + 10.0):
+        events += 1
+        size += len(item.frame or b"")
 else:
     session = Session(builder, Assembler(live=False))
     for position, line in enumerate(lines):
@@ -70,14 +90,14 @@ print(json.dumps({"cpu": cpu, "events": events, "bytes": size, "compiled": compi
 """
 
 
-def run_tree(python: str, tree: str, log: Path) -> dict[str, float]:
+def run_tree(python: str, tree: str, log: Path, mode: str = "log") -> dict[str, float]:
     if "@" in tree:
         tree, python = tree.split("@", 1)
     where = tree if tree == "installed" else str(Path(tree).resolve())
     # -P: an installed build is not shadowed by the checkout the command runs in.
     # Absolute, not resolved: a venv's python is a symlink, and its path picks the venv.
     out = subprocess.run([str(Path(python).absolute()), "-P", "-c", CHILD, where,
-                          str(log.resolve())],
+                          str(log.resolve()), mode],
                          check=True, capture_output=True, text=True, cwd="/")
     result: dict[str, float] = json.loads(out.stdout)
     return result
@@ -90,6 +110,10 @@ def main() -> int:
                         help="NAME=DIR (the first one is the baseline of the ratios)")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--live", action="store_true",
+                        help="the shipper's live session (each record's event time as its "
+                        "clock; EOE, stand-alone types and timeouts close events), not "
+                        "replay's log mode")
     args = parser.parse_args()
     trees = [t.split("=", 1) for t in args.tree]
     for log in args.logs:
@@ -100,7 +124,7 @@ def main() -> int:
             order = trees[r % len(trees):] + trees[: r % len(trees)]
             got = {}
             for name, tree in order:
-                result = run_tree(args.python, tree, log)
+                result = run_tree(args.python, tree, log, "live" if args.live else "log")
                 got[name] = result["cpu"] / max(result["events"], 1) * 1e6
                 events[name] = (result["events"], result["bytes"])
             for name, _ in trees:
