@@ -14,6 +14,11 @@ memoised and an event's message is a join of bytes:
 * per field, by (record type, key, raw value) -- with the arch, syscall, a0
   and a1 of the record for the fields whose text depends on them -- for the
   records that are new (a SYSCALL whose pid changes each time);
+* per record type and shape, the last few entries, to patch a new record from
+  one like it but for a few words (a new pid, new pointers): a kernel record by
+  its words, a user-space one (``msg='...'``, libaudit's) by its words without
+  the ``msg='`` wrapper, from the last one of the same program -- a new session's
+  pid, ses, account and address;
 * per event shape (its records' types and keys), the plan: which key becomes
   which field, single or aligned on repeated records, collision prefixes,
   where ``argv`` goes;
