@@ -464,10 +464,13 @@ class FastEncoder:
             if hit is not None and hit[0] == rtype and hit[1] == type_name:
                 return hit[2]
         if rtype != EXECVE and body not in bodies:
-            if "msg='" in body:
+            if "\x1d" not in body:  # (a user-space msg='...' ends a RAW body)
+                rec = (self._from_user_words(rtype, type_name, body, bodies)
+                       if body.endswith("'") else None)
+                if rec is None:
+                    rec = self._from_words(rtype, type_name, body, bodies)
+            elif "msg='" in body:
                 rec = self._from_user_words(rtype, type_name, body, bodies)
-            elif "\x1d" not in body:
-                rec = self._from_words(rtype, type_name, body, bodies)
             else:
                 rec = self._from_enriched(rtype, type_name, body, bodies)
             if rec is not None:

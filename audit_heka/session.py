@@ -282,13 +282,14 @@ class Session:
         assembler = self.assembler
         live = assembler.live
         stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
-        if not live and (not self._run or stamp != self._run_stamp) and stands_alone(rtype):
-            return self._alone(fast, rtype, type_name, text, match.end(), stamp, position)
         rec: Rec | None
         alone = False  # live: a record that stands alone, its event complete (events.py)
         if self._run:
-            if stamp != self._run_stamp:
-                return None  # another event's record in between
+            if stamp != self._run_stamp:  # another event's record in between
+                if not live and stands_alone(rtype):
+                    return self._alone(fast, rtype, type_name, text, match.end(), stamp,
+                                       position)
+                return None
             if now is not None and now - assembler.timeout >= self._run_nows[-1]:
                 return None  # the held event times out first: the assembler says how
             if rtype == EOE:  # live: the end of the event going by
@@ -311,6 +312,8 @@ class Session:
             if rec is None:
                 return None
         else:
+            if not live and stands_alone(rtype):
+                return self._alone(fast, rtype, type_name, text, match.end(), stamp, position)
             node = stamp[0]
             seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
             key: Key = (node, serial, seconds, milliseconds)
