@@ -400,8 +400,9 @@ def split_enriched(body: str) -> tuple[str, str]:
     auditd's ENRICHED writer appends ``\\x1d`` and its interpretations once,
     after the record text, and names them in upper case (``AUID="unset"
     UID="root" SADDR={ ... }``). So the separator is the LAST ``\\x1d``, and
-    only if (a) everything after it is such upper-case ``NAME=value`` pairs and
-    nothing else, and (b) the text before it has no ``msg='`` left open. Any
+    only if (a) everything after it is such upper-case ``NAME=value`` pairs, at
+    least one, and nothing else, and (b) the text before it has no ``msg='``
+    left open. Any
     other ``\\x1d`` is part of a value: a user can write one into a setuid
     helper's message (``newgrp $'y\\x1dAUID="root"'``), but the library then
     appends its own lower-case fields and the closing quote after it, which
@@ -414,7 +415,10 @@ def split_enriched(body: str) -> tuple[str, str]:
     valid = _ENRICHED_TAILS.get(tail)
     if valid is None:  # (tails repeat: UID="root" AUID="unset" on record after record)
         pairs, free, problem = _pairs(tail)
-        valid = not free and not problem and all(re.match(_ENRICHED_KEY, k) for k, _ in pairs)
+        # At least one pair: auditd writes no separator for a record with nothing to
+        # interpret, so a bare trailing \x1d is the record's own data.
+        valid = (bool(pairs) and not free and not problem
+                 and all(re.match(_ENRICHED_KEY, k) for k, _ in pairs))
         if len(tail) <= BODY_MEMO_MAX:
             if len(_ENRICHED_TAILS) >= BODY_MEMO_SIZE:
                 _ENRICHED_TAILS.clear()

@@ -222,6 +222,18 @@ def test_malformed_lines_are_shipped_alone_and_the_decoder_goes_on(tmp_path: Pat
     assert _compare(run.json_messages(), _replay(log)) == []
 
 
+def test_a_bare_trailing_separator_is_data_as_in_replay(tmp_path: Path) -> None:
+    """A \x1d that ends a record is data (auditd writes none before nothing): the
+    decoder reads it as replay does."""
+    log = _write(tmp_path / "audit.log", [
+        f"type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=2 key=x{GS}",
+        f"type=USER msg=audit(1.000:2): pid=5 uid=0 msg='text=hi res=success'{GS}",
+        f"type=SYSCALL msg=audit(1.000:3): a0=1 a1=2{GS}{GS}"])
+    run = run_decoder(log, {"hostname": HOST, **ACCOUNTS})
+    assert [c for c in run.calls if c.fatal or c.rc != 0] == []
+    assert _compare(run.json_messages(), _replay(log)) == []
+
+
 def test_random_damage_never_raises_or_returns_positive(tmp_path: Path) -> None:
     rng = random.Random(1234)
     alphabet = "=\"'{} ():.\x1dabcXYZ0189-_\t\x00\xff"

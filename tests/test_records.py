@@ -94,6 +94,17 @@ def test_enriched_section() -> None:
     assert "\x1d" in r.text and r.log_line() == line
 
 
+def test_a_bare_trailing_separator_is_data() -> None:
+    """auditd writes no \x1d before nothing (a record with nothing to interpret has no
+    ENRICHED section), so one that ends a record is its own data, read as the kernel's
+    text is (hypothesis found the two disagreeing)."""
+    for body in ("a0=1 key=x\x1d", "pid=5 msg='op=x res=success'\x1d", "\x1d"):
+        r = ok(parse_line(f"type=SYSCALL msg=audit(1.000:5): {body}"))
+        assert r.enriched == () and r.text == body
+        kernel = parse_kernel(1300, f"audit(1.000:5): {body}")
+        assert isinstance(kernel, Record) and kernel.fields == r.fields
+
+
 def test_user_message_nested_pairs() -> None:
     line = (
         "type=USER_CMD msg=audit(1.000:8): pid=5 uid=1000 auid=1000 ses=2 "

@@ -5972,14 +5972,15 @@ local function split_pairs(s)
     return pairs_, lead, problem
 end
 
--- records.py split_enriched: the LAST \x1d, followed only by upper-case pairs,
--- with no msg=' left open before it; any other \x1d is data.
+-- records.py split_enriched: the LAST \x1d, followed only by upper-case pairs (at
+-- least one), with no msg=' left open before it; any other \x1d is data.
 local function split_enriched(body)
     local sep = string.match(body, ".*()\29")
     if not sep then return body, "" end
     local head, tail = sub(body, 1, sep - 1), sub(body, sep + 1)
     local ps, free, problem = split_pairs(tail)
-    if free ~= "" or problem ~= "" then return body, "" end
+    -- at least one pair: auditd writes no separator before nothing
+    if #ps == 0 or free ~= "" or problem ~= "" then return body, "" end
     for _, kv in ipairs(ps) do
         if not find(kv[1], "^[A-Z][A-Z0-9_%-]*$") then return body, "" end
     end
