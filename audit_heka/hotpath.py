@@ -47,7 +47,7 @@ from operator import attrgetter, is_not, ne
 
 from audit_heka.events import Event
 from audit_heka.heka.message import varint
-from audit_heka.interpret import CONTEXT_KINDS, Interpreter
+from audit_heka.interpret import CONTEXT_KINDS, Interpreter, enriched_text
 from audit_heka.records import (
     BODY_MEMO_SIZE,
     Body,
@@ -1150,12 +1150,13 @@ class FastEncoder:
         piece = None if looked else memo.get(memo_key)
         if piece is not None:
             return piece
-        if kind is None:  # what field_text says of a kind-less field
+        # What field_text says, from the kind and ENRICHED value found above.
+        if kind is None:
             text = None
-        elif enriched is None:
+        elif resolved is None:
             text = interpreter.kind_text(record, kind, raw)
         else:
-            text = interpreter.field_text(record, key, raw, enriched)
+            text = enriched_text(resolved)
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")

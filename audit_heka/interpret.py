@@ -280,7 +280,7 @@ class Interpreter:
                     resolved = enriched.get(name.upper())
                     if resolved is not None and name not in out:
                         # ENRICHED logs carry the originating host's names; auparse prefers them.
-                        out[name] = _unquote(resolved)
+                        out[name] = enriched_text(resolved)
                         continue
                 if kind == "ESCAPED_KEY":
                     parts = self.key_parts(raw)
@@ -348,7 +348,7 @@ class Interpreter:
         if enriched is not None:
             resolved = enriched.get(name.upper())
             if resolved is not None:
-                return _unquote(resolved)
+                return enriched_text(resolved)
         return self.kind_text(record, kind, raw)
 
     def kind_text(self, record: RecordLike, kind: str, raw: str) -> str | list[str] | None:
@@ -618,7 +618,8 @@ def error_text(where: str, exc: BaseException) -> str:
     return f"{where}: {type(exc).__name__}: {exc}"[:ERROR_TEXT]
 
 
-def _unquote(value: str) -> str:
+def enriched_text(value: str) -> str:
+    """The text of a field from its ENRICHED pair's value (auditd quotes names)."""
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return value[1:-1]
     return value
