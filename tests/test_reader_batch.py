@@ -14,7 +14,14 @@ from collections.abc import Iterator
 import pytest
 
 from audit_heka.netlink.batch import DatagramBatch, open_batch
-from audit_heka.netlink.reader import Reader
+from audit_heka.netlink.reader import (
+    LOAD_DRAIN,
+    QUICK_WAKE_INTERVAL,
+    STORM_DRAIN,
+    WAKE_INTERVAL,
+    Reader,
+    wake_after,
+)
 from audit_heka.netlink.status import encode_status_set
 
 HEADER = struct.Struct("=IHHII")
@@ -135,3 +142,13 @@ def test_paced_drain_takes_one_record(pair: tuple[socket.socket, socket.socket],
     assert not reader._drain(1, most=1)  # the buffer is past its limit after one record
     assert reader.counters()["netlink_records"] == 1
     reader.sock = None
+
+
+def test_the_wait_after_a_busy_drain_follows_its_size() -> None:
+    """Light load keeps its latency, load pays fewer wake-ups, a storm keeps the
+    socket buffer far from full (reader.WAKE_INTERVAL, LOAD_DRAIN)."""
+    assert QUICK_WAKE_INTERVAL < WAKE_INTERVAL <= 0.1
+    assert [wake_after(n) for n in (1, LOAD_DRAIN - 1)] == [QUICK_WAKE_INTERVAL] * 2
+    assert [wake_after(n) for n in (LOAD_DRAIN, 220, STORM_DRAIN - 1)] == [WAKE_INTERVAL] * 3
+    assert [wake_after(n) for n in (STORM_DRAIN, 100_000)] == [QUICK_WAKE_INTERVAL] * 2
+    assert wake_after(220, 0.06) == 0.06
