@@ -282,12 +282,14 @@ class Rec:
             self._pid(pieces[index].number if index >= 0 else None)
             self.has_pid = index >= 0
         # Every key a single field under its plain name: the common case, one join.
-        self.joined = b"".join(singles)
-        # The same with the volatile pieces apart (their text is asked at each use).
         self.volatile = bool(self.volatiles)
         if not self.volatile:
+            self.joined = b"".join(singles)
             self.parts: tuple[bytes | _Piece, ...] = (self.joined,)
             return
+        # Else the same with the volatile pieces apart (their text is asked at each
+        # use): the record is encoded by its parts only.
+        self.joined = b""
         parts: list[bytes | _Piece] = []
         start = 0
         for i in self.volatiles:
