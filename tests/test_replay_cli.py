@@ -178,6 +178,24 @@ def test_replay_to_file_target(tmp_path: Path) -> None:
     assert [s.values for s in serials if s] == [(1,), (2,), (1,), (2,)]
 
 
+def test_followed_log_reaches_a_file_event_by_event(tmp_path: Path) -> None:
+    """--follow to a file: each event is written as it completes, though a trickle of
+    lines never leaves the follower idle (no batching to FILE_WRITE_BYTES there)."""
+    log, frames = tmp_path / "audit.log", tmp_path / "out.heka"
+    log.write_text("")
+    proc = replay_process(str(log), "--follow", "--target", f"file:{frames}")
+    try:
+        for serial in range(1, 6):  # one event every 0.2 s: never idle for IDLE_FLUSH
+            with log.open("a") as f:
+                f.write("\n".join(ev(serial)) + "\n")
+            time.sleep(0.2)
+        wait_until(lambda: frames.exists() and len(Unframer().feed(frames.read_bytes())) >= 4,
+                   timeout=replay_module.IDLE_FLUSH)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
 def test_replay_bad_target_is_a_clear_error(tmp_path: Path) -> None:
     log = tmp_path / "audit.log"
     log.write_text("\n".join(ev(1)) + "\n")

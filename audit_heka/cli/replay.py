@@ -494,7 +494,10 @@ def _replay(
 
     # Frames for a file target wait here for one write; the checkpoint is taken after it,
     # so a stop in between resumes before their events (resent with the same uuids).
-    waiting: list[bytes] | None = [] if target.kind is TargetKind.FILE else None
+    # Not when following: a trickle of lines may never leave the follower idle, and
+    # each event must reach the file as it completes.
+    waiting: list[bytes] | None = (
+        [] if target.kind is TargetKind.FILE and not follow else None)
     waiting_bytes = 0
 
     def ship(shipments: list[Shipment], flush: bool = False) -> None:
