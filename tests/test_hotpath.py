@@ -9,6 +9,7 @@ and across the changes the memos must notice.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -53,17 +54,49 @@ def shipped(s: Session, lines: list[str], live: bool) -> list[Shipment]:
     return out + s.finish()
 
 
-def same(lines: list[str], live: bool, **options: Any) -> tuple[Session, Session]:
-    """Both paths over ``lines``: frames, positions, events and counters equal."""
-    hot, general = session(True, live, **options), session(False, live, **options)
-    a, b = shipped(hot, lines, live), shipped(general, lines, live)
+BATCHES = (5, 1, 12, 3, 40, 2)  # sizes of the runs of lines fed_lines() takes, in turn
+
+
+def shipped_in_batches(s: Session, lines: list[str], live: bool,
+                       batched: bool) -> list[Shipment]:
+    """As the shipper and replay feed: runs of lines, one ``now`` for each run (live),
+    with Session.feed_lines (``batched``) or line by line."""
+    out: list[Shipment] = []
+    now = 100.0
+    start = 0
+    sizes = itertools.cycle(BATCHES)
+    while start < len(lines):
+        end = min(len(lines), start + next(sizes))
+        now += 0.7
+        if batched:
+            out += s.feed_lines(lines[start:end], now if live else None,
+                                positions=range(start, end))
+        else:
+            for position in range(start, end):
+                out += s.feed(lines[position], now if live else None, position=position)
+        start = end
+    return out + s.finish()
+
+
+def assert_same(a: list[Shipment], b: list[Shipment], one: Session, other: Session) -> None:
     assert [x.frame for x in a] == [x.frame for x in b]
     assert [x.position for x in a] == [x.position for x in b]
     assert [(x.uuid, x.timestamp) for x in a] == [(x.message.uuid, x.message.timestamp)
                                                  for x in b]
     assert [x.event for x in a] == [x.event for x in b]
-    assert hot.counters() == general.counters()
-    assert hot.lowest_pending() == general.lowest_pending()
+    assert one.counters() == other.counters()
+    assert one.lowest_pending() == other.lowest_pending()
+
+
+def same(lines: list[str], live: bool, **options: Any) -> tuple[Session, Session]:
+    """Both paths over ``lines``: frames, positions, events and counters equal; and
+    the hot path fed runs of lines at once (Session.feed_lines) as the general one
+    fed them line by line."""
+    hot, general = session(True, live, **options), session(False, live, **options)
+    assert_same(shipped(hot, lines, live), shipped(general, lines, live), hot, general)
+    batched, one_by_one = session(True, live, **options), session(False, live, **options)
+    assert_same(shipped_in_batches(batched, lines, live, True),
+                shipped_in_batches(one_by_one, lines, live, False), batched, one_by_one)
     return hot, general
 
 

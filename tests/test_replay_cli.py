@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import io
 import json
+import os
 import re
 import signal
 import subprocess
@@ -388,14 +389,21 @@ def test_resume_point_counts_events_still_being_assembled(tmp_path: Path) -> Non
     reader = replay_module.LineReader((str(log),), follow=False)
     p = pipeline()
     tracker = replay_module.ResumeTracker(0)
-    for line in reader:
-        assert line is not None
-        for _ in p.feed(line, position=reader.mark - 1):
-            tracker.sent(100)
-        pending = p.lowest_pending()
-        tracker.checkpoint(reader.mark if pending is None else min(pending, reader.mark), 0.0)
-        tracker.acknowledged(tracker.written, 0.0)
-        if tracker.frames == 2:  # events 1 and 3 are out, 2 is pending
+    done = False
+    for lines in reader:  # (one batch: the whole file; taken here line by line)
+        assert lines is not None
+        first = reader.mark - len(lines)
+        for offset, line in enumerate(lines):
+            for _ in p.feed(line, position=first + offset):
+                tracker.sent(100)
+            pending = p.lowest_pending()
+            mark = first + offset + 1
+            tracker.checkpoint(mark if pending is None else min(pending, mark), 0.0)
+            tracker.acknowledged(tracker.written, 0.0)
+            done = tracker.frames == 2  # events 1 and 3 are out, 2 is pending
+            if done:
+                break
+        if done:
             break
     assert reader.position(tracker.safe_mark) == (str(log), 5)  # e2[0]
 
@@ -473,10 +481,10 @@ def test_followed_file_rotated_under_us_is_named_as_auditd_names_it(
     path.write_text("a1\na2\na3\n")
     reader = replay_module.LineReader((str(path),), follow=True)
     lines = iter(reader)
-    assert [next(lines) for _ in range(3)] == ["a1", "a2", "a3"]
+    assert [next(lines) for _ in range(3)] == [["a1"], ["a2"], ["a3"]]
     path.rename(tmp_path / "audit.log.1")  # auditd rotates
     path.write_text("b1\nb2\n")
-    assert [next(lines) for _ in range(2)] == ["b1", "b2"]
+    assert [next(lines) for _ in range(2)] == [["b1"], ["b2"]]
     assert reader.position(1) == (f"{path}.1", 2)  # a2
     assert reader.position(4) == (str(path), 2)  # b2
     tracker = replay_module.ResumeTracker(1)
@@ -487,3 +495,38 @@ def test_followed_file_rotated_under_us_is_named_as_auditd_names_it(
     assert f"--resume {path}.1:2 and {path}.1 (rotated while followed) added before {path}" \
         in err.getvalue()
     lines.close()
+
+
+@given(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.booleans(), st.integers(1, 40), st.integers(0, 35))
+@settings(max_examples=200, deadline=None)
+def test_a_file_read_in_chunks_gives_its_lines_as_read_one_by_one(
+    lines: list[bytes], newline_at_end: bool, chunk: int, skip: int,
+) -> None:
+    # Chunks cut lines and UTF-8 sequences anywhere; each line decodes as alone.
+    data = b"\n".join(lines) + (b"\n" if newline_at_end and lines else b"")
+    want = [raw.decode("utf-8", "replace") for raw in data.split(b"\n")]
+    if (want and want[-1] == "" and data.endswith(b"\n")) or data == b"":
+        want.pop()
+    stream = io.BytesIO(data)
+    reader = replay_module.LineReader(("x",), follow=False, start=(0, skip + 1))
+    reader.starts.append(("x", 0, 0))
+    got = [line for batch in reader._batches(stream, skip, chunk) for line in batch]
+    assert got == want[skip:]
+    assert reader.mark == len(want[skip:])
+
+
+def test_a_pipe_gives_each_line_as_it_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A read of CHUNK bytes from a pipe would wait for them all (or the writer's end).
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as stream, os.fdopen(write_end, "wb", buffering=0) as writer:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stream))
+        batches = iter(replay_module.LineReader(("-",), follow=False))
+        got: list[list[str] | None] = []
+        writer.write(b"type=A one\r\n")
+        taker = threading.Thread(target=lambda: got.append(next(batches)))
+        taker.start()
+        taker.join(5.0)
+        assert got == [["type=A one\r"]]  # (the session strips the "\r")
+        writer.write(b"type=B two\n")
+        assert next(batches) == ["type=B two"]

@@ -82,12 +82,6 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def read_lines(stream: BinaryIO) -> Iterator[str]:
-    """Lines of a whole file or pipe (split on "\\n" only: ENRICHED logs contain \\x1d)."""
-    for raw in stream:
-        yield _decode(raw)
-
-
 def follow_lines(
     path: str,
     stop_after_idle: float | None = None,
@@ -214,7 +208,13 @@ def parse_resume(text: str, files: tuple[str, ...]) -> tuple[int, int]:
 
 class LineReader:
     """The lines of FILES in order, numbered: each line's *mark* is its index
-    over all files (skipped ones included), which the resume point is in."""
+    over all files (skipped ones included), which the resume point is in.
+
+    Iterating gives lists of lines (without their "\\n"), as many as one read
+    gave, and None when a followed file is idle. A list, because the session
+    takes a run of lines in one call (Session.feed_lines); as many as one
+    read gave, because a pipe's lines must not wait for more to come.
+    """
 
     def __init__(self, files: tuple[str, ...], follow: bool,
                  start: tuple[int, int] = (0, 1)) -> None:
@@ -228,14 +228,14 @@ class LineReader:
         self.stream: BinaryIO | None = None
         self.done_bytes = 0  # bytes of the files read to their end
 
-    def __iter__(self) -> Iterator[str | None]:
+    def __iter__(self) -> Iterator[list[str] | None]:
         for index in range(self.start_index, len(self.files)):
             name = self.files[index]
             skip = self.start_line - 1 if index == self.start_index else 0
             self.mark += skip
             self.starts.append((name, self.mark - skip, 0))
             if name == "-":
-                yield from self._lines(sys.stdin.buffer, skip)
+                yield from self._batches(sys.stdin.buffer, skip)
             elif self.follow and index == len(self.files) - 1:
                 for line in follow_lines(name, on_reopen=functools.partial(self._reopened, name)):
                     if line is None:
@@ -244,29 +244,57 @@ class LineReader:
                         skip -= 1
                     else:
                         self.mark += 1
-                        yield line
+                        yield [line]
             else:
                 try:
                     stream = open(name, "rb")  # noqa: PTH123, SIM115 - no pathlib at start-up; closed below
                 except OSError as e:
                     raise SourceError(f"cannot read {name}: {e.strerror}") from e
                 with stream:
-                    yield from self._lines(stream, skip)
+                    yield from self._batches(stream, skip)
                     self.done_bytes += stream.tell()
 
     def _reopened(self, name: str) -> None:
         self.rotations += 1
         self.starts.append((name, self.mark, self.rotations))
 
-    def _lines(self, stream: BinaryIO, skip: int) -> Iterator[str]:
+    def _batches(self, stream: BinaryIO, skip: int, chunk_bytes: int = CHUNK
+                 ) -> Iterator[list[str]]:
+        """A file's lines, ``chunk_bytes`` at a time; a pipe's (not seekable) one by one,
+        as they come (a read of a chunk would wait for all of it)."""
         self.stream = stream
         try:
-            for raw in stream:
+            if not stream.seekable():
+                for raw in stream:
+                    if skip:
+                        skip -= 1
+                        continue
+                    self.mark += 1
+                    yield [_decode(raw.rstrip(b"\n"))]
+                return
+            partial = b""
+            while True:
+                chunk = stream.read(chunk_bytes)
+                if not chunk:
+                    if not partial:
+                        return
+                    data, partial = partial, b""  # a last line without its "\n"
+                else:
+                    data = partial + chunk
+                    cut = data.rfind(b"\n") + 1
+                    if not cut:
+                        partial = data
+                        continue
+                    data, partial = data[:cut - 1], data[cut:]
+                # Decoded whole: "\n" is never part of a UTF-8 sequence, so each
+                # line decodes as it would alone (the same replacements).
+                lines = _decode(data).split("\n")
                 if skip:
-                    skip -= 1
-                    continue
-                self.mark += 1
-                yield _decode(raw)
+                    lines, skip = lines[skip:], max(0, skip - len(lines))
+                    if not lines:
+                        continue
+                self.mark += len(lines)
+                yield lines
         except OSError as e:
             raise SourceError(f"reading {self.starts[-1][0]}: {e.strerror}") from e
         finally:
@@ -533,11 +561,12 @@ def _replay(
                     for sig in (_signal.SIGINT, _signal.SIGTERM)}
     try:
         try:
-            for line in reader:
-                if line is None:  # following, at the end for now: everything out
+            for lines in reader:
+                if lines is None:  # following, at the end for now: everything out
                     ship(session.finish(), flush=True)
                     continue
-                shipments = session.feed(line, position=reader.mark - 1)
+                end = reader.mark
+                shipments = session.feed_lines(lines, positions=range(end - len(lines), end))
                 if shipments:
                     ship(shipments)
                 show.update(reader, session, tracker)
