@@ -19,16 +19,16 @@ from setuptools import setup
 
 #: The per-event path: record text -> events -> interpretation -> message -> frame.
 COMPILED_MODULES = [
-    "audit_heka/records.py",
-    "audit_heka/events.py",
-    "audit_heka/interpret.py",
-    "audit_heka/schema.py",
+    "audit_heka/core/records.py",
+    "audit_heka/core/events.py",
+    "audit_heka/core/interpret.py",
+    "audit_heka/core/schema.py",
     "audit_heka/heka/message.py",
     "audit_heka/heka/framing.py",
-    "audit_heka/session.py",
-    "audit_heka/hotpath.py",
+    "audit_heka/core/session.py",
+    "audit_heka/core/hotpath.py",
     # the base of the values above: a compiled class must not derive from an interpreted one
-    "audit_heka/value.py",
+    "audit_heka/core/value.py",
 ]
 
 mode = os.environ.get("AUDIT_HEKA_COMPILE", "")

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from audit_heka.records import Record
+from audit_heka.core.records import Record
 
 END_MARKER_TYPE = "EOE"
 FILE_MODE = 0o600

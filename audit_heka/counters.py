@@ -126,7 +126,7 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "delivery_malformed": CounterInfo("delivery", False, "frames stdout could not decode"),
     "delivery_discarded": CounterInfo(
         "delivery", True, "frames for a target gone for good (stdout closed by its reader)"),
-    # --- --enrich (audit_heka.enrich, in the shipper)
+    # --- --enrich (audit_heka.host.enrich, in the shipper)
     "enriched": CounterInfo("shipper", False, "events given /proc fields"),
     "enrich_cache_hits": CounterInfo("shipper", False, "enrichments from the process cache"),
     "enrich_cache_misses": CounterInfo("shipper", False, "enrichments that read /proc"),

@@ -1,7 +1,7 @@
 """Delivery: the thin I/O loop that drives each target's :class:`DeliveryState`.
 
 All reliability decisions (what is in flight, what is done, what goes again
-after a broken connection) are in the pure :mod:`audit_heka.delivery_state`;
+after a broken connection) are in the pure :mod:`audit_heka.core.delivery_state`;
 this module only moves bytes and reads clocks. Each target gets a worker
 thread: TLS handshakes, connects and fsyncs block by nature, and the caller
 (the shipper) must never wait on a slow receiver except by choice, when a
@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from audit_heka.backoff import Backoff
-from audit_heka.delivery_state import COUNTER_NAMES as STATE_COUNTERS
-from audit_heka.delivery_state import DEFAULT_MAX_BYTES, DeliveryState
+from audit_heka.core.backoff import Backoff
+from audit_heka.core.delivery_state import COUNTER_NAMES as STATE_COUNTERS
+from audit_heka.core.delivery_state import DEFAULT_MAX_BYTES, DeliveryState
 from audit_heka.outputs.target import Target
 from audit_heka.outputs.transport import TransportOptions, open_transport
 

@@ -51,8 +51,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from audit_heka.accounts import AccountNames
 from audit_heka.auditlog import AuditLogWriter
+from audit_heka.core.delivery_state import DEFAULT_MAX_BYTES
+from audit_heka.core.events import Assembler
+from audit_heka.core.health import health_message
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
+from audit_heka.core.session import Session, Shipment
 from audit_heka.counters import (
     LOSS_COUNTERS,
     READER_STATUS_NAME,
@@ -60,12 +65,10 @@ from audit_heka.counters import (
     UPSTREAM_COUNTERS,
 )
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
-from audit_heka.delivery_state import DEFAULT_MAX_BYTES
-from audit_heka.enrich import Enricher, LiveProcFS
-from audit_heka.events import Assembler
-from audit_heka.health import health_message
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
-from audit_heka.interpret import Interpreter
+from audit_heka.host.accounts import AccountNames
+from audit_heka.host.enrich import Enricher, LiveProcFS
+from audit_heka.host.private_files import write_private_json
 from audit_heka.journal.consumed import MarkWriter
 from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
 from audit_heka.journal.follower import COUNTER_NAMES as JOURNAL_COUNTERS
@@ -76,9 +79,6 @@ from audit_heka.outputs.file import FsyncPolicy
 from audit_heka.outputs.target import Target, TlsOptions, parse_target
 from audit_heka.outputs.transport import TransportOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
-from audit_heka.private_files import write_private_json
-from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
-from audit_heka.session import Session, Shipment
 
 log = logging.getLogger("audit_heka.shipper")
 

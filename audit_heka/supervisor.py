@@ -40,8 +40,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from audit_heka.backoff import Backoff
+from audit_heka.core.backoff import Backoff
 from audit_heka.counters import COUNTERS, SUPERVISOR_STATUS_NAME
+from audit_heka.host.private_files import (
+    default_owners,
+    ensure_private_dir,
+    hand_over,
+    write_private_json,
+)
 from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.kernelstate import (
     SETTINGS,
@@ -55,12 +61,6 @@ from audit_heka.netlink.rulefile import RuleSourceError, augenrules_load
 from audit_heka.netlink.rules import RuleEnv, RuleError
 from audit_heka.netlink.rulesync import Wanted, sync_rules
 from audit_heka.netlink.source import holder_message, process_name
-from audit_heka.private_files import (
-    default_owners,
-    ensure_private_dir,
-    hand_over,
-    write_private_json,
-)
 from audit_heka.shipper import HANDLED_SIGNALS
 from audit_heka.statusfile import status_file_for
 
@@ -459,7 +459,7 @@ class Supervisor:
         owners = None
         plan_uid: tuple[int, int] | None = None
         if process.user is not None:
-            from audit_heka.privileges import plan_drop  # noqa: PLC0415 - only with --user
+            from audit_heka.host.privileges import plan_drop  # noqa: PLC0415 - only with --user
 
             plan = plan_drop(process.user, multicast=self.config.kernel.multicast)
             owners = default_owners([plan.uid])

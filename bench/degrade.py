@@ -3,7 +3,7 @@
     .venv/bin/python bench/degrade.py            # prints a Markdown table
 
 Why: an event too large for Heka is degraded instead of dropped
-(audit_heka/degrade.py). The normal path must not get slower, and the rare
+(audit_heka/core/degrade.py). The normal path must not get slower, and the rare
 path must stay cheap next to what building such an event costs anyway.
 
 * normal path: ``Framer.frame`` over ordinary events (they all fit) against
@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_degrade import exec_lines, path_lines  # noqa: E402
 
-from audit_heka.events import Assembler  # noqa: E402
+from audit_heka.core.events import Assembler  # noqa: E402
+from audit_heka.core.interpret import Interpreter  # noqa: E402
+from audit_heka.core.schema import MessageBuilder  # noqa: E402
+from audit_heka.core.session import Framer, Session  # noqa: E402
 from audit_heka.heka.framing import frame  # noqa: E402
 from audit_heka.heka.message import Message, encode_message  # noqa: E402
-from audit_heka.interpret import Interpreter  # noqa: E402
-from audit_heka.schema import MessageBuilder  # noqa: E402
-from audit_heka.session import Framer, Session  # noqa: E402
 
 
 def build(lines: list[str]) -> list[Message]:

@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if "--installed" not in sys.argv:  # else: the interpreter's own (e.g. compiled) audit_heka
     sys.path.insert(0, str(ROOT))
 
-from audit_heka.accounts import read_groups, read_users  # noqa: E402
-from audit_heka.events import Assembler  # noqa: E402
-from audit_heka.interpret import Interpreter  # noqa: E402
-from audit_heka.schema import MessageBuilder  # noqa: E402
-from audit_heka.session import Session  # noqa: E402
+from audit_heka.core.events import Assembler  # noqa: E402
+from audit_heka.core.interpret import Interpreter  # noqa: E402
+from audit_heka.core.schema import MessageBuilder  # noqa: E402
+from audit_heka.core.session import Session  # noqa: E402
+from audit_heka.host.accounts import read_groups, read_users  # noqa: E402
 
 
 def run(lines: list[str]) -> tuple[int, int]:
@@ -79,9 +79,9 @@ def measure(log: Path, repeat: int) -> dict[str, Any]:
 
 
 def build_name() -> str:
-    import audit_heka.records  # noqa: PLC0415 - already loaded; which build is it?
+    import audit_heka.core.records  # noqa: PLC0415 - already loaded; which build is it?
 
-    return "compiled" if audit_heka.records.__file__.endswith(".so") else "pure"
+    return "compiled" if audit_heka.core.records.__file__.endswith(".so") else "pure"
 
 
 def main() -> int:

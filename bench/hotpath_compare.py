@@ -12,7 +12,8 @@ what replay pays), and the report gives the median ratio with its spread.
 A tree is run with the interpreter given by --python (the pure build by
 default) or after its "@"; its own directory comes first on sys.path, but
 for "installed": the interpreter's own package (the compiled build's venv). Lines are split on
-"\\n" as replay splits them, whatever the tree's own bench/hotpath.py did. ``--live``
+"\\n" as replay splits them, whatever the tree's own bench/hotpath.py did, and fed as replay
+feeds them (a tree with Session.feed_lines: the lines of each 64 KiB read at once). ``--live``
 times the shipper's session instead (live mode, the clock read from each record).
 """
 
@@ -32,20 +33,32 @@ if sys.argv[1] != "installed":
     sys.path.insert(0, sys.argv[1])
 import audit_heka
 assert sys.argv[1] == "installed" or audit_heka.__file__.startswith(sys.argv[1])
-from audit_heka.accounts import read_groups, read_users
-from audit_heka.events import Assembler
-from audit_heka.interpret import Interpreter
-from audit_heka.schema import MessageBuilder
+try:  # the layout since session 6 (core/, host/); before, the same modules at the root
+    from audit_heka.host.accounts import read_groups, read_users
+    from audit_heka.core import degrade, records
+    from audit_heka.core.events import Assembler
+    from audit_heka.core.interpret import Interpreter
+    from audit_heka.core.schema import MessageBuilder
+    from audit_heka.core.session import Session
+except ImportError:
+    from audit_heka.accounts import read_groups, read_users
+    from audit_heka.events import Assembler
+    from audit_heka.interpret import Interpreter
+    from audit_heka.schema import MessageBuilder
+    from audit_heka import records
+    try:
+        from audit_heka.session import Session
+    except ImportError:
+        Session = None
+        from audit_heka.pipeline import Framer, Pipeline
+    try:  # lazy since 6d56ab6, eager before: an import, not event work
+        from audit_heka import degrade
+    except ImportError:
+        pass
 with open(sys.argv[2], "rb") as stream:
     lines = [raw.decode("utf-8", "replace") for raw in stream]
 builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="bench")
 events = size = 0
-try:  # imported before the clock starts: this times events, not imports
-    from audit_heka.session import Session
-except ImportError:
-    Session = None
-    from audit_heka.pipeline import Framer, Pipeline
-import audit_heka.degrade  # lazy since 6d56ab6, eager before: an import, not event work
 live = sys.argv[3] == "live"
 nows = []  # live: the shipper's clock, here each record's event time (read before the clock)
 last = 0.0
@@ -56,6 +69,14 @@ for line in lines if live else ():
     except ValueError:
         pass
     nows.append(last)
+batches = []  # (first, end) of the lines one read of 64 KiB gives (before the clock)
+first = read = 0
+for position, line in enumerate(lines):
+    read += len(line)
+    if read >= 65536:
+        batches.append((first, position + 1))
+        first, read = position + 1, 0
+batches.append((first, len(lines)))
 start = time.process_time()
 if Session is None:
     pipeline, framer = Pipeline(builder, Assembler(live=False)), Framer()
@@ -75,7 +96,7 @@ elif live:
     for item in session.expire(last + 10.0):
         events += 1
         size += len(item.frame or b"")
-else:
+elif not hasattr(Session, "feed_lines"):
     session = Session(builder, Assembler(live=False))
     for position, line in enumerate(lines):
         for item in session.feed(line, position=position):
@@ -84,8 +105,17 @@ else:
     for item in session.finish():
         events += 1
         size += len(item.frame or b"")
+else:  # as replay feeds since session 6: the lines of each 64 KiB read at once
+    session = Session(builder, Assembler(live=False))
+    for first, last_line in batches:
+        for item in session.feed_lines(lines[first:last_line], positions=range(first, last_line)):
+            events += 1
+            size += len(item.frame or b"")
+    for item in session.finish():
+        events += 1
+        size += len(item.frame or b"")
 cpu = time.process_time() - start
-compiled = audit_heka.records.__file__.endswith(".so")
+compiled = records.__file__.endswith(".so")
 print(json.dumps({"cpu": cpu, "events": events, "bytes": size, "compiled": compiled}))
 """
 

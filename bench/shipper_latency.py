@@ -33,12 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from audit_heka.core.schema import event_uuid  # noqa: E402
 from audit_heka.heka.framing import Unframer  # noqa: E402
 from audit_heka.heka.message import decode_message  # noqa: E402
 from audit_heka.journal.format import LineBuilder  # noqa: E402
 from audit_heka.journal.policy import FullAction  # noqa: E402
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter  # noqa: E402
-from audit_heka.schema import event_uuid  # noqa: E402
 
 HOST = "latency-bench"
 

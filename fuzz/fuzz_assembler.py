@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from fuzz.harness import instrumented, run, text
 
 with instrumented(__name__ == "__main__"):
-    from audit_heka.events import CLOSED_MEMORY, EOE, GAP_WINDOW, Assembler, Event
-    from audit_heka.records import ParseError, Record, parse_line
+    from audit_heka.core.events import CLOSED_MEMORY, EOE, GAP_WINDOW, Assembler, Event
+    from audit_heka.core.records import ParseError, Record, parse_line
 
 MAX_STEP_SECONDS = 10_000
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from fuzz.harness import instrumented, run
 
 with instrumented(__name__ == "__main__"):
-    from audit_heka.events import Event
-    from audit_heka.interpret import Interpreter
+    from audit_heka.core.events import Event
+    from audit_heka.core.interpret import Interpreter
 
 from fuzz.fuzz_assembler import play, scenario
 

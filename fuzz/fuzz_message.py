@@ -14,11 +14,11 @@ from __future__ import annotations
 from fuzz.harness import instrumented, run
 
 with instrumented(__name__ == "__main__"):
+    from audit_heka.core.interpret import Interpreter
+    from audit_heka.core.schema import MessageBuilder
+    from audit_heka.core.session import Framer
     from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Unframer
     from audit_heka.heka.message import decode_message
-    from audit_heka.interpret import Interpreter
-    from audit_heka.schema import MessageBuilder
-    from audit_heka.session import Framer
 
 from fuzz.fuzz_assembler import play, scenario
 from fuzz.fuzz_interpret import GROUPS, USERS

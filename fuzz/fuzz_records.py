@@ -18,7 +18,7 @@ from __future__ import annotations
 from fuzz.harness import instrumented, run, text
 
 with instrumented(__name__ == "__main__"):
-    from audit_heka.records import (
+    from audit_heka.core.records import (
         ParseError,
         Record,
         parse_kernel,

@@ -14,10 +14,10 @@ from __future__ import annotations
 from fuzz.harness import instrumented, run, text
 
 with instrumented(__name__ == "__main__"):
-    from audit_heka.events import Event
-    from audit_heka.interpret import Interpreter
-    from audit_heka.records import Record, parse_line
-    from audit_heka.schema import INTERPRET_ERROR, MessageBuilder
+    from audit_heka.core.events import Event
+    from audit_heka.core.interpret import Interpreter
+    from audit_heka.core.records import Record, parse_line
+    from audit_heka.core.schema import INTERPRET_ERROR, MessageBuilder
     from audit_heka.tables.syscalls import ARCHES, SYSCALL_NUMBERS
     from audit_heka.tables.valuenames import ARG_KINDS, ENUMS, FLAGS, IPC_CALLS
 

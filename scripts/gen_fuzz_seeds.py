@@ -28,15 +28,15 @@ from heka_vectors import (  # noqa: E402
     HEKA_SPLITTER_FRAME,
 )
 
-from audit_heka.events import Assembler  # noqa: E402
+from audit_heka.core.events import Assembler  # noqa: E402
+from audit_heka.core.interpret import Interpreter  # noqa: E402
+from audit_heka.core.records import Record, parse_line  # noqa: E402
+from audit_heka.core.schema import MessageBuilder  # noqa: E402
 from audit_heka.heka.framing import Signer, frame  # noqa: E402
 from audit_heka.heka.message import encode_message  # noqa: E402
-from audit_heka.interpret import Interpreter  # noqa: E402
 from audit_heka.netlink.rulefile import parse_rules  # noqa: E402
 from audit_heka.netlink.rules import AddRule, DeleteRule, encode_rule  # noqa: E402
 from audit_heka.netlink.status import encode_status_set  # noqa: E402
-from audit_heka.records import Record, parse_line  # noqa: E402
-from audit_heka.schema import MessageBuilder  # noqa: E402
 from fuzz.fuzz_rules import ENV  # noqa: E402
 from fuzz.harness import CORPUS_ROOT  # noqa: E402
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generate the value tables behind audit_heka/interpret.py by asking libauparse itself.
+"""Generate the value tables behind audit_heka/core/interpret.py by asking libauparse itself.
 
 Why probe instead of transcribing headers: `ausearch -i` is the oracle our interpretation must
 agree with, and the only authoritative copy of its tables on this machine is the compiled

@@ -2,7 +2,7 @@
 """Write the Python tables into the generated section of lua/decoders/audit_heka.lua.
 
 Why generate: the Lua decoder must interpret and type fields exactly as the
-Python path does (audit_heka/interpret.py, audit_heka/schema.py). Copying the
+Python path does (audit_heka/core/interpret.py, audit_heka/core/schema.py). Copying the
 tables by hand would let the two drift; this script converts the very same data
 (audit_heka/tables/*, schema.py's scheme constants, degrade.py's order of
 importance, events.py's limits) into
@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audit_heka import degrade, events, interpret, records, schema  # noqa: E402
+from audit_heka.core import degrade, events, interpret, records, schema  # noqa: E402
 from audit_heka.tables import errnos, fieldtypes, msgtypes, syscalls, valuenames  # noqa: E402
 
 DECODER = ROOT / "lua" / "decoders" / "audit_heka.lua"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from audit_state import require, require_tool
 
-from audit_heka.records import Record, is_comment, parse_line, split_records
-from audit_heka.schema import MessageBuilder
+from audit_heka.core.records import Record, is_comment, parse_line, split_records
+from audit_heka.core.schema import MessageBuilder
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
 
 STAMP = re.compile(r"msg=audit\([^)]*:(\d+)\) : ?")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ENV = "AUDIT_HEKA_OTHER_PYTHON"
-PROBE = "import audit_heka.records as m; print(m.__file__)"
+PROBE = "import audit_heka.core.records as m; print(m.__file__)"
 
 
 def other_python() -> str:

@@ -3,7 +3,7 @@
     .venv/bin/python tests/golden_frames.py --tree /path/to/a/checkout > golden.json
 
 Why: the frames are the contract (issue 13). The bytes-first hot path
-(audit_heka.hotpath) must write, for the same input, the frames main wrote
+(audit_heka.core.hotpath) must write, for the same input, the frames main wrote
 before it, commit 8a1b372. tests/data/corpus/golden.json holds the digests
 that tree wrote, made by this file run with ``--tree`` on a checkout of it;
 tests/test_hotpath.py computes them again with the code under test and
@@ -75,11 +75,11 @@ def run(lines: list[str], variant: dict[str, Any], fast: bool | None = None,
     ``fast``: None for the tree's default session; True/False selects the
     hot path or the general one (trees that have the choice).
     """
-    from audit_heka.events import Assembler  # noqa: PLC0415 - the tree's, see main()
+    from audit_heka.core.events import Assembler  # noqa: PLC0415 - the tree's, see main()
+    from audit_heka.core.interpret import Interpreter  # noqa: PLC0415
+    from audit_heka.core.schema import MessageBuilder  # noqa: PLC0415
+    from audit_heka.core.session import Session  # noqa: PLC0415
     from audit_heka.heka.framing import Signer  # noqa: PLC0415
-    from audit_heka.interpret import Interpreter  # noqa: PLC0415
-    from audit_heka.schema import MessageBuilder  # noqa: PLC0415
-    from audit_heka.session import Session  # noqa: PLC0415
     from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS  # noqa: PLC0415
 
     builder = MessageBuilder(Interpreter(USERS, GROUPS, machine="x86_64"), hostname="golden",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka.accounts import AccountNames
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.host.accounts import AccountNames
 
 
 class Clock:

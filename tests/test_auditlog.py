@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from audit_heka.auditlog import AuditLogWriter, end_marker, format_event, rotated_paths
-from audit_heka.records import Record, parse_line
+from audit_heka.core.records import Record, parse_line
 
 LINES = (
     'type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 '

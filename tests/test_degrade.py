@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from protoc import protoc_decode
 
-from audit_heka import degrade as degrade_module
 from audit_heka.cli import main
-from audit_heka.degrade import (
+from audit_heka.core import degrade as degrade_module
+from audit_heka.core.degrade import (
     INFO_FIELDS,
     MARKER,
     MIN_CUT,
@@ -29,8 +29,12 @@ from audit_heka.degrade import (
     degrade,
     importance,
 )
+from audit_heka.core.events import Assembler, Event
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.core.schema import MessageBuilder
+from audit_heka.core.session import Framer, Session
 from audit_heka.delivery import Delivery, DeliveryConfig
-from audit_heka.events import Assembler, Event
 from audit_heka.heka.framing import (
     MIN_MAX_MESSAGE_SIZE,
     Signer,
@@ -39,11 +43,7 @@ from audit_heka.heka.framing import (
     frame_overhead,
 )
 from audit_heka.heka.message import Field, Message, decode_message, encode_message
-from audit_heka.interpret import Interpreter
 from audit_heka.outputs.target import parse_target
-from audit_heka.records import Record, parse_line
-from audit_heka.schema import MessageBuilder
-from audit_heka.session import Framer, Session
 
 HEADER = Message(
     uuid=bytes(range(16)),
@@ -278,7 +278,7 @@ def test_normal_path_does_not_degrade(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(message: Message, limit: int) -> Degraded | None:
         raise AssertionError("degrade called on a message that fits")
 
-    monkeypatch.setattr("audit_heka.degrade.degrade", boom)  # session imports it when needed
+    monkeypatch.setattr("audit_heka.core.degrade.degrade", boom)  # session imports it when needed
     framer = Framer()
     assert framer.frame(exec_message(["ls", "-l"])) is not None
     assert (framer.degraded, framer.payload_dropped) == (0, 0)
@@ -485,8 +485,8 @@ LUA_CASES = {
 def test_lua_decoder_degrades_like_the_daemon(tmp_path: Path, case: str) -> None:
     from lua_harness import LUA, heka_json, run_decoder, strict_diff  # noqa: PLC0415
 
-    from audit_heka.accounts import read_groups, read_users  # noqa: PLC0415
     from audit_heka.heka.message import message_to_json  # noqa: PLC0415
+    from audit_heka.host.accounts import read_groups, read_users  # noqa: PLC0415
 
     if LUA is None:
         pytest.skip("lua5.1 is not installed")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from heka_receivers import TcpReceiver, UdpReceiver, make_frame
 
-from audit_heka.backoff import Backoff
+from audit_heka.core.backoff import Backoff
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
 from audit_heka.outputs.target import parse_target
 from audit_heka.outputs.transport import TransportOptions

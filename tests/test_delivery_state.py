@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_heka.delivery_state import DeliveryState
+from audit_heka.core.delivery_state import DeliveryState
 
 
 def send_all(state: DeliveryState, now: float) -> list[bytes]:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka.enrich import (
+from audit_heka.core.events import Event
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.core.schema import MessageBuilder
+from audit_heka.host.enrich import (
     Container,
     Enricher,
     LiveProcFS,
     container_from_cgroup,
     parse_stat,
 )
-from audit_heka.events import Event
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
-from audit_heka.schema import MessageBuilder
 
 ID = "3f4e1b2c" * 8
 

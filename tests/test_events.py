@@ -8,8 +8,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_heka.events import EOE, PROCTITLE, Assembler, Event, stands_alone
-from audit_heka.records import Record, type_name_for
+from audit_heka.core.events import EOE, PROCTITLE, Assembler, Event, stands_alone
+from audit_heka.core.records import Record, type_name_for
 
 SYSCALL, CWD, PATH, USER, LOGIN, CONFIG_CHANGE, AVC = 1300, 1307, 1302, 1005, 1006, 1305, 1400
 

@@ -17,13 +17,13 @@ from auparse_oracle import Agreement, agreement, ausearch_agreement
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit_heka.accounts import read_groups, read_users
-from audit_heka.events import Assembler
+from audit_heka.core.events import Assembler
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_kernel, parse_line, split_records
+from audit_heka.core.schema import MessageBuilder, field_names
+from audit_heka.core.session import Session
 from audit_heka.heka.message import Message
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_kernel, parse_line, split_records
-from audit_heka.schema import MessageBuilder, field_names
-from audit_heka.session import Session
+from audit_heka.host.accounts import read_groups, read_users
 
 T = "msg=audit(1143146623.787"
 OLD_PAM = (f"type=USER_AUTH {T}:142): user pid=29219 uid=0 auid=4294967295 "

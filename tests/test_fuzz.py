@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # fuzz/ is a top-level package beside audit_heka/
     sys.path.insert(0, str(ROOT))
 
-from audit_heka.events import Event  # noqa: E402
+from audit_heka.core.events import Event  # noqa: E402
+from audit_heka.core.interpret import MAX_ARGV, Interpreter  # noqa: E402
+from audit_heka.core.records import MAX_RECORD_LENGTH, ParseError, Record, parse_line  # noqa: E402
+from audit_heka.core.schema import MessageBuilder  # noqa: E402
+from audit_heka.core.session import Framer, Session  # noqa: E402
 from audit_heka.heka.framing import Signer, Unframer, frame  # noqa: E402
 from audit_heka.heka.message import (  # noqa: E402
     Field,
@@ -34,12 +38,8 @@ from audit_heka.heka.message import (  # noqa: E402
     encode_message,
     message_to_json,
 )
-from audit_heka.interpret import MAX_ARGV, Interpreter  # noqa: E402
 from audit_heka.netlink.rulefile import version_key  # noqa: E402
 from audit_heka.netlink.rules import RULE_DATA_SIZE  # noqa: E402
-from audit_heka.records import MAX_RECORD_LENGTH, ParseError, Record, parse_line  # noqa: E402
-from audit_heka.schema import MessageBuilder  # noqa: E402
-from audit_heka.session import Framer, Session  # noqa: E402
 from audit_heka.tables.syscalls import ARCH_VALUES, SYSCALL_NUMBERS  # noqa: E402
 from audit_heka.tables.valuenames import ARG_KINDS  # noqa: E402
 from fuzz import (  # noqa: E402

@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit_heka.accounts import AccountNames
-from audit_heka.events import Assembler
-from audit_heka.hotpath import FastEncoder
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
-from audit_heka.schema import INTEGER_KEYS, MessageBuilder
-from audit_heka.session import Session, Shipment
+from audit_heka.core.events import Assembler
+from audit_heka.core.hotpath import FastEncoder
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.core.schema import INTEGER_KEYS, MessageBuilder
+from audit_heka.core.session import Session, Shipment
+from audit_heka.host.accounts import AccountNames
 from audit_heka.tables.fieldtypes import FIELD_TYPES
 from audit_heka.tables.msgtypes import MSG_TYPES
 from audit_heka.tables.syscalls import SYSCALLS

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit_heka.accounts import read_groups, read_users
-from audit_heka.interpret import (
+from audit_heka.core.interpret import (
     _NO_CONTEXT,
     MEMO_SIZE,
     MEMO_TEXT_MAX,
@@ -22,7 +21,8 @@ from audit_heka.interpret import (
     tty_escape,
     unhex,
 )
-from audit_heka.records import Record, parse_line
+from audit_heka.core.records import Record, parse_line
+from audit_heka.host.accounts import read_groups, read_users
 
 USERS = {0: "root", 1: "daemon", 1000: "alice"}
 GROUPS = {0: "root", 4: "adm"}

@@ -16,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from audit_heka.cli import main
-from audit_heka.events import Assembler, Event
+from audit_heka.core.events import Assembler, Event
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.protocols import RecordLike
+from audit_heka.core.records import Record, parse_line
+from audit_heka.core.schema import INTERPRET_ERROR, MessageBuilder
+from audit_heka.core.session import Session
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
-from audit_heka.interpret import Interpreter
-from audit_heka.protocols import RecordLike
-from audit_heka.records import Record, parse_line
-from audit_heka.schema import INTERPRET_ERROR, MessageBuilder
-from audit_heka.session import Session
 
 IOCTL = ("type=SYSCALL msg=audit(1700000000.100:{serial}): arch=c000003e syscall=16 "
          "success=yes exit=0 a0=3 a1={a1} a2=7ffd1234 a3=0 items=0 ppid=1 pid=42 auid=0 "

@@ -25,9 +25,9 @@ from audit_state import require
 from ausearch_oracle import agreement
 from lua_harness import LUA, run_decoder, strict_diff
 
-from audit_heka.accounts import read_groups, read_users
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.host.accounts import read_groups, read_users
 from audit_heka.tables.fieldtypes import FIELD_TYPES
 from audit_heka.tables.syscalls import ARCHES, SYSCALL_NUMBERS
 from audit_heka.tables.valuenames import ARG_KINDS, ENUMS, IPC_CALLS

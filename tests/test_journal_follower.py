@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from audit_heka.host.private_files import UnsafePathError
 from audit_heka.journal.consumed import MarkWriter
 from audit_heka.journal.cursor import CursorError, read_cursor, write_cursor
 from audit_heka.journal.follower import (
@@ -23,7 +24,6 @@ from audit_heka.journal.follower import (
 from audit_heka.journal.format import NO_HEAD, Cursor, LineBuilder, file_head
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
-from audit_heka.private_files import UnsafePathError
 
 
 def record(serial: int, body: bytes = b"pid=1 uid=0") -> bytes:

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from audit_heka.core.records import Record
+from audit_heka.core.records import parse_line as parse_record
 from audit_heka.journal.format import (
     HEAD_BYTES,
     NO_HEAD,
@@ -26,8 +28,6 @@ from audit_heka.journal.format import (
     type_name,
     unescape,
 )
-from audit_heka.records import Record
-from audit_heka.records import parse_line as parse_record
 
 KERNEL_TEXT = (
     b'audit(1700000000.123:42): arch=c000003e syscall=2 success=no exit=-2 a0=7ffd'

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from lua_harness import HARNESS, LUA, ROOT, heka_json, run_decoder, strict_diff
 
-from audit_heka.schema import AUDIT_HEKA_NAMESPACE, RAW_KEEP
+from audit_heka.core.schema import AUDIT_HEKA_NAMESPACE, RAW_KEEP
 
 pytestmark = pytest.mark.skipif(LUA is None, reason="lua5.1 is not installed")
 

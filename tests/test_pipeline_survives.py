@@ -18,13 +18,13 @@ import test_foreign_logs as foreign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit_heka.events import Assembler
+from audit_heka.core.events import Assembler
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.core.schema import MessageBuilder
+from audit_heka.core.session import Framer, Session
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
-from audit_heka.schema import MessageBuilder
-from audit_heka.session import Framer, Session
 from audit_heka.tables.msgtypes import MSG_TYPES
 
 SEEDS = Path(__file__).parent / "data" / "fuzz" / "records"

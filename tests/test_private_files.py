@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka.private_files import (
+from audit_heka.host.private_files import (
     UnsafePathError,
     dir_problem,
     ensure_private_dir,

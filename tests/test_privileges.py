@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from audit_state import require
 
-from audit_heka.privileges import (
+from audit_heka.host.privileges import (
     CAP_AUDIT_CONTROL,
     CAP_AUDIT_READ,
     PrivilegeError,
@@ -22,7 +22,7 @@ from audit_heka.privileges import (
 
 CHILD = """
 import json, sys
-from audit_heka.privileges import plan_drop, drop_privileges
+from audit_heka.host.privileges import plan_drop, drop_privileges
 drop_privileges(plan_drop(sys.argv[1], multicast=sys.argv[2] == "1"))
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({k: status[k].split() for k in
@@ -64,7 +64,7 @@ def test_drop_keeps_only_audit_capabilities(multicast: bool) -> None:
 
 
 def test_read_problem_names_what_the_dropped_user_cannot_read() -> None:
-    from audit_heka.privileges import read_problem  # noqa: PLC0415
+    from audit_heka.host.privileges import read_problem  # noqa: PLC0415
 
     base = Path(tempfile.mkdtemp(prefix="audit-heka-read-", dir="/tmp"))
     try:

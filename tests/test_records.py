@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit_heka.records import (
+from audit_heka.core.records import (
     MAX_RECORD_LENGTH,
     ParseError,
     Record,

@@ -27,12 +27,12 @@ from test_outputs import pki, server_context
 
 from audit_heka.cli import main
 from audit_heka.cli.replay import FILE_WRITE_BYTES
-from audit_heka.events import Assembler
+from audit_heka.core.events import Assembler
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.schema import MessageBuilder
+from audit_heka.core.session import Framer, Session, Shipment
 from audit_heka.heka.framing import Signer, Unframer
 from audit_heka.heka.message import Message, decode_message
-from audit_heka.interpret import Interpreter
-from audit_heka.schema import MessageBuilder
-from audit_heka.session import Framer, Session, Shipment
 
 __all__ = ["pki"]  # a fixture of test_outputs, used here too
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit_heka.resume import ResumeTracker
+from audit_heka.core.resume import ResumeTracker
 
 
 def test_resume_point_waits_for_acknowledgement_and_hold() -> None:

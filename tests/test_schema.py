@@ -10,11 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from protoc import protoc_decode
 
-from audit_heka.events import Event
-from audit_heka.heka.message import Field, Message, ValueType, decode_message, encode_message
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
-from audit_heka.schema import (
+from audit_heka.core.events import Event
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.core.schema import (
     AUDIT_HEKA_NAMESPACE,
     INTEGER_KEYS,
     SEVERITY_INFO,
@@ -24,6 +23,7 @@ from audit_heka.schema import (
     severity,
     uuid5,
 )
+from audit_heka.heka.message import Field, Message, ValueType, decode_message, encode_message
 
 
 class StandIn:

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka.degrade import degrade
-from audit_heka.events import Assembler, Event
-from audit_heka.heka.errors import MessageTooLarge
-from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
-from audit_heka.heka.message import Message, encode_message
-from audit_heka.interpret import Interpreter
-from audit_heka.records import (
+from audit_heka.core.degrade import degrade
+from audit_heka.core.events import Assembler, Event
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import (
     MAX_RECORD_LENGTH,
     ParseError,
     is_comment,
     parse_line,
     split_records,
 )
-from audit_heka.schema import MessageBuilder
-from audit_heka.session import Session, Shipment
+from audit_heka.core.schema import MessageBuilder
+from audit_heka.core.session import Session, Shipment
+from audit_heka.heka.errors import MessageTooLarge
+from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer, frame
+from audit_heka.heka.message import Message, encode_message
 
 FUZZ = Path(__file__).parent / "data" / "fuzz"
 

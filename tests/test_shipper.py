@@ -32,7 +32,8 @@ from heka_receivers import TcpReceiver, UdpReceiver
 from test_outputs import pki, server_context  # noqa: F401 - pki is a fixture
 
 from audit_heka.cli.run import build_config, run_options
-from audit_heka.health import HEALTH_TYPE
+from audit_heka.core.health import HEALTH_TYPE
+from audit_heka.core.schema import event_uuid
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, decode_message
 from audit_heka.journal.consumed import MarkWriter, read_mark
@@ -41,7 +42,6 @@ from audit_heka.journal.follower import JournalFollower
 from audit_heka.journal.format import Cursor, LineBuilder, file_head
 from audit_heka.journal.policy import FullAction
 from audit_heka.journal.writer import FlushPolicy, JournalConfig, JournalWriter
-from audit_heka.schema import event_uuid
 from audit_heka.shipper import (
     CRASH_LIMIT,
     Shipper,

@@ -68,7 +68,7 @@ NOT_FOR_A_FILE = (*HEAVY, "click", "pathlib", "ipaddress", "urllib", "socket", "
                   "audit_heka.cli.click_build", "audit_heka.outputs.tcp",
                   "audit_heka.outputs.stdout", "typing", "dataclasses", "inspect", "hashlib",
                   "_hashlib", "hmac", "signal", "base64", "mypy_extensions",
-                  "audit_heka.protocols", "audit_heka.degrade")
+                  "audit_heka.core.protocols", "audit_heka.core.degrade")
 #: What signing adds to that, and all it adds.
 FOR_SIGNING = ("hmac", "hashlib", "_hashlib")
 
@@ -117,7 +117,7 @@ def test_console_script_replay_to_a_file_imports_no_click(tmp_path: Path) -> Non
     log.write_text("\n".join([SYSCALL, CWD, PATH, PROCTITLE, EOE]) + "\n")
     modules = _console_script(["replay", str(log), "--target", f"file:{tmp_path / 'out'}",
                                "--no-payload"], tmp_path)
-    assert "audit_heka.cli.replay" in modules and "audit_heka.schema" in modules
+    assert "audit_heka.cli.replay" in modules and "audit_heka.core.schema" in modules
     assert (tmp_path / "out").stat().st_size > 0
     found = [m for m in modules
              if any(m == n or m.startswith(n + ".") for n in NOT_FOR_A_FILE)]
@@ -166,7 +166,7 @@ def test_replay_imports_no_tls_no_protobuf_no_netlink(tmp_path: Path, target: st
         " standalone_mode=False)\n"
     )
     assert "audit_heka.cli.replay" in modules  # the probe really ran the command
-    assert "audit_heka.schema" in modules
+    assert "audit_heka.core.schema" in modules
     # JSON lines decode the frames they print: only they may load protobuf.
     assert _heavy(modules, allowed=("google.protobuf",) if target == "-" else ()) == []
     if target == "file":

@@ -22,9 +22,9 @@ from audit_state import require_tool
 from click.testing import CliRunner
 
 from audit_heka.cli import main
+from audit_heka.host.private_files import write_private_json
 from audit_heka.netlink.control import AuditError
 from audit_heka.netlink.status import AuditFeatures, AuditStatus, decode_status
-from audit_heka.private_files import write_private_json
 from audit_heka.statusfile import assess, describe_age, is_audit_heka, status_file_for
 
 status_module = importlib.import_module("audit_heka.cli.status")

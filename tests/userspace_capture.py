@@ -197,7 +197,7 @@ def workload(rounds: int) -> None:  # pragma: no cover - runs in /usr/bin/python
         if n % 10 == 0:
             subprocess.run(["auditctl", "-m", f"backup round {n} done"], check=False)
         # A server's pace, not a burst: in log mode a user record waits 2 s of event time
-        # for records of its serial (audit_heka.events), and a burst of thousands would
+        # for records of its serial (audit_heka.core.events), and a burst of thousands would
         # only measure the assembler's overflow.
         time.sleep(PACE)
 

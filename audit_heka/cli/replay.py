@@ -3,7 +3,7 @@
 This is an I/O edge only: it reads lines (files in the given order, ``-`` for
 stdin, ``--follow`` to keep tailing the last file across rotation) and writes
 frames to a target. Parsing, assembling, interpreting, encoding and framing
-are the sans-IO :class:`audit_heka.session.Session` that the shipper uses
+are the sans-IO :class:`audit_heka.core.session.Session` that the shipper uses
 too.
 
 Targets come from ``audit_heka.outputs``: :func:`open_target` is the one seam
@@ -12,7 +12,7 @@ between replay and the transports (``-`` JSON lines, ``file:PATH``,
 the shipper's journal and delivery loop: a broken connection, Ctrl-C or SIGTERM ends the replay
 with a non-zero status, where it got to (file, line, events sent and known
 delivered) and the ``--resume FILE:LINE`` that continues it losing nothing
-(see :mod:`audit_heka.resume`); what a resumed run sends twice carries the
+(see :mod:`audit_heka.core.resume`); what a resumed run sends twice carries the
 same deterministic uuids, so receivers deduplicate it.
 
 On a terminal, a progress line (lines, events/s, ETA) is kept up to date on
@@ -26,16 +26,16 @@ import os
 import sys
 import time
 
-from audit_heka.accounts import read_groups, read_users
 from audit_heka.cli.heka_options import MAX_MESSAGE_SIZE, SIGNING, TLS, one_signer
 from audit_heka.cli.options import Command, CommandError, Option, UsageError
-from audit_heka.events import Assembler
-from audit_heka.interpret import Interpreter
+from audit_heka.core.events import Assembler
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.resume import ResumeTracker
+from audit_heka.core.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
+from audit_heka.core.session import Session
+from audit_heka.host.accounts import read_groups, read_users
 from audit_heka.outputs.target import TargetError, TargetKind, TlsOptions, parse_target
 from audit_heka.outputs.transport import TransportOptions, open_transport
-from audit_heka.resume import ResumeTracker
-from audit_heka.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
-from audit_heka.session import Session
 
 try:  # the C module: ``signal`` builds its enums at import (~1 ms of replay's start-up)
     import _signal  # type: ignore[import-not-found]
@@ -49,10 +49,10 @@ if TYPE_CHECKING:
     from types import FrameType
     from typing import BinaryIO, Final, NoReturn, TextIO
 
+    from audit_heka.core.session import Shipment
     from audit_heka.heka.framing import Signer
     from audit_heka.outputs.target import Target
     from audit_heka.outputs.transport import Transport
-    from audit_heka.session import Shipment
 
 POLL_INTERVAL = 0.25  # seconds between checks of a followed file at EOF
 IDLE_FLUSH = 2.0  # seconds without new lines before pending events are shipped (follow)

@@ -17,7 +17,10 @@ from audit_heka.cli.heka_options import (
     parse_key_files,
 )
 from audit_heka.config import DEFAULT_CONFIG_FILE, ConfigError, read_config
+from audit_heka.core.schema import DEFAULT_MESSAGE_TYPE
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
+from audit_heka.host.private_files import UnsafePathError
+from audit_heka.host.privileges import PrivilegeError
 from audit_heka.journal.policy import FullAction, JournalPolicy
 from audit_heka.journal.writer import FlushPolicy
 from audit_heka.logconfig import LEVELS, configure_logging
@@ -26,9 +29,6 @@ from audit_heka.netlink.recv import DEFAULT_RCVBUF, SourceError
 from audit_heka.outputs.file import FsyncPolicy, unwritable_reason
 from audit_heka.outputs.target import TargetError, TargetKind, parse_target
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM
-from audit_heka.private_files import UnsafePathError
-from audit_heka.privileges import PrivilegeError
-from audit_heka.schema import DEFAULT_MESSAGE_TYPE
 from audit_heka.statusfile import status_file_for
 from audit_heka.supervisor import (
     DEFAULT_BACKLOG_LIMIT,

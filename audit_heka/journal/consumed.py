@@ -39,8 +39,8 @@ import os
 import struct
 from pathlib import Path
 
+from audit_heka.host.private_files import open_private
 from audit_heka.journal.format import Cursor, format_cursor, parse_cursor
-from audit_heka.private_files import open_private
 
 MARK_FILE = "consumed"
 #: The mark is rewritten in place at this fixed size, so a shorter line

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from audit_heka.host.private_files import create_exclusive, open_private
 from audit_heka.journal.format import (
     CURSOR_FILE,
     HEAD_BYTES,
@@ -23,7 +24,6 @@ from audit_heka.journal.format import (
     format_cursor,
     parse_cursor,
 )
-from audit_heka.private_files import create_exclusive, open_private
 
 
 class CursorError(ValueError):

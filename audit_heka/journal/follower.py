@@ -51,10 +51,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit_heka.host.private_files import UnsafePathError, open_private
 from audit_heka.journal.consumed import hold_for_reading
 from audit_heka.journal.cursor import CursorError, head_of, read_cursor, read_head
 from audit_heka.journal.format import NO_HEAD, SHIPPED_FILE, Cursor, split_lines, unescape
-from audit_heka.private_files import UnsafePathError, open_private
 
 log = logging.getLogger(__name__)
 

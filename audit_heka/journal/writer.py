@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit_heka.host.private_files import UnsafePathError, ensure_private_dir, open_private
 from audit_heka.journal.consumed import read_mark, take_for_deletion
 from audit_heka.journal.cursor import head_of, read_head, write_cursor
 from audit_heka.journal.format import (
@@ -57,7 +58,6 @@ from audit_heka.journal.policy import (
     given_up_from,
 )
 from audit_heka.journal.syncer import Syncer
-from audit_heka.private_files import UnsafePathError, ensure_private_dir, open_private
 
 ACTIVE_NAME = "audit.log"
 #: Large writes: one write(2) per 256 KiB under a storm.

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from audit_heka.host.private_files import create_exclusive
 from audit_heka.netlink.control import AuditError
 from audit_heka.netlink.rules import Rule, RuleError, decode_rule, encode_rule
 from audit_heka.netlink.rulesync import Refused, Wanted, refusal, sync_rules
 from audit_heka.netlink.status import AuditStatus
-from audit_heka.private_files import create_exclusive
 
 STATE_FILE_NAME = "kernel-state.json"
 #: The settings a run may change, in the order they are put back (enabled

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit_heka.counters import READER_STATUS_NAME
+from audit_heka.host.private_files import write_private_json
 from audit_heka.journal.format import LineBuilder, lines_need_escape
 from audit_heka.journal.format import escape as escape_text
 from audit_heka.journal.policy import FullAction
@@ -62,7 +63,6 @@ from audit_heka.netlink.recv import (
 )
 from audit_heka.netlink.status import StatusError, decode_status, encode_status_set
 from audit_heka.netlink.uapi import NLMSG_HDRLEN, MsgType
-from audit_heka.private_files import write_private_json
 
 if TYPE_CHECKING:
     from typing import Any
@@ -239,7 +239,7 @@ class Reader:
     def _drop(self, user: str) -> None:
         """--user: become that user, keeping CAP_AUDIT_CONTROL (the pid goes back at
         the stop) and, multicast, CAP_AUDIT_READ. The journal directory is its."""
-        from audit_heka.privileges import (  # noqa: PLC0415 - only with --user
+        from audit_heka.host.privileges import (  # noqa: PLC0415 - only with --user
             PrivilegeError,
             drop_privileges,
             plan_drop,

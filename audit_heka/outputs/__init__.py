@@ -4,7 +4,7 @@ One module per transport (``tcp``, ``tls``, ``udp``, ``file``, ``stdout``),
 all implementing ``transport.Transport``; ``target`` parses ``--target``
 strings and ``transport.open_transport`` maps a parsed target to its
 transport. Reliability (in flight, retries, acknowledgement) lives in
-``audit_heka.delivery_state``, driven by ``audit_heka.delivery``, not here:
+``audit_heka.core.delivery_state``, driven by ``audit_heka.delivery``, not here:
 a transport only moves bytes and says how many of them the far side has not
 acknowledged yet.
 """

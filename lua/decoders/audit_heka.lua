@@ -32,7 +32,7 @@
 --
 -- How the Python path's rules are kept (see docs/lua-decoder.md for the reasons):
 -- * Events: records are grouped by (node, serial, time) exactly as
---   audit_heka/events.py does for log files: an event is complete at its EOE
+--   audit_heka/core/events.py does for log files: an event is complete at its EOE
 --   line, at a stand-alone record type, at its PROCTITLE, when a later record is
 --   more than 2 s of event time newer, or when 4096 (or more than the memory
 --   bound allows) are pending. A decoder has no timer, so an event that none of
@@ -5871,7 +5871,7 @@ local function utf8_fix(s, backslash)
 end
 
 ---------------------------------------------------------------------------
--- Records (audit_heka/records.py)
+-- Records (audit_heka/core/records.py)
 ---------------------------------------------------------------------------
 local Malformed = {}
 local function malformed(reason) error({malformed = reason}, 0) end
@@ -6203,7 +6203,7 @@ function Closed:set(k, part)
 end
 
 ---------------------------------------------------------------------------
--- Assembler (audit_heka/events.py, log mode)
+-- Assembler (audit_heka/core/events.py, log mode)
 ---------------------------------------------------------------------------
 -- Pending records are held as their lines only, joined by "\0" (which no
 -- record holds) in one string per event, and parsed again when the event is
@@ -6401,7 +6401,7 @@ local function assemble(r, now, out)
 end
 
 ---------------------------------------------------------------------------
--- Interpretation (audit_heka/interpret.py: what `ausearch -i` prints)
+-- Interpretation (audit_heka/core/interpret.py: what `ausearch -i` prints)
 ---------------------------------------------------------------------------
 local ConversionError = {}
 local ULONG_HI = TWO32 - 1
@@ -7227,7 +7227,7 @@ local function argv_of(records, trimmed)
 end
 
 ---------------------------------------------------------------------------
--- The message (audit_heka/schema.py)
+-- The message (audit_heka/core/schema.py)
 ---------------------------------------------------------------------------
 local function unquote(raw)
     local c = sub(raw, 1, 1)
@@ -7594,7 +7594,7 @@ end
 --   LIMITS.pending_bytes; an event above max_event_bytes is trimmed (see hold).
 -- * output_limit: a message above it (or above max_message_size) is degraded
 --   to fit as the daemon's Framer does (Payload first, then fields by
---   importance; audit_heka/degrade.py), refused only when its header alone
+--   importance; audit_heka/core/degrade.py), refused only when its header alone
 --   cannot fit. Degrading is not in the per-event estimate: it costs ~125
 --   instructions per value and fits the 25% of instruction_limit left free
 --   (the largest event built, degraded, takes ~650,000: tests/test_lua_limits.py).
@@ -7655,7 +7655,7 @@ TAIL.line_cost = line_cost
 
 ---------------------------------------------------------------------------
 -- Degradation: a message too large is cut to fit, never dropped
--- (audit_heka/degrade.py, the same algorithm and the same result; see its
+-- (audit_heka/core/degrade.py, the same algorithm and the same result; see its
 -- docstring and docs/fields.md for the order of importance)
 ---------------------------------------------------------------------------
 -- In a block: the main chunk may have at most 200 locals.

@@ -15,9 +15,9 @@ import pytest
 from auparse_oracle import auparse_dump
 from capture import CapturedLog
 
-from audit_heka.accounts import read_groups, read_users
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.host.accounts import read_groups, read_users
 
 pytestmark = pytest.mark.kernel
 

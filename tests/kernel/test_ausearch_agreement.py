@@ -11,8 +11,8 @@ from audit_state import require_tool
 from ausearch_oracle import agreement
 from capture import CapturedLog
 
-from audit_heka.accounts import read_groups, read_users
-from audit_heka.interpret import Interpreter
+from audit_heka.core.interpret import Interpreter
+from audit_heka.host.accounts import read_groups, read_users
 
 pytestmark = pytest.mark.kernel
 

@@ -17,13 +17,13 @@ import pytest
 from audit_state import require, require_tool
 from auparse_oracle import agreement, ausearch_agreement
 
-from audit_heka.accounts import read_groups, read_users
-from audit_heka.events import Assembler
+from audit_heka.core.events import Assembler
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.schema import MessageBuilder
+from audit_heka.core.session import Session
 from audit_heka.heka.message import Message
-from audit_heka.interpret import Interpreter
+from audit_heka.host.accounts import read_groups, read_users
 from audit_heka.netlink.source import AuditSource, RawRecord
-from audit_heka.schema import MessageBuilder
-from audit_heka.session import Session
 
 pytestmark = pytest.mark.kernel
 

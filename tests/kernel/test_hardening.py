@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from audit_heka.privileges import CAP_AUDIT_CONTROL, CAP_AUDIT_READ
+from audit_heka.host.privileges import CAP_AUDIT_CONTROL, CAP_AUDIT_READ
 
 # pytest puts tests/kernel on sys.path (the module is ``test_run``); mypy names
 # modules by their path under tests/ (``kernel.test_run``). Same file.

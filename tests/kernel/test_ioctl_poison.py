@@ -23,11 +23,11 @@ from ausearch_oracle import agreement, ausearch_text
 from capture import run_auditd
 from click.testing import CliRunner
 
-from audit_heka.accounts import read_groups, read_users
 from audit_heka.cli import main
+from audit_heka.core.interpret import Interpreter
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import decode_message, message_to_json
-from audit_heka.interpret import Interpreter
+from audit_heka.host.accounts import read_groups, read_users
 
 pytestmark = pytest.mark.kernel
 

@@ -42,14 +42,14 @@ from capture import CapturedLog
 from lua_harness import heka_json, run_decoder, run_hindsight, strict_diff
 from test_lua_hindsight import _plugin, _through_doubles
 
-from audit_heka.accounts import read_groups, read_users
 from audit_heka.auditlog import AuditLogWriter
-from audit_heka.degrade import degrade
-from audit_heka.events import Assembler, Event
+from audit_heka.core.degrade import degrade
+from audit_heka.core.events import Assembler, Event
+from audit_heka.core.interpret import Interpreter
+from audit_heka.core.records import Record, parse_line
+from audit_heka.core.schema import MessageBuilder
 from audit_heka.heka.message import encode_message
-from audit_heka.interpret import Interpreter
-from audit_heka.records import Record, parse_line
-from audit_heka.schema import MessageBuilder
+from audit_heka.host.accounts import read_groups, read_users
 from audit_heka.tables.fieldtypes import FIELD_TYPES
 
 pytestmark = pytest.mark.kernel

@@ -25,18 +25,9 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
-from audit_heka.events import EOE, PROCTITLE, Assembler, Event, stands_alone
-from audit_heka.heka.errors import DecodeError, FramingError, MessageTooLarge
-from audit_heka.heka.framing import (
-    DEFAULT_MAX_MESSAGE_SIZE,
-    Signer,
-    frame,
-    frame_overhead,
-    unframe_one,
-)
-from audit_heka.heka.message import Field, Message, decode_message, encode_message
-from audit_heka.hotpath import FastEncoder, Rec
-from audit_heka.records import (
+from audit_heka.core.events import EOE, PROCTITLE, Assembler, Event, stands_alone
+from audit_heka.core.hotpath import FastEncoder, Rec
+from audit_heka.core.records import (
     CANONICAL_LINE,
     MAX_RECORD_LENGTH,
     MAX_SECONDS,
@@ -50,7 +41,16 @@ from audit_heka.records import (
     split_records,
     type_number_for,
 )
-from audit_heka.schema import LOGGER, MessageBuilder, event_uuid
+from audit_heka.core.schema import LOGGER, MessageBuilder, event_uuid
+from audit_heka.heka.errors import DecodeError, FramingError, MessageTooLarge
+from audit_heka.heka.framing import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Signer,
+    frame,
+    frame_overhead,
+    unframe_one,
+)
+from audit_heka.heka.message import Field, Message, decode_message, encode_message
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
@@ -76,7 +76,7 @@ class Shipment:
     the event's records (None when the caller gave none). ``uuid`` and
     ``timestamp`` are the message's.
 
-    ``message`` is made on first use only: the hot path (audit_heka.hotpath)
+    ``message`` is made on first use only: the hot path (audit_heka.core.hotpath)
     encodes an event's bytes without building a Message object, and the
     callers need it rarely (tests, benchmarks); it is then decoded from the
     frame, field for field the message the general path builds.
@@ -318,7 +318,7 @@ class Session:
         Replay reads events whose records follow one another and end with
         their PROCTITLE. Such a run of lines, for an event the assembler may
         let go by (Assembler.may_hold), is held here as text with each
-        record's hot-path entry (audit_heka.hotpath, found by its body), and
+        record's hot-path entry (audit_heka.core.hotpath, found by its body), and
         at the PROCTITLE it is encoded and counted as the assembler would
         have (Assembler.went_by); Records and the Event are made only if
         someone asks (Shipment.event). For each line the assembler's expiry
@@ -617,7 +617,7 @@ class Framer:
 
     A message over Heka's ``max_message_size`` would be dropped by Heka, and
     an event dropped for its size is one any user can hide by padding it. So
-    it is degraded (audit_heka.degrade: the Payload first, then fields by
+    it is degraded (audit_heka.core.degrade: the Payload first, then fields by
     importance, with ``truncated*`` fields saying what was cut), counted in
     ``payload_dropped`` and ``degraded``. Only a message whose header alone
     cannot fit is refused (``oversize``). The normal path encodes once, as
@@ -668,7 +668,7 @@ class Framer:
         except (FramingError, DecodeError):
             return None
         limit = min(self.max_message_size, max_frame - frame_overhead(max_frame, self.signer))
-        from audit_heka.degrade import degrade  # noqa: PLC0415 - see _degrade
+        from audit_heka.core.degrade import degrade  # noqa: PLC0415 - see _degrade
 
         degraded = degrade(message, limit)
         if degraded is None:
@@ -677,7 +677,7 @@ class Framer:
 
     def _degrade(self, message: Message, limit: int) -> bytes | None:
         # Imported by the first message too large (~0.4 ms of start-up that most replays skip).
-        from audit_heka.degrade import degrade  # noqa: PLC0415
+        from audit_heka.core.degrade import degrade  # noqa: PLC0415
 
         degraded = degrade(message, limit)
         if degraded is None:

@@ -27,17 +27,17 @@ try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's st
 except ImportError:  # a Python built without its bundled hashes
     from hashlib import sha1
 
-from audit_heka.events import Event
+from audit_heka.core.events import Event
+from audit_heka.core.interpret import error_text
+from audit_heka.core.records import ParseError, Record
 from audit_heka.heka.message import Field, Message, ValueType
-from audit_heka.interpret import error_text
-from audit_heka.records import ParseError, Record
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from audit_heka.protocols import InterpreterLike
+    from audit_heka.core.protocols import InterpreterLike
 
 # Fixed forever: changing it changes every uuid and breaks receivers' de-duplication.
 AUDIT_HEKA_NAMESPACE = bytes.fromhex("b7aa49738fc5572ba7d0e17b4e1b104a")
@@ -89,7 +89,7 @@ SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # th
 
 # Field names the event itself uses; a record key with one of these names is
 # prefixed like a collision. The truncated* names are written only by
-# audit_heka.degrade (a record key must not pose as its report).
+# audit_heka.core.degrade (a record key must not pose as its report).
 EVENT_FIELDS: frozenset[str] = frozenset({
     "serial", "type", "record_types", "node", "argv",
     "suspicious_duplicates", "parse_error", "raw", "interpret_error",
@@ -338,7 +338,7 @@ class MessageBuilder:
         self.message_type = message_type
         self.payload = payload
         #: Optional extra fields appended after the record fields (``run
-        #: --enrich``: audit_heka.enrich, which reads /proc; None keeps this pure).
+        #: --enrich``: audit_heka.host.enrich, which reads /proc; None keeps this pure).
         self.enricher = enricher
         self.counters = SchemaCounters()
         # (name, key, raw, text) -> (fields, was a malformed integer); see _single.

@@ -39,7 +39,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from audit_heka.protocols import RecordLike
+    from audit_heka.core.protocols import RecordLike
 
 Interpreted = dict[str, str | list[str]]
 
@@ -238,7 +238,7 @@ class Interpreter:
         self._texts: dict[tuple[str, str], str | None] = {}
         self._ids: dict[str, int] = {}  # decimal id texts read (known_name)
         #: Grows at every forget_names(): memos of interpreted texts kept elsewhere
-        #: (audit_heka.hotpath) are dropped when it moves.
+        #: (audit_heka.core.hotpath) are dropped when it moves.
         self.names_generation = 0
         self._last_context: tuple[RecordLike, _Context] | None = None  # see _context_of
 
@@ -339,7 +339,7 @@ class Interpreter:
         once and is no USER_TTY (``enriched``: its ENRICHED pairs, first occurrence per
         key, or None); exceptions propagate.
 
-        For the bytes-first hot path (audit_heka.hotpath), which interprets one field
+        For the bytes-first hot path (audit_heka.core.hotpath), which interprets one field
         at a time and memoises the result; :meth:`record` makes the same decisions.
         """
         kind = self.kind(record.type, name, raw)
@@ -385,7 +385,7 @@ class Interpreter:
     def known_name(self, kind: str, raw: str) -> str | None:
         """The name a UID or GID field's id (decimal ``raw``) has now, if any: the
         question uid() and gid() ask their map, for a caller that keeps their text
-        and asks again (audit_heka.hotpath: an unknown id may be created since).
+        and asks again (audit_heka.core.hotpath: an unknown id may be created since).
 
         Asked at every use of an unknown id (an account may be created since, and
         the map -- a plain dict, or accounts.AccountNames, which re-reads its file

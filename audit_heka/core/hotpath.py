@@ -25,7 +25,7 @@ memoised and an event's message is a join of bytes:
 * the header (uuid by hashlib.sha1, timestamp, severity, pid, hostname) is
   encoded directly.
 
-Semantics live in one place: audit_heka.schema.MessageBuilder. This module
+Semantics live in one place: audit_heka.core.schema.MessageBuilder. This module
 answers only for the common case and says ``None`` for anything unusual --
 a record parsed in part, a repeated key or a forged library field, an
 interpretation that raised, an enricher, EXECVE keys spread over records,
@@ -45,10 +45,9 @@ from __future__ import annotations
 from itertools import compress, count
 from operator import attrgetter, is_not, ne
 
-from audit_heka.events import Event
-from audit_heka.heka.message import varint
-from audit_heka.interpret import CONTEXT_KINDS, Interpreter, enriched_text
-from audit_heka.records import (
+from audit_heka.core.events import Event
+from audit_heka.core.interpret import CONTEXT_KINDS, Interpreter, enriched_text
+from audit_heka.core.records import (
     BODY_MEMO_SIZE,
     Body,
     Pairs,
@@ -58,7 +57,7 @@ from audit_heka.records import (
     reads_alone,
     split_enriched,
 )
-from audit_heka.schema import (
+from audit_heka.core.schema import (
     AUDIT_HEKA_NAMESPACE,
     EVENT_FIELDS,
     EXECVE,
@@ -72,6 +71,7 @@ from audit_heka.schema import (
     to_decimal,
     type_warns,
 )
+from audit_heka.heka.message import varint
 
 try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's start-up)
     from _sha1 import sha1  # type: ignore[import-not-found]
@@ -430,7 +430,7 @@ class FastEncoder:
         """The event's message bytes, or None when the general path must build it.
 
         None too for a message over ``limit`` bytes: the general path degrades
-        it to fit (audit_heka.degrade). Counters move only when bytes are
+        it to fit (audit_heka.core.degrade). Counters move only when bytes are
         returned, so that the general path never counts an event twice.
         """
         records = event.records

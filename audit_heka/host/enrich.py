@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from audit_heka.events import Event
+from audit_heka.core.events import Event
 from audit_heka.heka.message import Field
 
 DEFAULT_CACHE_SIZE = 4096

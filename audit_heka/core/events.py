@@ -46,8 +46,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from audit_heka.records import Record
-from audit_heka.value import Value
+from audit_heka.core.records import Record
+from audit_heka.core.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
@@ -77,7 +77,7 @@ def stands_alone(msg_type: int) -> bool:
 class Event(Value):
     """All records of one audit event, in arrival order (EOE not included).
 
-    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
+    A :class:`~audit_heka.core.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("milliseconds", "node", "part", "records", "seconds", "serial")
@@ -274,7 +274,7 @@ class Assembler:
         (:meth:`first_step`), makes sure the held event itself would not time
         out meanwhile, and hands back records it held with :meth:`add_expired`
         if the event turns out otherwise. The session's hot path
-        (audit_heka.session) uses it to skip the per-record bookkeeping of the
+        (audit_heka.core.session) uses it to skip the per-record bookkeeping of the
         common case.
         """
         return (self.timeout > 0 and key not in self._pending and key not in self._closed

@@ -16,11 +16,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from audit_heka.records import Record
+    from audit_heka.core.records import Record
 
 
 class RecordLike(Protocol):
-    """What the interpreter (audit_heka.interpret) reads of audit_heka.records.Record."""
+    """What the interpreter (audit_heka.core.interpret) reads of audit_heka.core.records.Record."""
 
     @property
     def type(self) -> int: ...
@@ -33,7 +33,7 @@ class RecordLike(Protocol):
 
 
 class InterpreterLike(Protocol):
-    """What audit_heka.schema needs of audit_heka.interpret.Interpreter."""
+    """What audit_heka.core.schema needs of audit_heka.core.interpret.Interpreter."""
 
     def interpret_checked(self, records: Sequence[Record]
                           ) -> tuple[list[dict[str, str | list[str]]], list[str]]: ...
