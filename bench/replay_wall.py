@@ -23,6 +23,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: ``--floor``: what any design that looks at each line in Python pays at least, with
+#: nothing of the work: read the file 64 KiB at a time, decode, split at "\n", match
+#: each line's header with replay's own pattern and look its body up in a dict. No
+#: interpretation, no encoding, no framing, no writing. Against 0.1x ausearch it
+#: says how much of that budget the loop itself leaves.
+FLOOR = r"""
+import re, sys
+header = re.compile(
+    r"(?:node=([^ ]+) )?type=([^ ]+) "
+    r"msg=audit\((0|[1-9][0-9]{0,18})\.([0-9]{3}):(0|[1-9][0-9]{0,18})\): ")
+seen = {}
+partial = b""
+with open(sys.argv[1], "rb") as stream:
+    while chunk := stream.read(65536):
+        data = partial + chunk
+        cut = data.rfind(b"\n") + 1
+        data, partial = data[:cut], data[cut:]
+        for line in data.decode("utf-8", "replace").split("\n"):
+            found = header.match(line)
+            if found is not None:
+                stamp = found.group(1, 3, 4, 5)
+                seen.get(line[found.end():])
+"""
+
 
 def timed(cmd: list[str], cwd: Path) -> float:
     env = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
@@ -39,6 +63,8 @@ def main() -> int:
     parser.add_argument("--build", action="append", default=[],
                         help="NAME=PYTHON (an interpreter whose audit_heka is used; "
                              "default: pure=.venv/bin/python)")
+    parser.add_argument("--floor", action="store_true",
+                        help="time the per-line floor too (FLOOR, with the first build's python)")
     args = parser.parse_args()
     builds = [b.split("=", 1) for b in args.build] or [["pure", str(ROOT / ".venv/bin/python")]]
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,6 +85,11 @@ def main() -> int:
                                   "--hostname", "bench"], work)
                     times.setdefault(name, []).append(wall)
                     ratios.setdefault(name, []).append(wall / ausearch)
+                if args.floor:
+                    wall = timed([str(Path(builds[0][1]).absolute()), "-P", "-c", FLOOR,
+                                  str(log)], work)
+                    times.setdefault("floor", []).append(wall)
+                    ratios.setdefault("floor", []).append(wall / ausearch)
             print(f"{log} ({args.rounds} rounds, wall seconds: median (min-max))")
             for name, values in times.items():
                 print(f"  {name:10} {statistics.median(values):7.2f} s "

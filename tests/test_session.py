@@ -190,3 +190,33 @@ def test_an_input_gap_is_not_counted_again_as_serial_gaps() -> None:
     assert s.counters()["serial_gaps"] == 0
     s.feed(rec("USER", 23), 0.0)  # 21, 22 never came: lost before the journal
     assert s.counters()["serial_gaps"] == 2
+
+
+def test_feed_lines_takes_every_kind_of_line_as_feed_does() -> None:
+    # Runs of lines where the lane takes some and hands others on: two records on one
+    # line, a line too long, a NUL, blank and comment lines, an EOE in a log, a line
+    # that is not a record, and events whose bodies repeat (memo hits in the loop).
+    body = "arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=1 pid={} uid=0"
+    event = [rec("SYSCALL", 0, body), rec("CWD", 0, 'cwd="/"'),
+             rec("PATH", 0, 'item=0 name="/bin/true" nametype=NORMAL'),
+             rec("PROCTITLE", 0, "proctitle=2F62696E2F74727565")]
+    lines: list[str] = []
+    for serial in range(1, 9):
+        lines += [line.replace(":0)", f":{serial})").replace(".000:", f".{serial:03d}:")
+                  .format(100 + serial % 3) for line in event]
+    lines[5] += " " + rec("USER", 90, "pid=2 msg='x'")  # two records on one line
+    lines[9] = lines[9] + " a=" + "x" * MAX_RECORD_LENGTH  # too long
+    lines[13] = lines[13].replace("cwd=", "c\x00wd=")
+    lines[17:17] = ["", "# a comment", "not a record", rec("EOE", 5, "")]
+    lines[24] += "\r"
+    for live in (False, True):
+        one, many = session(live), session(live)
+        now = None if not live else 100.0
+        a = [s for i, line in enumerate(lines) for s in one.feed(line, now, i)]
+        b = many.feed_lines(lines[:11], now, range(11)) + many.feed_lines(
+            lines[11:], now, range(11, len(lines)))
+        a += one.finish() if not live else one.expire(200.0)
+        b += many.finish() if not live else many.expire(200.0)
+        assert [(x.frame, x.position) for x in a] == [(x.frame, x.position) for x in b]
+        assert one.counters() == many.counters()
+        assert many.counters()["shared_lines"] == 1

@@ -56,6 +56,7 @@ from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable, Sequence
     from typing import Any
 
@@ -177,12 +178,9 @@ class Session:
         if (fast is not None and (now is None) is not self.assembler.live
                 and line.startswith(("type=", "node="))):
             # The common case first: not blank, no comment, (nearly always) one record.
-            text = line.rstrip("\r\n")
-            if len(text) <= MAX_RECORD_LENGTH and text.count("msg=audit(", 1) < 2:
-                lane = self._lane(fast, text, position, now)
-                if lane is not None:
-                    return lane
-                return self._spill() + self._take(parse_line(line, self._bodies), now, position)
+            shipped = self._record_line(fast, line, now, position, None)
+            if shipped is not None:
+                return shipped
         if not line.strip():
             self.blank_lines += 1
             return []
@@ -199,6 +197,20 @@ class Session:
             out += self._take(parse_line(piece, self._bodies), now, position)
         return out
 
+    def _record_line(self, fast: FastEncoder, line: str, now: float | None,
+                     position: int | None, found: re.Match[str] | None
+                     ) -> list[Shipment] | None:
+        """A line that starts as a record does (``found``: CANONICAL_LINE's match of it,
+        if made): the lane's, or the assembler's; None if it is too long or holds more
+        than one record (:meth:`feed`'s general way)."""
+        text = line.rstrip("\r\n")
+        if len(text) > MAX_RECORD_LENGTH or text.count("msg=audit(", 1) > 1:
+            return None
+        lane = self._lane(fast, text, position, now, found)
+        if lane is not None:
+            return lane
+        return self._spill() + self._take(parse_line(line, self._bodies), now, position)
+
     def feed_lines(self, lines: Sequence[str], now: float | None = None,
                    positions: Sequence[int] | None = None) -> list[Shipment]:
         """Log lines in order (``positions``: one per line): what :meth:`feed` returns
@@ -210,7 +222,7 @@ class Session:
         calls, each with its checks. Each check the lane would make is still made,
         or is implied by the memo hit: an entry is kept only for a line that passed
         them (no NUL, a single ``msg=audit(``, and the same node and type name as
-        now). Any other line goes to :meth:`feed` as it is.
+        now). Any other line takes :meth:`feed`'s way, with the match made here.
         """
         out: list[Shipment] = []
         fast = self.fast
@@ -223,22 +235,22 @@ class Session:
         entries = fast.entries  # (cleared in place, never replaced)
         for i, line in enumerate(lines):
             position = None if positions is None else positions[i]
+            found = match(line)
+            if found is None:
+                out += self.feed(line, now, position)
+                continue
             run = self._run
-            if run:
-                found = match(line)
-                if found is not None and found.group(1, 3, 4, 5) == self._run_stamp:
-                    text = line.rstrip("\r\n")
-                    hit = entries.get(text[found.end():])
-                    if (hit is not None and hit[1] == found.group(2) and hit[2] is not None
-                            and hit[0] != EOE and len(text) <= MAX_RECORD_LENGTH):
-                        last = self._run_nows[-1]
-                        if now is None:
-                            record_now = self._run_now
-                        elif now - assembler.timeout < last and not stands_alone(hit[0]):
-                            record_now = now
-                        else:  # the held event times out first, or a live user message
-                            out += self.feed(line, now, position)
-                            continue
+            if run and found.group(1, 3, 4, 5) == self._run_stamp:
+                text = line.rstrip("\r\n")
+                hit = entries.get(text[found.end():])
+                if (hit is not None and hit[1] == found.group(2) and hit[2] is not None
+                        and hit[0] != EOE and len(text) <= MAX_RECORD_LENGTH):
+                    last = self._run_nows[-1]
+                    # Live: not when the held event times out first, nor for a user
+                    # message (the lane's checks).
+                    if now is None or (now - assembler.timeout < last
+                                       and not stands_alone(hit[0])):
+                        record_now = self._run_now if now is None else now
                         run.append(text)
                         self._run_recs.append(hit[2])
                         self._run_positions.append(position)
@@ -254,7 +266,12 @@ class Session:
                         if now is None and hit[0] == PROCTITLE:
                             out += self._lane_close()
                         continue
-            out += self.feed(line, now, position)
+            shipped = self._record_line(fast, line, now, position, found)
+            if shipped is None:
+                out += self.feed(line, now, position)
+            else:
+                self.lines += 1
+                out += shipped
         return out
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
@@ -312,7 +329,7 @@ class Session:
     # ------------------------------------------------------------------- lane
 
     def _lane(self, fast: FastEncoder, text: str, position: int | None,
-              now: float | None) -> list[Shipment] | None:
+              now: float | None, match: re.Match[str] | None = None) -> list[Shipment] | None:
         """The common case of a log, without a Record per line: None if declined.
 
         Replay reads events whose records follow one another and end with
@@ -330,7 +347,8 @@ class Session:
         without a second expiry step: the same state as if they had never
         been held.
         """
-        match = CANONICAL_LINE.match(text)
+        if match is None:
+            match = CANONICAL_LINE.match(text)
         if match is None or "\x00" in text or self.raw_below is not None:
             return None  # (feed() took the lines of at most MAX_RECORD_LENGTH)
         type_name = match.group(2)
