@@ -13,7 +13,9 @@ is counted once, at the place that sees it, under exactly one cause:
   e.g. netlink overruns this kernel does not count in ``lost``);
 * ``netlink_overruns``: ENOBUFS on the reader's audit socket;
 * ``journal_dropped_records``: records given up by ``--journal-full drop-oldest``
-  (exactly those no shipper will ship: not what it holds or has consumed);
+  (exactly those no shipper will ship: not what it holds or has consumed; the
+  rest of a file deleted under a shipper that then died, from its consumed
+  mark), never again as ``serial_gaps`` (the gap note marks where they were);
 * ``oversize``: events whose header alone exceeds max_message_size (larger
   events are degraded to fit, never dropped: ``degraded``);
 * ``delivery_oversize`` per target: frames a target cannot carry even degraded.
@@ -43,7 +45,8 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "netlink_overruns": CounterInfo("reader", True, "ENOBUFS on the audit socket (records lost)"),
     "journal_dropped_records": CounterInfo(
         "reader", True, "records given up by --journal-full drop-oldest: deleted before the "
-        "shipper consumed them, in a file it was not reading (or never written: disk full)"),
+        "shipper consumed them, in a file it was not reading or stopped reading (it died "
+        "there: counted from its consumed mark), or never written (disk full)"),
     "reregistrations": CounterInfo(
         "reader", False, "times the kernel dropped the reader as its daemon and it registered "
         "again (what the kernel could not send meanwhile is in kernel_lost)"),
@@ -64,13 +67,14 @@ COUNTERS: Mapping[str, CounterInfo] = {
     "journal_files": CounterInfo("journal", False, "journal files followed (rotations + 1)"),
     "journal_lost_files": CounterInfo(
         "journal", True, "restarts whose cursor's file was gone (deleted, or its inode number "
-        "reused by a newer file) before it was shipped to its end"),
+        "reused by a newer file) before it was shipped to its end (the records drop-oldest "
+        "gave up in it are in journal_dropped_records; an operator's deletion only here)"),
     "journal_unsafe_files": CounterInfo(
         "journal", True, "journal names that are not our regular files (symlinks): not read"),
     "journal_gaps": CounterInfo(
-        "journal", False, "journal files deleted under the shipper or passed over as given "
-        "up (drop-oldest): records may be missing after them, counted once, in "
-        "journal_dropped_records, not again as serial_gaps"),
+        "journal", False, "places where drop-oldest gave records up that the shipper passed "
+        "(files given up before it reached them, records a full disk never took): counted "
+        "once, in journal_dropped_records; serials missing there are not serial_gaps"),
     "journal_partial_lines": CounterInfo(
         "journal", True, "unterminated lines at the end of a rotated-away file"),
     # --- the session (parse, assemble, build, frame)

@@ -477,6 +477,12 @@ class Shipper:
         position = max(self.follower.position, self.follower.start_position)
         if position == self._mark_position:
             return
+        if self.follower.others_held():
+            # The last run stopped in a file deleted under it: the reader counts
+            # what it left unread there from its mark once it sees the file let
+            # go. Replacing that mark (or letting go of our files, which the mark
+            # does not cover) first would hide those records or count ours.
+            return
         if self._marks is None:
             self.follower.release(position)
             return

@@ -52,7 +52,9 @@ class Journal:
         self.writer.open()
         self.written = 0
 
-    def write(self, count: int) -> None:
+    def write(self, count: int, skip: int = 0) -> None:
+        """``count`` lines, one flush each; ``skip`` serials lost upstream first."""
+        self.written += skip
         for _ in range(count):
             self.writer.buffer += line(self.written)
             self.written += 1

@@ -29,6 +29,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from heka_receivers import TcpReceiver, UdpReceiver
+from test_journal_writer import FakeDisk
 from test_outputs import pki, server_context  # noqa: F401 - pki is a fixture
 
 from audit_heka.cli.run import build_config, run_options
@@ -540,13 +541,9 @@ def wait_for_count(receiver: TcpReceiver, count: int, timeout: float) -> int:
     return len(set(receiver.received()))
 
 
-def test_drop_oldest_gives_up_nothing_a_live_shipper_holds(tmp_path: Path) -> None:
-    """The shipper has read the first 100 events of the oldest file and cannot
-    send (its receiver is down: it stops reading); drop-oldest then deletes
-    that file and the next two. The shipper still reads the deleted file to its
-    end: only the next files' records are given up. Every record is read by
-    the shipper or counted given up, never both (the count from the cursor
-    said the whole oldest file too)."""
+def stalled_shipper(tmp_path: Path) -> tuple[Journal, int, subprocess.Popen[str]]:
+    """A drop-oldest journal of 100 events and a shipper that has read them
+    and stopped reading: its receiver (the port) is down and its queue full."""
     journal = fixed_journal(tmp_path / "journal")
     journal.write(100)
     receiver = TcpReceiver()
@@ -556,6 +553,23 @@ def test_drop_oldest_gives_up_nothing_a_live_shipper_holds(tmp_path: Path) -> No
                           delivery_max_bytes=16384, status_interval=0.2))
     try:
         shipper_status(tmp_path, lambda s: s["counters"]["journal_lines"] == 400)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        journal.close()
+        raise
+    return journal, port, proc
+
+
+def test_drop_oldest_gives_up_nothing_a_live_shipper_holds(tmp_path: Path) -> None:
+    """The shipper has read the first 100 events of the oldest file and cannot
+    send (its receiver is down: it stops reading); drop-oldest then deletes
+    that file and the next two. The shipper still reads the deleted file to its
+    end: only the next files' records are given up. Every record is read by
+    the shipper or counted given up, never both (the count from the cursor
+    said the whole oldest file too)."""
+    journal, port, proc = stalled_shipper(tmp_path)
+    try:
         journal.write(4 * PER_FILE)  # 2,500 events in 5 files: the oldest 3 are deleted
         total = 4 * (journal.next_serial - FIXED)
         dropped = journal.writer.counters.records_dropped
@@ -720,3 +734,113 @@ def test_a_planted_link_at_the_consumed_mark_is_refused_and_shipping_goes_on(
     assert len([m for m in events if m.type != HEALTH_TYPE]) == 5
     assert victim.read_bytes() == b"precious"
     assert "cannot open the consumed mark" in err
+
+
+# ------------------------------------------ gaps: where records were given up, and only there
+
+
+def all_delivered(tmp_path: Path, receiver: TcpReceiver, sent: list[int]) -> dict[str, Any]:
+    """The shipper's status once the events of ``sent`` (serials) arrived."""
+    assert receiver.wait_for({uuid_int(s) for s in sent}, 30) == set()
+    return shipper_status(tmp_path, lambda s: s["counters"]["messages"] == len(sent))
+
+
+def test_a_file_deleted_while_the_shipper_reads_it_is_no_gap(tmp_path: Path) -> None:
+    """drop-oldest deletes the file the shipper is reading (its lock: it reads
+    it to its end) and nothing else: no record is given up, so no gap, and 3
+    serials lost upstream right after that file show as serial_gaps (a gap
+    there would reset the serials and hide them)."""
+    journal, port, proc = stalled_shipper(tmp_path)
+    try:
+        journal.write(PER_FILE - 100)  # audit.log full
+        journal.next_serial += 3  # lost upstream
+        journal.write(PER_FILE + 1)  # the file being read is deleted (held), no other
+        assert not (tmp_path / "journal" / "audit.log.2").exists()
+        assert journal.writer.counters.records_dropped == 0
+        receiver = TcpReceiver(port=port)
+        sent = [*range(FIXED, FIXED + PER_FILE), *range(FIXED + PER_FILE + 3, journal.next_serial)]
+        status = all_delivered(tmp_path, receiver, sent)
+    finally:
+        stop(proc)
+        journal.close()
+    receiver.kill()
+    assert status["counters"]["journal_gaps"] == 0
+    assert status["counters"]["serial_gaps"] == 3
+
+
+def test_a_full_disk_under_drop_oldest_counts_each_given_up_record_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills with only the active file left: the 50 events waiting
+    are given up (journal_dropped_records: 200 records). The shipper must not
+    count them again as serial_gaps, while it still counts a real upstream
+    loss later on."""
+    journal = fixed_journal(tmp_path / "journal")
+    receiver = TcpReceiver()
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"],
+                          journal_full="drop-oldest", status_interval=0.2))
+    try:
+        journal.write(100)
+        assert wait_for(receiver, range(FIXED, FIXED + 100), 20) == set()
+        monkeypatch.setattr(os, "write", FakeDisk(0))
+        journal.write(50)  # never written
+        monkeypatch.undo()
+        journal.write(100)
+        journal.next_serial += 2  # lost upstream: these do count
+        journal.write(10)
+        sent = [*range(FIXED, FIXED + 100), *range(FIXED + 150, FIXED + 250),
+                *range(FIXED + 252, FIXED + 262)]
+        status = all_delivered(tmp_path, receiver, sent)
+    finally:
+        stop(proc)
+        journal.close()
+    receiver.kill()
+    assert journal.writer.counters.records_dropped == 4 * 50
+    assert status["counters"]["serial_gaps"] == 2
+    assert status["counters"]["journal_gaps"] == 1
+
+
+def test_a_shipper_killed_in_a_file_deleted_under_it_has_the_rest_counted(
+        tmp_path: Path) -> None:
+    """The shipper had consumed (and delivered, unacknowledged) 100 events of
+    audit.log when drop-oldest deleted that file under it (held: nothing
+    counted then), and it was killed there. Its other 500 events are given
+    up: the reader counts them once the lock is gone, from the dead run's
+    consumed mark, which the next run leaves in place until then. Every
+    event is delivered or counted, once."""
+    directory = tmp_path / "journal"
+    journal = fixed_journal(directory)
+    journal.write(100)
+    receiver = TcpReceiver()
+    proc = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"], journal_full="drop-oldest",
+                          delivery_hold=60))
+    size = len(event_lines(FIXED))
+    try:
+        assert wait_for(receiver, range(FIXED, FIXED + 100), 20) == set()
+        deadline = time.monotonic() + 10
+        while (mark := read_mark(directory)) is None or mark.offset != 100 * size:
+            assert time.monotonic() < deadline, mark
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGSTOP)
+        journal.write(2 * PER_FILE - 100 + 1)  # audit.log goes, held by the stopped shipper
+        assert not (directory / "audit.log.2").exists()
+        assert journal.writer.counters.records_dropped == 0
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    total = journal.next_serial - FIXED
+    again = start(run_json(tmp_path, [f"127.0.0.1:{receiver.port}"], journal_full="drop-oldest"))
+    try:
+        time.sleep(1.0)  # the next run is at work before the reader looks again
+        journal.writer.flush(time.monotonic())
+        dropped = journal.writer.counters.records_dropped
+        delivered = wait_for_count(receiver, total - dropped // 4, 30)
+        status = shipper_status(tmp_path, lambda s: s["pid"] == again.pid)
+    finally:
+        stop(again)
+        journal.close()
+    receiver.kill()
+    assert dropped == 4 * (PER_FILE - 100)
+    assert delivered + dropped // 4 == total
+    assert status["counters"]["journal_lost_files"] == 1

@@ -29,6 +29,16 @@ writer holds for deletion, or deleted before the lock, is passed over: its
 records are counted as given up, so reading them would ship records counted
 lost.
 
+Gaps (:meth:`JournalFollower.take_gap`): where records were given up, and
+only there -- a file passed over, or a place the writer's gap note names
+(:mod:`audit_heka.journal.gaps`: files given up before the follower reached
+them, records a full disk never took). A file deleted while the follower
+reads it is read to its end: no gap. A read never returns lines from both
+sides of a gap, so the caller, asking before each read, learns of it
+between the last line before and the first line after. Without a gap note
+(another writer) the old rule stands: a file deleted before the follower
+finished it is a gap.
+
 Waking up: an inotify watch on the journal directory (ctypes: ``IN_MODIFY``,
 ``IN_CREATE``, ``IN_MOVED_TO``, ``IN_CLOSE_WRITE``), so the shipper sleeps in
 ``poll`` until the reader writes, with no sleep-polling. Work is bounded:
@@ -55,6 +65,7 @@ from audit_heka.host.private_files import UnsafePathError, open_private
 from audit_heka.journal.consumed import hold_for_reading
 from audit_heka.journal.cursor import CursorError, head_of, read_cursor, read_head
 from audit_heka.journal.format import NO_HEAD, SHIPPED_FILE, Cursor, split_lines, unescape
+from audit_heka.journal.gaps import GapReader, names
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +260,11 @@ class JournalFollower:
         self._unsafe: set[tuple[int, int]] = set()  # passed over (not our files)
         self._passed: tuple[int, int] | None = None  # the last file passed over as given up
         self._refused = False  # the last _open_fd passed over a given-up file
+        self._note = GapReader(directory)
+        self._filled = False  # bytes read since the note was last looked at
+        self._gap_passed = -1  # offset in the current file of the last gap passed
+        self._lines_since_gap = 1  # lines returned since the last gap (1: a first gap counts)
+        self._halt = False  # a gap was found inside this read: return before the lines after
         # Finished files stay open (and locked) until the shipper's consumed
         # mark is past them: (descriptor, position of its end). See release().
         self._finished: deque[tuple[int, int]] = deque()
@@ -335,8 +351,7 @@ class JournalFollower:
             self._refused = True
             if self._passed != (st.st_dev, st.st_ino):
                 self._passed = (st.st_dev, st.st_ino)
-                self.counters["journal_gaps"] += 1
-                self._gap = True
+                self._signal_gap()
             return None
         return fd
 
@@ -358,6 +373,7 @@ class JournalFollower:
         self._offset = 0
         self._buf.clear()
         self._buf_offset = 0
+        self._gap_passed = -1
         self.counters["journal_files"] += 1
 
     def _seek(self, offset: int) -> None:
@@ -409,6 +425,7 @@ class JournalFollower:
     def close(self) -> None:
         self._close_file()
         self.release(1 << 62)
+        self._note.close()
 
     # ---------------------------------------------------------------- reading
     def _position(self, offset: int) -> int:
@@ -425,6 +442,7 @@ class JournalFollower:
             return False
         self._buf += data
         self._offset += len(data)
+        self._filled = True
         self.counters["journal_bytes"] += len(data)
         return True
 
@@ -448,6 +466,8 @@ class JournalFollower:
         while taken < max_bytes:
             if self._fd < 0 and not self._open_next():
                 return out, True
+            if self._stop_here():  # passed over a file on the way: the lines after it wait
+                return out, False
             if not self._buf or self._buf.find(b"\n") < 0:
                 if self._fill():
                     continue
@@ -457,10 +477,13 @@ class JournalFollower:
                 if self._fill():  # written just before the rotation
                     continue
                 self._finish_file(out)
-                if self._gap:
+                if self._stop_here():
                     return out, False  # the caller learns of the gap between two reads
                 continue
             lines, consumed = split_lines(self._buf)
+            gap = self._gap_among(consumed)
+            if gap is not None:
+                lines, consumed = self._lines_before(lines, gap)
             position = self._position(self._buf_offset)
             escaped = self._buf.find(b"\\x", 0, consumed) >= 0  # rare: one look per chunk
             for line in lines:
@@ -470,7 +493,59 @@ class JournalFollower:
             self._buf_offset += consumed
             taken += consumed
             self.counters["journal_lines"] += len(lines)
+            self._lines_since_gap += len(lines)
+            if gap is not None:
+                self._gap_passed = gap
+                self._signal_gap()
+                if self._stop_here():
+                    return out, False
         return out, False
+
+    def _stop_here(self) -> bool:
+        """Whether a gap found since the last look ends this read (clears it)."""
+        halt, self._halt = self._halt, False
+        return halt
+
+    def _signal_gap(self) -> bool:
+        """Records are missing before the next line: count it and tell the
+        caller (take_gap), unless no line came since the last gap (the same
+        gap, seen twice: a file passed over that the note names too)."""
+        if self._lines_since_gap == 0:
+            return False
+        self._lines_since_gap = 0
+        self.counters["journal_gaps"] += 1
+        self._gap = True
+        self._halt = True
+        return True
+
+    def _gap_among(self, consumed: int) -> int | None:
+        """The file offset of the first gap the note names before one of the
+        lines in the next ``consumed`` bytes of the buffer (None: none).
+
+        The writer names a gap before it writes the line after it, so a look
+        at the note after the read that brought the line finds it.
+        """
+        if self._filled:
+            self._filled = False
+            self._note.refresh()
+        if not self._note.gaps:
+            return None
+        segment = self._segment
+        assert segment is not None
+        head = self._head_of(segment)
+        low, high = max(self._buf_offset, self._gap_passed + 1), self._buf_offset + consumed
+        found = [at.offset for at in self._note.gaps
+                 if low <= at.offset < high and names(at, segment.dev, segment.ino, head)]
+        return min(found, default=None)
+
+    def _lines_before(self, lines: list[bytes], offset: int) -> tuple[list[bytes], int]:
+        """The lines that start before the file ``offset``, and the bytes they span."""
+        end = self._buf_offset
+        for count, line in enumerate(lines):
+            if end >= offset:
+                return lines[:count], end - self._buf_offset
+            end += len(line) + 1
+        return lines, end - self._buf_offset
 
     def _finish_file(self, out: list[tuple[int, bytes]]) -> None:
         assert self._segment is not None
@@ -483,14 +558,13 @@ class JournalFollower:
             self._buf.clear()
         if self._segment.head is None:
             self._segment.head = read_head(self._fd)
-        if os.fstat(self._fd).st_nlink == 0:
-            # Deleted before we were done with it: only --journal-full
-            # drop-oldest (or an operator) deletes a file not yet shipped, and
-            # the files after it may have gone the same way. The reader counts
-            # what it gave up; the caller must not count it again as lost
-            # serials (see take_gap).
-            self.counters["journal_gaps"] += 1
-            self._gap = True
+        if not self._note.refresh() and os.fstat(self._fd).st_nlink == 0:
+            # No gap note (another writer): the old rule. Deleted before we
+            # were done with it, so the files after it may have gone unread;
+            # the reader counts what it gave up, and the caller must not count
+            # it again as lost serials (see take_gap). With the note, the
+            # writer names such places, and this file was read to its end.
+            self._signal_gap()
         self._last = self._segment
         self._next_base = self._segment.base + self._offset
         self._finished.append((self._fd, self._next_base))
@@ -512,11 +586,21 @@ class JournalFollower:
             os.close(self._finished.popleft()[0])
 
     def take_gap(self) -> bool:
-        """Whether lines are missing between the last read and the next one
-        (a file deleted before it was read to its end: records the reader
-        gave up, counted there). Asking clears it."""
+        """Whether lines are missing between the last read and the next one:
+        records the reader gave up (counted there, journal_dropped_records),
+        so a jump in serials there is not an upstream loss. Asking clears it.
+        Ask before every read: a read stops where it finds a gap."""
         gap, self._gap = self._gap, False
         return gap
+
+    def others_held(self) -> bool:
+        """Whether the writer's gap note names a file deleted while a follower
+        read it that this follower never opened: an earlier shipper's, which
+        stopped in it. Until the writer has counted what it left unread there
+        (from its consumed mark), that mark must stay."""
+        if not self._note.refresh():
+            return False
+        return any(self.position_of(f) is None for f in self._note.held)
 
     # -------------------------------------------------------------- positions
     @property

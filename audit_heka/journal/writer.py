@@ -50,6 +50,7 @@ from audit_heka.journal.format import (
     file_head,
     parse_cursor,
 )
+from audit_heka.journal.gaps import MAX_HELD, GapNote, names
 from audit_heka.journal.policy import (
     FullAction,
     JournalFile,
@@ -66,6 +67,9 @@ DEFAULT_BUFFER_LIMIT = 256 * 1024
 DISK_RETRY = 0.5
 #: A full journal re-reads the cursor this often (seconds) while blocked.
 CURSOR_RETRY = 0.05
+#: Files deleted while the shipper read them are looked at this often (seconds):
+#: once it has let go of one, what it left unread there is counted.
+SETTLE_INTERVAL = 0.05
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -100,8 +104,10 @@ class JournalCounters:
     rotations: int = 0
     files_deleted: int = 0
     #: Records no shipper will ship: deleted by drop-oldest after the shipper's
-    #: consumed mark (or cursor) in a file no live follower holds, or never
-    #: written (a full disk with nothing to free). See JournalWriter._remove.
+    #: consumed mark (or cursor) in a file no live follower holds, left unread
+    #: in a file deleted while a follower held it when that follower stopped
+    #: (a shipper that died there), or never written (a full disk with nothing
+    #: to free). See JournalWriter._remove and _settle_held.
     records_dropped: int = 0
     write_errors: int = 0  # failed write(2)/fsync calls (disk full, quota, I/O error)
     disk_full: int = 0  # of which ENOSPC/EDQUOT
@@ -114,6 +120,19 @@ class JournalCounters:
 def rotated_name(index: int) -> str:
     """``audit.log`` for 0, ``audit.log.N`` for N (auditd's naming)."""
     return ACTIVE_NAME if index == 0 else f"{ACTIVE_NAME}.{index}"
+
+
+@dataclass(slots=True)
+class _Held:
+    """A file deleted while a follower held it: kept open until it lets go."""
+
+    fd: int
+    file: JournalFile
+
+    @property
+    def entry(self) -> Cursor:
+        """The file in the gap note: identity, size, head."""
+        return Cursor(self.file.dev, self.file.ino, self.file.size, self.file.head)
 
 
 def count_lines(fd: int, start: int) -> int:
@@ -163,6 +182,14 @@ class JournalWriter:
         self._dropped_logged = 0
         self._held_deletions = 0  # files deleted while a follower read them (logged)
         self._room_made = False
+        #: Where records were given up, for the follower (None: not kept).
+        self._gaps: GapNote | None = None
+        #: Records given up just before the next line to be written, whose place
+        #: is known only then (its file was still empty): see _locate_gap.
+        self._gap_pending = 0
+        #: Files deleted while a follower read them, oldest first (see _settle_held).
+        self._held: list[_Held] = []
+        self._settle_at = 0.0
 
     # ------------------------------------------------------------------ files
 
@@ -184,6 +211,20 @@ class JournalWriter:
             index += 1
         self._open_active()
         self._files = [self._files[0], *files]
+        try:
+            self._gaps = GapNote(self._dir, self.log, self._present)
+        except OSError as exc:  # a planted link, an unwritable directory
+            self.log(f"journal: cannot keep the gap note: {exc} (the shipper takes every "
+                     "file deleted under it for a gap)")
+
+    def _present(self, entry: Cursor) -> bool:
+        """Whether a gap note entry names a journal file still here."""
+        return any(names(entry, f.dev, f.ino, f.head) for f in self._files)
+
+    def _readable(self, entry: Cursor) -> bool:
+        """Whether a gap note entry names a file a follower may still read."""
+        return self._present(entry) or any(
+            names(entry, h.file.dev, h.file.ino, h.file.head) for h in self._held)
 
     def _open_active(self) -> None:
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: to check the tail at open
@@ -225,6 +266,16 @@ class JournalWriter:
         """Write what is buffered (best effort), sync if asked, close."""
         if self._fd < 0:
             return
+        if self._held:
+            self.log(f"journal: {len(self._held)} file(s) deleted while the shipper reads them "
+                     "are let go: if it dies before their end, their rest is not counted")
+            for held in self._held:
+                os.close(held.fd)
+            self._held.clear()
+        if self._gaps is not None:
+            self._gaps.held = []
+            self._gaps.publish()  # no shipper waits for a writer that is gone
+            self._gaps.close()
         if self._syncer is not None:
             self._syncer.close()  # its last fdatasync covers what was written
             self.counters.syncs = self._syncer.syncs
@@ -264,6 +315,9 @@ class JournalWriter:
         disk is full; :attr:`blocked` then says why, and the next call after
         :meth:`next_retry` tries again.
         """
+        if self._held and now >= self._settle_at:
+            self._settle_at = now + SETTLE_INTERVAL
+            self._settle_held()
         if self.blocked is not None:
             if now < self._retry_at:
                 return
@@ -303,6 +357,8 @@ class JournalWriter:
 
     def _write(self, cut: int, now: float) -> int:
         """write(2) ``buffer[:cut]``; returns the bytes kept in the file (whole lines)."""
+        if self._gap_pending:
+            self._locate_gap()
         view = memoryview(self.buffer)
         done = 0
         error: OSError | None = None
@@ -370,6 +426,7 @@ class JournalWriter:
             # still give up without touching the file a follower reads.
             dropped = self.buffer.count(b"\n")
             self.buffer.clear()
+            self._gap_pending += dropped  # before whatever is written next
             self._drop(dropped, "the disk is full and no older journal file is left")
             return
         self._block("disk full", now, DISK_RETRY)
@@ -417,12 +474,18 @@ class JournalWriter:
                 if not marked:
                     mark, marked = read_mark(self._dir), True
                 start = given_up_from(self._files, removal.index, cursor, mark)
-                self._delete_unshipped(path, start)
+                self._delete_unshipped(path, removal.index, start)
             self._files.pop()
             self.counters.files_deleted += 1
 
-    def _delete_unshipped(self, path: Path, start: int | None) -> None:
-        """Delete a file with unacknowledged records; count those no shipper will ship."""
+    def _delete_unshipped(self, path: Path, index: int, start: int | None) -> None:
+        """Delete the file ``index`` with unacknowledged records; count those no
+        shipper will ship, and say where they were (the gap note).
+
+        A file a live follower holds gives up nothing now; it is kept open
+        (:meth:`_hold`) so that what a follower that dies in it leaves unread
+        is counted later (:meth:`_settle_held`).
+        """
         try:
             fd = open_private(path, os.O_RDWR)  # a write lock needs a writable descriptor
         except FileNotFoundError:
@@ -432,13 +495,19 @@ class JournalWriter:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             return
+        kept = False
         try:
             held = start is not None and not take_for_deletion(fd)
             given_up = 0 if start is None or held else count_lines(fd, start)
+            if given_up:
+                self._given_up_before(index - 1, given_up)  # noted before the file goes
+            elif held:
+                kept = self._hold(fd, self._files[index])
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # under the write lock: no follower starts on it now
         finally:
-            os.close(fd)
+            if not kept:
+                os.close(fd)
         if given_up:
             self._drop(given_up, f"{path.name} deleted before it was shipped")
         elif held:
@@ -446,6 +515,91 @@ class JournalWriter:
             if self._held_deletions in (1, 10, 100) or not self._held_deletions % 1000:
                 self.log(f"journal: {path.name} deleted while the shipper reads it (it reads "
                          f"it to its end: nothing given up; {self._held_deletions} so far)")
+
+    def _given_up_before(self, index: int, records: int) -> None:
+        """``records`` were given up just before the first line of the file
+        ``index``: say so in the gap note (now, or before that line is written
+        when the file is still empty)."""
+        if self._gaps is None:
+            return
+        f = self._files[index]
+        if f.head is None:  # the empty active file: its first line is not known yet
+            self._gap_pending += records
+            return
+        self._gaps.add_gap(Cursor(f.dev, f.ino, 0, f.head), self._readable)
+
+    def _locate_gap(self) -> None:
+        """Records were given up just before the line about to be written:
+        name its place in the gap note before it is written."""
+        self._gap_pending = 0
+        if self._gaps is None:
+            return
+        active = self._files[0]
+        head = active.head
+        if head is None:  # this write holds the file's first line
+            head = (file_head(self.buffer[:HEAD_BYTES]) if active.size == 0
+                    else read_head(self._fd))
+        if head is not None:
+            self._gaps.add_gap(Cursor(active.dev, active.ino, active.size, head),
+                               self._readable)
+
+    def _hold(self, fd: int, f: JournalFile) -> bool:
+        """Keep a file deleted under a follower open, and name it in the gap
+        note before it is unlinked (a restarted shipper looks there)."""
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (f.dev, f.ino):
+            return False  # not the file we know (replaced by hand): nothing to settle
+        if len(self._held) >= MAX_HELD:
+            oldest = self._held.pop(0)
+            os.close(oldest.fd)
+            self.log(f"journal: more than {MAX_HELD} files deleted while the shipper reads "
+                     "them: the oldest is let go (if it dies before its end, its rest is not "
+                     "counted)")
+        self._held.append(_Held(fd, f))
+        self._publish_held()
+        return True
+
+    def _publish_held(self) -> None:
+        if self._gaps is not None:
+            self._gaps.held = [h.entry for h in self._held]
+            self._gaps.publish()
+
+    def _settle_held(self) -> None:
+        """Count what was left unread in the files deleted under a follower
+        that no follower holds any more.
+
+        A live follower lets go of a file only once its consumed mark is past
+        the file's end (:meth:`~audit_heka.journal.follower.JournalFollower.release`):
+        nothing then. A dead one let go wherever it was: the records after its
+        consumed mark (the cursor without a mark) are given up. A restarted
+        shipper does not replace that mark while the gap note names the file.
+        """
+        cursor: Cursor | None = None
+        mark: Cursor | None = None
+        looked = False
+        files = [h.file for h in self._held]  # oldest first, before any is let go
+        keep: list[_Held] = []
+        for index, held in enumerate(self._held):
+            if not take_for_deletion(held.fd):
+                keep.append(held)  # still read
+                continue
+            if not looked:
+                cursor, mark, looked = self.read_cursor(), read_mark(self._dir), True
+            newer = [*self._files, *reversed(files[index + 1:])]  # newest first
+            # The mark alone when there is one: a restarted shipper's cursor
+            # names the file it started at, past this one, and says nothing of
+            # what the last run read here (the new run keeps that run's mark).
+            start = given_up_from([*newer, held.file], len(newer),
+                                  cursor if mark is None else None, mark)
+            given_up = 0 if start is None else count_lines(held.fd, start)
+            os.close(held.fd)
+            if given_up:
+                self._drop(given_up, "a journal file deleted while the shipper read it: "
+                           "the shipper stopped before its end")
+        settled = len(keep) != len(self._held)
+        self._held = keep
+        if settled:
+            self._publish_held()
 
     def _note_shipped(self, f: JournalFile, cursor: Cursor | None) -> None:
         """Before deleting the cursor's own file as shipped (the cursor at its end):
