@@ -19,8 +19,9 @@ from test_journal_consumed import Journal
 from test_journal_writer import FakeDisk
 
 from audit_heka.journal.consumed import MarkWriter, take_for_deletion
-from audit_heka.journal.follower import JournalFollower
-from audit_heka.journal.format import Cursor
+from audit_heka.journal.follower import ACTIVE_NAME, JournalFollower
+from audit_heka.journal.cursor import read_cursor
+from audit_heka.journal.format import SHIPPED_FILE, Cursor
 from audit_heka.journal.gaps import GAPS_FILE, NOTE_BYTES, decode_note, encode_note
 
 
@@ -98,12 +99,16 @@ def test_a_file_deleted_while_it_is_read_is_no_gap(tmp_path: Path) -> None:
 
 def test_a_file_deleted_as_shipped_at_its_end_is_no_gap(tmp_path: Path) -> None:
     """The follower read a file to its end and stays on it until the
-    rotation; the writer deletes it meanwhile (shipped or held): no gap."""
+    rotation; the writer deletes it meanwhile as shipped (the cursor at its
+    end): no gap."""
     j = Journal(tmp_path)
     j.write(5)
     reading = Reading(JournalFollower(j.dir))
     assert reading.drain() == list(range(5))
-    j.write(6)  # rotates twice: the file read to its end goes
+    j.acknowledge(ACTIVE_NAME, 5)
+    end = read_cursor(j.dir)
+    j.write(6)  # rotates twice: the file read to its end goes, shipped
+    assert j.dropped == 0 and read_cursor(j.dir, SHIPPED_FILE) == end
     assert reading.drain() == list(range(5, 11))
     assert reading.resets == [] and reading.follower.counters["journal_gaps"] == 0
     reading.follower.close()

@@ -506,17 +506,17 @@ class JournalFollower:
         halt, self._halt = self._halt, False
         return halt
 
-    def _signal_gap(self) -> bool:
-        """Records are missing before the next line: count it and tell the
-        caller (take_gap), unless no line came since the last gap (the same
-        gap, seen twice: a file passed over that the note names too)."""
+    def _signal_gap(self) -> None:
+        """Records are missing before the next line: count it, tell the caller
+        (take_gap) and end the read here, unless no line came since the last
+        gap (the same stretch, seen twice: a file passed over that the note
+        names too, or files given up one after the other)."""
         if self._lines_since_gap == 0:
-            return False
+            return
         self._lines_since_gap = 0
         self.counters["journal_gaps"] += 1
         self._gap = True
         self._halt = True
-        return True
 
     def _gap_among(self, consumed: int) -> int | None:
         """The file offset of the first gap the note names before one of the
