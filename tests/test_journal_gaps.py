@@ -19,10 +19,19 @@ from test_journal_consumed import Journal
 from test_journal_writer import FakeDisk
 
 from audit_heka.journal.consumed import MarkWriter, take_for_deletion
-from audit_heka.journal.follower import ACTIVE_NAME, JournalFollower
 from audit_heka.journal.cursor import read_cursor
-from audit_heka.journal.format import SHIPPED_FILE, Cursor
-from audit_heka.journal.gaps import GAPS_FILE, NOTE_BYTES, decode_note, encode_note
+from audit_heka.journal.follower import ACTIVE_NAME, JournalFollower
+from audit_heka.journal.format import SHIPPED_FILE, Cursor, format_cursor
+from audit_heka.journal.gaps import (
+    GAPS_FILE,
+    LONGEST_ENTRY,
+    MAX_GAPS,
+    MAX_HELD,
+    NOTE_BYTES,
+    Note,
+    decode_note,
+    encode_note,
+)
 
 
 def number(raw: bytes) -> int:
@@ -64,15 +73,22 @@ class Reading:
 
 
 def test_the_note_reads_back_and_a_torn_one_is_refused() -> None:
-    at = Cursor(2049, 77, 400, "0123456789abcdef")
-    gaps = (at, Cursor(2049, 78, 0, "fedcba9876543210"))
+    gaps = (Cursor(2049, 77, 400, "0123456789abcdef"), Cursor(2049, 78, 0, "fedcba9876543210"))
     held = (Cursor(2049, 70, 0, "00112233445566aa"),)
-    data = encode_note(3, gaps, held)
+    note = Note(3, gaps, held, pending=True)
+    data = encode_note(note)
     assert len(data) == NOTE_BYTES
-    assert decode_note(data) == (3, gaps, held)
-    torn = data[:100] + encode_note(4, gaps[:1], ())[100:]
+    assert decode_note(data) == note
+    torn = data[:100] + encode_note(Note(4, gaps[:1]))[100:]
     assert decode_note(torn) is None
     assert decode_note(b"") is None and decode_note(b"gaps v1 0\n") is None
+    with pytest.raises(ValueError):
+        encode_note(Note(5, gaps * 300))
+    # The most entries the writer keeps fit at their longest.
+    longest = Cursor((1 << 64) - 1, (1 << 64) - 1, (1 << 63) - 1, "f" * 16)
+    assert len(b"held " + format_cursor(longest)) == LONGEST_ENTRY
+    assert len(encode_note(Note((1 << 64) - 1, (longest,) * MAX_GAPS, (longest,) * MAX_HELD,
+                                True))) == NOTE_BYTES
 
 
 # ------------------------------------------------- fault 1: no gap where nothing was lost
@@ -178,6 +194,26 @@ def test_a_full_disk_gap_before_the_first_line_of_a_file(
     j.writer.close()
 
 
+def test_a_reader_restarted_after_a_full_disk_still_names_the_gap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records given up, then the reader stops before it writes again: the
+    next run's first line is still after the gap (the note says so)."""
+    j = Journal(tmp_path, per_file=100)
+    j.write(3)
+    reading = Reading(JournalFollower(j.dir))
+    assert reading.drain() == [0, 1, 2]
+    monkeypatch.setattr(os, "write", FakeDisk(0))
+    j.write(2)
+    monkeypatch.undo()
+    j.writer.close()
+    j.writer.open()  # a new run of the reader
+    j.write(2)
+    assert reading.drain() == [5, 6]
+    assert reading.resets == [3]
+    reading.follower.close()
+    j.writer.close()
+
+
 def test_a_gap_found_while_opening_a_file_stops_the_read_there(tmp_path: Path) -> None:
     """A read that passes over a given-up file (the writer holds it) must not
     go on with the lines after it: the caller takes the gap between reads."""
@@ -249,14 +285,14 @@ def test_the_note_names_the_held_file_until_it_is_settled(tmp_path: Path) -> Non
     j, reading, marks = deleted_under_a_follower(tmp_path)
     first = reading.follower.cursor_at(0)
     note = decode_note((j.dir / GAPS_FILE).read_bytes())
-    assert first is not None and note is not None and [c.head for c in note[2]] == [first.head]
+    assert first is not None and note is not None and [c.head for c in note.held] == [first.head]
     assert not reading.follower.others_held()  # its own
     restarted = JournalFollower(j.dir)
     assert restarted.others_held()
     reading.follower.close()
     j.writer.flush(1.0)
     note = decode_note((j.dir / GAPS_FILE).read_bytes())
-    assert note is not None and note[2] == ()
+    assert note is not None and note.held == ()
     assert not restarted.others_held()
     restarted.close()
     marks.close()

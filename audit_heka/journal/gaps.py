@@ -29,6 +29,7 @@ read torn by a concurrent rewrite::
     gaps v1 GENERATION          (16 hex digits)
     gap v2 DEV INO OFFSET HEAD  (one per given-up stretch, oldest first)
     held v2 DEV INO SIZE HEAD   (one per held file, oldest first)
+    pending                     (records given up before the next line written)
     end CRC                     (8 hex digits, over everything before it)
 
 then spaces up to the size. A journal without the note (another writer, or
@@ -42,26 +43,47 @@ import binascii
 import contextlib
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from audit_heka.journal.format import Cursor, format_cursor, parse_cursor
 from audit_heka.host.private_files import open_private
 
 GAPS_FILE = "gaps"
-NOTE_BYTES = 16384
 #: Entries kept at most: gaps (the oldest go first) and held files.
 MAX_GAPS = 128
 MAX_HELD = 64
+#: The longest entry line (64-bit device and inode numbers, a 63-bit offset).
+LONGEST_ENTRY = len(b"held v2 %d %d %d %s\n" % ((1 << 64) - 1, (1 << 64) - 1, (1 << 63) - 1,
+                                                b"f" * 16))
+#: Room for every entry at its longest, rounded up to pages.
+NOTE_BYTES = 20480
 _HEADER = re.compile(rb"gaps v1 ([0-9a-f]{16})\n")
 HEADER_BYTES = len(b"gaps v1 %016x\n" % 0)
 
 
-def encode_note(generation: int, gaps: Sequence[Cursor], held: Sequence[Cursor]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Note:
+    """The gap note's content."""
+
+    generation: int
+    #: The first line after each stretch given up (oldest first).
+    gaps: tuple[Cursor, ...] = ()
+    #: Files deleted while a follower read them, not yet settled (size as offset).
+    held: tuple[Cursor, ...] = ()
+    #: Records were given up just before the next line the writer writes, whose
+    #: place it names when it writes it: a writer restarted meanwhile still must.
+    pending: bool = False
+
+
+def encode_note(note: Note) -> bytes:
     """The note's fixed-size content; ValueError when the entries do not fit."""
-    parts = [b"gaps v1 %016x\n" % (generation & ((1 << 64) - 1))]
-    parts += [b"gap " + format_cursor(at) for at in gaps]
-    parts += [b"held " + format_cursor(f) for f in held]
+    parts = [b"gaps v1 %016x\n" % (note.generation & ((1 << 64) - 1))]
+    parts += [b"gap " + format_cursor(at) for at in note.gaps]
+    parts += [b"held " + format_cursor(f) for f in note.held]
+    if note.pending:
+        parts.append(b"pending\n")
     body = b"".join(parts)
     data = body + b"end %08x\n" % binascii.crc32(body)
     if len(data) > NOTE_BYTES:
@@ -69,8 +91,8 @@ def encode_note(generation: int, gaps: Sequence[Cursor], held: Sequence[Cursor])
     return data.ljust(NOTE_BYTES, b" ")
 
 
-def decode_note(data: bytes) -> tuple[int, tuple[Cursor, ...], tuple[Cursor, ...]] | None:
-    """(generation, gaps, held) of a note, or None: torn, not a note, not ours."""
+def decode_note(data: bytes) -> Note | None:
+    """The note in ``data``, or None: torn, not a note, not ours."""
     header = _HEADER.match(data)
     end = data.rfind(b"end ")
     if header is None or end < 0:
@@ -81,13 +103,17 @@ def decode_note(data: bytes) -> tuple[int, tuple[Cursor, ...], tuple[Cursor, ...
         return None
     gaps: list[Cursor] = []
     held: list[Cursor] = []
+    pending = False
     for line in body[HEADER_BYTES:].split(b"\n")[:-1]:
+        if line == b"pending":
+            pending = True
+            continue
         kind, _, text = line.partition(b" ")
         cursor = parse_cursor(text)
         if cursor is None or kind not in (b"gap", b"held"):
             return None
         (gaps if kind == b"gap" else held).append(cursor)
-    return int(header.group(1), 16), tuple(gaps), tuple(held)
+    return Note(int(header.group(1), 16), tuple(gaps), tuple(held), pending)
 
 
 def names(entry: Cursor, dev: int, ino: int, head: str | None) -> bool:
@@ -114,12 +140,13 @@ class GapNote:
         self._log = log
         self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         previous = decode_note(os.pread(self.fd, NOTE_BYTES + 1, 0))
-        self.generation = previous[0] + 1 if previous is not None else 1
+        self.generation = previous.generation + 1 if previous is not None else 1
         #: The last run's gaps in files still here (their lines are still to be
-        #: read); its held files are not ours to settle (their descriptors went
-        #: with it).
+        #: read), and whether it gave up records before the line written next;
+        #: its held files are not ours to settle (their descriptors went with it).
         self.gaps: list[Cursor] = [] if previous is None else [
-            at for at in previous[1] if present(at)]
+            at for at in previous.gaps if present(at)]
+        self.pending = previous is not None and previous.pending
         self.held: list[Cursor] = []
         self._evicted = 0
         self.publish()
@@ -129,12 +156,14 @@ class GapNote:
         return self.fd >= 0
 
     def add_gap(self, at: Cursor, keep: Callable[[Cursor], bool]) -> None:
-        """Note a gap before the line at ``at``; ``keep`` says which older
-        entries still name a file a follower may read."""
-        if at in self.gaps:
-            return
-        self.gaps = [g for g in self.gaps if keep(g)]
-        self.gaps.append(at)
+        """Note a gap before the line at ``at`` (the pending one, if any, is
+        this one); ``keep`` says which older entries still name a file a
+        follower may read."""
+        changed, self.pending = self.pending, False
+        if at not in self.gaps:
+            self.gaps = [g for g in self.gaps if keep(g)]
+            self.gaps.append(at)
+            changed = True
         if len(self.gaps) > MAX_GAPS:
             del self.gaps[0]
             self._evicted += 1
@@ -142,14 +171,22 @@ class GapNote:
                 self._log(f"journal: gap note full ({MAX_GAPS} gaps not yet read); the oldest "
                           f"is forgotten: records given up there may count as serial_gaps too "
                           f"({self._evicted} so far)")
-        self.publish()
+        if changed:
+            self.publish()
+
+    def mark_pending(self) -> None:
+        """Records were given up just before the next line to be written."""
+        if not self.pending:
+            self.pending = True
+            self.publish()
 
     def publish(self) -> None:
         """Replace the note: one pwrite of a fixed size at offset 0."""
         if self.fd < 0:
             return
         try:
-            os.pwrite(self.fd, encode_note(self.generation, self.gaps, self.held), 0)
+            os.pwrite(self.fd, encode_note(Note(self.generation, tuple(self.gaps),
+                                                tuple(self.held), self.pending)), 0)
         except (OSError, ValueError) as exc:
             self._log(f"journal: cannot write the gap note: {exc}; removed: the shipper "
                       "takes every file deleted under it for a gap from now on")
@@ -194,8 +231,8 @@ class GapReader:
         for _ in range(tries):
             note = decode_note(os.pread(self._fd, NOTE_BYTES + 1, 0))
             if note is not None:
-                self._header = b"gaps v1 %016x\n" % note[0]
-                _, self.gaps, self.held = note
+                self._header = b"gaps v1 %016x\n" % note.generation
+                self.gaps, self.held = note.gaps, note.held
                 self.available = True
                 return True
         self.available = False  # torn every time, or not a note: the old rule

@@ -184,9 +184,9 @@ class JournalWriter:
         self._room_made = False
         #: Where records were given up, for the follower (None: not kept).
         self._gaps: GapNote | None = None
-        #: Records given up just before the next line to be written, whose place
-        #: is known only then (its file was still empty): see _locate_gap.
-        self._gap_pending = 0
+        #: Records were given up just before the next line to be written, whose
+        #: place is known only then (its file is still empty): see _locate_gap.
+        self._gap_pending = False
         #: Files deleted while a follower read them, oldest first (see _settle_held).
         self._held: list[_Held] = []
         self._settle_at = 0.0
@@ -213,6 +213,7 @@ class JournalWriter:
         self._files = [self._files[0], *files]
         try:
             self._gaps = GapNote(self._dir, self.log, self._present)
+            self._gap_pending = self._gaps.pending  # the last run gave records up last
         except OSError as exc:  # a planted link, an unwritable directory
             self.log(f"journal: cannot keep the gap note: {exc} (the shipper takes every "
                      "file deleted under it for a gap)")
@@ -426,7 +427,7 @@ class JournalWriter:
             # still give up without touching the file a follower reads.
             dropped = self.buffer.count(b"\n")
             self.buffer.clear()
-            self._gap_pending += dropped  # before whatever is written next
+            self._give_up_next()
             self._drop(dropped, "the disk is full and no older journal file is left")
             return
         self._block("disk full", now, DISK_RETRY)
@@ -500,7 +501,7 @@ class JournalWriter:
             held = start is not None and not take_for_deletion(fd)
             given_up = 0 if start is None or held else count_lines(fd, start)
             if given_up:
-                self._given_up_before(index - 1, given_up)  # noted before the file goes
+                self._given_up_before(index - 1)  # noted before the file goes
             elif held:
                 kept = self._hold(fd, self._files[index])
             with contextlib.suppress(FileNotFoundError):
@@ -516,22 +517,28 @@ class JournalWriter:
                 self.log(f"journal: {path.name} deleted while the shipper reads it (it reads "
                          f"it to its end: nothing given up; {self._held_deletions} so far)")
 
-    def _given_up_before(self, index: int, records: int) -> None:
-        """``records`` were given up just before the first line of the file
+    def _given_up_before(self, index: int) -> None:
+        """Records were given up just before the first line of the file
         ``index``: say so in the gap note (now, or before that line is written
         when the file is still empty)."""
         if self._gaps is None:
             return
         f = self._files[index]
         if f.head is None:  # the empty active file: its first line is not known yet
-            self._gap_pending += records
+            self._give_up_next()
             return
         self._gaps.add_gap(Cursor(f.dev, f.ino, 0, f.head), self._readable)
+
+    def _give_up_next(self) -> None:
+        """Records were given up just before the next line to be written."""
+        self._gap_pending = True
+        if self._gaps is not None:
+            self._gaps.mark_pending()  # a reader restarted before that line still names it
 
     def _locate_gap(self) -> None:
         """Records were given up just before the line about to be written:
         name its place in the gap note before it is written."""
-        self._gap_pending = 0
+        self._gap_pending = False
         if self._gaps is None:
             return
         active = self._files[0]
