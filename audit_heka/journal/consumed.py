@@ -12,8 +12,12 @@ settle it, each kept where it cannot go stale:
   file it has open (``F_OFD_SETLK``; the kernel drops it with the last
   descriptor, so a dead shipper holds nothing). A file deleted while a live
   follower holds it is still read to its end through the descriptor: nothing
-  in it is given up. The writer takes a write lock before it counts and
-  deletes an unshipped file, so a follower cannot start reading a file in
+  in it is given up -- unless the follower dies first: the writer keeps such
+  a file open and, once it can take the write lock, counts what is left after
+  the mark (``JournalWriter._settle_held``; a restarted shipper keeps the
+  dead one's mark until then, as the gap note says:
+  :mod:`audit_heka.journal.gaps`). The writer takes a write lock before it
+  counts and deletes an unshipped file, so a follower cannot start reading a file in
   between (its read lock fails, or it finds the file already deleted: it
   passes over it, a gap, and the writer has counted it).
 * **how far the shipper has consumed**: the *consumed mark*,
