@@ -297,3 +297,23 @@ def test_the_note_names_the_held_file_until_it_is_settled(tmp_path: Path) -> Non
     restarted.close()
     marks.close()
     j.writer.close()
+
+
+def test_a_planted_link_at_the_note_is_refused_and_the_old_rule_stands(tmp_path: Path) -> None:
+    """The note is never written through a link; without it the follower
+    takes a file deleted before it finished it for a gap (the old rule)."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / "j").mkdir(mode=0o700)
+    (tmp_path / "j" / GAPS_FILE).symlink_to(victim)
+    j = Journal(tmp_path)
+    assert victim.read_bytes() == b"precious" and not (j.dir / GAPS_FILE).exists()
+    assert any("cannot keep the gap note" in m for m in j.logs)
+    j.write(2)
+    reading = Reading(JournalFollower(j.dir))
+    assert reading.drain() == [0, 1]
+    j.write(9)  # the file being read is deleted (held): a gap by the old rule
+    assert reading.drain() == list(range(2, 11))
+    assert reading.resets == [5]  # after it
+    reading.follower.close()
+    j.writer.close()

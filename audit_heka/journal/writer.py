@@ -50,7 +50,7 @@ from audit_heka.journal.format import (
     file_head,
     parse_cursor,
 )
-from audit_heka.journal.gaps import MAX_HELD, GapNote, names
+from audit_heka.journal.gaps import GAPS_FILE, MAX_HELD, GapNote, names
 from audit_heka.journal.policy import (
     FullAction,
     JournalFile,
@@ -217,6 +217,8 @@ class JournalWriter:
         except OSError as exc:  # a planted link, an unwritable directory
             self.log(f"journal: cannot keep the gap note: {exc} (the shipper takes every "
                      "file deleted under it for a gap)")
+            with contextlib.suppress(OSError):  # a last run's note must not be trusted now
+                (self._dir / GAPS_FILE).unlink()
 
     def _present(self, entry: Cursor) -> bool:
         """Whether a gap note entry names a journal file still here."""
