@@ -47,8 +47,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit_heka.journal.format import Cursor, format_cursor, parse_cursor
 from audit_heka.host.private_files import open_private
+from audit_heka.journal.format import Cursor, format_cursor, parse_cursor
 
 GAPS_FILE = "gaps"
 #: Entries kept at most: gaps (the oldest go first) and held files.
