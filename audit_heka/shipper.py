@@ -52,18 +52,18 @@ from types import FrameType
 from typing import Any
 
 from audit_heka.auditlog import AuditLogWriter
+from audit_heka.core.counters import (
+    LOSS_COUNTERS,
+    READER_STATUS_NAME,
+    SUPERVISOR_STATUS_NAME,
+    UPSTREAM_COUNTERS,
+)
 from audit_heka.core.delivery_state import DEFAULT_MAX_BYTES
 from audit_heka.core.events import Assembler
 from audit_heka.core.health import health_message
 from audit_heka.core.interpret import Interpreter
 from audit_heka.core.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
 from audit_heka.core.session import Session, Shipment
-from audit_heka.counters import (
-    LOSS_COUNTERS,
-    READER_STATUS_NAME,
-    SUPERVISOR_STATUS_NAME,
-    UPSTREAM_COUNTERS,
-)
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.host.accounts import AccountNames

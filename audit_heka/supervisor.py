@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_heka.core.backoff import Backoff
-from audit_heka.counters import COUNTERS, SUPERVISOR_STATUS_NAME
+from audit_heka.core.counters import COUNTERS, SUPERVISOR_STATUS_NAME
 from audit_heka.host.private_files import (
     default_owners,
     ensure_private_dir,

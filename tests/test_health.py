@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from audit_heka.core.health import HEALTH_TYPE, LOSS_COUNTERS, health_message
-from audit_heka.counters import (
+from audit_heka.core.counters import (
     COUNTERS,
     READER_STATUS_NAME,
     SUPERVISOR_STATUS_NAME,
     UPSTREAM_COUNTERS,
 )
+from audit_heka.core.health import HEALTH_TYPE, LOSS_COUNTERS, health_message
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import Message, ValueType, decode_message, encode_message
 from audit_heka.shipper import Shipper, ShipperConfig

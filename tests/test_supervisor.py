@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from audit_heka.cli import run as run_module
 from audit_heka.cli.run import run
-from audit_heka.counters import COUNTERS
+from audit_heka.core.counters import COUNTERS
 from audit_heka.supervisor import (
     JournalOptions,
     ProcessOptions,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from audit_heka.counters import LOSS_COUNTERS
+from audit_heka.core.counters import LOSS_COUNTERS
 from audit_heka.heka.message import Field, Message
 
 __all__ = ["HEALTH_TYPE", "LOSS_COUNTERS", "health_message"]

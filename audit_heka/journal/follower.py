@@ -74,7 +74,7 @@ READ_CHUNK = 1 << 20
 #: Finished files kept open for :meth:`JournalFollower.release` at most.
 MAX_FINISHED = 64
 
-#: The follower's counters (meanings in audit_heka.counters).
+#: The follower's counters (meanings in audit_heka.core.counters).
 COUNTER_NAMES = ("journal_lines", "journal_bytes", "journal_files", "journal_lost_files",
                  "journal_partial_lines", "journal_unsafe_files", "journal_gaps")
 

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from audit_heka.counters import READER_STATUS_NAME
+from audit_heka.core.counters import READER_STATUS_NAME
 from audit_heka.host.private_files import write_private_json
 from audit_heka.journal.format import LineBuilder, lines_need_escape
 from audit_heka.journal.format import escape as escape_text
