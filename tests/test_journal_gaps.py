@@ -32,6 +32,7 @@ from audit_heka.journal.gaps import (
     decode_note,
     encode_note,
 )
+from audit_heka.journal.policy import FullAction
 
 
 def number(raw: bytes) -> int:
@@ -315,5 +316,29 @@ def test_a_planted_link_at_the_note_is_refused_and_the_old_rule_stands(tmp_path:
     j.write(9)  # the file being read is deleted (held): a gap by the old rule
     assert reading.drain() == list(range(2, 11))
     assert reading.resets == [5]  # after it
+    reading.follower.close()
+    j.writer.close()
+
+
+def test_records_given_up_at_a_stop_are_a_gap_where_the_next_run_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader stops with records it could not write (a full disk under
+    block): they are lost and counted (dropped_at_stop); the next run's first
+    line is after a gap, so the shipper does not count them again as serial_gaps."""
+    j = Journal(tmp_path, per_file=100, full=FullAction.BLOCK)
+    j.write(3)
+    reading = Reading(JournalFollower(j.dir))
+    assert reading.drain() == [0, 1, 2]
+    monkeypatch.setattr(os, "write", FakeDisk(0))
+    j.write(2)  # blocked: still in the buffer
+    monkeypatch.undo()
+    assert j.writer.give_up_buffer() == 2 and not j.writer.buffer
+    assert j.writer.give_up_buffer() == 0
+    j.writer.close()
+    j.writer.open()  # the next run of the reader
+    j.write(2)
+    j.writer.flush(60.0)  # (past the full disk's retry time)
+    assert reading.drain() == [5, 6]
+    assert reading.resets == [3]
     reading.follower.close()
     j.writer.close()

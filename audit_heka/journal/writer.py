@@ -311,6 +311,17 @@ class JournalWriter:
 
     # ----------------------------------------------------------------- writes
 
+    def give_up_buffer(self) -> int:
+        """Give up the records still buffered (a stop that cannot wait any longer
+        for the disk or the shipper): how many. The caller counts them lost; the
+        gap note says they were given up before the next line written, by this
+        run or the next, so the shipper does not count them again as serial gaps."""
+        count = self.buffer.count(b"\n")
+        if count:
+            self.buffer.clear()
+            self._give_up_next()
+        return count
+
     def flush(self, now: float) -> None:
         """Write the buffer to the files (rotating as needed), unless blocked.
 

@@ -560,8 +560,7 @@ class Reader:
                 break
             time.sleep(max(0.0, min(self.writer.next_retry(), deadline) - now))
         if self.writer.buffer:
-            self.dropped_at_stop = self.writer.buffer.count(b"\n")
-            self.writer.buffer.clear()
+            self.dropped_at_stop = self.writer.give_up_buffer()
             log(
                 f"stopping: {self.dropped_at_stop} records could not be journaled "
                 f"({self.writer.blocked}) and are lost", "ERROR",
