@@ -65,6 +65,7 @@ from audit_heka.core.interpret import Interpreter
 from audit_heka.core.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
 from audit_heka.core.session import Session, Shipment
 from audit_heka.delivery import COUNTER_NAMES, Delivery, DeliveryConfig
+from audit_heka.heap import settle_for_streaming
 from audit_heka.heka.framing import DEFAULT_MAX_MESSAGE_SIZE, Signer
 from audit_heka.host.accounts import AccountNames
 from audit_heka.host.enrich import Enricher, LiveProcFS
@@ -332,6 +333,7 @@ class Shipper:
                  config.journal_dir, cursor or "the start",
                  ", ".join([str(t) for t in config.targets]
                            + [f"log:{t.path}" for t in config.logs]))
+        settle_for_streaming()
         try:
             self._save_cursor()  # at once: the reader waits for a cursor before deleting
             self._write_status()  # at once: a crash loop is seen even if each run is short

@@ -77,6 +77,12 @@ for position, line in enumerate(lines):
         batches.append((first, position + 1))
         first, read = position + 1, 0
 batches.append((first, len(lines)))
+try:  # the collector as the tree's replay sets it (audit_heka.heap, since session 6)
+    from audit_heka.heap import settle_for_streaming
+except ImportError:
+    pass
+else:
+    settle_for_streaming()
 start = time.process_time()
 if Session is None:
     pipeline, framer = Pipeline(builder, Assembler(live=False)), Framer()

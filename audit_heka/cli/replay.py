@@ -33,6 +33,7 @@ from audit_heka.core.interpret import Interpreter
 from audit_heka.core.resume import ResumeTracker
 from audit_heka.core.schema import DEFAULT_MESSAGE_TYPE, MessageBuilder
 from audit_heka.core.session import Session
+from audit_heka.heap import settle_for_streaming
 from audit_heka.host.accounts import read_groups, read_users
 from audit_heka.outputs.target import TargetError, TargetKind, TlsOptions, parse_target
 from audit_heka.outputs.transport import TransportOptions, open_transport
@@ -556,6 +557,7 @@ def _replay(
         tracker.checkpoint(reader.mark if pending is None else min(pending, reader.mark), now)
         tracker.acknowledged(tracker.written - transport.unacked_bytes(), now)
 
+    settle_for_streaming()
     outcome: Outcome | None = None
     old_handlers = {sig: _signal.signal(sig, _raise_interrupted)
                     for sig in (_signal.SIGINT, _signal.SIGTERM)}
