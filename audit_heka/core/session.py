@@ -16,9 +16,8 @@ carries the lowest position of its records, and :meth:`Session.lowest_pending`
 says the lowest position of records still waiting in the assembler, so the
 caller never moves its cursor past a record whose event has not gone out.
 
-Why at the package root rather than in ``core/``: the pure modules
-(records, events, interpret, schema) are still at the root and other
-branches change them in parallel; moving them all is one later step.
+Lines come one by one (:meth:`Session.feed`) or a read's worth at a time
+(:meth:`Session.feed_lines`, what replay does): the same shipments either way.
 """
 
 from __future__ import annotations
