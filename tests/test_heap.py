@@ -11,17 +11,15 @@ PROBE = """
 import gc
 from audit_heka.heap import settle_for_streaming
 older = gc.get_threshold()[1:]
-kept = [[i] for i in range(1000)]  # start-up's objects: frozen, out of every collection
 settle_for_streaming()
-assert gc.get_freeze_count() >= 1000, gc.get_freeze_count()
 assert gc.get_threshold() == (YOUNG, *older), gc.get_threshold()
-a = []; a.append(a); del a  # a cycle made afterwards is still collected
+a = []; a.append(a); del a  # a cycle is still collected
 assert gc.collect() >= 1
 print("ok")
 """.replace("YOUNG", str(YOUNG_THRESHOLD))
 
 
-def test_start_up_is_frozen_and_collections_are_rare_but_still_made() -> None:
+def test_collections_are_rare_but_still_made() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
                          check=False)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
