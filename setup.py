@@ -28,7 +28,7 @@ COMPILED_MODULES = [
     "audit_heka/core/session.py",
     "audit_heka/core/hotpath.py",
     # the base of the values above: a compiled class must not derive from an interpreted one
-    "audit_heka/core/value.py",
+    "audit_heka/value.py",
 ]
 
 mode = os.environ.get("AUDIT_HEKA_COMPILE", "")

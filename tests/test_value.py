@@ -1,4 +1,4 @@
-"""audit_heka.core.value: the values that replaced dataclasses behave as the dataclasses did.
+"""audit_heka.value: the values that replaced dataclasses behave as the dataclasses did.
 
 Why: each value class lists its attributes twice (``__init__`` and
 ``_as_dict``); one forgotten in ``_as_dict`` would silently drop out of
@@ -14,9 +14,9 @@ import inspect
 import pytest
 
 from audit_heka.core import degrade, events, records
-from audit_heka.core.value import Value
 from audit_heka.heka import framing, message
 from audit_heka.outputs import file, target, transport
+from audit_heka.value import Value
 
 #: Every value class (imported above, so that all subclasses are loaded).
 CLASSES = sorted(Value.__subclasses__(), key=lambda c: f"{c.__module__}.{c.__qualname__}")

@@ -47,8 +47,8 @@ import bisect
 import itertools
 import re
 
-from audit_heka.core.value import Value
 from audit_heka.heka.message import Field, FieldValues, Message, ValueType, encode_message
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
@@ -112,7 +112,7 @@ def _rank(name: str) -> int:
 class Cut(Value):
     """One field that was cut or dropped, as the ``truncated*`` fields list it.
 
-    A :class:`~audit_heka.core.value.Value`, not a dataclass: start-up cost (measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("bytes", "kept", "name", "values")

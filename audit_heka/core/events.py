@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from audit_heka.core.records import Record
-from audit_heka.core.value import Value
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
@@ -77,7 +77,7 @@ def stands_alone(msg_type: int) -> bool:
 class Event(Value):
     """All records of one audit event, in arrival order (EOE not included).
 
-    A :class:`~audit_heka.core.value.Value`, not a dataclass: start-up cost (measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("milliseconds", "node", "part", "records", "seconds", "serial")

@@ -52,8 +52,8 @@ from __future__ import annotations
 
 import re
 
-from audit_heka.core.value import Value
 from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS, MSG_TYPES
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
@@ -74,7 +74,7 @@ Pairs = tuple[tuple[str, str], ...]
 class Record(Value):
     """One audit record. ``fields`` hold raw values as written (quotes kept).
 
-    A :class:`~audit_heka.core.value.Value`, not a dataclass: start-up cost (measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("enriched", "fields", "free_text", "milliseconds", "msg_fields", "node",

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from audit_heka.core.value import Value
 from audit_heka.heka.errors import FramingError, MessageTooLarge
 from audit_heka.heka.message import varint
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
@@ -43,7 +43,7 @@ _HASH_BY_HEADER = {HMAC_MD5: "md5", HMAC_SHA1: "sha1"}
 class Signer(Value):
     """An HMAC signing identity, as Heka's ``[x.signer.NAME_VERSION] hmac_key``.
 
-    A :class:`~audit_heka.core.value.Value`, not a dataclass: start-up cost (measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("hash", "key", "name", "version")

@@ -16,8 +16,8 @@ import enum
 import functools
 import struct
 
-from audit_heka.core.value import Value
 from audit_heka.heka.errors import DecodeError, EncodeError
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
@@ -51,7 +51,7 @@ class Field(Value):
 
     Heka has no scalar fields: every value is repeated, so a single value and
     a one-element array are the same thing on the wire. A
-    A :class:`~audit_heka.core.value.Value`, not a dataclass: start-up cost (measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("name", "representation", "value_type", "values")
@@ -91,7 +91,7 @@ class Field(Value):
 class Message(Value):
     """A Heka message. ``uuid`` and ``timestamp`` are always present on the wire.
 
-    A :class:`~audit_heka.core.value.Value`, not a dataclass: start-up cost (measured there).
+    A :class:`~audit_heka.value.Value`, not a dataclass: start-up cost (measured there).
     """
 
     __slots__ = ("env_version", "fields", "hostname", "logger", "payload", "pid", "severity",

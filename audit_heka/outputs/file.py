@@ -15,7 +15,7 @@ import collections
 import os
 import time
 
-from audit_heka.core.value import Value
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 
-from audit_heka.core.value import Value
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False

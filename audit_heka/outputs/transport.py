@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from audit_heka.core.value import Value
 from audit_heka.outputs.file import FileTransport, FsyncPolicy
 from audit_heka.outputs.target import TargetKind, TlsOptions
 from audit_heka.outputs.udp import DEFAULT_MAX_DATAGRAM, UdpTransport
+from audit_heka.value import Value
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 #: :class:`Transport` is a Protocol: it exists for the type checker only.

@@ -21,7 +21,7 @@ outputs' and the command line's values) are allowed explicitly.
 
 from __future__ import annotations
 
-from audit_heka.core.mypyc_hints import mypyc_attr
+from audit_heka.mypyc_hints import mypyc_attr
 
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False

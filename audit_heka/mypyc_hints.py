@@ -1,6 +1,6 @@
 """mypyc's class options, with no run-time dependency on mypy_extensions.
 
-Why: :class:`audit_heka.core.value.Value` is compiled in the compiled build
+Why: :class:`audit_heka.value.Value` is compiled in the compiled build
 (setup.py) and must accept interpreted subclasses (the outputs' values);
 mypyc reads that from ``@mypyc_attr(allow_interpreted_subclasses=True)``,
 which it knows by its full name, ``mypy_extensions.mypyc_attr``. This
