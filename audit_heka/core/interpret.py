@@ -145,6 +145,15 @@ def _digit(ch: str, base: int) -> int | None:
     return d if d < base else None
 
 
+def _id_text(raw: str, base: int, names: Mapping[int, str]) -> str:
+    """A uid's or gid's text as auparse prints it: the name, ``unset`` or ``unknown(N)``."""
+    value = strtoul(raw, base) & UNSET32
+    if value == UNSET32:
+        return "unset"
+    name = names.get(value)
+    return name if name is not None else f"unknown({_int32(value)})"
+
+
 def _int32(value: int) -> int:
     value &= 0xFFFFFFFF
     return value - (1 << 32) if value & 0x80000000 else value
@@ -458,18 +467,10 @@ class Interpreter:
             return _conv(raw) + (" " if kind == "ARCH" else "")
 
     def uid(self, raw: str, base: int = 10) -> str:
-        value = strtoul(raw, base) & UNSET32
-        if value == UNSET32:
-            return "unset"
-        name = self.users.get(value)
-        return name if name is not None else f"unknown({_int32(value)})"
+        return _id_text(raw, base, self.users)
 
     def gid(self, raw: str, base: int = 10) -> str:
-        value = strtoul(raw, base) & UNSET32
-        if value == UNSET32:
-            return "unset"
-        name = self.groups.get(value)
-        return name if name is not None else f"unknown({_int32(value)})"
+        return _id_text(raw, base, self.groups)
 
     def syscall(self, raw: str, ctx: _Context) -> str:
         number = _int32(strtoul(raw, 10))
