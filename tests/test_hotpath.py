@@ -644,3 +644,32 @@ def test_exec_events_whose_pointers_change() -> None:
     for live in (False, True):
         hot, _ = same(lines, live)
         assert hot.fast is not None and hot.fast.encoded == 60
+
+
+def test_an_event_too_large_for_the_hot_path_costs_it_nothing() -> None:
+    """An event whose lines pass half the message limit (a long argv, written to cost
+    us) goes straight to the general path, which degrades it: no entries made for its
+    long records, no plan, no encoding thrown away -- and the same frames. One of
+    half that size still takes the hot path."""
+    def exec_event(serial: int, records: int) -> list[str]:
+        stamp = f"msg=audit(1700000000.{serial:03d}:{serial})"
+        args = [f"type=EXECVE {stamp}: argc={4 * records}"] + [
+            f"type=EXECVE {stamp}: " + " ".join(
+                f'a{4 * r + i}="{chr(97 + i) * 1700}"' for i in range(4))
+            for r in range(records)]
+        return [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 "
+                f"a0=55 a1=66 a2=77 a3=8 items=1 ppid=1 pid={serial} uid=0 comm=\"x\"",
+                *args, f"type=CWD {stamp}: cwd=\"/\"",
+                f"type=PATH {stamp}: item=0 name=\"/bin/x\" inode=5 nametype=NORMAL",
+                f"type=PROCTITLE {stamp}: proctitle=78"]
+
+    large = exec_event(1, 6)  # ~41,000 characters: over half of 64 KiB
+    assert sum(map(len, large)) > 64 * 1024 // 2
+    for live in (False, True):
+        hot, general = same(large, live)
+        fast = hot.fast
+        assert isinstance(fast, FastEncoder)
+        assert (fast.encoded, fast.general, len(fast._plans)) == (0, 1, 0)
+        assert hot.framer.payload_dropped == general.framer.payload_dropped == 1
+        hot, _ = same(exec_event(2, 3), live)  # ~20,000 characters: the hot path's
+        assert hot.fast is not None and hot.fast.encoded == 1

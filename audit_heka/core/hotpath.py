@@ -434,6 +434,10 @@ class FastEncoder:
         returned, so that the general path never counts an event twice.
         """
         records = event.records
+        lines = [r.log_line() for r in records]
+        if self.surely_too_large(sum(map(len, lines)), limit):
+            self.general += 1
+            return None
         recs: list[Rec] = []
         self._check_names()
         memo = self._records
@@ -446,8 +450,21 @@ class FastEncoder:
                     return None
             recs.append(rec)
         return self.encode_parts(event.node, event.serial, event.seconds, event.milliseconds,
-                                 event.part, recs, [r.log_line() for r in records],
-                                 records.__getitem__, limit)
+                                 event.part, recs, lines, records.__getitem__, limit)
+
+    def surely_too_large(self, payload: int, limit: int) -> bool:
+        """Whether an event whose log lines hold ``payload`` characters is left to
+        the general path for its size, the hot path's work on it being thrown away.
+
+        Why: a message over ``limit`` is cut to fit by the general path
+        (audit_heka.core.degrade), the only one that can; an event written to
+        cost us (a long argv) gets there after its records' entries and its whole
+        encoding here. A message holds its payload and each value at least once
+        more (EXECVE's twice: raw and as text), so with a payload over half the
+        limit it hardly ever fits. Where it would have, the general path gives the
+        same bytes: a wrong guess costs time, not output.
+        """
+        return self.builder.payload and payload > limit // 2
 
     def line_rec(self, rtype: int, type_name: str, body: str,
                  bodies: dict[str, Body], looked: bool = False) -> Rec | None:
@@ -830,8 +847,8 @@ class FastEncoder:
         self._malformed.clear()
         self._fill = 0
         self._check_options()
-        if self.builder.payload and sum(map(len, lines)) > limit:
-            self.general += 1  # its payload alone is too large: degraded there, at once
+        if self.surely_too_large(sum(map(len, lines)), limit):
+            self.general += 1  # degraded there, at once
             return None
         try:
             data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter, deque
 
 from audit_heka.core.events import EOE, PROCTITLE, Assembler, Event, stands_alone
-from audit_heka.core.hotpath import FastEncoder, Rec
+from audit_heka.core.hotpath import MEMO_BODY_MAX, FastEncoder, Rec
 from audit_heka.core.records import (
     CANONICAL_LINE,
     MAX_RECORD_LENGTH,
@@ -382,8 +382,13 @@ class Session:
             # at its close.)
             body = text[match.end():]
             hit = fast.entries.get(body)
-            rec = (hit[2] if hit is not None and hit[0] == rtype and hit[1] == type_name
-                   else fast.line_rec(rtype, type_name, body, self._bodies, looked=True))
+            if hit is not None and hit[0] == rtype and hit[1] == type_name:
+                rec = hit[2]
+            elif len(body) > MEMO_BODY_MAX and fast.surely_too_large(
+                    sum(map(len, self._run)) + len(text), self.framer.max_message_size):
+                return None  # (only long records are asked: bodies no memo keeps)
+            else:
+                rec = fast.line_rec(rtype, type_name, body, self._bodies, looked=True)
             if rec is None:
                 return None
         else:
