@@ -121,6 +121,18 @@ def _rules(workdir: Path) -> list[list[str]]:
     ]
 
 
+def every_call_rules(workdir: Path) -> list[list[str]]:
+    """Every system call of the workload, 64-bit and 32-bit, and the usual watch: what a
+    broad rule set makes the kernel write (mmap and ioctl requests, clone flags,
+    prctl options...), beyond the named calls of :func:`_rules`."""
+    auid = f"auid={WORKLOAD_AUID}"
+    return [
+        ["-a", "always,exit", "-F", "arch=b64", "-S", "all", "-F", auid, "-k", "every"],
+        ["-a", "always,exit", "-F", "arch=b32", "-S", "all", "-F", auid, "-k", "every32"],
+        ["-w", str(workdir / "watched"), "-p", "rwa", "-k", "watch"],
+    ]
+
+
 def run_auditd(
     workdir: Path,
     rules: list[list[str]],
@@ -180,12 +192,13 @@ def run_auditd(
 
 
 def capture(workdir: Path, log_format: str = "RAW", with_node: bool = False,
-            timeout: float = 30.0) -> CapturedLog:
-    """Run auditd + the workload once; return the log it wrote."""
+            timeout: float = 30.0, every_call: bool = False) -> CapturedLog:
+    """Run auditd + the workload once; return the log it wrote (``every_call``: under
+    :func:`every_call_rules`)."""
     (workdir / "watched").mkdir(parents=True, exist_ok=True)
     log_file = run_auditd(
         workdir,
-        _rules(workdir),
+        every_call_rules(workdir) if every_call else _rules(workdir),
         [sys.executable, str(Path(__file__).resolve()), "--workload", str(workdir)],
         log_format,
         with_node,

@@ -17,16 +17,17 @@ from audit_state import owned_kernel, require, require_tool
 from capture import CapturedLog, capture
 
 # Re-exported: in tests/kernel/, ``from conftest import require`` resolves to this file.
-__all__ = ["captured_log", "captured_logs", "require", "require_tool"]
+__all__ = ["captured_log", "captured_logs", "every_call_logs", "require", "require_tool"]
 
 
-def _capture_both(base: Path) -> dict[str, CapturedLog]:
+def _capture_both(base: Path, every_call: bool = False) -> dict[str, CapturedLog]:
     require_tool("auditd")
     with owned_kernel() as saved:
         require(saved.status.get("pid", 0) == 0, "another audit daemon is registered")
         return {
-            "RAW": capture(base / "raw", "RAW", with_node=False),
-            "ENRICHED": capture(base / "enriched", "ENRICHED", with_node=True),
+            "RAW": capture(base / "raw", "RAW", with_node=False, every_call=every_call),
+            "ENRICHED": capture(base / "enriched", "ENRICHED", with_node=True,
+                                every_call=every_call),
         }
 
 
@@ -34,6 +35,13 @@ def _capture_both(base: Path) -> dict[str, CapturedLog]:
 def captured_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CapturedLog]]:
     """{"RAW": CapturedLog, "ENRICHED": CapturedLog} (ENRICHED also has node= prefixes)."""
     yield _capture_both(tmp_path_factory.mktemp("audit-capture"))
+
+
+@pytest.fixture(scope="session")
+def every_call_logs(tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[dict[str, CapturedLog]]:
+    """The same workload under capture.every_call_rules: every system call it makes."""
+    yield _capture_both(tmp_path_factory.mktemp("audit-every-call"), every_call=True)
 
 
 @pytest.fixture(params=["RAW", "ENRICHED"])
