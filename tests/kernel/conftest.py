@@ -17,7 +17,8 @@ from audit_state import owned_kernel, require, require_tool
 from capture import CapturedLog, capture
 
 # Re-exported: in tests/kernel/, ``from conftest import require`` resolves to this file.
-__all__ = ["captured_log", "captured_logs", "every_call_logs", "require", "require_tool"]
+__all__ = ["captured_log", "captured_logs", "every_call_logs", "oracle_log", "require",
+           "require_tool"]
 
 
 def _capture_both(base: Path, every_call: bool = False) -> dict[str, CapturedLog]:
@@ -50,4 +51,15 @@ def captured_log(
 ) -> CapturedLog:
     """Each captured log in turn (parametrised over the two formats)."""
     log: CapturedLog = captured_logs[request.param]
+    return log
+
+
+@pytest.fixture(params=["RAW", "ENRICHED", "RAW, every call", "ENRICHED, every call"])
+def oracle_log(request: pytest.FixtureRequest) -> CapturedLog:
+    """The captured logs of both rule sets in turn, for the oracles (ausearch, auparse,
+    the Lua decoder): the named calls of the usual rules, and every call of the same
+    workload (capture.every_call_rules), whose records those rules never show."""
+    log_format, _, every = str(request.param).partition(", ")
+    logs = request.getfixturevalue("every_call_logs" if every else "captured_logs")
+    log: CapturedLog = logs[log_format]
     return log

@@ -26,10 +26,10 @@ pytestmark = pytest.mark.kernel
 KNOWN: dict[tuple[str, str], str] = {}
 
 
-def test_auparse_agreement(captured_log: CapturedLog) -> None:
-    theirs = auparse_dump(captured_log.path)
+def test_auparse_agreement(oracle_log: CapturedLog) -> None:
+    theirs = auparse_dump(oracle_log.path)
     ours: dict[tuple[str | None, int], list[Record]] = defaultdict(list)
-    with captured_log.path.open(encoding="utf-8", errors="surrogateescape") as f:
+    with oracle_log.path.open(encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             record = parse_line(line.rstrip("\n"))
             assert isinstance(record, Record), record
@@ -72,7 +72,7 @@ def test_auparse_agreement(captured_log: CapturedLog) -> None:
                 unknown[(record.type_name, name)] += 1
                 examples.setdefault((record.type_name, name), (text, our_text))
     print(
-        f"\nauparse.interpret_field agreement ({captured_log.log_format}): "
+        f"\nauparse.interpret_field agreement ({oracle_log.log_format}): "
         f"{100.0 * agreed / compared:.3f}% of {compared} fields, {len(theirs)} records, "
         f"{len(events)} serials; known differences: {dict(known_hits)}"
     )

@@ -1,4 +1,5 @@
-"""Our interpretation agrees with `ausearch -i` on logs captured from the live kernel.
+"""Our interpretation agrees with `ausearch -i` on logs captured from the live kernel
+(conftest.oracle_log: the usual rules, and a rule for every system call).
 
 The comparison itself is tests/ausearch_oracle.py. Differences we know of are listed in
 KNOWN with the reason.
@@ -24,11 +25,11 @@ KNOWN = {
 }
 
 
-def test_ausearch_agreement(captured_log: CapturedLog) -> None:
+def test_ausearch_agreement(oracle_log: CapturedLog) -> None:
     ausearch = require_tool("ausearch")
-    result = agreement(ausearch, captured_log.path,
+    result = agreement(ausearch, oracle_log.path,
                        Interpreter(read_users(), read_groups()), KNOWN)
-    print(f"\nausearch -i agreement ({captured_log.log_format}): {result.summary()}")
+    print(f"\nausearch -i agreement ({oracle_log.log_format}): {result.summary()}")
     assert result.events >= 20 and result.compared >= 500, "the captured corpus is too small"
     assert not result.unknown, (f"unexplained differences: {dict(result.unknown)}; "
                                 f"e.g. {result.examples}")
