@@ -23,9 +23,11 @@ This file is also the workload itself: ``python capture.py --workload DIR``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -224,6 +226,29 @@ def _connect(family: int, address: tuple[str, int] | str) -> None:
         s.connect(address)
 
 
+def _newer_calls(workdir: Path) -> None:
+    """openat2 (an OPENAT2 record: oflag, mode, resolve) and a BPF program loaded and
+    unloaded (BPF records: prog-id, op), called through libc's syscall(): Python has
+    no wrapper for either. Errors are ignored (an older kernel has neither)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    for name, flags, mode, resolve in (
+            ("missing-file", os.O_RDONLY | os.O_CLOEXEC, 0, 0x04),  # RESOLVE_NO_SYMLINKS
+            ("created", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640, 0x08)):  # _BENEATH
+        how = ctypes.create_string_buffer(struct.pack("QQQ", flags, mode, resolve), 24)
+        fd = libc.syscall(437, -100, str(workdir / name).encode(), how, ctypes.c_size_t(24))
+        if fd >= 0:
+            os.close(fd)
+    # bpf(BPF_PROG_LOAD) of a socket filter that returns 0: mov r0, 0; exit.
+    insns = ctypes.create_string_buffer(bytes.fromhex("b700000000000000" "9500000000000000"))
+    license_ = ctypes.create_string_buffer(b"GPL")
+    attr = ctypes.create_string_buffer(144)
+    struct.pack_into("IIQQ", attr, 0, 1, 2, ctypes.addressof(insns), ctypes.addressof(license_))
+    fd = libc.syscall(321, 5, attr, ctypes.c_uint(len(attr)))
+    if fd >= 0:
+        os.close(fd)
+
+
 def workload(workdir: Path) -> None:
     """What the audited process does (runs as a child, under WORKLOAD_AUID)."""
     Path("/proc/self/loginuid").write_text(str(WORKLOAD_AUID))
@@ -272,6 +297,7 @@ def workload(workdir: Path) -> None:
     target.chmod(0o640)
     os.chown(target, 1, 1)
     target.read_text()
+    _newer_calls(workdir)
     # User messages (AUDIT_USER via auditctl -m).
     for text in USER_MESSAGES:
         subprocess.run(["auditctl", "-m", text], check=True)
