@@ -298,6 +298,9 @@ def workload(workdir: Path) -> None:
     os.chown(target, 1, 1)
     target.read_text()
     _newer_calls(workdir)
+    # A crash (SIGSEGV): an ANOM_ABEND record; the core limit 0, so no core file.
+    subprocess.run([sys.executable, "-c", "import os, resource; resource.setrlimit("
+                    "resource.RLIMIT_CORE, (0, 0)); os.kill(os.getpid(), 11)"], check=False)
     # User messages (AUDIT_USER via auditctl -m).
     for text in USER_MESSAGES:
         subprocess.run(["auditctl", "-m", text], check=True)

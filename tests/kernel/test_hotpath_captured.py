@@ -25,13 +25,14 @@ def test_captured_logs_both_ways(captured_log: CapturedLog) -> None:
 def test_every_call_of_a_workload_both_ways(every_call_logs: dict[str, CapturedLog]) -> None:
     """Under a rule for every system call (capture.every_call_rules) the kernel writes
     what named-call rules never show (mmap and ioctl requests, clone flags, MMAP,
-    FD_PAIR, OPENAT2 and BPF records...): each one the same bytes by both paths, in
-    every variant."""
+    FD_PAIR, OPENAT2, BPF and ANOM_ABEND records...): each one the same bytes by both
+    paths, in every variant."""
     for log_format, log in every_call_logs.items():
         text = log.path.read_bytes().decode("utf-8", "replace")
         calls = set(re.findall(r" syscall=(\d+) ", text))
         assert len(calls) >= 30, (log_format, sorted(calls))  # the rule did its work
-        assert "type=OPENAT2 " in text and "type=BPF " in text  # (capture._newer_calls)
+        for record_type in ("OPENAT2", "BPF", "ANOM_ABEND"):  # (capture.workload)
+            assert f"type={record_type} " in text, (log_format, record_type)
         lines = text.split("\n")
         for name, variant in golden_frames.VARIANTS.items():
             hot = golden_frames.run(lines, variant, fast=True)
