@@ -168,27 +168,36 @@ def read_problem(path: Path, uid: int, gid: int) -> str | None:
     """
     target = path.absolute()
     for parent in reversed(target.parents):
-        try:
-            st = parent.stat()
-        except OSError as exc:
-            return f"{parent} ({exc.strerror})"
+        st = _stat(parent)
+        if isinstance(st, str):
+            return st
         if not _may(st, uid, gid, 1):
             return f"{target} (cannot enter {parent}, mode {st.st_mode & 0o7777:o})"
-    try:
-        st = target.stat()
-    except OSError as exc:
-        return f"{target} ({exc.strerror})"
+    st = _stat(target)
+    if isinstance(st, str):
+        return st
     if stat.S_ISDIR(st.st_mode):
         if not _may(st, uid, gid, 5):
-            return f"{target} (mode {st.st_mode & 0o7777:o}, owner {st.st_uid}:{st.st_gid})"
+            return _denied(target, st)
         files = [p for p in target.iterdir() if p.name.endswith(".rules")]
     else:
         files = [target]
     for f in files:
-        try:
-            fst = f.stat()
-        except OSError as exc:
-            return f"{f} ({exc.strerror})"
+        fst = _stat(f)
+        if isinstance(fst, str):
+            return fst
         if not _may(fst, uid, gid, 4):
-            return f"{f} (mode {fst.st_mode & 0o7777:o}, owner {fst.st_uid}:{fst.st_gid})"
+            return _denied(f, fst)
     return None
+
+
+def _stat(path: Path) -> os.stat_result | str:
+    """``path``'s status, or why it has none (read_problem's answer then)."""
+    try:
+        return path.stat()
+    except OSError as exc:
+        return f"{path} ({exc.strerror})"
+
+
+def _denied(path: Path, st: os.stat_result) -> str:
+    return f"{path} (mode {st.st_mode & 0o7777:o}, owner {st.st_uid}:{st.st_gid})"
