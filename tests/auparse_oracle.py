@@ -168,6 +168,10 @@ def ausearch_agreement(path: Path, builder: MessageBuilder) -> Agreement:
     line as ``key=text`` (a word of its own: after a space, ``(`` or ``'``; before a
     space, ``,``, ``)``, ``'`` or the end). Records ausearch does not print (it drops
     some events of odd logs) are not compared.
+
+    ausearch prints an event's records last to first, so its line is paired with the
+    one of our records of that type it agrees with most (an event's two PATH items
+    differ in nearly every value), not with the next one in order.
     """
     done = subprocess.run([require_tool("ausearch"), "-i", "-if", str(path)],
                           capture_output=True, check=False, timeout=120)
@@ -175,26 +179,29 @@ def ausearch_agreement(path: Path, builder: MessageBuilder) -> Agreement:
     for (node, serial), records in our_records(path).items():
         for r in records:  # ausearch may print an event's records in another order
             ours[(node, serial, r.type_name)].append(r)
-    cursor: Counter[tuple[str | None, int, str]] = Counter()
     result = Agreement()
     for line in done.stdout.decode("utf-8", "replace").splitlines():
         stamp = _AUSEARCH_STAMP.match(line)
         if stamp is None:
             continue
         key = (stamp.group(1), int(stamp.group(3)), stamp.group(2))
-        if cursor[key] >= len(ours[key]):
+        if not ours[key]:
             continue
-        record = ours[key][cursor[key]]
-        cursor[key] += 1
         body = line[stamp.end():]
+        found = [[_printed(body, _old_form(r, k), part)
+                  for _, k, text in builder.record_values(r)
+                  for part in (text if isinstance(text, list) else [text])]
+                 for r in ours[key]]
+        best = max(range(len(found)), key=lambda i: sum(found[i]))
+        record = ours[key].pop(best)
         # ausearch cuts a record at a \x1d that is data (issue 17.2): what follows is lost.
         cut = record.text.find("\x1d") if not record.enriched else -1
+        printed = iter(found[best])
         for _, k, text in builder.record_values(record):
             for part in text if isinstance(text, list) else [text]:
                 name = _old_form(record, k)
                 result.compared += 1
-                pattern = (r"(?:^|[ ('])" + re.escape(f"{name}={part}") + r"(?=$|[ ,)'])")
-                if re.search(pattern, body):
+                if next(printed):
                     result.agreed += 1
                 elif (record.type_name, name) in KNOWN:
                     result.known[(record.type_name, name)] += 1
@@ -205,3 +212,9 @@ def ausearch_agreement(path: Path, builder: MessageBuilder) -> Agreement:
                 else:
                     result.differences.append((record.type_name, name, part, line))
     return result
+
+
+def _printed(body: str, name: str, text: str) -> bool:
+    """Whether ausearch's line shows ``name=text`` as a word of its own."""
+    return re.search(r"(?:^|[ ('])" + re.escape(f"{name}={text}") + r"(?=$|[ ,)'])",
+                     body) is not None

@@ -10,6 +10,7 @@ audit-heka ships, and that it agrees with what auparse -- the library of
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ FORGED = (f"type=CHGRP_ID {T}:148): pid=12257 uid=65534 auid=4294967295 ses=4294
 CUT = (f"type=CHGRP_ID {T}:149): pid=12258 uid=65534 auid=4294967295 ses=4294967295 "
        "msg='op=changing new-group=y\x1dAUID=\"root\" id=65534 exe=\"/usr/bin/newgrp\" "
        "hostname=? addr=? terminal=? res=failed'")
+CAPTURED = Path(__file__).parent / "data" / "corpus" / "captured-raw.log.gz"
 ENRICHED_TAIL = '\x1dUID="nobody" AUID="unset" ID="nobody"'
 
 
@@ -288,6 +290,15 @@ def test_user_record_shares_the_syscall_serial(tmp_path: Path) -> None:
     assert by_serial[180]["record_types"] == ("SYSCALL", "SOCKADDR", "SERVICE_START", "PROCTITLE")
     assert len(out) == 2 and p.counters()["late_records"] == 0
     assert oracle(tmp_path, syscall_first, "first.log").unexplained == 0
+
+
+def test_the_oracle_pairs_the_records_ausearch_prints_last_to_first(tmp_path: Path) -> None:
+    # ausearch prints an event's records last to first: an exec event's second PATH item
+    # comes first, and was compared with our first (the kernel's own records, captured).
+    with gzip.open(CAPTURED, "rt", encoding="utf-8", newline="\n") as stream:
+        lines = stream.read().split("\n")[:-1]
+    assert sum(" item=1 " in line for line in lines) >= 2
+    oracle(tmp_path, lines, "captured.log")
 
 
 def test_live_mode_still_completes_at_eoe_and_user_records_at_once() -> None:
