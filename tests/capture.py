@@ -57,6 +57,9 @@ class CapturedLog:
     auid: int
 
 
+UNIX_SOCKET = ".{7e2c} s"  # (a unix socket path holds at most 107 bytes)
+
+
 def _auditd_conf(workdir: Path, log_file: Path, log_format: str, with_node: bool,
                  freq: int = 1) -> str:
     plugins = workdir / "plugins.d"
@@ -284,7 +287,9 @@ def workload(workdir: Path) -> None:
     _connect(socket.AF_INET, listener.getsockname())
     listener.close()
     _connect(socket.AF_INET6, ("::1", 9))
-    unix_path = str(workdir / "sock")
+    # A path with braces and a space, as programs name theirs (".{GUID}"): auditd's
+    # ENRICHED writer prints it as it is, inside SADDR={ ... }.
+    unix_path = str(workdir / UNIX_SOCKET)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(unix_path)
     server.listen(1)

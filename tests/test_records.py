@@ -82,16 +82,33 @@ def test_unknown_and_underscored_names() -> None:
 
 def test_enriched_section() -> None:
     line = (
-        "type=SOCKADDR msg=audit(1.000:5): saddr=020000507F0000010000000000000000"
-        '\x1dSADDR={ saddr_fam=inet laddr=127.0.0.1 lport=80 } UID="root"'
+        "type=SYSCALL msg=audit(1.000:5): arch=c000003e syscall=42 uid=0 auid=4294967295"
+        '\x1dARCH=x86_64 SYSCALL=connect UID="root" AUID="unset"'
     )
     r = ok(parse_line(line))
-    assert r.fields == (("saddr", "020000507F0000010000000000000000"),)
-    assert r.enriched == (
-        ("SADDR", "{ saddr_fam=inet laddr=127.0.0.1 lport=80 }"),
-        ("UID", '"root"'),
-    )
+    assert r.fields == (("arch", "c000003e"), ("syscall", "42"), ("uid", "0"),
+                        ("auid", "4294967295"))
+    assert r.enriched == (("ARCH", "x86_64"), ("SYSCALL", "connect"), ("UID", '"root"'),
+                          ("AUID", '"unset"'))
     assert "\x1d" in r.text and r.log_line() == line
+
+
+@pytest.mark.parametrize("path", ["/tmp/sock", "/tmp/.{9e2cb087-9744} s", "/tmp/}",
+                                  "/tmp/a\x1dUID=x", "/tmp/a\x1dUID={", "/t/{ X=1 }"])
+def test_a_sockaddr_interpretation_is_the_rest_of_the_line(path: str) -> None:
+    """auditd writes a socket's path inside SADDR={ ... } as it is (braces, spaces, a
+    \x1d of its own), and SADDR is a SOCKADDR record's one interpretation: auparse
+    takes everything from its "{" to the end of the line, and so do we."""
+    saddr = "01002F746D70"
+    line = (f"type=SOCKADDR msg=audit(1.000:5): saddr={saddr}"
+            f"\x1dSADDR={{ saddr_fam=local path={path} }}")
+    r = ok(parse_line(line))
+    assert r.fields == (("saddr", saddr),)
+    assert r.enriched == (("SADDR", f"{{ saddr_fam=local path={path} }}"),)
+    assert r.free_text == "" and r.problem == "" and r.log_line() == line
+    # ... but not where a user's msg='' holds it: there it is the message's data.
+    forged = "type=USER msg=audit(1.000:6): pid=1 msg='x\x1dSADDR={ y }'"
+    assert ok(parse_line(forged)).enriched == ()
 
 
 def test_a_bare_trailing_separator_is_data() -> None:

@@ -399,15 +399,24 @@ def split_enriched(body: str) -> tuple[str, str]:
 
     auditd's ENRICHED writer appends ``\\x1d`` and its interpretations once,
     after the record text, and names them in upper case (``AUID="unset"
-    UID="root" SADDR={ ... }``). So the separator is the LAST ``\\x1d``, and
-    only if (a) everything after it is such upper-case ``NAME=value`` pairs, at
-    least one, and nothing else, and (b) the text before it has no ``msg='``
-    left open. Any
+    UID="root"``). So the separator is the LAST ``\\x1d``, and only if (a)
+    everything after it is such upper-case ``NAME=value`` pairs, at least one,
+    and nothing else, and (b) the text before it has no ``msg='`` left open. Any
     other ``\\x1d`` is part of a value: a user can write one into a setuid
     helper's message (``newgrp $'y\\x1dAUID="root"'``), but the library then
     appends its own lower-case fields and the closing quote after it, which
     (a) and (b) refuse.
+
+    A SOCKADDR record's one interpretation is the exception: ``SADDR=`` and the
+    rest of the line (:func:`_enriched_pairs`), where a socket's path is written
+    as it is -- spaces, braces, even a ``\\x1d`` of its own (``path=/tmp/.{GUID}``
+    is common). So a ``\\x1dSADDR=`` with no ``msg='`` open before it is the
+    separator, the first one, as auparse reads it; the kernel's records carry no
+    ``\\x1d`` before it (they hex-encode control characters).
     """
+    saddr = body.find(_SADDR_TAIL)
+    if saddr != -1 and "{" in body[saddr:] and not _msg_open(body[:saddr]):
+        return body[:saddr], body[saddr + 1:]
     sep = body.rfind(ENRICHED_SEPARATOR)
     if sep == -1:
         return body, ""
@@ -423,12 +432,28 @@ def split_enriched(body: str) -> tuple[str, str]:
             if len(_ENRICHED_TAILS) >= BODY_MEMO_SIZE:
                 _ENRICHED_TAILS.clear()
             _ENRICHED_TAILS[tail] = valid
-    if not valid:
-        return body, ""
-    opened = head.find("msg='")
-    if opened != -1 and head.rfind("'") <= opened + 4:
+    if not valid or _msg_open(head):
         return body, ""
     return head, tail
+
+
+_SADDR_TAIL = ENRICHED_SEPARATOR + "SADDR="
+
+
+def _msg_open(head: str) -> bool:
+    """Whether a user-space ``msg='`` is left open in ``head`` (its \\x1d is data)."""
+    opened = head.find("msg='")
+    return opened != -1 and head.rfind("'") <= opened + 4
+
+
+def _enriched_pairs(tail: str) -> Pairs:
+    """The pairs of an ENRICHED part: upper-case words, or a SOCKADDR's ``SADDR=`` and
+    all the rest from its ``{`` (:func:`split_enriched`; auparse reads it so)."""
+    brace = tail.find("{", 6) if tail.startswith("SADDR=") else -1
+    if brace != -1:
+        return (("SADDR", tail[brace:]),)
+    pairs, _, _ = _pairs(tail)
+    return tuple(pairs)
 
 
 def _body(body: str, enriched_allowed: bool) -> tuple[Pairs, Pairs, str, int, str]:
@@ -451,10 +476,7 @@ def _body(body: str, enriched_allowed: bool) -> tuple[Pairs, Pairs, str, int, st
                     free = f"{free} {inner_free}" if free else inner_free
                 problem = problem or inner_problem
             break
-    enriched: Pairs = ()
-    if enriched_text:
-        enriched_pairs, _, _ = _pairs(enriched_text)
-        enriched = tuple(enriched_pairs)
+    enriched = _enriched_pairs(enriched_text) if enriched_text else ()
     return tuple(pairs), enriched, free, msg_fields, problem
 
 

@@ -5972,9 +5972,19 @@ local function split_pairs(s)
     return pairs_, lead, problem
 end
 
--- records.py split_enriched: the LAST \x1d, followed only by upper-case pairs (at
--- least one), with no msg=' left open before it; any other \x1d is data.
+-- records.py split_enriched: the first \x1dSADDR= with a "{" after it (a SOCKADDR's
+-- one interpretation, the rest of the line), else the LAST \x1d, followed only by
+-- upper-case pairs (at least one); either with no msg=' left open before it; any
+-- other \x1d is data.
 local function split_enriched(body)
+    local function msg_open(head)  -- records.py _msg_open (a local here: main has 200)
+        local opened = find(head, "msg='", 1, true)
+        return opened ~= nil and string.match(head, ".*()'") <= opened + 4
+    end
+    local saddr = find(body, "\29SADDR=", 1, true)
+    if saddr and find(body, "{", saddr, true) and not msg_open(sub(body, 1, saddr - 1)) then
+        return sub(body, 1, saddr - 1), sub(body, saddr + 1)
+    end
     local sep = string.match(body, ".*()\29")
     if not sep then return body, "" end
     local head, tail = sub(body, 1, sep - 1), sub(body, sep + 1)
@@ -5984,8 +5994,7 @@ local function split_enriched(body)
     for _, kv in ipairs(ps) do
         if not find(kv[1], "^[A-Z][A-Z0-9_%-]*$") then return body, "" end
     end
-    local opened = find(head, "msg='", 1, true)
-    if opened and string.match(head, ".*()'") <= opened + 4 then return body, "" end
+    if msg_open(head) then return body, "" end
     return head, tail
 end
 
@@ -6014,7 +6023,14 @@ local function parse_body(body)
         end
     end
     local enriched = {}
-    if enriched_text ~= "" then enriched = split_pairs(enriched_text) end
+    if enriched_text ~= "" then  -- records.py _enriched_pairs
+        local brace = sub(enriched_text, 1, 6) == "SADDR=" and find(enriched_text, "{", 7, true)
+        if brace then
+            enriched = {{"SADDR", sub(enriched_text, brace)}}
+        else
+            enriched = split_pairs(enriched_text)
+        end
+    end
     return fields, enriched, free, msg_fields, problem
 end
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from capture import CapturedLog
+from capture import UNIX_SOCKET, CapturedLog
 from click.testing import CliRunner
 
 from audit_heka.cli import main
@@ -110,7 +110,7 @@ def test_workload_fields(captured_log: CapturedLog, tmp_path: Path) -> None:
     saddrs = [m["Fields"]["saddr_i"] for m in find(messages, key="conn")]
     assert any(s.startswith("{ saddr_fam=inet laddr=127.0.0.1 lport=") for s in saddrs)
     assert "{ saddr_fam=inet6 laddr=::1 lport=9 }" in saddrs
-    assert f"{{ saddr_fam=local path={workdir}/sock }}" in saddrs
+    assert f"{{ saddr_fam=local path={workdir}/{UNIX_SOCKET} }}" in saddrs
     assert "{ saddr_fam=local path=audit-heka-abstract }" in saddrs
     # chmod/chown with two keys, and the watch.
     perm = find(messages, key="7065726D0161747472")
