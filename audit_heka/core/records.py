@@ -410,13 +410,15 @@ def split_enriched(body: str) -> tuple[str, str]:
     A SOCKADDR record's one interpretation is the exception: ``SADDR=`` and the
     rest of the line (:func:`_enriched_pairs`), where a socket's path is written
     as it is -- spaces, braces, even a ``\\x1d`` of its own (``path=/tmp/.{GUID}``
-    is common). So a ``\\x1dSADDR=`` with no ``msg='`` open before it is the
-    separator, the first one, as auparse reads it; the kernel's records carry no
-    ``\\x1d`` before it (they hex-encode control characters).
+    is common). So in a SOCKADDR record (its body starts with the kernel's
+    ``saddr=``), the first ``\\x1dSADDR=`` with a ``{`` after it is the separator,
+    as auparse reads it: the kernel hex-encodes control characters, so no
+    ``\\x1d`` of its own comes before.
     """
-    saddr = body.find(_SADDR_TAIL)
-    if saddr != -1 and "{" in body[saddr:] and not _msg_open(body[:saddr]):
-        return body[:saddr], body[saddr + 1:]
+    if body.startswith("saddr="):  # (a SOCKADDR record: the kernel writes saddr alone)
+        saddr = body.find(_SADDR_TAIL)
+        if saddr != -1 and "{" in body[saddr:] and not _msg_open(body[:saddr]):
+            return body[:saddr], body[saddr + 1:]
     sep = body.rfind(ENRICHED_SEPARATOR)
     if sep == -1:
         return body, ""

@@ -5972,8 +5972,9 @@ local function split_pairs(s)
     return pairs_, lead, problem
 end
 
--- records.py split_enriched: the first \x1dSADDR= with a "{" after it (a SOCKADDR's
--- one interpretation, the rest of the line), else the LAST \x1d, followed only by
+-- records.py split_enriched: in a body that starts with saddr= (a SOCKADDR), the first
+-- \x1dSADDR= with a "{" after it (its one interpretation, the rest of the line),
+-- else the LAST \x1d, followed only by
 -- upper-case pairs (at least one); either with no msg=' left open before it; any
 -- other \x1d is data.
 local function split_enriched(body)
@@ -5981,7 +5982,7 @@ local function split_enriched(body)
         local opened = find(head, "msg='", 1, true)
         return opened ~= nil and string.match(head, ".*()'") <= opened + 4
     end
-    local saddr = find(body, "\29SADDR=", 1, true)
+    local saddr = sub(body, 1, 6) == "saddr=" and find(body, "\29SADDR=", 1, true)
     if saddr and find(body, "{", saddr, true) and not msg_open(sub(body, 1, saddr - 1)) then
         return sub(body, 1, saddr - 1), sub(body, saddr + 1)
     end
