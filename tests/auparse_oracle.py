@@ -35,15 +35,27 @@ while p.parse_next_event():
         node = None
         p.first_field()
         while True:
-            name = p.get_field_name()
+            try:  # (a record with no fields at all: auparse has no name to give)
+                name = p.get_field_name()
+            except RuntimeError:
+                break
             if name == "node":
                 node = p.get_field_str()
             elif name != "type":
                 fields.append([name, p.interpret_field()])
             if not p.next_field():
                 break
-        out.append({"node": node, "serial": p.get_timestamp().serial, "fields": fields,
-                    "type": p.get_type_name()})
+        try:
+            type_name = p.get_type_name()
+        except LookupError:  # a type auparse has no name for (UNKNOWN[1420]), or none
+            try:
+                type_name = "UNKNOWN[%d]" % p.get_type()
+            except LookupError:
+                type_name = "?"
+        stamp = p.get_timestamp()
+        if stamp is not None:  # (None: a line that is no record, "# a comment")
+            out.append({"node": node, "serial": stamp.serial, "fields": fields,
+                        "type": type_name})
         if not p.next_record():
             break
 json.dump(out, sys.stdout)

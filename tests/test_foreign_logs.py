@@ -233,6 +233,21 @@ def test_comment_lines_are_counted_apart() -> None:
     assert c["comment_lines"] == 2 and c["malformed_records"] == 0 and c["unparsed_shipped"] == 0
 
 
+def test_a_type_auparse_cannot_name_and_comments_beside_it(tmp_path: Path) -> None:
+    # Ubuntu's AppArmor subject comes in a record type of its own, which auparse has no
+    # name for; comment lines are no records to auparse either (the oracle read neither).
+    lines = ["# a comment",
+             f"type=SYSCALL {T}:190): arch=c000003e syscall=44 success=yes exit=120 pid=1 "
+             "uid=0 auid=4294967295 comm=\"systemd\" subj=? key=(null)",
+             f"type=UNKNOWN[1420] {T}:190): subj_apparmor=unconfined",
+             f"type=PROCTITLE {T}:190): proctitle=2F7362696E2F696E6974"]
+    (m,), p = messages(lines)
+    assert fields(m)["record_types"] == ("SYSCALL", "UNKNOWN[1420]", "PROCTITLE")
+    assert fields(m)["subj_apparmor"] == ("unconfined",)
+    assert p.counters()["comment_lines"] == 1
+    assert oracle(tmp_path, lines).unexplained == 0
+
+
 def test_missing_closing_quote_keeps_the_record(tmp_path: Path) -> None:
     (m,), p = messages([UNTERMINATED])
     f = fields(m)
