@@ -109,6 +109,11 @@ KNOWN: dict[tuple[str, str], str] = {
     ("LOGIN", "ses"): "the old LOGIN's 'old ses=' is auparse's second 'ses' (interpreted: "
     "unset); audit-heka names it old-ses like the modern kernel's, which auparse does not "
     "interpret either",
+    ("ANOM_ABEND", "reason"): "older kernels' reason=\"memory violation\": auparse's field "
+    "ends at the space ('\"memory'); audit-heka ships the quoted value whole, as ausearch -i "
+    "prints it",
+    ("AVC", "info"): "AppArmor's info=\"same as current profile, skipping\": auparse gives "
+    "' '; audit-heka the quoted value whole, as ausearch -i prints it",
 }
 
 

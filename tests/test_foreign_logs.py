@@ -248,6 +248,23 @@ def test_a_type_auparse_cannot_name_and_comments_beside_it(tmp_path: Path) -> No
     assert oracle(tmp_path, lines).unexplained == 0
 
 
+def test_quoted_values_with_spaces_are_whole(tmp_path: Path) -> None:
+    # Older kernels' ANOM_ABEND reason, AppArmor's STATUS info: a quoted value with
+    # spaces, which auparse's field API cuts at the first space and ausearch prints whole.
+    lines = [f"type=ANOM_ABEND {T}:191): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=1000 "
+             'comm="ftptls" reason="memory violation" sig=6',
+             f'type=AVC {T}:192): apparmor="STATUS" operation="profile_replace" '
+             'info="same as current profile, skipping" profile="unconfined" pid=3 '
+             'comm="apparmor_parser"']
+    (abend,), _ = messages(lines[:1])
+    assert fields(abend)["reason"] == ("memory violation",) and fields(abend)["sig"] == (6,)
+    (avc,), _ = messages(lines[1:])
+    assert fields(avc)["info"] == ("same as current profile, skipping",)
+    result = oracle(tmp_path, lines)
+    assert result.unexplained == 0, result.differences
+    assert set(result.known) == {("ANOM_ABEND", "reason"), ("AVC", "info")}
+
+
 def test_missing_closing_quote_keeps_the_record(tmp_path: Path) -> None:
     (m,), p = messages([UNTERMINATED])
     f = fields(m)
