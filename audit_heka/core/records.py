@@ -417,7 +417,7 @@ def split_enriched(body: str) -> tuple[str, str]:
     """
     if body.startswith("saddr="):  # (a SOCKADDR record: the kernel writes saddr alone)
         saddr = body.find(_SADDR_TAIL)
-        if saddr != -1 and "{" in body[saddr:] and not _msg_open(body[:saddr]):
+        if saddr != -1 and body.find("{", saddr) != -1 and not _msg_open(body[:saddr]):
             return body[:saddr], body[saddr + 1:]
     sep = body.rfind(ENRICHED_SEPARATOR)
     if sep == -1:

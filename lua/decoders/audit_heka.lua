@@ -5973,10 +5973,9 @@ local function split_pairs(s)
 end
 
 -- records.py split_enriched: in a body that starts with saddr= (a SOCKADDR), the first
--- \x1dSADDR= with a "{" after it (its one interpretation, the rest of the line),
--- else the LAST \x1d, followed only by
--- upper-case pairs (at least one); either with no msg=' left open before it; any
--- other \x1d is data.
+-- \x1dSADDR= with a "{" after it (its one interpretation, the rest of the line); else
+-- the LAST \x1d, followed only by upper-case pairs (at least one); either with no
+-- msg=' left open before it. Any other \x1d is data.
 local function split_enriched(body)
     local function msg_open(head)  -- records.py _msg_open (a local here: main has 200)
         local opened = find(head, "msg='", 1, true)
