@@ -42,6 +42,10 @@ OLD_DAEMON = (f"type=DAEMON_START {T}:146) auditd start, ver=1.0.12 format=raw "
 UNTERMINATED = (f"type=USER_ACCT {T}:147): pid=1 uid=0 auid=4294967295 ses=4294967295 "
                 "msg='op=PAM:accounting acct=\"root exe=\"/bin/su\" hostname=? addr=? "
                 "terminal=? res=success'")
+# A user message whose closing quote is missing (go-libaudit's Ubuntu 16.10 samples).
+UNCLOSED_MSG = (f"type=SERVICE_START {T}:193): pid=1 uid=0 auid=4294967295 ses=4294967295 "
+                "msg='unit=rsyslog comm=\"systemd\" exe=\"/lib/systemd/systemd\" hostname=? "
+                "addr=? terminal=? res=success")
 # What the kernel sent for `newgrp 'x acct="root" res=success'` run by uid 65534.
 FORGED = (f"type=CHGRP_ID {T}:148): pid=12257 uid=65534 auid=4294967295 ses=4294967295 "
           "msg='op=changing new-group=x acct=\"root\" res=success id=65534 "
@@ -263,6 +267,18 @@ def test_quoted_values_with_spaces_are_whole(tmp_path: Path) -> None:
     result = oracle(tmp_path, lines)
     assert result.unexplained == 0, result.differences
     assert set(result.known) == {("ANOM_ABEND", "reason"), ("AVC", "info")}
+
+
+def test_a_user_message_without_its_closing_quote_is_still_read(tmp_path: Path) -> None:
+    # auparse reads the pairs after msg=' all the same; so do we, and say the quote is
+    # missing (parse_error, counted), rather than ship msg="'unit=rsyslog".
+    (m,), p = messages([UNCLOSED_MSG])
+    f = fields(m)
+    assert f["unit"] == ("rsyslog",) and f["exe"] == ("/lib/systemd/systemd",)
+    assert f["res"] == ("success",) and "msg" not in f
+    assert f["parse_error"] == ("SERVICE_START: unterminated_quote",)
+    assert p.counters()["malformed_records"] == 1
+    assert oracle(tmp_path, [UNCLOSED_MSG]).unexplained == 0
 
 
 def test_missing_closing_quote_keeps_the_record(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ T = foreign.T
 LINES = [
     "# a comment some tool wrote",
     foreign.OLD_PAM, foreign.OLD_AVC, foreign.OLD_LOGIN, foreign.OLD_USER_LOGIN,
-    foreign.OLD_DAEMON, foreign.UNTERMINATED, foreign.FORGED, foreign.CUT,
+    foreign.OLD_DAEMON, foreign.UNTERMINATED, foreign.UNCLOSED_MSG, foreign.FORGED,
+    foreign.CUT,
     foreign.FORGED.replace(":148)", ":190)") + foreign.ENRICHED_TAIL,
     foreign.CUT.replace(":149)", ":191)") + foreign.ENRICHED_TAIL,
     f'type=CWD {T}:160): cwd="/root" type=PATH {T}:160): item=0 name="/etc/x" inode=1',

@@ -33,8 +33,9 @@ Odd and old writers (issue 16), read as ``ausearch``/auparse reads them:
 * old LOGIN records ``old auid=4294967295 new auid=0``: the words name the
   pair, so the keys become the modern kernel's ``old-auid`` and ``auid``;
 * a quoted value with no closing quote (one that ends a word) ends at the next
-  space, as in auparse; the record is kept and ``problem`` says
-  ``unterminated_quote`` (counted);
+  space, as in auparse, but a user message's ``msg='`` runs to the end of the
+  record (its pairs read as auparse reads them); the record is kept and
+  ``problem`` says ``unterminated_quote`` (counted);
 * DAEMON_* headers with no colon after ``audit(...)``.
 
 ``\x1d`` is data except where auditd's ENRICHED writer put it
@@ -363,6 +364,8 @@ def _pairs_exact(s: str) -> tuple[list[tuple[str, str]], str, str]:
             end = s.rfind("'", j + 1)
             if end == -1:
                 problem = problem or "unterminated_quote"
+                if key == "msg":  # a user message cut before its quote: the rest is its
+                    end = n - 1  # text, whose pairs auparse reads all the same
         elif c == "{":
             end = find("}", j + 1)
             if end == -1:
@@ -469,8 +472,9 @@ def _body(body: str, enriched_allowed: bool) -> tuple[Pairs, Pairs, str, int, st
     # User-space records: msg='k=v k=v' -> the inner pairs become fields.
     # (Kernel records have none: the scan is skipped when the text cannot hold one.)
     for index, (key, value) in enumerate(pairs if "msg='" in raw else ()):
-        if key == "msg" and len(value) >= 2 and value[0] == "'" and value[-1] == "'":
-            inner, inner_free, inner_problem = _pairs(value[1:-1])
+        if key == "msg" and value[:1] == "'":  # (its closing quote may be missing)
+            text = value[1:-1] if len(value) >= 2 and value[-1] == "'" else value[1:]
+            inner, inner_free, inner_problem = _pairs(text)
             if inner:
                 pairs = pairs[:index] + pairs[index + 1 :] + inner
                 msg_fields = len(inner)

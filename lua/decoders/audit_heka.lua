@@ -5940,7 +5940,11 @@ local function split_pairs(s)
                     if not e and problem == "" then problem = "unterminated_quote" end
                 elseif c == "'" then
                     e = string.match(s, ".*()'", j + 1)
-                    if not e and problem == "" then problem = "unterminated_quote" end
+                    if not e then
+                        if problem == "" then problem = "unterminated_quote" end
+                        -- a user message cut before its quote: the rest is its text
+                        if key == "msg" then e = n end
+                    end
                 elseif c == "{" then
                     e = find(s, "}", j + 1, true)
                     if not e and problem == "" then problem = "unterminated_brace" end
@@ -6006,9 +6010,10 @@ local function parse_body(body)
     if find(raw, "msg='", 1, true) then
         for index, kv in ipairs(fields) do
             local key, value = kv[1], kv[2]
-            if key == "msg" and #value >= 2 and sub(value, 1, 1) == "'"
-                    and sub(value, -1) == "'" then
-                local inner, inner_free, inner_problem = split_pairs(sub(value, 2, -2))
+            if key == "msg" and sub(value, 1, 1) == "'" then  -- (its closing quote may be missing)
+                local closed = #value >= 2 and sub(value, -1) == "'"
+                local inner, inner_free, inner_problem =
+                    split_pairs(closed and sub(value, 2, -2) or sub(value, 2))
                 if #inner > 0 then
                     table.remove(fields, index)
                     for _, p in ipairs(inner) do fields[#fields + 1] = p end
