@@ -1,4 +1,5 @@
-"""auditctl is the oracle for rule encoding and printing (the 211-rule corpus).
+"""auditctl is the oracle for rule encoding and printing (the 211-rule corpus, and the
+rule sets the auditd package ships: STIG, OSPP, PCI-DSS, ...).
 
 1. Load with our encoder -> ``auditctl -l`` prints exactly our ``rules list``.
 2. Load with ``auditctl -R`` -> our ``rules list`` equals ``auditctl -l``.
@@ -14,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from audit_state import require
 
 from audit_heka.netlink.control import AuditControl, AuditError
 from audit_heka.netlink.rulefile import apply, parse_rules, read_sources
@@ -27,6 +29,8 @@ from audit_heka.netlink.rules import (
 )
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "rules"
+#: The rule sets auditd ships as examples (Debian's auditd package): written by others.
+SHIPPED = Path("/usr/share/doc/auditd/examples/rules")
 pytestmark = pytest.mark.kernel
 
 
@@ -111,3 +115,42 @@ def test_kernel_einval_is_reported(audit_kernel: object) -> None:
     with AuditControl() as ctl, pytest.raises(AuditError, match="invalid") as info:
         ctl.add_rule(cmd.rule)
     assert info.value.errno == 22
+
+
+def test_the_rule_sets_auditd_ships_encode_as_auditctl_does(audit_kernel: object) -> None:
+    """Each rule line of auditd's example rule sets, one at a time: where auditctl loads
+    it, the kernel lists exactly our encoding, printed as auditctl prints it; where
+    auditctl refuses it (a user this host lacks, a 32-bit rule its kernel has no
+    emulation for), we refuse it too. Only rule lines are loaded: never -e 2, the
+    loginuid lock or any other setting those files also hold."""
+    files = sorted(SHIPPED.glob("*.rules"))
+    require(len(files) >= 20, f"auditd's example rules are not in {SHIPPED}")
+    env = RuleEnv.system()
+    equal = refused = 0
+    with AuditControl() as ctl:
+        for f in files:
+            parsed = parse_rules(f.read_text(), str(f), env)
+            for error in parsed.errors:  # ours refused: auditctl must refuse the line too
+                line = str(error).splitlines()[-1].split()
+                if line and line[0] in ("-a", "-A", "-w"):
+                    auditctl("-D")
+                    done = subprocess.run(["auditctl", *line], capture_output=True, check=False)
+                    assert done.returncode != 0, str(error)
+                    refused += 1
+            for located in parsed.commands:
+                if not isinstance(located.command, AddRule):
+                    continue  # (settings: -D, -b, -e, --loginuid-immutable...)
+                auditctl("-D")
+                done = subprocess.run(["auditctl", *located.text.split()], capture_output=True,
+                                      check=False)
+                if done.returncode != 0:
+                    assert apply(ctl, [located]).failures, located.where
+                    auditctl("-D")
+                    refused += 1
+                    continue
+                (payload,) = ctl.list_rule_payloads()
+                assert payload == encode_rule(kernel_form(located.command.rule)), located.where
+                assert our_listing(ctl) == auditctl("-l").splitlines(), located.where
+                equal += 1
+    auditctl("-D")
+    assert equal >= 150, (equal, refused)
