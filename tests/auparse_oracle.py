@@ -109,12 +109,12 @@ KNOWN: dict[tuple[str, str], str] = {
     ("LOGIN", "ses"): "the old LOGIN's 'old ses=' is auparse's second 'ses' (interpreted: "
     "unset); audit-heka names it old-ses like the modern kernel's, which auparse does not "
     "interpret either",
-    ("ANOM_ABEND", "reason"): "older kernels' reason=\"memory violation\": auparse's field "
-    "ends at the space ('\"memory'); audit-heka ships the quoted value whole, as ausearch -i "
-    "prints it",
-    ("AVC", "info"): "AppArmor's info=\"same as current profile, skipping\": auparse gives "
-    "' '; audit-heka the quoted value whole, as ausearch -i prints it",
 }
+#: A quoted value with spaces (older kernels' reason="memory violation", AppArmor's
+#: info="..." and requested_mask="send receive"): auparse's field API gives its first
+#: word with the quote ('"memory') or ' '; audit-heka ships it whole, as ausearch -i
+#: prints it. Counted under this name, for any type and key.
+QUOTED_WITH_SPACES = "quoted value with spaces"
 
 
 # What ausearch's text shows differently from auparse.interpret_field -> why.
@@ -170,9 +170,18 @@ def agreement(path: Path, builder: MessageBuilder) -> Agreement:
                 result.agreed += 1
             elif (str(item.get("type")), name) in KNOWN:
                 result.known[(str(item.get("type")), name)] += 1
+            elif record is not None and _cut_at_a_space(record, name, text):
+                result.known[(str(item.get("type")), QUOTED_WITH_SPACES)] += 1
             else:
                 result.differences.append((str(item.get("type")), name, text, repr(record)))
     return result
+
+
+def _cut_at_a_space(record: Record, name: str, text: str) -> bool:
+    """Whether auparse's ``text`` for ``name`` is a quoted value of the record with
+    spaces, cut at the first one (:data:`QUOTED_WITH_SPACES`)."""
+    return any(k == name and raw[:1] == '"' and " " in raw
+               and text in (" ", raw.split(" ", 1)[0]) for k, raw in record.fields)
 
 
 _AUSEARCH_STAMP = re.compile(r"^(?:node=(\S+) )?type=(\S+) msg=audit\([^)]*:(\d+)\)")

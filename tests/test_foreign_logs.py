@@ -14,7 +14,7 @@ import gzip
 from pathlib import Path
 
 import pytest
-from auparse_oracle import Agreement, agreement, ausearch_agreement
+from auparse_oracle import QUOTED_WITH_SPACES, Agreement, agreement, ausearch_agreement
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -266,7 +266,7 @@ def test_quoted_values_with_spaces_are_whole(tmp_path: Path) -> None:
     assert fields(avc)["info"] == ("same as current profile, skipping",)
     result = oracle(tmp_path, lines)
     assert result.unexplained == 0, result.differences
-    assert set(result.known) == {("ANOM_ABEND", "reason"), ("AVC", "info")}
+    assert set(result.known) == {("ANOM_ABEND", QUOTED_WITH_SPACES), ("AVC", QUOTED_WITH_SPACES)}
 
 
 def test_a_user_message_without_its_closing_quote_is_still_read(tmp_path: Path) -> None:
