@@ -27,6 +27,8 @@ COMPILED_MODULES = [
     "audit_heka/heka/framing.py",
     "audit_heka/core/session.py",
     "audit_heka/core/hotpath.py",
+    "audit_heka/core/entries.py",
+    "audit_heka/core/plans.py",
     # the base of the values above: a compiled class must not derive from an interpreted one
     "audit_heka/value.py",
 ]

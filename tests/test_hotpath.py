@@ -377,7 +377,7 @@ def test_records_like_the_last_but_for_a_few_words() -> None:
 def test_aligned_groups_like_the_last_but_for_a_few_pieces() -> None:
     """Events of one plan whose PATH records change in a few pieces (the next file of
     a directory, a malformed inode, an item missing a key, a name seen before): each
-    group is encoded again only where it changed (hotpath._Recent), with the frames and
+    group is encoded again only where it changed (plans.Recent), with the frames and
     the malformed and filler counts of the general path."""
     path = ("item={item} name={name} inode={inode} dev=fe:00 mode=0100644 ouid=0 ogid=0 "
             "rdev=00:00 nametype={kind}")

@@ -8,9 +8,9 @@ and a storm repeats whole records. So the finished protobuf encodings are
 memoised and an event's message is a join of bytes:
 
 * per record, by (type, name, body): the record's keys in order and, per key,
-  a :class:`_Piece` holding the encodings of its raw Field and of its
-  interpretation (``<key>_i``) -- plus what the event header takes from the
-  record (severity, pid);
+  a :class:`~audit_heka.core.entries.Piece` holding the encodings of its raw
+  Field and of its interpretation (``<key>_i``) -- plus what the event header
+  takes from the record (severity, pid): its :class:`~audit_heka.core.entries.Rec`;
 * per field, by (record type, key, raw value) -- with the arch, syscall, a0
   and a1 of the record for the fields whose text depends on them -- for the
   records that are new (a SYSCALL whose pid changes each time);
@@ -19,9 +19,9 @@ memoised and an event's message is a join of bytes:
   its words, a user-space one (``msg='...'``, libaudit's) by its words without
   the ``msg='`` wrapper, from the last one of the same program -- a new session's
   pid, ses, account and address;
-* per event shape (its records' types and keys), the plan: which key becomes
-  which field, single or aligned on repeated records, collision prefixes,
-  where ``argv`` goes;
+* per event shape (its records' types and keys), the plan
+  (audit_heka.core.plans): which key becomes which field, single or aligned on
+  repeated records, collision prefixes, where ``argv`` goes;
 * the header (uuid by hashlib.sha1, timestamp, severity, pid, hostname) is
   encoded directly.
 
@@ -43,10 +43,39 @@ interpreter asks again each time, so does this).
 from __future__ import annotations
 
 from itertools import compress, count
-from operator import attrgetter, is_not, ne
+from operator import is_not, ne
 
+from audit_heka.core.entries import (
+    EMPTY_STRING,
+    FIELD_MEMO_SIZE,
+    INTEGER,
+    STRING,
+    VOLATILE_OF,
+    WARN_OF,
+    FieldKey,
+    Piece,
+    Rec,
+    Text,
+    field_entry,
+    integers_element,
+    string_element,
+    text_elements,
+)
 from audit_heka.core.events import Event
 from audit_heka.core.interpret import CONTEXT_KINDS, Interpreter, enriched_text
+from audit_heka.core.plans import (
+    ALIGNED,
+    ALIGNED_MEMO_SIZE,
+    MISSING_PLAN,
+    RECORD,
+    SINGLE,
+    Aligned,
+    Op,
+    Plan,
+    Recent,
+    dependencies,
+    make_plan,
+)
 from audit_heka.core.records import (
     BODY_MEMO_SIZE,
     Body,
@@ -59,17 +88,12 @@ from audit_heka.core.records import (
 )
 from audit_heka.core.schema import (
     AUDIT_HEKA_NAMESPACE,
-    EVENT_FIELDS,
     EXECVE,
-    FAILURE_VALUES,
     LOGGER,
-    SECCOMP,
     MessageBuilder,
     integer_key,
     is_execve_arg,
     renaming,
-    to_decimal,
-    type_warns,
 )
 from audit_heka.heka.message import varint
 
@@ -81,11 +105,10 @@ except ImportError:  # a Python built without its bundled hashes
 #: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
 USER_TTY = 1124  # its msg='' keys are interpreted raw: the general path's business
 RECORD_MEMO_SIZE = 8192  # record entries remembered (cleared when full)
-FIELD_MEMO_SIZE = 16384  # field pieces remembered
 PLAN_MEMO_SIZE = 1024  # event shapes remembered
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
 GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
@@ -97,281 +120,6 @@ MEMO_BODY_MAX = 4096  # characters of a record body whose entry is remembered
 MEMO_BYTES_MAX = 16384  # bytes of a group's or argv's encoding remembered
 
 _INT64_MAX = (1 << 63) - 1
-_INT32_MIN = -(1 << 31)
-_INT32_MAX = (1 << 31) - 1
-_STRING = b"\x10\x00"
-_INTEGER = b"\x10\x02"
-_EMPTY_STRING = b"\x22\x00"  # one "" value (an aligned array's filler)
-
-Text = str | list[str] | None
-_FieldKey = tuple[object, ...]
-
-
-def _entry(body: bytes) -> bytes:
-    """A ``Message.fields`` entry: tag 10, length, the encoded Field."""
-    return b"\x52" + varint(len(body)) + body
-
-
-def _name(name: str) -> bytes:
-    """A Field's name, encoded (memoised: names are few)."""
-    data = _NAMES.get(name)
-    if data is None:
-        raw = name.encode()  # strict, as the general encoder: a bad name raises there too
-        data = b"\x0a" + varint(len(raw)) + raw
-        if len(_NAMES) >= FIELD_MEMO_SIZE:
-            _NAMES.clear()
-        _NAMES[name] = data
-    return data
-
-
-_NAMES: dict[str, bytes] = {}
-_SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))  # a length below 128: one byte
-_NOT_ASKED: tuple[Text, bytes, bytes] = (None, b"", b"")
-# key -> its field's encoded name, its ``_i`` field's, integer_key(key), FAILURE_VALUES[key]
-_KEY_FACTS: dict[str, tuple[bytes, bytes, bool, frozenset[str] | None]] = {}
-
-
-def _key_facts(key: str) -> tuple[bytes, bytes, bool, frozenset[str] | None]:
-    if len(_KEY_FACTS) >= FIELD_MEMO_SIZE:
-        _KEY_FACTS.clear()
-    facts = _KEY_FACTS[key] = (_name(key), _name(key + "_i"), integer_key(key),
-                               FAILURE_VALUES.get(key))
-    return facts
-
-
-def _string(value: str) -> bytes:
-    """One ``value_string`` element."""
-    data = value.encode("utf-8", "surrogateescape")
-    return b"\x22" + varint(len(data)) + data
-
-
-def _integers(packed: bytes) -> bytes:
-    return b"\x32" + varint(len(packed)) + packed
-
-
-class _Piece:
-    """One key of one record: its raw field and its interpretation, encoded."""
-
-    __slots__ = ("asked", "fails", "key", "kind", "malformed", "name_i", "number", "packed",
-                 "raw", "single", "text", "text_elems", "text_joined", "value", "volatile")
-
-    def __init__(self, key: str, raw: str, text: Text, volatile: bool,
-                 kind: str | None = None) -> None:
-        # Inline, with the key's facts looked up once: this runs for every new value.
-        self.key = key
-        self.raw = raw
-        self.kind = kind
-        self.volatile = volatile
-        self.text = text
-        facts = _KEY_FACTS.get(key)
-        if facts is None:
-            facts = _key_facts(key)
-        name, name_i, typed, failing = facts
-        self.name_i = name_i  # the fields for the plain name (a collision prefixes it)
-        value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
-        self.fails = failing is not None and value in failing  # the event's severity
-        data = value.encode("utf-8", "surrogateescape")
-        size = len(data)
-        element = self.value = (  # the STRING element (arrays mix)
-            b"\x22" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
-        if not typed:
-            number = None
-        elif len(value) < 19 and value.isdigit() and value.isascii():  # fits int64
-            number = int(value)
-        else:
-            number = to_decimal(value)
-        self.number = number
-        if number is not None:
-            self.malformed = False
-            packed = self.packed = (_SMALL_VARINTS[number] if 0 <= number < 0x80
-                                    else varint(number))
-            body = name + b"\x10\x02\x32" + _SMALL_VARINTS[len(packed)] + packed
-        else:
-            self.malformed = typed
-            self.packed = b""
-            body = name + b"\x10\x00" + element
-        size = len(body)
-        single = b"\x52" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
-        #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
-        self.asked: tuple[Text, bytes, bytes] = _NOT_ASKED  # text, name_i, field
-        if text is None:
-            self.text_elems = self.text_joined = b""
-        else:
-            if isinstance(text, str):
-                data = text.encode("utf-8", "surrogateescape")
-                size = len(data)
-                elems = self.text_elems = self.text_joined = (
-                    b"\x22" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
-            else:
-                elems, self.text_joined = _text_elements(text)
-                self.text_elems = elems
-            if not volatile:
-                body = name_i + b"\x10\x00" + elems
-                size = len(body)
-                single += b"\x52" + (_SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
-        self.single = single
-
-    def raw_field(self, name: bytes) -> bytes:
-        if self.number is not None:
-            return _entry(name + _INTEGER + _integers(self.packed))
-        return _entry(name + _STRING + self.value)
-
-    def text_field(self, name_i: bytes) -> bytes:
-        if self.text is None:
-            return b""
-        return _entry(name_i + _STRING + self.text_elems)
-
-
-def _text_elements(text: Text) -> tuple[bytes, bytes]:
-    """(the elements of ``<key>_i`` for a single value, the one element of an aligned one)."""
-    if text is None:
-        return b"", b""
-    if isinstance(text, list):
-        return b"".join(map(_string, text)), _string(" ".join(text))
-    element = _string(text)
-    return element, element
-
-
-class Rec:
-    """What an event's message takes from one record, by (type, type name, body)."""
-
-    __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
-                 "malformed", "msg_fields", "parts", "pid", "pid_index", "pieces", "shape",
-                 "singles", "type_name", "volatile", "volatiles", "warn")
-    pid_index: int
-    singles: list[bytes]
-    malformed: tuple[str, ...]
-    volatiles: tuple[int, ...]
-    warn: bool
-    has_pid: bool
-    pid: int | None
-
-    def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[_Piece, ...],
-                 shape: int, base: Rec | None = None, changed: Sequence[int] = ()) -> None:
-        """``base``: the entry of a record with the same keys but for the values at
-        ``changed`` (what :meth:`FastEncoder._patched` knows): the rest is taken over."""
-        self.type_name = record.type_name
-        self.execve = record.type == EXECVE
-        self.keys = keys
-        self.shape = shape
-        self.fields = record.fields
-        self.enriched = record.enriched
-        self.free_text = record.free_text
-        self.msg_fields = record.msg_fields  # (the general path names fields by it too)
-        self.pieces = pieces
-        if base is not None and record.type != SECCOMP and _plain_change(
-                changed, pieces, base.pieces):
-            # Only values changed, none of them bearing on the counters or severity.
-            self.pid_index = index = base.pid_index
-            singles = self.singles = list(base.singles)
-            for i in changed:
-                singles[i] = pieces[i].single
-            self.malformed = base.malformed
-            self.volatiles = base.volatiles
-            self.warn = base.warn
-            if index in changed:
-                self._pid(pieces[index].number)
-            else:
-                self.has_pid, self.pid = base.has_pid, base.pid
-        else:
-            self.pid_index = index = keys.index("pid") if "pid" in keys else -1
-            singles = self.singles = list(map(_SINGLE_OF, pieces))
-            self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
-            self.volatiles = tuple(compress(range(len(pieces)), map(_VOLATILE_OF, pieces)))
-            self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
-            self._pid(pieces[index].number if index >= 0 else None)
-            self.has_pid = index >= 0
-        # Every key a single field under its plain name: the common case, one join.
-        self.volatile = bool(self.volatiles)
-        if not self.volatile:
-            self.joined = b"".join(singles)
-            self.parts: tuple[bytes | _Piece, ...] = (self.joined,)
-            return
-        # Else the same with the volatile pieces apart (their text is asked at each
-        # use): the record is encoded by its parts only.
-        self.joined = b""
-        parts: list[bytes | _Piece] = []
-        start = 0
-        for i in self.volatiles:
-            parts += (b"".join(singles[start:i]), pieces[i])
-            start = i + 1
-        parts.append(b"".join(singles[start:]))
-        self.parts = tuple(parts)
-
-    def _pid(self, number: int | None) -> None:
-        """The event's Pid comes from the first record with a pid field (first_pid)."""
-        self.has_pid = True
-        self.pid = number if number is not None and _INT32_MIN <= number <= _INT32_MAX else None
-
-    def matches(self, record: Record) -> bool:
-        """Whether this entry was made from a record parsed as ``record`` was."""
-        return ((self.fields is record.fields or self.fields == record.fields)
-                and (self.enriched is record.enriched or self.enriched == record.enriched)
-                and self.free_text == record.free_text
-                and self.msg_fields == record.msg_fields)
-
-
-def _plain_change(changed: Sequence[int], pieces: Sequence[_Piece],
-                  before: Sequence[_Piece]) -> bool:
-    """Whether the values at ``changed`` bear on no counter and not on the severity,
-    before and after."""
-    for i in changed:
-        p, q = pieces[i], before[i]
-        if p.volatile or p.malformed or p.fails or q.volatile or q.malformed or q.fails:
-            return False
-    return True
-
-
-_SINGLE, _ALIGNED, _ARGV = 0, 1, 2
-_RECORD, _GROUP = 0, 1  # a record's own fields; a group of records (aligned, or EXECVE)
-ALIGNED_MEMO_SIZE = 256  # per plan: aligned groups remembered by their records
-# (op, field name, field name + "_i", key, record indexes (aligned: None where missing),
-#  key index in each record (aligned: None where missing), plain name, memo of an aligned
-#  field's bytes by its pieces) -- or (_ARGV, ...).
-_Aligned = dict[tuple["_Piece | None", ...], tuple[bytes, int, int]]  # bytes, malformed, fill
-_Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ...], bool,
-            _Aligned]
-
-
-class _Recent:
-    """An aligned group's last encoding, op by op.
-
-    Why: the next event of a plan is most often the last one but for a few
-    pieces of one record (the next file of a directory: a PATH's name and
-    inode). Its group then misses the memo by its records, and encoding every
-    op again cost ~1 us an op; only the ops that read a changed piece are
-    encoded again, the others' bytes are taken over.
-    """
-
-    __slots__ = ("always", "bad", "deps", "fills", "members", "parts", "primed")
-
-    def __init__(self) -> None:
-        #: (record index, piece index) -> the ops that read that piece (made at the
-        #: second miss: most plans of a log are seen once).
-        self.deps: dict[tuple[int, int], list[int]] | None = None
-        self.always: list[int] = []  # ops that read whole records (argv): done at each change
-        self.primed = False  # missed once: from the next miss on, kept op by op
-        self.members: tuple[Rec, ...] | None = None  # the records of the last encoding
-        self.parts: list[bytes] = []  # each op's bytes,
-        self.bad: list[list[str]] = []  # the malformed keys it found,
-        self.fills: list[int] = []  # and the fillers of its aligned arrays
-
-
-# (kind, record indexes, ops, memo of the group's bytes by its records, its last encoding)
-_Group = tuple[int, tuple[int, ...], tuple[_Op, ...],
-               dict[tuple["Rec", ...], tuple[bytes, list[str], int]], "_Recent | None"]
-
-
-class _Plan:
-    __slots__ = ("groups", "head", "pid_rec")
-
-    def __init__(self, head: bytes, groups: tuple[_Group, ...], pid_rec: int) -> None:
-        self.head = head  # the type and record_types fields
-        self.groups = groups
-        #: The first record with a pid key (the event's Pid, first_pid), or -1.
-        self.pid_rec = pid_rec
-
-
 class FastEncoder:
     """Event -> encoded Message bytes for the common case; None: use the general path.
 
@@ -399,9 +147,9 @@ class FastEncoder:
         #: Entries by log line body: (record type, type name, entry or None for "the
         #: general path"). The session's lane reads it for the lines after a run's first.
         self.entries: dict[str, tuple[int, str, Rec | None]] = {}
-        self._fields: dict[_FieldKey, _Piece] = {}
+        self._fields: dict[FieldKey, Piece] = {}
         # (record type, "key=value" word) -> its pair and piece (see line_rec)
-        self._words: dict[int, dict[str, tuple[tuple[str, str], _Piece]]] = {}
+        self._words: dict[int, dict[str, tuple[tuple[str, str], Piece]]] = {}
         self._word_count = 0
         # Per (record type, word count, ENRICHED part): the last few entries put together
         # from words, with their words (the bases of _patched), by their first two words.
@@ -410,9 +158,9 @@ class FastEncoder:
         # Per (record type, type name, field count, msg='' field count): the last few
         # entries of parsed records without context kinds (see _from_record_base).
         self._record_bases: dict[tuple[int, str, int, int, str, str], list[Rec]] = {}
-        self._recent: dict[tuple[str, str], _Piece] = {}  # see _session_piece
+        self._recent: dict[tuple[str, str], Piece] = {}  # see _session_piece
         self._shapes: dict[tuple[str, ...], int] = {}
-        self._plans: dict[tuple[int, ...], _Plan | None] = {}
+        self._plans: dict[tuple[int, ...], Plan | None] = {}
         self._argvs: dict[tuple[Rec, ...], bytes] = {}
         self._group_entries = 0  # in all plans' group memos
         self._generation = -1
@@ -585,7 +333,7 @@ class FastEncoder:
             if len(raw) <= MEMO_VALUE_MAX and reads_alone(k, raw):
                 words[f"{k}={raw}"] = (pair, _CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
 
-    def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], _Piece]]:
+    def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], Piece]]:
         """The word memo of a record type, with room for ``adding`` words (bounded)."""
         self._word_count += adding
         if self._word_count > FIELD_MEMO_SIZE:
@@ -744,10 +492,10 @@ class FastEncoder:
                 continue
             kind = interpreter.kind(rtype, k, raw)
             if kind is None:
-                pieces[i] = _Piece(k, raw, None, False, None)
+                pieces[i] = Piece(k, raw, None, False, None)
                 continue
             text = interpreter.kind_text(record, kind, raw)
-            piece = pieces[i] = _Piece(
+            piece = pieces[i] = Piece(
                 k, raw, text, isinstance(text, str) and text.startswith("unknown("), kind)
             if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
                 self._remember_piece(record, k, raw, piece)
@@ -775,10 +523,10 @@ class FastEncoder:
         memo[body] = (rtype, type_name, rec)
 
     def _put_together(self, rtype: int, type_name: str, body: str, split: list[str],
-                      words: dict[str, tuple[tuple[str, str], _Piece]],
+                      words: dict[str, tuple[tuple[str, str], Piece]],
                       bodies: dict[str, Body]) -> Rec | None:
         pairs: list[tuple[str, str]] = []
-        pieces: list[_Piece] = []
+        pieces: list[Piece] = []
         contextual = False
         new: list[int] = []  # words not seen before: read here, one by one
         for word in split:
@@ -875,19 +623,19 @@ class FastEncoder:
                 or not 0 <= timestamp <= _INT64_MAX or not 0 <= serial <= _INT64_MAX):
             return None
         shape = tuple([r.shape for r in recs])
-        plan = self._plans.get(shape, _MISSING_PLAN)
-        if plan is _MISSING_PLAN:
+        plan = self._plans.get(shape, MISSING_PLAN)
+        if plan is MISSING_PLAN:
             if len(self._plans) >= PLAN_MEMO_SIZE:
                 self._plans.clear()
-            plan = self._plans[shape] = _make_plan(recs)
+            plan = self._plans[shape] = make_plan(recs)
         if plan is None:
             return None
         out = [b"", plan.head]
         if node is not None:
-            out.append(_entry(b"\x0a\x04node" + _STRING + _string(node)))
+            out.append(field_entry(b"\x0a\x04node" + STRING + string_element(node)))
         malformed = self._malformed
         for kind, indexes, ops, memo, recent in plan.groups:
-            if kind == _RECORD:
+            if kind == RECORD:
                 i = indexes[0]
                 rec = recs[i]
                 if rec.malformed:
@@ -909,7 +657,7 @@ class FastEncoder:
                 fill = self._fill
                 start = len(malformed)
                 data = (self._group_bytes(ops, recs, record_at)
-                        if recent is None or any(map(_VOLATILE_OF, members))
+                        if recent is None or any(map(VOLATILE_OF, members))
                         else self._group_patched(ops, recs, record_at, indexes, members,
                                                  recent))
                 hit = (data, malformed[start:], self._fill - fill)
@@ -936,7 +684,7 @@ class FastEncoder:
         head = [
             b"\x0a\x10", digest[:6], _VERSION5[digest[6] & 0x0F], digest[7:8],
             _VARIANT[digest[8] & 0x3F], digest[9:16], b"\x10", self._stamp_bytes,
-            self._type_logger, b"\x28\x04" if any(map(_WARN_OF, recs)) else b"\x28\x06",
+            self._type_logger, b"\x28\x04" if any(map(WARN_OF, recs)) else b"\x28\x06",
         ]
         if builder.payload:
             payload = "\n".join(lines).encode("utf-8", "surrogateescape")
@@ -1083,7 +831,7 @@ class FastEncoder:
         return Rec(record, best.keys, tuple(pieces), best.shape, best,
                    [i + offset for i in changed])
 
-    def _session_piece(self, record: Record, key: str, raw: str) -> _Piece:
+    def _session_piece(self, record: Record, key: str, raw: str) -> Piece:
         """The piece of a value no record of this type had: a pid, a session, an
         address -- which the next records of the same session (other types) often
         repeat: from the recent pieces by (key, value) if its kind is the same
@@ -1095,7 +843,7 @@ class FastEncoder:
         if piece is not None and piece.kind == kind:
             return piece
         if kind is None:
-            piece = _Piece(key, raw, None, False, None)
+            piece = Piece(key, raw, None, False, None)
         else:
             piece = self._piece(record, key, raw, None, looked=True)
         if len(raw) <= MEMO_VALUE_MAX:
@@ -1115,14 +863,14 @@ class FastEncoder:
             return None
         enriched = dict(reversed(record.enriched)) if record.enriched else None
         keys: list[str] = []
-        pieces: list[_Piece] = []
+        pieces: list[Piece] = []
         execve = record.type == EXECVE
         try:
             if record.free_text:
                 if record.get("msgdata") is not None:
                     return None  # a key "msgdata" beside the free text
                 keys.append("msgdata")  # free text: never interpreted
-                pieces.append(_Piece("msgdata", record.free_text, None, False))
+                pieces.append(Piece("msgdata", record.free_text, None, False))
             memo = self._fields
             rtype = record.type
             context: tuple[str | int | None, ...] | None = None
@@ -1145,20 +893,20 @@ class FastEncoder:
         return Rec(record, tuple(keys), tuple(pieces), self._shape(record.type_name, tuple(keys)))
 
     def _piece(self, record: Record, key: str, raw: str, enriched: dict[str, str] | None,
-               remember: bool = True, looked: bool = False) -> _Piece:
+               remember: bool = True, looked: bool = False) -> Piece:
         """The piece of one field; ``remember``: into the memos (a value seldom seen
         again is not); ``looked``: the caller found it in no memo."""
         interpreter = self.interpreter
         kind = interpreter.kind(record.type, key, raw)
         if not remember and enriched is None:  # a value seldom seen again: made, not looked up
             if kind is None:
-                return _Piece(key, raw, None, False, None)
+                return Piece(key, raw, None, False, None)
             text: Text = interpreter.kind_text(record, kind, raw)
-            return _Piece(key, raw, text,
+            return Piece(key, raw, text,
                           isinstance(text, str) and text.startswith("unknown("), kind)
         resolved = enriched.get(key.upper()) if enriched is not None else None
         memo = self._fields
-        memo_key: _FieldKey
+        memo_key: FieldKey
         contextual = kind in CONTEXT_KINDS and resolved is None
         if contextual:
             memo_key = (record.type, key, raw, *interpreter.context_key(record))
@@ -1179,13 +927,13 @@ class FastEncoder:
         # An unknown id may be an account created since: its text is asked again at
         # each use (the interpreter does not memoise it either).
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
-        piece = _Piece(key, raw, text, volatile, kind)
+        piece = Piece(key, raw, text, volatile, kind)
         if remember and len(raw) <= MEMO_VALUE_MAX:
             self._remember_piece(record, key, raw, piece, memo_key, contextual)
         return piece
 
-    def _remember_piece(self, record: Record, key: str, raw: str, piece: _Piece,
-                        memo_key: _FieldKey | None = None, contextual: bool = False) -> None:
+    def _remember_piece(self, record: Record, key: str, raw: str, piece: Piece,
+                        memo_key: FieldKey | None = None, contextual: bool = False) -> None:
         """Into the field memo; ``memo_key`` None: a piece of a record without ENRICHED
         pairs (its key made here)."""
         memo = self._fields
@@ -1211,7 +959,7 @@ class FastEncoder:
                             op[7].clear()
             self._group_entries = 1
 
-    def _group_bytes(self, ops: tuple[_Op, ...], recs: list[Rec],
+    def _group_bytes(self, ops: tuple[Op, ...], recs: list[Rec],
                      record_at: Callable[[int], Record]) -> bytes:
         """A group's fields (and their ``_i``), in plan order.
 
@@ -1221,7 +969,7 @@ class FastEncoder:
         out = []
         for op in ops:
             kind, name, name_i, key, where, index, plain, memo = op
-            if kind == _ALIGNED:
+            if kind == ALIGNED:
                 pieces = tuple([recs[i].pieces[j] if i is not None and j is not None else None
                                 for i, j in zip(where, index, strict=True)])
                 hit = memo.get(pieces)
@@ -1233,7 +981,7 @@ class FastEncoder:
                     self._malformed.extend([key] * bad)
                 self._fill += filled
                 out.append(data)
-            elif kind == _SINGLE:
+            elif kind == SINGLE:
                 i = where[0]
                 assert i is not None
                 piece = recs[i].pieces[index[0] or 0]
@@ -1248,9 +996,9 @@ class FastEncoder:
                 out.append(self._argv(recs, record_at))
         return b"".join(out)
 
-    def _group_patched(self, ops: tuple[_Op, ...], recs: list[Rec],
+    def _group_patched(self, ops: tuple[Op, ...], recs: list[Rec],
                        record_at: Callable[[int], Record], indexes: tuple[int, ...],
-                       members: tuple[Rec, ...], recent: _Recent) -> bytes:
+                       members: tuple[Rec, ...], recent: Recent) -> bytes:
         """:meth:`_group_bytes` of records none of them volatile, from the group's last
         encoding: only the ops that read a piece not in the last records are done."""
         last = recent.members
@@ -1259,7 +1007,7 @@ class FastEncoder:
                 recent.primed = True
                 return self._group_bytes(ops, recs, record_at)
             if recent.deps is None:
-                recent.deps, recent.always = _dependencies(ops)
+                recent.deps, recent.always = dependencies(ops)
             redo: Iterable[int] = range(len(ops))
             recent.parts = [b""] * len(ops)
             recent.bad = [[] for _ in ops]
@@ -1294,7 +1042,7 @@ class FastEncoder:
             recent.parts, recent.bad, recent.fills = [], [], []
         return data
 
-    def _text_field(self, piece: _Piece, record_at: Callable[[int], Record], i: int,
+    def _text_field(self, piece: Piece, record_at: Callable[[int], Record], i: int,
                     name_i: bytes) -> bytes:
         if not piece.volatile:
             return piece.text_field(name_i)
@@ -1304,11 +1052,11 @@ class FastEncoder:
         asked = piece.asked
         if text == asked[0] and name_i == asked[1]:
             return asked[2]
-        field = _entry(name_i + _STRING + _text_elements(text)[0])
+        field = field_entry(name_i + STRING + text_elements(text)[0])
         piece.asked = (text, name_i, field)
         return field
 
-    def _volatile_text(self, piece: _Piece, record_at: Callable[[int], Record], i: int) -> Text:
+    def _volatile_text(self, piece: Piece, record_at: Callable[[int], Record], i: int) -> Text:
         """A text that names an id found unknown before: asked again, as the interpreter
         does (of the record only when the text depends on its other fields)."""
         interpreter = self.interpreter
@@ -1319,9 +1067,9 @@ class FastEncoder:
             return interpreter.plain(piece.kind, piece.raw)
         return interpreter.field_text(record_at(i), piece.key, piece.raw, None)
 
-    def _aligned(self, pieces: tuple[_Piece | None, ...], record_at: Callable[[int], Record],
+    def _aligned(self, pieces: tuple[Piece | None, ...], record_at: Callable[[int], Record],
                  name: bytes, name_i: bytes, key: str, where: tuple[int | None, ...],
-                 memo: _Aligned) -> bytes:
+                 memo: Aligned) -> bytes:
         """A key of a repeated record type: arrays aligned on its records (as schema's),
         remembered by its pieces (see :meth:`_group_bytes`)."""
         # One pass, no generator per step: this runs for every new item of a group.
@@ -1334,8 +1082,8 @@ class FastEncoder:
             if p is None or i is None:
                 missing += 1
                 no_text += 1
-                values.append(_EMPTY_STRING)
-                texts.append(_EMPTY_STRING)
+                values.append(EMPTY_STRING)
+                texts.append(EMPTY_STRING)
                 continue
             if p.malformed:
                 bad += 1
@@ -1344,25 +1092,25 @@ class FastEncoder:
             if p.volatile:
                 volatile = True
                 text = self._volatile_text(p, record_at, i)
-                element = _text_elements(text)[1] if text is not None else None
+                element = text_elements(text)[1] if text is not None else None
             else:
                 element = p.text_joined if p.text is not None else None
             if element is None:
                 no_text += 1
-                texts.append(_EMPTY_STRING)
+                texts.append(EMPTY_STRING)
             else:
                 texts.append(element)
         if bad:
             self._malformed += [key] * bad
         filled = 0
         if integer_key(key) and not missing and not bad:
-            out = _entry(name + _INTEGER + _integers(b"".join(packed)))
+            out = field_entry(name + INTEGER + integers_element(b"".join(packed)))
         else:
             filled = missing
-            out = _entry(name + _STRING + b"".join(values))
+            out = field_entry(name + STRING + b"".join(values))
         if no_text < len(texts):  # a text for some: the others' are fillers
             filled += no_text
-            out += _entry(name_i + _STRING + b"".join(texts))
+            out += field_entry(name_i + STRING + b"".join(texts))
         self._fill += filled
         if len(out) <= MEMO_BYTES_MAX and not volatile:
             self._count_group_entry()
@@ -1377,26 +1125,13 @@ class FastEncoder:
         if data is None:
             argv = self.interpreter.argv(
                 [record_at(i) for i, r in enumerate(recs) if r.execve])
-            data = _entry(b"\x0a\x04argv" + _STRING + b"".join(map(_string, argv)))
+            data = field_entry(b"\x0a\x04argv" + STRING + b"".join(map(string_element, argv)))
             if len(data) > MEMO_BYTES_MAX:
                 return data
             if len(self._argvs) >= ARGV_MEMO_SIZE:
                 self._argvs.clear()
             self._argvs[key] = data
         return data
-
-
-def _dependencies(ops: tuple[_Op, ...]) -> tuple[dict[tuple[int, int], list[int]], list[int]]:
-    """Which ops of a group read each (record, piece); and those that read whole records."""
-    deps: dict[tuple[int, int], list[int]] = {}
-    always: list[int] = []
-    for n, (kind, _, _, _, where, index, _, _) in enumerate(ops):
-        if kind == _ARGV:
-            always.append(n)
-        for record, piece in zip(where, index, strict=True):
-            if record is not None and piece is not None:
-                deps.setdefault((record, piece), []).append(n)
-    return deps, always
 
 
 def _user_words(body: str) -> tuple[str, int, list[str], tuple[str, ...]] | None:
@@ -1429,62 +1164,6 @@ def _user_words(body: str) -> tuple[str, int, list[str], tuple[str, ...]] | None
     return f"{tail}\x00{at}", at, words, (words[at], exe)
 
 
-def _make_plan(recs: list[Rec]) -> _Plan | None:
-    """The plan of an event of these records' shape (schema's grouping, prefixes, argv)."""
-    groups: dict[str, list[dict[str, int]]] = {}  # type name -> members: key -> record
-    firsts: dict[str, list[int]] = {}  # type name -> each member's (first) record
-    every: dict[str, list[int]] = {}  # type name -> its records
-    for i, rec in enumerate(recs):
-        members = groups.get(rec.type_name)
-        firsts.setdefault(rec.type_name, [])
-        every.setdefault(rec.type_name, []).append(i)
-        if members is None or not rec.execve:
-            firsts[rec.type_name].append(i)
-        if members is None:
-            groups[rec.type_name] = [dict.fromkeys(rec.keys, i)]
-        elif rec.execve:  # every EXECVE record of the event is one logical record
-            first = members[0]
-            for k in rec.keys:
-                if k in first:
-                    return None  # the general path merges their interpretations
-                first[k] = i
-        else:
-            members.append(dict.fromkeys(rec.keys, i))
-    used = set(EVENT_FIELDS)
-    plan: list[_Group] = []
-    for type_name, members in groups.items():
-        execve = type_name == "EXECVE"  # _make_record: the name says the type
-        if len(members) == 1 and not execve and used.isdisjoint(members[0]):
-            # A record's own fields under their own names (Rec.joined): the common case
-            # needs no ops.
-            used.update(members[0])
-            plan.append((_RECORD, tuple(firsts[type_name]), (), {}, None))
-            continue
-        keys = list(dict.fromkeys([k for m in members for k in m]))
-        prefix = type_name.lower() + "_"
-        names = {k: prefix + k if k in used else k for k in keys}
-        used.update(names.values())
-        ops: list[_Op] = []
-        positions = {i: {k: j for j, k in enumerate(recs[i].keys)} for i in every[type_name]}
-        for k in keys:
-            name = names[k]
-            where = tuple([m.get(k) for m in members])
-            index = tuple([positions[i][k] if i is not None else None for i in where])
-            ops.append((_SINGLE if len(members) == 1 else _ALIGNED, _name(name),
-                        _name(name + "_i"), k, where, index, name == k, {}))
-            if execve and k == "argc":
-                ops.append((_ARGV, b"", b"", "", (), (), True, {}))
-        if execve and "argc" not in keys:
-            ops.append((_ARGV, b"", b"", "", (), (), True, {}))
-        # An aligned group, or EXECVE's: its bytes depend on its records only.
-        plan.append((_GROUP, tuple(every[type_name]), tuple(ops), {}, _Recent()))
-    type_field = _entry(b"\x0a\x04type" + _STRING + _string(recs[0].type_name))
-    record_types = _entry(b"\x0a\x0crecord_types" + _STRING
-                          + b"".join([_string(r.type_name) for r in recs]))
-    pid_rec = next((i for i, r in enumerate(recs) if r.has_pid), -1)
-    return _Plan(type_field + record_types, tuple(plan), pid_rec)
-
-
 def _len_str(text: str) -> bytes:
     data = text.encode("utf-8", "surrogateescape")
     return varint(len(data)) + data
@@ -1495,15 +1174,9 @@ def _host(hostname: str) -> bytes:
 
 
 _SHAPE_IDS = count(1)  # shape ids, never reused: a cleared shape memo must not alias plans
-_SINGLE_OF = attrgetter("single")
-_MALFORMED_OF = attrgetter("malformed")
-_VOLATILE_OF = attrgetter("volatile")
-_FAILS_OF = attrgetter("fails")
-_WARN_OF = attrgetter("warn")
-_MISSING_PLAN = _Plan(b"", (), -1)
-_NO_WORDS: dict[str, tuple[tuple[str, str], _Piece]] = {}  # (never written)
+_NO_WORDS: dict[str, tuple[tuple[str, str], Piece]] = {}  # (never written)
 _NO_BODIES: dict[str, Body] = {}  # (never written: _remember without a parse)
-_CONTEXTUAL = _Piece("", "", None, False)  # in the field memo: "keyed with the context too"
+_CONTEXTUAL = Piece("", "", None, False)  # in the field memo: "keyed with the context too"
 _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 # What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).
 _CALL_KEYS = frozenset({"arch", "syscall"})
@@ -1511,7 +1184,7 @@ _ARG_KEYS = frozenset({"a0", "a1"})
 # The ``serial`` field's entry up to its value, by the value's length (a varint of at
 # most 10 bytes): tag, length, name, INTEGER, packed value_integer of that length.
 _SERIAL_ENTRIES = tuple(
-    b"\x52" + bytes((12 + n,)) + b"\x0a\x06serial" + _INTEGER + b"\x32" + bytes((n,))
+    b"\x52" + bytes((12 + n,)) + b"\x0a\x06serial" + INTEGER + b"\x32" + bytes((n,))
     for n in range(11))
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

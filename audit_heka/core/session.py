@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
+from audit_heka.core.entries import Rec
 from audit_heka.core.events import EOE, PROCTITLE, Assembler, Event, stands_alone
-from audit_heka.core.hotpath import MEMO_BODY_MAX, FastEncoder, Rec
+from audit_heka.core.hotpath import MEMO_BODY_MAX, FastEncoder
 from audit_heka.core.records import (
     CANONICAL_LINE,
     MAX_RECORD_LENGTH,

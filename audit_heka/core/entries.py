@@ -1,0 +1,262 @@
+"""What an event's message takes from one record: its fields, encoded once.
+
+Why: the hot path (audit_heka.core.hotpath) joins finished protobuf bytes rather than
+building Field objects per event. A :class:`Piece` is one key of one record -- its raw
+Field and its interpretation (``<key>_i``), encoded -- and a :class:`Rec` is a record's
+pieces in order, with what the event's header takes from it (severity, pid) and, in
+the common case, all its fields joined into one string of bytes. Each is made once per
+new value or record; the hot path's memos find them again.
+"""
+
+from __future__ import annotations
+
+from itertools import compress
+from operator import attrgetter
+
+from audit_heka.core.records import Record
+from audit_heka.core.schema import (
+    EXECVE,
+    FAILURE_VALUES,
+    SECCOMP,
+    integer_key,
+    to_decimal,
+    type_warns,
+)
+from audit_heka.heka.message import varint
+
+#: typing.TYPE_CHECKING without importing typing (replay's start-up); mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+FIELD_MEMO_SIZE = 16384  # field pieces (and names) remembered
+
+_INT32_MIN = -(1 << 31)
+_INT32_MAX = (1 << 31) - 1
+STRING = b"\x10\x00"
+INTEGER = b"\x10\x02"
+EMPTY_STRING = b"\x22\x00"  # one "" value (an aligned array's filler)
+
+Text = str | list[str] | None
+FieldKey = tuple[object, ...]
+
+
+def field_entry(body: bytes) -> bytes:
+    """A ``Message.fields`` entry: tag 10, length, the encoded Field."""
+    return b"\x52" + varint(len(body)) + body
+
+
+def field_name(name: str) -> bytes:
+    """A Field's name, encoded (memoised: names are few)."""
+    data = _NAMES.get(name)
+    if data is None:
+        raw = name.encode()  # strict, as the general encoder: a bad name raises there too
+        data = b"\x0a" + varint(len(raw)) + raw
+        if len(_NAMES) >= FIELD_MEMO_SIZE:
+            _NAMES.clear()
+        _NAMES[name] = data
+    return data
+
+
+_NAMES: dict[str, bytes] = {}
+SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))  # a length below 128: one byte
+NOT_ASKED: tuple[Text, bytes, bytes] = (None, b"", b"")
+# key -> its field's encoded name, its ``_i`` field's, integer_key(key), FAILURE_VALUES[key]
+_KEY_FACTS: dict[str, tuple[bytes, bytes, bool, frozenset[str] | None]] = {}
+
+
+def _key_facts(key: str) -> tuple[bytes, bytes, bool, frozenset[str] | None]:
+    if len(_KEY_FACTS) >= FIELD_MEMO_SIZE:
+        _KEY_FACTS.clear()
+    facts = _KEY_FACTS[key] = (field_name(key), field_name(key + "_i"), integer_key(key),
+                               FAILURE_VALUES.get(key))
+    return facts
+
+
+def string_element(value: str) -> bytes:
+    """One ``value_string`` element."""
+    data = value.encode("utf-8", "surrogateescape")
+    return b"\x22" + varint(len(data)) + data
+
+
+def integers_element(packed: bytes) -> bytes:
+    return b"\x32" + varint(len(packed)) + packed
+
+
+class Piece:
+    """One key of one record: its raw field and its interpretation, encoded."""
+
+    __slots__ = ("asked", "fails", "key", "kind", "malformed", "name_i", "number", "packed",
+                 "raw", "single", "text", "text_elems", "text_joined", "value", "volatile")
+
+    def __init__(self, key: str, raw: str, text: Text, volatile: bool,
+                 kind: str | None = None) -> None:
+        # Inline, with the key's facts looked up once: this runs for every new value.
+        self.key = key
+        self.raw = raw
+        self.kind = kind
+        self.volatile = volatile
+        self.text = text
+        facts = _KEY_FACTS.get(key)
+        if facts is None:
+            facts = _key_facts(key)
+        name, name_i, typed, failing = facts
+        self.name_i = name_i  # the fields for the plain name (a collision prefixes it)
+        value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
+        self.fails = failing is not None and value in failing  # the event's severity
+        data = value.encode("utf-8", "surrogateescape")
+        size = len(data)
+        element = self.value = (  # the STRING element (arrays mix)
+            b"\x22" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+        if not typed:
+            number = None
+        elif len(value) < 19 and value.isdigit() and value.isascii():  # fits int64
+            number = int(value)
+        else:
+            number = to_decimal(value)
+        self.number = number
+        if number is not None:
+            self.malformed = False
+            packed = self.packed = (SMALL_VARINTS[number] if 0 <= number < 0x80
+                                    else varint(number))
+            body = name + b"\x10\x02\x32" + SMALL_VARINTS[len(packed)] + packed
+        else:
+            self.malformed = typed
+            self.packed = b""
+            body = name + b"\x10\x00" + element
+        size = len(body)
+        single = b"\x52" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
+        #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
+        self.asked: tuple[Text, bytes, bytes] = NOT_ASKED  # text, name_i, field
+        if text is None:
+            self.text_elems = self.text_joined = b""
+        else:
+            if isinstance(text, str):
+                data = text.encode("utf-8", "surrogateescape")
+                size = len(data)
+                elems = self.text_elems = self.text_joined = (
+                    b"\x22" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+            else:
+                elems, self.text_joined = text_elements(text)
+                self.text_elems = elems
+            if not volatile:
+                body = name_i + b"\x10\x00" + elems
+                size = len(body)
+                single += b"\x52" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
+        self.single = single
+
+    def raw_field(self, name: bytes) -> bytes:
+        if self.number is not None:
+            return field_entry(name + INTEGER + integers_element(self.packed))
+        return field_entry(name + STRING + self.value)
+
+    def text_field(self, name_i: bytes) -> bytes:
+        if self.text is None:
+            return b""
+        return field_entry(name_i + STRING + self.text_elems)
+
+
+def text_elements(text: Text) -> tuple[bytes, bytes]:
+    """(the elements of ``<key>_i`` for a single value, the one element of an aligned one)."""
+    if text is None:
+        return b"", b""
+    if isinstance(text, list):
+        return b"".join(map(string_element, text)), string_element(" ".join(text))
+    element = string_element(text)
+    return element, element
+
+
+class Rec:
+    """What an event's message takes from one record, by (type, type name, body)."""
+
+    __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
+                 "malformed", "msg_fields", "parts", "pid", "pid_index", "pieces", "shape",
+                 "singles", "type_name", "volatile", "volatiles", "warn")
+    pid_index: int
+    singles: list[bytes]
+    malformed: tuple[str, ...]
+    volatiles: tuple[int, ...]
+    warn: bool
+    has_pid: bool
+    pid: int | None
+
+    def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[Piece, ...],
+                 shape: int, base: Rec | None = None, changed: Sequence[int] = ()) -> None:
+        """``base``: the entry of a record with the same keys but for the values at
+        ``changed`` (what :meth:`FastEncoder._patched` knows): the rest is taken over."""
+        self.type_name = record.type_name
+        self.execve = record.type == EXECVE
+        self.keys = keys
+        self.shape = shape
+        self.fields = record.fields
+        self.enriched = record.enriched
+        self.free_text = record.free_text
+        self.msg_fields = record.msg_fields  # (the general path names fields by it too)
+        self.pieces = pieces
+        if base is not None and record.type != SECCOMP and _plain_change(
+                changed, pieces, base.pieces):
+            # Only values changed, none of them bearing on the counters or severity.
+            self.pid_index = index = base.pid_index
+            singles = self.singles = list(base.singles)
+            for i in changed:
+                singles[i] = pieces[i].single
+            self.malformed = base.malformed
+            self.volatiles = base.volatiles
+            self.warn = base.warn
+            if index in changed:
+                self._pid(pieces[index].number)
+            else:
+                self.has_pid, self.pid = base.has_pid, base.pid
+        else:
+            self.pid_index = index = keys.index("pid") if "pid" in keys else -1
+            singles = self.singles = list(map(_SINGLE_OF, pieces))
+            self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
+            self.volatiles = tuple(compress(range(len(pieces)), map(VOLATILE_OF, pieces)))
+            self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
+            self._pid(pieces[index].number if index >= 0 else None)
+            self.has_pid = index >= 0
+        # Every key a single field under its plain name: the common case, one join.
+        self.volatile = bool(self.volatiles)
+        if not self.volatile:
+            self.joined = b"".join(singles)
+            self.parts: tuple[bytes | Piece, ...] = (self.joined,)
+            return
+        # Else the same with the volatile pieces apart (their text is asked at each
+        # use): the record is encoded by its parts only.
+        self.joined = b""
+        parts: list[bytes | Piece] = []
+        start = 0
+        for i in self.volatiles:
+            parts += (b"".join(singles[start:i]), pieces[i])
+            start = i + 1
+        parts.append(b"".join(singles[start:]))
+        self.parts = tuple(parts)
+
+    def _pid(self, number: int | None) -> None:
+        """The event's Pid comes from the first record with a pid field (first_pid)."""
+        self.has_pid = True
+        self.pid = number if number is not None and _INT32_MIN <= number <= _INT32_MAX else None
+
+    def matches(self, record: Record) -> bool:
+        """Whether this entry was made from a record parsed as ``record`` was."""
+        return ((self.fields is record.fields or self.fields == record.fields)
+                and (self.enriched is record.enriched or self.enriched == record.enriched)
+                and self.free_text == record.free_text
+                and self.msg_fields == record.msg_fields)
+
+
+def _plain_change(changed: Sequence[int], pieces: Sequence[Piece],
+                  before: Sequence[Piece]) -> bool:
+    """Whether the values at ``changed`` bear on no counter and not on the severity,
+    before and after."""
+    for i in changed:
+        p, q = pieces[i], before[i]
+        if p.volatile or p.malformed or p.fails or q.volatile or q.malformed or q.fails:
+            return False
+    return True
+
+_SINGLE_OF = attrgetter("single")
+_MALFORMED_OF = attrgetter("malformed")
+VOLATILE_OF = attrgetter("volatile")
+_FAILS_OF = attrgetter("fails")
+WARN_OF = attrgetter("warn")
