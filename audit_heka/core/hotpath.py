@@ -903,7 +903,7 @@ class FastEncoder:
                 return Piece(key, raw, None, False, None)
             text: Text = interpreter.kind_text(record, kind, raw)
             return Piece(key, raw, text,
-                          isinstance(text, str) and text.startswith("unknown("), kind)
+                         isinstance(text, str) and text.startswith("unknown("), kind)
         resolved = enriched.get(key.upper()) if enriched is not None else None
         memo = self._fields
         memo_key: FieldKey

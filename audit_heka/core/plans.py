@@ -26,7 +26,7 @@ ALIGNED_MEMO_SIZE = 256  # per plan: aligned groups remembered by their records
 #  field's bytes by its pieces) -- or (ARGV, ...).
 Aligned = dict[tuple["Piece | None", ...], tuple[bytes, int, int]]  # bytes, malformed, fill
 Op = tuple[int, bytes, bytes, str, tuple[int | None, ...], tuple[int | None, ...], bool,
-            Aligned]
+           Aligned]
 
 
 class Recent:
@@ -55,7 +55,7 @@ class Recent:
 
 # (kind, record indexes, ops, memo of the group's bytes by its records, its last encoding)
 Group = tuple[int, tuple[int, ...], tuple[Op, ...],
-               dict[tuple["Rec", ...], tuple[bytes, list[str], int]], "Recent | None"]
+              dict[tuple["Rec", ...], tuple[bytes, list[str], int]], "Recent | None"]
 
 
 class Plan:
@@ -132,7 +132,7 @@ def make_plan(recs: list[Rec]) -> Plan | None:
         plan.append((GROUP, tuple(every[type_name]), tuple(ops), {}, Recent()))
     type_field = field_entry(b"\x0a\x04type" + STRING + string_element(recs[0].type_name))
     record_types = field_entry(b"\x0a\x0crecord_types" + STRING
-                          + b"".join([string_element(r.type_name) for r in recs]))
+                               + b"".join([string_element(r.type_name) for r in recs]))
     pid_rec = next((i for i, r in enumerate(recs) if r.has_pid), -1)
     return Plan(type_field + record_types, tuple(plan), pid_rec)
 
