@@ -183,7 +183,8 @@ class Rec:
     def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[Piece, ...],
                  shape: int, base: Rec | None = None, changed: Sequence[int] = ()) -> None:
         """``base``: the entry of a record with the same keys but for the values at
-        ``changed`` (what :meth:`FastEncoder._patched` knows): the rest is taken over."""
+        ``changed`` (what hotpath's ``FastEncoder._patched`` knows): the rest is taken
+        over."""
         self.type_name = record.type_name
         self.execve = record.type == EXECVE
         self.keys = keys
