@@ -67,6 +67,15 @@ def test_auditctl_load_then_we_list_the_same(audit_kernel: object) -> None:
     assert ours == theirs
 
 
+def auditctl_alone(ctl: AuditControl, line: list[str]) -> bytes | None:
+    """The kernel's bytes of the one rule ``auditctl line`` loads (None: it refused)."""
+    auditctl("-D")
+    if subprocess.run(["auditctl", *line], capture_output=True, check=False).returncode:
+        return None
+    (payload,) = ctl.list_rule_payloads()
+    return payload
+
+
 def test_bytes_equal_what_auditctl_sends(audit_kernel: object) -> None:
     env = RuleEnv.system()
     equal = 0
@@ -75,9 +84,7 @@ def test_bytes_equal_what_auditctl_sends(audit_kernel: object) -> None:
             for located in parse_rules(f.read_text(), str(f), env).commands:
                 if not isinstance(located.command, AddRule):
                     continue
-                auditctl("-D")
-                auditctl(*located.text.split())
-                (payload,) = ctl.list_rule_payloads()
+                payload = auditctl_alone(ctl, located.text.split())
                 assert payload == encode_rule(kernel_form(located.command.rule)), located.where
                 equal += 1
     auditctl("-D")
@@ -133,22 +140,17 @@ def test_the_rule_sets_auditd_ships_encode_as_auditctl_does(audit_kernel: object
             for error in parsed.errors:  # ours refused: auditctl must refuse the line too
                 line = str(error).splitlines()[-1].split()
                 if line and line[0] in ("-a", "-A", "-w"):
-                    auditctl("-D")
-                    done = subprocess.run(["auditctl", *line], capture_output=True, check=False)
-                    assert done.returncode != 0, str(error)
+                    assert auditctl_alone(ctl, line) is None, str(error)
                     refused += 1
             for located in parsed.commands:
                 if not isinstance(located.command, AddRule):
                     continue  # (settings: -D, -b, -e, --loginuid-immutable...)
-                auditctl("-D")
-                done = subprocess.run(["auditctl", *located.text.split()], capture_output=True,
-                                      check=False)
-                if done.returncode != 0:
+                payload = auditctl_alone(ctl, located.text.split())
+                if payload is None:
                     assert apply(ctl, [located]).failures, located.where
                     auditctl("-D")
                     refused += 1
                     continue
-                (payload,) = ctl.list_rule_payloads()
                 assert payload == encode_rule(kernel_form(located.command.rule)), located.where
                 assert our_listing(ctl) == auditctl("-l").splitlines(), located.where
                 equal += 1
