@@ -89,7 +89,7 @@ def capture(out: Path, rounds: int, log_format: str) -> Path:
     out = out.resolve()  # auditd reads its paths from / (a relative one is not found)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    (out / "watched").mkdir()
+    (out / "watched").mkdir()  # before the rules: auditctl makes -w a directory watch then
     workload = [sys.executable, str(Path(__file__).resolve()), "--workload", str(out),
                 str(rounds)]
     with bench.kernel():
@@ -200,6 +200,7 @@ def _misc_round(workdir: Path, i: int) -> None:
 
 def workload(workdir: Path, rounds: int) -> None:
     Path("/proc/self/loginuid").write_text(str(WORKLOAD_AUID))
+    (workdir / "watched").mkdir(parents=True, exist_ok=True)  # (run alone, too)
     env = {**os.environ, "HOME": str(workdir), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
     build = workdir / "build"
     build.mkdir(exist_ok=True)

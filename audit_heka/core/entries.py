@@ -44,6 +44,7 @@ _SINGLE_OF = attrgetter("single")
 _MALFORMED_OF = attrgetter("malformed")
 VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
+LASTING_OF = attrgetter("lasting")
 WARN_OF = attrgetter("warn")
 
 
@@ -92,8 +93,9 @@ def integers_element(packed: bytes) -> bytes:
 class Piece:
     """One key of one record: its raw field and its interpretation, encoded."""
 
-    __slots__ = ("asked", "fails", "key", "kind", "malformed", "name_i", "number", "packed",
-                 "raw", "single", "text", "text_elems", "text_joined", "value", "volatile")
+    __slots__ = ("asked", "fails", "key", "kind", "malformed", "name_i", "number", "once",
+                 "packed", "raw", "single", "text", "text_elems", "text_joined", "value",
+                 "volatile")
 
     def __init__(self, key: str, raw: str, text: Text, volatile: bool,
                  kind: str | None = None) -> None:
@@ -101,6 +103,9 @@ class Piece:
         self.key = key
         self.raw = raw
         self.kind = kind
+        #: Made for one record and kept by no memo (a new inode, a new pointer): an
+        #: encoding keyed by it will not be asked again, so none is remembered.
+        self.once = False
         self.volatile = volatile
         self.text = text
         facts = _KEY_FACTS.get(key)
@@ -176,10 +181,9 @@ class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
     __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
-                 "malformed", "msg_fields", "parts", "pid", "pid_index", "pieces", "shape",
-                 "singles", "type_name", "volatile", "volatiles", "warn")
+                 "lasting", "malformed", "msg_fields", "parts", "pid", "pid_index", "pieces",
+                 "shape", "type_name", "volatile", "volatiles", "warn")
     pid_index: int
-    singles: list[bytes]
     malformed: tuple[str, ...]
     volatiles: tuple[int, ...]
     warn: bool
@@ -200,13 +204,14 @@ class Rec:
         self.free_text = record.free_text
         self.msg_fields = record.msg_fields  # (the general path names fields by it too)
         self.pieces = pieces
+        #: The record's fields under their own names, joined at the first encoding that
+        #: takes them so (:meth:`encoded`): a record of an aligned group never is.
+        self.joined: bytes | None = None
+        self.parts: tuple[bytes | Piece, ...] | None = None
         if base is not None and record.type != SECCOMP and _plain_change(
                 changed, pieces, base.pieces):
             # Only values changed, none of them bearing on the counters or severity.
             self.pid_index = index = base.pid_index
-            singles = self.singles = list(base.singles)
-            for i in changed:
-                singles[i] = pieces[i].single
             self.malformed = base.malformed
             self.volatiles = base.volatiles
             self.warn = base.warn
@@ -216,28 +221,44 @@ class Rec:
                 self.has_pid, self.pid = base.has_pid, base.pid
         else:
             self.pid_index = index = keys.index("pid") if "pid" in keys else -1
-            singles = self.singles = list(map(_SINGLE_OF, pieces))
             self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
             self.volatiles = tuple(compress(range(len(pieces)), map(VOLATILE_OF, pieces)))
             self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
             self._pid(pieces[index].number if index >= 0 else None)
             self.has_pid = index >= 0
-        # Every key a single field under its plain name: the common case, one join.
         self.volatile = bool(self.volatiles)
+        #: Whether an event's group may be remembered by this entry: not when a text of
+        #: it is asked at each use, nor when no memo keeps the entry (a record with a
+        #: value never seen before, hotpath's ``FastEncoder._patched``: it does not
+        #: come back, and its groups would only push out others).
+        self.lasting = not self.volatile
+
+    def encoded(self) -> tuple[bytes | Piece, ...]:
+        """Every key a single field under its plain name, in order: one join, with the
+        volatile pieces apart (their text is asked at each use). Made once, at the first
+        event that encodes the record whole (its :attr:`parts`; :attr:`joined` when no
+        piece is volatile)."""
+        singles = list(map(_SINGLE_OF, self.pieces))
         if not self.volatile:
-            self.joined = b"".join(singles)
-            self.parts: tuple[bytes | Piece, ...] = (self.joined,)
-            return
-        # Else the same with the volatile pieces apart (their text is asked at each
-        # use): the record is encoded by its parts only.
-        self.joined = b""
-        parts: list[bytes | Piece] = []
-        start = 0
-        for i in self.volatiles:
-            parts += (b"".join(singles[start:i]), pieces[i])
-            start = i + 1
-        parts.append(b"".join(singles[start:]))
-        self.parts = tuple(parts)
+            joined = self.joined = b"".join(singles)
+            parts: tuple[bytes | Piece, ...] = (joined,)
+        else:
+            chunks: list[bytes | Piece] = []
+            start = 0
+            for i in self.volatiles:
+                chunks += (b"".join(singles[start:i]), self.pieces[i])
+                start = i + 1
+            chunks.append(b"".join(singles[start:]))
+            parts = tuple(chunks)
+        self.parts = parts
+        return parts
+
+    def join(self) -> bytes:
+        """:attr:`joined`, made now (:meth:`encoded`) if not yet: a record without
+        volatile pieces."""
+        self.encoded()
+        assert self.joined is not None
+        return self.joined
 
     def _pid(self, number: int | None) -> None:
         """The event's Pid comes from the first record with a pid field (first_pid)."""

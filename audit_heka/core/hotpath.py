@@ -49,6 +49,7 @@ from audit_heka.core.entries import (
     EMPTY_STRING,
     FIELD_MEMO_SIZE,
     INTEGER,
+    LASTING_OF,
     STRING,
     VOLATILE_OF,
     WARN_OF,
@@ -197,8 +198,9 @@ class FastEncoder:
                     self.general += 1
                     return None
             recs.append(rec)
-        return self.encode_parts(event.node, event.serial, event.seconds, event.milliseconds,
-                                 event.part, recs, lines, records.__getitem__, limit)
+        return self._counted_encoding(event.node, event.serial, event.seconds,
+                                      event.milliseconds, event.part, recs, lines,
+                                      records.__getitem__, limit)
 
     def surely_too_large(self, payload: int, limit: int) -> bool:
         """Whether an event whose log lines hold ``payload`` characters is left to
@@ -409,6 +411,7 @@ class FastEncoder:
         changed = list(compress(range(n), map(ne, split, base_split)))
         if not changed:  # the same words again (a second call on one file): its entry,
             self._remember(rtype, type_name, body, rec.fields, rec, bodies)  # now kept
+            rec.lasting = not rec.volatile
             return rec
         # A user-space record's words have no call context: a patch of half of them is
         # still cheaper than a parse (a new session's pid, ses, account and address).
@@ -448,8 +451,9 @@ class FastEncoder:
             if hit is None:
                 new = True
                 key, _, value = word.partition("=")
-                if key == pairs[i][0] and value and value[0] not in "\"'{" and (
-                        value[-1] not in ",:)"):
+                if key == pairs[i][0] and value and (
+                        value[-1] not in ",:)" and value[0] not in "\"'{" if value[0] != '"'
+                        else len(value) >= 2 and value[-1] == '"' and '"' not in value[1:-1]):
                     pair = (key, value)  # what _pairs_fast reads of such a word
                 else:
                     alone = _pairs_fast(word)
@@ -492,7 +496,8 @@ class FastEncoder:
                 continue
             kind = interpreter.kind(rtype, k, raw)
             if kind is None:
-                pieces[i] = Piece(k, raw, None, False, None)
+                piece = pieces[i] = Piece(k, raw, None, False, None)
+                piece.once = True
                 continue
             text = interpreter.kind_text(record, kind, raw)
             piece = pieces[i] = Piece(
@@ -500,9 +505,13 @@ class FastEncoder:
             if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
                 self._remember_piece(record, k, raw, piece)
                 self._words_of(rtype, 1)[split[i]] = ((k, raw), piece)
+            else:
+                piece.once = True
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
         if not new:  # known words (a PATH item like one seen before) may come again
             self._remember(rtype, type_name, body, fields, rec, bodies)
+        else:
+            rec.lasting = False
         return rec
 
     def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
@@ -592,12 +601,20 @@ class FastEncoder:
                      record_at: Callable[[int], Record], limit: int) -> bytes | None:
         """:meth:`encode` from an event's parts: its records' entries and log lines;
         ``record_at(i)`` gives record i when an entry does not say enough (rare)."""
-        self._malformed.clear()
-        self._fill = 0
-        self._check_options()
         if self.surely_too_large(sum(map(len, lines)), limit):
             self.general += 1  # degraded there, at once
             return None
+        return self._counted_encoding(node, serial, seconds, milliseconds, part, recs,
+                                      lines, record_at, limit)
+
+    def _counted_encoding(self, node: str | None, serial: int, seconds: int,
+                          milliseconds: int, part: int, recs: list[Rec], lines: list[str],
+                          record_at: Callable[[int], Record], limit: int) -> bytes | None:
+        """:meth:`encode_parts` once the event's size was asked (:meth:`encode` asks it
+        before making any entry), with the counters it moves."""
+        self._malformed.clear()
+        self._fill = 0
+        self._check_options()
         try:
             data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,
                                 record_at)
@@ -641,9 +658,10 @@ class FastEncoder:
                 if rec.malformed:
                     malformed.extend(rec.malformed)
                 if not rec.volatile:
-                    out.append(rec.joined)
+                    joined = rec.joined
+                    out.append(joined if joined is not None else rec.join())
                     continue
-                for chunk in rec.parts:
+                for chunk in rec.parts or rec.encoded():
                     if isinstance(chunk, bytes):
                         out.append(chunk)
                     else:
@@ -661,7 +679,7 @@ class FastEncoder:
                         else self._group_patched(ops, recs, record_at, indexes, members,
                                                  recent))
                 hit = (data, malformed[start:], self._fill - fill)
-                if len(data) <= MEMO_BYTES_MAX and not any(m.volatile for m in members):
+                if len(data) <= MEMO_BYTES_MAX and all(map(LASTING_OF, members)):
                     self._count_group_entry()
                     if len(memo) >= ALIGNED_MEMO_SIZE:
                         memo.clear()
@@ -1030,8 +1048,8 @@ class FastEncoder:
             del malformed[mark:]
             fills[n] = self._fill - fill
             self._fill = fill
-        for keys in bad:
-            if keys:
+        if any(bad):
+            for keys in bad:
                 malformed += keys
         self._fill += sum(fills)
         data = b"".join(parts)
@@ -1077,7 +1095,7 @@ class FastEncoder:
         packed: list[bytes] = []  # its INTEGER values (of the pieces present)
         texts: list[bytes] = []  # the ``_i`` array's elements (a filler where no text)
         missing = bad = no_text = 0
-        volatile = False
+        volatile = once = False
         for p, i in zip(pieces, where, strict=True):
             if p is None or i is None:
                 missing += 1
@@ -1089,6 +1107,8 @@ class FastEncoder:
                 bad += 1
             values.append(p.value)
             packed.append(p.packed)
+            if p.once:
+                once = True
             if p.volatile:
                 volatile = True
                 text = self._volatile_text(p, record_at, i)
@@ -1112,7 +1132,7 @@ class FastEncoder:
             filled += no_text
             out += field_entry(name_i + STRING + b"".join(texts))
         self._fill += filled
-        if len(out) <= MEMO_BYTES_MAX and not volatile:
+        if len(out) <= MEMO_BYTES_MAX and not volatile and not once:
             self._count_group_entry()
             if len(memo) >= ALIGNED_MEMO_SIZE:
                 memo.clear()
