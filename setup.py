@@ -29,6 +29,8 @@ COMPILED_MODULES = [
     "audit_heka/core/hotpath.py",
     "audit_heka/core/entries.py",
     "audit_heka/core/plans.py",
+    "audit_heka/core/record_entries.py",
+    "audit_heka/core/line_entries.py",
     # the base of the values above: a compiled class must not derive from an interpreted one
     "audit_heka/value.py",
 ]

@@ -577,10 +577,10 @@ def test_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(fast, FastEncoder)
     limits = {"records": 8192, "fields": 16384, "words": 16384}
     assert len(fast._records) <= limits["records"]
-    assert len(fast._fields) <= limits["fields"]
-    assert sum(len(w) for w in fast._words.values()) <= limits["words"] + 64
+    assert len(fast.records.fields) <= limits["fields"]
+    assert sum(len(w) for w in fast.lines._words.values()) <= limits["words"] + 64
     assert len(hot._bodies) <= 8192
-    assert len(fast._last) <= 1024 and all(len(b) <= 4 for b in fast._last.values())
+    assert len(fast.lines._last) <= 1024 and all(len(b) <= 4 for b in fast.lines._last.values())
 
 
 def test_large_values_are_not_remembered() -> None:
@@ -599,11 +599,11 @@ def test_large_values_are_not_remembered() -> None:
     hot, _ = same(lines, False)
     fast = hot.fast
     assert isinstance(fast, FastEncoder)
-    assert all(len(body) <= 4096 for body in fast.entries)
+    assert all(len(body) <= 4096 for body in fast.lines.entries)
     assert all(len(body) <= 4096 for body in hot._bodies)
-    assert all(len(key[2]) <= 1024 for key in fast._fields if isinstance(key[2], str))
+    assert all(len(key[2]) <= 1024 for key in fast.records.fields if isinstance(key[2], str))
     assert all(len(data) <= 16384 for data in fast._argvs.values())
-    assert all(len(" ".join(split)) <= 4096 for bases in fast._last.values()
+    assert all(len(" ".join(split)) <= 4096 for bases in fast.lines._last.values()
                for _, split, _ in bases.values())
     recents = [group[4] for plan in fast._plans.values() if plan is not None
                for group in plan.groups if group[4] is not None]

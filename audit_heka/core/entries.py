@@ -182,8 +182,9 @@ class Rec:
 
     __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
                  "lasting", "malformed", "msg_fields", "parts", "pid", "pid_index", "pieces",
-                 "shape", "type_name", "volatile", "volatiles", "warn")
+                 "shape", "singles", "type_name", "volatile", "volatiles", "warn")
     pid_index: int
+    singles: list[bytes]
     malformed: tuple[str, ...]
     volatiles: tuple[int, ...]
     warn: bool
@@ -193,8 +194,8 @@ class Rec:
     def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[Piece, ...],
                  shape: int, base: Rec | None = None, changed: Sequence[int] = ()) -> None:
         """``base``: the entry of a record with the same keys but for the values at
-        ``changed`` (what hotpath's ``FastEncoder._patched`` knows): the rest is taken
-        over."""
+        ``changed`` (what line_entries' ``LineEntries._patched`` knows): the rest is
+        taken over."""
         self.type_name = record.type_name
         self.execve = record.type == EXECVE
         self.keys = keys
@@ -204,14 +205,13 @@ class Rec:
         self.free_text = record.free_text
         self.msg_fields = record.msg_fields  # (the general path names fields by it too)
         self.pieces = pieces
-        #: The record's fields under their own names, joined at the first encoding that
-        #: takes them so (:meth:`encoded`): a record of an aligned group never is.
-        self.joined: bytes | None = None
-        self.parts: tuple[bytes | Piece, ...] | None = None
         if base is not None and record.type != SECCOMP and _plain_change(
                 changed, pieces, base.pieces):
             # Only values changed, none of them bearing on the counters or severity.
             self.pid_index = index = base.pid_index
+            singles = self.singles = list(base.singles)
+            for i in changed:
+                singles[i] = pieces[i].single
             self.malformed = base.malformed
             self.volatiles = base.volatiles
             self.warn = base.warn
@@ -221,6 +221,7 @@ class Rec:
                 self.has_pid, self.pid = base.has_pid, base.pid
         else:
             self.pid_index = index = keys.index("pid") if "pid" in keys else -1
+            singles = self.singles = list(map(_SINGLE_OF, pieces))
             self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
             self.volatiles = tuple(compress(range(len(pieces)), map(VOLATILE_OF, pieces)))
             self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
@@ -229,36 +230,24 @@ class Rec:
         self.volatile = bool(self.volatiles)
         #: Whether an event's group may be remembered by this entry: not when a text of
         #: it is asked at each use, nor when no memo keeps the entry (a record with a
-        #: value never seen before, hotpath's ``FastEncoder._patched``: it does not
+        #: value never seen before, line_entries' ``LineEntries._patched``: it does not
         #: come back, and its groups would only push out others).
         self.lasting = not self.volatile
-
-    def encoded(self) -> tuple[bytes | Piece, ...]:
-        """Every key a single field under its plain name, in order: one join, with the
-        volatile pieces apart (their text is asked at each use). Made once, at the first
-        event that encodes the record whole (its :attr:`parts`; :attr:`joined` when no
-        piece is volatile)."""
-        singles = list(map(_SINGLE_OF, self.pieces))
+        # Every key a single field under its plain name: the common case, one join.
         if not self.volatile:
-            joined = self.joined = b"".join(singles)
-            parts: tuple[bytes | Piece, ...] = (joined,)
-        else:
-            chunks: list[bytes | Piece] = []
-            start = 0
-            for i in self.volatiles:
-                chunks += (b"".join(singles[start:i]), self.pieces[i])
-                start = i + 1
-            chunks.append(b"".join(singles[start:]))
-            parts = tuple(chunks)
-        self.parts = parts
-        return parts
-
-    def join(self) -> bytes:
-        """:attr:`joined`, made now (:meth:`encoded`) if not yet: a record without
-        volatile pieces."""
-        self.encoded()
-        assert self.joined is not None
-        return self.joined
+            self.joined = b"".join(singles)
+            self.parts: tuple[bytes | Piece, ...] = (self.joined,)
+            return
+        # Else the same with the volatile pieces apart (their text is asked at each
+        # use): the record is encoded by its parts only.
+        self.joined = b""
+        parts: list[bytes | Piece] = []
+        start = 0
+        for i in self.volatiles:
+            parts += (b"".join(singles[start:i]), pieces[i])
+            start = i + 1
+        parts.append(b"".join(singles[start:]))
+        self.parts = tuple(parts)
 
     def _pid(self, number: int | None) -> None:
         """The event's Pid comes from the first record with a pid field (first_pid)."""

@@ -247,7 +247,7 @@ class Interpreter:
         self._texts: dict[tuple[str, str], str | None] = {}
         self._ids: dict[str, int] = {}  # decimal id texts read (known_name)
         #: Grows at every forget_names(): memos of interpreted texts kept elsewhere
-        #: (audit_heka.core.hotpath) are dropped when it moves.
+        #: (the hot path's: core.hotpath, line_entries, record_entries) are dropped when it moves.
         self.names_generation = 0
         self._last_context: tuple[RecordLike, _Context] | None = None  # see _context_of
 

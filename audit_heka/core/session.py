@@ -26,7 +26,8 @@ from collections import Counter, deque
 
 from audit_heka.core.entries import Rec
 from audit_heka.core.events import EOE, PROCTITLE, Assembler, Event, stands_alone
-from audit_heka.core.hotpath import MEMO_BODY_MAX, FastEncoder
+from audit_heka.core.hotpath import FastEncoder
+from audit_heka.core.record_entries import MEMO_BODY_MAX
 from audit_heka.core.records import (
     CANONICAL_LINE,
     MAX_RECORD_LENGTH,
@@ -232,7 +233,7 @@ class Session:
                 out += self.feed(line, now, None if positions is None else positions[i])
             return out
         match = CANONICAL_LINE.match
-        entries = fast.entries  # (cleared in place, never replaced)
+        entries = fast.lines.entries  # (cleared in place, never replaced)
         for i, line in enumerate(lines):
             position = None if positions is None else positions[i]
             found = match(line)
@@ -335,7 +336,7 @@ class Session:
         Replay reads events whose records follow one another and end with
         their PROCTITLE. Such a run of lines, for an event the assembler may
         let go by (Assembler.may_hold), is held here as text with each
-        record's hot-path entry (audit_heka.core.hotpath, found by its body), and
+        record's hot-path entry (audit_heka.core.line_entries, found by its body), and
         at the PROCTITLE it is encoded and counted as the assembler would
         have (Assembler.went_by); Records and the Event are made only if
         someone asks (Shipment.event). For each line the assembler's expiry
@@ -382,14 +383,14 @@ class Session:
             # run's first line; names re-read since send the event to the general path
             # at its close.)
             body = text[match.end():]
-            hit = fast.entries.get(body)
+            hit = fast.lines.entries.get(body)
             if hit is not None and hit[0] == rtype and hit[1] == type_name:
                 rec = hit[2]
             elif len(body) > MEMO_BODY_MAX and fast.surely_too_large(
                     sum(map(len, self._run)) + len(text), self.framer.max_message_size):
                 return None  # (only long records are asked: bodies no memo keeps)
             else:
-                rec = fast.line_rec(rtype, type_name, body, self._bodies, looked=True)
+                rec = fast.lines.line_rec(rtype, type_name, body, self._bodies, looked=True)
             if rec is None:
                 return None
         else:
@@ -402,7 +403,7 @@ class Session:
                     or not assembler.may_hold(key) or key in self._positions):
                 return None
             alone = live and stands_alone(rtype)
-            rec = fast.line_rec(rtype, type_name, text[match.end():], self._bodies)
+            rec = fast.lines.line_rec(rtype, type_name, text[match.end():], self._bodies)
             if rec is None:
                 return None
             self._run_key = key
@@ -426,17 +427,18 @@ class Session:
                stamp: tuple[str | Any, ...], position: int | None) -> list[Shipment] | None:
         """A record that stands alone (a user message), in log mode: it waits in the
         assembler for its timeout (events.py), but its entry is read here, patched from
-        the last record of its program without a parse (FastEncoder.line_rec), and its
-        Record is made of that entry's fields -- the parse's -- for the assembler; the
-        event's encoding finds the entry by its body."""
+        the last record of its program without a parse (LineEntries.line_rec, in
+        audit_heka.core.line_entries), and its Record is made of that entry's fields --
+        the parse's -- for the assembler; the event's encoding finds the entry by its
+        body."""
         seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
         if seconds > MAX_SECONDS or serial > MAX_SERIAL:
             return None
         body = text[start:]
-        rec = fast.line_rec(rtype, type_name, body, self._bodies)
+        rec = fast.lines.line_rec(rtype, type_name, body, self._bodies)
         if rec is None:
             return None
-        fast.keep_line(rtype, type_name, body, rec)
+        fast.lines.keep_line(rtype, type_name, body, rec)
         record = Record(rtype, type_name, seconds, milliseconds, serial, stamp[0], rec.fields,
                         rec.enriched, rec.free_text, body, rec.msg_fields, "")
         return self._spill() + self._take(record, None, position)

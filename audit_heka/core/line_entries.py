@@ -1,0 +1,489 @@
+"""The entries of log lines, by body: a line seen before is a look-up, a new one is
+patched from one like it.
+
+Why: replay and the shipper read audit records as log lines, and most of a
+log's bodies were seen before (a storm's) or differ from a recent one of their
+type in a few words only: a new pid, new pointers, the next file of a
+directory, a new session. Such a line gets its entry
+(:class:`~audit_heka.core.entries.Rec`) without a parse and without
+interpreting what did not change:
+
+* by its body (:attr:`LineEntries.entries`, which the session's lane reads
+  first);
+* a kernel record whose every ``key=value`` word was seen before in a record of
+  its type: put together from those words' pieces;
+* a record like a recent base of its type and length (and ENRICHED part) but
+  for a few words: that base's entry with the new words' pieces -- for a
+  user-space record (``msg='...'``), the last one of the same program;
+* else parsed, and its entry made (audit_heka.core.record_entries).
+
+A change in a word the others' texts depend on (the call: arch, syscall; a0 and
+a1 for the calls whose texts read them) is never patched.
+"""
+
+from __future__ import annotations
+
+from itertools import compress
+from operator import ne
+
+from audit_heka.core.entries import FIELD_MEMO_SIZE, Piece, Rec
+from audit_heka.core.interpret import CONTEXT_KINDS, Interpreter
+from audit_heka.core.record_entries import (
+    BASES,
+    CONTEXTUAL,
+    MEMO_BODY_MAX,
+    MEMO_VALUE_MAX,
+    PLAN_MEMO_SIZE,
+    RECORD_MEMO_SIZE,
+    RecordEntries,
+)
+from audit_heka.core.records import (
+    BODY_MEMO_SIZE,
+    Body,
+    Pairs,
+    Record,
+    _pairs_fast,
+    parse_body,
+    reads_alone,
+    split_enriched,
+)
+from audit_heka.core.schema import EXECVE
+
+
+class LineEntries:
+    """A log line's body -> its entry; None: the general path builds its event."""
+
+    def __init__(self, records: RecordEntries) -> None:
+        #: The entries of parsed records, and their memos of pieces.
+        self.records = records
+        self.interpreter: Interpreter = records.interpreter
+        #: Entries by log line body: (record type, type name, entry or None for "the
+        #: general path"). The session's lane reads it for the lines after a run's first.
+        self.entries: dict[str, tuple[int, str, Rec | None]] = {}
+        # (record type, "key=value" word) -> its pair and piece (see line_rec)
+        self._words: dict[int, dict[str, tuple[tuple[str, str], Piece]]] = {}
+        self._word_count = 0
+        # Per (record type, word count, ENRICHED part): the last few entries put together
+        # from words, with their words (the bases of _patched), by their first two words.
+        self._last: dict[tuple[int, int, str],
+                         dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
+        self._generation = -1
+
+    def check_names(self) -> None:
+        """Drop the memos of interpreted texts when the user/group names were re-read
+        (the records' memos too)."""
+        if self.interpreter.names_generation != self._generation:
+            self._generation = self.interpreter.names_generation
+            self.entries.clear()
+            self._words.clear()
+            self._word_count = 0
+            self._last.clear()
+        self.records.check_names()
+
+    def line_rec(self, rtype: int, type_name: str, body: str,
+                 bodies: dict[str, Body], looked: bool = False) -> Rec | None:
+        """The entry of a log line's record; ``bodies``: parse_line's memo of bodies.
+
+        A body seen before is one look-up. A new one whose every ``key=value``
+        word was seen before in a record of its type (a SYSCALL whose pid is
+        the only news) is put together from those words' pieces: one split
+        and a look-up per word, no tokenising, no interpreting -- with the
+        parse records._body would give it (the words passed its fast path).
+        """
+        if self.interpreter.names_generation != self._generation:
+            self.check_names()
+        elif not looked:  # (``looked``: the caller found no entry in :attr:`entries`)
+            hit = self.entries.get(body)
+            if hit is not None and hit[0] == rtype and hit[1] == type_name:
+                return hit[2]
+        if rtype != EXECVE and body not in bodies:
+            if "\x1d" not in body:  # (a user-space msg='...' ends a RAW body)
+                rec = (self._from_user_words(rtype, type_name, body, bodies)
+                       if body.endswith("'") else None)
+                if rec is None:
+                    rec = self._from_words(rtype, type_name, body, bodies)
+            elif "msg='" in body:
+                rec = self._from_user_words(rtype, type_name, body, bodies)
+            else:
+                rec = self._from_enriched(rtype, type_name, body, bodies)
+            if rec is not None:
+                return rec
+        fields, enriched, free, msg_fields, problem = parse_body(body, bodies)
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
+                        msg_fields, problem)
+        rec = self.records.entry(record)
+        if rec is not None and not rec.execve and not free and not problem:
+            if msg_fields:
+                self._user_base(rtype, type_name, body, record, rec)
+            elif not enriched:
+                self._learn_words(rtype, record, rec)
+            else:
+                self._enriched_base(rtype, type_name, body, record, rec)
+        self._remember(rtype, type_name, body, None, rec, bodies)
+        return rec
+
+    def keep_line(self, rtype: int, type_name: str, body: str, rec: Rec) -> None:
+        """Remember the entry of a log line's body that :meth:`line_rec` gave, for the
+        event's encoding (hotpath's ``FastEncoder.encode``): a record handed to the
+        assembler as read (a user message waiting for its timeout) is not read twice."""
+        self._remember(rtype, type_name, body, None, rec, _NO_BODIES)
+
+    def _enriched_base(self, rtype: int, type_name: str, body: str, record: Record,
+                       rec: Rec) -> None:
+        """An ENRICHED record whose raw part is plain words: a base for the next ones
+        with the same ENRICHED part (:meth:`_from_enriched`)."""
+        if len(body) > MEMO_BODY_MAX:
+            return
+        head, tail = split_enriched(body)
+        fields = record.fields
+        if not tail or "msg='" in head or " ".join([f"{k}={v}" for k, v in fields]) != head:
+            return
+        if not all(reads_alone(k, v) for k, v in fields):
+            return
+        split = head.split(" ")
+        self._keep_base(self._bases((rtype, len(split), tail)), tuple(split[:2]), type_name,
+                        split, rec)
+
+    def _user_base(self, rtype: int, type_name: str, body: str, record: Record,
+                   rec: Rec) -> None:
+        """A user-space record read as words (:func:`_user_words`): a base for the next
+        ones of its type, word count and ENRICHED part (:meth:`_from_user_words`)."""
+        got = _user_words(body)
+        if got is None:
+            return
+        mark, at, words, head = got
+        fields = record.fields
+        if (at != len(fields) - record.msg_fields or "" in words
+                or words != [f"{k}={v}" for k, v in fields]
+                or not all(reads_alone(k, v) for k, v in fields)):
+            return
+        self._keep_base(self._bases((rtype, len(words), mark)), head, type_name, words, rec)
+        if not record.enriched:
+            self._learn_words(rtype, record, rec)
+
+    def _from_user_words(self, rtype: int, type_name: str, body: str,
+                         bodies: dict[str, Body]) -> Rec | None:
+        """A user-space record (``pid=.. ses=.. msg='op=.. acct=.. res=..'``) like a
+        recent one of its type but for a few words -- its pid, its session, an
+        account or an address: that entry patched, no tokenising (:meth:`_patched`)."""
+        got = _user_words(body)
+        if got is None:
+            return None
+        mark, _, words, head = got
+        bases = self._last.get((rtype, len(words), mark))
+        if bases is None:
+            return None
+        return self._from_bases(bases, rtype, type_name, body, words, bodies, head)
+
+    def _from_enriched(self, rtype: int, type_name: str, body: str,
+                       bodies: dict[str, Body]) -> Rec | None:
+        """An ENRICHED record like a base with the same ENRICHED part but for a few
+        words of its raw part (auditd's default format on many systems: every new
+        pointer or inode would otherwise cost a whole parse)."""
+        if len(body) > MEMO_BODY_MAX:
+            return None
+        head, tail = split_enriched(body)
+        if not tail or "msg='" in head:
+            return None  # (a msg=' opened in the raw part decides what the \x1d is)
+        split = head.split(" ")
+        bases = self._last.get((rtype, len(split), tail))
+        if bases is None:
+            return None
+        return self._from_bases(bases, rtype, type_name, body, split, bodies)
+
+    def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
+        """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
+        words = self._words_of(rtype, len(record.fields))
+        for pair, piece in zip(record.fields, rec.pieces, strict=True):
+            k, raw = pair
+            if len(raw) <= MEMO_VALUE_MAX and reads_alone(k, raw):
+                words[f"{k}={raw}"] = (pair, CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+
+    def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], Piece]]:
+        """The word memo of a record type, with room for ``adding`` words (bounded)."""
+        self._word_count += adding
+        if self._word_count > FIELD_MEMO_SIZE:
+            self._words.clear()
+            self._word_count = 0
+            self._last.clear()
+            self._word_count = adding
+        words = self._words.get(rtype)
+        if words is None:
+            words = self._words[rtype] = {}
+        return words
+
+    def _from_words(self, rtype: int, type_name: str, body: str,
+                    bodies: dict[str, Body]) -> Rec | None:
+        words = self._words.get(rtype)
+        if words is None:
+            return None
+        split = body.split(" ")
+        shape = (rtype, len(split), "")
+        small = len(body) <= MEMO_BODY_MAX  # (bases of bounded size, as the other memos)
+        bases = self._last.get(shape) if small else None
+        if bases is not None:
+            rec = self._from_bases(bases, rtype, type_name, body, split, bodies)
+            if rec is not None:
+                return rec
+        rec = self._put_together(rtype, type_name, body, split, words, bodies)
+        if rec is not None and small and "" not in split:
+            self._keep_base(self._bases(shape) if bases is None else bases, tuple(split[:2]),
+                            type_name, split, rec)
+        return rec
+
+    def _bases(self, shape: tuple[int, int, str]
+               ) -> dict[tuple[str, ...], tuple[str, list[str], Rec]]:
+        """The bases of a shape (record type, word count, ENRICHED part), made if new."""
+        bases = self._last.get(shape)
+        if bases is None:
+            if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
+                self._last.clear()
+            bases = self._last[shape] = {}
+        return bases
+
+    def _from_bases(self, bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
+                    rtype: int, type_name: str, body: str, split: list[str],
+                    bodies: dict[str, Body], head: tuple[str, ...] | None = None
+                    ) -> Rec | None:
+        """The record patched from one of the most recent of its type and length (and
+        ENRICHED part): one like it but for a few words (the same call with new
+        pointers, the next file of a directory). The one with the same first two
+        words (the same call, the same item), or ``head``, is tried first."""
+        if head is None:
+            head = tuple(split[:2])
+        same = bases.get(head)
+        if same is not None:
+            rec = self._patched_from(same, rtype, type_name, body, split, bodies)
+            if rec is not None:
+                self._keep_base(bases, head, type_name, split, rec)
+                return rec
+        for base in reversed(bases.values()):
+            if base is not same:
+                rec = self._patched_from(base, rtype, type_name, body, split, bodies)
+                if rec is not None:
+                    self._keep_base(bases, head, type_name, split, rec)
+                    return rec
+        return None
+
+    def _patched_from(self, base: tuple[str, list[str], Rec], rtype: int, type_name: str,
+                      body: str, split: list[str], bodies: dict[str, Body]) -> Rec | None:
+        """The record patched from ``base`` if only a few of its words changed (no call)."""
+        name, base_split, rec = base
+        if name != type_name:
+            return None
+        n = len(split)
+        changed = list(compress(range(n), map(ne, split, base_split)))
+        if not changed:  # the same words again (a second call on one file): its entry,
+            self._remember(rtype, type_name, body, rec.fields, rec, bodies)  # now kept
+            rec.lasting = not rec.volatile
+            return rec
+        # A user-space record's words have no call context: a patch of half of them is
+        # still cheaper than a parse (a new session's pid, ses, account and address).
+        if len(changed) > (n // 2 if rec.msg_fields else max(4, n // 4)):
+            return None
+        fields = rec.fields
+        for i in changed:
+            if fields[i][0] in _CALL_KEYS:
+                return None  # another call: the context of the others' texts
+        return self._patched(rtype, type_name, body, split, changed, rec, bodies)
+
+    @staticmethod
+    def _keep_base(bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
+                   head: tuple[str, ...], type_name: str, split: list[str], rec: Rec) -> None:
+        """``rec`` the most recent base of its shape: one per first two words (a call,
+        an item and name), BASES of them."""
+        if bases.pop(head, None) is None and len(bases) >= BASES:
+            del bases[next(iter(bases))]  # the least recent
+        bases[head] = (type_name, split, rec)
+
+    def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
+                 changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
+        """A record like the last one of its type but for a few words (a new pid, new
+        pointers): that entry with those pieces replaced. An ENRICHED one (its base
+        has the same ENRICHED part) makes its new pieces with those pairs."""
+        enriched = dict(reversed(last.enriched)) if last.enriched else None
+        # (the word memo's pieces were made without ENRICHED pairs)
+        words = self._words.get(rtype, _NO_WORDS) if enriched is None else _NO_WORDS
+        pairs = list(last.fields)
+        pieces = list(last.pieces)
+        unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
+        reads_args = False  # a0 or a1 changed: the context of others' texts, for some calls
+        new = False  # a word not seen before
+        for i in changed:
+            word = split[i]
+            hit = words.get(word)
+            if hit is None:
+                new = True
+                key, _, value = word.partition("=")
+                if key == pairs[i][0] and value and (
+                        value[-1] not in ",:)" and value[0] not in "\"'{" if value[0] != '"'
+                        else len(value) >= 2 and value[-1] == '"' and '"' not in value[1:-1]):
+                    pair = (key, value)  # what _pairs_fast reads of such a word
+                else:
+                    alone = _pairs_fast(word)
+                    if alone is None or len(alone) != 1:
+                        return None
+                    pair = alone[0]
+                piece = CONTEXTUAL
+            else:
+                pair, piece = hit
+            if pair[0] != pairs[i][0] or pair[0] in _CALL_KEYS:
+                return None  # other keys, or another call: the context of others' texts
+            if pair[0] in _ARG_KEYS:
+                reads_args = True
+            pairs[i] = pair
+            pieces[i] = piece
+            if piece is CONTEXTUAL:
+                unknown.append(i)
+        fields = tuple(pairs)
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
+                        last.msg_fields, "")
+        interpreter = self.interpreter
+        if reads_args and len(interpreter.context_key(record)) > 2:
+            return None  # this call's texts read a0/a1 (socketcall, fcntl...)
+        for i in unknown:
+            k, raw = pairs[i]
+            if enriched is not None:
+                if last.msg_fields and k.upper() not in enriched:  # (no pair: its own text)
+                    pieces[i] = self.records.session_piece(record, k, raw)
+                    continue
+                kind = interpreter.kind(rtype, k, raw)
+                pieces[i] = self.records.piece(record, k, raw, enriched, remember=(
+                    kind is not None and kind not in CONTEXT_KINDS))
+                continue
+            # A value that changes from record to record (a pid) is seldom seen again:
+            # remembered only when its text cost an interpretation. The entry itself
+            # is not remembered either (but as a base of its type, for the next one).
+            # Memos that fill with one-off entries keep the garbage collector busy.
+            if last.msg_fields:  # a user-space record: its session's next ones repeat it
+                pieces[i] = self.records.session_piece(record, k, raw)
+                continue
+            kind = interpreter.kind(rtype, k, raw)
+            if kind is None:
+                piece = pieces[i] = Piece(k, raw, None, False, None)
+                piece.once = True
+                continue
+            text = interpreter.kind_text(record, kind, raw)
+            piece = pieces[i] = Piece(
+                k, raw, text, isinstance(text, str) and text.startswith("unknown("), kind)
+            if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
+                self.records.remember_piece(record, k, raw, piece)
+                self._words_of(rtype, 1)[split[i]] = ((k, raw), piece)
+            else:
+                piece.once = True
+        rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
+        if not new:  # known words (a PATH item like one seen before) may come again
+            self._remember(rtype, type_name, body, fields, rec, bodies)
+        else:
+            rec.lasting = False
+        return rec
+
+    def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
+                  rec: Rec | None, bodies: dict[str, Body]) -> None:
+        """The entry of a log line's body; with ``fields``, its parse too (put together
+        from words: what records._body gives such a body, the ENRICHED pairs of its
+        entry's)."""
+        if len(body) > MEMO_BODY_MAX:
+            return
+        if fields is not None:
+            if len(bodies) >= BODY_MEMO_SIZE:
+                bodies.clear()
+            bodies[body] = ((fields, (), "", 0, "") if rec is None
+                            else (fields, rec.enriched, "", rec.msg_fields, ""))
+        memo = self.entries
+        if len(memo) >= RECORD_MEMO_SIZE:
+            memo.clear()
+        memo[body] = (rtype, type_name, rec)
+
+    def _put_together(self, rtype: int, type_name: str, body: str, split: list[str],
+                      words: dict[str, tuple[tuple[str, str], Piece]],
+                      bodies: dict[str, Body]) -> Rec | None:
+        pairs: list[tuple[str, str]] = []
+        pieces: list[Piece] = []
+        contextual = False
+        new: list[int] = []  # words not seen before: read here, one by one
+        for word in split:
+            if word:
+                hit = words.get(word)
+                if hit is None:
+                    if len(new) * 2 >= len(split):
+                        return None  # a record of another kind: parsed the usual way
+                    alone = _pairs_fast(word)
+                    if alone is None or len(alone) != 1:
+                        return None
+                    new.append(len(pairs))
+                    pairs.append(alone[0])
+                    pieces.append(CONTEXTUAL)
+                    contextual = True
+                    continue
+                pairs.append(hit[0])
+                pieces.append(hit[1])
+                if hit[1] is CONTEXTUAL:
+                    contextual = True
+        if not pairs or len(new) * 2 > len(pairs):
+            return None
+        keys = tuple([k for k, _ in pairs])
+        if len(set(keys)) != len(keys):
+            return None  # a repeated key: the general path names them
+        fields = tuple(pairs)
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
+        if contextual:
+            # New words, and texts whose context is new: made, and remembered (below)
+            # only when they cost an interpretation that other records may share.
+            context = self.interpreter.context_key(record)
+            memo = self.records.fields
+            for i, piece in enumerate(pieces):
+                if piece is CONTEXTUAL:
+                    k, raw = pairs[i]
+                    found = memo.get((rtype, k, raw, *context))
+                    pieces[i] = (found if found is not None
+                                 else self.records.piece(record, k, raw, None, remember=False))
+        words = self._words_of(rtype, len(new))
+        for i in new:
+            k, raw = pairs[i]
+            piece = pieces[i]
+            if piece.kind is not None and piece.kind not in CONTEXT_KINDS and (
+                    len(raw) <= MEMO_VALUE_MAX):
+                self.records.remember_piece(record, k, raw, piece)
+                words[f"{k}={raw}"] = ((k, raw), piece)
+        rec = Rec(record, keys, tuple(pieces), self.records.shape(type_name, keys))
+        if not new:  # a body of known words may come again (a storm's); new ones seldom
+            self._remember(rtype, type_name, body, fields, rec, bodies)
+        return rec
+
+
+def _user_words(body: str) -> tuple[str, int, list[str], tuple[str, ...]] | None:
+    """A user-space body as words: (its shape's mark, the index of its first ``msg=''``
+    word, the words, its bases' key), the ``msg='`` and closing quote cut off -- so
+    that word i is field i of the parse (records._pairs_user, then the inner pairs
+    after the outer ones), as long as every word reads alone. None: not of that form
+    (the msg is not last, or quotes other than its own). Its bases are kept by its
+    first inner word and its ``exe=`` (the operation, the program): the last record
+    of the same program is the one most like it (sshd's next login, cron's next job)."""
+    if len(body) > MEMO_BODY_MAX:
+        return None
+    head, tail = split_enriched(body) if "\x1d" in body else (body, "")
+    last = len(head) - 1
+    if last < 5 or head[last] != "'" or head.count("'") != 2:
+        return None
+    quote = head.find("'")
+    if quote < 4 or not head.startswith("msg=", quote - 4) or (
+            quote > 4 and head[quote - 5] != " "):
+        return None
+    words = head.split(" ")
+    at = head.count(" ", 0, quote)
+    words[at] = words[at][5:]
+    words[-1] = words[-1][:-1]
+    exe = ""
+    for word in reversed(words):  # libaudit writes it fifth or third from the end
+        if word.startswith("exe="):
+            exe = word
+            break
+    return f"{tail}\x00{at}", at, words, (words[at], exe)
+
+
+_NO_WORDS: dict[str, tuple[tuple[str, str], Piece]] = {}  # (never written)
+_NO_BODIES: dict[str, Body] = {}  # (never written: _remember without a parse)
+# What interpret._Context reads: the call (arch, syscall), its arguments (a0, a1).
+_CALL_KEYS = frozenset({"arch", "syscall"})
+_ARG_KEYS = frozenset({"a0", "a1"})
