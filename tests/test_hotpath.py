@@ -583,6 +583,32 @@ def test_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fast.lines._last) <= 1024 and all(len(b) <= 4 for b in fast.lines._last.values())
 
 
+def test_a_record_seen_once_keys_no_group_memo() -> None:
+    """A PATH item patched with a value never seen before (the next file's inode) does
+    not come back: the groups and aligned fields encoded from it are not remembered,
+    so that they do not push out the ones that do come back. The frames are the same."""
+    lines = []
+    for n in range(300):
+        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=263 success=yes exit=0 "
+                  f"a0=4 a1=55 a2=0 a3=0 items=2 ppid=1 pid=7 uid=0 comm=\"rm\" key=\"d\"",
+                  f"type=PATH {stamp}: item=0 name=\"/tmp/d/\" inode=12 dev=fe:00 "
+                  "mode=040700 ouid=0 ogid=0 rdev=00:00 nametype=PARENT",
+                  f"type=PATH {stamp}: item=1 name=\"/tmp/d/f\" inode={1000 + n} dev=fe:00 "
+                  "mode=0100600 ouid=0 ogid=0 rdev=00:00 nametype=DELETE",
+                  f"type=PROCTITLE {stamp}: proctitle=726D"]
+    hot, _ = same(lines, False)
+    fast = hot.fast
+    assert isinstance(fast, FastEncoder)
+    assert fast.encoded >= 290
+    groups = [group[3] for plan in fast._plans.values() if plan is not None
+              for group in plan.groups]
+    aligned = [op[7] for plan in fast._plans.values() if plan is not None
+               for group in plan.groups for op in group[2]]
+    remembered = sum(map(len, groups)) + sum(map(len, aligned))
+    assert remembered < 40, remembered  # the first events' (a value not yet patched in)
+
+
 def test_large_values_are_not_remembered() -> None:
     """Memory is bounded by size too: long values, bodies and encodings are computed at
     each use, with the same frames."""
