@@ -275,7 +275,6 @@ class LineEntries:
         changed = list(compress(range(n), map(ne, split, base_split)))
         if not changed:  # the same words again (a second call on one file): its entry,
             self._remember(rtype, type_name, body, rec.fields, rec, bodies)  # now kept
-            rec.lasting = not rec.volatile
             return rec
         # A user-space record's words have no call context: a patch of half of them is
         # still cheaper than a parse (a new session's pid, ses, account and address).
@@ -374,7 +373,7 @@ class LineEntries:
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
         if not new:  # known words (a PATH item like one seen before) may come again
             self._remember(rtype, type_name, body, fields, rec, bodies)
-        else:
+        else:  # not remembered, so it will not come again: nor will groups keyed by it
             rec.lasting = False
         return rec
 
@@ -394,6 +393,8 @@ class LineEntries:
         if len(memo) >= RECORD_MEMO_SIZE:
             memo.clear()
         memo[body] = (rtype, type_name, rec)
+        if rec is not None:  # it may come again: so may the groups keyed by it
+            rec.lasting = not rec.volatile
 
     def _put_together(self, rtype: int, type_name: str, body: str, split: list[str],
                       words: dict[str, tuple[tuple[str, str], Piece]],
@@ -449,6 +450,8 @@ class LineEntries:
         rec = Rec(record, keys, tuple(pieces), self.records.shape(type_name, keys))
         if not new:  # a body of known words may come again (a storm's); new ones seldom
             self._remember(rtype, type_name, body, fields, rec, bodies)
+        else:
+            rec.lasting = False  # (see _patched)
         return rec
 
 
