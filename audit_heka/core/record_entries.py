@@ -213,7 +213,7 @@ class RecordEntries:
         return Rec(record, tuple(keys), tuple(pieces), self.shape(record.type_name, tuple(keys)))
 
     def piece(self, record: Record, key: str, raw: str, enriched: dict[str, str] | None,
-               remember: bool = True, looked: bool = False) -> Piece:
+              remember: bool = True, looked: bool = False) -> Piece:
         """The piece of one field; ``remember``: into the memos (a value seldom seen
         again is not); ``looked``: the caller found it in no memo."""
         interpreter = self.interpreter
@@ -253,7 +253,7 @@ class RecordEntries:
         return piece
 
     def remember_piece(self, record: Record, key: str, raw: str, piece: Piece,
-                        memo_key: FieldKey | None = None, contextual: bool = False) -> None:
+                       memo_key: FieldKey | None = None, contextual: bool = False) -> None:
         """Into the field memo; ``memo_key`` None: a piece of a record without ENRICHED
         pairs (its key made here)."""
         memo = self.fields
