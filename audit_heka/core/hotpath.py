@@ -312,7 +312,7 @@ class FastEncoder:
         if self.interpreter.names_generation != self._generation:
             self._generation = self.interpreter.names_generation
             self._records.clear()
-        self.lines.check_names()  # (and the records' memos)
+            self.lines.check_names()  # (and the records' memos)
 
     def _check_options(self) -> None:
         """The header's encodings follow the builder's options."""
