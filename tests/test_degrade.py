@@ -292,6 +292,21 @@ def test_payload_goes_first() -> None:
     assert values(out, "truncated_bytes") == (70_000,)
 
 
+@pytest.mark.parametrize("payload", [
+    "p" * 65_400, "p" * 65_536, "p" * 65_537, "é" * 40_000, "é" * 70_000])
+def test_a_payload_near_the_limit_gives_the_degradation_whichever_way(payload: str) -> None:
+    """A payload longer than the limit skips the trial encoding of the whole message
+    (an exec of megabytes): the frame is the degradation's, as it is for one found too
+    large by encoding (a shorter payload, or one whose UTF-8 is what exceeds)."""
+    original = HEADER.replace(payload=payload, fields=WHO_SAMPLE)
+    framer = Framer()
+    assert len(encode_message(original)) > framer.max_message_size
+    degraded = degrade(original, framer.max_message_size)
+    assert degraded is not None and degraded.payload_dropped
+    assert framer.frame(original) == frame(encode_message(degraded.message))
+    assert (framer.payload_dropped, framer.degraded, framer.frames) == (1, 0, 1)
+
+
 def test_header_alone_too_large_is_refused_and_counted() -> None:
     framer = Framer()
     assert framer.frame(HEADER.replace(hostname="h" * 70_000)) is None

@@ -208,6 +208,33 @@ def test_strtoul_and_unhex_follow_c() -> None:
     assert unhex("414") == b"A@"
 
 
+def _leading_hex(text: str) -> bytes | None:
+    """unhex as au_unescape defines it, character by character (the reference)."""
+    digits = ""
+    for c in text:
+        if c not in "0123456789abcdefABCDEF":
+            break
+        digits += c
+    if len(digits) < 2:
+        return None
+    return bytes.fromhex(digits + "0" * (len(digits) % 2))
+
+
+@given(st.text(st.sampled_from([*"0123456789abcdefABCDEF",
+                                 " ", "\t", "\n", "G", "é", "\u0660", "\x00"]), max_size=12))
+def test_unhex_is_the_leading_hex_digits(text: str) -> None:
+    """bytes.fromhex skips whitespace and reads no more than hex: the whole value's
+    shortcut gives the leading digits' bytes, as the scan does."""
+    assert unhex(text) == _leading_hex(text)
+    assert unhex(text * 500) == _leading_hex(text * 500)  # (execve chunks run to 7.5 KB)
+
+
+@given(st.binary(max_size=40))
+def test_tty_escape_escapes_each_control_byte(data: bytes) -> None:
+    expected = b"".join(b"\\%03o" % b if b < 0x20 else bytes((b,)) for b in data)
+    assert tty_escape(data) == expected.decode("utf-8", "backslashreplace")
+
+
 def test_accounts_tolerate_malformed_lines(tmp_path: object) -> None:
     from pathlib import Path  # noqa: PLC0415
 

@@ -164,6 +164,7 @@ def _int32(value: int) -> int:
 _LEADING_HEX = re.compile(r"[0-9a-fA-F]*")
 #: The bytes AUPARSE_ESC_TTY escapes.
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f]")
+_CONTROL_BYTE_SET = bytes(range(0x20))
 
 
 def unhex(text: str) -> bytes | None:
@@ -171,6 +172,14 @@ def unhex(text: str) -> bytes | None:
 
     None when there are fewer than two digits (auparse then prints the value as it is).
     """
+    if len(text) >= 2 and not len(text) % 2:
+        try:  # the common case, all of it hex: bytes.fromhex alone, no scan
+            data = bytes.fromhex(text)
+        except ValueError:
+            pass
+        else:
+            if len(data) * 2 == len(text):  # (fromhex skips whitespace; hex has none)
+                return data
     match = _LEADING_HEX.match(text)
     digits = match.group() if match else ""
     if len(digits) < 2:
@@ -188,6 +197,8 @@ def _cstr(data: bytes) -> bytes:
 
 def tty_escape(data: bytes) -> str:
     """AUPARSE_ESC_TTY, the default of ausearch: control bytes (< 32) become \\ooo."""
+    if len(data.translate(None, _CONTROL_BYTE_SET)) == len(data):  # a C loop, no scan
+        return data.decode("utf-8", "backslashreplace")
     out = _CONTROL_BYTES.sub(lambda m: b"\\%03o" % m[0][0], data)
     return out.decode("utf-8", "backslashreplace")
 

@@ -487,13 +487,15 @@ class MessageBuilder:
             pairs = self._pairs(record, named)
             group = groups.get(record.type_name)
             if group is None:
-                groups[record.type_name] = [(pairs, interp)]
+                # (the EXECVE group's texts are merged into a copy: `interpreted` stays)
+                groups[record.type_name] = [
+                    (pairs, dict(interp) if record.type == EXECVE else interp)]
             elif record.type == EXECVE:
                 first_pairs, first_interp = group[0]
                 for k, v in pairs.items():
                     first_pairs.setdefault(k, v)
-                if interp:
-                    group[0] = (first_pairs, {**interp, **first_interp})
+                for k, text in interp.items():  # in place: thousands of records, no copies
+                    first_interp.setdefault(k, text)
             else:
                 group.append((pairs, interp))
         used = set(EVENT_FIELDS)

@@ -660,8 +660,13 @@ class Framer:
 
     def frame(self, message: Message) -> bytes | None:
         """The frame, or None (counted in ``oversize``) when even degrading fails."""
-        encoded = encode_message(message)
-        if len(encoded) > self.max_message_size:
+        payload = message.payload
+        # A payload longer than the limit (a str is no longer than its UTF-8) makes the
+        # message surely too large: degraded without encoding it whole first, the
+        # degradation sizing from lengths (an exec of megabytes of arguments).
+        encoded = (None if payload is not None and len(payload) > self.max_message_size
+                   else encode_message(message))
+        if encoded is None or len(encoded) > self.max_message_size:
             smaller = self._degrade(message, self.max_message_size)
             if smaller is None:
                 return None
