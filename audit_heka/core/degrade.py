@@ -184,7 +184,7 @@ def degrade(message: Message, limit: int) -> Degraded | None:
 
 def _vlen(value: int) -> int:
     """Bytes of a non-negative varint."""
-    return max(1, (value.bit_length() + 6) // 7)
+    return (value.bit_length() + 6) // 7 or 1
 
 
 def _int_vlen(value: int) -> int:
@@ -204,6 +204,10 @@ def _capped(length: int, cap: int) -> int:
 def _value_cost(length: int, cap: int) -> int:
     data = _capped(length, cap)
     return 1 + _vlen(data) + data
+
+
+#: What a value longer than MIN_CUT costs cut at MIN_CUT (the cheapest it can be kept).
+_LONG_MIN_COST = _value_cost(MIN_CUT + 1, MIN_CUT)
 
 
 class _Plan:
@@ -232,9 +236,10 @@ class _Plan:
         else:
             self.lengths = [1] * len(field.values)
         if self.cuttable:
+            lengths = self.lengths  # (a value of at most MIN_CUT bytes has a 1-byte length)
             self.prefix_min = list(itertools.accumulate(
-                (_value_cost(n, MIN_CUT) for n in self.lengths), initial=0))
-            self.full = _entry(head + sum(1 + _vlen(n) + n for n in self.lengths))
+                [2 + n if n <= MIN_CUT else _LONG_MIN_COST for n in lengths], initial=0))
+            self.full = _entry(head + sum(lengths) + len(lengths) + sum(map(_vlen, lengths)))
         else:
             self.prefix_min = list(itertools.accumulate(self.lengths, initial=0))
             self.full = _entry(head + self._packed(self.prefix_min[-1]))
