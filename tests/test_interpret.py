@@ -6,12 +6,16 @@ tests/kernel/test_*_agreement.py compare whole captured logs against the oracles
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from audit_heka.core.interpret import (
     _NO_CONTEXT,
+    EXECVE,
+    MAX_ARGV,
     MEMO_SIZE,
     MEMO_TEXT_MAX,
     Interpreter,
@@ -188,6 +192,57 @@ def test_argv_reassembled_across_records() -> None:
         rec("type=EXECVE msg=audit(1.000:1):  a2[1]=646566 a3=\"\""),
     ]
     assert INTERP.argv(records) == ["echo", "hi there", "abcdef", ""]
+
+
+def _argv_reference(fields: list[tuple[str, str]]) -> list[str]:
+    """argv as auparse reassembles it, spelled out: whole aN, else its aN[i] in order."""
+    whole: dict[int, str] = {}
+    chunks: dict[int, dict[int, str]] = {}
+    argc = 0
+    for name, raw in fields:
+        if name == "argc":
+            argc = max(argc, int(raw) if raw.isascii() and raw.isdigit() else 0)
+            continue
+        found = re.fullmatch(r"a([0-9]{1,7})(?:\[([0-9]{1,7})\])?", name)
+        if found is None or int(found[1]) >= MAX_ARGV or (
+                found[2] is not None and int(found[2]) >= MAX_ARGV):
+            continue
+        if found[2] is None:
+            whole[int(found[1])] = raw
+        else:
+            chunks.setdefault(int(found[1]), {})[int(found[2])] = raw
+    count = min(MAX_ARGV, max([argc, *(i + 1 for i in whole), *(i + 1 for i in chunks)]))
+    out = []
+    for i in range(count):
+        if i in chunks:
+            data = b"".join(escaped_arg(chunks[i][n]) for n in sorted(chunks[i]))
+        else:
+            data = escaped_arg(whole[i]) if i in whole else b""
+        out.append(data.decode("utf-8", "backslashreplace"))
+    return out
+
+
+def escaped_arg(raw: str) -> bytes:
+    if raw.startswith('"'):
+        inner = raw[1:-1] if raw.endswith('"') and len(raw) > 1 else raw[1:]
+        return inner.encode("utf-8", "surrogateescape")
+    if raw == "(null)":
+        return b""
+    data = unhex(raw)
+    return data if data is not None else raw.encode("utf-8", "surrogateescape")
+
+
+_ARG_NAMES = st.sampled_from(["argc", "a0", "a1", "a2", "a01", "a1[0]", "a1[1]", "a2_len",
+                              "a\u0661", "a9999999", "a262144", "b0", "a", "a1[x]"])
+_ARG_VALUES = st.sampled_from(['"x"', '"é"', '"\udcff"', '"', '""', '"a"b"', "4142",
+                               "41G", "G", "(null)", "3", "C3", "00"])
+
+
+@given(st.lists(st.tuples(_ARG_NAMES, _ARG_VALUES), max_size=8))
+def test_argv_reassembles_as_auparse(fields: list[tuple[str, str]]) -> None:
+    body = " ".join(f"{k}={v}" for k, v in fields)
+    record = Record(EXECVE, "EXECVE", 1, 0, 1, None, tuple(fields), (), "", body, 0, "")
+    assert INTERP.argv([record]) == _argv_reference(fields)
 
 
 def test_argv_missing_arguments_are_empty() -> None:

@@ -331,6 +331,8 @@ class Interpreter:
         for ``acct``, whose kind depends on its value."""
         if name == "acct":
             return field_type(rtype, name, raw)
+        if rtype == EXECVE:  # (field_type's first rule: not memoised, 100,000 arguments
+            return field_type(rtype, name, raw)  # would flush the memo of every other kind)
         kinds = self._kinds
         kind = kinds.get((rtype, name), _UNKNOWN_KIND)
         if kind is _UNKNOWN_KIND:
@@ -433,12 +435,17 @@ class Interpreter:
             if record.type != EXECVE:
                 continue
             for name, raw in record.fields:
+                digits = name[1:]  # (aN first, inline: an event may hold 100,000 of them)
+                if (name[:1] == "a" and digits.isdigit() and digits.isascii()
+                        and len(digits) <= 7 and int(digits) < MAX_ARGV):
+                    whole[int(digits)] = raw
+                    continue
                 if name == "argc":
                     argc = max(argc, _int_or(raw, 0))
                     continue
                 if not name.startswith("a") or name.endswith("_len"):
                     continue
-                text, _, chunk = name[1:].partition("[")
+                text, _, chunk = digits.partition("[")
                 index = _argv_index(text)
                 if index is None:
                     continue
@@ -451,12 +458,18 @@ class Interpreter:
         count = min(MAX_ARGV, max([argc, *(i + 1 for i in whole), *(i + 1 for i in chunks)]))
         out: list[str] = []
         for i in range(count):
-            if i in chunks:
-                data = b"".join(_argbytes(chunks[i][n]) for n in sorted(chunks[i]))
-            elif i in whole:
-                data = _argbytes(whole[i])
+            got = chunks.get(i)
+            if got is not None:
+                data = b"".join([_argbytes(got[n]) for n in sorted(got)])
             else:
-                data = b""
+                value = whole.get(i)
+                if value is None:
+                    out.append("")
+                    continue
+                if len(value) > 1 and value[0] == '"' == value[-1] and value.isascii():
+                    out.append(value[1:-1])  # (what the bytes' round trip gives ASCII)
+                    continue
+                data = _argbytes(value)
             out.append(data.decode("utf-8", "backslashreplace"))
         return out
 
