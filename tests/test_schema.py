@@ -266,6 +266,32 @@ def test_execve_argv_with_real_interpreter() -> None:
     assert names.index("argv") == names.index("argc") + 1
 
 
+class _Recording(StandIn):
+    """The stand-in, keeping what it was asked to interpret."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, ...]] = []
+
+    def interpret(self, records: Sequence[Record]) -> list[dict[str, str | list[str]]]:
+        self.asked += [tuple(k for k, _ in r.fields) for r in records]
+        return super().interpret(records)
+
+
+def test_execve_arguments_go_to_argv_uninterpreted() -> None:
+    """An EXECVE record's aN, aN_len and aN[i] have no text of their own in the message
+    (argv has them): they are not interpreted either -- an exec can hold 100,000."""
+    lines = [
+        f'type=EXECVE {H}argc=3 a0="ls" a1_len=4 a1[0]=4142 a1[1]=4344 a2="-l" abc=1 key="k"',
+        f'type=CWD {H}cwd="/root"',
+    ]
+    interpreter = _Recording()
+    builder = MessageBuilder(interpreter, hostname="h")
+    f = fields(builder.build(event(*lines)))
+    assert interpreter.asked == [("argc", "abc", "key"), ("cwd",)]
+    assert f["argv"].values == ("ls", "-l")  # (the stand-in's argv: whole aN only)
+    assert f["key_i"].values == ("k",) and "abc" in f and "a0" not in f
+
+
 def test_enriched_values_become_interpretations() -> None:
     line = f'type=PATH {H}item=0 name="/x" ouid=1234 ogid=0\x1dOUID="alice" OGID="staff"'
     builder = MessageBuilder(Interpreter({}, {}), hostname="h")

@@ -80,6 +80,7 @@ SOCKADDR_UN_MIN = 4  # a shorter AF_LOCAL saddr is "sockaddr len too short" in a
 # made a 4-billion-entry list; found by tests/test_fuzz.py). A real execve cannot pass more:
 # ARG_MAX is 2 MiB under the default 8 MiB stack limit, and each argument costs a pointer.
 MAX_ARGV = 1 << 18
+_ARGV_DIGITS = len(str(MAX_ARGV)) - 1  # an aN of at most this many digits is below MAX_ARGV
 
 
 class ConversionError(ValueError):
@@ -436,8 +437,8 @@ class Interpreter:
                 continue
             for name, raw in record.fields:
                 digits = name[1:]  # (aN first, inline: an event may hold 100,000 of them)
-                if (name[:1] == "a" and digits.isdigit() and digits.isascii()
-                        and len(digits) <= 7 and int(digits) < MAX_ARGV):
+                if (len(digits) <= _ARGV_DIGITS and name[:1] == "a" and digits.isdigit()
+                        and digits.isascii()):
                     whole[int(digits)] = raw
                     continue
                 if name == "argc":

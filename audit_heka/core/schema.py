@@ -22,6 +22,8 @@ library-written fields were also written by its caller is flagged
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 try:  # hashlib's own SHA-1: hashlib itself starts OpenSSL (~4 ms of replay's start-up)
     from _sha1 import sha1  # type: ignore[import-not-found]
 except ImportError:  # a Python built without its bundled hashes
@@ -84,6 +86,8 @@ FAILURE_VALUES: Mapping[str, frozenset[str]] = {
     "success": frozenset({"no"}),
     "res": frozenset({"failed", "0", "no"}),
 }
+_FAILURE_KEYS = frozenset(FAILURE_VALUES)  # (looked for in C: a record may hold 100,000 keys)
+_KEY_OF = itemgetter(0)
 SECCOMP_RET_ACTION_FULL = 0xFFFF0000
 SECCOMP_KILL_ACTIONS: frozenset[int] = frozenset({0x00000000, 0x80000000})  # thread, process
 
@@ -226,7 +230,7 @@ def renaming(record: Record) -> tuple[Named | None, tuple[str, ...]]:
     plain name, and is returned in the second result.
     """
     fields = record.fields
-    repeated = len({k for k, _ in fields}) != len(fields)
+    repeated = len(dict(fields)) != len(fields)
     untrusted = _untrusted(record) if record.msg_fields else set()
     if not repeated and not untrusted:
         return None, ()  # the common case: every key once, names are keys
@@ -273,9 +277,11 @@ def to_decimal(text: str) -> int | None:
 
 def is_execve_arg(key: str) -> bool:
     """aN, aN_len, aN[i] of EXECVE records (they go into ``argv``)."""
+    rest = key[1:]
+    if rest.isdigit() and key[0] == "a":  # aN, the common case first
+        return rest.isascii()
     if len(key) < 2 or key[0] != "a" or not key[1].isdigit():
         return False
-    rest = key[1:]
     if rest.endswith("_len"):
         rest = rest[:-4]
     elif rest.endswith("]"):
@@ -283,12 +289,30 @@ def is_execve_arg(key: str) -> bool:
     return rest.isascii() and rest.isdigit()
 
 
+def _without_arguments(record: Record) -> Record:
+    """What of a record the message's texts are made from: an EXECVE record without
+    its arguments (aN, aN_len, aN[i]), which go into ``argv`` from their raw values.
+
+    Why: their own texts would be made only to be thrown away, and an unprivileged
+    user can put 100,000 arguments in one exec (a quarter of a second of texts).
+    """
+    if record.type != EXECVE:
+        return record
+    fields = tuple([pair for pair in record.fields if not is_execve_arg(pair[0])])
+    if len(fields) == len(record.fields):
+        return record
+    return Record(record.type, record.type_name, record.seconds, record.milliseconds,
+                  record.serial, record.node, fields, record.enriched, record.free_text,
+                  record.text, record.msg_fields, record.problem)
+
+
 def severity(records: Sequence[Record], suspicious: bool = False) -> int:
     """SEVERITY_WARNING for anomalies, denials, failures and forgeries, else SEVERITY_INFO."""
     if suspicious:
         return SEVERITY_WARNING
     for r in records:
-        if type_warns(r) or any(failure(key, raw) for key, raw in r.fields):
+        if type_warns(r) or (not _FAILURE_KEYS.isdisjoint(map(_KEY_OF, r.fields))
+                             and any(failure(key, raw) for key, raw in r.fields)):
             return SEVERITY_WARNING
     return SEVERITY_INFO
 
@@ -470,10 +494,11 @@ class MessageBuilder:
         problems = [f"{r.type_name}: {r.problem}" for r in records if r.problem]
         if problems:
             out.append(Field.string("parse_error", *problems))
+        parts = [_without_arguments(r) for r in records]
         if raw_only:
             interpreted: list[dict[str, str | list[str]]] = [{} for _ in records]
         else:
-            checked, failed = self.interpreter.interpret_checked(records)
+            checked, failed = self.interpreter.interpret_checked(parts)
             errors += failed
             interpreted = [self._renamed(r, i, named) for r, i, (named, _) in
                            zip(records, checked, renamings, strict=True)]
@@ -483,8 +508,9 @@ class MessageBuilder:
         # Records grouped by type, in order of first appearance. All EXECVE
         # records of an event form one logical record (arguments span them).
         groups: dict[str, list[_Member]] = {}
-        for record, interp, (named, _) in zip(records, interpreted, renamings, strict=True):
-            pairs = self._pairs(record, named)
+        for record, part, interp, (named, _) in zip(records, parts, interpreted, renamings,
+                                                     strict=True):
+            pairs = self._pairs(part if named is None else record, named)
             group = groups.get(record.type_name)
             if group is None:
                 # (the EXECVE group's texts are merged into a copy: `interpreted` stays)
