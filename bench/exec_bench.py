@@ -50,8 +50,9 @@ def rule() -> list[str]:
     return B.storm_rules()[1]  # -S execve -F exe=/usr/bin/true -k exec
 
 
-def drive(rate: float, seconds: float) -> dict[str, float]:
-    """Run /usr/bin/true ``rate`` times a second for ``seconds``; reap as we go."""
+def drive(rate: float, seconds: float, argv: tuple[str, ...] = (TRUE,)) -> dict[str, float]:
+    """Run /usr/bin/true (with ``argv``) ``rate`` times a second for ``seconds``; reap as
+    we go."""
     total = int(rate * seconds)
     start = time.monotonic()
     running = 0
@@ -60,7 +61,7 @@ def drive(rate: float, seconds: float) -> dict[str, float]:
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        os.posix_spawn(TRUE, [TRUE], {})
+        os.posix_spawn(TRUE, argv, {})
         running += 1
         while running:
             try:
@@ -88,8 +89,9 @@ def cpu(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
-def auditd_round(index: int, rate: float, seconds: float) -> dict[str, Any]:
-    workdir = WORK / f"exec-auditd-{index}"
+def auditd_round(index: int, rate: float, seconds: float, argv: tuple[str, ...] = (TRUE,),
+                 label: str = "exec") -> dict[str, Any]:
+    workdir = WORK / f"{label}-auditd-{index}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     with B.kernel():
@@ -100,7 +102,7 @@ def auditd_round(index: int, rate: float, seconds: float) -> dict[str, Any]:
             B.sh("auditctl", *rule())
             time.sleep(1.0)  # idle: start-up done
             before, k_before = cpu({"auditd": auditd.pid}), B.kernel_status()
-            load = drive(rate, seconds)
+            load = drive(rate, seconds, argv)
             B._wait_drained()
             after, k_after = cpu({"auditd": auditd.pid}), B.kernel_status()
         finally:
@@ -118,9 +120,9 @@ def auditd_round(index: int, rate: float, seconds: float) -> dict[str, Any]:
     }
 
 
-def heka_round(index: int, rate: float, seconds: float, name: str, python: str
-               ) -> dict[str, Any]:
-    workdir = WORK / f"exec-heka-{name}-{index}"
+def heka_round(index: int, rate: float, seconds: float, name: str, python: str,
+               argv: tuple[str, ...] = (TRUE,), label: str = "exec") -> dict[str, Any]:
+    workdir = WORK / f"{label}-heka-{name}-{index}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, mode=0o700)
     listener = Listener(key=b"exec")
@@ -141,7 +143,7 @@ def heka_round(index: int, rate: float, seconds: float, name: str, python: str
             B.sh("auditctl", *rule())
             time.sleep(1.0)
             before, k_before = cpu(pids), B.kernel_status()
-            load = drive(rate, seconds)
+            load = drive(rate, seconds, argv)
             deadline = time.monotonic() + 300
             while len(listener.uuids) < load["execs"] and time.monotonic() < deadline:
                 time.sleep(0.05)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit_heka.core.events import Assembler
+from audit_heka.core.events import PROCTITLE, Assembler
 from audit_heka.core.hotpath import FastEncoder
 from audit_heka.core.interpret import Interpreter
 from audit_heka.core.records import Record, parse_line
@@ -607,6 +607,31 @@ def test_a_record_seen_once_keys_no_group_memo() -> None:
                for group in plan.groups for op in group[2]]
     remembered = sum(map(len, groups)) + sum(map(len, aligned))
     assert remembered < 40, remembered  # the first events' (a value not yet patched in)
+
+
+def test_a_one_word_record_with_a_new_value_is_patched_not_parsed() -> None:
+    """A PROCTITLE new at each exec (a build's compiler lines) is patched from the last
+    one parsed, as a SYSCALL with a new pid is: not parsed again. The frames are the
+    same."""
+    lines = []
+    for n in range(200):
+        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n})"
+        title = f"cc\0-c\0src/file{n}.c".encode().hex().upper()
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 "
+                  f'a0=4 a1=55 a2=0 a3=0 items=1 ppid=1 pid={100 + n} uid=0 comm="cc" key="x"',
+                  f'type=CWD {stamp}: cwd="/build"',
+                  f"type=PROCTITLE {stamp}: proctitle={title}"]
+    hot, _ = same(lines, False)
+    assert isinstance(hot.fast, FastEncoder) and hot.fast.encoded == 200
+    fast = session(True).fast
+    assert fast is not None
+    bodies: dict[str, Any] = {}  # parse_line's memo: what was parsed
+    first, second, third = (line.partition("): ")[2] for line in lines[2:9:3])
+    recs = [fast.lines.line_rec(PROCTITLE, "PROCTITLE", body, bodies)
+            for body in (first, second, third)]
+    assert list(bodies) == [first]  # the next ones patched from it
+    assert [r.fields if r is not None else None for r in recs] == [
+        parse_line(line).fields for line in lines[2:9:3]]  # type: ignore[union-attr]
 
 
 def test_large_values_are_not_remembered() -> None:

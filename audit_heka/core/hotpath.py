@@ -392,7 +392,7 @@ class FastEncoder:
                     out.append(piece.raw_field(name)
                                + self._text_field(piece, record_at, i, name_i))
             else:
-                out.append(self._argv(recs, record_at))
+                out.append(self._argv(recs))
         return b"".join(out)
 
     def _group_patched(self, ops: tuple[Op, ...], recs: list[Rec],
@@ -520,12 +520,11 @@ class FastEncoder:
             memo[pieces] = (out, bad, filled)
         return out
 
-    def _argv(self, recs: list[Rec], record_at: Callable[[int], Record]) -> bytes:
+    def _argv(self, recs: list[Rec]) -> bytes:
         key = tuple([r for r in recs if r.execve])  # entries stand for their fields
         data = self._argvs.get(key)
         if data is None:
-            argv = self.interpreter.argv(
-                [record_at(i) for i, r in enumerate(recs) if r.execve])
+            argv = self.interpreter.argv_of([r.fields for r in key])
             data = field_entry(b"\x0a\x04argv" + STRING + b"".join(map(string_element, argv)))
             if len(data) > MEMO_BYTES_MAX:
                 return data

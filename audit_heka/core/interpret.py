@@ -429,13 +429,16 @@ class Interpreter:
 
     def argv(self, records: Sequence[RecordLike]) -> list[str]:
         """EXECVE arguments reassembled from aN, aN_len and aN[i] across EXECVE records."""
+        return self.argv_of([r.fields for r in records if r.type == EXECVE])
+
+    def argv_of(self, executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str]:
+        """:meth:`argv` from the fields of the event's EXECVE records, in order (the hot
+        path has those of its entries, not the records)."""
         whole: dict[int, str] = {}
         chunks: dict[int, dict[int, str]] = {}
         argc = 0
-        for record in records:
-            if record.type != EXECVE:
-                continue
-            for name, raw in record.fields:
+        for fields in executions:
+            for name, raw in fields:
                 digits = name[1:]  # (aN first, inline: an event may hold 100,000 of them)
                 if (len(digits) <= _ARGV_DIGITS and name[:1] == "a" and digits.isdigit()
                         and digits.isascii()):
@@ -456,7 +459,7 @@ class Interpreter:
                         chunks.setdefault(index, {})[number] = raw
                 else:
                     whole[index] = raw
-        count = min(MAX_ARGV, max([argc, *(i + 1 for i in whole), *(i + 1 for i in chunks)]))
+        count = min(MAX_ARGV, max(argc, max(whole, default=-1) + 1, max(chunks, default=-1) + 1))
         out: list[str] = []
         for i in range(count):
             got = chunks.get(i)

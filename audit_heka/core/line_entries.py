@@ -117,6 +117,7 @@ class LineEntries:
                 self._user_base(rtype, type_name, body, record, rec)
             elif not enriched:
                 self._learn_words(rtype, record, rec)
+                self._plain_base(rtype, type_name, body, record, rec)
             else:
                 self._enriched_base(rtype, type_name, body, record, rec)
         self._remember(rtype, type_name, body, None, rec, bodies)
@@ -142,6 +143,20 @@ class LineEntries:
             return
         split = head.split(" ")
         self._keep_base(self._bases((rtype, len(split), tail)), tuple(split[:2]), type_name,
+                        split, rec)
+
+    def _plain_base(self, rtype: int, type_name: str, body: str, record: Record,
+                    rec: Rec) -> None:
+        """A kernel record parsed for its many new words (a PROCTITLE, a SOCKADDR: one
+        word, new at each call) as a base for the next ones of its shape, which are then
+        patched (:meth:`_from_bases`) rather than parsed again."""
+        if len(body) > MEMO_BODY_MAX or "" in (split := body.split(" ")):
+            return
+        fields = record.fields
+        if len(split) != len(fields) or split != [f"{k}={v}" for k, v in fields] or not all(
+                reads_alone(k, v) for k, v in fields):
+            return
+        self._keep_base(self._bases((rtype, len(split), "")), tuple(split[:2]), type_name,
                         split, rec)
 
     def _user_base(self, rtype: int, type_name: str, body: str, record: Record,
