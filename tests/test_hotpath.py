@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit_heka.core.events import PROCTITLE, Assembler
+from audit_heka.core.events import PROCTITLE, Assembler, Event
 from audit_heka.core.hotpath import FastEncoder
 from audit_heka.core.interpret import Interpreter
 from audit_heka.core.records import Record, parse_line
@@ -724,3 +724,19 @@ def test_an_event_too_large_for_the_hot_path_costs_it_nothing() -> None:
         assert hot.framer.payload_dropped == general.framer.payload_dropped == 1
         hot, _ = same(exec_event(2, 3), live)  # ~20,000 characters: the hot path's
         assert hot.fast is not None and hot.fast.encoded == 1
+    # An Event handed to the encoder: its bodies are asked first (no lines made), its
+    # lines then, with the limit between the two.
+    records: list[Record] = []
+    for line in exec_event(3, 3):
+        record = parse_line(line)
+        assert isinstance(record, Record)
+        records.append(record)
+    event = Event(None, 3, 1700000000, 3, tuple(records), 0)
+    bodies = sum(len(r.text) for r in records)
+    lines = sum(len(r.log_line()) for r in records)
+    fast = session(True).fast
+    assert fast is not None and bodies < lines
+    for limit in (2 * bodies - 2, 2 * bodies + 2, 2 * lines - 2):
+        assert fast.encode(event, limit) is None
+    assert (fast.general, fast.encoded) == (3, 0)
+    assert fast.encode(event, 8 * lines) is not None and fast.encoded == 1

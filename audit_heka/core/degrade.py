@@ -158,8 +158,10 @@ def degrade(message: Message, limit: int) -> Degraded | None:
     room = limit - len(encode_message(base))
     fields, earlier = _earlier_cuts(message.fields)
     lead: list[Cut] = []
-    if message.payload is not None:
-        size = len(message.payload.encode("utf-8", "surrogateescape"))
+    payload = message.payload
+    if payload is not None:  # (its UTF-8 size without a copy of megabytes when ASCII)
+        size = len(payload) if payload.isascii() else len(
+            payload.encode("utf-8", "surrogateescape"))
         lead.append(Cut(PAYLOAD, size, 1, 0))
     floor = _info_size([Cut(REST, 1 << 40, 1 << 40, 0)])
     if room < floor:

@@ -156,6 +156,11 @@ class FastEncoder:
         returned, so that the general path never counts an event twice.
         """
         records = event.records
+        # Its records' bodies, a lower bound of the payload, first: an event of megabytes
+        # is not copied into lines only to be declined.
+        if self.surely_too_large(sum([len(r.text) for r in records]), limit):
+            self.general += 1
+            return None
         lines = [r.log_line() for r in records]
         if self.surely_too_large(sum(map(len, lines)), limit):
             self.general += 1
