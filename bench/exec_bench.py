@@ -34,6 +34,7 @@ import signal
 import statistics
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,20 @@ def rule() -> list[str]:
     return B.storm_rules()[1]  # -S execve -F exe=/usr/bin/true -k exec
 
 
-def drive(rate: float, seconds: float, argv: tuple[str, ...] = (TRUE,)) -> dict[str, float]:
-    """Run /usr/bin/true (with ``argv``) ``rate`` times a second for ``seconds``; reap as
-    we go."""
+def same_args(_: int) -> tuple[str, ...]:
+    """Every exec's argument list: /usr/bin/true alone (what a storm of one command gives)."""
+    return (TRUE,)
+
+
+def distinct_args(i: int) -> tuple[str, ...]:
+    """Exec ``i``'s argument list, new at each exec (a build: one compiler line a file)."""
+    return (TRUE, "-c", f"src/file{i}.c", "-o", f"build/file{i}.o")
+
+
+def drive(rate: float, seconds: float, argv: Callable[[int], Sequence[str]] = same_args
+          ) -> dict[str, float]:
+    """Run /usr/bin/true (exec ``i`` with ``argv(i)``) ``rate`` times a second for
+    ``seconds``; reap as we go."""
     total = int(rate * seconds)
     start = time.monotonic()
     running = 0
@@ -61,7 +73,7 @@ def drive(rate: float, seconds: float, argv: tuple[str, ...] = (TRUE,)) -> dict[
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        os.posix_spawn(TRUE, argv, {})
+        os.posix_spawn(TRUE, argv(i), {})
         running += 1
         while running:
             try:
@@ -89,8 +101,9 @@ def cpu(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
-def auditd_round(index: int, rate: float, seconds: float, argv: tuple[str, ...] = (TRUE,),
-                 label: str = "exec") -> dict[str, Any]:
+def auditd_round(index: int, rate: float, seconds: float,
+                 argv: Callable[[int], Sequence[str]] = same_args, label: str = "exec"
+                 ) -> dict[str, Any]:
     workdir = WORK / f"{label}-auditd-{index}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -121,7 +134,8 @@ def auditd_round(index: int, rate: float, seconds: float, argv: tuple[str, ...] 
 
 
 def heka_round(index: int, rate: float, seconds: float, name: str, python: str,
-               argv: tuple[str, ...] = (TRUE,), label: str = "exec") -> dict[str, Any]:
+               argv: Callable[[int], Sequence[str]] = same_args, label: str = "exec"
+               ) -> dict[str, Any]:
     workdir = WORK / f"{label}-heka-{name}-{index}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, mode=0o700)
@@ -178,31 +192,40 @@ def per_event_us(r: dict[str, Any]) -> float:
     return float(sum(r["cpu"].values()) / max(r["events"], 1) * 1e6)
 
 
-def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str, str]]
-            ) -> None:
+def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str, str]],
+            distinct: bool = False) -> None:
+    argv, label = (distinct_args, "exec-distinct") if distinct else (same_args, "exec")
     results = []
     for index in range(rounds):
-        r = auditd_round(index, rate, seconds)
+        r = auditd_round(index, rate, seconds, argv, label)
         print(json.dumps(r), flush=True)
         results.append(r)
         for name, python in candidates:
-            r = heka_round(index, rate, seconds, name, python)
+            r = heka_round(index, rate, seconds, name, python, argv, label)
             print(json.dumps(r), flush=True)
             results.append(r)
-    (WORK / "exec-rate.json").write_text(json.dumps(
+    (WORK / _FIGURES[distinct]).write_text(json.dumps(
         {"when": now(), "commit": commit(),
          "rate": rate, "seconds": seconds, "results": results}, indent=1))
-    report()
+    report(distinct)
 
 
-def report() -> None:
-    doc = json.loads((WORK / "exec-rate.json").read_text())
+#: Figures and RESULTS.md section: one command (``--distinct-args``: a new one each exec).
+_FIGURES = {False: "exec-rate.json", True: "exec-rate-distinct.json"}
+_SECTIONS = {False: "issue-13-run", True: "issue-13-run-distinct"}
+
+
+def report(distinct: bool = False) -> None:
+    doc = json.loads((WORK / _FIGURES[distinct]).read_text())
     results = doc["results"]
-    out = ["## Issue 13: `run` at a steady exec rate vs auditd (CPU per event)", "",
+    load = ("`true -c src/fileN.c -o build/fileN.o`, N new at each exec"
+            if distinct else "/usr/bin/true")
+    out = [f"## Issue 13: `run` at a steady exec rate vs auditd (CPU per event): {load}", "",
            f"Run {doc['when']} at commit {doc['commit']} on {machine()}.",
-           f"Command: `python bench/exec_bench.py run` ({doc['rate']:.0f} runs of "
-           f"/usr/bin/true per second for {doc['seconds']:.0f} s under `-S execve -F "
-           "exe=/usr/bin/true`, interleaved rounds; auditd -n writing RAW, flushing as shipped "
+           f"Command: `python bench/exec_bench.py run{' --distinct-args' if distinct else ''}` "
+           f"({doc['rate']:.0f} runs of /usr/bin/true per second for {doc['seconds']:.0f} s "
+           "under `-S execve -F exe=/usr/bin/true`, interleaved rounds; auditd -n writing RAW, "
+           "flushing as shipped "
            f"(incremental_async, freq {B.AUDITD_FREQ}); audit-heka with its defaults, payload on, "
            "TCP to `audit-heka listen`; CPU of auditd, or of audit-heka's supervisor + reader + "
            "shipper, from idle after start-up until every event is written/delivered; latency: "
@@ -230,7 +253,7 @@ def report() -> None:
     for consumer, values in ratios.items():
         out.append(f"{consumer}: CPU per event **{statistics.median(values):.2f}x** auditd's "
                    f"(median of rounds; {min(values):.2f}-{max(values):.2f}; target <= 1.5x).")
-    write_section("issue-13-run", out)
+    write_section(_SECTIONS[distinct], out)
 
 
 def main() -> None:
@@ -242,14 +265,18 @@ def main() -> None:
     r.add_argument("--seconds", type=float, default=15)
     r.add_argument("--candidate", action="append", default=[],
                    help="NAME=PYTHON (default: pure=.venv/bin/python)")
-    sub.add_parser("report")
+    r.add_argument("--distinct-args", action="store_true",
+                   help="a new argument list at each exec (a build), not one command")
+    p = sub.add_parser("report")
+    p.add_argument("--distinct-args", action="store_true")
     args = parser.parse_args()
     if args.cmd == "run":
         candidates = [tuple(c.split("=", 1)) for c in args.candidate] or [("pure", B.PYTHON)]
         cmd_run(args.rounds, args.rate, args.seconds,
-                [(name, str(Path(python).absolute())) for name, python in candidates])
+                [(name, str(Path(python).absolute())) for name, python in candidates],
+                args.distinct_args)
     else:
-        report()
+        report(args.distinct_args)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ def cmd_run(rounds: int, rate: float, seconds: float, cases: list[str],
     results: list[dict[str, Any]] = []
     for index in range(rounds):
         for case in cases:
-            argv = CASES[case]
+            def argv(_: int, case: str = case) -> tuple[str, ...]:
+                return CASES[case]
+
             r = auditd_round(index, rate, seconds, argv, label=f"hostile-{case}")
             r["case"] = case
             print(json.dumps(r), flush=True)
