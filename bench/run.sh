@@ -8,6 +8,8 @@
 #   bash bench/run.sh storm --rounds 2      # live storm vs auditd -n         (journal_bench.py)
 #   bash bench/run.sh bound                 # journal bound, block/drop-oldest (journal_bench.py)
 #   bash bench/run.sh exec --rounds 3       # CPU per exec event vs auditd -n (exec_bench.py)
+#   bash bench/run.sh exec --distinct-args  # the same, a new argument list each exec
+#   bash bench/run.sh hostile --rounds 3    # exec events made large on purpose (hostile_exec.py)
 #   bash bench/run.sh startup --runs 20     # replay start-up vs python3 -c pass (startup.py)
 #   bash bench/run.sh hotpath               # per-event CPU in process, pure (+ compiled) (hotpath.py)
 #   bash bench/run.sh report                # rewrite the sections from bench/work/*.json
@@ -53,26 +55,31 @@ case "$section" in
     offline | memory) "$py" bench/bench.py "$section" "$@" ;;
     storm | bound) "$py" bench/journal_bench.py "$section" "$@" ;;
     exec) "$py" bench/exec_bench.py run "$@" ;;
+    hostile) "$py" bench/hostile_exec.py run "$@" ;;
     startup) "$py" bench/startup.py --write-results "$@" ;;
     hotpath) hotpath "$@" ;;
     report)
         "$py" bench/bench.py report
         "$py" bench/journal_bench.py report
         if [ -f bench/work/exec-rate.json ]; then "$py" bench/exec_bench.py report; fi
+        if [ -f bench/work/exec-rate-distinct.json ]; then
+            "$py" bench/exec_bench.py report --distinct-args
+        fi
+        if [ -f bench/work/hostile-exec.json ]; then "$py" bench/hostile_exec.py report; fi
         ;;
     all)
         if [ $# -gt 0 ]; then
             echo "bench/run.sh all takes no arguments (give them to one section)" >&2
             exit 2
         fi
-        for one in offline memory storm bound exec startup hotpath; do
+        for one in offline memory storm bound exec startup hotpath hostile; do
             echo "== bench/run.sh $one" >&2
             bash "$0" "$one"
         done
         ;;
     *)
         echo "bench/run.sh: unknown section $section" \
-            "(all offline memory storm bound exec startup hotpath report)" >&2
+            "(all offline memory storm bound exec startup hotpath hostile report)" >&2
         exit 2
         ;;
 esac
