@@ -256,24 +256,33 @@ def report(distinct: bool = False) -> None:
     write_section(_SECTIONS[distinct], out)
 
 
+def add_load_options(run: argparse.ArgumentParser, rate: float, seconds: float) -> None:
+    """A run's options: rounds, the exec load, and the interpreters to compare."""
+    run.add_argument("--rounds", type=int, default=3)
+    run.add_argument("--rate", type=float, default=rate)
+    run.add_argument("--seconds", type=float, default=seconds)
+    run.add_argument("--candidate", action="append", default=[],
+                     help="NAME=PYTHON (default: pure=.venv/bin/python)")
+
+
+def candidates(given: list[str]) -> list[tuple[str, str]]:
+    """``--candidate NAME=PYTHON`` values as (name, absolute interpreter path)."""
+    pairs = [c.split("=", 1) for c in given] or [["pure", B.PYTHON]]
+    return [(name, str(Path(python).absolute())) for name, python in pairs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--rounds", type=int, default=3)
-    r.add_argument("--rate", type=float, default=400)
-    r.add_argument("--seconds", type=float, default=15)
-    r.add_argument("--candidate", action="append", default=[],
-                   help="NAME=PYTHON (default: pure=.venv/bin/python)")
+    add_load_options(r, rate=400, seconds=15)
     r.add_argument("--distinct-args", action="store_true",
                    help="a new argument list at each exec (a build), not one command")
     p = sub.add_parser("report")
     p.add_argument("--distinct-args", action="store_true")
     args = parser.parse_args()
     if args.cmd == "run":
-        candidates = [tuple(c.split("=", 1)) for c in args.candidate] or [("pure", B.PYTHON)]
-        cmd_run(args.rounds, args.rate, args.seconds,
-                [(name, str(Path(python).absolute())) for name, python in candidates],
+        cmd_run(args.rounds, args.rate, args.seconds, candidates(args.candidate),
                 args.distinct_args)
     else:
         report(args.distinct_args)

@@ -32,10 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from pathlib import Path
 from typing import Any
 
-from exec_bench import TRUE, auditd_round, heka_round, per_event_us
+from exec_bench import (
+    TRUE,
+    add_load_options,
+    auditd_round,
+    candidates,
+    heka_round,
+    per_event_us,
+)
 from results import commit, machine, now, write_section
 
 import bench as B
@@ -106,18 +112,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--rounds", type=int, default=3)
-    r.add_argument("--rate", type=float, default=10)
-    r.add_argument("--seconds", type=float, default=5)
+    add_load_options(r, rate=10, seconds=5)
     r.add_argument("--case", action="append", choices=sorted(CASES), default=[])
-    r.add_argument("--candidate", action="append", default=[],
-                   help="NAME=PYTHON (default: pure=.venv/bin/python)")
     sub.add_parser("report")
     args = parser.parse_args()
     if args.cmd == "run":
-        candidates = [tuple(c.split("=", 1)) for c in args.candidate] or [("pure", B.PYTHON)]
         cmd_run(args.rounds, args.rate, args.seconds, args.case or sorted(CASES),
-                [(name, str(Path(python).absolute())) for name, python in candidates])
+                candidates(args.candidate))
     else:
         report()
 
