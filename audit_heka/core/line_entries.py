@@ -115,11 +115,10 @@ class LineEntries:
         if rec is not None and not rec.execve and not free and not problem:
             if msg_fields:
                 self._user_base(rtype, type_name, body, record, rec)
-            elif not enriched:
-                self._learn_words(rtype, record, rec)
-                self._plain_base(rtype, type_name, body, record, rec)
             else:
-                self._enriched_base(rtype, type_name, body, record, rec)
+                if not enriched:
+                    self._learn_words(rtype, record, rec)
+                self._parsed_base(rtype, type_name, body, record, rec)
         self._remember(rtype, type_name, body, None, rec, bodies)
         return rec
 
@@ -129,34 +128,24 @@ class LineEntries:
         assembler as read (a user message waiting for its timeout) is not read twice."""
         self._remember(rtype, type_name, body, None, rec, _NO_BODIES)
 
-    def _enriched_base(self, rtype: int, type_name: str, body: str, record: Record,
-                       rec: Rec) -> None:
-        """An ENRICHED record whose raw part is plain words: a base for the next ones
-        with the same ENRICHED part (:meth:`_from_enriched`)."""
+    def _parsed_base(self, rtype: int, type_name: str, body: str, record: Record,
+                     rec: Rec) -> None:
+        """A kernel record that was parsed -- for its many new words (a PROCTITLE, a
+        SOCKADDR: one word, new at each call) or its ENRICHED part -- as a base for the
+        next ones of its shape (type, word count, ENRICHED part), which are then patched
+        (:meth:`_from_bases`) rather than parsed again. Only when its raw part is plain
+        words, one a field."""
         if len(body) > MEMO_BODY_MAX:
             return
-        head, tail = split_enriched(body)
+        head, tail = split_enriched(body) if record.enriched else (body, "")
         fields = record.fields
-        if not tail or "msg='" in head or " ".join([f"{k}={v}" for k, v in fields]) != head:
+        if (record.enriched and not tail) or "msg='" in head or (
+                " ".join([f"{k}={v}" for k, v in fields]) != head):
             return
         if not all(reads_alone(k, v) for k, v in fields):
             return
         split = head.split(" ")
         self._keep_base(self._bases((rtype, len(split), tail)), tuple(split[:2]), type_name,
-                        split, rec)
-
-    def _plain_base(self, rtype: int, type_name: str, body: str, record: Record,
-                    rec: Rec) -> None:
-        """A kernel record parsed for its many new words (a PROCTITLE, a SOCKADDR: one
-        word, new at each call) as a base for the next ones of its shape, which are then
-        patched (:meth:`_from_bases`) rather than parsed again."""
-        if len(body) > MEMO_BODY_MAX or "" in (split := body.split(" ")):
-            return
-        fields = record.fields
-        if len(split) != len(fields) or split != [f"{k}={v}" for k, v in fields] or not all(
-                reads_alone(k, v) for k, v in fields):
-            return
-        self._keep_base(self._bases((rtype, len(split), "")), tuple(split[:2]), type_name,
                         split, rec)
 
     def _user_base(self, rtype: int, type_name: str, body: str, record: Record,
