@@ -192,6 +192,37 @@ def test_an_input_gap_is_not_counted_again_as_serial_gaps() -> None:
     assert s.counters()["serial_gaps"] == 2
 
 
+def test_feed_lines_reads_a_run_as_the_canonical_form_does() -> None:
+    # feed_lines takes a line of the event going by without its regex: these look like
+    # one (a known body, the run's audit(...) as written) and are not, or are of
+    # another node or type; each must go as feed() takes it.
+    body = "arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=1 pid=7 uid=0"
+    cwd, path = 'cwd="/"', 'item=0 name="/bin/true" nametype=NORMAL'
+    stamp = "msg=audit(1700000000.001:1): "
+    odd = [f"type=CWD  {stamp}{cwd}", f"type=C WD {stamp}{cwd}", f"type=CWD {stamp} {cwd}",
+           f"node=h type=CWD {stamp}{cwd}", f"type=PATH {stamp}{cwd}", f"type={stamp}{cwd}",
+           f"type=CWD msg=audit(1700000000.001:1):{cwd}", f"type=CWD {stamp}{cwd}\r\n",
+           f"type=CWD msg=audit(1700000000.001:10): {cwd}"]
+    for node in ("", "node=h "):
+        for written in odd:
+            line = written.replace("type=", node + "type=", 1) if node and not (
+                written.startswith("node=")) else written
+            lines = [f"{node}type=SYSCALL {stamp}{body}", f"{node}type=CWD {stamp}{cwd}",
+                     f"{node}type=PATH {stamp}{path}", line,
+                     f"{node}type=PROCTITLE {stamp}proctitle=2F62696E2F74727565"]
+            lines += [x.replace(":1)", ":2)").replace(".001:", ".002:") for x in lines]
+            for live in (False, True):
+                one, many = session(live), session(live)
+                now = None if not live else 100.0
+                a = [s for i, x in enumerate(lines) for s in one.feed(x, now, i)]
+                b = many.feed_lines(lines, now, range(len(lines)))
+                a += one.finish() if not live else one.expire(200.0)
+                b += many.finish() if not live else many.expire(200.0)
+                assert [(x.frame, x.position) for x in a] == [
+                    (x.frame, x.position) for x in b], line
+                assert one.counters() == many.counters(), line
+
+
 def test_feed_lines_takes_every_kind_of_line_as_feed_does() -> None:
     # Runs of lines where the lane takes some and hands others on: two records on one
     # line, a line too long, a NUL, blank and comment lines, an EOE in a log, a line

@@ -146,6 +146,8 @@ class Session:
         self._run_nows: list[float] = []  # the now each held line came with
         self._run_key: Key = (None, 0, 0, 0)
         self._run_stamp: tuple[str | Any, ...] = ()  # its node and audit(...) as written
+        self._run_head = "type="  # its lines' start: "node=... type=" or "type="
+        self._run_mark = ""  # and " msg=audit(...): " after their type name
         self._run_names = 0  # the interpreter's names_generation when it began
         self._run_now = 0.0  # its records' time (replay's now)
         self.lines = 0
@@ -236,37 +238,44 @@ class Session:
         entries = fast.lines.entries  # (cleared in place, never replaced)
         for i, line in enumerate(lines):
             position = None if positions is None else positions[i]
+            run = self._run
+            # A line of the event going by: its head (node and "type="), a type name, then
+            # the run's audit(...) as written -- what CANONICAL_LINE would find, read
+            # without it (the run's first line was matched).
+            head = self._run_head
+            if run and line.startswith(head):
+                end = line.find(" ", len(head))
+                if end > len(head) and line.startswith(self._run_mark, end):
+                    text = line.rstrip("\r\n")
+                    hit = entries.get(text[end + len(self._run_mark):])
+                    if (hit is not None and hit[1] == line[len(head):end]
+                            and hit[2] is not None and hit[0] != EOE
+                            and len(text) <= MAX_RECORD_LENGTH):
+                        last = self._run_nows[-1]
+                        # Live: not when the held event times out first, nor for a user
+                        # message (the lane's checks).
+                        if now is None or (now - assembler.timeout < last
+                                           and not stands_alone(hit[0])):
+                            record_now = self._run_now if now is None else now
+                            run.append(text)
+                            self._run_recs.append(hit[2])
+                            self._run_positions.append(position)
+                            self._run_nows.append(record_now)
+                            self._last_now = record_now
+                            self.lines += 1
+                            self.records += 1
+                            # Live: after a line with the same now, the first step has
+                            # nothing left to do (no expiry due, the serial seen).
+                            if ((now is None or now != last)
+                                    and assembler.first_step_due(record_now)):
+                                out += self._first_step(record_now)
+                            if now is None and hit[0] == PROCTITLE:
+                                out += self._lane_close()
+                            continue
             found = match(line)
             if found is None:
                 out += self.feed(line, now, position)
                 continue
-            run = self._run
-            if run and found.group(1, 3, 4, 5) == self._run_stamp:
-                text = line.rstrip("\r\n")
-                hit = entries.get(text[found.end():])
-                if (hit is not None and hit[1] == found.group(2) and hit[2] is not None
-                        and hit[0] != EOE and len(text) <= MAX_RECORD_LENGTH):
-                    last = self._run_nows[-1]
-                    # Live: not when the held event times out first, nor for a user
-                    # message (the lane's checks).
-                    if now is None or (now - assembler.timeout < last
-                                       and not stands_alone(hit[0])):
-                        record_now = self._run_now if now is None else now
-                        run.append(text)
-                        self._run_recs.append(hit[2])
-                        self._run_positions.append(position)
-                        self._run_nows.append(record_now)
-                        self._last_now = record_now
-                        self.lines += 1
-                        self.records += 1
-                        # Live: after a line with the same now, the first step has nothing
-                        # left to do (no expiry due, the serial seen).
-                        if ((now is None or now != last)
-                                and assembler.first_step_due(record_now)):
-                            out += self._first_step(record_now)
-                        if now is None and hit[0] == PROCTITLE:
-                            out += self._lane_close()
-                        continue
             shipped = self._record_line(fast, line, now, position, found)
             if shipped is None:
                 out += self.feed(line, now, position)
@@ -408,6 +417,8 @@ class Session:
                 return None
             self._run_key = key
             self._run_stamp = stamp
+            self._run_head = "type=" if stamp[0] is None else f"node={stamp[0]} type="
+            self._run_mark = " msg=audit({}.{}:{}): ".format(*stamp[1:])
             self._run_names = fast.interpreter.names_generation
             self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
             self._run_now = seconds + milliseconds / 1000.0  # log mode's now: event time
