@@ -177,11 +177,12 @@ def _varint_by_loop(value: int) -> bytes:
 
 @given(st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1))
 def test_varint_is_protobufs_base_128(value: int) -> None:
-    """The short forms (one to four bytes, written without a loop) and the loop agree."""
+    """The short forms (one to four bytes, and nine: timestamps, written without a loop)
+    and the loop agree."""
     assert varint(value) == _varint_by_loop(value)
 
 
 def test_varint_at_the_edges_of_its_short_forms() -> None:
-    for edge in (0x80, 0x4000, 0x200000, 0x10000000, 1 << 63):
+    for edge in (0x80, 0x4000, 0x200000, 0x10000000, 1 << 56, 1 << 63):
         for value in (edge - 1, edge, edge + 1, -edge):
             assert varint(value) == _varint_by_loop(value), value

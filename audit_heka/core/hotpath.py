@@ -145,6 +145,8 @@ class FastEncoder:
         self._options: tuple[str, str, bool] | None = None
         self._type_logger = b""
         self._hostname = b""
+        self._name_host: str | None = None  # the host of the last uuid's name
+        self._name_prefix = b""  # the namespace's bytes and that host's, "|"
 
     # ------------------------------------------------------------------ public
 
@@ -287,12 +289,15 @@ class FastEncoder:
             out.append(hit[0])
         number = varint(serial)
         out[0] = _SERIAL_ENTRIES[len(number)] + number
+        # uuid5 of "host|seconds.ms|serial": the namespace and host's bytes made once.
         host = node if node is not None else builder.hostname
-        name = f"{host}|{seconds}.{milliseconds:03d}|{serial}"
+        if host != self._name_host:
+            self._name_prefix = AUDIT_HEKA_NAMESPACE + f"{host}|".encode()
+            self._name_host = host  # (after the encoding: a host it refuses is asked again)
+        name = b"%s%d.%03d|%d" % (self._name_prefix, seconds, milliseconds, serial)
         if part:
-            name += f"#{part}"
-        digest = sha1(AUDIT_HEKA_NAMESPACE + name.encode("utf-8"),
-                              usedforsecurity=False).digest()
+            name += b"#%d" % part
+        digest = sha1(name, usedforsecurity=False).digest()
         pid = recs[plan.pid_rec].pid if plan.pid_rec >= 0 else None
         if timestamp != self._stamp:  # events of one millisecond share it
             self._stamp, self._stamp_bytes = timestamp, varint(timestamp)

@@ -141,6 +141,12 @@ def varint(value: int) -> bytes:
             return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
         return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80,
                       ((value >> 14) & 0x7F) | 0x80, value >> 21))
+    if 1 << 56 <= value < 1 << 63:  # timestamps in ns (1972 to 2262): nine bytes
+        return bytes((
+            (value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80,
+            ((value >> 14) & 0x7F) | 0x80, ((value >> 21) & 0x7F) | 0x80,
+            ((value >> 28) & 0x7F) | 0x80, ((value >> 35) & 0x7F) | 0x80,
+            ((value >> 42) & 0x7F) | 0x80, ((value >> 49) & 0x7F) | 0x80, value >> 56))
     if value < 0:
         value += 1 << 64
     out = bytearray()
