@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from audit_heka.core.interpret import Interpreter
 from audit_heka.core.records import (
     MAX_RECORD_LENGTH,
     ParseError,
+    Record,
     is_comment,
     parse_line,
     split_records,
@@ -221,6 +224,39 @@ def test_feed_lines_reads_a_run_as_the_canonical_form_does() -> None:
                 assert [(x.frame, x.position) for x in a] == [
                     (x.frame, x.position) for x in b], line
                 assert one.counters() == many.counters(), line
+
+
+def test_feed_lines_puts_a_line_that_raises_in_failed_and_feeds_the_rest() -> None:
+    lines = [rec("USER", serial, f"pid={serial} msg='op=x res=success'")
+             for serial in range(1, 7)] + [rec("EOE", 6, "")]
+    for fast in (True, False):
+        one, many = session(fast=fast), session(fast=fast)
+        for s in (one, many):  # (the lane reads the line, or the assembler takes it)
+            record_line, take = s._record_line, s._take
+
+            def flaky_line(*args: Any, record_line: Any = record_line) -> Any:
+                if ":2): " in args[1] or ":5): " in args[1]:
+                    raise RuntimeError(f"serial {2 if ':2): ' in args[1] else 5}")
+                return record_line(*args)
+
+            def flaky_take(record: Any, *args: Any, take: Any = take) -> Any:
+                if isinstance(record, Record) and record.serial in (2, 5):
+                    raise RuntimeError(f"serial {record.serial}")
+                return take(record, *args)
+
+            s._record_line = flaky_line  # type: ignore[method-assign,assignment]
+            s._take = flaky_take  # type: ignore[method-assign,assignment]
+        a: list[Shipment] = []
+        for i, line in enumerate(lines):
+            with contextlib.suppress(RuntimeError):
+                a += one.feed(line, 10.0, i)
+        failed: list[tuple[int, Exception]] = []
+        b = many.feed_lines(lines, 10.0, range(len(lines)), failed)
+        assert [(i, str(e)) for i, e in failed] == [(1, "serial 2"), (4, "serial 5")]
+        assert [(x.frame, x.position) for x in a] == [(x.frame, x.position) for x in b]
+        assert [x.position for x in b] == [0, 2, 3, 5]  # serials 1, 3, 4 and 6
+        with pytest.raises(RuntimeError, match="serial 2"):
+            many.feed_lines([rec("USER", 2, "pid=2")], 10.0)  # no ``failed``: it raises
 
 
 def test_feed_lines_takes_every_kind_of_line_as_feed_does() -> None:

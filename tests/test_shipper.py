@@ -724,6 +724,41 @@ def test_a_restart_does_not_move_the_last_runs_consumed_mark_back(tmp_path: Path
     ship.follower.close()
 
 
+def test_a_line_that_raises_is_counted_and_logged_and_the_others_are_shipped(
+        tmp_path: Path, journal: Journal, caplog: pytest.LogCaptureFixture) -> None:
+    # A bug the first record of event 3 runs into: the round's other lines (the rest of
+    # event 3 among them) are still shipped, the line counted and logged with its place.
+    journal.write(5)
+    ship = Shipper(config_from_json({"journal_dir": str(tmp_path / "journal"),
+                                     "state_dir": str(tmp_path), "targets": [],
+                                     "hostname": HOST}))
+    ship.follower = JournalFollower(tmp_path / "journal")
+    record_line = ship.session._record_line
+    raised: list[str] = []
+
+    def flaky(*args: Any) -> Any:
+        if ":3): " in args[1] and not raised:
+            raised.append(args[1])
+            raise RuntimeError("a bug")
+        return record_line(*args)
+
+    ship.session._record_line = flaky  # type: ignore[method-assign,assignment]
+    ship._submit_held = lambda: True  # type: ignore[method-assign]  # (no delivery here)
+    with caplog.at_level("ERROR", logger="audit_heka"):
+        while not ship._round():
+            pass
+    assert ship.books["line_errors"] == 1 and len(raised) == 1
+    messages = [decode_message(Unframer().feed(frame)[0].message) for frame, _ in ship._held]
+    fields = [{f.name: f.values[0] for f in m.fields} for m in messages]
+    assert [f["serial"] for f in fields] == [1, 2, 3, 4, 5]
+    assert "SYSCALL" not in str(fields[2]["record_types"])
+    assert "PATH" in str(fields[2]["record_types"])
+    (logged,) = [r for r in caplog.records if "could not be processed" in r.getMessage()]
+    assert logged.exc_info is not None and str(logged.exc_info[1]) == "a bug"
+    assert f"position {len(event_lines(1)) + len(event_lines(2))} " in logged.getMessage()
+    ship.follower.close()
+
+
 def test_a_planted_link_at_the_consumed_mark_is_refused_and_shipping_goes_on(
         tmp_path: Path, journal: Journal) -> None:
     victim = tmp_path / "victim"

@@ -148,6 +148,7 @@ class Session:
         self._run_stamp: tuple[str | Any, ...] = ()  # its node and audit(...) as written
         self._run_head = "type="  # its lines' start: "node=... type=" or "type="
         self._run_mark = ""  # and " msg=audit(...): " after their type name
+        self._feeding = 0  # the index of the line feed_lines is at
         self._run_names = 0  # the interpreter's names_generation when it began
         self._run_now = 0.0  # its records' time (replay's now)
         self.lines = 0
@@ -215,7 +216,8 @@ class Session:
         return self._spill() + self._take(parse_line(line, self._bodies), now, position)
 
     def feed_lines(self, lines: Sequence[str], now: float | None = None,
-                   positions: Sequence[int] | None = None) -> list[Shipment]:
+                   positions: Sequence[int] | None = None,
+                   failed: list[tuple[int, Exception]] | None = None) -> list[Shipment]:
         """Log lines in order (``positions``: one per line): what :meth:`feed` returns
         for each of them, in one list.
 
@@ -226,17 +228,41 @@ class Session:
         or is implied by the memo hit: an entry is kept only for a line that passed
         them (no NUL, a single ``msg=audit(``, and the same node and type name as
         now). Any other line takes :meth:`feed`'s way, with the match made here.
+
+        ``failed``: a line that raises is put there (its index in ``lines``, the
+        exception) and the lines after it are fed, with what the lines before it
+        gave kept: for a caller that one bad line must not stop (the shipper), as
+        it would not stop it between calls of :meth:`feed`. Without it, it raises.
         """
         out: list[Shipment] = []
+        start = 0
+        while start < len(lines):
+            try:
+                self._feed_from(lines, start, now, positions, out)
+                break
+            except Exception as exc:
+                if failed is None:
+                    raise
+                failed.append((self._feeding, exc))
+                start = self._feeding + 1
+        return out
+
+    def _feed_from(self, lines: Sequence[str], start: int, now: float | None,
+                   positions: Sequence[int] | None, out: list[Shipment]) -> None:
+        """:meth:`feed_lines` from line ``start`` on, into ``out``; the line being fed
+        is ``self._feeding``."""
         fast = self.fast
         assembler = self.assembler
         if fast is None or (now is None) is assembler.live or self.raw_below is not None:
-            for i, line in enumerate(lines):
-                out += self.feed(line, now, None if positions is None else positions[i])
-            return out
+            for i in range(start, len(lines)):
+                self._feeding = i
+                out += self.feed(lines[i], now, None if positions is None else positions[i])
+            return
         match = CANONICAL_LINE.match
         entries = fast.lines.entries  # (cleared in place, never replaced)
-        for i, line in enumerate(lines):
+        for i in range(start, len(lines)):
+            self._feeding = i
+            line = lines[i]
             position = None if positions is None else positions[i]
             run = self._run
             # A line of the event going by: its head (node and "type="), a type name, then
@@ -282,7 +308,6 @@ class Session:
             else:
                 self.lines += 1
                 out += shipped
-        return out
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
