@@ -10,7 +10,7 @@ delivery because every uuid is a function of the event (host, time, serial).
 The loop is single-threaded (the targets' own workers move bytes):
 
     follower.read()  -> lines (bounded per round)
-    session.feed()   -> shipments (event, frame, position of its first record)
+    session.feed_lines() -> shipments (event, frame, position of its first record)
     delivery.submit  -> queued per target, or held when a target is full
                         (then the shipper stops reading: the journal keeps it)
     cursor           = min(oldest position not done by every target,
