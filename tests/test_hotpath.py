@@ -23,7 +23,7 @@ from audit_heka.core.events import PROCTITLE, Assembler, Event
 from audit_heka.core.hotpath import FastEncoder
 from audit_heka.core.interpret import Interpreter
 from audit_heka.core.records import Record, parse_line
-from audit_heka.core.schema import INTEGER_KEYS, MessageBuilder
+from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder
 from audit_heka.core.session import Session, Shipment
 from audit_heka.host.accounts import AccountNames
 from audit_heka.tables.fieldtypes import FIELD_TYPES
@@ -632,6 +632,46 @@ def test_a_one_word_record_with_a_new_value_is_patched_not_parsed() -> None:
     assert list(bodies) == [first]  # the next ones patched from it
     assert [r.fields if r is not None else None for r in recs] == [
         parse_line(line).fields for line in lines[2:9:3]]  # type: ignore[union-attr]
+
+
+def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
+    """A build's next compiler line: an EXECVE like the last of its length but for some
+    arguments takes that entry with the new words as fields, not a parse. Where a word
+    that changed is not an argument of the same key, or does not read alone, it is
+    parsed. The frames are the general path's."""
+    args = ['argc=4 a0="cc" a1="-c" a2="src/f{n}.c" a3="-O2"',
+            'argc=4 a0="cc" a1="-c" a2="src/f{n}.c" a3="-O2"',
+            'argc=4 a0="cc" a1="-c" a2=7372632F6620{n}2E63 a3="-O2"',  # hex: a space in it
+            'argc=4 a0="cc" a1="-c" a2="src/g{n}.c" a3="-O3"',  # two arguments
+            'argc=5 a0="cc" a1="-c" a2="src/f{n}.c" a3="-O2"',  # argc: not an argument
+            'argc=4 a0="cc" a1="-c" a2="src/f{n}.c" a9="-O2"',  # another key
+            'argc=4 a0="cc" a1="-c" a2="s\"{n}" a3="-O2"',  # a quote inside: parsed
+            'argc=4 a0="cc" a1="-c" a2=(src/f{n}.c) a3="-O2"',  # read alone otherwise
+            'argc=4 a0="ld" a1="-o" a2_len=8 a3="-O2"',
+            'argc=4 a0="ld" a1="-o" a2_len=9{n} a3="-O2"']
+    lines = []
+    for n, body in enumerate(itertools.islice(itertools.cycle(args), 120)):
+        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 "
+                  f'a0=4 a1=55 a2=0 a3=0 items=1 ppid=1 pid={100 + n} uid=0 comm="cc" key="x"',
+                  f"type=EXECVE {stamp}: {body.format(n=n)}",
+                  f"type=PROCTITLE {stamp}: proctitle=6363"]
+    hot, _ = same(lines, False)
+    assert isinstance(hot.fast, FastEncoder) and hot.fast.encoded >= 108  # (a2="s\"n": general)
+    fast = session(True).fast
+    assert fast is not None
+    bodies: dict[str, Any] = {}  # parse_line's memo: what was parsed
+    execve = [line.partition("): ")[2] for line in lines[1::3]]
+    recs = [fast.lines.line_rec(EXECVE, "EXECVE", body, bodies) for body in execve]
+    assert [i for i, r in enumerate(recs) if r is None] == list(range(6, 120, 10))
+    assert [r.fields for r in recs if r is not None] == [
+        parse_line(line).fields  # type: ignore[union-attr]
+        for i, line in enumerate(lines[1::3]) if i % 10 != 6]
+    parsed = set(bodies)
+    assert execve[0] in parsed and execve[10] not in parsed and execve[11] not in parsed
+    assert execve[13] not in parsed  # (two arguments new)
+    assert execve[4] in parsed and execve[5] in parsed and execve[6] in parsed
+    assert len(parsed) < 60, len(parsed)
 
 
 def test_large_values_are_not_remembered() -> None:

@@ -47,7 +47,7 @@ from audit_heka.core.records import (
     reads_alone,
     split_enriched,
 )
-from audit_heka.core.schema import EXECVE
+from audit_heka.core.schema import EXECVE, is_execve_arg
 
 
 class LineEntries:
@@ -96,8 +96,10 @@ class LineEntries:
             hit = self.entries.get(body)
             if hit is not None and hit[0] == rtype and hit[1] == type_name:
                 return hit[2]
-        if rtype != EXECVE and body not in bodies:
-            if "\x1d" not in body:  # (a user-space msg='...' ends a RAW body)
+        if body not in bodies:
+            if rtype == EXECVE:
+                rec = self._from_execve_base(type_name, body)
+            elif "\x1d" not in body:  # (a user-space msg='...' ends a RAW body)
                 rec = (self._from_user_words(rtype, type_name, body, bodies)
                        if body.endswith("'") else None)
                 if rec is None:
@@ -112,8 +114,11 @@ class LineEntries:
         record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, free, body,
                         msg_fields, problem)
         rec = self.records.entry(record)
-        if rec is not None and not rec.execve and not free and not problem:
-            if msg_fields:
+        if rec is not None and not free and not problem:
+            if rec.execve:
+                if not enriched and not msg_fields:  # (its words are not learned: few repeat)
+                    self._parsed_base(rtype, type_name, body, record, rec)
+            elif msg_fields:
                 self._user_base(rtype, type_name, body, record, rec)
             else:
                 if not enriched:
@@ -194,6 +199,43 @@ class LineEntries:
         if bases is None:
             return None
         return self._from_bases(bases, rtype, type_name, body, split, bodies)
+
+    def _from_execve_base(self, type_name: str, body: str) -> Rec | None:
+        """An EXECVE record like a recent one of its length but for some arguments (a
+        build's next compiler line): that entry with the new words as its fields.
+
+        Why: the message takes an EXECVE's arguments raw, into ``argv``, and
+        interprets only its other keys (argc), so an entry whose arguments alone
+        changed keeps the base's pieces; the new words need reading, not
+        interpreting. Every word that changed must be an argument of the same
+        key that reads alone (:func:`~audit_heka.core.records.reads_alone`): the
+        fields are then what a parse gives."""
+        if len(body) > MEMO_BODY_MAX:
+            return None
+        split = body.split(" ")
+        bases = self._last.get((EXECVE, len(split), ""))
+        if bases is None:
+            return None
+        head = tuple(split[:2])
+        same = bases.get(head)
+        for base in ((same,) if same is not None else ()) + tuple(reversed(bases.values())):
+            name, base_split, last = base
+            if name != type_name:
+                continue
+            fields = list(last.fields)
+            for i in compress(range(len(split)), map(ne, split, base_split)):
+                key, sep, value = split[i].partition("=")
+                if not sep or key != fields[i][0] or not is_execve_arg(key) or not (
+                        reads_alone(key, value)):
+                    break
+                fields[i] = (key, value)
+            else:
+                record = Record(EXECVE, type_name, 0, 0, 0, None, tuple(fields), (), "", body)
+                rec = Rec(record, last.keys, last.pieces, last.shape, last)
+                rec.lasting = False  # (not remembered: a command line seldom comes again)
+                self._keep_base(bases, head, type_name, split, rec)
+                return rec
+        return None
 
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
         """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
