@@ -217,8 +217,9 @@ class LineEntries:
         if bases is None:
             return None
         head = tuple(split[:2])
-        same = bases.get(head)
-        for base in ((same,) if same is not None else ()) + tuple(reversed(bases.values())):
+        same = bases.get(head)  # (the same argc and command: tried first)
+        others = [base for base in reversed(bases.values()) if base is not same]
+        for base in others if same is None else [same, *others]:
             name, base_split, last = base
             if name != type_name:
                 continue
