@@ -251,6 +251,7 @@ class Session:
                    positions: Sequence[int] | None, out: list[Shipment]) -> None:
         """:meth:`feed_lines` from line ``start`` on, into ``out``; the line being fed
         is ``self._feeding``."""
+        self._feeding = start
         fast = self.fast
         assembler = self.assembler
         if fast is None or (now is None) is assembler.live or self.raw_below is not None:
