@@ -634,6 +634,19 @@ def test_a_one_word_record_with_a_new_value_is_patched_not_parsed() -> None:
         parse_line(line).fields for line in lines[2:9:3]]  # type: ignore[union-attr]
 
 
+def test_records_of_one_or_two_words_that_begin_as_a_call_does() -> None:
+    """A record whose first words are arch= (and syscall=) but that has fewer than two,
+    new at each event: looked for among the bases of its shape like any other."""
+    lines = []
+    for n in range(1, 30):
+        stamp = f"msg=audit(1700000000.{n:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: arch=c00000{n % 10}e",
+                  f"type=SYSCALL {stamp}: arch=c000003e syscall={n}",
+                  f"type=PROCTITLE {stamp}: proctitle=6363"]
+    for live in (False, True):
+        same(lines, live)
+
+
 def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
     """A build's next compiler line: an EXECVE like the last of its length but for some
     arguments takes that entry with the new words as fields, not a parse. Where a word

@@ -304,7 +304,7 @@ class LineEntries:
             if rec is not None:
                 self._keep_base(bases, head, type_name, split, rec)
                 return rec
-        if head[0].startswith("arch=") and head[1].startswith("syscall="):
+        if len(head) == 2 and head[0].startswith("arch=") and head[1].startswith("syscall="):
             return None  # the others are other calls, never patched into this one
         for base in reversed(bases.values()):
             if base is not same:
