@@ -320,6 +320,52 @@ def user_logs(draw: st.DrawFn) -> list[str]:
     return lines
 
 
+ARGUMENTS = st.one_of(
+    st.sampled_from(['"cc"', '"-c"', '"src/f.c"', '"a b"', '"x', '""', "6363", "2F62696E",
+                     "(null)", "00", '"\\x"', "x,", '"s\"t"']),
+    st.text(alphabet="0123456789ABCDEF", min_size=1, max_size=10),
+)
+
+
+@st.composite
+def call_logs(draw: st.DrawFn) -> list[str]:
+    """Exec and syscall events whose SYSCALL, EXECVE and PROCTITLE change a few words
+    from event to event, some of them shorter than a call's head: the lane's bases,
+    its EXECVE patches and the loop over a run's lines (session 11)."""
+    lines: list[str] = []
+    argc = draw(st.integers(1, 4))
+    args = [draw(ARGUMENTS) for _ in range(argc)]
+    for serial in range(1, draw(st.integers(2, 10))):
+        stamp = f"msg=audit(1700000000.{serial:03d}:{serial})"
+        node = draw(st.sampled_from(["", "node=vm "]))
+        call = draw(st.sampled_from(["59", "2", "257", "41"]))
+        syscall = [f"arch={draw(st.sampled_from(['c000003e', '40000003']))}",
+                   f"syscall={call}", f"a0={draw(st.sampled_from(['3', '7ffd', '1']))}",
+                   f"pid={100 + serial}", "uid=0", 'comm="cc"']
+        syscall = syscall[:draw(st.sampled_from([1, 2, 6, 6, 6]))]
+        if draw(st.booleans()) and args:
+            args[draw(st.integers(0, len(args) - 1))] = draw(ARGUMENTS)
+        words = [f"argc={draw(st.sampled_from([argc, argc, argc + 1]))}"]
+        words += [f"a{i}={a}" for i, a in enumerate(args)]
+        if draw(st.integers(0, 5)) == 0:
+            words.append(draw(st.sampled_from(["a1_len=4", "a1[0]=6363", "key=x", "a1=1"])))
+        title = draw(st.sampled_from(["6363", "2F62696E2F74727565", f"{serial:04X}"]))
+        event = [f"{node}type=SYSCALL {stamp}: {' '.join(syscall)}",
+                 f"{node}type=EXECVE {stamp}: {' '.join(words)}",
+                 f"{node}type=PROCTITLE {stamp}: proctitle={title}"]
+        if draw(st.booleans()):
+            event.insert(2, f"{node}type=EOE {stamp}: ")
+        lines += event
+    return lines
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(call_logs(), st.booleans())
+def test_exec_events_of_changing_calls_and_arguments_both_ways(lines: list[str],
+                                                               live: bool) -> None:
+    same(lines, live)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(user_logs(), st.booleans())
 def test_mutated_user_space_records_both_ways(lines: list[str], live: bool) -> None:
