@@ -299,6 +299,20 @@ class Session:
                             if now is None and hit[0] == PROCTITLE:
                                 out += self._lane_close()
                             continue
+                    # One the memo does not hold (a new body, the live EOE): the lane's
+                    # way for a line of the run, with what _record_line would check.
+                    if (len(text) <= MAX_RECORD_LENGTH and "\x00" not in text
+                            and text.count("msg=audit(", 1) <= 1):
+                        type_name = line[len(head):end]
+                        rtype = MSG_TYPE_NUMBERS.get(type_name)
+                        if rtype is None:
+                            rtype = type_number_for(type_name)
+                        shipped = self._lane_next(fast, text, end + len(self._run_mark),
+                                                  type_name, rtype, position, now)
+                        if shipped is not None:
+                            self.lines += 1
+                            out += shipped
+                            continue
             found = match(line)
             if found is None:
                 out += self.feed(line, now, position)
@@ -394,60 +408,73 @@ class Session:
         assembler = self.assembler
         live = assembler.live
         stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
-        rec: Rec | None
-        alone = False  # live: a record that stands alone, its event complete (events.py)
         if self._run:
             if stamp != self._run_stamp:  # another event's record in between
                 if not live and stands_alone(rtype):
                     return self._alone(fast, rtype, type_name, text, match.end(), stamp,
                                        position)
                 return None
-            if now is not None and now - assembler.timeout >= self._run_nows[-1]:
-                return None  # the held event times out first: the assembler says how
-            if rtype == EOE:  # live: the end of the event going by
-                if now is None:
-                    return None  # log mode: the assembler closes it
-                self.records += 1
-                self._last_now = now
-                out = self._first_step(now)
-                return out + self._lane_close(by_eoe=True)
-            if live and stands_alone(rtype):
-                return None
-            # Most lines of a run repeat a body read before: its entry straight from
-            # the hot path's memo. (line_rec checked the memo against the names at the
-            # run's first line; names re-read since send the event to the general path
-            # at its close.)
-            body = text[match.end():]
-            hit = fast.lines.entries.get(body)
-            if hit is not None and hit[0] == rtype and hit[1] == type_name:
-                rec = hit[2]
-            elif len(body) > MEMO_BODY_MAX and fast.surely_too_large(
-                    sum(map(len, self._run)) + len(text), self.framer.max_message_size):
-                return None  # (only long records are asked: bodies no memo keeps)
-            else:
-                rec = fast.lines.line_rec(rtype, type_name, body, self._bodies, looked=True)
-            if rec is None:
-                return None
+            return self._lane_next(fast, text, match.end(), type_name, rtype, position, now)
+        if not live and stands_alone(rtype):
+            return self._alone(fast, rtype, type_name, text, match.end(), stamp, position)
+        node = stamp[0]
+        seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
+        key: Key = (node, serial, seconds, milliseconds)
+        if (rtype == EOE or seconds > MAX_SECONDS or serial > MAX_SERIAL
+                or not assembler.may_hold(key) or key in self._positions):
+            return None
+        rec = fast.lines.line_rec(rtype, type_name, text[match.end():], self._bodies)
+        if rec is None:
+            return None
+        self._run_key = key
+        self._run_stamp = stamp
+        self._run_head = text[:match.start(2)]  # "node=... type=" or "type="
+        self._run_mark = text[match.end(2):match.end()]  # " msg=audit(...): "
+        self._run_names = fast.interpreter.names_generation
+        self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
+        self._run_now = seconds + milliseconds / 1000.0  # log mode's now: event time
+        # live: a record that stands alone, its event complete (events.py)
+        return self._hold(text, rec, rtype, position, now, live and stands_alone(rtype))
+
+    def _lane_next(self, fast: FastEncoder, text: str, start: int, type_name: str,
+                   rtype: int, position: int | None, now: float | None
+                   ) -> list[Shipment] | None:
+        """:meth:`_lane` for a line of the event going by (its body at ``start``), in
+        canonical form, of at most MAX_RECORD_LENGTH characters, one record, no NUL."""
+        assembler = self.assembler
+        if now is not None and now - assembler.timeout >= self._run_nows[-1]:
+            return None  # the held event times out first: the assembler says how
+        if rtype == EOE:  # live: the end of the event going by
+            if now is None:
+                return None  # log mode: the assembler closes it
+            self.records += 1
+            self._last_now = now
+            out = self._first_step(now)
+            return out + self._lane_close(by_eoe=True)
+        if assembler.live and stands_alone(rtype):
+            return None
+        # Most lines of a run repeat a body read before: its entry straight from
+        # the hot path's memo. (line_rec checked the memo against the names at the
+        # run's first line; names re-read since send the event to the general path
+        # at its close.)
+        body = text[start:]
+        hit = fast.lines.entries.get(body)
+        rec: Rec | None
+        if hit is not None and hit[0] == rtype and hit[1] == type_name:
+            rec = hit[2]
+        elif len(body) > MEMO_BODY_MAX and fast.surely_too_large(
+                sum(map(len, self._run)) + len(text), self.framer.max_message_size):
+            return None  # (only long records are asked: bodies no memo keeps)
         else:
-            if not live and stands_alone(rtype):
-                return self._alone(fast, rtype, type_name, text, match.end(), stamp, position)
-            node = stamp[0]
-            seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
-            key: Key = (node, serial, seconds, milliseconds)
-            if (rtype == EOE or seconds > MAX_SECONDS or serial > MAX_SERIAL
-                    or not assembler.may_hold(key) or key in self._positions):
-                return None
-            alone = live and stands_alone(rtype)
-            rec = fast.lines.line_rec(rtype, type_name, text[match.end():], self._bodies)
-            if rec is None:
-                return None
-            self._run_key = key
-            self._run_stamp = stamp
-            self._run_head = "type=" if stamp[0] is None else f"node={stamp[0]} type="
-            self._run_mark = " msg=audit({}.{}:{}): ".format(*stamp[1:])
-            self._run_names = fast.interpreter.names_generation
-            self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
-            self._run_now = seconds + milliseconds / 1000.0  # log mode's now: event time
+            rec = fast.lines.line_rec(rtype, type_name, body, self._bodies, looked=True)
+        if rec is None:
+            return None
+        return self._hold(text, rec, rtype, position, now, False)
+
+    def _hold(self, text: str, rec: Rec, rtype: int, position: int | None,
+              now: float | None, alone: bool) -> list[Shipment]:
+        """A line the lane took: held with its entry, the assembler's first step taken,
+        and the event closed at its PROCTITLE (log mode) or when it stands ``alone``."""
         record_now = self._run_now if now is None else now
         self._run.append(text)
         self._run_recs.append(rec)
@@ -455,8 +482,9 @@ class Session:
         self._run_nows.append(record_now)
         self._last_now = record_now
         self.records += 1
+        assembler = self.assembler
         out = self._first_step(record_now) if assembler.first_step_due(record_now) else []
-        if alone or (rtype == PROCTITLE and not live):
+        if alone or (rtype == PROCTITLE and not assembler.live):
             out += self._lane_close()
         return out
 
