@@ -34,7 +34,7 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +192,20 @@ def per_event_us(r: dict[str, Any]) -> float:
     return float(sum(r["cpu"].values()) / max(r["events"], 1) * 1e6)
 
 
+def against_auditd(results: list[dict[str, Any]]
+                   ) -> Iterator[tuple[dict[str, Any], float, float | None]]:
+    """Each result with its CPU µs per event and its ratio to the auditd run of its
+    round (which comes first in the round); None for auditd's own."""
+    base = 0.0
+    for r in results:
+        us = per_event_us(r)
+        if r["consumer"].startswith("auditd"):
+            base = us
+            yield r, us, None
+        else:
+            yield r, us, us / base
+
+
 def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str, str]],
             distinct: bool = False) -> None:
     argv, label = (distinct_args, "exec-distinct") if distinct else (same_args, "exec")
@@ -234,15 +248,12 @@ def report(distinct: bool = False) -> None:
            "| CPU µs / event | ratio to auditd (same round) | latency p50 / p99 ms |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     ratios: dict[str, list[float]] = {}
-    base = 0.0
-    for r in results:
-        us = per_event_us(r)
-        if r["consumer"].startswith("auditd"):
-            base = us
+    for r, us, against in against_auditd(results):
+        if against is None:
             ratio = "1.00"
         else:
-            ratios.setdefault(r["consumer"], []).append(us / base)
-            ratio = f"{us / base:.2f}"
+            ratios.setdefault(r["consumer"], []).append(against)
+            ratio = f"{against:.2f}"
         procs = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
         lat = r.get("latency_ms") or {}
         latency = f"{lat['p50']:.0f} / {lat['p99']:.0f}" if lat else "-"

@@ -37,10 +37,10 @@ from typing import Any
 from exec_bench import (
     TRUE,
     add_load_options,
+    against_auditd,
     auditd_round,
     candidates,
     heka_round,
-    per_event_us,
 )
 from results import commit, machine, now, write_section
 
@@ -88,14 +88,12 @@ def report() -> None:
            "| ratio to auditd | execs/s one core keeps up with | latency p50 / max ms |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     ratios: dict[tuple[str, str], list[float]] = {}
-    base = 0.0
-    for r in doc["results"]:
-        us = per_event_us(r)
-        if r["consumer"].startswith("auditd"):
-            base, ratio = us, "1.00"
+    for r, us, against in against_auditd(doc["results"]):
+        if against is None:
+            ratio = "1.00"
         else:
-            ratios.setdefault((r["case"], r["consumer"]), []).append(us / base)
-            ratio = f"{us / base:.1f}"
+            ratios.setdefault((r["case"], r["consumer"]), []).append(against)
+            ratio = f"{against:.1f}"
         lat = r.get("latency_ms") or {}
         latency = f"{lat['p50']:.0f} / {lat['max']:.0f}" if lat else "-"
         out.append(f"| {r['case']} | {r['consumer']} | {r['round']} | {r['events']} of "
