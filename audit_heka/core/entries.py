@@ -46,6 +46,7 @@ VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
 LASTING_OF = attrgetter("lasting")
 WARN_OF = attrgetter("warn")
+SHAPE_OF = attrgetter("shape")
 
 
 def field_entry(body: bytes) -> bytes:

@@ -46,6 +46,7 @@ from audit_heka.core.entries import (
     EMPTY_STRING,
     INTEGER,
     LASTING_OF,
+    SHAPE_OF,
     STRING,
     VOLATILE_OF,
     WARN_OF,
@@ -142,6 +143,11 @@ class FastEncoder:
         self._fill = 0
         self._stamp = -1  # the last timestamp and its varint
         self._stamp_bytes = b""
+        self._serial_high = -1  # the last serial >> 7, and its varint's bytes after the first
+        self._serial_tail = b""
+        self._serial_entry = b""  # _SERIAL_ENTRIES of its length
+        self._pid: int | None = None  # the last Pid and its entry
+        self._pid_entry = b""
         self._options: tuple[str, str, bool] | None = None
         self._type_logger = b""
         self._hostname = b""
@@ -239,7 +245,7 @@ class FastEncoder:
         if (builder.enricher is not None or not recs
                 or not 0 <= timestamp <= _INT64_MAX or not 0 <= serial <= _INT64_MAX):
             return None
-        shape = tuple([r.shape for r in recs])
+        shape = tuple(map(SHAPE_OF, recs))
         plan = self._plans.get(shape, MISSING_PLAN)
         if plan is MISSING_PLAN:
             if len(self._plans) >= PLAN_MEMO_SIZE:
@@ -287,8 +293,13 @@ class FastEncoder:
                 malformed.extend(hit[1])
                 self._fill += hit[2]
             out.append(hit[0])
-        number = varint(serial)
-        out[0] = _SERIAL_ENTRIES[len(number)] + number
+        if serial >> 7 != self._serial_high:  # the next serial: its low byte only changes
+            self._serial_high = serial >> 7
+            number = varint(serial)
+            self._serial_tail = number[1:]
+            self._serial_entry = _SERIAL_ENTRIES[len(number)]
+        out[0] = (self._serial_entry + _LOW_BYTE[serial & 0x7F] + self._serial_tail
+                  if serial >= 0x80 else _SERIAL_ENTRIES[1] + bytes((serial,)))
         # uuid5 of "host|seconds.ms|serial": the namespace and host's bytes made once.
         host = node if node is not None else builder.hostname
         if host != self._name_host:
@@ -310,7 +321,9 @@ class FastEncoder:
             payload = "\n".join(lines).encode("utf-8", "surrogateescape")
             head += (b"\x32", varint(len(payload)), payload)
         if pid is not None:
-            head += (b"\x40", varint(pid))
+            if pid != self._pid:  # (a process's events follow one another)
+                self._pid, self._pid_entry = pid, b"\x40" + varint(pid)
+            head.append(self._pid_entry)
         head.append(self._hostname if node is None else _host(node))
         head += out
         return b"".join(head)
@@ -559,5 +572,6 @@ _NAME_KINDS = frozenset({"UID", "GID"})  # texts naming an id: uid() and gid()
 _SERIAL_ENTRIES = tuple(
     b"\x52" + bytes((12 + n,)) + b"\x0a\x06serial" + INTEGER + b"\x32" + bytes((n,))
     for n in range(11))
+_LOW_BYTE = tuple(bytes((b | 0x80,)) for b in range(0x80))  # a varint's first of several
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))

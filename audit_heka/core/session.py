@@ -143,7 +143,8 @@ class Session:
         self._run: list[str] = []
         self._run_recs: list[Rec] = []
         self._run_positions: list[int | None] = []
-        self._run_nows: list[float] = []  # the now each held line came with
+        self._run_nows: list[float] = []  # live: the now each held line came with
+        self._run_idle = False  # log mode: the first step found nothing due at _run_now
         self._run_key: Key = (None, 0, 0, 0)
         self._run_stamp: tuple[str | Any, ...] = ()  # its node and audit(...) as written
         self._run_head = "type="  # its lines' start: "node=... type=" or "type="
@@ -261,68 +262,80 @@ class Session:
             return
         match = CANONICAL_LINE.match
         entries = fast.lines.entries  # (cleared in place, never replaced)
-        for i in range(start, len(lines)):
-            self._feeding = i
-            line = lines[i]
-            position = None if positions is None else positions[i]
-            run = self._run
-            # A line of the event going by: its head (node and "type="), a type name, then
-            # the run's audit(...) as written -- what CANONICAL_LINE would find, read
-            # without it (the run's first line was matched).
-            head = self._run_head
-            if run and line.startswith(head):
-                end = line.find(" ", len(head))
-                if end > len(head) and line.startswith(self._run_mark, end):
-                    text = line.rstrip("\r\n")
-                    hit = entries.get(text[end + len(self._run_mark):])
-                    if (hit is not None and hit[1] == line[len(head):end]
-                            and hit[2] is not None and hit[0] != EOE
-                            and len(text) <= MAX_RECORD_LENGTH):
-                        last = self._run_nows[-1]
-                        # Live: not when the held event times out first, nor for a user
-                        # message (the lane's checks).
-                        if now is None or (now - assembler.timeout < last
-                                           and not stands_alone(hit[0])):
-                            record_now = self._run_now if now is None else now
-                            run.append(text)
-                            self._run_recs.append(hit[2])
-                            self._run_positions.append(position)
-                            self._run_nows.append(record_now)
-                            self._last_now = record_now
-                            self.lines += 1
-                            self.records += 1
-                            # Live: after a line with the same now, the first step has
-                            # nothing left to do (no expiry due, the serial seen).
-                            if ((now is None or now != last)
-                                    and assembler.first_step_due(record_now)):
-                                out += self._first_step(record_now)
-                            if now is None and hit[0] == PROCTITLE:
-                                out += self._lane_close()
-                            continue
-                    # One the memo does not hold (a new body, the live EOE): the lane's
-                    # way for a line of the run, with what _record_line would check.
-                    if (len(text) <= MAX_RECORD_LENGTH and "\x00" not in text
-                            and text.count("msg=audit(", 1) <= 1):
-                        type_name = line[len(head):end]
-                        rtype = MSG_TYPE_NUMBERS.get(type_name)
-                        if rtype is None:
-                            rtype = type_number_for(type_name)
-                        shipped = self._lane_next(fast, text, end + len(self._run_mark),
-                                                  type_name, rtype, position, now)
-                        if shipped is not None:
-                            self.lines += 1
-                            out += shipped
-                            continue
-            found = match(line)
-            if found is None:
-                out += self.feed(line, now, position)
-                continue
-            shipped = self._record_line(fast, line, now, position, found)
-            if shipped is None:
-                out += self.feed(line, now, position)
-            else:
-                self.lines += 1
-                out += shipped
+        held = 0  # lines held straight from the memo: counted at the end, once
+        try:
+            for i in range(start, len(lines)):
+                self._feeding = i
+                line = lines[i]
+                position = None if positions is None else positions[i]
+                run = self._run
+                # A line of the event going by: its head (node and "type="), a type name, then
+                # the run's audit(...) as written -- what CANONICAL_LINE would find, read
+                # without it (the run's first line was matched).
+                head = self._run_head
+                if run and line.startswith(head):
+                    end = line.find(" ", len(head))
+                    if end > len(head) and line.startswith(self._run_mark, end):
+                        text = line.rstrip("\r\n")
+                        hit = entries.get(text[end + len(self._run_mark):])
+                        if (hit is not None and hit[1] == line[len(head):end]
+                                and hit[2] is not None and hit[0] != EOE
+                                and len(text) <= MAX_RECORD_LENGTH):
+                            if now is None:  # log mode: the line has the run's time
+                                run.append(text)
+                                self._run_recs.append(hit[2])
+                                self._run_positions.append(position)
+                                held += 1
+                                if not self._run_idle:
+                                    if assembler.first_step_due(self._run_now):
+                                        out += self._first_step(self._run_now)
+                                    else:  # (the assembler stays as it is while the run goes)
+                                        self._run_idle = True
+                                if hit[0] == PROCTITLE:
+                                    out += self._lane_close()
+                                continue
+                            last = self._run_nows[-1]
+                            # Live: not when the held event times out first, nor for a user
+                            # message (the lane's checks).
+                            if now - assembler.timeout < last and not stands_alone(hit[0]):
+                                run.append(text)
+                                self._run_recs.append(hit[2])
+                                self._run_positions.append(position)
+                                self._run_nows.append(now)
+                                self._last_now = now
+                                held += 1
+                                # After a line with the same now, the first step has nothing
+                                # left to do (no expiry due, the serial seen).
+                                if now != last and assembler.first_step_due(now):
+                                    out += self._first_step(now)
+                                continue
+                        # One the memo does not hold (a new body, the live EOE): the lane's
+                        # way for a line of the run, with what _record_line would check.
+                        if (len(text) <= MAX_RECORD_LENGTH and "\x00" not in text
+                                and text.count("msg=audit(", 1) <= 1):
+                            type_name = line[len(head):end]
+                            rtype = MSG_TYPE_NUMBERS.get(type_name)
+                            if rtype is None:
+                                rtype = type_number_for(type_name)
+                            shipped = self._lane_next(fast, text, end + len(self._run_mark),
+                                                      type_name, rtype, position, now)
+                            if shipped is not None:
+                                self.lines += 1
+                                out += shipped
+                                continue
+                found = match(line)
+                if found is None:
+                    out += self.feed(line, now, position)
+                    continue
+                shipped = self._record_line(fast, line, now, position, found)
+                if shipped is None:
+                    out += self.feed(line, now, position)
+                else:
+                    self.lines += 1
+                    out += shipped
+        finally:
+            self.lines += held
+            self.records += held
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
@@ -479,11 +492,14 @@ class Session:
         self._run.append(text)
         self._run_recs.append(rec)
         self._run_positions.append(position)
-        self._run_nows.append(record_now)
+        if now is not None:  # (log mode: every line has the run's time)
+            self._run_nows.append(now)
         self._last_now = record_now
         self.records += 1
         assembler = self.assembler
-        out = self._first_step(record_now) if assembler.first_step_due(record_now) else []
+        due = assembler.first_step_due(record_now)
+        self._run_idle = not due
+        out = self._first_step(record_now) if due else []
         if alone or (rtype == PROCTITLE and not assembler.live):
             out += self._lane_close()
         return out
@@ -522,8 +538,11 @@ class Session:
         node, serial, seconds, milliseconds = key = self._run_key
         self.assembler.went_by(key, len(lines), by_eoe)
         self.messages += 1
-        known = [p for p in positions if p is not None]
-        position = min(known) if known else None
+        if None in positions:
+            known = [p for p in positions if p is not None]
+            position = min(known) if known else None
+        else:
+            position = min(positions)
 
         def record_at(i: int) -> Record:
             return self._record_of(lines[i])
@@ -558,6 +577,8 @@ class Session:
             return []
         lines, positions, nows = self._run, self._run_positions, self._run_nows
         self._run, self._run_recs, self._run_positions, self._run_nows = [], [], [], []
+        if not self.assembler.live:
+            nows = [self._run_now] * len(lines)
         out: list[Shipment] = []
         for line, position, now in zip(lines, positions, nows, strict=True):
             # Without add()'s first step: the lane took it when the line came.
