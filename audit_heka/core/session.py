@@ -542,7 +542,7 @@ class Session:
             known = [p for p in positions if p is not None]
             position = min(known) if known else None
         else:
-            position = min(positions)
+            position = min(positions)  # type: ignore[type-var]  # (no None in it)
 
         def record_at(i: int) -> Record:
             return self._record_of(lines[i])
