@@ -277,7 +277,8 @@ class Session:
                     end = line.find(" ", len(head))
                     if end > len(head) and line.startswith(self._run_mark, end):
                         text = line.rstrip("\r\n")
-                        hit = entries.get(text[end + len(self._run_mark):])
+                        body = text[end + len(self._run_mark):]
+                        hit = entries.get(body)
                         if (hit is not None and hit[1] == line[len(head):end]
                                 and hit[2] is not None and hit[0] != EOE
                                 and len(text) <= MAX_RECORD_LENGTH):
@@ -317,8 +318,9 @@ class Session:
                             rtype = MSG_TYPE_NUMBERS.get(type_name)
                             if rtype is None:
                                 rtype = type_number_for(type_name)
-                            shipped = self._lane_next(fast, text, end + len(self._run_mark),
-                                                      type_name, rtype, position, now)
+                            shipped = self._lane_next(
+                                fast, text, end + len(self._run_mark), type_name, rtype,
+                                position, now, body, hit)
                             if shipped is not None:
                                 self.lines += 1
                                 out += shipped
@@ -450,10 +452,12 @@ class Session:
         return self._hold(text, rec, rtype, position, now, live and stands_alone(rtype))
 
     def _lane_next(self, fast: FastEncoder, text: str, start: int, type_name: str,
-                   rtype: int, position: int | None, now: float | None
+                   rtype: int, position: int | None, now: float | None,
+                   body: str | None = None, hit: tuple[int, str, Rec | None] | None = None
                    ) -> list[Shipment] | None:
         """:meth:`_lane` for a line of the event going by (its body at ``start``), in
-        canonical form, of at most MAX_RECORD_LENGTH characters, one record, no NUL."""
+        canonical form, of at most MAX_RECORD_LENGTH characters, one record, no NUL.
+        ``body``: given with ``hit``, what the caller found in the memo for it."""
         assembler = self.assembler
         if now is not None and now - assembler.timeout >= self._run_nows[-1]:
             return None  # the held event times out first: the assembler says how
@@ -470,8 +474,9 @@ class Session:
         # the hot path's memo. (line_rec checked the memo against the names at the
         # run's first line; names re-read since send the event to the general path
         # at its close.)
-        body = text[start:]
-        hit = fast.lines.entries.get(body)
+        if body is None:
+            body = text[start:]
+            hit = fast.lines.entries.get(body)
         rec: Rec | None
         if hit is not None and hit[0] == rtype and hit[1] == type_name:
             rec = hit[2]
