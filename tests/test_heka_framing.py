@@ -56,6 +56,25 @@ def test_header_without_unit_separator_is_skipped() -> None:
     assert u.errors["garbage_bytes"] == 5
 
 
+@pytest.mark.parametrize("size", [0, 1, 0x7F, 0x80, 0x81, 0x3FFF, 0x4000, 0x4001, 70000])
+def test_unsigned_header_at_every_length_of_its_varint(size: int) -> None:
+    # frame() writes the common header (a two-byte length) itself: the same bytes as
+    # the header spelled out here, on both sides of each varint length.
+    message = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    length = bytearray()
+    value = size
+    while True:
+        low, value = value & 0x7F, value >> 7
+        length.append(low | (0x80 if value else 0))
+        if not value:
+            break
+    header = b"\x08" + bytes(length)
+    data = frame(message, max_message_size=1 << 20)
+    assert data == b"\x1e" + bytes((len(header),)) + header + b"\x1f" + message
+    unframer = Unframer(max_message_size=1 << 20)
+    assert [u.message for u in unframer.feed(data)] == [message]
+
+
 def test_max_message_size_boundary() -> None:
     assert frame(b"x" * 2000, max_message_size=2000)
     with pytest.raises(MessageTooLarge) as exc:

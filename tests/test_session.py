@@ -287,3 +287,37 @@ def test_feed_lines_takes_every_kind_of_line_as_feed_does() -> None:
         assert [(x.frame, x.position) for x in a] == [(x.frame, x.position) for x in b]
         assert one.counters() == many.counters()
         assert many.counters()["shared_lines"] == 1
+
+
+def test_feed_lines_times_out_waiting_events_record_by_record_in_a_run() -> None:
+    # Log mode: user messages wait in the assembler for their timeout; the lines of a
+    # later event's run complete EXPIRE_PER_RECORD of them each, in order -- as the
+    # general path (no lane) and line-by-line feeding do -- also after a line of the
+    # run found nothing due and before one that does.
+    users = [rec("USER", serial, f"pid={serial} msg='op=x res=success'")
+             for serial in range(1, 10)]
+    body = "arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=1 pid=7 uid=0"
+    event = [rec("SYSCALL", 0, body), rec("CWD", 0, 'cwd="/"'),
+             rec("PATH", 0, 'item=0 name="/bin/true" nametype=NORMAL'),
+             rec("CWD", 0, 'cwd="/"'), rec("CWD", 0, 'cwd="/"'),
+             rec("PROCTITLE", 0, "proctitle=2F62696E2F74727565")]
+
+    def at(serial: int, seconds: int) -> list[str]:
+        return [line.replace("1700000000.000:0)", f"{seconds}.500:{serial})")
+                for line in event]
+
+    lines = at(100, 1700000000) + users + at(101, 1700000000) + at(102, 1700000030)
+    lines += at(103, 1700000031)
+    outputs = []
+    for fast, batched in ((False, False), (True, False), (True, True)):
+        s = session(live=False, fast=fast)
+        if batched:
+            got = s.feed_lines(lines, None, range(len(lines)))
+        else:
+            got = [x for i, line in enumerate(lines) for x in s.feed(line, None, i)]
+        got += s.finish()
+        outputs.append(([(x.frame, x.position) for x in got], s.counters()))
+    assert outputs[0] == outputs[1] == outputs[2]
+    positions = [p for _, p in outputs[0][0]]
+    assert len(positions) == 4 + len(users)
+    assert outputs[0][1]["events_timed_out"] == len(users)
