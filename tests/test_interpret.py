@@ -20,7 +20,9 @@ from audit_heka.core.interpret import (
     MEMO_TEXT_MAX,
     Interpreter,
     _escaped,
+    argv_in_order,
     escaped,
+    reassembled,
     strtoul,
     tty_escape,
     unhex,
@@ -243,6 +245,54 @@ def test_argv_reassembles_as_auparse(fields: list[tuple[str, str]]) -> None:
     body = " ".join(f"{k}={v}" for k, v in fields)
     record = Record(EXECVE, "EXECVE", 1, 0, 1, None, tuple(fields), (), "", body, 0, "")
     assert INTERP.argv([record]) == _argv_reference(fields)
+
+
+@st.composite
+def _long_executions(draw: st.DrawFn) -> list[tuple[tuple[str, str], ...]]:
+    """EXECVE records as the kernel splits a long exec: an argc, then a0, a1, ... in
+    order over several records -- with now and then a name out of place or of
+    another form, an argc later on, or values no quote pair reads alone."""
+    values = st.one_of(_ARG_VALUES, st.sampled_from(['"a', 'b"', '""b"', '"a""', '"x"']),
+                       st.text(alphabet='ab"\x7f\xe9 ', max_size=4).map(lambda text: f'"{text}"'))
+    count = draw(st.integers(0, 120))
+    names = [f"a{i}" for i in range(count)]
+    if count and draw(st.booleans()):
+        names[draw(st.integers(0, count - 1))] = draw(_ARG_NAMES)
+    pairs = [(name, draw(values)) for name in names]
+    if draw(st.booleans()):
+        pairs.insert(0, ("argc", str(draw(st.integers(0, 130)))))
+    cuts = sorted(draw(st.lists(st.integers(0, len(pairs)), max_size=4)))
+    records = [tuple(pairs[a:b]) for a, b in zip([0, *cuts], [*cuts, len(pairs)], strict=True)]
+    if len(records) > 1 and draw(st.booleans()):  # an argc opening a later record
+        at = draw(st.integers(1, len(records) - 1))
+        records[at] = (("argc", "7"), *records[at])
+    return records
+
+
+@given(_long_executions())
+def test_argv_of_long_executions_as_auparse(records: list[tuple[tuple[str, str], ...]]) -> None:
+    # Long execs take the lists' way (argv_in_order) where the kernel's order holds:
+    # the same argv as the reassembly of any form, and as the reference.
+    flat = [pair for fields in records for pair in fields]
+    expected = _argv_reference(flat)
+    assert reassembled(records) == expected
+    assert INTERP.argv_of(records) == expected
+    fast = argv_in_order(records)
+    assert fast is None or fast == expected
+    in_order = [name for name, _ in flat if name != "argc"] == [
+        f"a{i}" for i in range(len(flat) - sum(name == "argc" for name, _ in flat))]
+    assert (fast is not None) == (in_order and all(
+        name != "argc" or i == 0 for fields in records for i, (name, _) in enumerate(fields)))
+
+
+def test_argv_in_order_keeps_each_value_s_own_quotes() -> None:
+    # Joined, these read as the quoted values "a" and "b" ("a""b"), but the first has no
+    # closing quote and the second an extra opening one: each is unquoted on its own.
+    names = [f"a{i}" for i in range(40)]
+    values = ['"x"'] * 38 + ['"a', '""b"']
+    records = [(("argc", "40"), *zip(names, values, strict=True))]
+    assert argv_in_order(records) == ["x"] * 38 + ["a", '"b']
+    assert reassembled(records) == ["x"] * 38 + ["a", '"b']
 
 
 def test_argv_missing_arguments_are_empty() -> None:

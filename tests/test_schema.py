@@ -292,6 +292,21 @@ def test_execve_arguments_go_to_argv_uninterpreted() -> None:
     assert f["key_i"].values == ("k",) and "abc" in f and "a0" not in f
 
 
+def test_long_execve_records_leave_only_their_other_keys_to_interpret() -> None:
+    """A long exec, split by the kernel: whole runs of aN (read as lists, not key by
+    key) and a record whose run holds another key or a name out of place."""
+    first = " ".join(f'a{i}="x{i}"' for i in range(40))
+    second = " ".join(f'a{i}="y"' for i in range(40, 80))
+    odd = " ".join(f'a{i}="z"' for i in range(80, 120)).replace("a90=", "a090=").replace(
+        "a99=", "b99=")
+    lines = [f"type=EXECVE {H}argc=120 {first}", f"type=EXECVE {H}{second}",
+             f"type=EXECVE {H}{odd}"]
+    interpreter = _Recording()
+    f = fields(MessageBuilder(interpreter, hostname="h").build(event(*lines)))
+    assert interpreter.asked == [("argc",), (), ("b99",)]
+    assert "b99" in f and "a0" not in f and "a090" not in f and "a40" not in f
+
+
 def test_enriched_values_become_interpretations() -> None:
     line = f'type=PATH {H}item=0 name="/x" ouid=1234 ogid=0\x1dOUID="alice" OGID="staff"'
     builder = MessageBuilder(Interpreter({}, {}), hostname="h")

@@ -30,7 +30,7 @@ except ImportError:  # a Python built without its bundled hashes
     from hashlib import sha1
 
 from audit_heka.core.events import Event
-from audit_heka.core.interpret import error_text
+from audit_heka.core.interpret import MANY_ARGUMENTS, error_text, is_argument_run
 from audit_heka.core.records import ParseError, Record
 from audit_heka.heka.message import Field, Message, ValueType
 
@@ -298,7 +298,15 @@ def _without_arguments(record: Record) -> Record:
     """
     if record.type != EXECVE:
         return record
-    fields = tuple([pair for pair in record.fields if not is_execve_arg(pair[0])])
+    fields = record.fields
+    start = 1 if fields and fields[0][0] == "argc" else 0
+    rest = fields[start:]
+    first = rest[0][0][1:] if rest else ""
+    if (len(rest) > MANY_ARGUMENTS and len(first) <= 7 and first.isascii()
+            and first.isdigit() and is_argument_run(rest, int(first))):
+        fields = fields[:start]  # (all arguments, in order: as the kernel writes them)
+    else:
+        fields = tuple([pair for pair in fields if not is_execve_arg(pair[0])])
     if len(fields) == len(record.fields):
         return record
     return Record(record.type, record.type_name, record.seconds, record.milliseconds,
