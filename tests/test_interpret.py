@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from audit_heka.core.interpret import (
     _NO_CONTEXT,
+    ARGUMENT_NAMES_KEPT,
     EXECVE,
     MAX_ARGV,
     MEMO_SIZE,
@@ -22,6 +23,7 @@ from audit_heka.core.interpret import (
     _escaped,
     argv_in_order,
     escaped,
+    is_argument_run,
     reassembled,
     strtoul,
     tty_escape,
@@ -293,6 +295,18 @@ def test_argv_in_order_keeps_each_value_s_own_quotes() -> None:
     records = [(("argc", "40"), *zip(names, values, strict=True))]
     assert argv_in_order(records) == ["x"] * 38 + ["a", '"b']
     assert reassembled(records) == ["x"] * 38 + ["a", '"b']
+
+
+def test_argument_runs_past_the_names_kept() -> None:
+    # is_argument_run keeps the names a0, a1, ... up to ARGUMENT_NAMES_KEPT; past them
+    # (and across that border) it makes them: the same answers either way.
+    for first in (0, ARGUMENT_NAMES_KEPT - 3, ARGUMENT_NAMES_KEPT + 5):
+        fields = [(f"a{i}", '"x"') for i in range(first, first + 6)]
+        assert is_argument_run(fields, first)
+        assert not is_argument_run(fields, first + 1)
+        for wrong in ("a", f"a0{first + 2}", f"b{first + 2}", "argc"):
+            assert not is_argument_run([*fields[:2], (wrong, '"x"'), *fields[3:]], first)
+    assert is_argument_run([], 7)
 
 
 def test_argv_missing_arguments_are_empty() -> None:

@@ -86,8 +86,9 @@ _NAME_OF = itemgetter(0)  # of a (key, value) pair: for map(), in C
 # Fields of an exec from which argv is read in lists (argv_in_order); below, the
 # general loop is as fast. (The kernel splits an EXECVE of more than ~7.5 KB in records.)
 MANY_ARGUMENTS = 32
-#: The names a0, a1, ... kept made (is_argument_run), up to this many (~7 MiB at most).
-ARGUMENT_NAMES_KEPT = 1 << 17
+#: The names a0, a1, ... kept made for is_argument_run, up to this many (4 MiB at most;
+#: an argument past them has its name made at each check).
+ARGUMENT_NAMES_KEPT = 1 << 16
 _ARGUMENT_NAMES: list[str] = []
 _VALUE_OF = itemgetter(1)
 
