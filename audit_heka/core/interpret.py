@@ -141,15 +141,17 @@ def reassembled(executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str]:
             data = b"".join([_argbytes(got[n]) for n in sorted(got)])
         else:
             value = whole.get(i)
-            if value is None:
-                out.append("")
-                continue
-            if len(value) > 1 and value[0] == '"' == value[-1] and value.isascii():
-                out.append(value[1:-1])  # (what the bytes' round trip gives ASCII)
-                continue
-            data = _argbytes(value)
+            out.append("" if value is None else _argument_text(value))
+            continue
         out.append(data.decode("utf-8", "backslashreplace"))
     return out
+
+
+def _argument_text(value: str) -> str:
+    """A whole argument's text: quoted ASCII as written, anything else its bytes decoded."""
+    if len(value) > 1 and value[0] == '"' == value[-1] and value.isascii():
+        return value[1:-1]  # (what the bytes' round trip gives ASCII)
+    return _argbytes(value).decode("utf-8", "backslashreplace")
 
 
 def argv_in_order(executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str] | None:
@@ -175,8 +177,7 @@ def argv_in_order(executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str
     del values[count:]
     out = _unquoted(values)
     if out is None:
-        out = [v[1:-1] if len(v) > 1 and v[0] == '"' == v[-1] and v.isascii()
-               else _argbytes(v).decode("utf-8", "backslashreplace") for v in values]
+        out = list(map(_argument_text, values))
     if count > len(out):
         out += [""] * (count - len(out))
     return out
