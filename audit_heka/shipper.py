@@ -245,7 +245,7 @@ class Shipper:
         # Names stay current: re-read when passwd/group change and on SIGHUP.
         self.users, self.groups = AccountNames.users(), AccountNames.groups()
         self._names_generation = (self.users.generation, self.groups.generation)
-        self.interpreter = Interpreter(self.users, self.groups)
+        self.interpreter = Interpreter(self.users, self.groups, os.uname().machine)
         builder = MessageBuilder(
             self.interpreter,
             hostname=config.hostname,

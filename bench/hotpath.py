@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import sys
 import time
@@ -41,7 +42,8 @@ BATCH_LINES = 256
 
 
 def run(lines: list[str]) -> tuple[int, int]:
-    builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="bench")
+    builder = MessageBuilder(Interpreter(read_users(), read_groups(), os.uname().machine),
+                             hostname="bench")
     session = Session(builder, Assembler(live=False))
     events = size = 0
     for first in range(0, len(lines), BATCH_LINES):  # as replay feeds what a read gave

@@ -28,7 +28,7 @@ from pathlib import Path
 
 # Run in the child: the tree's own pipeline, Session API or (older trees) Pipeline.
 CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 if sys.argv[1] != "installed":
     sys.path.insert(0, sys.argv[1])
 import audit_heka
@@ -84,7 +84,7 @@ else:
     settle_for_streaming()
 def one_pass():
     # a fresh builder and session: every pass is a first replay of the log (empty memos)
-    builder = MessageBuilder(Interpreter(users, groups), hostname="bench")
+    builder = MessageBuilder(Interpreter(users, groups, os.uname().machine), hostname="bench")
     events = size = 0
     start = time.process_time()
     if Session is None:

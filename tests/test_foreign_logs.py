@@ -11,6 +11,7 @@ audit-heka ships, and that it agrees with what auparse -- the library of
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,8 @@ def oracle(tmp_path: Path, lines: list[str], name: str = "case.log") -> Agreemen
     """auparse's reading of the lines against ours (this host's accounts, as auparse's)."""
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    builder = MessageBuilder(Interpreter(read_users(), read_groups()), hostname="h")
+    builder = MessageBuilder(Interpreter(read_users(), read_groups(), os.uname().machine),
+                              hostname="h")
     result = agreement(path, builder)
     TOTAL.add(result)
     printed = ausearch_agreement(path, builder)

@@ -384,3 +384,20 @@ def test_texts_memo_is_bounded_by_size_too() -> None:
     for i in range(MEMO_SIZE + 10):  # full: cleared, never past MEMO_SIZE entries
         interp.plain("ESCAPED", f"{i:08x}")
     assert len(texts) <= MEMO_SIZE
+
+
+@pytest.mark.parametrize(("machine", "expected"), [
+    ("x86_64", "execve"), ("aarch64", "pipe2"), ("i386", "oldolduname"),
+    (None, "unknown-syscall(59)"),
+])
+def test_a_syscall_without_a_known_arch_takes_the_machine_handed_in(
+        machine: str | None, expected: str) -> None:
+    """auparse names such a syscall by the host's table; the core reads no host, so the
+    machine is handed in (the daemon and replay pass os.uname()'s), and without one the
+    number is kept."""
+    interp = Interpreter(USERS, GROUPS, machine=machine)
+    for body in ("syscall=59 pid=1", "arch=1234abcd syscall=59 pid=1"):  # none, unknown
+        r = rec(f"type=SYSCALL msg=audit(1.000:1): {body}")
+        assert interp.interpret([r])[0]["syscall"] == expected
+    known = rec("type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 pid=1")
+    assert interp.interpret([known])[0]["syscall"] == "execve"  # its arch decides

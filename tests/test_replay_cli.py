@@ -33,6 +33,7 @@ from audit_heka.core.schema import MessageBuilder
 from audit_heka.core.session import Framer, Session, Shipment
 from audit_heka.heka.framing import Signer, Unframer
 from audit_heka.heka.message import Message, decode_message
+from audit_heka.tables.syscalls import SYSCALLS
 
 __all__ = ["pki"]  # a fixture of test_outputs, used here too
 
@@ -530,3 +531,14 @@ def test_a_pipe_gives_each_line_as_it_comes(monkeypatch: pytest.MonkeyPatch) -> 
         assert got == [["type=A one\r"]]  # (the session strips the "\r")
         writer.write(b"type=B two\n")
         assert next(batches) == ["type=B two"]
+
+
+def test_replay_falls_back_to_this_hosts_machine(tmp_path: Path) -> None:
+    """A syscall without a known arch is named by this host's table, as ausearch -i
+    names it (the Interpreter is handed os.uname()'s machine; the core reads no host)."""
+    log = tmp_path / "audit.log"
+    log.write_text("type=SYSCALL msg=audit(1700000000.000:5): syscall=59 pid=1 comm=\"x\"\n")
+    code, out, err = run_replay([str(log)])
+    assert code == 0, err
+    expected = SYSCALLS.get(os.uname().machine, {}).get(59, "unknown-syscall(59)")
+    assert out[0]["Fields"]["syscall_i"] == expected

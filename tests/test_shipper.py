@@ -879,3 +879,12 @@ def test_a_shipper_killed_in_a_file_deleted_under_it_has_the_rest_counted(
     assert dropped == 4 * (PER_FILE - 100)
     assert delivered + dropped // 4 == total
     assert status["counters"]["journal_lost_files"] == 1
+
+
+def test_the_shipper_hands_its_interpreter_this_hosts_machine(tmp_path: Path) -> None:
+    # auparse names a syscall without a known arch by the host's table; the core reads
+    # no host (test_sans_io), so the shipper hands it os.uname()'s machine.
+    ship = Shipper(config_from_json({"journal_dir": str(tmp_path / "journal"),
+                                     "state_dir": str(tmp_path), "targets": [],
+                                     "hostname": HOST}))
+    assert ship.interpreter.machine == os.uname().machine

@@ -498,9 +498,11 @@ def _replay(
     progress: bool | None,
 ) -> None:
     """Replay checked options (:func:`replay`): read, ship, report, exit."""
-    interpreter = Interpreter(read_users(passwd), read_groups(group_file))
-    # os.uname().nodename is what socket.gethostname() returns, without importing socket.
-    builder = MessageBuilder(interpreter, hostname=hostname or os.uname().nodename,
+    # The host's machine (what platform.machine() reads) and name (socket.gethostname()),
+    # from os.uname() without importing either module.
+    host = os.uname()
+    interpreter = Interpreter(read_users(passwd), read_groups(group_file), host.machine)
+    builder = MessageBuilder(interpreter, hostname=hostname or host.nodename,
                              message_type=message_type, payload=payload)
     session = Session(builder, Assembler(live=False), signer=signer,
                       max_message_size=max_message_size)

@@ -11,7 +11,6 @@ from that library by scripts/gen_interpret_tables.py; the user and group names a
 
 from __future__ import annotations
 
-import os
 import re
 from operator import itemgetter
 
@@ -361,15 +360,16 @@ class Interpreter:
 
     `users`/`groups` map ids to names (the originating host's, for a local daemon the
     local /etc/passwd and /etc/group); `machine` is the host architecture auparse falls
-    back to for a syscall number without a known arch.
+    back to for a syscall number without a known arch (``os.uname().machine``, which
+    the daemon and replay pass in: the core reads nothing of its host). None: no
+    fallback, such a syscall is named by its number (``unknown-syscall(N)``).
     """
 
     def __init__(self, users: Mapping[int, str], groups: Mapping[int, str],
                  machine: str | None = None) -> None:
         self.users = users
         self.groups = groups
-        # os.uname() is what platform.machine() reads, without that import's cost.
-        self.machine = machine if machine is not None else os.uname().machine
+        self.machine = machine
         # Memos (bounded: cleared when full, so memory stays flat). Audit values
         # repeat a lot -- the same uids, exe, comm, cwd, key, proctitle -- and
         # their texts depend only on (kind, raw) for every kind but the
@@ -585,7 +585,7 @@ class Interpreter:
     def syscall(self, raw: str, ctx: _Context) -> str:
         number = _int32(strtoul(raw, 10))
         machine = ctx.machine or self.machine
-        name = SYSCALLS.get(machine, {}).get(number)
+        name = SYSCALLS.get(machine, {}).get(number) if machine is not None else None
         if name is None:
             return f"unknown-syscall({number})"
         calls = _MULTIPLEXED.get(name)
@@ -637,7 +637,7 @@ class _Context:
         self.a1 = a1
 
     @classmethod
-    def of(cls, record: RecordLike, host: str) -> _Context:
+    def of(cls, record: RecordLike, host: str | None) -> _Context:
         fields = record.fields
         values: dict[str, str] | None = None
         if len(fields) >= 2 and fields[0][0] == "arch" and fields[1][0] == "syscall":
@@ -665,7 +665,8 @@ class _Context:
         return context  # no text of this call reads a0 or a1: one context per call
 
 
-def _call(arch: str | None, raw: str | None, host: str) -> tuple[str | None, str | None]:
+def _call(arch: str | None, raw: str | None, host: str | None
+          ) -> tuple[str | None, str | None]:
     """The machine and syscall name of a record's arch and syscall values."""
     machine: str | None = None
     if arch is not None:
@@ -686,7 +687,7 @@ def _call(arch: str | None, raw: str | None, host: str) -> tuple[str | None, str
 # (arch, syscall, host) -> the context of that call (machine, syscall name; a0 and a1
 # read apart for the calls whose texts read them): a few calls make most records.
 _CALL_TEXT_MAX = 64  # characters of arch and syscall values whose call is remembered
-_CALLS: dict[tuple[str | None, str | None, str], _Context] = {}
+_CALLS: dict[tuple[str | None, str | None, str | None], _Context] = {}
 
 
 # socketcall(2) and ipc(2) multiplex calls chosen by a0: ausearch prints `socketcall(bind)`.

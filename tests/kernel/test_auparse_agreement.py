@@ -9,6 +9,7 @@ with the raw value when the field has no interpretation.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 
 import pytest
@@ -35,7 +36,7 @@ def test_auparse_agreement(oracle_log: CapturedLog) -> None:
             assert isinstance(record, Record), record
             if record.type_name != "EOE":
                 ours[(record.node, record.serial)].append(record)
-    interpreter = Interpreter(read_users(), read_groups())
+    interpreter = Interpreter(read_users(), read_groups(), os.uname().machine)
     cursor: Counter[tuple[str | None, int]] = Counter()
     compared = agreed = 0
     unknown: Counter[tuple[str, str]] = Counter()

@@ -7,6 +7,8 @@ KNOWN with the reason.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from audit_state import require_tool
 from ausearch_oracle import agreement
@@ -28,7 +30,7 @@ KNOWN = {
 def test_ausearch_agreement(oracle_log: CapturedLog) -> None:
     ausearch = require_tool("ausearch")
     result = agreement(ausearch, oracle_log.path,
-                       Interpreter(read_users(), read_groups()), KNOWN)
+                       Interpreter(read_users(), read_groups(), os.uname().machine), KNOWN)
     print(f"\nausearch -i agreement ({oracle_log.log_format}): {result.summary()}")
     assert result.events >= 20 and result.compared >= 500, "the captured corpus is too small"
     assert not result.unknown, (f"unexplained differences: {dict(result.unknown)}; "

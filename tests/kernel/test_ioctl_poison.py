@@ -10,6 +10,7 @@ delivered, `a1_i` is what `ausearch -i` prints for it (`0x8914`), nothing is cou
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def test_replay_of_a_capture_interprets_an_unknown_request(tmp_path: Path) -> No
     assert events[f"{TCGETS:x}"]["a1_i"] == "TCGETS"
     assert all("interpret_error" not in m["Fields"] for m in messages)
     assert "a1=0x8914" in ausearch_text(ausearch, log)
-    agreed = agreement(ausearch, log, Interpreter(read_users(), read_groups()))
+    agreed = agreement(ausearch, log, Interpreter(read_users(), read_groups(), os.uname().machine))
     print(f"\nausearch -i agreement (ioctl capture): {agreed.summary()}")
     assert not agreed.unknown, agreed.examples
 

@@ -180,7 +180,9 @@ def test_log_output_through_lua_equals_protobuf_message(captured_log: CapturedLo
     with AuditLogWriter(out, max_bytes=0, num_logs=2) as writer:
         for event in events:
             writer.write_event(event)
-    builder = MessageBuilder(Interpreter(read_users(PASSWD), read_groups(GROUP)), hostname=HOST)
+    # (the machine the Lua decoder's `machine` option defaults to)
+    builder = MessageBuilder(Interpreter(read_users(PASSWD), read_groups(GROUP), "x86_64"),
+                             hostname=HOST)
     expected = []
     for event in events:
         message = builder.build(event)
