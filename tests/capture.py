@@ -252,6 +252,46 @@ def _newer_calls(workdir: Path) -> None:
         os.close(fd)
 
 
+#: landlock_create_ruleset(2) with this flag returns the Landlock ABI version; 7 (Linux
+#: 6.15) is the first whose denials the kernel audits (LANDLOCK_ACCESS 1423 and
+#: LANDLOCK_DOMAIN 1424: ``UNKNOWN[1423]`` to libaudit 3.0.9, as auditd writes them).
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_AUDITED_ABI = 7
+LANDLOCKED = "landlocked"  # the file a Landlock-restricted child may not create
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 without Landlock."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    version: int = libc.syscall(444, None, ctypes.c_size_t(0),
+                                ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+    return max(0, version)
+
+
+def landlock_denial(workdir: Path) -> int:
+    """A child (its pid returned) that restricts itself with Landlock (no regular file
+    made), then tries to create one: EACCES, which the kernel audits (an event of
+    LANDLOCK_ACCESS, LANDLOCK_DOMAIN, SYSCALL and PROCTITLE; later a lone
+    LANDLOCK_DOMAIN when the domain is freed). Nothing happens on a kernel without
+    Landlock."""
+    child = os.fork()
+    if child == 0:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.syscall.restype = ctypes.c_long
+            make_reg = ctypes.create_string_buffer(struct.pack("Q", 1 << 8), 8)
+            ruleset = libc.syscall(444, make_reg, ctypes.c_size_t(8), ctypes.c_uint32(0))
+            if ruleset >= 0 and libc.prctl(38, 1, 0, 0, 0) == 0 and (  # PR_SET_NO_NEW_PRIVS
+                    libc.syscall(446, ruleset, ctypes.c_uint32(0)) == 0):
+                with contextlib.suppress(PermissionError):
+                    (workdir / LANDLOCKED).open("w").close()
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    return child
+
+
 def workload(workdir: Path) -> None:
     """What the audited process does (runs as a child, under WORKLOAD_AUID)."""
     Path("/proc/self/loginuid").write_text(str(WORKLOAD_AUID))
@@ -303,6 +343,7 @@ def workload(workdir: Path) -> None:
     os.chown(target, 1, 1)
     target.read_text()
     _newer_calls(workdir)
+    landlock_denial(workdir)
     # A crash (SIGSEGV): an ANOM_ABEND record; the core limit 0, so no core file.
     subprocess.run([sys.executable, "-c", "import os, resource; resource.setrlimit("
                     "resource.RLIMIT_CORE, (0, 0)); os.kill(os.getpid(), 11)"], check=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from capture import UNIX_SOCKET, CapturedLog
+from capture import LANDLOCK_AUDITED_ABI, LANDLOCKED, UNIX_SOCKET, CapturedLog, landlock_abi
 from click.testing import CliRunner
 
 from audit_heka.cli import main
@@ -104,7 +104,7 @@ def test_workload_fields(captured_log: CapturedLog, tmp_path: Path) -> None:
     assert {m["Fields"]["name_i"] for m in enoent} >= {
         f"{workdir}/missing-file", f"{workdir}/missing dir/with space", f"{workdir}/nön-ascii"}
     assert all(m["Severity"] == 4 and m["Fields"]["exit_i"].startswith("ENOENT") for m in enoent)
-    (eacces,) = find(messages, key="failopen", exit=-13)
+    (eacces,) = find(messages, key="failopen", exit=-13, type="SYSCALL")  # (not Landlock's)
     assert eacces["Fields"]["uid_i"] == "nobody"
     # Connects.
     saddrs = [m["Fields"]["saddr_i"] for m in find(messages, key="conn")]
@@ -123,6 +123,19 @@ def test_workload_fields(captured_log: CapturedLog, tmp_path: Path) -> None:
     assert any(m["Fields"].get("exe") == "/usr/sbin/auditctl" and m["Fields"]["res"] == "success"
                for m in users)
     assert any(m["Fields"].get("op") is not None for m in find(messages, type="CONFIG_CHANGE"))
+    # A Landlock denial (kernels from 6.15 audit them): one event, the LSM's records first
+    # (unnamed by this libaudit, as auditd writes them), then the call that was denied.
+    if landlock_abi() >= LANDLOCK_AUDITED_ABI:
+        (denied,) = find(messages, type="UNKNOWN[1423]")
+        f = denied["Fields"]
+        types = as_list(f["record_types"])  # (the failopen rule adds CWD and PATH)
+        assert types[:3] == ["UNKNOWN[1423]", "UNKNOWN[1424]", "SYSCALL"]
+        assert types[-1] == "PROCTITLE" and f["key"] == "failopen"
+        assert f["blockers"] == "fs.make_reg" and f["path_i"] == workdir
+        assert f["status"] == "allocated" and f["mode"] == "enforcing"
+        assert f["syscall_i"] == "openat" and f["exit_i"].startswith("EACCES")
+        assert denied["Severity"] == 4
+        assert not (captured_log.workdir / LANDLOCKED).exists()
 
 
 def test_no_payload_and_type(captured_log: CapturedLog, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from capture import LANDLOCK_AUDITED_ABI, LANDLOCKED, landlock_abi, landlock_denial
 
 from audit_heka.heka.framing import Unframer
 from audit_heka.heka.message import decode_message, message_to_json
@@ -596,3 +597,37 @@ def test_log_target_through_lua_equals_protobuf(audit_kernel: object, tmp_path: 
         # Heka's SandboxDecoder fills a missing Pid from the input pack (docs/lua-decoder.md)
         problems += strict_diff(lua[uuid], {"Pid": 0, **theirs})
     assert problems == []
+
+
+def test_a_landlock_denial_ships_as_one_event_named_as_auditd_names_it(
+        audit_kernel: object, tmp_path: Path) -> None:
+    """Records of a kernel newer than libaudit (Landlock's, Linux 6.15: 1423 and 1424,
+    which auditd 3.0.9 writes as UNKNOWN[1423]) go live as the log path reads them:
+    named so, in one event with the call that was denied, and the domain's release
+    later as an event of its own. No rule is needed: the LSM logs its denials."""
+    if landlock_abi() < LANDLOCK_AUDITED_ABI:
+        pytest.skip(f"this kernel's Landlock (ABI {landlock_abi()}) audits no denial")
+    receiver = Receiver(free_port())
+    with running(tmp_path, "--target", f"127.0.0.1:{receiver.port}") as daemon:
+        pid = landlock_denial(tmp_path)
+        deadline = time.monotonic() + 60
+        while True:
+            landlock = [m for m in list(receiver.messages) if m.get("Type") == "audit_log"
+                        and str(m["Fields"]["type"]).startswith("UNKNOWN[142")]
+            if len(landlock) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        counters = daemon.counters()
+    receiver.kill()
+    (denied,) = [m for m in landlock if m["Fields"].get("pid") == pid]
+    f = denied["Fields"]
+    assert f["record_types"] == ["UNKNOWN[1423]", "UNKNOWN[1424]", "SYSCALL", "PROCTITLE"]
+    assert f["type"] == "UNKNOWN[1423]" and denied["Severity"] == 4
+    assert f["blockers"] == "fs.make_reg" and f["path_i"] == str(tmp_path)
+    assert f["status"] == "allocated" and f["mode"] == "enforcing"
+    assert f["syscall_i"] == "openat" and f["exit_i"].startswith("EACCES")
+    (freed,) = [m for m in landlock if m["Fields"]["domain"] == f["domain"] and m is not denied]
+    assert freed["Fields"]["record_types"] == "UNKNOWN[1424]"
+    assert freed["Fields"]["status"] == "deallocated" and freed["Fields"]["denials"] == "1"
+    assert not (tmp_path / LANDLOCKED).exists()
+    assert counters["kernel_lost"] == 0 and counters["serial_gaps"] == 0
