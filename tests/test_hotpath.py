@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit_heka.core.entries import string_element
 from audit_heka.core.events import PROCTITLE, Assembler, Event
 from audit_heka.core.hotpath import FastEncoder
 from audit_heka.core.interpret import Interpreter
@@ -731,6 +732,53 @@ def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
     assert execve[13] not in parsed  # (two arguments new)
     assert execve[4] in parsed and execve[5] in parsed and execve[6] in parsed
     assert len(parsed) < 60, len(parsed)
+
+
+def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
+    """A build's next compiler line, patched from the last one, makes its argv from that
+    one's by the arguments that changed (FastEncoder._argv_elements), an argc above
+    their number included. Where argv is not the record's values in order -- an
+    aN_len, the arguments spread over records -- it is read whole as always. The
+    frames are the general path's, both ways."""
+    flags = " ".join(f'a{i}="-W{i}"' for i in range(1, 30))
+    forms = ['argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32=62{n:04X}',
+             'argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32=62{n:04X}',
+             'argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32=62{n:04X}',
+             'argc=35 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32=62{n:04X}',  # 2 more,
+             'argc=35 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32=62{n:04X}',  # empty
+             'argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32_len=2{n}',  # not a value
+             'argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32="x{n}"']
+    lines = []
+    for n, form in enumerate(itertools.islice(itertools.cycle(forms), 70)):
+        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 "
+                  f'a0=4 a1=55 a2=0 a3=0 items=1 ppid=1 pid={100 + n} uid=0 comm="cc"',
+                  f"type=EXECVE {stamp}: {form.format(n=n, flags=flags)}",
+                  f"type=PROCTITLE {stamp}: proctitle=6363"]
+    # Two events spread over records: an argv no one record holds.
+    lines += ["type=SYSCALL msg=audit(1700000000.100:100): arch=c000003e syscall=59 pid=9",
+              'type=EXECVE msg=audit(1700000000.100:100): argc=3 a0="cc" a1="-c"',
+              'type=EXECVE msg=audit(1700000000.100:100): a2="src/g.c"',
+              "type=PROCTITLE msg=audit(1700000000.100:100): proctitle=6363"]
+    for live in (False, True):
+        same(lines, live)
+    # The mechanism, line by line: event 1's entry keeps its elements; event 2's entry,
+    # patched from it, holds them with the fields that changed until its argv is made.
+    hot = session(True)
+    fast = hot.fast
+    assert isinstance(fast, FastEncoder)
+    hot.feed_lines(lines[3:6])
+    first = fast.lines._last[(EXECVE, 34, "")][("argc=33", 'a0="cc"')][2]
+    hot.feed_lines(lines[6:8])  # event 2's SYSCALL and EXECVE: held by the lane
+    second = hot._run_recs[1]
+    assert first.argv_elements is not None and second.argv_base is not None
+    assert second.argv_base[0] is first.argv_elements and second.argv_base[1] == [32, 33]
+    (shipment,) = hot.feed_lines(lines[8:9])
+    assert second.argv_base is None and second.argv_elements is not None
+    message = shipment.message
+    argv = next(f for f in message.fields if f.name == "argv").values
+    assert [string_element(a) for a in argv] == second.argv_elements
+    assert argv[31:] == ("src/f2.c", "b\x00\x02")
 
 
 def test_large_values_are_not_remembered() -> None:

@@ -181,9 +181,10 @@ def text_elements(text: Text) -> tuple[bytes, bytes]:
 class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
-    __slots__ = ("enriched", "execve", "fields", "free_text", "has_pid", "joined", "keys",
-                 "lasting", "malformed", "msg_fields", "parts", "pid", "pid_index", "pieces",
-                 "shape", "singles", "type_name", "volatile", "volatiles", "warn")
+    __slots__ = ("argv_base", "argv_elements", "enriched", "execve", "fields", "free_text",
+                 "has_pid", "joined", "keys", "lasting", "malformed", "msg_fields", "parts",
+                 "pid", "pid_index", "pieces", "shape", "singles", "type_name", "volatile",
+                 "volatiles", "warn")
     pid_index: int
     singles: list[bytes]
     malformed: tuple[str, ...]
@@ -199,6 +200,12 @@ class Rec:
         taken over."""
         self.type_name = record.type_name
         self.execve = record.type == EXECVE
+        #: An EXECVE record's: its argv's STRING elements, once made (hotpath's
+        #: ``FastEncoder._argv``) when argv is its values (interpret.argv_is_values);
+        #: and until then, those of the command line it was patched from with the field
+        #: indexes that changed (line_entries' ``LineEntries._from_execve_base``).
+        self.argv_elements: list[bytes] | None = None
+        self.argv_base: tuple[list[bytes], list[int]] | None = None
         self.keys = keys
         self.shape = shape
         self.fields = record.fields

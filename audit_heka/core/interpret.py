@@ -140,17 +140,30 @@ def reassembled(executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str]:
             data = b"".join([_argbytes(got[n]) for n in sorted(got)])
         else:
             value = whole.get(i)
-            out.append("" if value is None else _argument_text(value))
+            out.append("" if value is None else argument_text(value))
             continue
         out.append(data.decode("utf-8", "backslashreplace"))
     return out
 
 
-def _argument_text(value: str) -> str:
+def argument_text(value: str) -> str:
     """A whole argument's text: quoted ASCII as written, anything else its bytes decoded."""
     if len(value) > 1 and value[0] == '"' == value[-1] and value.isascii():
         return value[1:-1]  # (what the bytes' round trip gives ASCII)
     return _argbytes(value).decode("utf-8", "backslashreplace")
+
+
+def argv_is_values(fields: Sequence[tuple[str, str]]) -> bool:
+    """Whether the argv of an exec whose one EXECVE record has these fields is their
+    values in order, each read by :func:`argument_text` (then as many empty arguments
+    as an argc above their number says): argc first, then a0, a1, ... -- the kernel's
+    record of a command line that fits one.
+
+    Why: a build's next command line is the last one but for its file names; the hot
+    path then makes its argv from the last one's by the arguments that changed
+    (audit_heka.core.hotpath), rather than reading all of them again."""
+    return (bool(fields) and fields[0][0] == "argc" and len(fields) <= MAX_ARGV
+            and is_argument_run(fields[1:], 0))
 
 
 def argv_in_order(executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str] | None:
@@ -176,7 +189,7 @@ def argv_in_order(executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str
     del values[count:]
     out = _unquoted(values)
     if out is None:
-        out = list(map(_argument_text, values))
+        out = list(map(argument_text, values))
     if count > len(out):
         out += [""] * (count - len(out))
     return out

@@ -224,7 +224,8 @@ class LineEntries:
             if name != type_name:
                 continue
             fields = list(last.fields)
-            for i in compress(range(len(split)), map(ne, split, base_split)):
+            changed = list(compress(range(len(split)), map(ne, split, base_split)))
+            for i in changed:
                 key, sep, value = split[i].partition("=")
                 if not sep or key != fields[i][0] or not is_execve_arg(key) or not (
                         reads_alone(key, value)):
@@ -234,6 +235,8 @@ class LineEntries:
                 record = Record(EXECVE, type_name, 0, 0, 0, None, tuple(fields), (), "", body)
                 rec = Rec(record, last.keys, last.pieces, last.shape, last)
                 rec.lasting = False  # (not remembered: a command line seldom comes again)
+                if last.argv_elements is not None:  # (its argv is its values: so is this one's)
+                    rec.argv_base = (last.argv_elements, changed)
                 self._keep_base(bases, head, type_name, split, rec)
                 return rec
         return None
