@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from build_log import compiler_line
 from journal_bench import Listener, serial_gaps
 from results import commit, machine, now, write_section
 
@@ -59,6 +60,26 @@ def same_args(_: int) -> tuple[str, ...]:
 def distinct_args(i: int) -> tuple[str, ...]:
     """Exec ``i``'s argument list, new at each exec (a build: one compiler line a file)."""
     return (TRUE, "-c", f"src/file{i}.c", "-o", f"build/file{i}.o")
+
+
+def build_args(i: int) -> tuple[str, ...]:
+    """Exec ``i``'s argument list as a real build's compiler line (bench/build_log.py):
+    some thirty arguments, the same flags each time, new file names."""
+    return tuple(compiler_line(i))
+
+
+#: The loads: (argument lists, work directory label, figures file, RESULTS.md section,
+#: what the section calls the load).
+LOADS: dict[str, tuple[Callable[[int], Sequence[str]], str, str, str, str]] = {
+    "same": (same_args, "exec", "exec-rate.json", "issue-13-run", "/usr/bin/true"),
+    "distinct": (distinct_args, "exec-distinct", "exec-rate-distinct.json",
+                 "issue-13-run-distinct",
+                 "`true -c src/fileN.c -o build/fileN.o`, N new at each exec"),
+    "build": (build_args, "exec-build", "exec-rate-build.json", "issue-13-run-build",
+              "a compiler line of 33 arguments (bench/build_log.py), new file names at "
+              "each exec"),
+}
+_OPTION = {"same": "", "distinct": " --distinct-args", "build": " --build-args"}
 
 
 def drive(rate: float, seconds: float, argv: Callable[[int], Sequence[str]] = same_args
@@ -207,8 +228,8 @@ def against_auditd(results: list[dict[str, Any]]
 
 
 def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str, str]],
-            distinct: bool = False) -> None:
-    argv, label = (distinct_args, "exec-distinct") if distinct else (same_args, "exec")
+            load: str = "same") -> None:
+    argv, label, figures, _, _ = LOADS[load]
     results = []
     for index in range(rounds):
         r = auditd_round(index, rate, seconds, argv, label)
@@ -218,25 +239,19 @@ def cmd_run(rounds: int, rate: float, seconds: float, candidates: list[tuple[str
             r = heka_round(index, rate, seconds, name, python, argv, label)
             print(json.dumps(r), flush=True)
             results.append(r)
-    (WORK / _FIGURES[distinct]).write_text(json.dumps(
+    (WORK / figures).write_text(json.dumps(
         {"when": now(), "commit": commit(),
          "rate": rate, "seconds": seconds, "results": results}, indent=1))
-    report(distinct)
+    report(load)
 
 
-#: Figures and RESULTS.md section: one command (``--distinct-args``: a new one each exec).
-_FIGURES = {False: "exec-rate.json", True: "exec-rate-distinct.json"}
-_SECTIONS = {False: "issue-13-run", True: "issue-13-run-distinct"}
-
-
-def report(distinct: bool = False) -> None:
-    doc = json.loads((WORK / _FIGURES[distinct]).read_text())
+def report(load: str = "same") -> None:
+    _, _, figures, section, called = LOADS[load]
+    doc = json.loads((WORK / figures).read_text())
     results = doc["results"]
-    load = ("`true -c src/fileN.c -o build/fileN.o`, N new at each exec"
-            if distinct else "/usr/bin/true")
-    out = [f"## Issue 13: `run` at a steady exec rate vs auditd (CPU per event): {load}", "",
+    out = [f"## Issue 13: `run` at a steady exec rate vs auditd (CPU per event): {called}", "",
            f"Run {doc['when']} at commit {doc['commit']} on {machine()}.",
-           f"Command: `python bench/exec_bench.py run{' --distinct-args' if distinct else ''}` "
+           f"Command: `python bench/exec_bench.py run{_OPTION[load]}` "
            f"({doc['rate']:.0f} runs of /usr/bin/true per second for {doc['seconds']:.0f} s "
            "under `-S execve -F exe=/usr/bin/true`, interleaved rounds; auditd -n writing RAW, "
            "flushing as shipped "
@@ -264,7 +279,7 @@ def report(distinct: bool = False) -> None:
     for consumer, values in ratios.items():
         out.append(f"{consumer}: CPU per event **{statistics.median(values):.2f}x** auditd's "
                    f"(median of rounds; {min(values):.2f}-{max(values):.2f}; target <= 1.5x).")
-    write_section(_SECTIONS[distinct], out)
+    write_section(section, out)
 
 
 def add_load_options(run: argparse.ArgumentParser, rate: float, seconds: float) -> None:
@@ -287,16 +302,20 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     add_load_options(r, rate=400, seconds=15)
-    r.add_argument("--distinct-args", action="store_true",
-                   help="a new argument list at each exec (a build), not one command")
     p = sub.add_parser("report")
-    p.add_argument("--distinct-args", action="store_true")
+    for command in (r, p):
+        which = command.add_mutually_exclusive_group()
+        which.add_argument("--distinct-args", dest="load", action="store_const",
+                           const="distinct", default="same",
+                           help="a new short argument list at each exec, not one command")
+        which.add_argument("--build-args", dest="load", action="store_const", const="build",
+                           help="a build's compiler line at each exec (33 arguments, new "
+                                "file names)")
     args = parser.parse_args()
     if args.cmd == "run":
-        cmd_run(args.rounds, args.rate, args.seconds, candidates(args.candidate),
-                args.distinct_args)
+        cmd_run(args.rounds, args.rate, args.seconds, candidates(args.candidate), args.load)
     else:
-        report(args.distinct_args)
+        report(args.load)
 
 
 if __name__ == "__main__":
