@@ -444,7 +444,9 @@ class FastEncoder:
             deps = recent.deps
             assert deps is not None  # (made before the first ``members``)
             for i, new, old in zip(indexes, members, last, strict=True):
-                if new is not old:
+                # (an EXECVE patched for new arguments has its base's pieces: argv is
+                # in ``always``, and nothing else was redone)
+                if new is not old and new.pieces is not old.pieces:
                     for j in compress(count(), map(is_not, new.pieces, old.pieces)):
                         again.update(deps.get((i, j), ()))
             redo = again
