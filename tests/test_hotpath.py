@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit_heka.core.entries import string_element
+from audit_heka.core.entries import Rec, string_element
 from audit_heka.core.events import PROCTITLE, Assembler, Event
 from audit_heka.core.hotpath import FastEncoder
 from audit_heka.core.interpret import Interpreter
@@ -734,6 +734,11 @@ def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
     assert len(parsed) < 60, len(parsed)
 
 
+def let_go(rec: Rec) -> bool:
+    """Whether the entry let its base's argv elements go (its own are made)."""
+    return rec.argv_base is None
+
+
 def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
     """A build's next compiler line, patched from the last one, makes its argv from that
     one's by the arguments that changed (FastEncoder._argv_elements), an argc above
@@ -774,11 +779,30 @@ def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
     assert first.argv_elements is not None and second.argv_base is not None
     assert second.argv_base[0] is first.argv_elements and second.argv_base[1] == [32, 33]
     (shipment,) = hot.feed_lines(lines[8:9])
-    assert second.argv_base is None and second.argv_elements is not None
+    assert let_go(second) and second.argv_elements is not None
     message = shipment.message
     argv = next(f for f in message.fields if f.name == "argv").values
-    assert [string_element(a) for a in argv] == second.argv_elements
+    assert [string_element(str(a)) for a in argv] == second.argv_elements
     assert argv[31:] == ("src/f2.c", "b\x00\x02")
+
+
+def test_an_argv_over_the_memo_size_is_not_kept_on_its_entry() -> None:
+    """Memory bounded by size: an exec whose argv encodes to more than MEMO_BYTES_MAX
+    keeps no elements on its entry (nor in the argv memo); its frames are the general
+    path's."""
+    args = " ".join(f'a{i}="{chr(97 + i % 26) * 100}"' for i in range(1, 200))
+    stamp = "msg=audit(1700000000.001:1)"
+    lines = [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 pid=1",
+             f'type=EXECVE {stamp}: argc=200 a0="cc" {args}',
+             f"type=PROCTITLE {stamp}: proctitle=6363"]
+    same(lines, False)
+    hot = session(True)
+    hot.feed_lines(lines[:2])
+    rec = hot._run_recs[1]
+    (shipment,) = hot.feed_lines(lines[2:])
+    assert shipment.frame is not None and len(shipment.frame) > 16384
+    assert rec.execve and rec.argv_elements is None and let_go(rec)
+    assert hot.fast is not None and not hot.fast._argvs
 
 
 def test_large_values_are_not_remembered() -> None:
