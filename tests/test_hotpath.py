@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -694,6 +695,19 @@ def test_records_of_one_or_two_words_that_begin_as_a_call_does() -> None:
         same(lines, live)
 
 
+def exec_lines(bodies: Iterable[str]) -> list[str]:
+    """Exec events (SYSCALL, EXECVE, PROCTITLE) of these EXECVE bodies, serials 0, 1, ...,
+    a new pid each."""
+    lines = []
+    for n, body in enumerate(bodies):
+        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 "
+                  f'a0=4 a1=55 a2=0 a3=0 items=1 ppid=1 pid={100 + n} uid=0 comm="cc" key="x"',
+                  f"type=EXECVE {stamp}: {body}",
+                  f"type=PROCTITLE {stamp}: proctitle=6363"]
+    return lines
+
+
 def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
     """A build's next compiler line: an EXECVE like the last of its length but for some
     arguments takes that entry with the new words as fields, not a parse. Where a word
@@ -709,13 +723,8 @@ def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
             'argc=4 a0="cc" a1="-c" a2=(src/f{n}.c) a3="-O2"',  # read alone otherwise
             'argc=4 a0="ld" a1="-o" a2_len=8 a3="-O2"',
             'argc=4 a0="ld" a1="-o" a2_len=9{n} a3="-O2"']
-    lines = []
-    for n, body in enumerate(itertools.islice(itertools.cycle(args), 120)):
-        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n})"
-        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 "
-                  f'a0=4 a1=55 a2=0 a3=0 items=1 ppid=1 pid={100 + n} uid=0 comm="cc" key="x"',
-                  f"type=EXECVE {stamp}: {body.format(n=n)}",
-                  f"type=PROCTITLE {stamp}: proctitle=6363"]
+    lines = exec_lines(body.format(n=n)
+                       for n, body in enumerate(itertools.islice(itertools.cycle(args), 120)))
     hot, _ = same(lines, False)
     assert isinstance(hot.fast, FastEncoder) and hot.fast.encoded >= 108  # (a2="s\"n": general)
     fast = session(True).fast
@@ -753,13 +762,8 @@ def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
              'argc=35 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32=62{n:04X}',  # empty
              'argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32_len=2{n}',  # not a value
              'argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32="x{n}"']
-    lines = []
-    for n, form in enumerate(itertools.islice(itertools.cycle(forms), 70)):
-        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n})"
-        lines += [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 "
-                  f'a0=4 a1=55 a2=0 a3=0 items=1 ppid=1 pid={100 + n} uid=0 comm="cc"',
-                  f"type=EXECVE {stamp}: {form.format(n=n, flags=flags)}",
-                  f"type=PROCTITLE {stamp}: proctitle=6363"]
+    lines = exec_lines(form.format(n=n, flags=flags)
+                       for n, form in enumerate(itertools.islice(itertools.cycle(forms), 70)))
     # Two events spread over records: an argv no one record holds.
     lines += ["type=SYSCALL msg=audit(1700000000.100:100): arch=c000003e syscall=59 pid=9",
               'type=EXECVE msg=audit(1700000000.100:100): argc=3 a0="cc" a1="-c"',

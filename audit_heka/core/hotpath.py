@@ -554,44 +554,43 @@ class FastEncoder:
         key = tuple([r for r in recs if r.execve])  # entries stand for their fields
         data = self._argvs.get(key)
         if data is None:
-            elements = self._argv_elements(key[0]) if len(key) == 1 else None
+            one = key[0] if len(key) == 1 else None
+            elements = None if one is None else self._kept_argv(one)
             if elements is None:
                 argv = self.interpreter.argv_of([r.fields for r in key])
                 elements = list(map(string_element, argv))
+                if one is not None and argv_is_values(one.fields):
+                    one.argv_elements = elements  # (for the next command line)
             data = field_entry(b"\x0a\x04argv" + STRING + b"".join(elements))
             if len(data) > MEMO_BYTES_MAX:
-                key[0].argv_elements = None  # (memory bounded by size, as the memos')
+                if one is not None:
+                    one.argv_elements = None  # (memory bounded by size, as the memos')
                 return data
             if len(self._argvs) >= ARGV_MEMO_SIZE:
                 self._argvs.clear()
             self._argvs[key] = data
         return data
 
-    def _argv_elements(self, rec: Rec) -> list[bytes] | None:
-        """The argv elements of an event's one EXECVE record, when argv is its values
-        (interpret.argv_is_values), kept on its entry for the next command line; None:
-        the general reassembly.
+    @staticmethod
+    def _kept_argv(rec: Rec) -> list[bytes] | None:
+        """The argv elements an EXECVE entry keeps, or makes from those of the command
+        line it was patched from; None: read its argv.
 
         Why: a build execs one compiler line after another, the same but for a few
         file names, and reading argv again cost a third of such an event (~20 us for
         30 arguments). An entry patched from the last one (line_entries'
-        ``LineEntries._from_execve_base``) has that one's elements: only the arguments
-        that changed are read."""
+        ``LineEntries._from_execve_base``) has that one's elements, kept when its argv
+        was its values in order (interpret.argv_is_values): only the arguments that
+        changed are read."""
         elements = rec.argv_elements
-        if elements is not None:
-            return elements
         base = rec.argv_base
-        fields = rec.fields
-        if base is not None:
+        if elements is None and base is not None:
             rec.argv_base = None  # (the base's list let go: entries never chain)
+            fields = rec.fields
             elements = base[0].copy()
             for i in base[1]:  # field i is argument i - 1 (argc first)
                 elements[i - 1] = string_element(argument_text(fields[i][1]))
-        elif argv_is_values(fields):
-            elements = list(map(string_element, self.interpreter.argv_of([fields])))
-        else:
-            return None
-        rec.argv_elements = elements
+            rec.argv_elements = elements
         return elements
 
 
