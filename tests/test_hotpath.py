@@ -750,7 +750,7 @@ def let_go(rec: Rec) -> bool:
 
 def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
     """A build's next compiler line, patched from the last one, makes its argv from that
-    one's by the arguments that changed (FastEncoder._argv_elements), an argc above
+    one's by the arguments that changed (FastEncoder._kept_argv), an argc above
     their number included. Where argv is not the record's values in order -- an
     aN_len, the arguments spread over records -- it is read whole as always. The
     frames are the general path's, both ways."""
