@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from audit_heka.core.entries import Rec, string_element
 from audit_heka.core.events import PROCTITLE, Assembler, Event
-from audit_heka.core.hotpath import FastEncoder
+from audit_heka.core.hotpath import ARGV_KEPT_MAX, FastEncoder
 from audit_heka.core.interpret import Interpreter
 from audit_heka.core.records import Record, parse_line
 from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder
@@ -792,8 +792,8 @@ def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
 
 def test_an_argv_over_the_memo_size_is_not_kept_on_its_entry() -> None:
     """Memory bounded by size: an exec whose argv encodes to more than MEMO_BYTES_MAX
-    keeps no elements on its entry (nor in the argv memo); its frames are the general
-    path's."""
+    keeps no elements on its entry (nor in the argv memo), nor one of more than
+    ARGV_KEPT_MAX arguments; its frames are the general path's."""
     args = " ".join(f'a{i}="{chr(97 + i % 26) * 100}"' for i in range(1, 200))
     stamp = "msg=audit(1700000000.001:1)"
     lines = [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 pid=1",
@@ -807,6 +807,17 @@ def test_an_argv_over_the_memo_size_is_not_kept_on_its_entry() -> None:
     assert shipment.frame is not None and len(shipment.frame) > 16384
     assert rec.execve and rec.argv_elements is None and let_go(rec)
     assert hot.fast is not None and not hot.fast._argvs
+    # Nor past ARGV_KEPT_MAX arguments, however short: the memos keep entries by count.
+    for count, kept in ((ARGV_KEPT_MAX, True), (ARGV_KEPT_MAX + 1, False)):
+        args = " ".join(f'a{i}="x"' for i in range(count))
+        lines = [f"type=SYSCALL {stamp}: arch=c000003e syscall=59 success=yes exit=0 pid=1",
+                 f"type=EXECVE {stamp}: argc={count} {args}",
+                 f"type=PROCTITLE {stamp}: proctitle=6363"]
+        hot = session(True)
+        hot.feed_lines(lines[:2])
+        rec = hot._run_recs[1]
+        hot.feed_lines(lines[2:])
+        assert (rec.argv_elements is not None) is kept, count
 
 
 def test_large_values_are_not_remembered() -> None:

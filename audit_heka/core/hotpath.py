@@ -105,6 +105,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
+#: Arguments of an argv whose elements its entry keeps for the next command line (a
+#: compiler's ~30-150): memory bounded by size, the entries being kept by the memos.
+ARGV_KEPT_MAX = 256
 GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
 MEMO_BYTES_MAX = 16384  # bytes of a group's or argv's encoding remembered
 
@@ -559,7 +562,8 @@ class FastEncoder:
             if elements is None:
                 argv = self.interpreter.argv_of([r.fields for r in key])
                 elements = list(map(string_element, argv))
-                if one is not None and argv_is_values(one.fields):
+                if (one is not None and len(elements) <= ARGV_KEPT_MAX
+                        and argv_is_values(one.fields)):
                     one.argv_elements = elements  # (for the next command line)
             data = field_entry(b"\x0a\x04argv" + STRING + b"".join(elements))
             if len(data) > MEMO_BYTES_MAX:
