@@ -123,11 +123,11 @@ def reassembled(executions: Sequence[tuple[tuple[str, str], ...]]) -> list[str]:
             if not name.startswith("a") or name.endswith("_len"):
                 continue
             text, _, chunk = digits.partition("[")
-            index = _argv_index(text)
+            index = argv_index(text)
             if index is None:
                 continue
             if chunk:
-                number = _argv_index(chunk.rstrip("]"))
+                number = argv_index(chunk.rstrip("]"))
                 if number is not None:
                     chunks.setdefault(index, {})[number] = raw
             else:
@@ -764,7 +764,7 @@ def _int_or(raw: str, default: int) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else default
 
 
-def _argv_index(text: str) -> int | None:
+def argv_index(text: str) -> int | None:
     """An argument (or chunk) number of EXECVE, if it is one argv can hold."""
     if text.isascii() and text.isdigit() and len(text) <= 7:
         value = int(text)

@@ -30,7 +30,12 @@ except ImportError:  # a Python built without its bundled hashes
     from hashlib import sha1
 
 from audit_heka.core.events import Event
-from audit_heka.core.interpret import MANY_ARGUMENTS, error_text, is_argument_run
+from audit_heka.core.interpret import (
+    MANY_ARGUMENTS,
+    argv_index,
+    error_text,
+    is_argument_run,
+)
 from audit_heka.core.records import ParseError, Record
 from audit_heka.heka.message import Field, Message, ValueType
 
@@ -301,9 +306,8 @@ def _without_arguments(record: Record) -> Record:
     fields = record.fields
     start = 1 if fields and fields[0][0] == "argc" else 0
     rest = fields[start:]
-    first = rest[0][0][1:] if rest else ""
-    if (len(rest) > MANY_ARGUMENTS and len(first) <= 7 and first.isascii()
-            and first.isdigit() and is_argument_run(rest, int(first))):
+    first = argv_index(rest[0][0][1:]) if len(rest) > MANY_ARGUMENTS else None
+    if first is not None and is_argument_run(rest, first):
         fields = fields[:start]  # (all arguments, in order: as the kernel writes them)
     else:
         fields = tuple([pair for pair in fields if not is_execve_arg(pair[0])])
