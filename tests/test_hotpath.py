@@ -24,6 +24,8 @@ from audit_heka.core.entries import Rec, string_element
 from audit_heka.core.events import PROCTITLE, Assembler, Event
 from audit_heka.core.hotpath import ARGV_KEPT_MAX, FastEncoder
 from audit_heka.core.interpret import Interpreter
+from audit_heka.core.line_entries import EXECVE_BASE_MAX, LONG_EXECVE_SHAPES
+from audit_heka.core.record_entries import MEMO_BODY_MAX
 from audit_heka.core.records import Record, parse_line
 from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder
 from audit_heka.core.session import Session, Shipment
@@ -788,6 +790,66 @@ def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
     argv = next(f for f in message.fields if f.name == "argv").values
     assert [string_element(str(a)) for a in argv] == second.argv_elements
     assert argv[31:] == ("src/f2.c", "b\x00\x02")
+
+
+def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:
+    """A C++ build's compiler line of 5-7 KB (many -I and -D flags) is one EXECVE record
+    over MEMO_BODY_MAX, and is patched from the last one of its length as a short one
+    is: its fields and argv made from the new words, not a parse. Its bases are kept
+    apart, for LONG_EXECVE_SHAPES word counts, least recent out; a body over
+    EXECVE_BASE_MAX is parsed. The frames are the general path's, both ways."""
+    def line(n: int, flags: int = 119, pad: int = 0) -> str:
+        """Exec n's compiler line: ``flags`` include paths (the first ``pad`` longer)."""
+        longer = "x" * pad
+        paths = " ".join(f'a{i}="-I{longer if i == 1 else ""}/usr/src/project/third_party/'
+                         f'library{i}/include"' for i in range(1, flags + 1))
+        return (f'argc={flags + 5} a0="c++" {paths} a{flags + 1}="-c" '
+                f'a{flags + 2}="src/f{n}.cc" a{flags + 3}="-o" a{flags + 4}=62{n:04X}')
+
+    bodies = [line(n) for n in range(8)]
+    assert MEMO_BODY_MAX < len(bodies[0]) < EXECVE_BASE_MAX
+    at_most = line(8, pad=EXECVE_BASE_MAX - len(bodies[0]))
+    assert len(at_most) == EXECVE_BASE_MAX
+    # Two lengths interleaved (a parallel build), then lines at and over EXECVE_BASE_MAX.
+    lines = exec_lines([*itertools.chain.from_iterable(
+        (body, line(n, flags=118)) for n, body in enumerate(bodies)),
+        at_most, line(9, pad=len(at_most) - len(bodies[0]) + 1), line(10)])
+    for live in (False, True):
+        same(lines, live)
+    hot = session(True)
+    fast = hot.fast
+    assert isinstance(fast, FastEncoder)
+    hot.feed_lines(lines[:3])
+    first = fast.lines._long[125][("argc=124", 'a0="c++"')][2]
+    hot.feed_lines(lines[6:8])  # event 3 (the next line of event 1's length): held
+    third = hot._run_recs[1]
+    assert third.argv_base is not None and third.argv_base[0] is first.argv_elements
+    assert third.argv_base[1] == [122, 124]
+    assert not any(body in hot._bodies for body in bodies[1:])  # (not parsed)
+    (shipment,) = hot.feed_lines(lines[8:9])
+    argv = next(f for f in shipment.message.fields if f.name == "argv").values
+    assert argv[121] == "src/f1.cc" and len(argv) == 124
+    # The store's bound: the least recent word count goes first, a use making it recent.
+    long = fast.lines._long
+
+    def other(words: int) -> None:  # a compiler line of another length, read
+        args = " ".join(f'a{i}="-I/src/lib{i:04}/inc"' for i in range(words - 1))
+        body = f"argc={words - 1} {args}"
+        assert MEMO_BODY_MAX < len(body) <= EXECVE_BASE_MAX
+        fast.lines.line_rec(EXECVE, "EXECVE", body, {})
+
+    for words in range(200, 200 + LONG_EXECVE_SHAPES - len(long)):
+        other(words)
+    assert len(long) == LONG_EXECVE_SHAPES and next(iter(long)) == 125
+    fast.lines.line_rec(EXECVE, "EXECVE", bodies[5], {})  # (patched: 125 the most recent)
+    other(300)
+    assert len(long) == LONG_EXECVE_SHAPES and 125 in long and 200 not in long
+    for words in range(220, 220 + LONG_EXECVE_SHAPES):
+        other(words)
+    assert len(long) == LONG_EXECVE_SHAPES and 125 not in long
+    # Over EXECVE_BASE_MAX: no base, and no patch.
+    fast.lines.line_rec(EXECVE, "EXECVE", line(9, pad=EXECVE_BASE_MAX), {})
+    assert len(long) == LONG_EXECVE_SHAPES and 125 not in long
 
 
 def test_an_argv_over_the_memo_size_is_not_kept_on_its_entry() -> None:

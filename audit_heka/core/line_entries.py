@@ -49,6 +49,15 @@ from audit_heka.core.records import (
 )
 from audit_heka.core.schema import EXECVE, is_execve_arg
 
+#: Characters of an EXECVE body patched from a base. The kernel writes at most
+#: MAX_EXECVE_AUDIT_LEN (7500) characters of arguments into one EXECVE record, so a
+#: C++ build's compiler line of 5-7 KB (dozens of -I and -D flags) is one record, over
+#: MEMO_BODY_MAX: parsed whole at every exec, it cost ~3x a short one (bench/RESULTS.md).
+EXECVE_BASE_MAX = 8192
+#: Word counts of EXECVE records over MEMO_BODY_MAX whose bases are kept (least recent
+#: out): a build's few command lines at a time, in bounded memory (BASES each).
+LONG_EXECVE_SHAPES = 8
+
 
 class LineEntries:
     """A log line's body -> its entry; None: the general path builds its event."""
@@ -67,6 +76,8 @@ class LineEntries:
         # from words, with their words (the bases of _patched), by their first two words.
         self._last: dict[tuple[int, int, str],
                          dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
+        # The same for EXECVE records over MEMO_BODY_MAX, by word count, least recent first.
+        self._long: dict[int, dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
         self._generation = -1
 
     def check_names(self) -> None:
@@ -78,6 +89,7 @@ class LineEntries:
             self._words.clear()
             self._word_count = 0
             self._last.clear()
+            self._long.clear()
         self.records.check_names()
 
     def line_rec(self, rtype: int, type_name: str, body: str,
@@ -140,7 +152,7 @@ class LineEntries:
         next ones of its shape (type, word count, ENRICHED part), which are then patched
         (:meth:`_from_bases`) rather than parsed again. Only when its raw part is plain
         words, one a field."""
-        if len(body) > MEMO_BODY_MAX:
+        if len(body) > (EXECVE_BASE_MAX if rec.execve else MEMO_BODY_MAX):
             return
         head, tail = split_enriched(body) if record.enriched else (body, "")
         fields = record.fields
@@ -150,8 +162,10 @@ class LineEntries:
         if not all(reads_alone(k, v) for k, v in fields):
             return
         split = head.split(" ")
-        self._keep_base(self._bases((rtype, len(split), tail)), tuple(split[:2]), type_name,
-                        split, rec)
+        bases = (self._execve_bases(len(split), body, True) if rec.execve
+                 else self._bases((rtype, len(split), tail)))
+        assert bases is not None  # (made)
+        self._keep_base(bases, tuple(split[:2]), type_name, split, rec)
 
     def _user_base(self, rtype: int, type_name: str, body: str, record: Record,
                    rec: Rec) -> None:
@@ -210,10 +224,10 @@ class LineEntries:
         interpreting. Every word that changed must be an argument of the same
         key that reads alone (:func:`~audit_heka.core.records.reads_alone`): the
         fields are then what a parse gives."""
-        if len(body) > MEMO_BODY_MAX:
+        if len(body) > EXECVE_BASE_MAX:
             return None
         split = body.split(" ")
-        bases = self._last.get((EXECVE, len(split), ""))
+        bases = self._execve_bases(len(split), body, False)
         if bases is None:
             return None
         head = tuple(split[:2])
@@ -241,6 +255,26 @@ class LineEntries:
                 return rec
         return None
 
+    def _execve_bases(self, words: int, body: str, make: bool
+                      ) -> dict[tuple[str, ...], tuple[str, list[str], Rec]] | None:
+        """The bases of EXECVE records of ``words`` words and of ``body``'s size class
+        (``make``: made if new). Bodies over MEMO_BODY_MAX have a store of their own,
+        of LONG_EXECVE_SHAPES word counts: the bases of the other records are bounded
+        by count, which at ~8 KB a base would hold tens of megabytes."""
+        if len(body) <= MEMO_BODY_MAX:
+            shape = (EXECVE, words, "")
+            return self._bases(shape) if make else self._last.get(shape)
+        long = self._long
+        bases = long.pop(words, None)  # (put back last: the most recent)
+        if bases is None:
+            if not make:
+                return None
+            if len(long) >= LONG_EXECVE_SHAPES:
+                del long[next(iter(long))]
+            bases = {}
+        long[words] = bases
+        return bases
+
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
         """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
         words = self._words_of(rtype, len(record.fields))
@@ -256,6 +290,7 @@ class LineEntries:
             self._words.clear()
             self._word_count = 0
             self._last.clear()
+            self._long.clear()
             self._word_count = adding
         words = self._words.get(rtype)
         if words is None:
