@@ -2,12 +2,16 @@
 
     .venv/bin/python bench/build_log.py                 # bench/work/build-5k.log
     .venv/bin/python bench/build_log.py --execs 20000 --out bench/work/build-20k.log
+    .venv/bin/python bench/build_log.py --includes 100 --out bench/work/build-long-5k.log
 
 Why: a build server (the load issue 13 names) execs a compiler with some thirty
 arguments -- the same flags, include paths and defines each time -- and new file
 names only: the source, the object, the dependency file. Neither exec-5k (one
 command line repeated) nor exec-var-5k (five short arguments) has that shape,
-and the cost of such an event is in its argv. Here ``auditd -n`` (RAW) writes
+and the cost of such an event is in its argv. A C++ build's line is longer: with
+``--includes N`` it has N more include paths (100: a line of ~6 KB, over the
+hot path's MEMO_BODY_MAX but one EXECVE record, as the kernel writes up to 7,500
+characters of arguments in one). Here ``auditd -n`` (RAW) writes
 what the kernel sends under one execve rule while /usr/bin/true runs with such
 a command line ``--execs`` times (the program does nothing: the log is the
 point). The kernel is held under the tests' lock (bench.kernel(), through
@@ -40,18 +44,21 @@ FLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror=implicit-functi
          "-pthread", "-fno-strict-aliasing", "-fwrapv", "-MD", "-MP")
 
 
-def compiler_line(i: int) -> list[str]:
-    """Exec ``i``'s arguments: the flags, then the files of source ``i``."""
+def compiler_line(i: int, includes: int = 0) -> list[str]:
+    """Exec ``i``'s arguments: the flags (``includes`` more include paths), then the
+    files of source ``i``."""
     module = f"src/module{i % 37}"
-    return [TRUE, *FLAGS, "-MF", f"build/{module}/file{i}.d", "-MT", f"build/{module}/file{i}.o",
+    paths = [f"-I/usr/src/project/third_party/library{k}/include" for k in range(includes)]
+    return [TRUE, *FLAGS, *paths, "-MF", f"build/{module}/file{i}.d",
+            "-MT", f"build/{module}/file{i}.o",
             "-c", f"{module}/file{i}.c", "-o", f"build/{module}/file{i}.o"]
 
 
-def workload(execs: int) -> None:
+def workload(execs: int, includes: int) -> None:
     """The audited process: execs compiler lines one after another."""
     Path("/proc/self/loginuid").write_text(str(WORKLOAD_AUID))
     for i in range(execs):
-        os.waitpid(os.posix_spawn(TRUE, compiler_line(i), {}), 0)
+        os.waitpid(os.posix_spawn(TRUE, compiler_line(i, includes), {}), 0)
 
 
 def serial(line: str) -> str:
@@ -60,14 +67,15 @@ def serial(line: str) -> str:
     return line[start:line.find(")", start)]
 
 
-def capture(out: Path, execs: int) -> Path:
+def capture(out: Path, execs: int, includes: int) -> Path:
     workdir = out.parent / f"{out.stem}.capture"
     shutil.rmtree(workdir, ignore_errors=True)
     rule = ["-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", f"exe={TRUE}",
             "-F", f"auid={WORKLOAD_AUID}", "-k", "exec"]
     with bench.kernel():
         bench.sh("auditctl", "-b", str(bench.BACKLOG_LIMIT))
-        log = run_auditd(workdir, [rule], [sys.executable, __file__, "--workload", str(execs)],
+        log = run_auditd(workdir, [rule], [sys.executable, __file__, "--workload", str(execs),
+                                           "--includes", str(includes)],
                          timeout=max(60.0, execs / 50))
     # The exec events only (by serial): auditd's own records, the rule's loading and the
     # end marker are not the load.
@@ -83,12 +91,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--execs", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=BENCH / "work" / "build-5k.log")
+    parser.add_argument("--includes", type=int, default=0,
+                        help="include paths added to the compiler line (100: ~6 KB)")
     parser.add_argument("--workload", type=int, metavar="EXECS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workload is not None:
-        workload(args.workload)
+        workload(args.workload, args.includes)
         return 0
-    out = capture(args.out, args.execs)
+    out = capture(args.out.resolve(), args.execs, args.includes)  # (auditd: absolute paths)
     events = sum(1 for line in out.read_text().split("\n") if line.startswith("type=SYSCALL"))
     print(f"{out}: {events} exec events")
     return 0

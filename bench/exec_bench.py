@@ -68,6 +68,17 @@ def build_args(i: int) -> tuple[str, ...]:
     return tuple(compiler_line(i))
 
 
+#: Include paths of a C++ build's longer compiler line (bench/build_log.py --includes).
+LONG_INCLUDES = 100
+
+
+def long_build_args(i: int) -> tuple[str, ...]:
+    """Exec ``i``'s argument list as a C++ build's compiler line: the same with
+    LONG_INCLUDES more include paths, ~6 KB (one EXECVE record over the hot path's
+    MEMO_BODY_MAX)."""
+    return tuple(compiler_line(i, LONG_INCLUDES))
+
+
 #: The loads: (argument lists, work directory label, figures file, RESULTS.md section,
 #: what the section calls the load).
 LOADS: dict[str, tuple[Callable[[int], Sequence[str]], str, str, str, str]] = {
@@ -78,8 +89,13 @@ LOADS: dict[str, tuple[Callable[[int], Sequence[str]], str, str, str, str]] = {
     "build": (build_args, "exec-build", "exec-rate-build.json", "issue-13-run-build",
               "a compiler line of 33 arguments (bench/build_log.py), new file names at "
               "each exec"),
+    "long-build": (long_build_args, "exec-long-build", "exec-rate-long-build.json",
+                   "issue-13-run-long-build",
+                   f"a C++ compiler line of {33 + LONG_INCLUDES} arguments, ~6 KB "
+                   "(bench/build_log.py --includes 100), new file names at each exec"),
 }
-_OPTION = {"same": "", "distinct": " --distinct-args", "build": " --build-args"}
+_OPTION = {"same": "", "distinct": " --distinct-args", "build": " --build-args",
+           "long-build": " --long-build-args"}
 
 
 def drive(rate: float, seconds: float, argv: Callable[[int], Sequence[str]] = same_args
@@ -311,6 +327,10 @@ def main() -> None:
         which.add_argument("--build-args", dest="load", action="store_const", const="build",
                            help="a build's compiler line at each exec (33 arguments, new "
                                 "file names)")
+        which.add_argument("--long-build-args", dest="load", action="store_const",
+                           const="long-build",
+                           help="a C++ build's compiler line at each exec (133 arguments, "
+                                "~6 KB, new file names)")
     args = parser.parse_args()
     if args.cmd == "run":
         cmd_run(args.rounds, args.rate, args.seconds, candidates(args.candidate), args.load)

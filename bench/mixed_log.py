@@ -236,7 +236,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--format", choices=("RAW", "ENRICHED"), default="RAW")
     args = parser.parse_args()
-    log = capture(args.out, args.rounds, args.format)
+    log = capture(args.out.resolve(), args.rounds, args.format)  # (auditd: absolute paths)
     print(summary(log))
     return 0
 

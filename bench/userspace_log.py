@@ -59,7 +59,7 @@ def main() -> int:
     parser.add_argument("--sample", type=Path, help="keep the first lines here (.log.gz)")
     parser.add_argument("--sample-lines", type=int, default=2000)
     args = parser.parse_args()
-    log = capture(args.out, args.rounds, args.format, args.node)
+    log = capture(args.out.resolve(), args.rounds, args.format, args.node)  # (auditd: absolute)
     print(summary(log))
     if args.sample is not None:
         sample(log, args.sample, args.sample_lines)
