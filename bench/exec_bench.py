@@ -87,12 +87,13 @@ LOADS: dict[str, tuple[Callable[[int], Sequence[str]], str, str, str, str]] = {
                  "issue-13-run-distinct",
                  "`true -c src/fileN.c -o build/fileN.o`, N new at each exec"),
     "build": (build_args, "exec-build", "exec-rate-build.json", "issue-13-run-build",
-              "a compiler line of 33 arguments (bench/build_log.py), new file names at "
-              "each exec"),
+              f"a compiler line of {len(compiler_line(0))} arguments (bench/build_log.py), "
+              "new file names at each exec"),
     "long-build": (long_build_args, "exec-long-build", "exec-rate-long-build.json",
                    "issue-13-run-long-build",
-                   f"a C++ compiler line of {33 + LONG_INCLUDES} arguments, ~6 KB "
-                   "(bench/build_log.py --includes 100), new file names at each exec"),
+                   f"a C++ compiler line of {len(compiler_line(0, LONG_INCLUDES))} arguments, "
+                   f"~6 KB (bench/build_log.py --includes {LONG_INCLUDES}), new file names at "
+                   "each exec"),
 }
 _OPTION = {"same": "", "distinct": " --distinct-args", "build": " --build-args",
            "long-build": " --long-build-args"}
@@ -325,11 +326,11 @@ def main() -> None:
                            const="distinct", default="same",
                            help="a new short argument list at each exec, not one command")
         which.add_argument("--build-args", dest="load", action="store_const", const="build",
-                           help="a build's compiler line at each exec (33 arguments, new "
+                           help="a build's compiler line at each exec (29 arguments, new "
                                 "file names)")
         which.add_argument("--long-build-args", dest="load", action="store_const",
                            const="long-build",
-                           help="a C++ build's compiler line at each exec (133 arguments, "
+                           help="a C++ build's compiler line at each exec (129 arguments, "
                                 "~6 KB, new file names)")
     args = parser.parse_args()
     if args.cmd == "run":
