@@ -790,6 +790,10 @@ def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
     argv = next(f for f in message.fields if f.name == "argv").values
     assert [string_element(str(a)) for a in argv] == second.argv_elements
     assert argv[31:] == ("src/f2.c", "b\x00\x02")
+    # The argv memo keeps the argv of an entry a memo keeps (its body may come again), not
+    # of one patched (a new command line: never asked again).
+    assert first.lasting and (first,) in fast._argvs
+    assert not second.lasting and (second,) not in fast._argvs
 
 
 def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:
@@ -829,6 +833,18 @@ def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:
     (shipment,) = hot.feed_lines(lines[8:9])
     argv = next(f for f in shipment.message.fields if f.name == "argv").values
     assert argv[121] == "src/f1.cc" and len(argv) == 124
+    # No memo keeps these entries (over MEMO_BODY_MAX, or patched): nor what is keyed by
+    # them (the argv memo held 1,024 such entries, with their fields, for nothing).
+    assert not first.lasting and not third.lasting and not fast._argvs
+    # So too for an Event's records handed to the encoder (the assembler's way), while
+    # the argv of a shorter one, which its memo keeps, is remembered.
+    for body, kept in ((bodies[0], 0), ("argc=2 a0=\"cc\" a1=\"-c\"", 1)):
+        records = [parse_line(one) for one in exec_lines([body])]
+        encoder = session(True).fast
+        assert encoder is not None
+        assert encoder.encode(Event(None, 0, 1700000000, 0, tuple(
+            r for r in records if isinstance(r, Record)), 0), 1 << 16) is not None
+        assert len(encoder._argvs) == kept
     # The store's bound: the least recent word count goes first, a use making it recent.
     long = fast.lines._long
 

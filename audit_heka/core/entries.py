@@ -236,10 +236,11 @@ class Rec:
             self._pid(pieces[index].number if index >= 0 else None)
             self.has_pid = index >= 0
         self.volatile = bool(self.volatiles)
-        #: Whether an event's group may be remembered by this entry: not when a text of
-        #: it is asked at each use, nor when no memo keeps the entry (a record with a
-        #: value never seen before, line_entries' ``LineEntries._patched``: it does not
-        #: come back, and its groups would only push out others).
+        #: Whether an event's group or argv may be remembered by this entry: not when a
+        #: text of it is asked at each use, nor when no memo keeps the entry (a record
+        #: with a value never seen before, line_entries' ``LineEntries._patched``; a body
+        #: over MEMO_BODY_MAX): it does not come back, and what is keyed by it would only
+        #: push out others and hold its fields (a long argv's) in memory.
         self.lasting = not self.volatile
         # Every key a single field under its plain name: the common case, one join.
         if not self.volatile:

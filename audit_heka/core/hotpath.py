@@ -370,6 +370,8 @@ class FastEncoder:
         if rec is None or not rec.matches(record):
             rec = self.records.entry(record)
         if len(record.text) > MEMO_BODY_MAX:
+            if rec is not None:  # no memo keeps it: nor will one keep what is keyed by it
+                rec.lasting = False
             return rec
         if rec is None or rec.matches(record):  # (a hand-made record may not match its text)
             if len(memo) >= RECORD_MEMO_SIZE:
@@ -570,6 +572,8 @@ class FastEncoder:
                 if one is not None:
                     one.argv_elements = None  # (memory bounded by size, as the memos')
                 return data
+            if not all(map(LASTING_OF, key)):
+                return data  # an entry no memo keeps (a new command line) is not asked again
             if len(self._argvs) >= ARGV_MEMO_SIZE:
                 self._argvs.clear()
             self._argvs[key] = data

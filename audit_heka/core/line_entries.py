@@ -470,6 +470,8 @@ class LineEntries:
         from words: what records._body gives such a body, the ENRICHED pairs of its
         entry's)."""
         if len(body) > MEMO_BODY_MAX:
+            if rec is not None:  # no memo keeps it: nor will one keep what is keyed by it
+                rec.lasting = False
             return
         if fields is not None:
             if len(bodies) >= BODY_MEMO_SIZE:
