@@ -68,15 +68,20 @@ def serial(line: str) -> str:
 
 
 def capture(out: Path, execs: int, includes: int) -> Path:
+    return capture_execs(out, [sys.executable, __file__, "--workload", str(execs),
+                               "--includes", str(includes)], max(60.0, execs / 50))
+
+
+def capture_execs(out: Path, workload: list[str], timeout: float) -> Path:
+    """The exec events of /usr/bin/true that ``workload`` runs (as WORKLOAD_AUID), from
+    ``auditd -n`` under one execve rule, written to ``out`` (absolute)."""
     workdir = out.parent / f"{out.stem}.capture"
     shutil.rmtree(workdir, ignore_errors=True)
     rule = ["-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", f"exe={TRUE}",
             "-F", f"auid={WORKLOAD_AUID}", "-k", "exec"]
     with bench.kernel():
         bench.sh("auditctl", "-b", str(bench.BACKLOG_LIMIT))
-        log = run_auditd(workdir, [rule], [sys.executable, __file__, "--workload", str(execs),
-                                           "--includes", str(includes)],
-                         timeout=max(60.0, execs / 50))
+        log = run_auditd(workdir, [rule], workload, timeout=timeout)
     # The exec events only (by serial): auditd's own records, the rule's loading and the
     # end marker are not the load.
     lines = log.read_text().split("\n")

@@ -26,7 +26,7 @@ from audit_heka.core.hotpath import ARGV_KEPT_MAX, FastEncoder
 from audit_heka.core.interpret import Interpreter
 from audit_heka.core.line_entries import EXECVE_BASE_MAX, LONG_EXECVE_SHAPES
 from audit_heka.core.record_entries import MEMO_BODY_MAX
-from audit_heka.core.records import Record, parse_line
+from audit_heka.core.records import BODY_MEMO_FIELDS, Record, parse_line
 from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder
 from audit_heka.core.session import Session, Shipment
 from audit_heka.host.accounts import AccountNames
@@ -866,6 +866,38 @@ def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:
     # Over EXECVE_BASE_MAX: no base, and no patch.
     fast.lines.line_rec(EXECVE, "EXECVE", line(9, pad=EXECVE_BASE_MAX), {})
     assert len(long) == LONG_EXECVE_SHAPES and 125 not in long
+
+
+def test_an_exec_of_many_arguments_is_kept_by_no_memo() -> None:
+    """Memory bounded by size: an EXECVE of more than BODY_MEMO_FIELDS fields (a user's
+    exec of 4 KB of one-letter arguments held ~100 KB of parse) is remembered by no
+    memo, by body nor by what is keyed by its entry; the same line again is patched from
+    it, not parsed. The frames are the general path's."""
+    args = " ".join(f'a{i}="{chr(97 + i % 26)}"' for i in range(1, BODY_MEMO_FIELDS))
+    body = f'argc={BODY_MEMO_FIELDS} a0="cc" {args}'
+    assert len(body) <= MEMO_BODY_MAX
+    lines = exec_lines([body, body, body.replace('a1="b"', 'a1="c"')])
+    for live in (False, True):
+        same(lines, live)
+    hot = session(True)
+    fast = hot.fast
+    assert isinstance(fast, FastEncoder)
+    hot.feed_lines(lines[:2])
+    first = hot._run_recs[1]
+    hot.feed_lines(lines[2:5])
+    second = hot._run_recs[1]
+    assert second is not first and second.argv_base is not None  # (patched: not parsed)
+    assert second.argv_base[0] is first.argv_elements and second.fields == first.fields
+    hot.feed_lines(lines[5:])
+    assert not first.lasting and not second.lasting
+    assert body not in hot._bodies and body not in fast.lines.entries and not fast._argvs
+    # So too for an Event's records handed to the encoder (the assembler's way).
+    records = [parse_line(one) for one in lines[:3]]
+    encoder = session(True).fast
+    assert encoder is not None
+    assert encoder.encode(Event(None, 0, 1700000000, 0, tuple(
+        r for r in records if isinstance(r, Record)), 0), 1 << 16) is not None
+    assert len(encoder._records) == 2 and not encoder._argvs  # (the SYSCALL, PROCTITLE)
 
 
 def test_an_argv_over_the_memo_size_is_not_kept_on_its_entry() -> None:

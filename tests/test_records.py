@@ -7,12 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit_heka.core.records import (
+    BODY_MEMO_FIELDS,
+    BODY_MEMO_MAX,
     MAX_RECORD_LENGTH,
+    Body,
     ParseError,
     Record,
     _pairs_exact,
     _pairs_fast,
     _pairs_user,
+    parse_body,
     parse_kernel,
     parse_line,
     reads_alone,
@@ -286,3 +290,18 @@ def test_user_space_bodies_take_the_split_reading() -> None:
     assert _pairs_user(body + " x=1") is None and _pairs_user("msg='a'b'") is None
     r = ok(parse_kernel(1103, f"audit(1.000:1): {body}"))
     assert r.msg_fields == 8 and r.fields[4] == ("op", "PAM:setcred")
+
+
+def test_the_body_memo_is_bounded_by_size() -> None:
+    """parse_line's memo keeps a body of at most BODY_MEMO_MAX characters and
+    BODY_MEMO_FIELDS fields: a parse holds ~150 bytes a field, and 4 KB of one-letter
+    arguments (a user's exec) would hold ~100 KB. The parse is the same either way."""
+    bodies: dict[str, Body] = {}
+    for count, kept in ((BODY_MEMO_FIELDS - 1, True), (BODY_MEMO_FIELDS, False)):
+        body = f"argc={count} " + " ".join(f'a{i}="x"' for i in range(count))
+        assert len(body) <= BODY_MEMO_MAX
+        got = parse_body(body, bodies)
+        assert (body in bodies) is kept and got == parse_body(body, {})
+        assert len(got[0]) == count + 1
+    long = 'cwd="' + "x" * BODY_MEMO_MAX + '"'
+    assert parse_body(long, bodies)[0] == (("cwd", long[4:]),) and long not in bodies

@@ -85,7 +85,7 @@ from audit_heka.core.record_entries import (
     RECORD_MEMO_SIZE,
     RecordEntries,
 )
-from audit_heka.core.records import Record
+from audit_heka.core.records import BODY_MEMO_FIELDS, Record
 from audit_heka.core.schema import (
     AUDIT_HEKA_NAMESPACE,
     LOGGER,
@@ -369,7 +369,7 @@ class FastEncoder:
             read[1] == record.type_name) else None
         if rec is None or not rec.matches(record):
             rec = self.records.entry(record)
-        if len(record.text) > MEMO_BODY_MAX:
+        if len(record.text) > MEMO_BODY_MAX or len(record.fields) > BODY_MEMO_FIELDS:
             if rec is not None:  # no memo keeps it: nor will one keep what is keyed by it
                 rec.lasting = False
             return rec

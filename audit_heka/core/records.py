@@ -515,6 +515,11 @@ def parse_kernel(msg_type: int, text: str) -> Record | ParseError:
 Body = tuple[Pairs, Pairs, str, int, str]
 BODY_MEMO_SIZE = 8192  # bodies remembered by a parse_line memo (cleared when full)
 BODY_MEMO_MAX = 4096  # characters of a body remembered (a longer one is parsed each time)
+#: Fields of a body remembered: a parse holds ~150 bytes a field, so 4 KB of one-letter
+#: arguments held ~100 KB, and a memo full of such EXECVE records (a user's execs of
+#: every argument count) hundreds of megabytes. Only an EXECVE has more than a few
+#: dozen fields; the hot path patches its repeats from the last one of its length.
+BODY_MEMO_FIELDS = 64
 
 
 def parse_line(line: str, bodies: dict[str, Body] | None = None) -> Record | ParseError:
@@ -559,14 +564,17 @@ def parse_line(line: str, bodies: dict[str, Body] | None = None) -> Record | Par
 
 def parse_body(body: str, bodies: dict[str, Body]) -> Body:
     """A log record's body (after ``audit(...): ``) parsed, through the memo ``bodies``
-    (bodies of at most BODY_MEMO_MAX characters: memory stays bounded by size too)."""
+    (bodies of at most BODY_MEMO_MAX characters and BODY_MEMO_FIELDS fields: memory
+    stays bounded by size too)."""
     if len(body) > BODY_MEMO_MAX:
         return _body(body, True)
     hit = bodies.get(body)
     if hit is None:
-        if len(bodies) >= BODY_MEMO_SIZE:
-            bodies.clear()
-        hit = bodies[body] = _body(body, True)
+        hit = _body(body, True)
+        if len(hit[0]) <= BODY_MEMO_FIELDS:
+            if len(bodies) >= BODY_MEMO_SIZE:
+                bodies.clear()
+            bodies[body] = hit
     return hit
 
 
