@@ -104,6 +104,16 @@ def same(lines: list[str], live: bool, **options: Any) -> tuple[Session, Session
     return hot, general
 
 
+def same_both_ways(lines: list[str]) -> tuple[Session, FastEncoder]:
+    """:func:`same` in log mode and live; then a new hot session and its encoder, for a
+    test to feed the lines again and look at the mechanism."""
+    for live in (False, True):
+        same(lines, live)
+    hot = session(True)
+    assert isinstance(hot.fast, FastEncoder)
+    return hot, hot.fast
+
+
 # --------------------------------------------------------------- the corpus
 
 
@@ -818,11 +828,7 @@ def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:
     lines = exec_lines([*itertools.chain.from_iterable(
         (body, line(n, flags=118)) for n, body in enumerate(bodies)),
         at_most, line(9, pad=len(at_most) - len(bodies[0]) + 1), line(10)])
-    for live in (False, True):
-        same(lines, live)
-    hot = session(True)
-    fast = hot.fast
-    assert isinstance(fast, FastEncoder)
+    hot, fast = same_both_ways(lines)
     hot.feed_lines(lines[:3])
     first = fast.lines._long[125][("argc=124", 'a0="c++"')][2]
     hot.feed_lines(lines[6:8])  # event 3 (the next line of event 1's length): held
@@ -877,11 +883,7 @@ def test_an_exec_of_many_arguments_is_kept_by_no_memo() -> None:
     body = f'argc={BODY_MEMO_FIELDS} a0="cc" {args}'
     assert len(body) <= MEMO_BODY_MAX
     lines = exec_lines([body, body, body.replace('a1="b"', 'a1="c"')])
-    for live in (False, True):
-        same(lines, live)
-    hot = session(True)
-    fast = hot.fast
-    assert isinstance(fast, FastEncoder)
+    hot, fast = same_both_ways(lines)
     hot.feed_lines(lines[:2])
     first = hot._run_recs[1]
     hot.feed_lines(lines[2:5])
