@@ -14,11 +14,15 @@ interpreting what did not change:
   its type: put together from those words' pieces;
 * a record like a recent base of its type and length (and ENRICHED part) but
   for a few words: that base's entry with the new words' pieces -- for a
-  user-space record (``msg='...'``), the last one of the same program;
+  user-space record (``msg='...'``), the last one of the same program; for an
+  EXECVE (a build's next compiler line, up to the kernel's ~7.5 KB record), the
+  new arguments as its fields, and its argv made from the base's;
 * else parsed, and its entry made (audit_heka.core.record_entries).
 
 A change in a word the others' texts depend on (the call: arch, syscall; a0 and
-a1 for the calls whose texts read them) is never patched.
+a1 for the calls whose texts read them) is never patched. The memos are bounded
+by size as well as by count: a body over MEMO_BODY_MAX characters or
+BODY_MEMO_FIELDS fields is remembered by none (a user chooses their execs' sizes).
 """
 
 from __future__ import annotations
