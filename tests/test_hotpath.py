@@ -345,10 +345,14 @@ ARGUMENTS = st.one_of(
 def call_logs(draw: st.DrawFn) -> list[str]:
     """Exec and syscall events whose SYSCALL, EXECVE and PROCTITLE change a few words
     from event to event, some of them shorter than a call's head: the lane's bases,
-    its EXECVE patches and the loop over a run's lines (session 11)."""
+    its EXECVE patches and the loop over a run's lines (session 11). Some have a C++
+    build's include paths: over BODY_MEMO_FIELDS fields, MEMO_BODY_MAX characters or
+    EXECVE_BASE_MAX (session 14)."""
     lines: list[str] = []
-    argc = draw(st.integers(1, 4))
-    args = [draw(ARGUMENTS) for _ in range(argc)]
+    args = [draw(ARGUMENTS) for _ in range(draw(st.integers(1, 4)))]
+    args += [f'"-I/usr/src/project/third_party/library{k}/include"'
+             for k in range(draw(st.sampled_from([0, 0, 70, 130, 130, 200])))]
+    argc = len(args)
     for serial in range(1, draw(st.integers(2, 10))):
         stamp = f"msg=audit(1700000000.{serial:03d}:{serial})"
         node = draw(st.sampled_from(["", "node=vm "]))
