@@ -759,6 +759,17 @@ def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
     assert len(parsed) < 60, len(parsed)
 
 
+def encoded_as_event(lines: list[str]) -> FastEncoder:
+    """A new encoder, once it encoded these lines (one event's) handed as an Event, the
+    assembler's way (FastEncoder.encode), not the lane's."""
+    records = [parse_line(line) for line in lines]
+    encoder = session(True).fast
+    assert encoder is not None
+    assert encoder.encode(Event(None, 0, 1700000000, 0, tuple(
+        r for r in records if isinstance(r, Record)), 0), 1 << 16) is not None
+    return encoder
+
+
 def let_go(rec: Rec) -> bool:
     """Whether the entry let its base's argv elements go (its own are made)."""
     return rec.argv_base is None
@@ -849,12 +860,7 @@ def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:
     # So too for an Event's records handed to the encoder (the assembler's way), while
     # the argv of a shorter one, which its memo keeps, is remembered.
     for body, kept in ((bodies[0], 0), ("argc=2 a0=\"cc\" a1=\"-c\"", 1)):
-        records = [parse_line(one) for one in exec_lines([body])]
-        encoder = session(True).fast
-        assert encoder is not None
-        assert encoder.encode(Event(None, 0, 1700000000, 0, tuple(
-            r for r in records if isinstance(r, Record)), 0), 1 << 16) is not None
-        assert len(encoder._argvs) == kept
+        assert len(encoded_as_event(exec_lines([body]))._argvs) == kept
     # The store's bound: the least recent word count goes first, a use making it recent.
     long = fast.lines._long
 
@@ -898,11 +904,7 @@ def test_an_exec_of_many_arguments_is_kept_by_no_memo() -> None:
     assert not first.lasting and not second.lasting
     assert body not in hot._bodies and body not in fast.lines.entries and not fast._argvs
     # So too for an Event's records handed to the encoder (the assembler's way).
-    records = [parse_line(one) for one in lines[:3]]
-    encoder = session(True).fast
-    assert encoder is not None
-    assert encoder.encode(Event(None, 0, 1700000000, 0, tuple(
-        r for r in records if isinstance(r, Record)), 0), 1 << 16) is not None
+    encoder = encoded_as_event(lines[:3])
     assert len(encoder._records) == 2 and not encoder._argvs  # (the SYSCALL, PROCTITLE)
 
 
