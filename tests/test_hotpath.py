@@ -859,7 +859,9 @@ def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:
     assert not first.lasting and not third.lasting and not fast._argvs
     # So too for an Event's records handed to the encoder (the assembler's way), while
     # the argv of a shorter one, which its memo keeps, is remembered.
-    for body, kept in ((bodies[0], 0), ("argc=2 a0=\"cc\" a1=\"-c\"", 1)):
+    few = "argc=40 " + " ".join(f'a{i}="{"-I/usr/src/project" * 7}{i}"' for i in range(40))
+    assert len(few) > MEMO_BODY_MAX  # (in 41 fields)
+    for body, kept in ((bodies[0], 0), (few, 0), ("argc=2 a0=\"cc\" a1=\"-c\"", 1)):
         assert len(encoded_as_event(exec_lines([body]))._argvs) == kept
     # The store's bound: the least recent word count goes first, a use making it recent.
     long = fast.lines._long
