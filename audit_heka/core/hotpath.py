@@ -80,12 +80,11 @@ from audit_heka.core.plans import (
     make_plan,
 )
 from audit_heka.core.record_entries import (
-    MEMO_BODY_MAX,
     PLAN_MEMO_SIZE,
     RECORD_MEMO_SIZE,
     RecordEntries,
 )
-from audit_heka.core.records import BODY_MEMO_FIELDS, Record
+from audit_heka.core.records import Record, memo_keeps
 from audit_heka.core.schema import (
     AUDIT_HEKA_NAMESPACE,
     LOGGER,
@@ -369,7 +368,7 @@ class FastEncoder:
             read[1] == record.type_name) else None
         if rec is None or not rec.matches(record):
             rec = self.records.entry(record)
-        if len(record.text) > MEMO_BODY_MAX or len(record.fields) > BODY_MEMO_FIELDS:
+        if not memo_keeps(record.text, record.fields):
             if rec is not None:  # no memo keeps it: nor will one keep what is keyed by it
                 rec.lasting = False
             return rec

@@ -42,12 +42,12 @@ from audit_heka.core.record_entries import (
     RecordEntries,
 )
 from audit_heka.core.records import (
-    BODY_MEMO_FIELDS,
     BODY_MEMO_SIZE,
     Body,
     Pairs,
     Record,
     _pairs_fast,
+    memo_keeps,
     parse_body,
     reads_alone,
     split_enriched,
@@ -474,8 +474,7 @@ class LineEntries:
         """The entry of a log line's body; with ``fields``, its parse too (put together
         from words: what records._body gives such a body, the ENRICHED pairs of its
         entry's)."""
-        if len(body) > MEMO_BODY_MAX or (rec is not None
-                                        and len(rec.fields) > BODY_MEMO_FIELDS):
+        if not memo_keeps(body, () if rec is None else rec.fields):
             if rec is not None:  # no memo keeps it: nor will one keep what is keyed by it
                 rec.lasting = False
             return

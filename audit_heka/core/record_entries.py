@@ -22,7 +22,7 @@ from operator import ne
 
 from audit_heka.core.entries import FIELD_MEMO_SIZE, FieldKey, Piece, Rec, Text
 from audit_heka.core.interpret import CONTEXT_KINDS, Interpreter, enriched_text
-from audit_heka.core.records import Record
+from audit_heka.core.records import BODY_MEMO_MAX, Record
 from audit_heka.core.schema import EXECVE, is_execve_arg, renaming
 
 USER_TTY = 1124  # its msg='' keys are interpreted raw: the general path's business
@@ -32,7 +32,7 @@ BASES = 4  # recent records per record type and length, to patch the next one fr
 RECENT_SIZE = 256  # pieces of new values kept for the next records (one session's)
 # Memory stays bounded by size too: what is larger is computed at each use.
 MEMO_VALUE_MAX = 1024  # characters of a raw value whose piece is remembered
-MEMO_BODY_MAX = 4096  # characters of a record body whose entry is remembered
+MEMO_BODY_MAX = BODY_MEMO_MAX  # characters of a record body whose entry is remembered
 
 #: In the field memo: "keyed with the record's context too" (CONTEXT_KINDS).
 CONTEXTUAL = Piece("", "", None, False)

@@ -562,16 +562,22 @@ def parse_line(line: str, bodies: dict[str, Body] | None = None) -> Record | Par
                   fields, enriched, free, body, msg_fields, problem_)
 
 
+def memo_keeps(body: str, fields: Pairs) -> bool:
+    """Whether a memo may keep a record body, its parse or its entry (and what is keyed
+    by that entry): at most BODY_MEMO_MAX characters and BODY_MEMO_FIELDS fields, so
+    that memory stays bounded by size as well as by count."""
+    return len(body) <= BODY_MEMO_MAX and len(fields) <= BODY_MEMO_FIELDS
+
+
 def parse_body(body: str, bodies: dict[str, Body]) -> Body:
     """A log record's body (after ``audit(...): ``) parsed, through the memo ``bodies``
-    (bodies of at most BODY_MEMO_MAX characters and BODY_MEMO_FIELDS fields: memory
-    stays bounded by size too)."""
+    (of the bodies :func:`memo_keeps`)."""
     if len(body) > BODY_MEMO_MAX:
         return _body(body, True)
     hit = bodies.get(body)
     if hit is None:
         hit = _body(body, True)
-        if len(hit[0]) <= BODY_MEMO_FIELDS:
+        if memo_keeps(body, hit[0]):
             if len(bodies) >= BODY_MEMO_SIZE:
                 bodies.clear()
             bodies[body] = hit
