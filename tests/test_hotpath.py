@@ -486,6 +486,35 @@ def test_enriched_records_like_the_last_but_for_a_few_words() -> None:
     patched_alike(bodies)
 
 
+def test_an_enriched_record_takes_each_text_from_its_pair_or_its_word() -> None:
+    """A patched ENRICHED record: a key with a pair takes its text from the pair, even
+    where the word memo holds the word with the users' name (uid=1000, read from a RAW
+    record as "alice", while the ENRICHED part says UID="root"); a key without one takes
+    the word memo's piece as a RAW record does (exit=-2, read from a RAW record)."""
+    raw = ("arch=c000003e syscall=2 success={ok} exit={exit} a0=3 a1=0 a2=0 a3=0 items=0 "
+           "ppid=1 pid={pid} auid=0 uid={uid} comm=\"x\" key=(null)")
+    tail = '\x1dARCH=x86_64 SYSCALL=open AUID="root" UID="root"'
+    rows = [(raw, "yes", 0, 10, 0), (raw, "no", -2, 11, 1000), (raw, "yes", 0, 12, 0),
+            (raw + tail, "yes", 0, 13, 0), (raw + tail, "yes", 0, 14, 0),
+            (raw + tail, "yes", 0, 15, 1000), (raw + tail, "no", -2, 16, 0)]
+    bodies = [form.format(ok=ok, exit=exit_, pid=pid, uid=uid)
+              for form, ok, exit_, pid, uid in rows]
+    patched_alike(bodies)
+    hot = session(True)
+    for n, body in enumerate(bodies):
+        hot.feed_lines([f"type=SYSCALL msg=audit(1700000000.{n:03d}:{n}): {body}",
+                        f"type=PROCTITLE msg=audit(1700000000.{n:03d}:{n}): proctitle=6C73"])
+    fast = hot.fast
+    assert fast is not None
+    exit_word = fast.lines._words[1300]["exit=-2"]  # (learnt from the RAW record)
+    uid_word = fast.lines._words[1300]["uid=1000"]
+    last = fast.lines.line_rec(1300, "SYSCALL", bodies[-1], {})
+    assert last is not None and last.pieces[3] is exit_word[1]
+    by_uid = fast.lines.line_rec(1300, "SYSCALL", bodies[-2], {})
+    assert by_uid is not None and by_uid.pieces[12] is not uid_word[1]
+    assert by_uid.pieces[12].text == "root" and uid_word[1].text == "alice"
+
+
 def test_events_going_by_while_others_wait_for_their_timeout() -> None:
     """User records wait in the assembler for their timeout (log mode); the events going
     by meanwhile take the assembler's expiry step at each record, two events at most,

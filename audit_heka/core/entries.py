@@ -181,7 +181,8 @@ def text_elements(text: Text) -> tuple[bytes, bytes]:
 class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
-    __slots__ = ("argv_base", "argv_elements", "enriched", "execve", "fields", "free_text",
+    __slots__ = ("argv_base", "argv_elements", "enriched", "enriched_map", "execve", "fields",
+                 "free_text",
                  "has_pid", "joined", "keys", "lasting", "malformed", "msg_fields", "parts",
                  "pid", "pid_index", "pieces", "shape", "singles", "type_name", "volatile",
                  "volatiles", "warn")
@@ -210,6 +211,9 @@ class Rec:
         self.shape = shape
         self.fields = record.fields
         self.enriched = record.enriched
+        #: ``enriched`` as a dict (the first pair of each name), made by the first patch of
+        #: an ENRICHED record from this entry and handed on to the entries patched from it.
+        self.enriched_map: dict[str, str] | None = None
         self.free_text = record.free_text
         self.msg_fields = record.msg_fields  # (the general path names fields by it too)
         self.pieces = pieces

@@ -392,9 +392,10 @@ class LineEntries:
         """A record like the last one of its type but for a few words (a new pid, new
         pointers): that entry with those pieces replaced. An ENRICHED one (its base
         has the same ENRICHED part) makes its new pieces with those pairs."""
-        enriched = dict(reversed(last.enriched)) if last.enriched else None
-        # (the word memo's pieces were made without ENRICHED pairs)
-        words = self._words.get(rtype, _NO_WORDS) if enriched is None else _NO_WORDS
+        enriched = last.enriched_map
+        if enriched is None and last.enriched:
+            enriched = last.enriched_map = dict(reversed(last.enriched))
+        words = self._words.get(rtype, _NO_WORDS)
         pairs = list(last.fields)
         pieces = list(last.pieces)
         unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
@@ -403,6 +404,8 @@ class LineEntries:
         for i in changed:
             word = split[i]
             hit = words.get(word)
+            if hit is not None and enriched is not None and hit[0][0].upper() in enriched:
+                hit = None  # (the word memo's pieces were made without ENRICHED pairs)
             if hit is None:
                 new = True
                 key, _, value = word.partition("=")
@@ -434,8 +437,8 @@ class LineEntries:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
         for i in unknown:
             k, raw = pairs[i]
-            if enriched is not None:
-                if last.msg_fields and k.upper() not in enriched:  # (no pair: its own text)
+            if enriched is not None and (last.msg_fields or k.upper() in enriched):
+                if k.upper() not in enriched:  # (no pair: its own text)
                     pieces[i] = self.records.session_piece(record, k, raw)
                     continue
                 kind = interpreter.kind(rtype, k, raw)
@@ -463,6 +466,7 @@ class LineEntries:
             else:
                 piece.once = True
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
+        rec.enriched_map = enriched  # (the same ENRICHED pairs as its base's)
         if not new:  # known words (a PATH item like one seen before) may come again
             self._remember(rtype, type_name, body, fields, rec, bodies)
         else:  # not remembered, so it will not come again: nor will groups keyed by it
