@@ -515,6 +515,41 @@ def test_an_enriched_record_takes_each_text_from_its_pair_or_its_word() -> None:
     assert by_uid.pieces[12].text == "root" and uid_word[1].text == "alice"
 
 
+def test_an_enriched_record_of_another_call_is_put_together_not_parsed() -> None:
+    """An ENRICHED SYSCALL of a call whose ENRICHED part is new (SYSCALL=fchmodat after
+    openat's) is put together from its words, as a RAW record of a new call is: not
+    parsed. A key with a pair takes its text from it (uid=1000 as UID="root", where the
+    users' name is "alice"); and a RAW record put together from the same words takes
+    the users' text: the word memo keeps such a word, first read in a parse or put
+    together, for its pair alone (uid=1000, uid=1001). Pointers and
+    pid new at each call. The frames are the general path's, both ways; and the
+    fields the parse's."""
+    raw = ("arch=c000003e syscall={sc} success=yes exit=0 a0={a0:x} a1=7ffc{a1:04x} a2=0 "
+           'a3=0 items=1 ppid=1 pid={pid} auid=0 uid={uid} comm="x" key=(null)')
+    enriched = raw + '\x1dARCH=x86_64 SYSCALL={name} AUID="root" UID="root"'
+    calls = [(enriched, 257, "openat", 1000), (enriched, 257, "openat", 0),
+             (enriched, 268, "fchmodat", 1000), (enriched, 268, "fchmodat", 0),
+             (enriched, 263, "unlinkat", 1001)] * 3 + [(raw, 2, "", 1000), (raw, 2, "", 1001)]
+    bodies = [form.format(sc=sc, a0=3 + n, a1=n, pid=100 + n, uid=uid, name=name)
+              for n, (form, sc, name, uid) in enumerate(calls)]
+    lines = []
+    for n, body in enumerate(bodies):
+        stamp = f"msg=audit(1700000000.{n:03d}:{n})"
+        lines += [f"type=SYSCALL {stamp}: {body}", f"type=PROCTITLE {stamp}: proctitle=6C73"]
+    for live in (False, True):
+        hot, _ = same(lines, live)
+        assert hot.fast is not None and hot.fast.encoded == len(bodies)
+    fast = session(True).fast
+    assert fast is not None
+    parsed: dict[str, Any] = {}  # parse_line's memo: what was parsed
+    recs = [fast.lines.line_rec(1300, "SYSCALL", body, parsed) for body in bodies]
+    assert list(parsed) == bodies[:1]  # then patched (openat) or put together (the others)
+    assert [r.fields if r is not None else None for r in recs] == [
+        parse_line(line).fields for line in lines[::2]]  # type: ignore[union-attr]
+    uid_texts = [r.pieces[12].text for r in recs if r is not None]
+    assert uid_texts[:5] == ["root"] * 5 and uid_texts[-2:] == ["alice", "unknown(1001)"]
+
+
 def test_events_going_by_while_others_wait_for_their_timeout() -> None:
     """User records wait in the assembler for their timeout (log mode); the events going
     by meanwhile take the assembler's expiry step at each record, two events at most,

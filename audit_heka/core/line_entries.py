@@ -47,6 +47,7 @@ from audit_heka.core.records import (
     Pairs,
     Record,
     _pairs_fast,
+    enriched_pairs,
     memo_keeps,
     parse_body,
     reads_alone,
@@ -120,7 +121,7 @@ class LineEntries:
                 rec = (self._from_user_words(rtype, type_name, body, bodies)
                        if body.endswith("'") else None)
                 if rec is None:
-                    rec = self._from_words(rtype, type_name, body, bodies)
+                    rec = self._from_words(rtype, type_name, body, body, "", bodies)
             elif "msg='" in body:
                 rec = self._from_user_words(rtype, type_name, body, bodies)
             else:
@@ -138,8 +139,7 @@ class LineEntries:
             elif msg_fields:
                 self._user_base(rtype, type_name, body, record, rec)
             else:
-                if not enriched:
-                    self._learn_words(rtype, record, rec)
+                self._learn_words(rtype, record, rec)
                 self._parsed_base(rtype, type_name, body, record, rec)
         self._remember(rtype, type_name, body, None, rec, bodies)
         return rec
@@ -205,19 +205,15 @@ class LineEntries:
 
     def _from_enriched(self, rtype: int, type_name: str, body: str,
                        bodies: dict[str, Body]) -> Rec | None:
-        """An ENRICHED record like a base with the same ENRICHED part but for a few
-        words of its raw part (auditd's default format on many systems: every new
-        pointer or inode would otherwise cost a whole parse)."""
+        """An ENRICHED record (auditd's default format on many systems: every new pointer
+        or inode would otherwise cost a whole parse), from its raw part's words as a RAW
+        record is (:meth:`_from_words`), its ENRICHED part as it stands."""
         if len(body) > MEMO_BODY_MAX:
             return None
         head, tail = split_enriched(body)
         if not tail or "msg='" in head:
             return None  # (a msg=' opened in the raw part decides what the \x1d is)
-        split = head.split(" ")
-        bases = self._last.get((rtype, len(split), tail))
-        if bases is None:
-            return None
-        return self._from_bases(bases, rtype, type_name, body, split, bodies)
+        return self._from_words(rtype, type_name, body, head, tail, bodies)
 
     def _from_execve_base(self, type_name: str, body: str) -> Rec | None:
         """An EXECVE record like a recent one of its length but for some arguments (a
@@ -281,12 +277,20 @@ class LineEntries:
         return bases
 
     def _learn_words(self, rtype: int, record: Record, rec: Rec) -> None:
-        """Remember the words of a record of the common kind (see :meth:`line_rec`)."""
+        """Remember the words of a record of the common kind (see :meth:`line_rec`). A word
+        whose key has an ENRICHED pair is remembered for its pair alone: its piece is
+        made with the pairs of the record that has it (:meth:`_put_together`), and a RAW
+        record reads it as a word of another call (CONTEXTUAL: made, not looked up)."""
         words = self._words_of(rtype, len(record.fields))
+        named = dict(record.enriched) if record.enriched else None
         for pair, piece in zip(record.fields, rec.pieces, strict=True):
             k, raw = pair
             if len(raw) <= MEMO_VALUE_MAX and reads_alone(k, raw):
-                words[f"{k}={raw}"] = (pair, CONTEXTUAL if piece.kind in CONTEXT_KINDS else piece)
+                if named is not None and k.upper() in named:
+                    words.setdefault(f"{k}={raw}", (pair, CONTEXTUAL))
+                else:
+                    words[f"{k}={raw}"] = (pair, CONTEXTUAL if piece.kind in CONTEXT_KINDS
+                                           else piece)
 
     def _words_of(self, rtype: int, adding: int) -> dict[str, tuple[tuple[str, str], Piece]]:
         """The word memo of a record type, with room for ``adding`` words (bounded)."""
@@ -302,20 +306,22 @@ class LineEntries:
             words = self._words[rtype] = {}
         return words
 
-    def _from_words(self, rtype: int, type_name: str, body: str,
+    def _from_words(self, rtype: int, type_name: str, body: str, head: str, tail: str,
                     bodies: dict[str, Body]) -> Rec | None:
-        words = self._words.get(rtype)
-        if words is None:
-            return None
-        split = body.split(" ")
-        shape = (rtype, len(split), "")
+        """A kernel record (``head``: its raw part, ``tail``: its ENRICHED part or "")
+        patched from a recent one of its shape, or put together from its words."""
+        split = head.split(" ")
+        shape = (rtype, len(split), tail)
         small = len(body) <= MEMO_BODY_MAX  # (bases of bounded size, as the other memos)
         bases = self._last.get(shape) if small else None
         if bases is not None:
             rec = self._from_bases(bases, rtype, type_name, body, split, bodies)
             if rec is not None:
                 return rec
-        rec = self._put_together(rtype, type_name, body, split, words, bodies)
+        words = self._words.get(rtype)
+        if words is None:
+            return None
+        rec = self._put_together(rtype, type_name, body, split, tail, words, bodies)
         if rec is not None and small and "" not in split:
             self._keep_base(self._bases(shape) if bases is None else bases, tuple(split[:2]),
                             type_name, split, rec)
@@ -495,12 +501,19 @@ class LineEntries:
             rec.lasting = not rec.volatile
 
     def _put_together(self, rtype: int, type_name: str, body: str, split: list[str],
-                      words: dict[str, tuple[tuple[str, str], Piece]],
+                      tail: str, words: dict[str, tuple[tuple[str, str], Piece]],
                       bodies: dict[str, Body]) -> Rec | None:
+        """A kernel record whose words were seen before in records of its type, but for a
+        few: put together from their pieces (see :meth:`line_rec`), what its parse would
+        give. A word whose key has a pair in the ENRICHED part ``tail`` takes its text
+        from that pair, as the parse's (RecordEntries.piece)."""
+        enriched: Pairs = enriched_pairs(tail) if tail else ()
+        named = dict(reversed(enriched)) if enriched else None
         pairs: list[tuple[str, str]] = []
         pieces: list[Piece] = []
         contextual = False
         new: list[int] = []  # words not seen before: read here, one by one
+        paired: list[int] = []  # words whose key has an ENRICHED pair
         for word in split:
             if word:
                 hit = words.get(word)
@@ -511,21 +524,23 @@ class LineEntries:
                     if alone is None or len(alone) != 1:
                         return None
                     new.append(len(pairs))
-                    pairs.append(alone[0])
-                    pieces.append(CONTEXTUAL)
+                    hit = (alone[0], CONTEXTUAL)
+                if named is not None and hit[0][0].upper() in named:
+                    paired.append(len(pairs))
+                elif hit[1] is CONTEXTUAL:
                     contextual = True
-                    continue
                 pairs.append(hit[0])
                 pieces.append(hit[1])
-                if hit[1] is CONTEXTUAL:
-                    contextual = True
         if not pairs or len(new) * 2 > len(pairs):
             return None
         keys = tuple([k for k, _ in pairs])
         if len(set(keys)) != len(keys):
             return None  # a repeated key: the general path names them
         fields = tuple(pairs)
-        record = Record(rtype, type_name, 0, 0, 0, None, fields, (), "", body, 0, "")
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, enriched, "", body, 0, "")
+        for i in paired:
+            k, raw = pairs[i]
+            pieces[i] = self.records.piece(record, k, raw, named)
         if contextual:
             # New words, and texts whose context is new: made, and remembered (below)
             # only when they cost an interpretation that other records may share.
@@ -541,7 +556,9 @@ class LineEntries:
         for i in new:
             k, raw = pairs[i]
             piece = pieces[i]
-            if piece.kind is not None and piece.kind not in CONTEXT_KINDS and (
+            if named is not None and k.upper() in named:
+                words.setdefault(f"{k}={raw}", ((k, raw), CONTEXTUAL))  # (its pair alone)
+            elif piece.kind is not None and piece.kind not in CONTEXT_KINDS and (
                     len(raw) <= MEMO_VALUE_MAX):
                 self.records.remember_piece(record, k, raw, piece)
                 words[f"{k}={raw}"] = ((k, raw), piece)

@@ -411,7 +411,7 @@ def split_enriched(body: str) -> tuple[str, str]:
     (a) and (b) refuse.
 
     A SOCKADDR record's one interpretation is the exception: ``SADDR=`` and the
-    rest of the line (:func:`_enriched_pairs`), where a socket's path is written
+    rest of the line (:func:`enriched_pairs`), where a socket's path is written
     as it is -- spaces, braces, even a ``\\x1d`` of its own (``path=/tmp/.{GUID}``
     is common). So in a SOCKADDR record (its body starts with the kernel's
     ``saddr=``), the first ``\\x1dSADDR=`` with a ``{`` after it is the separator,
@@ -451,7 +451,7 @@ def _msg_open(head: str) -> bool:
     return opened != -1 and head.rfind("'") <= opened + 4
 
 
-def _enriched_pairs(tail: str) -> Pairs:
+def enriched_pairs(tail: str) -> Pairs:
     """The pairs of an ENRICHED part: upper-case words, or a SOCKADDR's ``SADDR=`` and
     all the rest from its ``{`` (:func:`split_enriched`; auparse reads it so)."""
     brace = tail.find("{", 6) if tail.startswith("SADDR=") else -1
@@ -482,7 +482,7 @@ def _body(body: str, enriched_allowed: bool) -> tuple[Pairs, Pairs, str, int, st
                     free = f"{free} {inner_free}" if free else inner_free
                 problem = problem or inner_problem
             break
-    enriched = _enriched_pairs(enriched_text) if enriched_text else ()
+    enriched = enriched_pairs(enriched_text) if enriched_text else ()
     return tuple(pairs), enriched, free, msg_fields, problem
 
 
