@@ -4,11 +4,22 @@
     .venv/bin/python bench/hotpath.py LOG --profile                          # cProfile, top 30
     .venv-compiled/bin/python -P bench/hotpath.py LOG --installed            # the compiled build
     .venv/bin/python bench/hotpath.py LOG1 LOG2 --write-results    # + the hotpath section
+    .venv/bin/python bench/hotpath.py LOG --by-path     # where the lane's records go, timed
 
 ``--write-results`` keeps the figures in bench/work/hotpath.json, one entry
 per build (pure, compiled) and log, and sets the ``hotpath`` section of
 bench/RESULTS.md from all of them: run it once per build to see the
 compiled build's speed-up over the pure one.
+
+``--by-path`` times each record the session's lane reads through
+audit_heka.core.line_entries' ``LineEntries.line_rec`` (the first of each event, and
+every one its memo by body does not hold; the others are a look-up), in place, by its
+type and the way its entry was found: known (by body, or a base's words again), patched
+from a base, put together from words, an EXECVE patched from the last command line, a
+user-space record, or parsed. A record read in place costs about twice what the same
+call costs in a loop of its own (the rest of the event's work between two records takes
+the caches), so this says where a log's time goes, as a micro-benchmark would not. The
+pure build only (it wraps methods).
 
 Why: the whole-process benchmarks mix interpreter start-up, imports and I/O
 with the per-event cost; this isolates lines -> records -> events -> messages
@@ -84,6 +95,66 @@ def measure(log: Path, repeat: int) -> dict[str, Any]:
             "us_per_event": best / max(events, 1) * 1e6}
 
 
+def by_path(log: Path) -> list[str]:
+    """The report of ``--by-path`` for one log (see the module's docstring)."""
+    import gc  # noqa: PLC0415 - as replay sets it (audit_heka.heap)
+
+    from audit_heka.core import line_entries, record_entries  # noqa: PLC0415
+    from audit_heka.heap import settle_for_streaming  # noqa: PLC0415
+
+    settle_for_streaming()
+    ways: list[str] = []  # the ways taken by the record being read
+    wrapped = [(line_entries.LineEntries, "_patched", "patched"),
+               (line_entries.LineEntries, "_put_together", "put together"),
+               (line_entries.LineEntries, "_from_execve_base", "execve"),
+               (line_entries.LineEntries, "_from_user_words", "user"),
+               (record_entries.RecordEntries, "entry", "parsed")]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in wrapped]
+    for (owner, name, way), (_, _, call) in zip(wrapped, originals, strict=True):
+        setattr(owner, name, _noting(call, way, ways))
+    line_rec = line_entries.LineEntries.line_rec
+    calls: dict[tuple[str, str], list[float]] = {}  # (type, ways) -> [calls, seconds]
+
+    def timed(self: Any, rtype: int, type_name: str, *args: Any, **kwargs: Any) -> Any:
+        ways.clear()
+        start = time.perf_counter()
+        rec = line_rec(self, rtype, type_name, *args, **kwargs)
+        spent = time.perf_counter() - start
+        way = " / ".join(dict.fromkeys(ways)) or "known (a memo, a base again)"
+        entry = calls.setdefault((type_name, way if rec is not None else f"{way}: declined"),
+                                 [0, 0.0])
+        entry[0] += 1
+        entry[1] += spent
+        return rec
+
+    line_entries.LineEntries.line_rec = timed  # type: ignore[method-assign]
+    try:
+        lines = read_log(log)
+        start = time.process_time()
+        events, _ = run(lines)
+        total = time.process_time() - start
+    finally:
+        line_entries.LineEntries.line_rec = line_rec  # type: ignore[method-assign]
+        for owner, name, call in originals:
+            setattr(owner, name, call)
+        gc.collect()
+    out = [f"{log}: {events} events, {total / max(events, 1) * 1e6:.1f} us/event "
+           "(the timing's own cost included)",
+           f"{'record type':16} {'way':34} {'records':>8} {'us/record':>10} {'us/event':>9}"]
+    for (type_name, way), (count, spent) in sorted(calls.items(), key=lambda kv: -kv[1][1]):
+        out.append(f"{type_name:16} {way:34} {int(count):8d} {spent / count * 1e6:10.2f} "
+                   f"{spent / max(events, 1) * 1e6:9.2f}")
+    return out
+
+
+def _noting(call: Any, way: str, ways: list[str]) -> Any:
+    """``call``, noting ``way`` in ``ways`` first (--by-path)."""
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        ways.append(way)
+        return call(*args, **kwargs)
+    return noted
+
+
 def build_name() -> str:
     import audit_heka.core.records  # noqa: PLC0415 - already loaded; which build is it?
 
@@ -94,6 +165,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", type=Path, nargs="+")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--by-path", action="store_true",
+                        help="the records the lane reads, timed by type and way (pure build)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--installed", action="store_true",
                         help="time the installed package, not this checkout's source")
@@ -108,6 +181,12 @@ def main() -> int:
             run(read_log(log))
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        return 0
+    if args.by_path:
+        if args.installed:
+            parser.error("--by-path wraps methods: the pure build only")
+        for log in args.logs:
+            print("\n".join(by_path(log)), flush=True)
         return 0
     build = build_name()
     figures = []
