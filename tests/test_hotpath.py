@@ -409,6 +409,32 @@ def test_user_space_records_take_the_hot_path() -> None:
         assert hot.fast is not None and hot.fast.general == 0
 
 
+def test_records_of_two_kinds_that_take_turns_are_each_patched() -> None:
+    """sshd's failed logins (``acct=``) and its logins (``id=``) have the same first
+    words and cannot be patched from each other: the base of the other kind is kept
+    beside the last one, so that after the first of each kind none is parsed. The
+    frames are the general path's, both ways."""
+    bodies = []
+    for n in range(12):
+        who = f'acct="guest{n}"' if n % 3 else f"id={1000 + n % 2}"
+        res = "failed" if n % 3 else "success"
+        bodies.append(f"pid={900 + n} uid=0 auid=4294967295 ses=4294967295 msg='op=login "
+                      f'{who} exe="/usr/sbin/sshd" hostname=? addr=192.0.2.{n} '
+                      f"terminal=ssh res={res}'")
+    lines = [f"type=USER_LOGIN msg=audit(1700000000.{n:03d}:{n}): {body}"
+             for n, body in enumerate(bodies)]
+    for live in (False, True):
+        hot, _ = same(lines, live)
+        assert hot.fast is not None and hot.fast.general == 0
+    fast = session(True).fast
+    assert fast is not None
+    parsed: dict[str, Any] = {}  # parse_line's memo: what was parsed
+    recs = [fast.lines.line_rec(1112, "USER_LOGIN", body, parsed) for body in bodies]
+    assert list(parsed) == bodies[:2]
+    assert [r.fields if r is not None else None for r in recs] == [
+        parse_line(line).fields for line in lines]  # type: ignore[union-attr]
+
+
 def patched_alike(bodies: list[str]) -> None:
     """SYSCALL ``bodies``, one event each with a PROCTITLE: the hot path encodes all
     but the first two or so itself, with the same frames as the general path."""

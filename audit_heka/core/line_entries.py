@@ -388,10 +388,16 @@ class LineEntries:
     def _keep_base(bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
                    head: tuple[str, ...], type_name: str, split: list[str], rec: Rec) -> None:
         """``rec`` the most recent base of its shape: one per first two words (a call,
-        an item and name), BASES of them."""
-        if bases.pop(head, None) is None and len(bases) >= BASES:
-            del bases[next(iter(bases))]  # the least recent
+        an item and name), BASES of them. One of other keys that it replaces is kept
+        beside it, under the same words: records of two kinds that take turns (sshd's
+        failed logins, ``acct=``, between its logins, ``id=``) cannot be patched from
+        each other, and each would otherwise be parsed whenever the other came last."""
+        last = bases.pop(head, None)
+        if last is not None and last[2].keys is not rec.keys and last[2].keys != rec.keys:
+            bases[(*head, "")] = last  # (a third word: no first two words are its key)
         bases[head] = (type_name, split, rec)
+        while len(bases) > BASES:
+            del bases[next(iter(bases))]  # the least recent
 
     def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
                  changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
