@@ -114,6 +114,26 @@ def same_both_ways(lines: list[str]) -> tuple[Session, FastEncoder]:
     return hot, hot.fast
 
 
+def lane_reads(rtype: int, type_name: str, bodies: Iterable[str]
+               ) -> tuple[list[Rec | None], list[str]]:
+    """A new hot session's lane reads these bodies one after the other
+    (LineEntries.line_rec): their entries, and the bodies it parsed (parse_line's memo)."""
+    fast = session(True).fast
+    assert fast is not None
+    parsed: dict[str, Any] = {}
+    recs = [fast.lines.line_rec(rtype, type_name, body, parsed) for body in bodies]
+    return recs, list(parsed)
+
+
+def parsed_fields(lines: Iterable[str]) -> list[Any]:
+    """The fields parse_line gives these lines' records (to compare entries' with)."""
+    return [parse_line(line).fields for line in lines]  # type: ignore[union-attr]
+
+
+def fields_of(recs: list[Rec | None]) -> list[Any]:
+    return [r.fields if r is not None else None for r in recs]
+
+
 # --------------------------------------------------------------- the corpus
 
 
@@ -426,13 +446,9 @@ def test_records_of_two_kinds_that_take_turns_are_each_patched() -> None:
     for live in (False, True):
         hot, _ = same(lines, live)
         assert hot.fast is not None and hot.fast.general == 0
-    fast = session(True).fast
-    assert fast is not None
-    parsed: dict[str, Any] = {}  # parse_line's memo: what was parsed
-    recs = [fast.lines.line_rec(1112, "USER_LOGIN", body, parsed) for body in bodies]
-    assert list(parsed) == bodies[:2]
-    assert [r.fields if r is not None else None for r in recs] == [
-        parse_line(line).fields for line in lines]  # type: ignore[union-attr]
+    recs, parsed = lane_reads(1112, "USER_LOGIN", bodies)
+    assert parsed == bodies[:2]
+    assert fields_of(recs) == parsed_fields(lines)
 
 
 def patched_alike(bodies: list[str]) -> None:
@@ -565,13 +581,9 @@ def test_an_enriched_record_of_another_call_is_put_together_not_parsed() -> None
     for live in (False, True):
         hot, _ = same(lines, live)
         assert hot.fast is not None and hot.fast.encoded == len(bodies)
-    fast = session(True).fast
-    assert fast is not None
-    parsed: dict[str, Any] = {}  # parse_line's memo: what was parsed
-    recs = [fast.lines.line_rec(1300, "SYSCALL", body, parsed) for body in bodies]
-    assert list(parsed) == bodies[:1]  # then patched (openat) or put together (the others)
-    assert [r.fields if r is not None else None for r in recs] == [
-        parse_line(line).fields for line in lines[::2]]  # type: ignore[union-attr]
+    recs, parsed = lane_reads(1300, "SYSCALL", bodies)
+    assert parsed == bodies[:1]  # then patched (openat) or put together (the others)
+    assert fields_of(recs) == parsed_fields(lines[::2])
     uid_texts = [r.pieces[12].text for r in recs if r is not None]
     assert uid_texts[:5] == ["root"] * 5 and uid_texts[-2:] == ["alice", "unknown(1001)"]
 
@@ -777,15 +789,10 @@ def test_a_one_word_record_with_a_new_value_is_patched_not_parsed() -> None:
                   f"type=PROCTITLE {stamp}: proctitle={title}"]
     hot, _ = same(lines, False)
     assert isinstance(hot.fast, FastEncoder) and hot.fast.encoded == 200
-    fast = session(True).fast
-    assert fast is not None
-    bodies: dict[str, Any] = {}  # parse_line's memo: what was parsed
     first, second, third = (line.partition("): ")[2] for line in lines[2:9:3])
-    recs = [fast.lines.line_rec(PROCTITLE, "PROCTITLE", body, bodies)
-            for body in (first, second, third)]
-    assert list(bodies) == [first]  # the next ones patched from it
-    assert [r.fields if r is not None else None for r in recs] == [
-        parse_line(line).fields for line in lines[2:9:3]]  # type: ignore[union-attr]
+    recs, parsed = lane_reads(PROCTITLE, "PROCTITLE", (first, second, third))
+    assert parsed == [first]  # the next ones patched from it
+    assert fields_of(recs) == parsed_fields(lines[2:9:3])
 
 
 def test_records_of_one_or_two_words_that_begin_as_a_call_does() -> None:
@@ -833,16 +840,12 @@ def test_an_exec_whose_arguments_are_new_is_patched_not_parsed() -> None:
                        for n, body in enumerate(itertools.islice(itertools.cycle(args), 120)))
     hot, _ = same(lines, False)
     assert isinstance(hot.fast, FastEncoder) and hot.fast.encoded >= 108  # (a2="s\"n": general)
-    fast = session(True).fast
-    assert fast is not None
-    bodies: dict[str, Any] = {}  # parse_line's memo: what was parsed
     execve = [line.partition("): ")[2] for line in lines[1::3]]
-    recs = [fast.lines.line_rec(EXECVE, "EXECVE", body, bodies) for body in execve]
+    recs, read = lane_reads(EXECVE, "EXECVE", execve)
     assert [i for i, r in enumerate(recs) if r is None] == list(range(6, 120, 10))
-    assert [r.fields for r in recs if r is not None] == [
-        parse_line(line).fields  # type: ignore[union-attr]
-        for i, line in enumerate(lines[1::3]) if i % 10 != 6]
-    parsed = set(bodies)
+    assert [r.fields for r in recs if r is not None] == parsed_fields(
+        line for i, line in enumerate(lines[1::3]) if i % 10 != 6)
+    parsed = set(read)
     assert execve[0] in parsed and execve[10] not in parsed and execve[11] not in parsed
     assert execve[13] not in parsed  # (two arguments new)
     assert execve[4] in parsed and execve[5] in parsed and execve[6] in parsed

@@ -403,7 +403,8 @@ class LineEntries:
                  changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
         """A record like the last one of its type but for a few words (a new pid, new
         pointers): that entry with those pieces replaced. An ENRICHED one (its base
-        has the same ENRICHED part) makes its new pieces with those pairs."""
+        has the same ENRICHED part) makes the new pieces of keys with a pair from
+        those pairs, the others as a record without them (a pointer, an inode)."""
         enriched = last.enriched_map
         if enriched is None and last.enriched:
             enriched = last.enriched_map = dict(reversed(last.enriched))
@@ -449,14 +450,12 @@ class LineEntries:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
         for i in unknown:
             k, raw = pairs[i]
-            if enriched is not None and (last.msg_fields or k.upper() in enriched):
-                if k.upper() not in enriched:  # (no pair: its own text)
-                    pieces[i] = self.records.session_piece(record, k, raw)
-                    continue
+            if enriched is not None and k.upper() in enriched:  # its text: its pair's
                 kind = interpreter.kind(rtype, k, raw)
                 pieces[i] = self.records.piece(record, k, raw, enriched, remember=(
                     kind is not None and kind not in CONTEXT_KINDS))
                 continue
+            # Else its own text, as in a record without ENRICHED pairs.
             # A value that changes from record to record (a pid) is seldom seen again:
             # remembered only when its text cost an interpretation. The entry itself
             # is not remembered either (but as a base of its type, for the next one).
