@@ -97,8 +97,6 @@ def measure(log: Path, repeat: int) -> dict[str, Any]:
 
 def by_path(log: Path) -> list[str]:
     """The report of ``--by-path`` for one log (see the module's docstring)."""
-    import gc  # noqa: PLC0415 - as replay sets it (audit_heka.heap)
-
     from audit_heka.core import line_entries, record_entries  # noqa: PLC0415
     from audit_heka.heap import settle_for_streaming  # noqa: PLC0415
 
@@ -137,7 +135,6 @@ def by_path(log: Path) -> list[str]:
         line_entries.LineEntries.line_rec = line_rec  # type: ignore[method-assign]
         for owner, name, call in originals:
             setattr(owner, name, call)
-        gc.collect()
     out = [f"{log}: {events} events, {total / max(events, 1) * 1e6:.1f} us/event "
            "(the timing's own cost included)",
            f"{'record type':16} {'way':34} {'records':>8} {'us/record':>10} {'us/event':>9}"]

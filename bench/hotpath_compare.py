@@ -72,8 +72,7 @@ if live and not any(line.startswith("type=EOE ") for line in lines):
         at = line.find("msg=audit(")
         stamp = line[at:line.find(")", at) + 1] if at >= 0 else ""
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if (stamp and stamp not in following
-                and i > 0 and stamp in lines[i - 1] and not lines[i - 1].startswith("type=EOE ")):
+        if stamp and stamp not in following and i > 0 and stamp in lines[i - 1]:
             with_eoe.append(f"type=EOE {stamp}: \n")
     lines = with_eoe
 nows = []  # live: the shipper's clock, here each record's event time (read before the clock)
