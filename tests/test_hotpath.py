@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from audit_heka.core.entries import Rec, string_element
 from audit_heka.core.events import PROCTITLE, Assembler, Event
-from audit_heka.core.hotpath import ARGV_KEPT_MAX, FastEncoder
+from audit_heka.core.hotpath import FastEncoder
 from audit_heka.core.interpret import Interpreter
-from audit_heka.core.line_entries import EXECVE_BASE_MAX, LONG_EXECVE_SHAPES
+from audit_heka.core.line_entries import ARGV_KEPT_MAX, EXECVE_BASE_MAX, LONG_EXECVE_SHAPES
 from audit_heka.core.record_entries import MEMO_BODY_MAX
 from audit_heka.core.records import BODY_MEMO_FIELDS, Record, parse_line
 from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder
@@ -870,7 +870,7 @@ def let_go(rec: Rec) -> bool:
 
 def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
     """A build's next compiler line, patched from the last one, makes its argv from that
-    one's by the arguments that changed (FastEncoder._kept_argv), an argc above
+    one's by the arguments that changed (LineEntries.argv_elements), an argc above
     their number included. Where argv is not the record's values in order -- an
     aN_len, the arguments spread over records -- it is read whole as always. The
     frames are the general path's, both ways."""
@@ -912,6 +912,26 @@ def test_a_patched_exec_takes_its_argv_from_the_last_command_line() -> None:
     # of one patched (a new command line: never asked again).
     assert first.lasting and (first,) in fast._argvs
     assert not second.lasting and (second,) not in fast._argvs
+
+
+def test_execs_read_in_one_round_take_their_argv_from_the_last_command_line() -> None:
+    """Session.feed_lines reads a round's lines before it encodes their events, so a
+    compiler line is patched from one whose event is not encoded yet: that one's argv
+    elements are made when it is patched from (LineEntries.argv_elements), and the
+    next takes them with the arguments that changed -- not its whole argv read."""
+    flags = " ".join(f'a{i}="-W{i}"' for i in range(1, 30))
+    lines = exec_lines(f'argc=33 a0="cc" {flags} a30="-c" a31="src/f{n}.c" a32=62{n:04X}'
+                       for n in range(6))
+    same(lines, False)
+    hot = session(True)
+    hot.feed_lines(lines[:17])  # five events, and the sixth's SYSCALL and EXECVE: held
+    sixth = hot._run_recs[1]
+    assert sixth.argv_base is not None and sixth.argv_base[1] == [32, 33]
+    assert sixth.argv_elements is None  # (made when its event is encoded)
+    (shipment,) = hot.feed_lines(lines[17:])
+    assert let_go(sixth) and sixth.argv_elements is not None
+    argv = next(f for f in shipment.message.fields if f.name == "argv").values
+    assert [string_element(str(a)) for a in argv] == sixth.argv_elements
 
 
 def test_a_long_compiler_line_is_patched_from_the_last_one() -> None:

@@ -259,6 +259,131 @@ def test_feed_lines_puts_a_line_that_raises_in_failed_and_feeds_the_rest() -> No
             many.feed_lines([rec("USER", 2, "pid=2")], 10.0)  # no ``failed``: it raises
 
 
+def open_events(count: int, eoe: bool = False) -> list[str]:
+    """Events of a process that opens one new file after another (SYSCALL, CWD, PATH,
+    PROCTITLE, and the kernel's EOE if ``eoe``): each has a new pointer and a new inode,
+    bodies no memo holds."""
+    lines = []
+    for serial in range(1, count + 1):
+        lines += [rec("SYSCALL", serial, "arch=c000003e syscall=257 success=yes exit=3 "
+                      f"a0=ffffff9c a1={0x5570 + 16 * serial:x} a2=0 a3=0 items=1 "
+                      'ppid=1 pid=7 uid=0 comm="cat" exe="/usr/bin/cat" key="k"'),
+                  rec("CWD", serial, 'cwd="/"'),
+                  rec("PATH", serial, f'item=0 name="/etc/f{serial}" inode={9000 + serial} '
+                      "dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL"),
+                  rec("PROCTITLE", serial, "proctitle=636174")]
+        if eoe:
+            lines.append(rec("EOE", serial, ""))
+    return lines
+
+
+def test_feed_lines_reads_a_rounds_new_bodies_then_its_lines_then_encodes() -> None:
+    """feed_lines works in three passes: the entries of the new bodies (Session._read_ahead),
+    then the lines, then the encodings of the events they closed (Session._encode_closed)
+    -- the same frames, positions and counters as feed() line by line."""
+    for live in (False, True):
+        lines = open_events(6, eoe=live)  # (live: the lane closes an event at its EOE)
+        one, many = session(live), session(live)
+        fast = many.fast
+        assert fast is not None
+        calls: list[str] = []
+        line_rec, encode_parts = fast.lines.line_rec, fast.encode_parts
+
+        def reading(*args: Any, line_rec: Any = line_rec, **kwargs: Any) -> Any:
+            calls.append("read")
+            return line_rec(*args, **kwargs)
+
+        def encoding(*args: Any, encode_parts: Any = encode_parts) -> Any:
+            calls.append("encode")
+            return encode_parts(*args)
+
+        def closing(*args: Any, went_by: Any = many.assembler.went_by) -> Any:
+            calls.append("close")
+            return went_by(*args)
+
+        fast.lines.line_rec = reading  # type: ignore[method-assign]
+        fast.encode_parts = encoding  # type: ignore[method-assign]
+        many.assembler.went_by = closing  # type: ignore[method-assign]
+        now = 100.0 if live else None
+        a = [x for i, line in enumerate(lines) for x in one.feed(line, now, i)]
+        b = many.feed_lines(lines, now, range(len(lines)))
+        a += one.finish() if not live else one.expire(200.0)
+        b += many.finish() if not live else many.expire(200.0)
+        assert [(x.frame, x.position, x.uuid) for x in a] == [
+            (x.frame, x.position, x.uuid) for x in b]
+        assert one.counters() == many.counters()
+        # Every new body of the round read before the lane takes its first line, every
+        # event it closed encoded after its last.
+        reads = calls.count("read")
+        assert reads >= 10 and calls == ["read"] * reads + ["close"] * 6 + ["encode"] * 6
+        assert not many._ahead and many._closed is None
+
+
+def test_a_line_whose_reading_ahead_raises_is_left_to_the_lane() -> None:
+    """A body whose entry raises when read ahead is read again at its line, and fails
+    there: feed_lines puts that line's index in ``failed`` and ships the others, as
+    feed() line by line would."""
+    for live in (False, True):
+        lines = open_events(3, eoe=live)
+        bad = lines[6 + live].partition("): ")[2]  # event 2's PATH
+        one, many = session(live), session(live)
+        for s in (one, many):
+            fast = s.fast
+            assert fast is not None
+
+            def flaky(rtype: int, type_name: str, body: str, *args: Any,
+                      line_rec: Any = fast.lines.line_rec, **kwargs: Any) -> Any:
+                if body == bad:
+                    raise RuntimeError("event 2's PATH")
+                return line_rec(rtype, type_name, body, *args, **kwargs)
+
+            fast.lines.line_rec = flaky  # type: ignore[method-assign]
+        now = 100.0 if live else None
+        a: list[Shipment] = []
+        for i, line in enumerate(lines):
+            with contextlib.suppress(RuntimeError):
+                a += one.feed(line, now, i)
+        failed: list[tuple[int, Exception]] = []
+        b = many.feed_lines(lines, now, range(len(lines)), failed)
+        a += one.finish() if not live else one.expire(200.0)
+        b += many.finish() if not live else many.expire(200.0)
+        assert [(i, str(e)) for i, e in failed] == [(6 + live, "event 2's PATH")]
+        assert [(x.frame, x.position) for x in a] == [(x.frame, x.position) for x in b]
+        # (event 2 without its PATH: the assembler's)
+        assert [x.position for x in b] == [0, 5, 10] if live else [0, 4, 8]
+
+
+def test_an_event_whose_encoding_raises_fails_at_the_line_that_closed_it() -> None:
+    """An event the lane closed is encoded after the round's lines; one whose encoding
+    raises is taken out of the shipments and put in ``failed`` with the index of the
+    line that closed it (its PROCTITLE), the others shipped; without ``failed`` the
+    call raises."""
+    lines = open_events(3)
+
+    def flaky_session() -> Session:
+        s = session(False)
+        fast = s.fast
+        assert fast is not None
+
+        def flaky(node: Any, serial: int, *args: Any,
+                  encode_parts: Any = fast.encode_parts) -> Any:
+            if serial == 2:
+                raise RuntimeError("serial 2")
+            return encode_parts(node, serial, *args)
+
+        fast.encode_parts = flaky  # type: ignore[method-assign]
+        return s
+
+    failed: list[tuple[int, Exception]] = []
+    shipped = flaky_session().feed_lines(lines, None, range(len(lines)), failed)
+    assert [(i, str(e)) for i, e in failed] == [(7, "serial 2")]
+    assert [x.position for x in shipped] == [0, 8]
+    assert all(x.frame is not None for x in shipped)
+    assert [event_of(x).serial for x in shipped] == [1, 3]
+    with pytest.raises(RuntimeError, match="serial 2"):
+        flaky_session().feed_lines(lines, None, range(len(lines)))
+
+
 def test_feed_lines_takes_every_kind_of_line_as_feed_does() -> None:
     # Runs of lines where the lane takes some and hands others on: two records on one
     # line, a line too long, a NUL, blank and comment lines, an EOE in a log, a line

@@ -201,8 +201,8 @@ class Rec:
         taken over."""
         self.type_name = record.type_name
         self.execve = record.type == EXECVE
-        #: An EXECVE record's: its argv's STRING elements, once made (hotpath's
-        #: ``FastEncoder._argv``) when argv is its values (interpret.argv_is_values);
+        #: An EXECVE record's: its argv's STRING elements, once made (line_entries'
+        #: ``LineEntries.argv_elements``) when argv is its values (interpret.argv_is_values);
         #: and until then, those of the command line it was patched from with the field
         #: indexes that changed (line_entries' ``LineEntries._from_execve_base``).
         self.argv_elements: list[bytes] | None = None

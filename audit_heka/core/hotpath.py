@@ -62,8 +62,6 @@ from audit_heka.core.events import Event
 from audit_heka.core.interpret import (
     CONTEXT_KINDS,
     Interpreter,
-    argument_text,
-    argv_is_values,
 )
 from audit_heka.core.line_entries import LineEntries
 from audit_heka.core.plans import (
@@ -104,9 +102,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodies
-#: Arguments of an argv whose elements its entry keeps for the next command line (a
-#: compiler's ~30-150): memory bounded by size, the entries being kept by the memos.
-ARGV_KEPT_MAX = 256
 GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
 MEMO_BYTES_MAX = 16384  # bytes of a group's or argv's encoding remembered
 
@@ -559,13 +554,10 @@ class FastEncoder:
         data = self._argvs.get(key)
         if data is None:
             one = key[0] if len(key) == 1 else None
-            elements = None if one is None else self._kept_argv(one)
+            elements = None if one is None else self.lines.argv_elements(one)
             if elements is None:
-                argv = self.interpreter.argv_of([r.fields for r in key])
-                elements = list(map(string_element, argv))
-                if (one is not None and len(elements) <= ARGV_KEPT_MAX
-                        and argv_is_values(one.fields)):
-                    one.argv_elements = elements  # (for the next command line)
+                elements = list(map(string_element,
+                                    self.interpreter.argv_of([r.fields for r in key])))
             data = field_entry(b"\x0a\x04argv" + STRING + b"".join(elements))
             if len(data) > MEMO_BYTES_MAX:
                 if one is not None:
@@ -577,28 +569,6 @@ class FastEncoder:
                 self._argvs.clear()
             self._argvs[key] = data
         return data
-
-    @staticmethod
-    def _kept_argv(rec: Rec) -> list[bytes] | None:
-        """The argv elements an EXECVE entry keeps, or makes from those of the command
-        line it was patched from; None: read its argv.
-
-        Why: a build execs one compiler line after another, the same but for a few
-        file names, and reading argv again cost a third of such an event (~20 us for
-        30 arguments). An entry patched from the last one (line_entries'
-        ``LineEntries._from_execve_base``) has that one's elements, kept when its argv
-        was its values in order (interpret.argv_is_values): only the arguments that
-        changed are read."""
-        elements = rec.argv_elements
-        base = rec.argv_base
-        if elements is None and base is not None:
-            rec.argv_base = None  # (the base's list let go: entries never chain)
-            fields = rec.fields
-            elements = base[0].copy()
-            for i in base[1]:  # field i is argument i - 1 (argc first)
-                elements[i - 1] = string_element(argument_text(fields[i][1]))
-            rec.argv_elements = elements
-        return elements
 
 
 def _len_str(text: str) -> bytes:

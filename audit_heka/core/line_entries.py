@@ -30,8 +30,13 @@ from __future__ import annotations
 from itertools import compress
 from operator import ne
 
-from audit_heka.core.entries import FIELD_MEMO_SIZE, Piece, Rec
-from audit_heka.core.interpret import CONTEXT_KINDS, Interpreter
+from audit_heka.core.entries import FIELD_MEMO_SIZE, Piece, Rec, string_element
+from audit_heka.core.interpret import (
+    CONTEXT_KINDS,
+    Interpreter,
+    argument_text,
+    argv_is_values,
+)
 from audit_heka.core.record_entries import (
     BASES,
     CONTEXTUAL,
@@ -63,6 +68,9 @@ EXECVE_BASE_MAX = 8192
 #: Word counts of EXECVE records over MEMO_BODY_MAX whose bases are kept (least recent
 #: out): a build's few command lines at a time, in bounded memory (BASES each).
 LONG_EXECVE_SHAPES = 8
+#: Arguments of an argv whose elements its entry keeps for the next command line (a
+#: compiler's ~30-150): memory bounded by size, the entries being kept by the memos.
+ARGV_KEPT_MAX = 256
 
 
 class LineEntries:
@@ -250,11 +258,42 @@ class LineEntries:
                 record = Record(EXECVE, type_name, 0, 0, 0, None, tuple(fields), (), "", body)
                 rec = Rec(record, last.keys, last.pieces, last.shape, last)
                 rec.lasting = False  # (not remembered: a command line seldom comes again)
-                if last.argv_elements is not None:  # (its argv is its values: so is this one's)
-                    rec.argv_base = (last.argv_elements, changed)
+                elements = self.argv_elements(last)
+                if elements is not None:  # (its argv is its values: so is this one's)
+                    rec.argv_base = (elements, changed)
                 self._keep_base(bases, head, type_name, split, rec)
                 return rec
         return None
+
+    def argv_elements(self, rec: Rec) -> list[bytes] | None:
+        """The STRING elements of an EXECVE entry's argv when argv is its values in order
+        (interpret.argv_is_values), made once and kept on the entry; None: its argv is
+        read otherwise (aN_len, more than ARGV_KEPT_MAX arguments).
+
+        Why: a build execs one compiler line after another, the same but for a few
+        file names, and reading argv again cost a third of such an event (~20 us for
+        30 arguments). An entry patched from the last one (:meth:`_from_execve_base`)
+        holds that one's elements and the fields that changed: only those arguments
+        are read. They are asked when the entry is patched from, not only when its
+        event is encoded: the session encodes a round's events after reading its
+        lines (Session.feed_lines), so the next command line is read first.
+        """
+        elements = rec.argv_elements
+        if elements is not None:
+            return elements
+        base = rec.argv_base
+        fields = rec.fields
+        if base is not None:
+            rec.argv_base = None  # (the base's list let go: entries never chain)
+            elements = base[0].copy()
+            for i in base[1]:  # field i is argument i - 1 (argc first)
+                elements[i - 1] = string_element(argument_text(fields[i][1]))
+        elif len(fields) <= ARGV_KEPT_MAX + 1 and argv_is_values(fields):
+            elements = list(map(string_element, self.interpreter.argv_of([fields])))
+        else:
+            return None
+        rec.argv_elements = elements
+        return elements
 
     def _execve_bases(self, words: int, body: str, make: bool
                       ) -> dict[tuple[str, ...], tuple[str, list[str], Rec]] | None:
