@@ -115,6 +115,14 @@ class Shipment:
             self._event_of = None
         return self._event
 
+    def become(self, other: Shipment) -> None:
+        """Take ``other``'s place: the lane ships a placeholder whose event is encoded
+        after the round's lines (Session.feed_lines), and built the general way."""
+        self._event, self._event_of, self._message = other._event, other._event_of, (
+            other._message)
+        self.frame, self.position, self.degraded = other.frame, other.position, other.degraded
+        self.uuid, self.timestamp = other.uuid, other.timestamp
+
     @property
     def message(self) -> Message:
         if self._message is None:
@@ -461,8 +469,7 @@ class Session:
                 failed.append((index, exc))
                 out.remove(shipment)
                 continue
-            for name in Shipment.__slots__:  # (the placeholder in ``out`` becomes it)
-                setattr(shipment, name, getattr(built, name))
+            shipment.become(built)  # (the placeholder in ``out``)
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
