@@ -317,6 +317,14 @@ def test_feed_lines_reads_a_rounds_new_bodies_then_its_lines_then_encodes() -> N
         reads = calls.count("read")
         assert reads >= 10 and calls == ["read"] * reads + ["close"] * 6 + ["encode"] * 6
         assert not many._ahead and many._closed is None
+        # In one pass (the compiled build's way): the same shipments.
+        single = session(live)
+        single.passes = False
+        c = single.feed_lines(lines, now, range(len(lines)))
+        c += single.finish() if not live else single.expire(200.0)
+        assert [(x.frame, x.position, x.uuid) for x in b] == [
+            (x.frame, x.position, x.uuid) for x in c]
+        assert single.counters() == many.counters()
 
 
 def test_a_line_whose_reading_ahead_raises_is_left_to_the_lane() -> None:

@@ -69,6 +69,11 @@ if TYPE_CHECKING:
     _Closed = tuple["Shipment", int, "Key", list[Rec], list[str],
                     Callable[[int], Record], Callable[[], Event]]
 
+#: Whether this module runs as Python bytecode, not compiled by mypyc (setup.py): the
+#: interpreter's own code is what takes the CPU's caches, and only then does working in
+#: passes pay (Session._feed_from).
+INTERPRETED = __file__.endswith(".py")
+
 ERROR_SAMPLES = 16  # the last few malformed inputs, for `status` and error reports
 
 Key = tuple[str | None, int, int, int]
@@ -166,6 +171,9 @@ class Session:
         self._run_head = "type="  # its lines' start: "node=... type=" or "type="
         self._run_mark = ""  # and " msg=audit(...): " after their type name
         self._feeding = 0  # the index of the line feed_lines is at
+        #: Whether feed_lines works in passes (:meth:`_feed_from`): where this module is
+        #: interpreted, not compiled.
+        self.passes = INTERPRETED
         #: Within feed_lines: the entries of its lines' new bodies, read ahead
         #: (:meth:`_read_ahead`), by line index: (body, type, type name, entry).
         self._ahead: dict[int, tuple[str, int, str, Rec | None]] = {}
@@ -285,7 +293,9 @@ class Session:
         a time): mixed logs 1.24x faster per event (bench/RESULTS.md, session 16).
         The output is the same: the entries are those the lane would read, in
         the same order, and what an entry or an encoding gives does not depend
-        on what the memos held (the identity tests).
+        on what the memos held (the identity tests). The compiled build works in
+        one pass (:attr:`passes`): its code is small, and there the passes cost
+        their own work (0.85x on exec logs).
         """
         self._feeding = start
         fast = self.fast
@@ -298,8 +308,9 @@ class Session:
         match = CANONICAL_LINE.match
         entries = fast.lines.entries  # (cleared in place, never replaced)
         held = 0  # lines held straight from the memo: counted at the end, once
-        self._ahead = self._read_ahead(fast, lines, start)
-        closed = self._closed = []
+        passes = self.passes
+        self._ahead = self._read_ahead(fast, lines, start) if passes else {}
+        closed = self._closed = [] if passes else None
         try:
             for i in range(start, len(lines)):
                 self._feeding = i
@@ -377,7 +388,8 @@ class Session:
             self.records += held
             self._ahead = {}
             self._closed = None
-            self._encode_closed(closed, out, failed)
+            if closed:
+                self._encode_closed(closed, out, failed)
 
     def _read_ahead(self, fast: FastEncoder, lines: Sequence[str], start: int
                     ) -> dict[int, tuple[str, int, str, Rec | None]]:
