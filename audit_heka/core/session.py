@@ -412,7 +412,10 @@ class Session:
         line_rec = fast.lines.line_rec
         bodies = self._bodies
         numbers = MSG_TYPE_NUMBERS
-        for i in range(start, len(lines)):
+        # Most bodies are in the memo: asked in comprehensions (no loop body per line),
+        # and the others looked at closer.
+        known = [line[line.find("): ") + 3:].rstrip("\r\n") for line in lines[start:]]
+        for i in [start + n for n, body in enumerate(known) if body not in entries]:
             line = lines[i]
             if line.startswith("type="):
                 name_at = 5
