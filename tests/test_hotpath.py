@@ -927,7 +927,8 @@ def test_execs_read_in_one_round_take_their_argv_from_the_last_command_line() ->
     hot.feed_lines(lines[:17])  # five events, and the sixth's SYSCALL and EXECVE: held
     sixth = hot._run_recs[1]
     assert sixth.argv_base is not None and sixth.argv_base[1] == [32, 33]
-    assert sixth.argv_elements is None  # (made when its event is encoded)
+    made = sixth.argv_elements
+    assert made is None  # (made when its event is encoded)
     (shipment,) = hot.feed_lines(lines[17:])
     assert let_go(sixth) and sixth.argv_elements is not None
     argv = next(f for f in shipment.message.fields if f.name == "argv").values

@@ -289,21 +289,24 @@ def test_feed_lines_reads_a_rounds_new_bodies_then_its_lines_then_encodes() -> N
         calls: list[str] = []
         line_rec, encode_parts = fast.lines.line_rec, fast.encode_parts
 
-        def reading(*args: Any, line_rec: Any = line_rec, **kwargs: Any) -> Any:
+        def reading(*args: Any, line_rec: Any = line_rec, calls: list[str] = calls,
+                    **kwargs: Any) -> Any:
             calls.append("read")
             return line_rec(*args, **kwargs)
 
-        def encoding(*args: Any, encode_parts: Any = encode_parts) -> Any:
+        def encoding(*args: Any, encode_parts: Any = encode_parts,
+                     calls: list[str] = calls) -> Any:
             calls.append("encode")
             return encode_parts(*args)
 
-        def closing(*args: Any, went_by: Any = many.assembler.went_by) -> Any:
+        def closing(*args: Any, went_by: Any = many.assembler.went_by,
+                    calls: list[str] = calls) -> Any:
             calls.append("close")
             return went_by(*args)
 
         fast.lines.line_rec = reading  # type: ignore[method-assign]
-        fast.encode_parts = encoding  # type: ignore[method-assign]
-        many.assembler.went_by = closing  # type: ignore[method-assign]
+        fast.encode_parts = encoding  # type: ignore[method-assign,assignment]
+        many.assembler.went_by = closing  # type: ignore[method-assign,assignment]
         now = 100.0 if live else None
         a = [x for i, line in enumerate(lines) for x in one.feed(line, now, i)]
         b = many.feed_lines(lines, now, range(len(lines)))
@@ -340,7 +343,8 @@ def test_a_line_whose_reading_ahead_raises_is_left_to_the_lane() -> None:
             assert fast is not None
 
             def flaky(rtype: int, type_name: str, body: str, *args: Any,
-                      line_rec: Any = fast.lines.line_rec, **kwargs: Any) -> Any:
+                      line_rec: Any = fast.lines.line_rec, bad: str = bad,
+                      **kwargs: Any) -> Any:
                 if body == bad:
                     raise RuntimeError("event 2's PATH")
                 return line_rec(rtype, type_name, body, *args, **kwargs)
@@ -379,7 +383,7 @@ def test_an_event_whose_encoding_raises_fails_at_the_line_that_closed_it() -> No
                 raise RuntimeError("serial 2")
             return encode_parts(node, serial, *args)
 
-        fast.encode_parts = flaky  # type: ignore[method-assign]
+        fast.encode_parts = flaky  # type: ignore[method-assign,assignment]
         return s
 
     failed: list[tuple[int, Exception]] = []

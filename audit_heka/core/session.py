@@ -62,7 +62,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
-if TYPE_CHECKING:
     #: An event the lane closed, to be encoded (Session._encode_closed): its placeholder
     #: shipment, the index of the line that closed it, its key, entries and lines, and
     #: how to make its records and Event.
@@ -402,10 +401,10 @@ class Session:
         at most MEMO_BODY_MAX characters, or a compiler line's EXECVE of at most
         EXECVE_BASE_MAX (argc first: one record): the lane asks no entry of an
         event too large for the hot path, whose records are many and long (an
-        exec of 100,000 arguments). The lane takes an entry when the
-        line's body, type and type name are those read here. A line the lane
-        then declines cost its reading, not its output. A line whose reading
-        raises is left to the lane, which raises at that line.
+        exec of 100,000 arguments). The lane takes an entry when the line's body,
+        type and type name are those read here. A line the lane then declines
+        cost its reading, not its output. A line whose reading raises is left to
+        the lane, which raises at that line.
         """
         ahead: dict[int, tuple[str, int, str, Rec | None]] = {}
         entries = fast.lines.entries
