@@ -7,6 +7,7 @@ path. The reader must split exactly as ``replay`` does (on "\\n" only).
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
@@ -60,3 +61,24 @@ def test_by_path_names_the_way_each_record_took(tmp_path: Path) -> None:
     assert rows[("SYSCALL", "patched")][0] == "19"
     assert rows[("PROCTITLE", "parsed")][0] == "1" and len(rows) == 3
     assert (LineEntries.line_rec, LineEntries._patched) == before
+
+
+def test_its_timing_sets_the_collector_as_replay_does(tmp_path: Path) -> None:
+    """The plain timing (not ``--by-path``) runs with the generation-0 threshold replay
+    and the shipper set (audit_heka.heap), not CPython's default: else it counts
+    collections neither of them runs."""
+    spec = importlib.util.spec_from_file_location("bench_hotpath", ROOT / "bench" / "hotpath.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from audit_heka.heap import YOUNG_THRESHOLD  # noqa: PLC0415 - as the bench's
+
+    log = tmp_path / "audit.log"
+    log.write_text("type=PROCTITLE msg=audit(1700000000.001:1): proctitle=6C73\n")
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, *threshold[1:])
+    try:
+        figures = module.measure(log, 1)
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD and figures["events"] == 1
+    finally:
+        gc.set_threshold(*threshold)
