@@ -182,10 +182,9 @@ class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
     __slots__ = ("argv_base", "argv_elements", "enriched", "enriched_map", "execve", "fields",
-                 "free_text",
-                 "has_pid", "joined", "keys", "lasting", "malformed", "msg_fields", "parts",
-                 "pid", "pid_index", "pieces", "shape", "singles", "type_name", "volatile",
-                 "volatiles", "warn")
+                 "free_text", "has_pid", "joined", "keys", "lasting", "malformed",
+                 "msg_fields", "parts", "pid", "pid_index", "pieces", "shape", "singles",
+                 "type_name", "volatile", "volatiles", "warn")
     pid_index: int
     singles: list[bytes]
     malformed: tuple[str, ...]

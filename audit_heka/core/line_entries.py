@@ -321,11 +321,11 @@ class LineEntries:
         made with the pairs of the record that has it (:meth:`_put_together`), and a RAW
         record reads it as a word of another call (CONTEXTUAL: made, not looked up)."""
         words = self._words_of(rtype, len(record.fields))
-        named = dict(record.enriched) if record.enriched else None
+        named = {name for name, _ in record.enriched}
         for pair, piece in zip(record.fields, rec.pieces, strict=True):
             k, raw = pair
             if len(raw) <= MEMO_VALUE_MAX and reads_alone(k, raw):
-                if named is not None and k.upper() in named:
+                if named and k.upper() in named:
                     words.setdefault(f"{k}={raw}", (pair, CONTEXTUAL))
                 else:
                     words[f"{k}={raw}"] = (pair, CONTEXTUAL if piece.kind in CONTEXT_KINDS
