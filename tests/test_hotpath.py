@@ -1160,3 +1160,53 @@ def test_an_event_too_large_for_the_hot_path_costs_it_nothing() -> None:
         assert fast.encode(event, limit) is None
     assert (fast.general, fast.encoded) == (3, 0)
     assert fast.encode(event, 8 * lines) is not None and fast.encoded == 1
+
+
+#: What two entries of one record must agree on (Rec.context and the argv memos are kept
+#: for later records, not read by the encoding).
+_ENTRY_FACTS = ("type_name", "execve", "keys", "fields", "enriched", "free_text",
+                "msg_fields", "pieces", "singles", "joined", "malformed", "volatiles",
+                "volatile", "warn", "has_pid", "pid", "pid_index")
+
+
+def test_a_patched_kernel_entry_is_the_entry_its_parse_gives() -> None:
+    """LineEntries patches a kernel record from the last one of its call without making
+    its Record (Rec.patch), its texts read in the base's call context (Rec.context):
+    each entry must be what a parse of its body gives -- the same facts and bytes --
+    for calls whose texts read a0/a1 (fcntl, socketcall) or not (openat), a base with
+    a volatile piece (an unknown auid) and changes that bear on the severity."""
+    syscall = ("arch=c000003e syscall={call} success={ok} exit={exit} a0={a0} a1={a1} "
+               "a2={a2} a3=0 items=1 ppid=1 pid={pid} auid={auid} uid=0 gid=0 euid=0 "
+               'suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=3 comm="x" '
+               'exe="/usr/bin/x" key=(null)')
+    series = []
+    for call, a0 in ((257, "ffffff9c"), (72, "3"), (102, "1")):  # openat, fcntl, socketcall
+        for n in range(6):
+            series.append(syscall.format(
+                call=call, ok="yes" if n != 4 else "no", exit=-2 if n == 4 else 3,
+                a0=a0 if n != 3 else "4", a1=f"{0x7ffc0000 + n * 16:x}" if n != 2 else "2",
+                a2="1" if call == 72 else f"{0x800 * n:x}",  # fcntl F_SETFD 1: FD_CLOEXEC
+                pid=100 + n, auid=1000 if call != 72 else 4321))
+    series += [f"item=0 name=\"/tmp/f{n % 2}\" inode={700 + n} dev=fe:00 mode=0100644 "
+               "ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 "
+               "cap_fver=0 cap_frootid=0" for n in range(6)]
+    interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
+    patching = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
+    patched = 0
+    for body in series:
+        rtype, name = (1300, "SYSCALL") if body.startswith("arch=") else (1302, "PATH")
+        rec = patching.line_rec(rtype, name, body, {})
+        fresh = Interpreter(USERS, GROUPS, machine="x86_64")
+        parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
+            rtype, name, body, {})
+        assert rec is not None and parsed is not None
+        patched += rec.context is not None
+        for fact in _ENTRY_FACTS:
+            mine, theirs = getattr(rec, fact), getattr(parsed, fact)
+            if fact == "pieces":
+                mine = [(p.key, p.raw, p.text, p.single, p.volatile) for p in mine]
+                theirs = [(p.key, p.raw, p.text, p.single, p.volatile) for p in theirs]
+            assert mine == theirs, (fact, body)
+        assert [p if isinstance(p, bytes) else p.single for p in rec.parts] == [
+            p if isinstance(p, bytes) else p.single for p in parsed.parts], body
+    assert patched >= 8  # (the test reaches the patches it is about)

@@ -205,7 +205,8 @@ def test_feed_lines_reads_a_run_as_the_canonical_form_does() -> None:
     odd = [f"type=CWD  {stamp}{cwd}", f"type=C WD {stamp}{cwd}", f"type=CWD {stamp} {cwd}",
            f"node=h type=CWD {stamp}{cwd}", f"type=PATH {stamp}{cwd}", f"type={stamp}{cwd}",
            f"type=CWD msg=audit(1700000000.001:1):{cwd}", f"type=CWD {stamp}{cwd}\r\n",
-           f"type=CWD msg=audit(1700000000.001:10): {cwd}"]
+           f"type=CWD msg=audit(1700000000.001:10): {cwd}",
+           f"type=CWD {cwd} {stamp}{cwd}"]  # (the run's audit(...) after a word, not a name)
     for node in ("", "node=h "):
         for written in odd:
             line = written.replace("type=", node + "type=", 1) if node and not (

@@ -29,6 +29,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from audit_heka.core.interpret import CallContext
+    from audit_heka.core.records import Pairs
+
 FIELD_MEMO_SIZE = 16384  # field pieces (and names) remembered
 
 _INT32_MIN = -(1 << 31)
@@ -181,10 +184,16 @@ def text_elements(text: Text) -> tuple[bytes, bytes]:
 class Rec:
     """What an event's message takes from one record, by (type, type name, body)."""
 
-    __slots__ = ("argv_base", "argv_elements", "enriched", "enriched_map", "execve", "fields",
-                 "free_text", "has_pid", "joined", "keys", "lasting", "malformed",
+    __slots__ = ("argv_base", "argv_elements", "context", "enriched", "enriched_map", "execve",
+                 "fields", "free_text", "has_pid", "joined", "keys", "lasting", "malformed",
                  "msg_fields", "parts", "pid", "pid_index", "pieces", "shape", "singles",
                  "type_name", "volatile", "volatiles", "warn")
+    type_name: str
+    execve: bool
+    fields: Pairs
+    enriched: Pairs
+    free_text: str
+    msg_fields: int
     pid_index: int
     singles: list[bytes]
     malformed: tuple[str, ...]
@@ -193,13 +202,29 @@ class Rec:
     has_pid: bool
     pid: int | None
 
-    def __init__(self, record: Record, keys: tuple[str, ...], pieces: tuple[Piece, ...],
-                 shape: int, base: Rec | None = None, changed: Sequence[int] = ()) -> None:
+    def __init__(self, record: Record | None, keys: tuple[str, ...],
+                 pieces: tuple[Piece, ...], shape: int, base: Rec | None = None,
+                 changed: Sequence[int] = (), fields: Pairs = ()) -> None:
         """``base``: the entry of a record with the same keys but for the values at
         ``changed`` (what line_entries' ``LineEntries._patched`` knows): the rest is
-        taken over."""
-        self.type_name = record.type_name
-        self.execve = record.type == EXECVE
+        taken over. ``record`` None: a kernel record like ``base`` (its type name and
+        ENRICHED pairs, no free text) but for its ``fields``, whose change bears on no
+        counter and not on the severity (:meth:`patch` makes such entries)."""
+        if record is None:
+            assert base is not None  # (see patch)
+            self.type_name = base.type_name
+            self.execve = base.execve
+            self.fields = fields
+            self.enriched = base.enriched
+            self.free_text = ""
+            self.msg_fields = base.msg_fields
+        else:
+            self.type_name = record.type_name
+            self.execve = record.type == EXECVE
+            self.fields = record.fields
+            self.enriched = record.enriched
+            self.free_text = record.free_text
+            self.msg_fields = record.msg_fields  # (the general path names fields by it too)
         #: An EXECVE record's: its argv's STRING elements, once made (line_entries'
         #: ``LineEntries.argv_elements``) when argv is its values (interpret.argv_is_values);
         #: and until then, those of the command line it was patched from with the field
@@ -208,36 +233,60 @@ class Rec:
         self.argv_base: tuple[list[bytes], list[int]] | None = None
         self.keys = keys
         self.shape = shape
-        self.fields = record.fields
-        self.enriched = record.enriched
         #: ``enriched`` as a dict (the first pair of each name), made by the first patch of
         #: an ENRICHED record from this entry and handed on to the entries patched from it.
         self.enriched_map: dict[str, str] | None = None
-        self.free_text = record.free_text
-        self.msg_fields = record.msg_fields  # (the general path names fields by it too)
         self.pieces = pieces
-        if base is not None and record.type != SECCOMP and _plain_change(
-                changed, pieces, base.pieces):
-            # Only values changed, none of them bearing on the counters or severity.
-            self.pid_index = index = base.pid_index
-            singles = self.singles = list(base.singles)
-            for i in changed:
-                singles[i] = pieces[i].single
-            self.malformed = base.malformed
-            self.volatiles = base.volatiles
-            self.warn = base.warn
-            if index in changed:
-                self._pid(pieces[index].number)
-            else:
-                self.has_pid, self.pid = base.has_pid, base.pid
+        #: The call context of its CONTEXT_KINDS texts (Interpreter.call_context), kept by
+        #: line_entries for the records patched from it: they are of the same call.
+        self.context: CallContext | None = None
+        if base is not None and (record is None or (record.type != SECCOMP and _plain_change(
+                changed, pieces, base.pieces))):
+            self._take_over(base, changed)
         else:
             self.pid_index = index = keys.index("pid") if "pid" in keys else -1
-            singles = self.singles = list(map(_SINGLE_OF, pieces))
+            self.singles = list(map(_SINGLE_OF, pieces))
             self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
             self.volatiles = tuple(compress(range(len(pieces)), map(VOLATILE_OF, pieces)))
+            assert record is not None  # (a record without base is always given)
             self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
             self._pid(pieces[index].number if index >= 0 else None)
             self.has_pid = index >= 0
+        self._join()
+
+    @staticmethod
+    def patch(base: Rec, rtype: int, fields: Pairs, pieces: tuple[Piece, ...],
+              changed: Sequence[int]) -> Rec | None:
+        """What ``Rec(record, base.keys, pieces, base.shape, base, changed)`` gives for a
+        kernel record (no free text) of ``base``'s type name and ENRICHED pairs whose
+        values at ``changed`` alone differ, without its Record: line_entries' patches of
+        such records make none. None: a change that bears on a counter or on the
+        severity (the caller makes the entry of its Record)."""
+        if rtype == SECCOMP or not _plain_change(changed, pieces, base.pieces):
+            return None
+        rec = Rec(None, base.keys, pieces, base.shape, base, changed, fields)
+        rec.enriched_map = base.enriched_map
+        return rec
+
+    def _take_over(self, base: Rec, changed: Sequence[int]) -> None:
+        """``base``'s counters and severity: only values changed, at ``changed``, none of
+        them bearing on those (_plain_change)."""
+        pieces = self.pieces
+        self.pid_index = index = base.pid_index
+        singles = self.singles = base.singles.copy()
+        for i in changed:
+            singles[i] = pieces[i].single
+        self.malformed = base.malformed
+        self.volatiles = base.volatiles
+        self.warn = base.warn
+        if index in changed:
+            self._pid(pieces[index].number)
+        else:
+            self.has_pid, self.pid = base.has_pid, base.pid
+
+    def _join(self) -> None:
+        """The record's bytes: one join, or parts around its volatile pieces."""
+        singles = self.singles
         self.volatile = bool(self.volatiles)
         #: Whether an event's group or argv may be remembered by this entry: not when a
         #: text of it is asked at each use, nor when no memo keeps the entry (a record
@@ -255,6 +304,7 @@ class Rec:
         self.joined = b""
         parts: list[bytes | Piece] = []
         start = 0
+        pieces = self.pieces
         for i in self.volatiles:
             parts += (b"".join(singles[start:i]), pieces[i])
             start = i + 1

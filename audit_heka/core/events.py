@@ -67,11 +67,12 @@ SERIAL_SPACE = 1 << 32
 Key = tuple[str | None, int, int, int]  # node, serial, seconds, milliseconds
 
 
-def stands_alone(msg_type: int) -> bool:
-    """Types the kernel logs without a syscall context: never more records."""
-    return msg_type == 1005 or 1100 <= msg_type <= 1299 or msg_type == 2000 or (
-        2100 <= msg_type <= 2999
-    )
+#: Types the kernel logs without a syscall context: never more records (1005, the user
+#: messages 1100-1299, 2000, 2100-2999).
+STANDS_ALONE = frozenset((1005, *range(1100, 1300), 2000, *range(2100, 3000)))
+#: Whether a record of this type stands alone: the set's own look-up, no function of
+#: ours around it (the lane asks it for every new line).
+stands_alone = STANDS_ALONE.__contains__
 
 
 class Event(Value):

@@ -393,7 +393,7 @@ class Interpreter:
         #: Grows at every forget_names(): memos of interpreted texts kept elsewhere
         #: (the hot path's: core.hotpath, line_entries, record_entries) are dropped when it moves.
         self.names_generation = 0
-        self._last_context: tuple[RecordLike, _Context] | None = None  # see _context_of
+        self._last_context: tuple[RecordLike, CallContext] | None = None  # see _context_of
 
     # ----- public -------------------------------------------------------------------
 
@@ -418,7 +418,7 @@ class Interpreter:
         `errors` when given; without `errors` the exception propagates.
         """
         rtype = record.type
-        ctx: _Context | None = None  # built on first need: only SYSCALL records need it
+        ctx: CallContext | None = None  # built on first need: only SYSCALL records need it
         enriched = dict(reversed(record.enriched)) if record.enriched else None
         out: Interpreted = {}
         raw_only = _user_tty_message_keys(record) if rtype == USER_TTY else None
@@ -447,7 +447,7 @@ class Interpreter:
                     continue  # auparse's find_field and the message scheme see the first one
                 if kind in CONTEXT_KINDS:
                     if ctx is None:
-                        ctx = _Context.of(record, self.machine)
+                        ctx = CallContext.of(record.fields, self.machine)
                     text = self.value(kind, raw, ctx)
                 else:
                     text = self.plain(kind, raw)
@@ -509,10 +509,22 @@ class Interpreter:
     def kind_text(self, record: RecordLike, kind: str, raw: str) -> str | list[str] | None:
         """:meth:`field_text` of a field whose kind (not None) the caller knows, without
         ENRICHED pairs."""
-        if kind == "ESCAPED_KEY":
-            return self.key_parts(raw)
         if kind in CONTEXT_KINDS:
             return self.value(kind, raw, self._context_of(record))
+        return self.own_text(kind, raw)
+
+    def text_in(self, context: CallContext, kind: str, raw: str) -> str | list[str] | None:
+        """:meth:`kind_text` of a field of a record whose :meth:`call_context` the caller
+        kept: a record patched from another of the same call and arguments
+        (audit_heka.core.line_entries) is not read again for it."""
+        if kind in CONTEXT_KINDS:
+            return self.value(kind, raw, context)
+        return self.own_text(kind, raw)
+
+    def own_text(self, kind: str, raw: str) -> str | list[str] | None:
+        """The text of a field whose kind reads no other field of its record."""
+        if kind == "ESCAPED_KEY":
+            return self.key_parts(raw)
         return self.plain(kind, raw)
 
     def context_key(self, record: RecordLike) -> tuple[str | int | None, ...]:
@@ -522,18 +534,23 @@ class Interpreter:
         fcntl, prctl, open, mq_open, setsockopt and getsockopt decode an argument by a0
         or a1: _contextual). A caller memoising those texts keys them with it."""
         ctx = self._context_of(record)
-        name = ctx.sysname
-        if name is None or name in _READS_A0_A1 or name.startswith("fcntl"):
-            return (ctx.machine, name, ctx.a0, ctx.a1)
-        return (ctx.machine, name)
+        if ctx.reads_arguments:
+            return (ctx.machine, ctx.sysname, ctx.a0, ctx.a1)
+        return (ctx.machine, ctx.sysname)
 
-    def _context_of(self, record: RecordLike) -> _Context:
+    def call_context(self, fields: tuple[tuple[str, str], ...]) -> CallContext:
+        """What the texts of a record's CONTEXT_KINDS read of its other ``fields`` (see
+        :meth:`context_key`): the same for every record of its call (arch, syscall)
+        and, for the calls that read them (CallContext.reads_arguments), of its a0 and a1."""
+        return CallContext.of(fields, self.machine)
+
+    def _context_of(self, record: RecordLike) -> CallContext:
         """The record's context, kept for the next call about the same record (the hot
         path asks for several fields of one record, one at a time)."""
         last = self._last_context
         if last is not None and last[0] is record:
             return last[1]
-        ctx = _Context.of(record, self.machine)
+        ctx = CallContext.of(record.fields, self.machine)
         self._last_context = (record, ctx)
         return ctx
 
@@ -579,7 +596,7 @@ class Interpreter:
 
     # ----- per type -------------------------------------------------------------------
 
-    def value(self, kind: str, raw: str, ctx: _Context) -> str | None:
+    def value(self, kind: str, raw: str, ctx: CallContext) -> str | None:
         """The text for one field of type `kind` (an AUPARSE_TYPE_* name)."""
         handler = _HANDLERS.get(kind)
         if handler is None:
@@ -595,7 +612,7 @@ class Interpreter:
     def gid(self, raw: str, base: int = 10) -> str:
         return _id_text(raw, base, self.groups)
 
-    def syscall(self, raw: str, ctx: _Context) -> str:
+    def syscall(self, raw: str, ctx: CallContext) -> str:
         number = _int32(strtoul(raw, 10))
         machine = ctx.machine or self.machine
         name = SYSCALLS.get(machine, {}).get(number) if machine is not None else None
@@ -609,7 +626,7 @@ class Interpreter:
                 return f"{name}({call})"
         return name
 
-    def arg(self, index: int, raw: str, ctx: _Context) -> str:
+    def arg(self, index: int, raw: str, ctx: CallContext) -> str:
         if ctx.machine is None or ctx.sysname is None:
             return f"0x{raw}"
         kinds = ARG_KINDS.get(ctx.sysname)  # by name, whatever the architecture
@@ -638,20 +655,23 @@ class Interpreter:
         return f"0x{raw}"
 
 
-class _Context:
+class CallContext:
     """The event facts some fields need: the record's arch, syscall name, a0 and a1."""
 
-    __slots__ = ("a0", "a1", "machine", "sysname")
+    __slots__ = ("a0", "a1", "machine", "reads_arguments", "sysname")
 
     def __init__(self, machine: str | None, sysname: str | None, a0: int, a1: int) -> None:
         self.machine = machine
         self.sysname = sysname
         self.a0 = a0
         self.a1 = a1
+        #: Whether a text of this call reads a0 or a1 (see Interpreter.context_key).
+        self.reads_arguments = (sysname is None or sysname in _READS_A0_A1
+                                or sysname.startswith("fcntl"))
 
     @classmethod
-    def of(cls, record: RecordLike, host: str | None) -> _Context:
-        fields = record.fields
+    def of(cls, fields: tuple[tuple[str, str], ...], host: str | None) -> CallContext:
+        """The context of a record with these fields."""
         values: dict[str, str] | None = None
         if len(fields) >= 2 and fields[0][0] == "arch" and fields[1][0] == "syscall":
             # A kernel SYSCALL record: arch and syscall come first (their first
@@ -669,11 +689,10 @@ class _Context:
                 if len(_CALLS) >= MEMO_SIZE:
                     _CALLS.clear()
                 _CALLS[key] = context
-        sysname = context.sysname
-        if sysname is None or sysname in _READS_A0_A1 or sysname.startswith("fcntl"):
+        if context.reads_arguments:
             if values is None:
                 values = dict(reversed(fields))
-            return cls(context.machine, sysname, _hex_or(values.get("a0")),
+            return cls(context.machine, context.sysname, _hex_or(values.get("a0")),
                        _hex_or(values.get("a1")))
         return context  # no text of this call reads a0 or a1: one context per call
 
@@ -700,7 +719,7 @@ def _call(arch: str | None, raw: str | None, host: str | None
 # (arch, syscall, host) -> the context of that call (machine, syscall name; a0 and a1
 # read apart for the calls whose texts read them): a few calls make most records.
 _CALL_TEXT_MAX = 64  # characters of arch and syscall values whose call is remembered
-_CALLS: dict[tuple[str | None, str | None, str | None], _Context] = {}
+_CALLS: dict[tuple[str | None, str | None, str | None], CallContext] = {}
 
 
 # socketcall(2) and ipc(2) multiplex calls chosen by a0: ausearch prints `socketcall(bind)`.
@@ -722,7 +741,7 @@ _UNKNOWN_KIND = "\0not memoised"  # a sentinel no kind or text can equal
 CONTEXT_KINDS = frozenset({"SYSCALL", "A0", "A1", "A2", "A3"})
 #: Kinds whose text comes from the users/groups maps (which can change).
 _NAME_KINDS = frozenset({"UID", "GID"})
-_NO_CONTEXT = _Context(None, None, 0, 0)
+_NO_CONTEXT = CallContext(None, None, 0, 0)
 
 
 def _user_tty_message_keys(record: RecordLike) -> frozenset[str]:
@@ -813,7 +832,7 @@ def field_type(rtype: int, name: str, raw: str) -> str | None:
     return kind
 
 
-def _contextual(ctx: _Context, index: int, raw: str) -> str | None:
+def _contextual(ctx: CallContext, index: int, raw: str) -> str | None:
     """Decoders that depend on another argument (auparse's print_a1/print_a2 logic)."""
     name = ctx.sysname or ""
     if name.startswith("fcntl") and index == 2:
@@ -990,7 +1009,7 @@ _ARG_SPECIAL: dict[str, Callable[[str], str]] = {
 # ----- field-type handlers --------------------------------------------------------------
 
 
-def _exit(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _exit(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = strtol(raw, 10)
     if value >= 0:
         return raw
@@ -998,67 +1017,67 @@ def _exit(_: Interpreter, raw: str, ctx: _Context) -> str:
     return text if text is not None else f"(null)(Unknown error {-value})"
 
 
-def _arch(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _arch(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = strtoul(raw, 16) & UNSET32
     name = ARCH_NAMES.get(value)
     return name if name is not None else f"unknown-elf-type({raw})"  # the text, as written
 
 
-def _perm(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _perm(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = strtol(raw, 10) or 0xF
     names = [n for bit, n in ((4, "read"), (2, "write"), (1, "exec"), (8, "attr"))
              if value & bit]
     return ",".join(names)
 
 
-def _success(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _success(_: Interpreter, raw: str, ctx: CallContext) -> str:
     if not raw[:1].isascii() or not raw[:1].isdigit():  # C isdigit: ASCII only
         return raw
     return {0: "no", 1: "yes"}.get(_int32(strtoul(raw, 10)), "unset")
 
 
-def _cap_bitmap(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _cap_bitmap(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = strtoul(raw, 16)
     names = [CAPABILITIES[i] for i in range(CAP_LAST_CAP + 1)
              if value >> i & 1 and i in CAPABILITIES]
     return ",".join(names) if names else "none"
 
 
-def _capability(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _capability(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = _int32(strtoul(raw, 10))
     name = CAPABILITIES.get(value)
     return name if name is not None else f"unknown-capability({raw})"
 
 
-def _signal(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _signal(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = _int32(strtoul(raw, 10))
     name = SIGNALS.get(value)
     return name if name is not None else f"unknown-signal({raw})"
 
 
-def _list(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _list(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = _int32(strtoul(raw, 10))
     name = LISTS.get(value)
     return name if name is not None else f"unknown-list({raw})"
 
 
-def _session(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _session(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return "unset" if raw == "4294967295" else raw
 
 
-def _seccomp(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _seccomp(_: Interpreter, raw: str, ctx: CallContext) -> str:
     value = strtoul(raw, 16)
     name = SECCOMP_ACTIONS.get((value & SECCOMP_RET_ACTION) >> 16)
     return name if name is not None else f"unknown-seccomp-code({raw})"
 
 
 def _field_number(field: str, base: int, truncate: bool = True
-                  ) -> Callable[[Interpreter, str, _Context], str]:
+                  ) -> Callable[[Interpreter, str, CallContext], str]:
     """A numeric field named from a table: auparse's `int x = strtoul(val, NULL, base)`."""
     names = FIELD_NUMBERS[field]
     unknown = FIELD_UNKNOWN[field]
 
-    def handler(_: Interpreter, raw: str, ctx: _Context) -> str:
+    def handler(_: Interpreter, raw: str, ctx: CallContext) -> str:
         value = strtoul(raw, base)
         text = names.get(_int32(value) if truncate else value)
         return text if text is not None else unknown.format(raw=raw)
@@ -1066,7 +1085,7 @@ def _field_number(field: str, base: int, truncate: bool = True
     return handler
 
 
-def _fanotify(self: Interpreter, raw: str, ctx: _Context) -> str:
+def _fanotify(self: Interpreter, raw: str, ctx: CallContext) -> str:
     """fanotify `resp`: a value that does not start with a digit is printed as it is."""
     if not raw[:1].isascii() or not raw[:1].isdigit():
         return raw
@@ -1076,19 +1095,19 @@ def _fanotify(self: Interpreter, raw: str, ctx: _Context) -> str:
 _FANOTIFY_NUMBER = _field_number("resp", 10)
 
 
-def _personality_field(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _personality_field(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return _personality(raw)
 
 
-def _tty_data(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _tty_data(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return tty_data(raw)
 
 
-def _ioctl_field(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _ioctl_field(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return _ioctl_req(raw)
 
 
-def _path_flags(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _path_flags(_: Interpreter, raw: str, ctx: CallContext) -> str:
     """PATH `flags` (lookup flags): `none`, names joined by commas, else 0x<raw>."""
     value = strtoul(raw, 16) & UNSET32
     if value == 0:
@@ -1097,7 +1116,7 @@ def _path_flags(_: Interpreter, raw: str, ctx: _Context) -> str:
     return ",".join(names) if names else f"0x{raw}"
 
 
-def _resolve(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _resolve(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return _flags("resolve", raw)
 
 
@@ -1204,11 +1223,11 @@ def _inet6(addr: bytes) -> str:
     return ip.compressed
 
 
-def _sockaddr(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _sockaddr(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return sockaddr(raw)
 
 
-def _escaped(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _escaped(_: Interpreter, raw: str, ctx: CallContext) -> str:
     if raw.startswith('"'):
         end = raw.find('"', 1)
         if end > 0 and raw.isprintable():
@@ -1219,35 +1238,35 @@ def _escaped(_: Interpreter, raw: str, ctx: _Context) -> str:
     return tty_escape(escaped(raw))
 
 
-def _proctitle(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _proctitle(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return tty_escape(proctitle(raw))
 
 
-def _mode(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _mode(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return mode_text(strtoul(raw, 8) & UNSET32)
 
 
-def _mode_short(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _mode_short(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return mode_short_text(strtoul(raw, 8) & UNSET32)
 
 
-def _promisc(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _promisc(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return "no" if strtol(raw, 10) == 0 else "yes"
 
 
-def _mmap_field(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _mmap_field(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return _mmap(raw)
 
 
-def _oflag(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _oflag(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return _open_flags(raw)
 
 
-def _raw(_: Interpreter, raw: str, ctx: _Context) -> str:
+def _raw(_: Interpreter, raw: str, ctx: CallContext) -> str:
     return raw
 
 
-_HANDLERS: dict[str, Callable[[Interpreter, str, _Context], str | None]] = {
+_HANDLERS: dict[str, Callable[[Interpreter, str, CallContext], str | None]] = {
     "UID": lambda self, raw, ctx: self.uid(raw),
     "GID": lambda self, raw, ctx: self.gid(raw),
     "SYSCALL": lambda self, raw, ctx: self.syscall(raw, ctx),

@@ -33,6 +33,7 @@ from operator import ne
 from audit_heka.core.entries import FIELD_MEMO_SIZE, Piece, Rec, string_element
 from audit_heka.core.interpret import (
     CONTEXT_KINDS,
+    CallContext,
     Interpreter,
     argument_text,
     argv_is_values,
@@ -482,46 +483,99 @@ class LineEntries:
             if piece is CONTEXTUAL:
                 unknown.append(i)
         fields = tuple(pairs)
-        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
-                        last.msg_fields, "")
-        interpreter = self.interpreter
-        if reads_args and len(interpreter.context_key(record)) > 2:
-            return None  # this call's texts read a0/a1 (socketcall, fcntl...)
-        for i in unknown:
-            k, raw = pairs[i]
-            if enriched is not None and k.upper() in enriched:  # its text: its pair's
-                kind = interpreter.kind(rtype, k, raw)
-                pieces[i] = self.records.piece(record, k, raw, enriched, remember=(
-                    kind is not None and kind not in CONTEXT_KINDS))
-                continue
-            # Else its own text, as in a record without ENRICHED pairs.
-            # A value that changes from record to record (a pid) is seldom seen again:
-            # remembered only when its text cost an interpretation. The entry itself
-            # is not remembered either (but as a base of its type, for the next one).
-            # Memos that fill with one-off entries keep the garbage collector busy.
-            if last.msg_fields:  # a user-space record: its session's next ones repeat it
-                pieces[i] = self.records.session_piece(record, k, raw)
-                continue
-            kind = interpreter.kind(rtype, k, raw)
-            if kind is None:
-                piece = pieces[i] = Piece(k, raw, None, False, None)
-                piece.once = True
-                continue
-            text = interpreter.kind_text(record, kind, raw)
-            piece = pieces[i] = Piece(
-                k, raw, text, isinstance(text, str) and text.startswith("unknown("), kind)
-            if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
-                self.records.remember_piece(record, k, raw, piece)
-                self._words_of(rtype, 1)[split[i]] = ((k, raw), piece)
-            else:
-                piece.once = True
-        rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
-        rec.enriched_map = enriched  # (the same ENRICHED pairs as its base's)
+        if enriched is None and not last.msg_fields:
+            rec = self._patched_kernel(rtype, type_name, body, split, changed, last, fields,
+                                       pieces, unknown, reads_args)
+        else:
+            rec = self._patched_other(rtype, type_name, body, split, changed, last, fields,
+                                      pieces, unknown, reads_args, enriched)
+        if rec is None:
+            return None
         if not new:  # known words (a PATH item like one seen before) may come again
             self._remember(rtype, type_name, body, fields, rec, bodies)
         else:  # not remembered, so it will not come again: nor will groups keyed by it
             rec.lasting = False
         return rec
+
+    def _patched_kernel(self, rtype: int, type_name: str, body: str, split: list[str],
+                        changed: list[int], last: Rec, fields: Pairs, pieces: list[Piece],
+                        unknown: list[int], reads_args: bool) -> Rec | None:
+        """:meth:`_patched` of a kernel record without ENRICHED pairs, the pieces of its
+        known words in place. Its texts are read in its call's context, the same as its
+        base's (neither arch nor syscall changed, nor a0 or a1 of a call that reads
+        them), kept on the entries (Rec.context): no Record is made, but where the
+        entry cannot be taken over from the base's (Rec.patch)."""
+        context = last.context
+        if context is None and (reads_args or unknown):
+            context = last.context = self.interpreter.call_context(last.fields)
+        if context is not None:
+            if reads_args and context.reads_arguments:
+                return None  # this call's texts read a0/a1 (socketcall, fcntl...)
+            for i in unknown:
+                pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
+        made = tuple(pieces)
+        rec = Rec.patch(last, rtype, fields, made, changed)
+        if rec is None:
+            record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
+                            last.msg_fields, "")
+            rec = Rec(record, last.keys, made, last.shape, last, changed)
+            rec.enriched_map = last.enriched_map
+        rec.context = context
+        return rec
+
+    def _patched_other(self, rtype: int, type_name: str, body: str, split: list[str],
+                       changed: list[int], last: Rec, fields: Pairs, pieces: list[Piece],
+                       unknown: list[int], reads_args: bool, enriched: dict[str, str] | None
+                       ) -> Rec | None:
+        """:meth:`_patched` of an ENRICHED or a user-space record, the pieces of its known
+        words in place."""
+        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
+                        last.msg_fields, "")
+        interpreter = self.interpreter
+        if reads_args and len(interpreter.context_key(record)) > 2:
+            return None  # this call's texts read a0/a1 (socketcall, fcntl...)
+        context: CallContext | None = None
+        for i in unknown:
+            k, raw = fields[i]
+            if enriched is not None and k.upper() in enriched:  # its text: its pair's
+                kind = interpreter.kind(rtype, k, raw)
+                pieces[i] = self.records.piece(record, k, raw, enriched, remember=(
+                    kind is not None and kind not in CONTEXT_KINDS))
+                continue
+            if last.msg_fields:  # a user-space record: its session's next ones repeat it
+                pieces[i] = self.records.session_piece(record, k, raw)
+                continue
+            if context is None:  # else its own text, as in a record without ENRICHED pairs
+                context = interpreter.call_context(fields)
+            pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
+        rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
+        rec.enriched_map = enriched  # (the same ENRICHED pairs as its base's)
+        return rec
+
+    def _own_piece(self, rtype: int, word: str, pair: tuple[str, str],
+                   context: CallContext) -> Piece:
+        """The piece of a new word of a patched record whose text is its own (no ENRICHED
+        pair), read in its record's ``context``.
+
+        A value that changes from record to record (a pid) is seldom seen again: it
+        is remembered only when its text cost an interpretation. The entry itself is
+        not remembered either (but as a base of its type, for the next one). Memos
+        that fill with one-off entries keep the garbage collector busy."""
+        k, raw = pair
+        interpreter = self.interpreter
+        kind = interpreter.kind(rtype, k, raw)
+        if kind is None:
+            piece = Piece(k, raw, None, False, None)
+            piece.once = True
+            return piece
+        text = interpreter.text_in(context, kind, raw)
+        piece = Piece(k, raw, text, isinstance(text, str) and text.startswith("unknown("), kind)
+        if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
+            self.records.remember_own(rtype, k, raw, piece)
+            self._words_of(rtype, 1)[word] = (pair, piece)
+        else:
+            piece.once = True
+        return piece
 
     def _remember(self, rtype: int, type_name: str, body: str, fields: Pairs | None,
                   rec: Rec | None, bodies: dict[str, Body]) -> None:

@@ -267,6 +267,14 @@ class RecordEntries:
         if contextual:  # the plain key says: look again with the record's context
             memo[(record.type, key, raw)] = CONTEXTUAL
 
+    def remember_own(self, rtype: int, key: str, raw: str, piece: Piece) -> None:
+        """Into the field memo: the piece of a field without ENRICHED pair whose text
+        reads no other field (not of CONTEXT_KINDS)."""
+        memo = self.fields
+        if len(memo) >= FIELD_MEMO_SIZE:
+            memo.clear()
+        memo[(rtype, key, raw)] = piece
+
     def shape(self, type_name: str, keys: tuple[str, ...]) -> int:
         shape_key = (type_name, *keys)
         shape = self._shapes.get(shape_key)

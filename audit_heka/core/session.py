@@ -23,6 +23,7 @@ Lines come one by one (:meth:`Session.feed`) or a read's worth at a time
 from __future__ import annotations
 
 from collections import Counter, deque
+from itertools import repeat
 
 from audit_heka.core.entries import Rec
 from audit_heka.core.events import EOE, PROCTITLE, Assembler, Event, stands_alone
@@ -311,22 +312,26 @@ class Session:
         self._ahead = self._read_ahead(fast, lines, start) if passes else {}
         closed = self._closed = [] if passes else None
         try:
-            for i in range(start, len(lines)):
+            for i, line, position in zip(
+                    range(start, len(lines)), lines[start:],
+                    repeat(None) if positions is None else positions[start:],
+                    strict=False):  # (repeat is endless; positions: one per line)
                 self._feeding = i
-                line = lines[i]
-                position = None if positions is None else positions[i]
                 run = self._run
                 # A line of the event going by: its head (node and "type="), a type name, then
                 # the run's audit(...) as written -- what CANONICAL_LINE would find, read
-                # without it (the run's first line was matched).
+                # without it (the run's first line was matched). The mark found is the one
+                # after the type name when that name has no space: a name from the memo has
+                # none, and a line the memo does not hold is asked below.
                 head = self._run_head
                 if run and line.startswith(head):
-                    end = line.find(" ", len(head))
-                    if end > len(head) and line.startswith(self._run_mark, end):
+                    at = len(head)
+                    end = line.find(self._run_mark, at)
+                    if end > at:
                         text = line.rstrip("\r\n")
                         body = text[end + len(self._run_mark):]
                         hit = entries.get(body)
-                        if (hit is not None and hit[1] == line[len(head):end]
+                        if (hit is not None and hit[1] == line[at:end]
                                 and hit[2] is not None and hit[0] != EOE
                                 and len(text) <= MAX_RECORD_LENGTH):
                             if now is None:  # log mode: the line has the run's time
@@ -359,9 +364,9 @@ class Session:
                                 continue
                         # One the memo does not hold (a new body, the live EOE): the lane's
                         # way for a line of the run, with what _record_line would check.
-                        if (len(text) <= MAX_RECORD_LENGTH and "\x00" not in text
-                                and text.count("msg=audit(", 1) <= 1):
-                            type_name = line[len(head):end]
+                        type_name = line[at:end]
+                        if (" " not in type_name and len(text) <= MAX_RECORD_LENGTH
+                                and "\x00" not in text and text.count("msg=audit(", 1) <= 1):
                             rtype = MSG_TYPE_NUMBERS.get(type_name)
                             if rtype is None:
                                 rtype = type_number_for(type_name)
