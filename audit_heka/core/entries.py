@@ -117,7 +117,9 @@ class Piece:
             facts = _key_facts(key)
         name, name_i, typed, failing = facts
         self.name_i = name_i  # the fields for the plain name (a collision prefixes it)
-        value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
+        quote = raw[:1]
+        value = (raw[1:-1] if quote in {'"', "'"} and len(raw) >= 2
+                 and raw[-1] == quote else raw)
         self.fails = failing is not None and value in failing  # the event's severity
         data = value.encode("utf-8", "surrogateescape")
         size = len(data)

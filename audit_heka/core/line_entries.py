@@ -416,7 +416,8 @@ class LineEntries:
             return rec
         # A user-space record's words have no call context: a patch of half of them is
         # still cheaper than a parse (a new session's pid, ses, account and address).
-        if len(changed) > (n // 2 if rec.msg_fields else max(4, n // 4)):
+        many = len(changed)
+        if (many > 4 or rec.msg_fields) and many > (n // 2 if rec.msg_fields else n // 4):
             return None
         fields = rec.fields
         for i in changed:
@@ -474,8 +475,8 @@ class LineEntries:
                 piece = CONTEXTUAL
             else:
                 pair, piece = hit
-            if pair[0] != pairs[i][0] or pair[0] in _CALL_KEYS:
-                return None  # other keys, or another call: the context of others' texts
+            if pair[0] != pairs[i][0]:  # (the base's key is no call's: _patched_from)
+                return None  # other keys: the context of others' texts
             if pair[0] in _ARG_KEYS:
                 reads_args = True
             pairs[i] = pair
