@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -154,7 +156,8 @@ def one_pass():
     return cpu, events, size
 
 
-best = min(one_pass() for _ in range(int(sys.argv[4])))
+# (0 passes: the set-up alone, what --instructions subtracts)
+best = min([one_pass() for _ in range(int(sys.argv[4]))] or [(0.0, 0, 0)])
 cpu, events, size = best
 compiled = records.__file__.endswith(".so")
 print(json.dumps({"cpu": cpu, "events": events, "bytes": size, "compiled": compiled}))
@@ -162,17 +165,43 @@ print(json.dumps({"cpu": cpu, "events": events, "bytes": size, "compiled": compi
 
 
 def run_tree(python: str, tree: str, log: Path, mode: str = "log",
-             passes: int = 1) -> dict[str, float]:
+             passes: int = 1, counted: bool = False) -> dict[str, float]:
+    """One child's figures; ``counted``: run under callgrind, with its instruction count
+    ("instructions") beside them."""
     if "@" in tree:
         tree, python = tree.split("@", 1)
     where = tree if tree == "installed" else str(Path(tree).resolve())
     # -P: an installed build is not shadowed by the checkout the command runs in.
     # Absolute, not resolved: a venv's python is a symlink, and its path picks the venv.
-    out = subprocess.run([str(Path(python).absolute()), "-P", "-c", CHILD, where,
-                          str(log.resolve()), mode, str(passes)],
-                         check=True, capture_output=True, text=True, cwd="/")
+    command = [str(Path(python).absolute()), "-P", "-c", CHILD, where, str(log.resolve()),
+               mode, str(passes)]
+    if counted:  # (the same string hashes, so the same dict layouts, in every run)
+        command = [*CALLGRIND, *command]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, cwd="/",
+                         env={**os.environ, "PYTHONHASHSEED": "0"} if counted else None)
     result: dict[str, float] = json.loads(out.stdout)
+    if counted:
+        found = re.search(r"Collected : (\d+)", out.stderr)
+        if found is None:
+            raise SystemExit(f"callgrind gave no count:\n{out.stderr[-2000:]}")
+        result["instructions"] = int(found.group(1))
     return result
+
+
+CALLGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+
+
+def instructions_per_event(python: str, tree: str, log: Path, mode: str) -> tuple[float, int]:
+    """Instructions one replay pass of ``log`` executes per event (callgrind's count of a
+    child with one pass, less that of the same child with none: its imports and its
+    reading of the log), and the events. Why: CPU time on a shared machine drifts by
+    tens of percent between runs (bench/RESULTS.md, session 17); an instruction count
+    does not, so it shows a change of a few percent that timings cannot. It is not
+    time: a cache miss or an allocation costs more than an instruction."""
+    one = run_tree(python, tree, log, mode, 1, counted=True)
+    none = run_tree(python, tree, log, mode, 0, counted=True)
+    events = int(one["events"])
+    return (one["instructions"] - none["instructions"]) / max(events, 1), events
 
 
 def main() -> int:
@@ -186,6 +215,10 @@ def main() -> int:
                         help="the shipper's live session (each record's event time as its "
                         "clock; EOE, stand-alone types and timeouts close events), not "
                         "replay's log mode")
+    parser.add_argument("--instructions", action="store_true",
+                        help="instructions per event under callgrind (valgrind), one run "
+                        "per tree: a count, not a time, that the machine's load does not "
+                        "move (see instructions_per_event)")
     parser.add_argument("--passes", type=int, default=1,
                         help="replays of the log per process, each with a fresh session "
                         "(empty memos), the best one reported: 1 (default) is a cold "
@@ -193,6 +226,17 @@ def main() -> int:
                         "bench/hotpath.py timed 'today' (best of 5 in one process)")
     args = parser.parse_args()
     trees = [t.split("=", 1) for t in args.tree]
+    if args.instructions:
+        for log in args.logs:
+            counts = {name: instructions_per_event(args.python, tree, log,
+                                                   "live" if args.live else "log")
+                      for name, tree in trees}
+            base = counts[trees[0][0]][0]
+            print(f"{log} ({counts[trees[0][0]][1]} events, instructions under callgrind)")
+            for name, _ in trees:
+                print(f"  {name:8} {counts[name][0] / 1000:8.1f} k instructions/event  "
+                      f"{trees[0][0]} / {name}: {base / counts[name][0]:.2f}x")
+        return 0
     for log in args.logs:
         per: dict[str, list[float]] = {name: [] for name, _ in trees}
         ratios: dict[str, list[float]] = {name: [] for name, _ in trees[1:]}

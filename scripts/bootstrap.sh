@@ -8,12 +8,14 @@
 # lua-cjson (to run the Heka sandbox decoder), openssl (test CA for TLS),
 # gcc (the benchmark's syscall storm), python3-dev + gcc (the optional
 # mypyc-compiled build that scripts/test.sh also tests), systemd
-# (systemd-analyze verify of packaging/audit-heka.service).
+# (systemd-analyze verify of packaging/audit-heka.service), valgrind
+# (bench/hotpath_compare.py --instructions: callgrind's instruction counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(python3-venv python3-pip auditd protobuf-compiler python3-audit
-          lua5.1 lua-lpeg lua-cjson openssl gcc libc6-dev python3-dev procps systemd)
+          lua5.1 lua-lpeg lua-cjson openssl gcc libc6-dev python3-dev procps systemd
+          valgrind)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

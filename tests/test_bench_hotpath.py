@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -82,3 +83,34 @@ def test_its_timing_sets_the_collector_as_replay_does(tmp_path: Path) -> None:
         assert gc.get_threshold()[0] == YOUNG_THRESHOLD and figures["events"] == 1
     finally:
         gc.set_threshold(*threshold)
+
+
+def test_instructions_per_event_counts_one_pass_the_same_each_time(tmp_path: Path) -> None:
+    """hotpath_compare --instructions: what one pass executes per event, its set-up (the
+    imports, the reading of the log) taken out, and the same count at each run -- the
+    figure this machine's drifting timings cannot give (bench/RESULTS.md, session 17)."""
+    spec = importlib.util.spec_from_file_location("bench_hotpath_compare",
+                                                  ROOT / "bench" / "hotpath_compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    count = cast("Callable[[str, str, Path, str], tuple[float, int]]",
+                 module.instructions_per_event)
+    log = tmp_path / "audit.log"
+    body = ("arch=c000003e syscall=257 success=no exit=-2 a0=ffffff9c a1={:x} a2=0 a3=0 "
+            "items=1 ppid=1 pid={} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 "
+            'sgid=0 fsgid=0 tty=(none) ses=1 comm="x" exe="/usr/bin/x" key=(null)')
+    lines = []
+    for n in range(1, 201):
+        stamp = f"msg=audit(1700000000.{n % 1000:03d}:{n}): "
+        lines += [f"type=SYSCALL {stamp}{body.format(0x7ffc0000 + 16 * n, 100 + n)}",
+                  f'type=CWD {stamp}cwd="/"',
+                  f'type=PATH {stamp}item=0 name="/nope{n}" nametype=UNKNOWN',
+                  f"type=PROCTITLE {stamp}proctitle=78"]
+    log.write_text("\n".join(lines) + "\n")
+    python = sys.executable
+    first, events = count(python, str(ROOT), log, "log")
+    again, _ = count(python, str(ROOT), log, "log")
+    assert events == 200
+    assert 10_000 < first < 2_000_000  # per event: a pass's work, not the imports'
+    assert abs(first - again) <= first * 0.005
