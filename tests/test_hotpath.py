@@ -1174,7 +1174,8 @@ def test_a_patched_kernel_entry_is_the_entry_its_parse_gives() -> None:
     its Record (Rec.patch), its texts read in the base's call context (Rec.context):
     each entry must be what a parse of its body gives -- the same facts and bytes --
     for calls whose texts read a0/a1 (fcntl, socketcall) or not (openat), a base with
-    a volatile piece (an unknown auid) and changes that bear on the severity."""
+    a volatile piece (an unknown auid) and changes that bear on the severity, RAW and
+    ENRICHED."""
     syscall = ("arch=c000003e syscall={call} success={ok} exit={exit} a0={a0} a1={a1} "
                "a2={a2} a3=0 items=1 ppid=1 pid={pid} auid={auid} uid=0 gid=0 euid=0 "
                'suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=3 comm="x" '
@@ -1190,6 +1191,10 @@ def test_a_patched_kernel_entry_is_the_entry_its_parse_gives() -> None:
     series += [f"item=0 name=\"/tmp/f{n % 2}\" inode={700 + n} dev=fe:00 mode=0100644 "
                "ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 "
                "cap_fver=0 cap_frootid=0" for n in range(6)]
+    # The same as ENRICHED records (auditd's default format): patched with their pairs.
+    series += [body + ('\x1dARCH=x86_64 SYSCALL=call AUID="alice" UID="root"'
+                       if body.startswith("arch=") else '\x1dOUID="root" OGID="root"')
+               for body in series]
     interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
     patching = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
     patched = 0
@@ -1209,4 +1214,4 @@ def test_a_patched_kernel_entry_is_the_entry_its_parse_gives() -> None:
             assert mine == theirs, (fact, body)
         assert [p if isinstance(p, bytes) else p.single for p in rec.parts] == [
             p if isinstance(p, bytes) else p.single for p in parsed.parts], body
-    assert patched >= 8  # (the test reaches the patches it is about)
+    assert patched >= 16  # (the test reaches the patches it is about)

@@ -484,14 +484,21 @@ class LineEntries:
             if piece is CONTEXTUAL:
                 unknown.append(i)
         fields = tuple(pairs)
+        # Its texts are read in its call's context, the same as its base's (neither arch
+        # nor syscall changed, nor a0 or a1 of a call that reads them: refused below),
+        # kept on the entries (Rec.context).
+        context = last.context
+        if context is None and (reads_args or unknown):
+            context = last.context = self.interpreter.call_context(last.fields)
+        if reads_args and context is not None and context.reads_arguments:
+            return None  # this call's texts read a0/a1 (socketcall, fcntl...)
         if enriched is None and not last.msg_fields:
             rec = self._patched_kernel(rtype, type_name, body, split, changed, last, fields,
-                                       pieces, unknown, reads_args)
+                                       pieces, unknown, context)
         else:
             rec = self._patched_other(rtype, type_name, body, split, changed, last, fields,
-                                      pieces, unknown, reads_args, enriched)
-        if rec is None:
-            return None
+                                      pieces, unknown, context, enriched)
+        rec.context = context
         if not new:  # known words (a PATH item like one seen before) may come again
             self._remember(rtype, type_name, body, fields, rec, bodies)
         else:  # not remembered, so it will not come again: nor will groups keyed by it
@@ -500,18 +507,11 @@ class LineEntries:
 
     def _patched_kernel(self, rtype: int, type_name: str, body: str, split: list[str],
                         changed: list[int], last: Rec, fields: Pairs, pieces: list[Piece],
-                        unknown: list[int], reads_args: bool) -> Rec | None:
+                        unknown: list[int], context: CallContext | None) -> Rec:
         """:meth:`_patched` of a kernel record without ENRICHED pairs, the pieces of its
-        known words in place. Its texts are read in its call's context, the same as its
-        base's (neither arch nor syscall changed, nor a0 or a1 of a call that reads
-        them), kept on the entries (Rec.context): no Record is made, but where the
-        entry cannot be taken over from the base's (Rec.patch)."""
-        context = last.context
-        if context is None and (reads_args or unknown):
-            context = last.context = self.interpreter.call_context(last.fields)
-        if context is not None:
-            if reads_args and context.reads_arguments:
-                return None  # this call's texts read a0/a1 (socketcall, fcntl...)
+        known words in place: no Record is made, but where the entry cannot be taken
+        over from the base's (Rec.patch)."""
+        if context is not None:  # (asked for the unknown words)
             for i in unknown:
                 pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
         made = tuple(pieces)
@@ -520,35 +520,28 @@ class LineEntries:
             record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
                             last.msg_fields, "")
             rec = Rec(record, last.keys, made, last.shape, last, changed)
-            rec.enriched_map = last.enriched_map
-        rec.context = context
         return rec
 
     def _patched_other(self, rtype: int, type_name: str, body: str, split: list[str],
                        changed: list[int], last: Rec, fields: Pairs, pieces: list[Piece],
-                       unknown: list[int], reads_args: bool, enriched: dict[str, str] | None
-                       ) -> Rec | None:
+                       unknown: list[int], context: CallContext | None,
+                       enriched: dict[str, str] | None) -> Rec:
         """:meth:`_patched` of an ENRICHED or a user-space record, the pieces of its known
         words in place."""
         record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
                         last.msg_fields, "")
         interpreter = self.interpreter
-        if reads_args and len(interpreter.context_key(record)) > 2:
-            return None  # this call's texts read a0/a1 (socketcall, fcntl...)
-        context: CallContext | None = None
         for i in unknown:
             k, raw = fields[i]
             if enriched is not None and k.upper() in enriched:  # its text: its pair's
                 kind = interpreter.kind(rtype, k, raw)
                 pieces[i] = self.records.piece(record, k, raw, enriched, remember=(
                     kind is not None and kind not in CONTEXT_KINDS))
-                continue
-            if last.msg_fields:  # a user-space record: its session's next ones repeat it
+            elif last.msg_fields:  # a user-space record: its session's next ones repeat it
                 pieces[i] = self.records.session_piece(record, k, raw)
-                continue
-            if context is None:  # else its own text, as in a record without ENRICHED pairs
-                context = interpreter.call_context(fields)
-            pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
+            else:  # its own text, as in a record without ENRICHED pairs
+                assert context is not None  # (asked for the unknown words)
+                pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
         rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
         rec.enriched_map = enriched  # (the same ENRICHED pairs as its base's)
         return rec
