@@ -250,7 +250,7 @@ class Rec:
             self.singles = list(map(_SINGLE_OF, pieces))
             self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
             self.volatiles = tuple(compress(range(len(pieces)), map(VOLATILE_OF, pieces)))
-            assert record is not None  # (a record without base is always given)
+            assert record is not None  # (an entry not taken over from a base has its record)
             self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
             self._pid(pieces[index].number if index >= 0 else None)
             self.has_pid = index >= 0
