@@ -565,7 +565,7 @@ class LineEntries:
         text = interpreter.text_in(context, kind, raw)
         piece = Piece(k, raw, text, isinstance(text, str) and text.startswith("unknown("), kind)
         if kind not in CONTEXT_KINDS and len(raw) <= MEMO_VALUE_MAX:  # (not a0-a3)
-            self.records.remember_own(rtype, k, raw, piece)
+            self.records.remember_piece((rtype, k, raw), piece)
             self._words_of(rtype, 1)[word] = (pair, piece)
         else:
             piece.once = True
@@ -652,7 +652,7 @@ class LineEntries:
                 words.setdefault(f"{k}={raw}", ((k, raw), CONTEXTUAL))  # (its pair alone)
             elif piece.kind is not None and piece.kind not in CONTEXT_KINDS and (
                     len(raw) <= MEMO_VALUE_MAX):
-                self.records.remember_piece(record, k, raw, piece)
+                self.records.remember_piece((rtype, k, raw), piece)
                 words[f"{k}={raw}"] = ((k, raw), piece)
         rec = Rec(record, keys, tuple(pieces), self.records.shape(type_name, keys))
         if not new:  # a body of known words may come again (a storm's); new ones seldom

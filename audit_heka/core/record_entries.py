@@ -249,31 +249,21 @@ class RecordEntries:
         volatile = resolved is None and isinstance(text, str) and text.startswith("unknown(")
         piece = Piece(key, raw, text, volatile, kind)
         if remember and len(raw) <= MEMO_VALUE_MAX:
-            self.remember_piece(record, key, raw, piece, memo_key, contextual)
+            self.remember_piece(memo_key, piece,
+                                (record.type, key, raw) if contextual else None)
         return piece
 
-    def remember_piece(self, record: Record, key: str, raw: str, piece: Piece,
-                       memo_key: FieldKey | None = None, contextual: bool = False) -> None:
-        """Into the field memo; ``memo_key`` None: a piece of a record without ENRICHED
-        pairs (its key made here)."""
+    def remember_piece(self, memo_key: FieldKey, piece: Piece,
+                       plain_key: FieldKey | None = None) -> None:
+        """Into the field memo under ``memo_key``; ``plain_key``: a piece of the CONTEXT_KINDS,
+        whose memo key holds its record's context: the key without it says "look again
+        with the record's context" (CONTEXTUAL)."""
         memo = self.fields
-        if memo_key is None:
-            contextual = piece.kind in CONTEXT_KINDS
-            memo_key = ((record.type, key, raw, *self.interpreter.context_key(record))
-                        if contextual else (record.type, key, raw))
         if len(memo) >= FIELD_MEMO_SIZE:
             memo.clear()
         memo[memo_key] = piece
-        if contextual:  # the plain key says: look again with the record's context
-            memo[(record.type, key, raw)] = CONTEXTUAL
-
-    def remember_own(self, rtype: int, key: str, raw: str, piece: Piece) -> None:
-        """Into the field memo: the piece of a field without ENRICHED pair whose text
-        reads no other field (not of CONTEXT_KINDS)."""
-        memo = self.fields
-        if len(memo) >= FIELD_MEMO_SIZE:
-            memo.clear()
-        memo[(rtype, key, raw)] = piece
+        if plain_key is not None:
+            memo[plain_key] = CONTEXTUAL
 
     def shape(self, type_name: str, keys: tuple[str, ...]) -> int:
         shape_key = (type_name, *keys)
