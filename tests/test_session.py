@@ -12,6 +12,7 @@ import pytest
 from audit_heka.core.degrade import degrade
 from audit_heka.core.events import Assembler, Event
 from audit_heka.core.interpret import Interpreter
+from audit_heka.core.record_entries import MEMO_BODY_MAX
 from audit_heka.core.records import (
     MAX_RECORD_LENGTH,
     ParseError,
@@ -329,6 +330,61 @@ def test_feed_lines_reads_a_rounds_new_bodies_then_its_lines_then_encodes() -> N
         assert [(x.frame, x.position, x.uuid) for x in b] == [
             (x.frame, x.position, x.uuid) for x in c]
         assert single.counters() == many.counters()
+
+
+def test_a_new_body_twice_in_a_round_is_read_once_and_taken_as_a_memo_hit() -> None:
+    """A body no memo holds, on two lines of one round (the same call on the same
+    pointer in two events): read ahead once, and each line takes that entry as the
+    lane takes the memo's -- no second reading, no way round the lane -- with what
+    feed() line by line gives. An EXECVE over MEMO_BODY_MAX is read ahead too, and
+    its line goes the lane's way for long bodies (checked for size there)."""
+    long_args = " ".join(f'a{i}="-Iinclude/a/longer/directory/number/{i}"' for i in range(1, 100))
+    for live in (False, True):
+        events = open_events(3, eoe=live)
+        per = 5 if live else 4
+        again = [line.replace(":2)", ":4)").replace(".002:", ".004:")
+                 for line in events[per:2 * per]]  # event 2's bodies (patched: new) again
+        execve = [rec("SYSCALL", 5, "arch=c000003e syscall=59 success=yes exit=0 a0=1 "
+                      'a1=2 a2=3 a3=0 items=1 ppid=1 pid=8 uid=0 comm="cc" exe="/cc"'),
+                  rec("EXECVE", 5, f"argc=100 a0=\"cc\" {long_args}"),
+                  rec("PROCTITLE", 5, "proctitle=6363")] + ([rec("EOE", 5, "")] if live else [])
+        lines = events + again + execve
+        assert len(execve[1].partition("): ")[2]) > MEMO_BODY_MAX
+        one, many = session(live), session(live)
+        fast = many.fast
+        assert fast is not None
+        read: list[str] = []
+        line_rec = fast.lines.line_rec
+
+        def reading(rtype: int, type_name: str, body: str, *args: Any,
+                    line_rec: Any = line_rec, read: list[str] = read, **kwargs: Any) -> Any:
+            read.append(body)
+            return line_rec(rtype, type_name, body, *args, **kwargs)
+
+        fast.lines.line_rec = reading  # type: ignore[method-assign]
+        lane_next = many._lane_next
+        missed: list[str] = []
+
+        def next_line(fast: Any, text: str, *args: Any, lane_next: Any = lane_next,
+                      missed: list[str] = missed, **kwargs: Any) -> Any:
+            missed.append(text)
+            return lane_next(fast, text, *args, **kwargs)
+
+        many._lane_next = next_line  # type: ignore[method-assign]
+        now = 100.0 if live else None
+        a = [x for i, line in enumerate(lines) for x in one.feed(line, now, i)]
+        b = many.feed_lines(lines, now, range(len(lines)))
+        a += one.finish() if not live else one.expire(200.0)
+        b += many.finish() if not live else many.expire(200.0)
+        assert [(x.frame, x.position, x.uuid) for x in a] == [
+            (x.frame, x.position, x.uuid) for x in b]
+        assert one.counters() == many.counters()
+        assert len(read) == len(set(read))  # each body read once
+        assert events[per].partition("): ")[2] in read  # (event 2's SYSCALL: read ahead)
+        # The lines after a run's first took their entries as hits: only the EOEs (live)
+        # and the long EXECVE went the other way.
+        assert [x for x in missed if ":4)" in x] == ([again[-1]] if live else [])
+        assert execve[1] in missed
 
 
 def test_a_line_whose_reading_ahead_raises_is_left_to_the_lane() -> None:

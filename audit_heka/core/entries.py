@@ -98,8 +98,8 @@ class Piece:
     """One key of one record: its raw field and its interpretation, encoded."""
 
     __slots__ = ("asked", "fails", "key", "kind", "malformed", "name_i", "number", "once",
-                 "packed", "raw", "single", "text", "text_elems", "text_joined", "value",
-                 "volatile")
+                 "packed", "plain", "raw", "single", "text", "text_elems", "text_joined",
+                 "value", "volatile")
 
     def __init__(self, key: str, raw: str, text: Text, volatile: bool,
                  kind: str | None = None) -> None:
@@ -141,6 +141,9 @@ class Piece:
             self.malformed = typed
             self.packed = b""
             body = name + b"\x10\x00" + element
+        #: Bears on no counter and not on the severity: a record patched here takes its
+        #: base's (Rec.patch).
+        self.plain = not (volatile or self.fails or self.malformed)
         size = len(body)
         single = b"\x52" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
         #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
@@ -203,30 +206,30 @@ class Rec:
     warn: bool
     has_pid: bool
     pid: int | None
+    volatile: bool
+    #: Whether an event's group or argv may be remembered by this entry: not when a text
+    #: of it is asked at each use, nor when no memo keeps the entry (a record with a value
+    #: never seen before, line_entries' ``LineEntries._patched``; a body over
+    #: MEMO_BODY_MAX): it does not come back, and what is keyed by it would only push out
+    #: others and hold its fields (a long argv's) in memory.
+    lasting: bool
+    joined: bytes  # all its fields' bytes (b"" when volatile: see parts)
+    parts: tuple[bytes | Piece, ...]
+    #: ``enriched`` as a dict (the first pair of each name), made by the first patch of an
+    #: ENRICHED record from an entry and handed on to those patched from it.
+    enriched_map: dict[str, str] | None
+    #: The call context of its CONTEXT_KINDS texts (Interpreter.call_context), kept by
+    #: line_entries for the records patched from it: they are of the same call.
+    context: CallContext | None
 
     def __init__(self, record: Record | None, keys: tuple[str, ...],
                  pieces: tuple[Piece, ...], shape: int, base: Rec | None = None,
                  changed: Sequence[int] = (), fields: Pairs = ()) -> None:
         """``base``: the entry of a record with the same keys but for the values at
         ``changed`` (what line_entries' ``LineEntries._patched`` knows): the rest is
-        taken over. ``record`` None: a kernel record like ``base`` (its type name and
-        ENRICHED pairs, no free text) but for its ``fields``, whose change bears on no
-        counter and not on the severity (:meth:`patch` makes such entries)."""
-        if record is None:
-            assert base is not None  # (see patch)
-            self.type_name = base.type_name
-            self.execve = base.execve
-            self.fields = fields
-            self.enriched = base.enriched
-            self.free_text = ""
-            self.msg_fields = base.msg_fields
-        else:
-            self.type_name = record.type_name
-            self.execve = record.type == EXECVE
-            self.fields = record.fields
-            self.enriched = record.enriched
-            self.free_text = record.free_text
-            self.msg_fields = record.msg_fields  # (the general path names fields by it too)
+        taken over when those values are plain (Piece.plain). ``record`` None: a
+        kernel record like ``base`` (its type name, ENRICHED pairs and free text) but
+        for its ``fields``, the change plain (:meth:`patch` makes such entries)."""
         #: An EXECVE record's: its argv's STRING elements, once made (line_entries'
         #: ``LineEntries.argv_elements``) when argv is its values (interpret.argv_is_values);
         #: and until then, those of the command line it was patched from with the field
@@ -235,78 +238,86 @@ class Rec:
         self.argv_base: tuple[list[bytes], list[int]] | None = None
         self.keys = keys
         self.shape = shape
-        #: ``enriched`` as a dict (the first pair of each name), made by the first patch of
-        #: an ENRICHED record from this entry and handed on to the entries patched from it.
-        self.enriched_map: dict[str, str] | None = None
         self.pieces = pieces
-        #: The call context of its CONTEXT_KINDS texts (Interpreter.call_context), kept by
-        #: line_entries for the records patched from it: they are of the same call.
-        self.context: CallContext | None = None
-        if base is not None and (record is None or (record.type != SECCOMP and _plain_change(
-                changed, pieces, base.pieces))):
-            self._take_over(base, changed)
+        if base is not None and (record is None or (
+                record.type != SECCOMP and _plain_change(changed, pieces, base.pieces))):
+            # One straight line: this runs for every record patched from another.
+            if record is None:
+                self.type_name = base.type_name
+                self.execve = base.execve
+                self.fields = fields
+                self.enriched = base.enriched
+                self.free_text = base.free_text
+                self.msg_fields = base.msg_fields
+                self.enriched_map = base.enriched_map  # (of the same pairs)
+                self.context = base.context  # (of the same call)
+            else:
+                self._of(record)
+                self.enriched_map = None
+                self.context = None
+            # Its counters and severity are its base's (the change is plain).
+            self.pid_index = index = base.pid_index
+            singles = self.singles = base.singles.copy()
+            for i in changed:
+                singles[i] = pieces[i].single
+            self.malformed = base.malformed
+            self.volatiles = base.volatiles
+            self.warn = base.warn
+            if index in changed:
+                self._pid(pieces[index].number)
+            else:
+                self.has_pid, self.pid = base.has_pid, base.pid
+            volatile = base.volatile
         else:
+            assert record is not None  # (an entry not taken over from a base has its record)
+            self._of(record)
+            self.enriched_map = None
+            self.context = None
             self.pid_index = index = keys.index("pid") if "pid" in keys else -1
             self.singles = list(map(_SINGLE_OF, pieces))
             self.malformed = tuple(compress(keys, map(_MALFORMED_OF, pieces)))
             self.volatiles = tuple(compress(range(len(pieces)), map(VOLATILE_OF, pieces)))
-            assert record is not None  # (an entry not taken over from a base has its record)
             self.warn = any(map(_FAILS_OF, pieces)) or type_warns(record)
             self._pid(pieces[index].number if index >= 0 else None)
             self.has_pid = index >= 0
-        self._join()
+            volatile = bool(self.volatiles)
+        self.volatile = volatile
+        self.lasting = not volatile
+        if volatile:
+            self._join_parts()
+        else:  # every key a single field under its plain name: the common case, one join
+            joined = self.joined = b"".join(self.singles)
+            self.parts = (joined,)
+
+    def _of(self, record: Record) -> None:
+        """What it takes from its record as it stands."""
+        self.type_name = record.type_name
+        self.execve = record.type == EXECVE
+        self.fields = record.fields
+        self.enriched = record.enriched
+        self.free_text = record.free_text
+        self.msg_fields = record.msg_fields  # (the general path names fields by it too)
 
     @staticmethod
     def patch(base: Rec, rtype: int, fields: Pairs, pieces: tuple[Piece, ...],
               changed: Sequence[int]) -> Rec | None:
         """What ``Rec(record, base.keys, pieces, base.shape, base, changed)`` gives for a
-        kernel record (no free text) of ``base``'s type name and ENRICHED pairs whose
-        values at ``changed`` alone differ, without its Record: line_entries' patches of
-        such records make none. None: a change that bears on a counter or on the
-        severity (the caller makes the entry of its Record)."""
+        record of ``base``'s type name, ENRICHED pairs and free text whose values at
+        ``changed`` alone differ, without its Record: line_entries' patches of such
+        records make none. None: a change that bears on a counter or on the severity
+        (the caller makes the entry of its Record)."""
         if rtype == SECCOMP or not _plain_change(changed, pieces, base.pieces):
             return None
-        rec = Rec(None, base.keys, pieces, base.shape, base, changed, fields)
-        rec.enriched_map = base.enriched_map
-        return rec
+        return Rec(None, base.keys, pieces, base.shape, base, changed, fields)
 
-    def _take_over(self, base: Rec, changed: Sequence[int]) -> None:
-        """``base``'s counters and severity: only values changed, at ``changed``, none of
-        them bearing on those (_plain_change)."""
-        pieces = self.pieces
-        self.pid_index = index = base.pid_index
-        singles = self.singles = base.singles.copy()
-        for i in changed:
-            singles[i] = pieces[i].single
-        self.malformed = base.malformed
-        self.volatiles = base.volatiles
-        self.warn = base.warn
-        if index in changed:
-            self._pid(pieces[index].number)
-        else:
-            self.has_pid, self.pid = base.has_pid, base.pid
-
-    def _join(self) -> None:
-        """The record's bytes: one join, or parts around its volatile pieces."""
-        singles = self.singles
-        self.volatile = bool(self.volatiles)
-        #: Whether an event's group or argv may be remembered by this entry: not when a
-        #: text of it is asked at each use, nor when no memo keeps the entry (a record
-        #: with a value never seen before, line_entries' ``LineEntries._patched``; a body
-        #: over MEMO_BODY_MAX): it does not come back, and what is keyed by it would only
-        #: push out others and hold its fields (a long argv's) in memory.
-        self.lasting = not self.volatile
-        # Every key a single field under its plain name: the common case, one join.
-        if not self.volatile:
-            self.joined = b"".join(singles)
-            self.parts: tuple[bytes | Piece, ...] = (self.joined,)
-            return
-        # Else the same with the volatile pieces apart (their text is asked at each
-        # use): the record is encoded by its parts only.
+    def _join_parts(self) -> None:
+        """The bytes of a record with volatile pieces: parts around them (their text is
+        asked at each use), the record encoded by its parts only."""
         self.joined = b""
         parts: list[bytes | Piece] = []
         start = 0
         pieces = self.pieces
+        singles = self.singles
         for i in self.volatiles:
             parts += (b"".join(singles[start:i]), pieces[i])
             start = i + 1
@@ -330,8 +341,7 @@ def _plain_change(changed: Sequence[int], pieces: Sequence[Piece],
                   before: Sequence[Piece]) -> bool:
     """Whether the values at ``changed`` bear on no counter and not on the severity,
     before and after."""
-    for i in changed:
-        p, q = pieces[i], before[i]
-        if p.volatile or p.malformed or p.fails or q.volatile or q.malformed or q.fails:
+    for i in changed:  # noqa: SIM110  (a loop: all() of a generator costs more for 1-4)
+        if not (pieces[i].plain and before[i].plain):
             return False
     return True

@@ -175,8 +175,11 @@ class Session:
         #: interpreted, not compiled.
         self.passes = INTERPRETED
         #: Within feed_lines: the entries of its lines' new bodies, read ahead
-        #: (:meth:`_read_ahead`), by line index: (body, type, type name, entry).
-        self._ahead: dict[int, tuple[str, int, str, Rec | None]] = {}
+        #: (:meth:`_read_ahead`), by body as :attr:`LineEntries.entries` holds them:
+        #: (type, type name, entry). Those of bodies over MEMO_BODY_MAX apart: the lane
+        #: takes the others as it takes the memo's.
+        self._ahead: dict[str, tuple[int, str, Rec | None]] = {}
+        self._ahead_long: dict[str, tuple[int, str, Rec | None]] = {}
         #: Within feed_lines: the lane's events whose encoding waits for the end of
         #: the lines (:meth:`_encode_closed`); None: encoded as they close.
         self._closed: list[_Closed] | None = None
@@ -309,7 +312,9 @@ class Session:
         entries = fast.lines.entries  # (cleared in place, never replaced)
         held = 0  # lines held straight from the memo: counted at the end, once
         passes = self.passes
-        self._ahead = self._read_ahead(fast, lines, start) if passes else {}
+        if passes:
+            self._read_ahead(fast, lines, start)
+        ahead = self._ahead
         closed = self._closed = [] if passes else None
         try:
             for i, line, position in zip(
@@ -331,6 +336,8 @@ class Session:
                         text = line.rstrip("\r\n")
                         body = text[end + len(self._run_mark):]
                         hit = entries.get(body)
+                        if hit is None:  # a new body: its entry read ahead
+                            hit = ahead.get(body)
                         if (hit is not None and hit[1] == line[at:end]
                                 and hit[2] is not None and hit[0] != EOE
                                 and len(text) <= MAX_RECORD_LENGTH):
@@ -391,27 +398,32 @@ class Session:
             self.lines += held
             self.records += held
             self._ahead = {}
+            self._ahead_long = {}
             self._closed = None
             if closed:
                 self._encode_closed(closed, out, failed)
 
-    def _read_ahead(self, fast: FastEncoder, lines: Sequence[str], start: int
-                    ) -> dict[int, tuple[str, int, str, Rec | None]]:
+    def _read_ahead(self, fast: FastEncoder, lines: Sequence[str], start: int) -> None:
         """The entries of the lines' bodies that the hot path's memo does not hold, read
-        in their order, before the lines are fed (see :meth:`_feed_from`).
+        in their order before the lines are fed (see :meth:`_feed_from`), into
+        :attr:`_ahead` (and :attr:`_ahead_long`).
 
         Only what the lane would read (a line of one record, no NUL, of a type it
         holds): the memo keeps entries of such bodies only, as the lane's loop
-        takes a line whose body it holds without asking again. And only a body of
-        at most MEMO_BODY_MAX characters, or a compiler line's EXECVE of at most
-        EXECVE_BASE_MAX (argc first: one record): the lane asks no entry of an
-        event too large for the hot path, whose records are many and long (an
-        exec of 100,000 arguments). The lane takes an entry when the line's body,
-        type and type name are those read here. A line the lane then declines
-        cost its reading, not its output. A line whose reading raises is left to
-        the lane, which raises at that line.
+        takes a line whose body it holds without asking again -- and it takes
+        one read here the same way. A body is read once: a second line with it
+        has its entry (what reading it again would give, the first one its base
+        with no word changed). Only a body of at most MEMO_BODY_MAX characters,
+        or a compiler line's EXECVE of at most EXECVE_BASE_MAX (argc first: one
+        record), kept apart: the lane asks no entry of an event too large for the
+        hot path, whose records are many and long (an exec of 100,000
+        arguments). The lane takes an entry when the line's body, type and type
+        name are those read here. A line the lane then declines cost its reading,
+        not its output. A line whose reading raises is left to the lane, which
+        raises at that line.
         """
-        ahead: dict[int, tuple[str, int, str, Rec | None]] = {}
+        ahead = self._ahead
+        ahead_long = self._ahead_long
         entries = fast.lines.entries
         line_rec = fast.lines.line_rec
         bodies = self._bodies
@@ -436,8 +448,9 @@ class Session:
                 continue
             body = line[body_at:].rstrip("\r\n")
             long = len(body) > MEMO_BODY_MAX
-            if ((long and (len(body) > EXECVE_BASE_MAX or not body.startswith("argc=")))
-                    or body in entries or "\x00" in body
+            if ((body in ahead_long or len(body) > EXECVE_BASE_MAX
+                    or not body.startswith("argc=")) if long else body in ahead) or (
+                    body in entries or "\x00" in body
                     or "msg=audit(" in body):  # (a second record: the lane holds none)
                 continue
             type_name = line[name_at:name_end]
@@ -450,16 +463,14 @@ class Session:
                 rec = line_rec(rtype, type_name, body, bodies, looked=True)
             except Exception:  # the lane reads it again, and raises there
                 continue
-            ahead[i] = (body, rtype, type_name, rec)
-        return ahead
+            (ahead_long if long else ahead)[body] = (rtype, type_name, rec)
 
     def _read_entry(self, fast: FastEncoder, rtype: int, type_name: str, body: str,
                     looked: bool) -> Rec | None:
         """The entry of the line being fed: read ahead, or read now."""
-        ahead = self._ahead.pop(self._feeding, None) if self._ahead else None
-        if ahead is not None and ahead[0] == body and ahead[1] == rtype and (
-                ahead[2] == type_name):
-            return ahead[3]
+        ahead = (self._ahead_long if len(body) > MEMO_BODY_MAX else self._ahead).get(body)
+        if ahead is not None and ahead[0] == rtype and ahead[1] == type_name:
+            return ahead[2]
         return fast.lines.line_rec(rtype, type_name, body, self._bodies, looked=looked)
 
     def _encode_closed(self, closed: list[_Closed], out: list[Shipment],
