@@ -172,7 +172,7 @@ class FastEncoder:
             self.general += 1
             return None
         lines = [r.log_line() for r in records]
-        if self.surely_too_large(sum(map(len, lines)), limit):
+        if self.surely_too_large(sum(map(len, lines)), limit):  # (before the entries)
             self.general += 1
             return None
         recs: list[Rec] = []
@@ -186,9 +186,8 @@ class FastEncoder:
                     self.general += 1
                     return None
             recs.append(rec)
-        return self._counted_encoding(event.node, event.serial, event.seconds,
-                                      event.milliseconds, event.part, recs, lines,
-                                      records.__getitem__, limit)
+        return self.encode_parts(event.node, event.serial, event.seconds, event.milliseconds,
+                                 event.part, recs, lines, records.__getitem__, limit)
 
     def surely_too_large(self, payload: int, limit: int) -> bool:
         """Whether an event whose log lines hold ``payload`` characters is left to
@@ -209,17 +208,10 @@ class FastEncoder:
                      record_at: Callable[[int], Record], limit: int) -> bytes | None:
         """:meth:`encode` from an event's parts: its records' entries and log lines;
         ``record_at(i)`` gives record i when an entry does not say enough (rare)."""
-        if self.surely_too_large(sum(map(len, lines)), limit):
+        builder = self.builder
+        if builder.payload and sum(map(len, lines)) > limit // 2:  # (surely_too_large)
             self.general += 1  # degraded there, at once
             return None
-        return self._counted_encoding(node, serial, seconds, milliseconds, part, recs,
-                                      lines, record_at, limit)
-
-    def _counted_encoding(self, node: str | None, serial: int, seconds: int,
-                          milliseconds: int, part: int, recs: list[Rec], lines: list[str],
-                          record_at: Callable[[int], Record], limit: int) -> bytes | None:
-        """:meth:`encode_parts` once the event's size was asked (:meth:`encode` asks it
-        before making any entry), with the counters it moves."""
         self._malformed.clear()
         self._fill = 0
         self._check_options()
@@ -231,7 +223,7 @@ class FastEncoder:
         if data is None or len(data) > limit:
             self.general += 1
             return None
-        counters = self.builder.counters
+        counters = builder.counters
         for key in self._malformed:
             counters.malformed_integer += 1
             counters.by_key[key] = counters.by_key.get(key, 0) + 1

@@ -510,7 +510,7 @@ class Interpreter:
         """:meth:`field_text` of a field whose kind (not None) the caller knows, without
         ENRICHED pairs."""
         if kind in CONTEXT_KINDS:
-            return self.value(kind, raw, self._context_of(record))
+            return self.text_in(self._context_of(record), kind, raw)
         return self.own_text(kind, raw)
 
     def text_in(self, context: CallContext, kind: str, raw: str) -> str | list[str] | None:
@@ -518,6 +518,8 @@ class Interpreter:
         kept: a record patched from another of the same call and arguments
         (audit_heka.core.line_entries) is not read again for it."""
         if kind in CONTEXT_KINDS:
+            if kind in context.hex_args:  # (a new pointer at every call: asked each time)
+                return "0x" + raw
             return self.value(kind, raw, context)
         return self.own_text(kind, raw)
 
@@ -655,10 +657,27 @@ class Interpreter:
         return f"0x{raw}"
 
 
+_ALL_HEX = frozenset({"A0", "A1", "A2", "A3"})
+_HEX_ARGS: dict[str, frozenset[str]] = {}  # by syscall name (ARG_KINDS': a few hundred)
+
+
+def _hex_args(sysname: str) -> frozenset[str]:
+    """The arguments of a call that have no decoder (see CallContext.hex_args)."""
+    hex_args = _HEX_ARGS.get(sysname)
+    if hex_args is None:
+        kinds = ARG_KINDS.get(sysname)
+        hex_args = (_ALL_HEX if not kinds else
+                    frozenset(f"A{i}" for i, kind in enumerate(kinds) if kind is None))
+        if len(_HEX_ARGS) >= MEMO_SIZE:
+            _HEX_ARGS.clear()
+        _HEX_ARGS[sysname] = hex_args
+    return hex_args
+
+
 class CallContext:
     """The event facts some fields need: the record's arch, syscall name, a0 and a1."""
 
-    __slots__ = ("a0", "a1", "machine", "reads_arguments", "sysname")
+    __slots__ = ("a0", "a1", "hex_args", "machine", "reads_arguments", "sysname")
 
     def __init__(self, machine: str | None, sysname: str | None, a0: int, a1: int) -> None:
         self.machine = machine
@@ -668,6 +687,10 @@ class CallContext:
         #: Whether a text of this call reads a0 or a1 (see Interpreter.context_key).
         self.reads_arguments = (sysname is None or sysname in _READS_A0_A1
                                 or sysname.startswith("fcntl"))
+        #: The kinds of its arguments (A0-A3) that Interpreter.arg writes as hex
+        #: whatever their value: no decoder for them in this call.
+        self.hex_args = (_ALL_HEX if machine is None or sysname is None
+                         else _hex_args(sysname))
 
     @classmethod
     def of(cls, fields: tuple[tuple[str, str], ...], host: str | None) -> CallContext:

@@ -316,12 +316,13 @@ class Session:
             self._read_ahead(fast, lines, start)
         ahead = self._ahead
         closed = self._closed = [] if passes else None
+        i = start
         try:
+            # (self._feeding is set where a call may read it, and when a line raises)
             for i, line, position in zip(
                     range(start, len(lines)), lines[start:],
                     repeat(None) if positions is None else positions[start:],
                     strict=False):  # (repeat is endless; positions: one per line)
-                self._feeding = i
                 run = self._run
                 # A line of the event going by: its head (node and "type="), a type name, then
                 # the run's audit(...) as written -- what CANONICAL_LINE would find, read
@@ -352,6 +353,7 @@ class Session:
                                     else:  # (the assembler stays as it is while the run goes)
                                         self._run_idle = True
                                 if hit[0] == PROCTITLE:
+                                    self._feeding = i
                                     out += self._lane_close()
                                 continue
                             last = self._run_nows[-1]
@@ -371,6 +373,7 @@ class Session:
                                 continue
                         # One the memo does not hold (a new body, the live EOE): the lane's
                         # way for a line of the run, with what _record_line would check.
+                        self._feeding = i
                         type_name = line[at:end]
                         if (" " not in type_name and len(text) <= MAX_RECORD_LENGTH
                                 and "\x00" not in text and text.count("msg=audit(", 1) <= 1):
@@ -384,6 +387,7 @@ class Session:
                                 self.lines += 1
                                 out += shipped
                                 continue
+                self._feeding = i
                 found = match(line)
                 if found is None:
                     out += self.feed(line, now, position)
@@ -394,6 +398,9 @@ class Session:
                 else:
                     self.lines += 1
                     out += shipped
+        except BaseException:
+            self._feeding = i  # the line that raised
+            raise
         finally:
             self.lines += held
             self.records += held
