@@ -120,7 +120,7 @@ class Piece:
         quote = raw[:1]
         value = (raw[1:-1] if quote in {'"', "'"} and len(raw) >= 2
                  and raw[-1] == quote else raw)
-        self.fails = failing is not None and value in failing  # the event's severity
+        fails = self.fails = failing is not None and value in failing  # the event's severity
         data = value.encode("utf-8", "surrogateescape")
         size = len(data)
         element = self.value = (  # the STRING element (arrays mix)
@@ -132,18 +132,19 @@ class Piece:
         else:
             number = to_decimal(value)
         self.number = number
+        #: ``plain``: bears on no counter and not on the severity (a record patched here
+        #: takes its base's: Rec.patch).
         if number is not None:
             self.malformed = False
+            self.plain = not (volatile or fails)
             packed = self.packed = (SMALL_VARINTS[number] if 0 <= number < 0x80
                                     else varint(number))
             body = name + b"\x10\x02\x32" + SMALL_VARINTS[len(packed)] + packed
         else:
             self.malformed = typed
+            self.plain = not (volatile or fails or typed)
             self.packed = b""
             body = name + b"\x10\x00" + element
-        #: Bears on no counter and not on the severity: a record patched here takes its
-        #: base's (Rec.patch).
-        self.plain = not (volatile or self.fails or self.malformed)
         size = len(body)
         single = b"\x52" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
         #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
@@ -152,10 +153,14 @@ class Piece:
             self.text_elems = self.text_joined = b""
         else:
             if isinstance(text, str):
-                data = text.encode("utf-8", "surrogateescape")
-                size = len(data)
-                elems = self.text_elems = self.text_joined = (
-                    b"\x22" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+                if text == value:  # (a name, a path: its text is its value unquoted)
+                    elems = self.text_elems = self.text_joined = element
+                else:
+                    data = text.encode("utf-8", "surrogateescape")
+                    size = len(data)
+                    elems = self.text_elems = self.text_joined = (
+                        b"\x22" + (SMALL_VARINTS[size] if size < 0x80 else varint(size))
+                        + data)
             else:
                 elems, self.text_joined = text_elements(text)
                 self.text_elems = elems

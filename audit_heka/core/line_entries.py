@@ -457,32 +457,33 @@ class LineEntries:
         new = False  # a word not seen before
         for i in changed:
             word = split[i]
+            key = pairs[i][0]  # (the base's key is no call's: _patched_from)
             hit = words.get(word)
-            if hit is not None and enriched is not None and hit[0][0].upper() in enriched:
-                hit = None  # (the word memo's pieces were made without ENRICHED pairs)
-            if hit is None:
+            # (the word memo's pieces were made without ENRICHED pairs)
+            if hit is None or (enriched is not None and key.upper() in enriched):
                 new = True
-                key, _, value = word.partition("=")
-                if key == pairs[i][0] and value and (
-                        value[-1] not in ",:)" and value[0] not in "\"'{" if value[0] != '"'
-                        else len(value) >= 2 and value[-1] == '"' and '"' not in value[1:-1]):
-                    pair = (key, value)  # what _pairs_fast reads of such a word
-                else:
-                    alone = _pairs_fast(word)
-                    if alone is None or len(alone) != 1:
+                k, _, value = word.partition("=")
+                if k != key:
+                    return None  # other keys: the context of others' texts
+                if not value or (value[-1] in ",:)" or value[0] in "\"'{" if value[0] != '"'
+                                 else len(value) < 2 or value[-1] != '"'
+                                 or '"' in value[1:-1]):
+                    alone = _pairs_fast(word)  # (else what it reads of such a word)
+                    if alone is None or len(alone) != 1 or alone[0][0] != key:
                         return None
-                    pair = alone[0]
-                piece = CONTEXTUAL
+                    value = alone[0][1]
+                pairs[i] = (key, value)
+                unknown.append(i)
             else:
                 pair, piece = hit
-            if pair[0] != pairs[i][0]:  # (the base's key is no call's: _patched_from)
-                return None  # other keys: the context of others' texts
-            if pair[0] in _ARG_KEYS:
+                if pair[0] != key:
+                    return None
+                pairs[i] = pair
+                pieces[i] = piece
+                if piece is CONTEXTUAL:
+                    unknown.append(i)
+            if key in _ARG_KEYS:
                 reads_args = True
-            pairs[i] = pair
-            pieces[i] = piece
-            if piece is CONTEXTUAL:
-                unknown.append(i)
         fields = tuple(pairs)
         # Its texts are read in its call's context, the same as its base's (neither arch
         # nor syscall changed, nor a0 or a1 of a call that reads them: refused below),
@@ -493,8 +494,17 @@ class LineEntries:
         if reads_args and context is not None and context.reads_arguments:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
         if enriched is None and not last.msg_fields:
-            rec = self._patched_kernel(rtype, type_name, body, split, changed, last, fields,
-                                       pieces, unknown, context)
+            # A kernel record without ENRICHED pairs: no Record is made, but where the entry
+            # cannot be taken over from the base's (Rec.patch).
+            if context is not None:  # (asked for the unknown words)
+                for i in unknown:
+                    pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
+            made = tuple(pieces)
+            rec = Rec.patch(last, rtype, fields, made, changed)
+            if rec is None:
+                record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "",
+                                body, last.msg_fields, "")
+                rec = Rec(record, last.keys, made, last.shape, last, changed)
         else:
             rec = self._patched_other(rtype, type_name, body, split, changed, last, fields,
                                       pieces, unknown, context, enriched)
@@ -503,23 +513,6 @@ class LineEntries:
             self._remember(rtype, type_name, body, fields, rec, bodies)
         else:  # not remembered, so it will not come again: nor will groups keyed by it
             rec.lasting = False
-        return rec
-
-    def _patched_kernel(self, rtype: int, type_name: str, body: str, split: list[str],
-                        changed: list[int], last: Rec, fields: Pairs, pieces: list[Piece],
-                        unknown: list[int], context: CallContext | None) -> Rec:
-        """:meth:`_patched` of a kernel record without ENRICHED pairs, the pieces of its
-        known words in place: no Record is made, but where the entry cannot be taken
-        over from the base's (Rec.patch)."""
-        if context is not None:  # (asked for the unknown words)
-            for i in unknown:
-                pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
-        made = tuple(pieces)
-        rec = Rec.patch(last, rtype, fields, made, changed)
-        if rec is None:
-            record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
-                            last.msg_fields, "")
-            rec = Rec(record, last.keys, made, last.shape, last, changed)
         return rec
 
     def _patched_other(self, rtype: int, type_name: str, body: str, split: list[str],
