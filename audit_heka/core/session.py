@@ -317,25 +317,28 @@ class Session:
         ahead = self._ahead
         closed = self._closed = [] if passes else None
         i = start
+        # The run (the event going by): its lines, entries and positions, the head and
+        # audit(...) its lines start with -- read again after a call that may change it.
+        run, recs, kept = self._run, self._run_recs, self._run_positions
+        head, mark = self._run_head, self._run_mark
         try:
             # (self._feeding is set where a call may read it, and when a line raises)
             for i, line, position in zip(
                     range(start, len(lines)), lines[start:],
                     repeat(None) if positions is None else positions[start:],
                     strict=False):  # (repeat is endless; positions: one per line)
-                run = self._run
                 # A line of the event going by: its head (node and "type="), a type name, then
                 # the run's audit(...) as written -- what CANONICAL_LINE would find, read
                 # without it (the run's first line was matched). The mark found is the one
                 # after the type name when that name has no space: a name from the memo has
                 # none, and a line the memo does not hold is asked below.
-                head = self._run_head
+                shipped = None
                 if run and line.startswith(head):
                     at = len(head)
-                    end = line.find(self._run_mark, at)
+                    end = line.find(mark, at)
                     if end > at:
                         text = line.rstrip("\r\n")
-                        body = text[end + len(self._run_mark):]
+                        body = text[end + len(mark):]
                         hit = entries.get(body)
                         if hit is None:  # a new body: its entry read ahead
                             hit = ahead.get(body)
@@ -344,8 +347,8 @@ class Session:
                                 and len(text) <= MAX_RECORD_LENGTH):
                             if now is None:  # log mode: the line has the run's time
                                 run.append(text)
-                                self._run_recs.append(hit[2])
-                                self._run_positions.append(position)
+                                recs.append(hit[2])
+                                kept.append(position)
                                 held += 1
                                 if not self._run_idle:
                                     if assembler.first_step_due(self._run_now):
@@ -355,14 +358,15 @@ class Session:
                                 if hit[0] == PROCTITLE:
                                     self._feeding = i
                                     out += self._lane_close()
+                                    run = self._run  # (empty: the next line starts a run)
                                 continue
                             last = self._run_nows[-1]
                             # Live: not when the held event times out first, nor for a user
                             # message (the lane's checks).
                             if now - assembler.timeout < last and not stands_alone(hit[0]):
                                 run.append(text)
-                                self._run_recs.append(hit[2])
-                                self._run_positions.append(position)
+                                recs.append(hit[2])
+                                kept.append(position)
                                 self._run_nows.append(now)
                                 self._last_now = now
                                 held += 1
@@ -381,23 +385,23 @@ class Session:
                             if rtype is None:
                                 rtype = type_number_for(type_name)
                             shipped = self._lane_next(
-                                fast, text, end + len(self._run_mark), type_name, rtype,
-                                position, now, body, hit)
-                            if shipped is not None:
-                                self.lines += 1
-                                out += shipped
-                                continue
-                self._feeding = i
-                found = match(line)
-                if found is None:
-                    out += self.feed(line, now, position)
-                    continue
-                shipped = self._record_line(fast, line, now, position, found)
+                                fast, text, end + len(mark), type_name, rtype, position, now,
+                                body, hit)
                 if shipped is None:
-                    out += self.feed(line, now, position)
+                    self._feeding = i
+                    found = match(line)
+                    if found is not None:
+                        shipped = self._record_line(fast, line, now, position, found)
+                    if shipped is None:
+                        out += self.feed(line, now, position)
+                    else:
+                        self.lines += 1
+                        out += shipped
                 else:
                     self.lines += 1
                     out += shipped
+                run, recs, kept = self._run, self._run_recs, self._run_positions
+                head, mark = self._run_head, self._run_mark
         except BaseException:
             self._feeding = i  # the line that raised
             raise
