@@ -108,7 +108,7 @@ def by_path(log: Path) -> list[str]:
 
     settle_for_streaming()
     ways: list[str] = []  # the ways taken by the record being read
-    wrapped = [(line_entries.LineEntries, "_patched", "patched"),
+    wrapped = [(line_entries.LineEntries, "_patched_from", "patched"),
                (line_entries.LineEntries, "_put_together", "put together"),
                (line_entries.LineEntries, "_from_execve_base", "execve"),
                (line_entries.LineEntries, "_from_user_words", "user"),
@@ -151,10 +151,16 @@ def by_path(log: Path) -> list[str]:
 
 
 def _noting(call: Any, way: str, ways: list[str]) -> Any:
-    """``call``, noting ``way`` in ``ways`` first (--by-path)."""
+    """``call``, noting ``way`` in ``ways`` (--by-path): first, or for a patch when it made
+    an entry (not when it declined, nor when it gave its base's: the same words again)."""
     def noted(*args: Any, **kwargs: Any) -> Any:
-        ways.append(way)
-        return call(*args, **kwargs)
+        if way != "patched":
+            ways.append(way)
+            return call(*args, **kwargs)
+        rec = call(*args, **kwargs)
+        if rec is not None and rec is not args[1][2]:  # (self, base, ...)
+            ways.append(way)
+        return rec
     return noted
 
 

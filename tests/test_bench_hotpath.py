@@ -48,7 +48,7 @@ def test_by_path_names_the_way_each_record_took(tmp_path: Path) -> None:
     spec.loader.exec_module(module)
     from audit_heka.core.line_entries import LineEntries  # noqa: PLC0415 - as the bench's
 
-    before = (LineEntries.line_rec, LineEntries._patched)
+    before = (LineEntries.line_rec, LineEntries._patched_from)
     log = tmp_path / "audit.log"
     log.write_text("".join(
         f"type=SYSCALL msg=audit(1700000000.{n:03d}:{n}): arch=c000003e syscall=2 "
@@ -61,7 +61,7 @@ def test_by_path_names_the_way_each_record_took(tmp_path: Path) -> None:
     assert rows[("SYSCALL", "parsed")][0] == "1"
     assert rows[("SYSCALL", "patched")][0] == "19"
     assert rows[("PROCTITLE", "parsed")][0] == "1" and len(rows) == 3
-    assert (LineEntries.line_rec, LineEntries._patched) == before
+    assert (LineEntries.line_rec, LineEntries._patched_from) == before
 
 
 def test_its_timing_sets_the_collector_as_replay_does(tmp_path: Path) -> None:

@@ -214,7 +214,7 @@ class Rec:
     volatile: bool
     #: Whether an event's group or argv may be remembered by this entry: not when a text
     #: of it is asked at each use, nor when no memo keeps the entry (a record with a value
-    #: never seen before, line_entries' ``LineEntries._patched``; a body over
+    #: never seen before, line_entries' ``LineEntries._patched_from``; a body over
     #: MEMO_BODY_MAX): it does not come back, and what is keyed by it would only push out
     #: others and hold its fields (a long argv's) in memory.
     lasting: bool
@@ -231,7 +231,7 @@ class Rec:
                  pieces: tuple[Piece, ...], shape: int, base: Rec | None = None,
                  changed: Sequence[int] = (), fields: Pairs = ()) -> None:
         """``base``: the entry of a record with the same keys but for the values at
-        ``changed`` (what line_entries' ``LineEntries._patched`` knows): the rest is
+        ``changed`` (what line_entries' ``LineEntries._patched_from`` knows): the rest is
         taken over when those values are plain (Piece.plain). ``record`` None: a
         kernel record like ``base`` (its type name, ENRICHED pairs and free text) but
         for its ``fields``, the change plain (:meth:`patch` makes such entries)."""

@@ -88,7 +88,7 @@ class LineEntries:
         self._words: dict[int, dict[str, tuple[tuple[str, str], Piece]]] = {}
         self._word_count = 0
         # Per (record type, word count, ENRICHED part): the last few entries put together
-        # from words, with their words (the bases of _patched), by their first two words.
+        # from words, with their words (the bases of _patched_from), by their first two words.
         self._last: dict[tuple[int, int, str],
                          dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
         # The same for EXECVE records over MEMO_BODY_MAX, by word count, least recent first.
@@ -202,7 +202,7 @@ class LineEntries:
                          bodies: dict[str, Body]) -> Rec | None:
         """A user-space record (``pid=.. ses=.. msg='op=.. acct=.. res=..'``) like a
         recent one of its type but for a few words -- its pid, its session, an
-        account or an address: that entry patched, no tokenising (:meth:`_patched`)."""
+        account or an address: that entry patched, no tokenising (:meth:`_patched_from`)."""
         got = _user_words(body)
         if got is None:
             return None
@@ -403,28 +403,6 @@ class LineEntries:
                     return rec
         return None
 
-    def _patched_from(self, base: tuple[str, list[str], Rec], rtype: int, type_name: str,
-                      body: str, split: list[str], bodies: dict[str, Body]) -> Rec | None:
-        """The record patched from ``base`` if only a few of its words changed (no call)."""
-        name, base_split, rec = base
-        if name != type_name:
-            return None
-        n = len(split)
-        changed = list(compress(range(n), map(ne, split, base_split)))
-        if not changed:  # the same words again (a second call on one file): its entry,
-            self._remember(rtype, type_name, body, rec.fields, rec, bodies)  # now kept
-            return rec
-        # A user-space record's words have no call context: a patch of half of them is
-        # still cheaper than a parse (a new session's pid, ses, account and address).
-        many = len(changed)
-        if (many > 4 or rec.msg_fields) and many > (n // 2 if rec.msg_fields else n // 4):
-            return None
-        fields = rec.fields
-        for i in changed:
-            if fields[i][0] in _CALL_KEYS:
-                return None  # another call: the context of the others' texts
-        return self._patched(rtype, type_name, body, split, changed, rec, bodies)
-
     @staticmethod
     def _keep_base(bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
                    head: tuple[str, ...], type_name: str, split: list[str], rec: Rec) -> None:
@@ -440,17 +418,34 @@ class LineEntries:
         while len(bases) > BASES:
             del bases[next(iter(bases))]  # the least recent
 
-    def _patched(self, rtype: int, type_name: str, body: str, split: list[str],
-                 changed: list[int], last: Rec, bodies: dict[str, Body]) -> Rec | None:
-        """A record like the last one of its type but for a few words (a new pid, new
-        pointers): that entry with those pieces replaced. An ENRICHED one (its base
-        has the same ENRICHED part) makes the new pieces of keys with a pair from
-        those pairs, the others as a record without them (a pointer, an inode)."""
+    def _patched_from(self, base: tuple[str, list[str], Rec], rtype: int, type_name: str,
+                      body: str, split: list[str], bodies: dict[str, Body]) -> Rec | None:
+        """The record patched from ``base`` (a recent one of its type and shape) if only a
+        few of its words changed, none of them the call: that entry with those pieces
+        replaced. An ENRICHED one (its base has the same ENRICHED part) makes the new
+        pieces of keys with a pair from those pairs, the others as a record without
+        them (a pointer, an inode)."""
+        name, base_split, last = base
+        if name != type_name:
+            return None
+        n = len(split)
+        changed = list(compress(range(n), map(ne, split, base_split)))
+        if not changed:  # the same words again (a second call on one file): its entry,
+            self._remember(rtype, type_name, body, last.fields, last, bodies)  # now kept
+            return last
+        # A user-space record's words have no call context: a patch of half of them is
+        # still cheaper than a parse (a new session's pid, ses, account and address).
+        many = len(changed)
+        if (many > 4 or last.msg_fields) and many > (n // 2 if last.msg_fields else n // 4):
+            return None
+        pairs = list(last.fields)
+        for i in changed:
+            if pairs[i][0] in _CALL_KEYS:
+                return None  # another call: the context of the others' texts
         enriched = last.enriched_map
         if enriched is None and last.enriched:
             enriched = last.enriched_map = dict(reversed(last.enriched))
         words = self._words.get(rtype, _NO_WORDS)
-        pairs = list(last.fields)
         pieces = list(last.pieces)
         unknown: list[int] = []  # changed words whose piece is to be made (or looked up)
         reads_args = False  # a0 or a1 changed: the context of others' texts, for some calls
@@ -519,7 +514,7 @@ class LineEntries:
                        changed: list[int], last: Rec, fields: Pairs, pieces: list[Piece],
                        unknown: list[int], context: CallContext | None,
                        enriched: dict[str, str] | None) -> Rec:
-        """:meth:`_patched` of an ENRICHED or a user-space record, the pieces of its known
+        """:meth:`_patched_from` of an ENRICHED or a user-space record, the pieces of its known
         words in place."""
         record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
                         last.msg_fields, "")
@@ -651,7 +646,7 @@ class LineEntries:
         if not new:  # a body of known words may come again (a storm's); new ones seldom
             self._remember(rtype, type_name, body, fields, rec, bodies)
         else:
-            rec.lasting = False  # (see _patched)
+            rec.lasting = False  # (see _patched_from)
         return rec
 
 
