@@ -488,21 +488,24 @@ class LineEntries:
             context = last.context = self.interpreter.call_context(last.fields)
         if reads_args and context is not None and context.reads_arguments:
             return None  # this call's texts read a0/a1 (socketcall, fcntl...)
+        record: Record | None = None  # made only for a piece that needs it (below)
         if enriched is None and not last.msg_fields:
-            # A kernel record without ENRICHED pairs: no Record is made, but where the entry
-            # cannot be taken over from the base's (Rec.patch).
+            # A kernel record without ENRICHED pairs: its new words' texts are their own.
             if context is not None:  # (asked for the unknown words)
                 for i in unknown:
                     pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
-            made = tuple(pieces)
-            rec = Rec.patch(last, rtype, fields, made, changed)
-            if rec is None:
-                record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "",
-                                body, last.msg_fields, "")
-                rec = Rec(record, last.keys, made, last.shape, last, changed)
         else:
-            rec = self._patched_other(rtype, type_name, body, split, changed, last, fields,
-                                      pieces, unknown, context, enriched)
+            record = self._other_pieces(rtype, type_name, body, split, last, fields, pieces,
+                                        unknown, context, enriched)
+        made = tuple(pieces)
+        # The entry taken over from the base's without a Record (Rec.patch), but where the
+        # change bears on a counter or the severity.
+        rec = Rec.patch(last, rtype, fields, made, changed)
+        if rec is None:
+            if record is None:
+                record = _like(last, rtype, type_name, body, fields)
+            rec = Rec(record, last.keys, made, last.shape, last, changed)
+            rec.enriched_map = enriched  # (the same ENRICHED pairs as its base's)
         rec.context = context
         if not new:  # known words (a PATH item like one seen before) may come again
             self._remember(rtype, type_name, body, fields, rec, bodies)
@@ -510,29 +513,31 @@ class LineEntries:
             rec.lasting = False
         return rec
 
-    def _patched_other(self, rtype: int, type_name: str, body: str, split: list[str],
-                       changed: list[int], last: Rec, fields: Pairs, pieces: list[Piece],
-                       unknown: list[int], context: CallContext | None,
-                       enriched: dict[str, str] | None) -> Rec:
-        """:meth:`_patched_from` of an ENRICHED or a user-space record, the pieces of its known
-        words in place."""
-        record = Record(rtype, type_name, 0, 0, 0, None, fields, last.enriched, "", body,
-                        last.msg_fields, "")
+    def _other_pieces(self, rtype: int, type_name: str, body: str, split: list[str],
+                      last: Rec, fields: Pairs, pieces: list[Piece], unknown: list[int],
+                      context: CallContext | None, enriched: dict[str, str] | None
+                      ) -> Record | None:
+        """The pieces of the new words of an ENRICHED or a user-space record patched from
+        ``last`` (:meth:`_patched_from`), into ``pieces``; the record they needed, if
+        any: a text from an ENRICHED pair, a user-space value (RecordEntries asks it)."""
+        record: Record | None = None
         interpreter = self.interpreter
         for i in unknown:
             k, raw = fields[i]
             if enriched is not None and k.upper() in enriched:  # its text: its pair's
+                if record is None:
+                    record = _like(last, rtype, type_name, body, fields)
                 kind = interpreter.kind(rtype, k, raw)
                 pieces[i] = self.records.piece(record, k, raw, enriched, remember=(
                     kind is not None and kind not in CONTEXT_KINDS))
             elif last.msg_fields:  # a user-space record: its session's next ones repeat it
+                if record is None:
+                    record = _like(last, rtype, type_name, body, fields)
                 pieces[i] = self.records.session_piece(record, k, raw)
             else:  # its own text, as in a record without ENRICHED pairs
                 assert context is not None  # (asked for the unknown words)
                 pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
-        rec = Rec(record, last.keys, tuple(pieces), last.shape, last, changed)
-        rec.enriched_map = enriched  # (the same ENRICHED pairs as its base's)
-        return rec
+        return record
 
     def _own_piece(self, rtype: int, word: str, pair: tuple[str, str],
                    context: CallContext) -> Piece:
@@ -648,6 +653,13 @@ class LineEntries:
         else:
             rec.lasting = False  # (see _patched_from)
         return rec
+
+
+def _like(base: Rec, rtype: int, type_name: str, body: str, fields: Pairs) -> Record:
+    """The record of a line patched from ``base``'s (same type name, ENRICHED pairs and
+    ``msg=''`` field count, no free text) with these ``fields``, for what needs one."""
+    return Record(rtype, type_name, 0, 0, 0, None, fields, base.enriched, "", body,
+                  base.msg_fields, "")
 
 
 def _user_words(body: str) -> tuple[str, int, list[str], tuple[str, ...]] | None:
