@@ -69,14 +69,18 @@ def run(lines: list[str]) -> tuple[int, int]:
 
 
 def read_log(path: Path) -> list[str]:
-    """The lines of an audit.log, split as ``replay`` splits them: on "\\n" only.
+    """The lines of an audit.log, split as ``replay`` splits them: on "\\n" only, which
+    they do not keep.
 
     str.splitlines() would also split at \\x1d (and \\x1c, \\x1e, \\x85, ...):
     every ENRICHED record, whose interpreted fields follow a \\x1d, would be
-    cut in two and the benchmark would time a malformed-record path instead.
+    cut in two and the benchmark would time a malformed-record path instead. And
+    a line with its "\\n" is copied to be cut from it, which replay's are not.
     """
-    with path.open("rb") as stream:
-        return [raw.decode("utf-8", "replace") for raw in stream]
+    lines = path.read_bytes().decode("utf-8", "replace").split("\n")
+    if lines and not lines[-1]:
+        lines.pop()  # (the log's last "\\n" ends its last line)
+    return lines
 
 
 def measure(log: Path, repeat: int) -> dict[str, Any]:

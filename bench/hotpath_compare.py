@@ -9,16 +9,16 @@ edb248c when the issue was filed). Timings on this shared machine drift, so
 every tree runs on the same log in the same round, in a rotating order, each
 in a fresh interpreter (a replay starts with empty memos: the first pass is
 what replay pays), and the report gives the median ratio with its spread.
-A tree is run with the interpreter given by --python (the pure build by
-default) or after its "@"; its own directory comes first on sys.path, but
-for "installed": the interpreter's own package (the compiled build's venv). Lines are split on
-"\\n" as replay splits them, whatever the tree's own bench/hotpath.py did, and fed as replay
-feeds them (a tree with Session.feed_lines: the lines of each 64 KiB read at once). ``--live``
-times the shipper's session instead (live mode, the lines of each 64 KiB read at once with
-the clock read from the last record's time, as a shipper's round; a log
-without EOE records, as auditd writes them, gets the EOE the kernel sends after each event
-of several records: without it each event would be handed to the assembler and closed by
-its timeout, a path the shipper's journal does not take).
+A tree is run with the interpreter given by --python (the pure build by default) or
+after its "@"; its own directory comes first on sys.path, but for "installed": the
+interpreter's own package (the compiled build's venv). Lines are split on "\\n" as
+replay splits them (without it), whatever the tree's own bench/hotpath.py did, and fed
+as replay feeds them (a tree with Session.feed_lines: the lines of each 64 KiB read at
+once). ``--live`` times the shipper's session instead (live mode, the lines of each 64
+KiB read at once with the clock read from the last record's time, as a shipper's round;
+a log without EOE records, as auditd writes them, gets the EOE the kernel sends after
+each event of several records: without it each event would be handed to the assembler
+and closed by its timeout, a path the shipper's journal does not take).
 """
 
 from __future__ import annotations
@@ -61,8 +61,10 @@ except ImportError:
         from audit_heka import degrade
     except ImportError:
         pass
-with open(sys.argv[2], "rb") as stream:
-    lines = [raw.decode("utf-8", "replace") for raw in stream]
+with open(sys.argv[2], "rb") as stream:  # split as replay splits a read: no "\n" kept
+    lines = stream.read().decode("utf-8", "replace").split("\n")
+if lines and not lines[-1]:
+    lines.pop()  # (the log's last "\n" ends its last line)
 users, groups = read_users(), read_groups()
 live = sys.argv[3] == "live"
 if live and not any(line.startswith("type=EOE ") for line in lines):
@@ -75,7 +77,7 @@ if live and not any(line.startswith("type=EOE ") for line in lines):
         stamp = line[at:line.find(")", at) + 1] if at >= 0 else ""
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if stamp and stamp not in following and i > 0 and stamp in lines[i - 1]:
-            with_eoe.append(f"type=EOE {stamp}: \n")
+            with_eoe.append(f"type=EOE {stamp}: ")
     lines = with_eoe
 nows = []  # live: the shipper's clock, here each record's event time (read before the clock)
 last = 0.0
@@ -89,7 +91,7 @@ for line in lines if live else ():
 batches = []  # (first, end) of the lines one read of 64 KiB gives (before the clock)
 first = read = 0
 for position, line in enumerate(lines):
-    read += len(line)
+    read += len(line) + 1  # (and its "\n")
     if read >= 65536:
         batches.append((first, position + 1))
         first, read = position + 1, 0
