@@ -1206,12 +1206,65 @@ def test_a_patched_kernel_entry_is_the_entry_its_parse_gives() -> None:
             rtype, name, body, {})
         assert rec is not None and parsed is not None
         patched += rec.context is not None
-        for fact in _ENTRY_FACTS:
-            mine, theirs = getattr(rec, fact), getattr(parsed, fact)
-            if fact == "pieces":
-                mine = [(p.key, p.raw, p.text, p.single, p.volatile) for p in mine]
-                theirs = [(p.key, p.raw, p.text, p.single, p.volatile) for p in theirs]
-            assert mine == theirs, (fact, body)
-        assert [p if isinstance(p, bytes) else p.single for p in rec.parts] == [
-            p if isinstance(p, bytes) else p.single for p in parsed.parts], body
+        _assert_same_entry(rec, parsed, body)
     assert patched >= 16  # (the test reaches the patches it is about)
+
+
+def _assert_same_entry(rec: Rec, parsed: Rec, body: str) -> None:
+    """Every fact and byte of a line's entry is that of its parse's."""
+    for fact in _ENTRY_FACTS:
+        mine, theirs = getattr(rec, fact), getattr(parsed, fact)
+        if fact == "pieces":
+            mine = [(p.key, p.raw, p.text, p.single, p.volatile) for p in mine]
+            theirs = [(p.key, p.raw, p.text, p.single, p.volatile) for p in theirs]
+        assert mine == theirs, (fact, body)
+    assert [p if isinstance(p, bytes) else p.single for p in rec.parts] == [
+        p if isinstance(p, bytes) else p.single for p in parsed.parts], body
+
+
+def test_a_new_process_exec_is_patched_from_the_last_exec_of_its_call() -> None:
+    """A new process's execve changes half a dozen words of the last one (its pid and
+    ppid, its arguments' pointers, comm and exe): still a patch of that record, as
+    long as at most half of the words changed -- cheaper than putting it together
+    or parsing it -- and the entry its parse gives. More than half: not a patch."""
+    exec_ = ("arch=c000003e syscall=59 success=yes exit=0 a0={a0:x} a1={a1:x} a2={a2:x} "
+             "a3={a3:x} items=2 ppid={ppid} pid={pid} auid=1000 uid=0 gid=0 euid=0 suid=0 "
+             'fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="{comm}" exe="/usr/bin/{comm}"'
+             " key=(null)")
+    programs = ["true", "sed", "grep", "true", "awk", "sort"]
+    series = [exec_.format(a0=0x55550000 + n * 16, a1=0x55560000 + n * 32,
+                           a2=0x7ffc0000 + n * 8, a3=8 + n, ppid=100 + n, pid=200 + n,
+                           comm=comm) for n, comm in enumerate(programs)]
+    # Every word but arch and syscall new: more than half, not patched.
+    series.append(exec_.format(a0=1, a1=2, a2=3, a3=4, ppid=5, pid=6, comm="vi").replace(
+        "auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3",
+        "auid=1001 uid=1 gid=1 euid=1 suid=1 fsuid=1 egid=1 sgid=1 fsgid=1 tty=pts1 ses=4"
+    ).replace("items=2", "items=3").replace("exit=0", "exit=1").replace(
+        "success=yes", "success=no"))
+    interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
+    lines = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
+    ways: list[str] = []
+    patched_from, put_together = lines._patched_from, lines._put_together
+
+    def patching(*args: Any, **kwargs: Any) -> Any:
+        rec = patched_from(*args, **kwargs)
+        ways.append("patched" if rec is not None else "declined")
+        return rec
+
+    def putting(*args: Any, **kwargs: Any) -> Any:
+        ways.append("put together")
+        return put_together(*args, **kwargs)
+
+    lines._patched_from = patching  # type: ignore[method-assign]
+    lines._put_together = putting  # type: ignore[method-assign]
+    for n, body in enumerate(series):
+        ways.clear()
+        rec = lines.line_rec(1300, "SYSCALL", body, {})
+        fresh = Interpreter(USERS, GROUPS, machine="x86_64")
+        parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
+            1300, "SYSCALL", body, {})
+        assert rec is not None and parsed is not None
+        _assert_same_entry(rec, parsed, body)
+        if 0 < n < len(series) - 1:
+            assert ways == ["patched"], (n, ways)
+    assert "patched" not in ways  # (the last one)

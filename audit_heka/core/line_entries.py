@@ -433,10 +433,9 @@ class LineEntries:
         if not changed:  # the same words again (a second call on one file): its entry,
             self._remember(rtype, type_name, body, last.fields, last, bodies)  # now kept
             return last
-        # A user-space record's words have no call context: a patch of half of them is
-        # still cheaper than a parse (a new session's pid, ses, account and address).
-        many = len(changed)
-        if (many > 4 or last.msg_fields) and many > (n // 2 if last.msg_fields else n // 4):
+        # A patch of half of the words is still cheaper than a parse or putting the record
+        # together: a new session's pid, ses, account and address; a new process's exec.
+        if len(changed) > 4 and len(changed) > n // 2:
             return None
         pairs = list(last.fields)
         for i in changed:
