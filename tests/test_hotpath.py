@@ -24,8 +24,14 @@ from audit_heka.core.entries import Rec, string_element
 from audit_heka.core.events import PROCTITLE, Assembler, Event
 from audit_heka.core.hotpath import FastEncoder
 from audit_heka.core.interpret import Interpreter
-from audit_heka.core.line_entries import ARGV_KEPT_MAX, EXECVE_BASE_MAX, LONG_EXECVE_SHAPES
-from audit_heka.core.record_entries import MEMO_BODY_MAX
+from audit_heka.core.line_entries import (
+    ARGV_KEPT_MAX,
+    BASES_MAX,
+    CALL_BASES,
+    EXECVE_BASE_MAX,
+    LONG_EXECVE_SHAPES,
+)
+from audit_heka.core.record_entries import BASES, MEMO_BODY_MAX
 from audit_heka.core.records import BODY_MEMO_FIELDS, Record, parse_line
 from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder
 from audit_heka.core.session import Session, Shipment
@@ -1220,6 +1226,39 @@ def _assert_same_entry(rec: Rec, parsed: Rec, body: str) -> None:
         assert mine == theirs, (fact, body)
     assert [p if isinstance(p, bytes) else p.single for p in rec.parts] == [
         p if isinstance(p, bytes) else p.single for p in parsed.parts], body
+
+
+def test_a_calls_base_outlives_dozens_of_other_calls_in_bounded_memory() -> None:
+    """A SYSCALL is patched from the last record of its call (arch, syscall): a process
+    that runs 40 calls in turn finds each call's base again (CALL_BASES per shape), not
+    only the last BASES ones; and the bases of all shapes together are bounded
+    (BASES_MAX: dropped when more, as the other memos)."""
+    body = ("arch=c000003e syscall={call} success=yes exit=0 a0=1 a1=2 a2={n:x} a3=3 "
+            "items=0 ppid=1 pid=7 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 "
+            'sgid=0 fsgid=0 tty=(none) ses=3 comm="x" exe="/usr/bin/x" key=(null)')
+    calls = [c for c in range(40) if c not in (0, 1, 59, 102)][:36]  # (no socketcall)
+    interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
+    lines = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
+    put: list[int] = []
+    put_together = lines._put_together
+
+    def putting(*args: Any, **kwargs: Any) -> Any:
+        put.append(1)
+        return put_together(*args, **kwargs)
+
+    lines._put_together = putting  # type: ignore[method-assign]
+    assert CALL_BASES >= len(calls) > BASES
+    for n, call in enumerate(calls):  # (the first SYSCALL is parsed; the others put together)
+        assert lines.line_rec(1300, "SYSCALL", body.format(call=call, n=n), {}) is not None
+    put.clear()
+    for n, call in enumerate(calls):  # each call again, with a new a2: a patch
+        rec = lines.line_rec(1300, "SYSCALL", body.format(call=call, n=100 + n), {})
+        assert rec is not None and not rec.lasting  # (a new word: an entry kept by no memo)
+    assert not put
+    assert lines._base_count == len(calls) <= BASES_MAX
+    lines._base_count = BASES_MAX  # as if the bases of many shapes were kept: one more
+    lines.line_rec(1300, "SYSCALL", body.format(call=50, n=999), {})  # (a new call's)
+    assert lines._base_count == 0 and not lines._last  # all dropped
 
 
 def test_a_new_process_exec_is_patched_from_the_last_exec_of_its_call() -> None:

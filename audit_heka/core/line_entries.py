@@ -69,6 +69,13 @@ EXECVE_BASE_MAX = 8192
 #: Word counts of EXECVE records over MEMO_BODY_MAX whose bases are kept (least recent
 #: out): a build's few command lines at a time, in bounded memory (BASES each).
 LONG_EXECVE_SHAPES = 8
+#: Bases kept per shape of a SYSCALL record, one per call (arch and syscall): a process
+#: or a mix of them runs dozens of calls in turn, and a call whose base was pushed out by
+#: BASES others is put together from its words again (~4x a patch).
+CALL_BASES = 64
+#: Bases kept in all, every shape together (cleared when more): memory bounded by count
+#: as the other memos, the bases of a SYSCALL shape being as many as its calls.
+BASES_MAX = 4096
 #: Arguments of an argv whose elements its entry keeps for the next command line (a
 #: compiler's ~30-150): memory bounded by size, the entries being kept by the memos.
 ARGV_KEPT_MAX = 256
@@ -93,6 +100,7 @@ class LineEntries:
                          dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
         # The same for EXECVE records over MEMO_BODY_MAX, by word count, least recent first.
         self._long: dict[int, dict[tuple[str, ...], tuple[str, list[str], Rec]]] = {}
+        self._base_count = 0  # bases in _last and _long (BASES_MAX)
         self._generation = -1
 
     def check_names(self) -> None:
@@ -103,9 +111,14 @@ class LineEntries:
             self.entries.clear()
             self._words.clear()
             self._word_count = 0
-            self._last.clear()
-            self._long.clear()
+            self._forget_bases()
         self.records.check_names()
+
+    def _forget_bases(self) -> None:
+        """No base kept: the memos they were made with were cleared, or they are too many."""
+        self._last.clear()
+        self._long.clear()
+        self._base_count = 0
 
     def line_rec(self, rtype: int, type_name: str, body: str,
                  bodies: dict[str, Body], looked: bool = False) -> Rec | None:
@@ -311,7 +324,7 @@ class LineEntries:
             if not make:
                 return None
             if len(long) >= LONG_EXECVE_SHAPES:
-                del long[next(iter(long))]
+                self._base_count -= len(long.pop(next(iter(long))))
             bases = {}
         long[words] = bases
         return bases
@@ -337,9 +350,7 @@ class LineEntries:
         self._word_count += adding
         if self._word_count > FIELD_MEMO_SIZE:
             self._words.clear()
-            self._word_count = 0
-            self._last.clear()
-            self._long.clear()
+            self._forget_bases()
             self._word_count = adding
         words = self._words.get(rtype)
         if words is None:
@@ -373,7 +384,7 @@ class LineEntries:
         bases = self._last.get(shape)
         if bases is None:
             if len(self._last) >= PLAN_MEMO_SIZE:  # a few per record type seen
-                self._last.clear()
+                self._forget_bases()
             bases = self._last[shape] = {}
         return bases
 
@@ -403,20 +414,25 @@ class LineEntries:
                     return rec
         return None
 
-    @staticmethod
-    def _keep_base(bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
+    def _keep_base(self, bases: dict[tuple[str, ...], tuple[str, list[str], Rec]],
                    head: tuple[str, ...], type_name: str, split: list[str], rec: Rec) -> None:
         """``rec`` the most recent base of its shape: one per first two words (a call,
-        an item and name), BASES of them. One of other keys that it replaces is kept
-        beside it, under the same words: records of two kinds that take turns (sshd's
-        failed logins, ``acct=``, between its logins, ``id=``) cannot be patched from
-        each other, and each would otherwise be parsed whenever the other came last."""
+        an item and name), BASES of them, or CALL_BASES calls. One of other keys that
+        it replaces is kept beside it, under the same words: records of two kinds that
+        take turns (sshd's failed logins, ``acct=``, between its logins, ``id=``) cannot
+        be patched from each other, and each would otherwise be parsed whenever the
+        other came last."""
+        size = len(bases)
         last = bases.pop(head, None)
         if last is not None and last[2].keys is not rec.keys and last[2].keys != rec.keys:
             bases[(*head, "")] = last  # (a third word: no first two words are its key)
         bases[head] = (type_name, split, rec)
-        while len(bases) > BASES:
+        most = CALL_BASES if head[0].startswith("arch=") else BASES
+        while len(bases) > most:
             del bases[next(iter(bases))]  # the least recent
+        self._base_count += len(bases) - size
+        if self._base_count > BASES_MAX:
+            self._forget_bases()
 
     def _patched_from(self, base: tuple[str, list[str], Rec], rtype: int, type_name: str,
                       body: str, split: list[str], bodies: dict[str, Body]) -> Rec | None:
