@@ -422,9 +422,12 @@ class LineEntries:
         take turns (sshd's failed logins, ``acct=``, between its logins, ``id=``) cannot
         be patched from each other, and each would otherwise be parsed whenever the
         other came last."""
-        size = len(bases)
         last = bases.pop(head, None)
-        if last is not None and last[2].keys is not rec.keys and last[2].keys != rec.keys:
+        if last is not None and last[2].keys is rec.keys:  # (patched from it: no new base)
+            bases[head] = (type_name, split, rec)
+            return
+        size = len(bases) + (last is not None)
+        if last is not None and last[2].keys != rec.keys:
             bases[(*head, "")] = last  # (a third word: no first two words are its key)
         bases[head] = (type_name, split, rec)
         most = CALL_BASES if head[0].startswith("arch=") else BASES
