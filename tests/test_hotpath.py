@@ -1224,8 +1224,9 @@ def _assert_same_entry(rec: Rec, parsed: Rec, body: str) -> None:
             mine = [(p.key, p.raw, p.text, p.single, p.volatile) for p in mine]
             theirs = [(p.key, p.raw, p.text, p.single, p.volatile) for p in theirs]
         assert mine == theirs, (fact, body)
-    assert [p if isinstance(p, bytes) else p.single for p in rec.parts] == [
-        p if isinstance(p, bytes) else p.single for p in parsed.parts], body
+    assert rec.joined == parsed.joined, body
+    assert [(p.single, after) for p, after in rec.parts] == [
+        (p.single, after) for p, after in parsed.parts], body
 
 
 def test_a_calls_base_outlives_dozens_of_other_calls_in_bounded_memory() -> None:

@@ -218,8 +218,11 @@ class Rec:
     #: MEMO_BODY_MAX): it does not come back, and what is keyed by it would only push out
     #: others and hold its fields (a long argv's) in memory.
     lasting: bool
-    joined: bytes  # all its fields' bytes (b"" when volatile: see parts)
-    parts: tuple[bytes | Piece, ...]
+    #: Its fields' bytes: all of them, or those before its first volatile piece (parts).
+    joined: bytes
+    #: Its volatile pieces in order, each with the bytes of the fields after it up to the
+    #: next one (their text is asked at each use); () when none.
+    parts: tuple[tuple[Piece, bytes], ...]
     #: ``enriched`` as a dict (the first pair of each name), made by the first patch of an
     #: ENRICHED record from an entry and handed on to those patched from it.
     enriched_map: dict[str, str] | None
@@ -291,8 +294,8 @@ class Rec:
         if volatile:
             self._join_parts()
         else:  # every key a single field under its plain name: the common case, one join
-            joined = self.joined = b"".join(self.singles)
-            self.parts = (joined,)
+            self.joined = b"".join(self.singles)
+            self.parts = ()
 
     def _of(self, record: Record) -> None:
         """What it takes from its record as it stands."""
@@ -316,18 +319,15 @@ class Rec:
         return Rec(None, base.keys, pieces, base.shape, base, changed, fields)
 
     def _join_parts(self) -> None:
-        """The bytes of a record with volatile pieces: parts around them (their text is
-        asked at each use), the record encoded by its parts only."""
-        self.joined = b""
-        parts: list[bytes | Piece] = []
-        start = 0
-        pieces = self.pieces
+        """The bytes of a record with volatile pieces: around them (their text is asked at
+        each use), the record encoded by :attr:`joined` and :attr:`parts`."""
         singles = self.singles
-        for i in self.volatiles:
-            parts += (b"".join(singles[start:i]), pieces[i])
-            start = i + 1
-        parts.append(b"".join(singles[start:]))
-        self.parts = tuple(parts)
+        pieces = self.pieces
+        volatiles = self.volatiles
+        self.joined = b"".join(singles[:volatiles[0]])
+        ends = (*volatiles[1:], len(singles))
+        self.parts = tuple([(pieces[i], b"".join(singles[i + 1:end]))
+                            for i, end in zip(volatiles, ends, strict=True)])
 
     def _pid(self, number: int | None) -> None:
         """The event's Pid comes from the first record with a pid field (first_pid)."""

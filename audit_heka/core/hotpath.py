@@ -257,15 +257,10 @@ class FastEncoder:
                 rec = recs[i]
                 if rec.malformed:
                     malformed.extend(rec.malformed)
-                if not rec.volatile:
-                    out.append(rec.joined)
-                    continue
-                for chunk in rec.parts:
-                    if isinstance(chunk, bytes):
-                        out.append(chunk)
-                    else:
-                        out.append(chunk.single)  # without its text: asked now
-                        out.append(self._text_field(chunk, record_at, i, chunk.name_i))
+                out.append(rec.joined)
+                for piece, after in rec.parts:  # (volatile pieces: their texts asked now)
+                    out += (piece.single, self._text_field(piece, record_at, i, piece.name_i),
+                            after)
                 continue
             # A group whose bytes depend on its records only: memoised by them.
             members = tuple([recs[i] for i in indexes])
