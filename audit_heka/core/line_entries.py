@@ -457,9 +457,6 @@ class LineEntries:
         if len(changed) > 4 and len(changed) > n // 2:
             return None
         pairs = list(last.fields)
-        for i in changed:
-            if pairs[i][0] in _CALL_KEYS:
-                return None  # another call: the context of the others' texts
         enriched = last.enriched_map
         if enriched is None and last.enriched:
             enriched = last.enriched_map = dict(reversed(last.enriched))
@@ -470,7 +467,9 @@ class LineEntries:
         new = False  # a word not seen before
         for i in changed:
             word = split[i]
-            key = pairs[i][0]  # (the base's key is no call's: _patched_from)
+            key = pairs[i][0]
+            if key in _CALL_KEYS:
+                return None  # another call: the context of the others' texts
             hit = words.get(word)
             # (the word memo's pieces were made without ENRICHED pairs)
             if hit is None or (enriched is not None and key.upper() in enriched):
