@@ -440,8 +440,8 @@ class Session:
         bodies = self._bodies
         numbers = MSG_TYPE_NUMBERS
         # Most bodies are in the memo: asked in comprehensions (no loop body per line),
-        # and the others looked at closer.
-        known = [line[line.find("): ") + 3:].rstrip("\r\n") for line in lines[start:]]
+        # and the others looked at closer (a line whose body ends with "\r" among them).
+        known = [line.partition("): ")[2] for line in lines[start:]]
         for i in [start + n for n, body in enumerate(known) if body not in entries]:
             line = lines[i]
             if line.startswith("type="):
