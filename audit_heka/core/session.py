@@ -589,35 +589,35 @@ class Session:
             match = CANONICAL_LINE.match(text)
         if match is None or "\x00" in text or self.raw_below is not None:
             return None  # (feed() took the lines of at most MAX_RECORD_LENGTH)
-        type_name = match.group(2)
+        node, type_name, sec, ms, ser = match.groups()
         rtype = MSG_TYPE_NUMBERS.get(type_name)
         if rtype is None:
             rtype = type_number_for(type_name)
         assembler = self.assembler
         live = assembler.live
-        stamp = match.group(1, 3, 4, 5)  # node too: an event is (node, time, serial)
+        stamp = (node, sec, ms, ser)  # node too: an event is (node, time, serial)
+        end = match.end()
         if self._run:
             if stamp != self._run_stamp:  # another event's record in between
                 if not live and stands_alone(rtype):
-                    return self._alone(fast, rtype, type_name, text, match.end(), stamp,
-                                       position)
+                    return self._alone(fast, rtype, type_name, text, end, stamp, position)
                 return None
-            return self._lane_next(fast, text, match.end(), type_name, rtype, position, now)
+            return self._lane_next(fast, text, end, type_name, rtype, position, now)
         if not live and stands_alone(rtype):
-            return self._alone(fast, rtype, type_name, text, match.end(), stamp, position)
-        node = stamp[0]
-        seconds, milliseconds, serial = int(stamp[1]), int(stamp[2]), int(stamp[3])
+            return self._alone(fast, rtype, type_name, text, end, stamp, position)
+        seconds, milliseconds, serial = int(sec), int(ms), int(ser)
         key: Key = (node, serial, seconds, milliseconds)
         if (rtype == EOE or seconds > MAX_SECONDS or serial > MAX_SERIAL
                 or not assembler.may_hold(key) or key in self._positions):
             return None
-        rec = self._read_entry(fast, rtype, type_name, text[match.end():], False)
+        rec = self._read_entry(fast, rtype, type_name, text[end:], False)
         if rec is None:
             return None
         self._run_key = key
         self._run_stamp = stamp
-        self._run_head = text[:match.start(2)]  # "node=... type=" or "type="
-        self._run_mark = text[match.end(2):match.end()]  # " msg=audit(...): "
+        name_at, name_end = match.span(2)
+        self._run_head = text[:name_at]  # "node=... type=" or "type="
+        self._run_mark = text[name_end:end]  # " msg=audit(...): "
         self._run_names = fast.interpreter.names_generation
         self._last_ns = seconds * 1_000_000_000 + milliseconds * 1_000_000
         self._run_now = seconds + milliseconds / 1000.0  # log mode's now: event time
