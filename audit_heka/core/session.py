@@ -321,6 +321,7 @@ class Session:
         # audit(...) its lines start with -- read again after a call that may change it.
         run, recs, kept = self._run, self._run_recs, self._run_positions
         head, mark = self._run_head, self._run_mark
+        at, skip = len(head), len(mark)
         try:
             # (self._feeding is set where a call may read it, and when a line raises)
             for i, line, position in zip(
@@ -334,20 +335,19 @@ class Session:
                 # none, and a line the memo does not hold is asked below.
                 shipped = None
                 if run and line.startswith(head):
-                    at = len(head)
                     end = line.find(mark, at)
                     if end > at:
                         text = line.rstrip("\r\n")
-                        body = text[end + len(mark):]
+                        body = text[end + skip:]
                         hit = entries.get(body)
                         if hit is None:  # a new body: its entry read ahead
                             hit = ahead.get(body)
                         if (hit is not None and hit[1] == line[at:end]
-                                and hit[2] is not None and hit[0] != EOE
+                                and (rec := hit[2]) is not None and hit[0] != EOE
                                 and len(text) <= MAX_RECORD_LENGTH):
                             if now is None:  # log mode: the line has the run's time
                                 run.append(text)
-                                recs.append(hit[2])
+                                recs.append(rec)
                                 kept.append(position)
                                 held += 1
                                 if not self._run_idle:
@@ -365,7 +365,7 @@ class Session:
                             # message (the lane's checks).
                             if now - assembler.timeout < last and not stands_alone(hit[0]):
                                 run.append(text)
-                                recs.append(hit[2])
+                                recs.append(rec)
                                 kept.append(position)
                                 self._run_nows.append(now)
                                 self._last_now = now
@@ -385,8 +385,8 @@ class Session:
                             if rtype is None:
                                 rtype = type_number_for(type_name)
                             shipped = self._lane_next(
-                                fast, text, end + len(mark), type_name, rtype, position, now,
-                                body, hit)
+                                fast, text, end + skip, type_name, rtype, position, now, body,
+                                hit)
                 if shipped is None:
                     self._feeding = i
                     found = match(line)
@@ -402,6 +402,7 @@ class Session:
                     out += shipped
                 run, recs, kept = self._run, self._run_recs, self._run_positions
                 head, mark = self._run_head, self._run_mark
+                at, skip = len(head), len(mark)
         except BaseException:
             self._feeding = i  # the line that raised
             raise
