@@ -1229,6 +1229,27 @@ def _assert_same_entry(rec: Rec, parsed: Rec, body: str) -> None:
         (p.single, after) for p, after in parsed.parts], body
 
 
+def test_a_patched_word_takes_its_bases_kind_but_where_the_value_decides_it() -> None:
+    """A new word's kind is its base's piece's of the same key (a kind depends on the
+    record type and key), but for acct: hex is an escaped name, a plain word none."""
+    interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
+    lines = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
+    series = ["op=login acct=726F6F74 pid=1 uid=0 res=1",  # hex: ESCAPED ("root")
+              "op=login acct=alice pid=2 uid=0 res=1",  # a word: no text
+              "op=login acct=626F62 pid=3 uid=1000 res=1"]  # (and a uid: UID)
+    patched = 0
+    for body in series:
+        rec = lines.line_rec(1399, "UNKNOWN[1399]", body, {})
+        fresh = Interpreter(USERS, GROUPS, machine="x86_64")
+        parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
+            1399, "UNKNOWN[1399]", body, {})
+        assert rec is not None and parsed is not None
+        _assert_same_entry(rec, parsed, body)
+        assert [p.kind for p in rec.pieces] == [p.kind for p in parsed.pieces], body
+        patched += rec.context is not None
+    assert patched == 2  # (the last two)
+
+
 def test_a_calls_base_outlives_dozens_of_other_calls_in_bounded_memory() -> None:
     """A SYSCALL is patched from the last record of its call (arch, syscall): a process
     that runs 40 calls in turn finds each call's base again (CALL_BASES per shape), not

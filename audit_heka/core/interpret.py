@@ -461,8 +461,8 @@ class Interpreter:
 
     def kind(self, rtype: int, name: str, raw: str) -> str | None:
         """:func:`field_type`, memoised: a kind depends on (record type, name) only, but
-        for ``acct``, whose kind depends on its value."""
-        if name == "acct":
+        for ``acct``, whose kind depends on its value (KIND_BY_VALUE)."""
+        if name in KIND_BY_VALUE:
             return field_type(rtype, name, raw)
         if rtype == EXECVE:  # (field_type's first rule: not memoised, 100,000 arguments
             return field_type(rtype, name, raw)  # would flush the memo of every other kind)
@@ -823,6 +823,11 @@ def _argbytes(raw: str) -> bytes:
         return b""
     data = unhex(raw)
     return data if data is not None else raw.encode("utf-8", "surrogateescape")
+
+
+#: The keys whose kind depends on their value, not on their record type and name alone
+#: (field_type; an EXECVE's arguments aside).
+KIND_BY_VALUE = frozenset({"acct"})
 
 
 def field_type(rtype: int, name: str, raw: str) -> str | None:

@@ -33,6 +33,7 @@ from operator import ne
 from audit_heka.core.entries import FIELD_MEMO_SIZE, Piece, Rec, string_element
 from audit_heka.core.interpret import (
     CONTEXT_KINDS,
+    KIND_BY_VALUE,
     CallContext,
     Interpreter,
     argument_text,
@@ -509,8 +510,10 @@ class LineEntries:
         if enriched is None and not last.msg_fields:
             # A kernel record without ENRICHED pairs: its new words' texts are their own.
             if context is not None:  # (asked for the unknown words)
+                before = last.pieces
                 for i in unknown:
-                    pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
+                    pieces[i] = self._own_piece(rtype, split[i], fields[i], context,
+                                                before[i].kind)
         else:
             record = self._other_pieces(rtype, type_name, body, split, last, fields, pieces,
                                         unknown, context, enriched)
@@ -553,13 +556,15 @@ class LineEntries:
                 pieces[i] = self.records.session_piece(record, k, raw)
             else:  # its own text, as in a record without ENRICHED pairs
                 assert context is not None  # (asked for the unknown words)
-                pieces[i] = self._own_piece(rtype, split[i], fields[i], context)
+                pieces[i] = self._own_piece(rtype, split[i], fields[i], context,
+                                            last.pieces[i].kind)
         return record
 
     def _own_piece(self, rtype: int, word: str, pair: tuple[str, str],
-                   context: CallContext) -> Piece:
+                   context: CallContext, kind: str | None) -> Piece:
         """The piece of a new word of a patched record whose text is its own (no ENRICHED
-        pair), read in its record's ``context``.
+        pair), read in its record's ``context``; ``kind``: that of its base's piece of the
+        same key (a kind depends on the record type and key, but KIND_BY_VALUE's).
 
         A value that changes from record to record (a pid) is seldom seen again: it
         is remembered only when its text cost an interpretation. The entry itself is
@@ -567,7 +572,8 @@ class LineEntries:
         that fill with one-off entries keep the garbage collector busy."""
         k, raw = pair
         interpreter = self.interpreter
-        kind = interpreter.kind(rtype, k, raw)
+        if k in KIND_BY_VALUE:
+            kind = interpreter.kind(rtype, k, raw)
         if kind is None:
             piece = Piece(k, raw, None, False, None)
             piece.once = True
