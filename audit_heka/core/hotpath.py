@@ -68,7 +68,6 @@ from audit_heka.core.plans import (
     ALIGNED,
     ALIGNED_MEMO_SIZE,
     MISSING_PLAN,
-    RECORD,
     SINGLE,
     Aligned,
     Op,
@@ -251,17 +250,17 @@ class FastEncoder:
         if node is not None:
             out.append(field_entry(b"\x0a\x04node" + STRING + string_element(node)))
         malformed = self._malformed
-        for kind, indexes, ops, memo, recent in plan.groups:
-            if kind == RECORD:
-                i = indexes[0]
-                rec = recs[i]
+        for step in plan.steps:
+            if isinstance(step, int):  # a record's own fields
+                rec = recs[step]
                 if rec.malformed:
                     malformed.extend(rec.malformed)
                 out.append(rec.joined)
                 for piece, after in rec.parts:  # (volatile pieces: their texts asked now)
-                    out += (piece.single, self._text_field(piece, record_at, i, piece.name_i),
-                            after)
+                    out += (piece.single,
+                            self._text_field(piece, record_at, step, piece.name_i), after)
                 continue
+            _, indexes, ops, memo, recent = step
             # A group whose bytes depend on its records only: memoised by them.
             members = tuple([recs[i] for i in indexes])
             hit = memo.get(members)

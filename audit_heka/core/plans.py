@@ -59,11 +59,15 @@ Group = tuple[int, tuple[int, ...], tuple[Op, ...],
 
 
 class Plan:
-    __slots__ = ("groups", "head", "pid_rec")
+    __slots__ = ("groups", "head", "pid_rec", "steps")
 
     def __init__(self, head: bytes, groups: tuple[Group, ...], pid_rec: int) -> None:
         self.head = head  # the type and record_types fields
         self.groups = groups
+        #: The groups as the encoder takes them: a record's own fields by its index (the
+        #: common case, its bytes joined: Rec.joined), the others as they are.
+        self.steps: tuple[int | Group, ...] = tuple(
+            [group[1][0] if group[0] == RECORD else group for group in groups])
         #: The first record with a pid key (the event's Pid, first_pid), or -1.
         self.pid_rec = pid_rec
 
