@@ -185,6 +185,7 @@ class FastEncoder:
                     self.general += 1
                     return None
             recs.append(rec)
+        self.check_options()
         return self.encode_parts(event.node, event.serial, event.seconds, event.milliseconds,
                                  event.part, recs, lines, records.__getitem__, limit)
 
@@ -206,14 +207,15 @@ class FastEncoder:
                      part: int, recs: list[Rec], lines: list[str],
                      record_at: Callable[[int], Record], limit: int) -> bytes | None:
         """:meth:`encode` from an event's parts: its records' entries and log lines;
-        ``record_at(i)`` gives record i when an entry does not say enough (rare)."""
+        ``record_at(i)`` gives record i when an entry does not say enough (rare). The
+        caller asked :meth:`check_options` since the builder's options last changed (once
+        for a round of events: the session's lane)."""
         builder = self.builder
         if builder.payload and sum(map(len, lines)) > limit // 2:  # (surely_too_large)
             self.general += 1  # degraded there, at once
             return None
         self._malformed.clear()
         self._fill = 0
-        self._check_options()
         try:
             data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,
                                 record_at)
@@ -325,8 +327,9 @@ class FastEncoder:
             self._records.clear()
             self.lines.check_names()  # (and the records' memos)
 
-    def _check_options(self) -> None:
-        """The header's encodings follow the builder's options."""
+    def check_options(self) -> None:
+        """The header's encodings follow the builder's options (its message type, hostname
+        and payload: a caller may change them between events)."""
         builder = self.builder
         options = (builder.message_type, builder.hostname, builder.payload)
         if options != self._options:

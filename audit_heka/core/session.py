@@ -494,6 +494,7 @@ class Session:
         fast = self.fast
         assert fast is not None  # (the lane closed them)
         limit = self.framer.max_message_size
+        fast.check_options()  # (the builder's: as they are for this round)
         for shipment, index, key, recs, lines, record_at, event_of in closed:
             node, serial, seconds, milliseconds = key
             try:
