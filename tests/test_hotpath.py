@@ -1261,22 +1261,14 @@ def test_a_calls_base_outlives_dozens_of_other_calls_in_bounded_memory() -> None
     calls = [c for c in range(40) if c not in (0, 1, 59, 102)][:36]  # (no socketcall)
     interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
     lines = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
-    put: list[int] = []
-    put_together = lines._put_together
-
-    def putting(*args: Any, **kwargs: Any) -> Any:
-        put.append(1)
-        return put_together(*args, **kwargs)
-
-    lines._put_together = putting  # type: ignore[method-assign]
     assert CALL_BASES >= len(calls) > BASES
     for n, call in enumerate(calls):  # (the first SYSCALL is parsed; the others put together)
-        assert lines.line_rec(1300, "SYSCALL", body.format(call=call, n=n), {}) is not None
-    put.clear()
+        rec = lines.line_rec(1300, "SYSCALL", body.format(call=call, n=n), {})
+        assert rec is not None and rec.context is None  # (no patch keeps a context)
     for n, call in enumerate(calls):  # each call again, with a new a2: a patch
         rec = lines.line_rec(1300, "SYSCALL", body.format(call=call, n=100 + n), {})
-        assert rec is not None and not rec.lasting  # (a new word: an entry kept by no memo)
-    assert not put
+        assert rec is not None and rec.context is not None, call  # (patched: its call's)
+        assert not rec.lasting  # (a new word: an entry kept by no memo)
     assert lines._base_count == len(calls) <= BASES_MAX
     lines._base_count = BASES_MAX  # as if the bases of many shapes were kept: one more
     lines.line_rec(1300, "SYSCALL", body.format(call=50, n=999), {})  # (a new call's)
@@ -1304,28 +1296,13 @@ def test_a_new_process_exec_is_patched_from_the_last_exec_of_its_call() -> None:
         "success=yes", "success=no"))
     interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
     lines = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
-    ways: list[str] = []
-    patched_from, put_together = lines._patched_from, lines._put_together
-
-    def patching(*args: Any, **kwargs: Any) -> Any:
-        rec = patched_from(*args, **kwargs)
-        ways.append("patched" if rec is not None else "declined")
-        return rec
-
-    def putting(*args: Any, **kwargs: Any) -> Any:
-        ways.append("put together")
-        return put_together(*args, **kwargs)
-
-    lines._patched_from = patching  # type: ignore[method-assign]
-    lines._put_together = putting  # type: ignore[method-assign]
     for n, body in enumerate(series):
-        ways.clear()
         rec = lines.line_rec(1300, "SYSCALL", body, {})
         fresh = Interpreter(USERS, GROUPS, machine="x86_64")
         parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
             1300, "SYSCALL", body, {})
         assert rec is not None and parsed is not None
         _assert_same_entry(rec, parsed, body)
-        if 0 < n < len(series) - 1:
-            assert ways == ["patched"], (n, ways)
-    assert "patched" not in ways  # (the last one)
+        # A patch keeps its call's context (Rec.context); a record put together or
+        # parsed has none: the first, and the last (more than half of it new).
+        assert (rec.context is not None) is (0 < n < len(series) - 1), n
