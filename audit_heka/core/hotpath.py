@@ -224,11 +224,13 @@ class FastEncoder:
         if data is None or len(data) > limit:
             self.general += 1
             return None
-        counters = builder.counters
-        for key in self._malformed:
-            counters.malformed_integer += 1
-            counters.by_key[key] = counters.by_key.get(key, 0) + 1
-        counters.aligned_fill += self._fill
+        malformed, fill = self._malformed, self._fill
+        if malformed or fill:
+            counters = builder.counters
+            for key in malformed:
+                counters.malformed_integer += 1
+                counters.by_key[key] = counters.by_key.get(key, 0) + 1
+            counters.aligned_fill += fill
         self.encoded += 1
         return data
 

@@ -110,8 +110,10 @@ class Shipment:
         self.frame = frame
         self.position = position
         self.degraded = degraded
-        self.uuid = message.uuid if message is not None else uuid
-        self.timestamp = message.timestamp if message is not None else timestamp
+        if message is None:
+            self.uuid, self.timestamp = uuid, timestamp
+        else:
+            self.uuid, self.timestamp = message.uuid, message.timestamp
 
     @property
     def event(self) -> Event | None:
@@ -442,8 +444,8 @@ class Session:
         numbers = MSG_TYPE_NUMBERS
         # Most bodies are in the memo: asked in comprehensions (no loop body per line),
         # and the others looked at closer (a line whose body ends with "\r" among them).
-        known = [line.partition("): ")[2] for line in lines[start:]]
-        for i in [start + n for n, body in enumerate(known) if body not in entries]:
+        for i in [i for i, line in enumerate(lines[start:], start)
+                  if line.partition("): ")[2] not in entries]:
             line = lines[i]
             if line.startswith("type="):
                 name_at = 5
