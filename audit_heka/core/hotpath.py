@@ -104,8 +104,6 @@ ARGV_MEMO_SIZE = 1024  # argv encodings remembered, by the EXECVE records' bodie
 GROUP_MEMO_SIZE = 4096  # group encodings remembered, all plans together
 MEMO_BYTES_MAX = 16384  # bytes of a group's or argv's encoding remembered
 
-_INT64_MAX = (1 << 63) - 1
-
 
 class FastEncoder:
     """Event -> encoded Message bytes for the common case; None: use the general path.
@@ -239,8 +237,8 @@ class FastEncoder:
                 record_at: Callable[[int], Record]) -> bytes | None:
         builder = self.builder
         timestamp = seconds * 1_000_000_000 + milliseconds * 1_000_000
-        if (builder.enricher is not None or not recs
-                or not 0 <= timestamp <= _INT64_MAX or not 0 <= serial <= _INT64_MAX):
+        # (both in 0..2**63-1, Heka's int64: a negative or a larger one has bits past 63)
+        if builder.enricher is not None or not recs or (timestamp | serial) >> 63:
             return None
         shape = tuple(map(SHAPE_OF, recs))
         plan = self._plans.get(shape, MISSING_PLAN)
