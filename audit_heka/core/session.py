@@ -497,13 +497,14 @@ class Session:
         assert fast is not None  # (the lane closed them)
         limit = self.framer.max_message_size
         fast.check_options()  # (the builder's: as they are for this round)
+        frame_encoded = self.framer.frame_encoded
         for shipment, index, key, recs, lines, record_at, event_of in closed:
             node, serial, seconds, milliseconds = key
             try:
                 encoded = fast.encode_parts(node, serial, seconds, milliseconds, 0, recs,
                                             lines, record_at, limit)
                 if encoded is not None:
-                    shipment.frame = self.framer.frame_encoded(encoded)
+                    shipment.frame = frame_encoded(encoded)
                     shipment.uuid = encoded[2:18]
                     continue
                 event = event_of()
