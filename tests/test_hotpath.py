@@ -30,6 +30,7 @@ from audit_heka.core.line_entries import (
     CALL_BASES,
     EXECVE_BASE_MAX,
     LONG_EXECVE_SHAPES,
+    LineEntries,
 )
 from audit_heka.core.record_entries import BASES, MEMO_BODY_MAX
 from audit_heka.core.records import BODY_MEMO_FIELDS, Record, parse_line
@@ -1207,14 +1208,21 @@ def test_a_patched_kernel_entry_is_the_entry_its_parse_gives() -> None:
     patched = 0
     for body in series:
         rtype, name = (1300, "SYSCALL") if body.startswith("arch=") else (1302, "PATH")
-        rec = patching.line_rec(rtype, name, body, {})
-        fresh = Interpreter(USERS, GROUPS, machine="x86_64")
-        parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
-            rtype, name, body, {})
-        assert rec is not None and parsed is not None
+        rec = _read_as_its_parse(patching, rtype, name, body)
         patched += rec.context is not None
-        _assert_same_entry(rec, parsed, body)
     assert patched >= 16  # (the test reaches the patches it is about)
+
+
+def _read_as_its_parse(lines: LineEntries, rtype: int, name: str, body: str) -> Rec:
+    """The entry ``lines`` reads of a body, checked against a fresh reading's (a parse)."""
+    rec = lines.line_rec(rtype, name, body, {})
+    fresh = Interpreter(USERS, GROUPS, machine="x86_64")
+    parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
+        rtype, name, body, {})
+    assert rec is not None and parsed is not None
+    _assert_same_entry(rec, parsed, body)
+    assert [p.kind for p in rec.pieces] == [p.kind for p in parsed.pieces], body
+    return rec
 
 
 def _assert_same_entry(rec: Rec, parsed: Rec, body: str) -> None:
@@ -1266,14 +1274,7 @@ def test_a_patched_word_takes_its_bases_kind_but_where_the_value_decides_it() ->
               "op=login acct=626F62 pid=3 uid=1000 res=1"]  # (and a uid: UID)
     patched = 0
     for body in series:
-        rec = lines.line_rec(1399, "UNKNOWN[1399]", body, {})
-        fresh = Interpreter(USERS, GROUPS, machine="x86_64")
-        parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
-            1399, "UNKNOWN[1399]", body, {})
-        assert rec is not None and parsed is not None
-        _assert_same_entry(rec, parsed, body)
-        assert [p.kind for p in rec.pieces] == [p.kind for p in parsed.pieces], body
-        patched += rec.context is not None
+        patched += _read_as_its_parse(lines, 1399, "UNKNOWN[1399]", body).context is not None
     assert patched == 2  # (the last two)
 
 
@@ -1324,12 +1325,7 @@ def test_a_new_process_exec_is_patched_from_the_last_exec_of_its_call() -> None:
     interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
     lines = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
     for n, body in enumerate(series):
-        rec = lines.line_rec(1300, "SYSCALL", body, {})
-        fresh = Interpreter(USERS, GROUPS, machine="x86_64")
-        parsed = FastEncoder(MessageBuilder(fresh, hostname="h"), fresh).lines.line_rec(
-            1300, "SYSCALL", body, {})
-        assert rec is not None and parsed is not None
-        _assert_same_entry(rec, parsed, body)
+        rec = _read_as_its_parse(lines, 1300, "SYSCALL", body)
         # A patch keeps its call's context (Rec.context); a record put together or
         # parsed has none: the first, and the last (more than half of it new).
         assert (rec.context is not None) is (0 < n < len(series) - 1), n

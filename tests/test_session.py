@@ -279,6 +279,22 @@ def open_events(count: int, eoe: bool = False) -> list[str]:
     return lines
 
 
+def fed_as_line_by_line(one: Session, many: Session, lines: list[str],
+                        live: bool) -> list[Shipment]:
+    """``lines`` to ``one`` line by line and to ``many`` in one feed_lines (live: at
+    now 100, then expired at 200): the same frames, positions, uuids and counters.
+    What ``many`` shipped."""
+    now = 100.0 if live else None
+    a = [x for i, line in enumerate(lines) for x in one.feed(line, now, i)]
+    b = many.feed_lines(lines, now, range(len(lines)))
+    a += one.finish() if not live else one.expire(200.0)
+    b += many.finish() if not live else many.expire(200.0)
+    assert [(x.frame, x.position, x.uuid) for x in a] == [
+        (x.frame, x.position, x.uuid) for x in b]
+    assert one.counters() == many.counters()
+    return b
+
+
 def test_feed_lines_reads_a_rounds_new_bodies_then_its_lines_then_encodes() -> None:
     """feed_lines works in three passes: the entries of the new bodies (Session._read_ahead),
     then the lines, then the encodings of the events they closed (Session._encode_closed)
@@ -309,14 +325,7 @@ def test_feed_lines_reads_a_rounds_new_bodies_then_its_lines_then_encodes() -> N
         fast.lines.line_rec = reading  # type: ignore[method-assign]
         fast.encode_parts = encoding  # type: ignore[method-assign,assignment]
         many.assembler.went_by = closing  # type: ignore[method-assign,assignment]
-        now = 100.0 if live else None
-        a = [x for i, line in enumerate(lines) for x in one.feed(line, now, i)]
-        b = many.feed_lines(lines, now, range(len(lines)))
-        a += one.finish() if not live else one.expire(200.0)
-        b += many.finish() if not live else many.expire(200.0)
-        assert [(x.frame, x.position, x.uuid) for x in a] == [
-            (x.frame, x.position, x.uuid) for x in b]
-        assert one.counters() == many.counters()
+        b = fed_as_line_by_line(one, many, lines, live)
         # Every new body of the round read before the lane takes its first line, every
         # event it closed encoded after its last.
         reads = calls.count("read")
@@ -325,7 +334,7 @@ def test_feed_lines_reads_a_rounds_new_bodies_then_its_lines_then_encodes() -> N
         # In one pass (the compiled build's way): the same shipments.
         single = session(live)
         single.passes = False
-        c = single.feed_lines(lines, now, range(len(lines)))
+        c = single.feed_lines(lines, 100.0 if live else None, range(len(lines)))
         c += single.finish() if not live else single.expire(200.0)
         assert [(x.frame, x.position, x.uuid) for x in b] == [
             (x.frame, x.position, x.uuid) for x in c]
@@ -371,14 +380,7 @@ def test_a_new_body_twice_in_a_round_is_read_once_and_taken_as_a_memo_hit() -> N
             return lane_next(fast, text, *args, **kwargs)
 
         many._lane_next = next_line  # type: ignore[method-assign]
-        now = 100.0 if live else None
-        a = [x for i, line in enumerate(lines) for x in one.feed(line, now, i)]
-        b = many.feed_lines(lines, now, range(len(lines)))
-        a += one.finish() if not live else one.expire(200.0)
-        b += many.finish() if not live else many.expire(200.0)
-        assert [(x.frame, x.position, x.uuid) for x in a] == [
-            (x.frame, x.position, x.uuid) for x in b]
-        assert one.counters() == many.counters()
+        fed_as_line_by_line(one, many, lines, live)
         assert len(read) == len(set(read))  # each body read once
         assert events[per].partition("): ")[2] in read  # (event 2's SYSCALL: read ahead)
         # The lines after a run's first took their entries as hits: only the EOEs (live)
