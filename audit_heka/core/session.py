@@ -335,7 +335,6 @@ class Session:
                 # without it (the run's first line was matched). The mark found is the one
                 # after the type name when that name has no space: a name from the memo has
                 # none, and a line the memo does not hold is asked below.
-                shipped = None
                 if run and line.startswith(head):
                     end = line.find(mark, at)
                     if end > at:
@@ -389,16 +388,19 @@ class Session:
                             shipped = self._lane_next(
                                 fast, text, end + skip, type_name, rtype, position, now, body,
                                 hit)
+                            if shipped is not None:
+                                self.lines += 1
+                                out += shipped
+                                run, recs, kept = self._run, self._run_recs, self._run_positions
+                                head, mark = self._run_head, self._run_mark
+                                at, skip = len(head), len(mark)
+                                continue
+                self._feeding = i
+                found = match(line)
+                shipped = None if found is None else self._record_line(
+                    fast, line, now, position, found)
                 if shipped is None:
-                    self._feeding = i
-                    found = match(line)
-                    if found is not None:
-                        shipped = self._record_line(fast, line, now, position, found)
-                    if shipped is None:
-                        out += self.feed(line, now, position)
-                    else:
-                        self.lines += 1
-                        out += shipped
+                    out += self.feed(line, now, position)
                 else:
                     self.lines += 1
                     out += shipped
@@ -497,25 +499,30 @@ class Session:
         assert fast is not None  # (the lane closed them)
         limit = self.framer.max_message_size
         fast.check_options()  # (the builder's: as they are for this round)
-        frame_encoded = self.framer.frame_encoded
-        for shipment, index, key, recs, lines, record_at, event_of in closed:
-            node, serial, seconds, milliseconds = key
-            try:
-                encoded = fast.encode_parts(node, serial, seconds, milliseconds, 0, recs,
-                                            lines, record_at, limit)
-                if encoded is not None:
-                    shipment.frame = frame_encoded(encoded)
-                    shipment.uuid = encoded[2:18]
+        signer = self.framer.signer
+        framed = 0  # (Framer.frame_encoded's count, moved once)
+        try:
+            for shipment, index, key, recs, lines, record_at, event_of in closed:
+                node, serial, seconds, milliseconds = key
+                try:
+                    encoded = fast.encode_parts(node, serial, seconds, milliseconds, 0, recs,
+                                                lines, record_at, limit)
+                    if encoded is not None:  # (it fits: encode_parts says so)
+                        shipment.frame = frame(encoded, signer, limit)
+                        shipment.uuid = encoded[2:18]
+                        framed += 1
+                        continue
+                    event = event_of()
+                    built = self._shipment(event, self._build(event), shipment.position)
+                except Exception as exc:
+                    if failed is None:
+                        raise
+                    failed.append((index, exc))
+                    out.remove(shipment)
                     continue
-                event = event_of()
-                built = self._shipment(event, self._build(event), shipment.position)
-            except Exception as exc:
-                if failed is None:
-                    raise
-                failed.append((index, exc))
-                out.remove(shipment)
-                continue
-            shipment.become(built)  # (the placeholder in ``out``)
+                shipment.become(built)  # (the placeholder in ``out``)
+        finally:
+            self.framer.frames += framed
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
