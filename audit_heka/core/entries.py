@@ -234,10 +234,10 @@ class Rec:
                  pieces: tuple[Piece, ...], shape: int, base: Rec | None = None,
                  changed: Sequence[int] = (), fields: Pairs = ()) -> None:
         """``base``: the entry of a record with the same keys but for the values at
-        ``changed`` (what line_entries' ``LineEntries._patched_from`` knows): the rest is
-        taken over when those values are plain (Piece.plain). ``record`` None: a
-        kernel record like ``base`` (its type name, ENRICHED pairs and free text) but
-        for its ``fields``, the change plain (:meth:`patch` makes such entries)."""
+        ``changed`` (what record_entries' user-space patches know): the rest is taken
+        over when those values are plain (Piece.plain). ``record`` None: a record like
+        ``base`` (its type name, ENRICHED pairs and free text) but for its ``fields``,
+        the change plain (:meth:`patch` makes such entries: line_entries' patches)."""
         #: An EXECVE record's: its argv's STRING elements, once made (line_entries'
         #: ``LineEntries.argv_elements``) when argv is its values (interpret.argv_is_values);
         #: and until then, those of the command line it was patched from with the field
@@ -314,12 +314,8 @@ class Rec:
         ``changed`` alone differ, without its Record: line_entries' patches of such
         records make none. None: a change that bears on a counter or on the severity
         (the caller makes the entry of its Record)."""
-        if rtype == SECCOMP:
+        if rtype == SECCOMP or not _plain_change(changed, pieces, base.pieces):
             return None
-        before = base.pieces
-        for i in changed:  # (_plain_change, in line: this runs for every patch)
-            if not (pieces[i].plain and before[i].plain):
-                return None
         return Rec(None, base.keys, pieces, base.shape, base, changed, fields)
 
     def _join_parts(self) -> None:

@@ -270,8 +270,8 @@ class LineEntries:
                     break
                 fields[i] = (key, value)
             else:
-                record = Record(EXECVE, type_name, 0, 0, 0, None, tuple(fields), (), "", body)
-                rec = Rec(record, last.keys, last.pieces, last.shape, last)
+                rec = Rec.patch(last, EXECVE, tuple(fields), last.pieces, ())
+                assert rec is not None  # (no piece changed: taken over whatever they are)
                 rec.lasting = False  # (not remembered: a command line seldom comes again)
                 elements = self.argv_elements(last)
                 if elements is not None:  # (its argv is its values: so is this one's)
@@ -524,7 +524,7 @@ class LineEntries:
         if rec is None:
             if record is None:
                 record = _like(last, rtype, type_name, body, fields)
-            rec = Rec(record, last.keys, made, last.shape, last, changed)
+            rec = Rec(record, last.keys, made, last.shape)  # (made anew: not plain)
             rec.enriched_map = enriched  # (the same ENRICHED pairs as its base's)
         rec.context = context
         if not new:  # known words (a PATH item like one seen before) may come again
