@@ -71,23 +71,40 @@ def field_name(name: str) -> bytes:
 
 _NAMES: dict[str, bytes] = {}
 SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))  # a length below 128: one byte
+#: A STRING element's and a fields entry's tag with a length below 128: one look-up
+#: where a concatenation would cost an allocation (Piece, per new value).
+_STRING_TAGS = tuple(b"\x22" + bytes((i,)) for i in range(0x80))
+_ENTRY_TAGS = tuple(b"\x52" + bytes((i,)) for i in range(0x80))
 NOT_ASKED: tuple[Text, bytes, bytes] = (None, b"", b"")
-# key -> its field's encoded name, its ``_i`` field's, integer_key(key), FAILURE_VALUES[key]
-_KEY_FACTS: dict[str, tuple[bytes, bytes, bool, frozenset[str] | None]] = {}
+#: key -> the head of its STRING field (name, type), of its INTEGER field (name, type,
+#: the packed values' tag), its ``_i`` field's name and head, integer_key(key),
+#: FAILURE_VALUES[key].
+_KEY_FACTS: dict[str, tuple[bytes, bytes, bytes, bytes, bool, frozenset[str] | None]] = {}
+_QUOTES = frozenset({'"', "'"})
 
 
-def _key_facts(key: str) -> tuple[bytes, bytes, bool, frozenset[str] | None]:
+def _key_facts(key: str) -> tuple[bytes, bytes, bytes, bytes, bool, frozenset[str] | None]:
     if len(_KEY_FACTS) >= FIELD_MEMO_SIZE:
         _KEY_FACTS.clear()
-    facts = _KEY_FACTS[key] = (field_name(key), field_name(key + "_i"), integer_key(key),
-                               FAILURE_VALUES.get(key))
+    name, name_i = field_name(key), field_name(key + "_i")
+    facts = _KEY_FACTS[key] = (name + STRING, name + INTEGER + b"\x32", name_i, name_i + STRING,
+                               integer_key(key), FAILURE_VALUES.get(key))
     return facts
+
+
+def _encoded(value: str) -> bytes:
+    """A value's UTF-8, its surrogate escapes (undecodable bytes of the log) as they were."""
+    try:
+        return value.encode()  # (the strict codec's fast path: no error handler looked up)
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
 
 
 def string_element(value: str) -> bytes:
     """One ``value_string`` element."""
-    data = value.encode("utf-8", "surrogateescape")
-    return b"\x22" + varint(len(data)) + data
+    data = _encoded(value)
+    size = len(data)
+    return (_STRING_TAGS[size] if size < 0x80 else b"\x22" + varint(size)) + data
 
 
 def integers_element(packed: bytes) -> bytes:
@@ -104,6 +121,19 @@ class Piece:
     def __init__(self, key: str, raw: str, text: Text, volatile: bool,
                  kind: str | None = None) -> None:
         # Inline, with the key's facts looked up once: this runs for every new value.
+        # Its bytes are put together from tables and joined once, not concatenated
+        # level by level (each concatenation is an allocation).
+        head, int_head, name_i, head_i, typed, failing = (
+            _KEY_FACTS.get(key) or _key_facts(key))
+        value = (raw[1:-1] if raw[:1] in _QUOTES and len(raw) >= 2 and raw[-1] == raw[0]
+                 else raw)
+        try:
+            data = value.encode()  # (the strict codec's fast path: see _encoded)
+        except UnicodeEncodeError:
+            data = value.encode("utf-8", "surrogateescape")
+        size = len(data)
+        element = (_STRING_TAGS[size] if size < 0x80 else b"\x22" + varint(size)) + data
+        fails = failing is not None and value in failing  # the event's severity
         self.key = key
         self.raw = raw
         self.kind = kind
@@ -112,19 +142,11 @@ class Piece:
         self.once = False
         self.volatile = volatile
         self.text = text
-        facts = _KEY_FACTS.get(key)
-        if facts is None:
-            facts = _key_facts(key)
-        name, name_i, typed, failing = facts
         self.name_i = name_i  # the fields for the plain name (a collision prefixes it)
-        quote = raw[:1]
-        value = (raw[1:-1] if quote in {'"', "'"} and len(raw) >= 2
-                 and raw[-1] == quote else raw)
-        fails = self.fails = failing is not None and value in failing  # the event's severity
-        data = value.encode("utf-8", "surrogateescape")
-        size = len(data)
-        element = self.value = (  # the STRING element (arrays mix)
-            b"\x22" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + data)
+        self.fails = fails
+        self.value = element  # the STRING element (arrays mix)
+        #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
+        self.asked: tuple[Text, bytes, bytes] = NOT_ASKED  # text, name_i, field
         if not typed:
             number = None
         elif len(value) < 19 and value.isdigit() and value.isascii():  # fits int64
@@ -139,36 +161,37 @@ class Piece:
             self.plain = not (volatile or fails)
             packed = self.packed = (SMALL_VARINTS[number] if 0 <= number < 0x80
                                     else varint(number))
-            body = name + b"\x10\x02\x32" + SMALL_VARINTS[len(packed)] + packed
+            values = SMALL_VARINTS[len(packed)] + packed
+            head = int_head
         else:
             self.malformed = typed
             self.plain = not (volatile or fails or typed)
             self.packed = b""
-            body = name + b"\x10\x00" + element
-        size = len(body)
-        single = b"\x52" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
-        #: A volatile piece's last text asked and its ``_i`` field (asked again at each use).
-        self.asked: tuple[Text, bytes, bytes] = NOT_ASKED  # text, name_i, field
+            values = element
+        size = len(head) + len(values)
+        entry = _ENTRY_TAGS[size] if size < 0x80 else b"\x52" + varint(size)
         if text is None:
             self.text_elems = self.text_joined = b""
-        else:
-            if isinstance(text, str):
-                if text == value:  # (a name, a path: its text is its value unquoted)
-                    elems = self.text_elems = self.text_joined = element
-                else:
-                    data = text.encode("utf-8", "surrogateescape")
-                    size = len(data)
-                    elems = self.text_elems = self.text_joined = (
-                        b"\x22" + (SMALL_VARINTS[size] if size < 0x80 else varint(size))
-                        + data)
+            self.single = entry + head + values
+            return
+        if isinstance(text, str):
+            if text == value:  # (a name, a path: its text is its value unquoted)
+                elems = self.text_elems = self.text_joined = element
             else:
-                elems, self.text_joined = text_elements(text)
-                self.text_elems = elems
-            if not volatile:
-                body = name_i + b"\x10\x00" + elems
-                size = len(body)
-                single += b"\x52" + (SMALL_VARINTS[size] if size < 0x80 else varint(size)) + body
-        self.single = single
+                data = _encoded(text)
+                size = len(data)
+                elems = self.text_elems = self.text_joined = (
+                    (_STRING_TAGS[size] if size < 0x80 else b"\x22" + varint(size)) + data)
+        else:
+            elems, self.text_joined = text_elements(text)
+            self.text_elems = elems
+        if volatile:  # (its text is asked at each use)
+            self.single = entry + head + values
+            return
+        size = len(head_i) + len(elems)
+        self.single = b"".join((entry, head, values,
+                                _ENTRY_TAGS[size] if size < 0x80 else b"\x52" + varint(size),
+                                head_i, elems))
 
     def raw_field(self, name: bytes) -> bytes:
         if self.number is not None:
