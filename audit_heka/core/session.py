@@ -23,7 +23,8 @@ Lines come one by one (:meth:`Session.feed`) or a read's worth at a time
 from __future__ import annotations
 
 from collections import Counter, deque
-from itertools import repeat
+from itertools import compress, repeat
+from operator import is_
 
 from audit_heka.core.entries import Rec
 from audit_heka.core.events import EOE, PROCTITLE, Assembler, Event, stands_alone
@@ -60,8 +61,12 @@ from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any
+
+    #: A body's entry in the hot path's memo (LineEntries.entries): its type, type
+    #: name and entry.
+    _Entry = tuple[int, str, Rec | None]
 
     #: An event the lane closed, to be encoded (Session._encode_closed): its placeholder
     #: shipment, the index of the line that closed it, its key, entries and lines, and
@@ -180,8 +185,8 @@ class Session:
         #: (:meth:`_read_ahead`), by body as :attr:`LineEntries.entries` holds them:
         #: (type, type name, entry). Those of bodies over MEMO_BODY_MAX apart: the lane
         #: takes the others as it takes the memo's.
-        self._ahead: dict[str, tuple[int, str, Rec | None]] = {}
-        self._ahead_long: dict[str, tuple[int, str, Rec | None]] = {}
+        self._ahead: dict[str, _Entry] = {}
+        self._ahead_long: dict[str, _Entry] = {}
         #: Within feed_lines: the lane's events whose encoding waits for the end of
         #: the lines (:meth:`_encode_closed`); None: encoded as they close.
         self._closed: list[_Closed] | None = None
@@ -314,8 +319,10 @@ class Session:
         entries = fast.lines.entries  # (cleared in place, never replaced)
         held = 0  # lines held straight from the memo: counted at the end, once
         passes = self.passes
-        if passes:
-            self._read_ahead(fast, lines, start)
+        # Each line's body and its entry, when read ahead (the memo's, or one read);
+        # else, as for the compiled build, the loop asks.
+        read: tuple[Iterable[str], Iterable[_Entry | None]] = (
+            self._read_ahead(fast, lines, start) if passes else (repeat(""), repeat(None)))
         ahead = self._ahead
         closed = self._closed = [] if passes else None
         i = start
@@ -326,10 +333,10 @@ class Session:
         at, skip = len(head), len(mark)
         try:
             # (self._feeding is set where a call may read it, and when a line raises)
-            for i, line, position in zip(
+            for i, line, position, tail, read_hit in zip(
                     range(start, len(lines)), lines[start:],
-                    repeat(None) if positions is None else positions[start:],
-                    strict=False):  # (repeat is endless; positions: one per line)
+                    repeat(None) if positions is None else positions[start:], *read,
+                    strict=False):  # (repeat is endless; positions and reads: one per line)
                 # A line of the event going by: its head (node and "type="), a type name, then
                 # the run's audit(...) as written -- what CANONICAL_LINE would find, read
                 # without it (the run's first line was matched). The mark found is the one
@@ -339,10 +346,17 @@ class Session:
                     end = line.find(mark, at)
                     if end > at:
                         text = line.rstrip("\r\n")
-                        body = text[end + skip:]
-                        hit = entries.get(body)
-                        if hit is None:  # a new body: its entry read ahead
-                            hit = ahead.get(body)
+                        # The entry read ahead is this body's where the body read ahead
+                        # (all after the line's first "): ") starts where the run's
+                        # mark ends.
+                        hit: _Entry | None
+                        if read_hit is not None and len(line) - len(tail) == end + skip:
+                            body, hit = tail, read_hit
+                        else:
+                            body = text[end + skip:]
+                            hit = entries.get(body)
+                            if hit is None:  # a body read ahead twice in the round
+                                hit = ahead.get(body)
                         if (hit is not None and hit[1] == line[at:end]
                                 and (rec := hit[2]) is not None and hit[0] != EOE
                                 and len(text) <= MAX_RECORD_LENGTH):
@@ -419,24 +433,29 @@ class Session:
             if closed:
                 self._encode_closed(closed, out, failed)
 
-    def _read_ahead(self, fast: FastEncoder, lines: Sequence[str], start: int) -> None:
-        """The entries of the lines' bodies that the hot path's memo does not hold, read
-        in their order before the lines are fed (see :meth:`_feed_from`), into
-        :attr:`_ahead` (and :attr:`_ahead_long`).
+    def _read_ahead(self, fast: FastEncoder, lines: Sequence[str], start: int
+                    ) -> tuple[list[str], list[_Entry | None]]:
+        """The bodies of the lines from ``start`` on (all after a line's first "): ")
+        and their entries (type, type name, entry) where the hot path's memo holds
+        them or they were read here, in order, before the lines are fed (see
+        :meth:`_feed_from`); the entries read are kept in :attr:`_ahead` (and
+        :attr:`_ahead_long`) too, by body, for the lane's other ways.
 
         Only what the lane would read (a line of one record, no NUL, of a type it
         holds): the memo keeps entries of such bodies only, as the lane's loop
         takes a line whose body it holds without asking again -- and it takes
         one read here the same way. A body is read once: a second line with it
         has its entry (what reading it again would give, the first one its base
-        with no word changed). Only a body of at most MEMO_BODY_MAX characters,
-        or a compiler line's EXECVE of at most EXECVE_BASE_MAX (argc first: one
-        record), kept apart: the lane asks no entry of an event too large for the
-        hot path, whose records are many and long (an exec of 100,000
-        arguments). The lane takes an entry when the line's body, type and type
-        name are those read here. A line the lane then declines cost its reading,
-        not its output. A line whose reading raises is left to the lane, which
-        raises at that line.
+        with no word changed), from the memo or :attr:`_ahead`. Only a body of
+        at most MEMO_BODY_MAX characters, or a compiler line's EXECVE of at most
+        EXECVE_BASE_MAX (argc first: one record), kept apart: the lane asks no
+        entry of an event too large for the hot path, whose records are many and
+        long (an exec of 100,000 arguments). The lane takes an entry when the
+        line's body, type and type name are those read here. A line the lane then
+        declines cost its reading, not its output. A line whose reading raises is
+        left to the lane, which raises at that line. A line that ends in "\r" or
+        "\n", or with a long body, has no entry in the list returned: the lane
+        asks with its body stripped, or checks its size first.
         """
         ahead = self._ahead
         ahead_long = self._ahead_long
@@ -444,11 +463,12 @@ class Session:
         line_rec = fast.lines.line_rec
         bodies = self._bodies
         numbers = MSG_TYPE_NUMBERS
-        # Most bodies are in the memo: asked in comprehensions (no loop body per line),
-        # and the others looked at closer (a line whose body ends with "\r" among them).
-        for i in [i for i, line in enumerate(lines[start:], start)
-                  if line.partition("): ")[2] not in entries]:
-            line = lines[i]
+        # Most bodies are in the memo: asked in C (map, compress), and the others
+        # looked at closer.
+        tails = [line.partition("): ")[2] for line in lines[start:]]
+        found: list[_Entry | None] = list(map(entries.get, tails))
+        for k in list(compress(range(len(found)), map(is_, found, repeat(None)))):
+            line = lines[start + k]
             if line.startswith("type="):
                 name_at = 5
             elif line.startswith("node="):
@@ -479,7 +499,11 @@ class Session:
                 rec = line_rec(rtype, type_name, body, bodies, looked=True)
             except Exception:  # the lane reads it again, and raises there
                 continue
-            (ahead_long if long else ahead)[body] = (rtype, type_name, rec)
+            entry = (ahead_long if long else ahead)[body] = (rtype, type_name, rec)
+            # (a long one: the lane's way for long bodies, _lane_next, checks its size)
+            if not long and body_at + len(body) == len(line) == body_at + len(tails[k]):
+                found[k] = entry
+        return tails, found
 
     def _read_entry(self, fast: FastEncoder, rtype: int, type_name: str, body: str,
                     looked: bool) -> Rec | None:
