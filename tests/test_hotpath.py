@@ -1329,3 +1329,25 @@ def test_a_new_process_exec_is_patched_from_the_last_exec_of_its_call() -> None:
         # A patch keeps its call's context (Rec.context); a record put together or
         # parsed has none: the first, and the last (more than half of it new).
         assert (rec.context is not None) is (0 < n < len(series) - 1), n
+
+
+def test_a_patch_before_the_uid_names_keeps_its_bases_bytes_after_them() -> None:
+    """A record patched only before its first volatile piece (a new pointer before an
+    unknown uid, whose name is asked at each use) takes over its base's bytes from
+    there on; one patched after it (a new comm, a new key) has them made anew:
+    either way the bytes its parse gives."""
+    call = ("arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1={a1:x} a2=80000 "
+            "a3=0 items=1 ppid=1 pid=42 auid=4242 uid=0 gid=0 euid=4243 suid=0 fsuid=0 "
+            'egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="{comm}" exe="/usr/bin/cat" key={key}')
+    interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
+    lines = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter).lines
+    first = _read_as_its_parse(lines, 1300, "SYSCALL",
+                               call.format(a1=0x7ffd0000, comm="cat", key="(null)"))
+    before = _read_as_its_parse(lines, 1300, "SYSCALL",
+                                call.format(a1=0x7ffd0010, comm="cat", key="(null)"))
+    assert before.context is not None and before.parts is first.parts  # (patched)
+    for n, (comm, key) in enumerate([("dog", "(null)"), ("dog", '"files"'),
+                                     ("cat", '"files"')]):
+        after = _read_as_its_parse(lines, 1300, "SYSCALL",
+                                   call.format(a1=0x7ffd0020 + n, comm=comm, key=key))
+        assert after.context is not None and after.parts is not before.parts

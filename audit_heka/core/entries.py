@@ -178,7 +178,10 @@ class Piece:
             if text == value:  # (a name, a path: its text is its value unquoted)
                 elems = self.text_elems = self.text_joined = element
             else:
-                data = _encoded(text)
+                try:
+                    data = text.encode()
+                except UnicodeEncodeError:
+                    data = text.encode("utf-8", "surrogateescape")
                 size = len(data)
                 elems = self.text_elems = self.text_joined = (
                     (_STRING_TAGS[size] if size < 0x80 else b"\x22" + varint(size)) + data)
@@ -270,6 +273,7 @@ class Rec:
         self.keys = keys
         self.shape = shape
         self.pieces = pieces
+        kept: tuple[tuple[Piece, bytes], ...] | None = None  # parts taken over from base
         if base is not None and (record is None or (
                 record.type != SECCOMP and _plain_change(changed, pieces, base.pieces))):
             # One straight line: this runs for every record patched from another.
@@ -299,6 +303,10 @@ class Rec:
             else:
                 self.has_pid, self.pid = base.has_pid, base.pid
             volatile = base.volatile
+            # A change before the first volatile piece (a new pointer, a new name; not
+            # the uid names after them) leaves the bytes from there on as its base's.
+            if volatile and max(changed, default=-1) < base.volatiles[0]:
+                kept = base.parts
         else:
             assert record is not None  # (an entry not taken over from a base has its record)
             self._of(record)
@@ -314,7 +322,10 @@ class Rec:
             volatile = bool(self.volatiles)
         self.volatile = volatile
         self.lasting = not volatile
-        if volatile:
+        if kept is not None:
+            self.joined = b"".join(self.singles[:self.volatiles[0]])
+            self.parts = kept
+        elif volatile:
             self._join_parts()
         else:  # every key a single field under its plain name: the common case, one join
             self.joined = b"".join(self.singles)
