@@ -1351,3 +1351,32 @@ def test_a_patch_before_the_uid_names_keeps_its_bases_bytes_after_them() -> None
         after = _read_as_its_parse(lines, 1300, "SYSCALL",
                                    call.format(a1=0x7ffd0020 + n, comm=comm, key=key))
         assert after.context is not None and after.parts is not before.parts
+
+
+def test_names_read_again_between_rounds_of_lines() -> None:
+    """feed_lines after the names were re-read (the shipper does it between rounds):
+    no entry read ahead or held by the memo carries the old names' texts, in any
+    record of an event (one that comes after its first record too)."""
+    users = {0: "root", 1000: "alice"}
+    interpreter = Interpreter(users, {})
+    s = Session(MessageBuilder(interpreter, hostname="h"), Assembler(live=False))
+
+    def event(serial: int) -> list[str]:
+        stamp = f"msg=audit(1.{serial:03d}:{serial}):"
+        return [f"type=SYSCALL {stamp} arch=c000003e syscall=257 success=yes exit=3 "
+                "a0=ffffff9c a1=7ffd0000 a2=0 a3=0 items=1 ppid=1 pid=42 auid=0 uid=0 "
+                'gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 '
+                'comm="cat" exe="/usr/bin/cat" key=(null)',
+                f"type=CWD {stamp} cwd=\"/\"",
+                f'type=PATH {stamp} item=0 name="/etc/motd" inode=12 dev=fe:01 mode=0100644 '
+                "ouid=1000 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 "
+                "cap_fver=0 cap_frootid=0",
+                f"type=PROCTITLE {stamp} proctitle=636174"]
+
+    def owners(shipped: list[Shipment]) -> list[object]:
+        return [x.message.field("ouid_i").values for x in shipped]  # type: ignore[union-attr]
+
+    assert owners(s.feed_lines(event(1) + event(2))) == [("alice",), ("alice",)]
+    users[1000] = "bob"
+    interpreter.forget_names()
+    assert owners(s.feed_lines(event(3) + event(4)) + s.finish()) == [("bob",), ("bob",)]

@@ -459,6 +459,7 @@ class Session:
         """
         ahead = self._ahead
         ahead_long = self._ahead_long
+        fast.lines.check_names()  # (names re-read since: no entry of the old ones is taken)
         entries = fast.lines.entries
         line_rec = fast.lines.line_rec
         bodies = self._bodies
