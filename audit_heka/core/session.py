@@ -243,15 +243,16 @@ class Session:
         return out
 
     def _record_line(self, fast: FastEncoder, line: str, now: float | None,
-                     position: int | None, found: re.Match[str] | None
-                     ) -> list[Shipment] | None:
+                     position: int | None, found: re.Match[str] | None,
+                     hit: _Entry | None = None) -> list[Shipment] | None:
         """A line that starts as a record does (``found``: CANONICAL_LINE's match of it,
-        if made): the lane's, or the assembler's; None if it is too long or holds more
-        than one record (:meth:`feed`'s general way)."""
+        if made; ``hit``: its body's entry, if read ahead): the lane's, or the
+        assembler's; None if it is too long or holds more than one record
+        (:meth:`feed`'s general way)."""
         text = line.rstrip("\r\n")
         if len(text) > MAX_RECORD_LENGTH or text.count("msg=audit(", 1) > 1:
             return None
-        lane = self._lane(fast, text, position, now, found)
+        lane = self._lane(fast, text, position, now, found, hit)
         if lane is not None:
             return lane
         return self._spill() + self._take(parse_line(line, self._bodies), now, position)
@@ -412,7 +413,8 @@ class Session:
                 self._feeding = i
                 found = match(line)
                 shipped = None if found is None else self._record_line(
-                    fast, line, now, position, found)
+                    fast, line, now, position, found,
+                    read_hit if len(line) - len(tail) == found.end() else None)
                 if shipped is None:
                     out += self.feed(line, now, position)
                 else:
@@ -604,8 +606,10 @@ class Session:
     # ------------------------------------------------------------------- lane
 
     def _lane(self, fast: FastEncoder, text: str, position: int | None,
-              now: float | None, match: re.Match[str] | None = None) -> list[Shipment] | None:
+              now: float | None, match: re.Match[str] | None = None,
+              hit: _Entry | None = None) -> list[Shipment] | None:
         """The common case of a log, without a Record per line: None if declined.
+        ``hit``: the entry of the line's body, if read ahead.
 
         Replay reads events whose records follow one another and end with
         their PROCTITLE. Such a run of lines, for an event the assembler may
@@ -647,7 +651,10 @@ class Session:
         if (rtype == EOE or seconds > MAX_SECONDS or serial > MAX_SERIAL
                 or not assembler.may_hold(key) or key in self._positions):
             return None
-        rec = self._read_entry(fast, rtype, type_name, text[end:], False)
+        if hit is not None and hit[0] == rtype and hit[1] == type_name:
+            rec = hit[2]
+        else:
+            rec = self._read_entry(fast, rtype, type_name, text[end:], False)
         if rec is None:
             return None
         self._run_key = key
