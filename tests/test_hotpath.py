@@ -34,7 +34,7 @@ from audit_heka.core.line_entries import (
 )
 from audit_heka.core.record_entries import BASES, MEMO_BODY_MAX
 from audit_heka.core.records import BODY_MEMO_FIELDS, Record, parse_line
-from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder
+from audit_heka.core.schema import EXECVE, INTEGER_KEYS, MessageBuilder, event_uuid
 from audit_heka.core.session import Session, Shipment
 from audit_heka.heka.message import encode_message
 from audit_heka.host.accounts import AccountNames
@@ -1380,3 +1380,24 @@ def test_names_read_again_between_rounds_of_lines() -> None:
     users[1000] = "bob"
     interpreter.forget_names()
     assert owners(s.feed_lines(event(3) + event(4)) + s.finish()) == [("bob",), ("bob",)]
+
+
+def test_uuids_across_seconds_and_hosts() -> None:
+    """The uuid's name (host|seconds.ms|serial) is put together from parts kept while
+    they stay (the host, the second): each is event_uuid's, whatever changed from the
+    last event -- the second, the host (node=), or both."""
+    stamps = [(None, 1700000000, 999, 5), (None, 1700000001, 0, 6), ("web1", 1700000001, 0, 6),
+              ("web1", 1700000001, 1, 7), (None, 1700000001, 1, 7), ("web2", 1700000002, 5, 8),
+              (None, 1700000002, 50, 9)]
+    lines = []
+    for node, seconds, ms, serial in stamps:
+        head = "" if node is None else f"node={node} "
+        stamp = f"msg=audit({seconds}.{ms:03d}:{serial}):"
+        lines += [f"{head}type=SYSCALL {stamp} arch=c000003e syscall=59 success=yes exit=0 "
+                  "a0=1 a1=2 a2=3 a3=0 items=1 ppid=1 pid=8 uid=0 comm=\"cc\" exe=\"/cc\"",
+                  f"{head}type=PROCTITLE {stamp} proctitle=6363"]
+    hot = session(True)
+    out = hot.feed_lines(lines) + hot.finish()
+    assert hot.fast is not None and hot.fast.encoded == len(stamps)  # (all on the hot path)
+    assert [x.uuid for x in out] == [
+        event_uuid(node or "h", seconds, ms, serial) for node, seconds, ms, serial in stamps]

@@ -92,8 +92,9 @@ def _key_facts(key: str) -> tuple[bytes, bytes, bytes, bytes, bool, frozenset[st
     return facts
 
 
-def _encoded(value: str) -> bytes:
-    """A value's UTF-8, its surrogate escapes (undecodable bytes of the log) as they were."""
+def utf8(value: str) -> bytes:
+    """A value's UTF-8, its surrogate escapes (undecodable bytes of the log) as they were.
+    The strict codec first: its fast path looks no error handler up."""
     try:
         return value.encode()  # (the strict codec's fast path: no error handler looked up)
     except UnicodeEncodeError:
@@ -102,7 +103,7 @@ def _encoded(value: str) -> bytes:
 
 def string_element(value: str) -> bytes:
     """One ``value_string`` element."""
-    data = _encoded(value)
+    data = utf8(value)
     size = len(data)
     return (_STRING_TAGS[size] if size < 0x80 else b"\x22" + varint(size)) + data
 
@@ -128,7 +129,7 @@ class Piece:
         value = (raw[1:-1] if raw[:1] in _QUOTES and len(raw) >= 2 and raw[-1] == raw[0]
                  else raw)
         try:
-            data = value.encode()  # (the strict codec's fast path: see _encoded)
+            data = value.encode()  # (utf8() in line: this runs for every new value)
         except UnicodeEncodeError:
             data = value.encode("utf-8", "surrogateescape")
         size = len(data)
@@ -178,10 +179,7 @@ class Piece:
             if text == value:  # (a name, a path: its text is its value unquoted)
                 elems = self.text_elems = self.text_joined = element
             else:
-                try:
-                    data = text.encode()
-                except UnicodeEncodeError:
-                    data = text.encode("utf-8", "surrogateescape")
+                data = utf8(text)
                 size = len(data)
                 elems = self.text_elems = self.text_joined = (
                     (_STRING_TAGS[size] if size < 0x80 else b"\x22" + varint(size)) + data)

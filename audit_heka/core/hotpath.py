@@ -57,6 +57,7 @@ from audit_heka.core.entries import (
     integers_element,
     string_element,
     text_elements,
+    utf8,
 )
 from audit_heka.core.events import Event
 from audit_heka.core.interpret import (
@@ -152,6 +153,8 @@ class FastEncoder:
         self._hostname = b""
         self._name_host: str | None = None  # the host of the last uuid's name
         self._name_prefix = b""  # the namespace's bytes and that host's, "|"
+        self._name_seconds = -1  # the seconds of the last uuid's name, and that name
+        self._name_head = b""  # up to its "." (events of one second share it)
 
     # ------------------------------------------------------------------ public
 
@@ -295,7 +298,13 @@ class FastEncoder:
         if host != self._name_host:
             self._name_prefix = AUDIT_HEKA_NAMESPACE + f"{host}|".encode()
             self._name_host = host  # (after the encoding: a host it refuses is asked again)
-        name = b"%s%d.%03d|%d" % (self._name_prefix, seconds, milliseconds, serial)
+            self._name_seconds = -1
+        if seconds != self._name_seconds:
+            self._name_seconds = seconds
+            self._name_head = b"%s%d." % (self._name_prefix, seconds)
+        # (milliseconds are 0-999: the parser takes three digits, and the kernel writes
+        # them; past them, the IndexError sends the event to the general path)
+        name = b"%b%b%d" % (self._name_head, _MILLIS[milliseconds], serial)
         if part:
             name += b"#%d" % part
         digest = sha1(name, usedforsecurity=False).digest()
@@ -308,7 +317,7 @@ class FastEncoder:
             self._type_logger, b"\x28\x04" if any(map(WARN_OF, recs)) else b"\x28\x06",
         ]
         if builder.payload:
-            payload = "\n".join(lines).encode("utf-8", "surrogateescape")
+            payload = utf8("\n".join(lines))
             head += (b"\x32", varint(len(payload)), payload)
         if pid is not None:
             if pid != self._pid:  # (a process's events follow one another)
@@ -576,5 +585,6 @@ _SERIAL_ENTRIES = tuple(
     b"\x52" + bytes((12 + n,)) + b"\x0a\x06serial" + INTEGER + b"\x32" + bytes((n,))
     for n in range(11))
 _LOW_BYTE = tuple(bytes((b | 0x80,)) for b in range(0x80))  # a varint's first of several
+_MILLIS = tuple(b"%03d|" % ms for ms in range(1000))  # a uuid name's milliseconds
 _VERSION5 = tuple(bytes(((b & 0x0F) | 0x50,)) for b in range(16))
 _VARIANT = tuple(bytes(((b & 0x3F) | 0x80,)) for b in range(64))
