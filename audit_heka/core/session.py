@@ -23,6 +23,7 @@ Lines come one by one (:meth:`Session.feed`) or a read's worth at a time
 from __future__ import annotations
 
 from collections import Counter, deque
+from functools import partial
 from itertools import compress, repeat
 from operator import is_
 
@@ -346,14 +347,14 @@ class Session:
                 if run and line.startswith(head):
                     end = line.find(mark, at)
                     if end > at:
-                        text = line.rstrip("\r\n")
                         # The entry read ahead is this body's where the body read ahead
                         # (all after the line's first "): ") starts where the run's
-                        # mark ends.
+                        # mark ends (and then the line ends with it: no "\r\n").
                         hit: _Entry | None
                         if read_hit is not None and len(line) - len(tail) == end + skip:
-                            body, hit = tail, read_hit
+                            text, body, hit = line, tail, read_hit
                         else:
+                            text = line.rstrip("\r\n")
                             body = text[end + skip:]
                             hit = entries.get(body)
                             if hit is None:  # a body read ahead twice in the round
@@ -756,8 +757,10 @@ class Session:
 
     def _lane_close(self, by_eoe: bool = False) -> list[Shipment]:
         lines, recs, positions = self._run, self._run_recs, self._run_positions
-        self._run, self._run_recs, self._run_positions, self._run_nows = [], [], [], []
-        node, serial, seconds, milliseconds = key = self._run_key
+        self._run, self._run_recs, self._run_positions = [], [], []
+        if self._run_nows:  # (live only)
+            self._run_nows = []
+        key = self._run_key
         self.assembler.went_by(key, len(lines), by_eoe)
         self.messages += 1
         if None in positions:
@@ -765,14 +768,9 @@ class Session:
             position = min(known) if known else None
         else:
             position = min(positions)  # type: ignore[type-var]  # (no None in it)
-
-        def record_at(i: int) -> Record:
-            return self._record_of(lines[i])
-
-        def event_of() -> Event:
-            return Event(node, serial, seconds, milliseconds,
-                         tuple(self._record_of(line) for line in lines), 0)
-
+        # Its records and Event, made only if asked (partials: no closure's cells).
+        record_at = partial(self._record_at, lines)
+        event_of = partial(self._event_of, key, lines)
         fast = self.fast
         assert fast is not None
         # Names re-read while the event went by: its entries may have the old ones, and
@@ -781,7 +779,7 @@ class Session:
             event = event_of()
             return [self._shipment(event, self._build(event), position)]
         shipment = Shipment(None, None, None, position,
-                            timestamp=seconds * 1_000_000_000 + milliseconds * 1_000_000,
+                            timestamp=key[2] * 1_000_000_000 + key[3] * 1_000_000,
                             event_of=event_of)
         closed = self._closed
         if closed is not None:  # (feed_lines: encoded after its lines)
@@ -790,6 +788,16 @@ class Session:
             self._encode_closed([(shipment, -1, key, recs, lines, record_at, event_of)],
                                 [shipment], None)
         return [shipment]
+
+    def _record_at(self, lines: list[str], i: int) -> Record:
+        """Record ``i`` of an event the lane closed (the encoder asks few)."""
+        return self._record_of(lines[i])
+
+    def _event_of(self, key: Key, lines: list[str]) -> Event:
+        """The Event of one the lane closed, made when someone asks (Shipment.event)."""
+        node, serial, seconds, milliseconds = key
+        return Event(node, serial, seconds, milliseconds,
+                     tuple(self._record_of(line) for line in lines), 0)
 
     def _record_of(self, line: str) -> Record:
         record = parse_line(line, self._bodies)

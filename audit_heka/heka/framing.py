@@ -127,7 +127,7 @@ def frame(
     if size > max_message_size:
         raise MessageTooLarge(size, max_message_size)
     if signer is None and 0x80 <= size < 0x4000:  # most events: the header made here
-        return b"\x1e\x03\x08" + bytes(((size & 0x7F) | 0x80, size >> 7)) + b"\x1f" + message
+        return bytes((0x1E, 3, 8, (size & 0x7F) | 0x80, size >> 7, 0x1F)) + message
     header = _header(message, signer)
     if len(header) > MAX_HEADER_SIZE:
         raise FramingError(f"header of {len(header)} bytes exceeds {MAX_HEADER_SIZE}")
