@@ -186,3 +186,11 @@ def test_varint_at_the_edges_of_its_short_forms() -> None:
     for edge in (0x80, 0x4000, 0x200000, 0x10000000, 1 << 56, 1 << 63):
         for value in (edge - 1, edge, edge + 1, -edge):
             assert varint(value) == _varint_by_loop(value), value
+
+
+def test_nine_byte_varints_bit_by_bit() -> None:
+    """The nine-byte form (timestamps) moves each of its 63 bits to its place: one bit
+    at a time, and every group of seven full, over the least nine-byte value."""
+    for bit in range(63):
+        for value in ((1 << 56) | (1 << bit), (1 << 56) | ((1 << bit) - 1)):
+            assert varint(value) == _varint_by_loop(value), value

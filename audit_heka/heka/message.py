@@ -142,11 +142,14 @@ def varint(value: int) -> bytes:
         return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80,
                       ((value >> 14) & 0x7F) | 0x80, value >> 21))
     if 1 << 56 <= value < 1 << 63:  # timestamps in ns (1972 to 2262): nine bytes
-        return bytes((
-            (value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80,
-            ((value >> 14) & 0x7F) | 0x80, ((value >> 21) & 0x7F) | 0x80,
-            ((value >> 28) & 0x7F) | 0x80, ((value >> 35) & 0x7F) | 0x80,
-            ((value >> 42) & 0x7F) | 0x80, ((value >> 49) & 0x7F) | 0x80, value >> 56))
+        # Its nine groups of 7 bits spread to a byte each in three steps (28-bit halves
+        # 32 bits apart, then 14-bit quarters, then 7-bit groups), as integers: a third
+        # of the work of shifting out each group on its own (one per event).
+        spread = (value & _SPREAD28) | ((value << 4) & _SPREAD28_HIGH) | (
+            (value << 8) & _SPREAD28_TOP)
+        spread = (spread & _SPREAD14) | ((spread << 2) & _SPREAD14_HIGH)
+        return ((spread & _SPREAD7) | ((spread << 1) & _SPREAD7_HIGH) | _MORE8).to_bytes(
+            9, "little")
     if value < 0:
         value += 1 << 64
     out = bytearray()
@@ -158,6 +161,15 @@ def varint(value: int) -> bytes:
 
 
 _SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))
+# varint's masks for a nine-byte value: bits 0-27, 28-55 (moved 4 up) and 56-62 (8 up);
+# then each 32-bit slot's 14-bit halves, 16 apart; then each 16-bit slot's 7-bit halves,
+# 8 apart; and the "more" bit of the first eight bytes.
+_SPREAD28, _SPREAD28_HIGH, _SPREAD28_TOP = 0xFFFFFFF, 0xFFFFFFF << 32, 0x7F << 64
+_SPREAD14 = 0x3FFF | 0x3FFF << 32 | 0x3FFF << 64
+_SPREAD14_HIGH = 0x3FFF << 16 | 0x3FFF << 48
+_SPREAD7 = sum(0x7F << 16 * k for k in range(5))
+_SPREAD7_HIGH = sum(0x7F << (16 * k + 8) for k in range(4))
+_MORE8 = sum(0x80 << 8 * k for k in range(8))
 
 
 def _length_delimited(key: bytes, data: bytes) -> bytes:
