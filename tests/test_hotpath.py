@@ -1401,3 +1401,32 @@ def test_uuids_across_seconds_and_hosts() -> None:
     assert hot.fast is not None and hot.fast.encoded == len(stamps)  # (all on the hot path)
     assert [x.uuid for x in out] == [
         event_uuid(node or "h", seconds, ms, serial) for node, seconds, ms, serial in stamps]
+
+
+def test_the_hot_paths_size_guess_at_its_edge() -> None:
+    """encode_parts declines at once an event whose lines' characters pass half the
+    limit (surely_too_large: no plan made, no encoding), and encodes one at half the
+    limit exactly -- the "\\n"s that join the lines into the payload not counted."""
+    stamp = "msg=audit(1700000000.001:1):"
+    lines = [f"type=SYSCALL {stamp} arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 "
+             'a2=3 a3=0 items=1 ppid=1 pid=8 uid=0 comm="cc" exe="/cc"',
+             f"type=PROCTITLE {stamp} proctitle=6363"]
+    size = sum(map(len, lines))
+    for limit, planned in ((2 * size, True), (2 * size + 1, True), (2 * size - 2, False)):
+        interpreter = Interpreter(USERS, GROUPS, machine="x86_64")
+        fast = FastEncoder(MessageBuilder(interpreter, hostname="h"), interpreter)
+        recs = []
+        for line in lines:
+            record = parse_line(line)
+            assert isinstance(record, Record)
+            rec = fast.lines.line_rec(record.type, record.type_name, record.text, {})
+            assert rec is not None
+            recs.append(rec)
+        fast.check_options()
+
+        def record_at(i: int) -> Record:
+            raise AssertionError(i)  # (not asked of such records)
+
+        data = fast.encode_parts(None, 1, 1700000000, 1, 0, recs, lines, record_at, limit)
+        assert bool(fast._plans) is planned, limit
+        assert (fast.encoded, fast.general) == ((1, 0) if data is not None else (0, 1))

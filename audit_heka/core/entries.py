@@ -48,7 +48,6 @@ _MALFORMED_OF = attrgetter("malformed")
 VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
 LASTING_OF = attrgetter("lasting")
-WARN_OF = attrgetter("warn")
 SHAPE_OF = attrgetter("shape")
 
 

@@ -49,7 +49,6 @@ from audit_heka.core.entries import (
     SHAPE_OF,
     STRING,
     VOLATILE_OF,
-    WARN_OF,
     Piece,
     Rec,
     Text,
@@ -211,14 +210,16 @@ class FastEncoder:
         ``record_at(i)`` gives record i when an entry does not say enough (rare). The
         caller asked :meth:`check_options` since the builder's options last changed (once
         for a round of events: the session's lane)."""
-        builder = self.builder
-        if builder.payload and sum(map(len, lines)) > limit // 2:  # (surely_too_large)
-            self.general += 1  # degraded there, at once
-            return None
+        payload = None
+        if self.builder.payload:
+            payload = "\n".join(lines)  # (its length less its "\n"s: the lines')
+            if lines and len(payload) - len(lines) + 1 > limit // 2:  # (surely_too_large)
+                self.general += 1  # degraded there, at once
+                return None
         self._malformed.clear()
         self._fill = 0
         try:
-            data = self._encode(node, serial, seconds, milliseconds, part, recs, lines,
+            data = self._encode(node, serial, seconds, milliseconds, part, recs, payload,
                                 record_at)
         except Exception:  # whatever went wrong here, the general path decides (and says)
             data = None
@@ -227,7 +228,7 @@ class FastEncoder:
             return None
         malformed, fill = self._malformed, self._fill
         if malformed or fill:
-            counters = builder.counters
+            counters = self.builder.counters
             for key in malformed:
                 counters.malformed_integer += 1
                 counters.by_key[key] = counters.by_key.get(key, 0) + 1
@@ -236,8 +237,10 @@ class FastEncoder:
         return data
 
     def _encode(self, node: str | None, serial: int, seconds: int, milliseconds: int,
-                part: int, recs: list[Rec], lines: list[str],
+                part: int, recs: list[Rec], payload: str | None,
                 record_at: Callable[[int], Record]) -> bytes | None:
+        """The message of encode_parts; ``payload``: its lines joined, if the builder
+        writes one."""
         builder = self.builder
         timestamp = seconds * 1_000_000_000 + milliseconds * 1_000_000
         # (both in 0..2**63-1, Heka's int64: a negative or a larger one has bits past 63)
@@ -311,14 +314,19 @@ class FastEncoder:
         pid = recs[plan.pid_rec].pid if plan.pid_rec >= 0 else None
         if timestamp != self._stamp:  # events of one millisecond share it
             self._stamp, self._stamp_bytes = timestamp, varint(timestamp)
+        severity = b"\x28\x06"  # informational; warning if a record says so (a loop:
+        for rec in recs:  # any(map(...)) of a few costs more)
+            if rec.warn:
+                severity = b"\x28\x04"
+                break
         head = [
             b"\x0a\x10", digest[:6], _VERSION5[digest[6] & 0x0F], digest[7:8],
             _VARIANT[digest[8] & 0x3F], digest[9:16], b"\x10", self._stamp_bytes,
-            self._type_logger, b"\x28\x04" if any(map(WARN_OF, recs)) else b"\x28\x06",
+            self._type_logger, severity,
         ]
-        if builder.payload:
-            payload = utf8("\n".join(lines))
-            head += (b"\x32", varint(len(payload)), payload)
+        if payload is not None:
+            data = utf8(payload)
+            head += (b"\x32", varint(len(data)), data)
         if pid is not None:
             if pid != self._pid:  # (a process's events follow one another)
                 self._pid, self._pid_entry = pid, b"\x40" + varint(pid)
