@@ -48,7 +48,6 @@ _MALFORMED_OF = attrgetter("malformed")
 VOLATILE_OF = attrgetter("volatile")
 _FAILS_OF = attrgetter("fails")
 LASTING_OF = attrgetter("lasting")
-SHAPE_OF = attrgetter("shape")
 
 
 def field_entry(body: bytes) -> bytes:
@@ -257,8 +256,9 @@ class Rec:
                  pieces: tuple[Piece, ...], shape: int, base: Rec | None = None,
                  changed: Sequence[int] = (), fields: Pairs = ()) -> None:
         """``base``: the entry of a record with the same keys but for the values at
-        ``changed`` (what record_entries' user-space patches know): the rest is taken
-        over when those values are plain (Piece.plain). ``record`` None: a record like
+        ``changed``, in ascending order (what record_entries' user-space patches know):
+        the rest is taken over when those values are plain (Piece.plain). ``record``
+        None: a record like
         ``base`` (its type name, ENRICHED pairs and free text) but for its ``fields``,
         the change plain (:meth:`patch` makes such entries: line_entries' patches)."""
         #: An EXECVE record's: its argv's STRING elements, once made (line_entries'
@@ -302,7 +302,7 @@ class Rec:
             volatile = base.volatile
             # A change before the first volatile piece (a new pointer, a new name; not
             # the uid names after them) leaves the bytes from there on as its base's.
-            if volatile and max(changed, default=-1) < base.volatiles[0]:
+            if volatile and (not changed or changed[-1] < base.volatiles[0]):
                 kept = base.parts
         else:
             assert record is not None  # (an entry not taken over from a base has its record)

@@ -46,7 +46,6 @@ from audit_heka.core.entries import (
     EMPTY_STRING,
     INTEGER,
     LASTING_OF,
-    SHAPE_OF,
     STRING,
     VOLATILE_OF,
     Piece,
@@ -246,7 +245,15 @@ class FastEncoder:
         # (both in 0..2**63-1, Heka's int64: a negative or a larger one has bits past 63)
         if builder.enricher is not None or not recs or (timestamp | serial) >> 63:
             return None
-        shape = tuple(map(SHAPE_OF, recs))
+        # The plan's key and the severity (informational; warning if a record says so),
+        # in one loop: map() and any() over a few records cost more.
+        shapes = []
+        severity = b"\x28\x06"
+        for rec in recs:
+            shapes.append(rec.shape)
+            if rec.warn:
+                severity = b"\x28\x04"
+        shape = tuple(shapes)
         plan = self._plans.get(shape, MISSING_PLAN)
         if plan is MISSING_PLAN:
             if len(self._plans) >= PLAN_MEMO_SIZE:
@@ -314,11 +321,6 @@ class FastEncoder:
         pid = recs[plan.pid_rec].pid if plan.pid_rec >= 0 else None
         if timestamp != self._stamp:  # events of one millisecond share it
             self._stamp, self._stamp_bytes = timestamp, varint(timestamp)
-        severity = b"\x28\x06"  # informational; warning if a record says so (a loop:
-        for rec in recs:  # any(map(...)) of a few costs more)
-            if rec.warn:
-                severity = b"\x28\x04"
-                break
         head = [
             b"\x0a\x10", digest[:6], _VERSION5[digest[6] & 0x0F], digest[7:8],
             _VARIANT[digest[8] & 0x3F], digest[9:16], b"\x10", self._stamp_bytes,
