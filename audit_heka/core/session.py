@@ -75,6 +75,9 @@ if TYPE_CHECKING:
     _Closed = tuple["Shipment", int, "Key", list[Rec], list[str],
                     Callable[[int], Record], Callable[[], Event]]
 
+#: Three digits of milliseconds (CANONICAL_LINE's) -> their number.
+_MILLISECONDS = {f"{ms:03d}": ms for ms in range(1000)}
+
 #: Whether this module runs as Python bytecode, not compiled by mypyc (setup.py): the
 #: interpreter's own code is what takes the CPU's caches, and only then does working in
 #: passes pay (Session._feed_from).
@@ -193,6 +196,8 @@ class Session:
         self._closed: list[_Closed] | None = None
         self._run_names = 0  # the interpreter's names_generation when it began
         self._run_now = 0.0  # its records' time (replay's now)
+        self._run_sec = ""  # the seconds of the last run's audit(...) as written, and read
+        self._run_seconds = 0
         self.lines = 0
         self.blank_lines = 0
         self.comment_lines = 0  # "#" lines: not records, not malformed
@@ -647,7 +652,12 @@ class Session:
             return self._lane_next(fast, text, end, type_name, rtype, position, now)
         if not live and stands_alone(rtype):
             return self._alone(fast, rtype, type_name, text, end, stamp, position)
-        seconds, milliseconds, serial = int(sec), int(ms), int(ser)
+        # (int() of a few digits costs a dict look-up several times over: the seconds of
+        # the last run are kept, and CANONICAL_LINE's three digits of milliseconds read
+        # from a table)
+        if sec != self._run_sec:
+            self._run_sec, self._run_seconds = sec, int(sec)
+        seconds, milliseconds, serial = self._run_seconds, _MILLISECONDS[ms], int(ser)
         key: Key = (node, serial, seconds, milliseconds)
         if (rtype == EOE or seconds > MAX_SECONDS or serial > MAX_SERIAL
                 or not assembler.may_hold(key) or key in self._positions):
