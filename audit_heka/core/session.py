@@ -75,9 +75,6 @@ if TYPE_CHECKING:
     _Closed = tuple["Shipment", int, "Key", list[Rec], list[str],
                     Callable[[int], Record], Callable[[], Event]]
 
-#: Three digits of milliseconds (CANONICAL_LINE's) -> their number.
-_MILLISECONDS = {f"{ms:03d}": ms for ms in range(1000)}
-
 #: Whether this module runs as Python bytecode, not compiled by mypyc (setup.py): the
 #: interpreter's own code is what takes the CPU's caches, and only then does working in
 #: passes pay (Session._feed_from).
@@ -653,11 +650,10 @@ class Session:
         if not live and stands_alone(rtype):
             return self._alone(fast, rtype, type_name, text, end, stamp, position)
         # (int() of a few digits costs a dict look-up several times over: the seconds of
-        # the last run are kept, and CANONICAL_LINE's three digits of milliseconds read
-        # from a table)
+        # the last run are kept)
         if sec != self._run_sec:
             self._run_sec, self._run_seconds = sec, int(sec)
-        seconds, milliseconds, serial = self._run_seconds, _MILLISECONDS[ms], int(ser)
+        seconds, milliseconds, serial = self._run_seconds, int(ms), int(ser)
         key: Key = (node, serial, seconds, milliseconds)
         if (rtype == EOE or seconds > MAX_SECONDS or serial > MAX_SERIAL
                 or not assembler.may_hold(key) or key in self._positions):
