@@ -258,9 +258,9 @@ class Rec:
         """``base``: the entry of a record with the same keys but for the values at
         ``changed``, in ascending order (what record_entries' user-space patches know):
         the rest is taken over when those values are plain (Piece.plain). ``record``
-        None: a record like
-        ``base`` (its type name, ENRICHED pairs and free text) but for its ``fields``,
-        the change plain (:meth:`patch` makes such entries: line_entries' patches)."""
+        None: a record like ``base`` (its type name, ENRICHED pairs and free text) but
+        for its ``fields``, the change plain (:meth:`patch` makes such entries:
+        line_entries' patches)."""
         #: An EXECVE record's: its argv's STRING elements, once made (line_entries'
         #: ``LineEntries.argv_elements``) when argv is its values (interpret.argv_is_values);
         #: and until then, those of the command line it was patched from with the field
