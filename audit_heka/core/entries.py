@@ -177,10 +177,7 @@ class Piece:
             if text == value:  # (a name, a path: its text is its value unquoted)
                 elems = self.text_elems = self.text_joined = element
             else:
-                data = utf8(text)
-                size = len(data)
-                elems = self.text_elems = self.text_joined = (
-                    (_STRING_TAGS[size] if size < 0x80 else b"\x22" + varint(size)) + data)
+                elems = self.text_elems = self.text_joined = string_element(text)
         else:
             elems, self.text_joined = text_elements(text)
             self.text_elems = elems
