@@ -23,7 +23,6 @@ Lines come one by one (:meth:`Session.feed`) or a read's worth at a time
 from __future__ import annotations
 
 from collections import Counter, deque
-from functools import partial
 from itertools import compress, repeat
 from operator import is_
 
@@ -62,7 +61,7 @@ from audit_heka.tables.msgtypes import MSG_TYPE_NUMBERS
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
     from typing import Any
 
     #: A body's entry in the hot path's memo (LineEntries.entries): its type, type
@@ -70,10 +69,11 @@ if TYPE_CHECKING:
     _Entry = tuple[int, str, Rec | None]
 
     #: An event the lane closed, to be encoded (Session._encode_closed): its placeholder
-    #: shipment, the index of the line that closed it, its key, entries and lines, and
-    #: how to make its records and Event.
-    _Closed = tuple["Shipment", int, "Key", list[Rec], list[str],
-                    Callable[[int], Record], Callable[[], Event]]
+    #: shipment, the index of the line that closed it, its key, entries and lines.
+    _Closed = tuple["Shipment", int, "Key", list[Rec], list[str]]
+    #: What the Event of a shipment the lane closed is made from, when asked: the
+    #: session, the event's key and its lines (Shipment.event).
+    _EventOf = tuple["Session", "Key", list[str]]
 
 #: Whether this module runs as Python bytecode, not compiled by mypyc (setup.py): the
 #: interpreter's own code is what takes the CPU's caches, and only then does working in
@@ -109,9 +109,11 @@ class Shipment:
     def __init__(self, event: Event | None, message: Message | None, frame: bytes | None,
                  position: int | None, degraded: bool = False, *,
                  uuid: bytes = b"", timestamp: int = 0,
-                 event_of: Callable[[], Event] | None = None) -> None:
+                 event_of: _EventOf | None = None) -> None:
         self._event = event
-        self._event_of = event_of  # makes the Event on first use (the session's lane)
+        #: Makes the Event on first use (the session's lane): a tuple, not a partial, as
+        #: one is made for every event and few are asked.
+        self._event_of = event_of
         self._message = message
         self.frame = frame
         self.position = position
@@ -124,7 +126,8 @@ class Shipment:
     @property
     def event(self) -> Event | None:
         if self._event is None and self._event_of is not None:
-            self._event = self._event_of()
+            session, key, lines = self._event_of
+            self._event = session._event_of(key, lines)
             self._event_of = None
         return self._event
 
@@ -191,6 +194,9 @@ class Session:
         #: Within feed_lines: the lane's events whose encoding waits for the end of
         #: the lines (:meth:`_encode_closed`); None: encoded as they close.
         self._closed: list[_Closed] | None = None
+        #: The lines of the event :meth:`_encode_closed` is at: its records, if the
+        #: encoder asks (:meth:`_record_at`), are parsed from them.
+        self._encoding: list[str] = []
         self._run_names = 0  # the interpreter's names_generation when it began
         self._run_now = 0.0  # its records' time (replay's now)
         self._run_sec = ""  # the seconds of the last run's audit(...) as written, and read
@@ -530,10 +536,12 @@ class Session:
         limit = self.framer.max_message_size
         fast.check_options()  # (the builder's: as they are for this round)
         signer = self.framer.signer
+        record_at = self._record_at  # (record i of the event at hand: _encoding's)
         framed = 0  # (Framer.frame_encoded's count, moved once)
         try:
-            for shipment, index, key, recs, lines, record_at, event_of in closed:
+            for shipment, index, key, recs, lines in closed:
                 node, serial, seconds, milliseconds = key
+                self._encoding = lines
                 try:
                     encoded = fast.encode_parts(node, serial, seconds, milliseconds, 0, recs,
                                                 lines, record_at, limit)
@@ -542,7 +550,7 @@ class Session:
                         shipment.uuid = encoded[2:18]
                         framed += 1
                         continue
-                    event = event_of()
+                    event = self._event_of(key, lines)
                     built = self._shipment(event, self._build(event), shipment.position)
                 except Exception as exc:
                     if failed is None:
@@ -769,35 +777,32 @@ class Session:
         key = self._run_key
         self.assembler.went_by(key, len(lines), by_eoe)
         self.messages += 1
-        if None in positions:
+        try:  # (a None among them: no order)
+            position = min(positions)  # type: ignore[type-var]
+        except TypeError:
             known = [p for p in positions if p is not None]
             position = min(known) if known else None
-        else:
-            position = min(positions)  # type: ignore[type-var]  # (no None in it)
-        # Its records and Event, made only if asked (partials: no closure's cells).
-        record_at = partial(self._record_at, lines)
-        event_of = partial(self._event_of, key, lines)
         fast = self.fast
         assert fast is not None
         # Names re-read while the event went by: its entries may have the old ones, and
         # the general path interprets the event now.
         if fast.interpreter.names_generation != self._run_names:
-            event = event_of()
+            event = self._event_of(key, lines)
             return [self._shipment(event, self._build(event), position)]
+        # Its records and Event are made only if asked.
         shipment = Shipment(None, None, None, position,
                             timestamp=key[2] * 1_000_000_000 + key[3] * 1_000_000,
-                            event_of=event_of)
+                            event_of=(self, key, lines))
         closed = self._closed
         if closed is not None:  # (feed_lines: encoded after its lines)
-            closed.append((shipment, self._feeding, key, recs, lines, record_at, event_of))
+            closed.append((shipment, self._feeding, key, recs, lines))
         else:
-            self._encode_closed([(shipment, -1, key, recs, lines, record_at, event_of)],
-                                [shipment], None)
+            self._encode_closed([(shipment, -1, key, recs, lines)], [shipment], None)
         return [shipment]
 
-    def _record_at(self, lines: list[str], i: int) -> Record:
-        """Record ``i`` of an event the lane closed (the encoder asks few)."""
-        return self._record_of(lines[i])
+    def _record_at(self, i: int) -> Record:
+        """Record ``i`` of the event :meth:`_encode_closed` is at (the encoder asks few)."""
+        return self._record_of(self._encoding[i])
 
     def _event_of(self, key: Key, lines: list[str]) -> Event:
         """The Event of one the lane closed, made when someone asks (Shipment.event)."""
