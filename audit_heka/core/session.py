@@ -561,6 +561,7 @@ class Session:
                 shipment.become(built)  # (the placeholder in ``out``)
         finally:
             self.framer.frames += framed
+            self._encoding = []  # (no event's lines held past its encoding)
 
     def feed_kernel(self, msg_type: int, text: str, now: float) -> list[Shipment]:
         """One record from the netlink stream (``now``: a monotonic clock)."""
